@@ -1,0 +1,84 @@
+/*
+ * rules.h: the rules file (/etc/smtrail/rules.yaml) and matching records
+ * against it. Format: smtrail-rules(5).
+ *
+ * rules_load() reads and validates the whole file, collecting every problem
+ * (file:line:col and what was expected) into diags; if any is an error it
+ * installs nothing and returns -EINVAL (or -ENOENT/-EACCES when the file
+ * cannot be read, -ENOMEM). Unknown event names are warnings with "did you
+ * mean", errors when strict. A loaded set is immutable and can be shared
+ * until rules_free(). Matching allocates nothing; rendering appends to a
+ * caller's buffer. Never prints.
+ */
+#ifndef SMTRAIL_RULES_H
+#define SMTRAIL_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+struct buf;
+struct diag_list;
+struct json_object;
+struct rules;       /* opaque */
+struct rules_match; /* opaque compiled condition tree */
+struct record_path;
+
+enum rules_severity {
+	RULES_SEV_INFO,
+	RULES_SEV_WARNING,
+	RULES_SEV_ERROR,
+	RULES_SEV_CRITICAL,
+	RULES_SEV_COUNT
+};
+
+struct rule {
+	char *id;
+	char *title;   /* defaults to id */
+	char *summary; /* template; NULL: "{{eventName}} on {{secretId}}" */
+	enum rules_severity severity;  /* default warning */
+	bool enabled;                  /* default true */
+	unsigned line;                 /* where the rule starts in its file */
+	struct record_path **group_by; /* default: [secretId] */
+	size_t n_group_by;
+	char **destinations; /* NULL/0: the config's default_destinations */
+	size_t n_destinations;
+	uint64_t throttle_us;   /* 0: none */
+	uint64_t group_wait_us; /* 0: none */
+	struct rules_match *match;
+	struct rules_match *resolve_on; /* NULL: none */
+};
+
+const char *rules_severity_str(enum rules_severity s);
+int rules_severity_parse(const char *s, enum rules_severity *ret) MUST_CHECK;
+
+int rules_load(const char *path, bool strict, struct rules **ret,
+    struct diag_list *diags) MUST_CHECK;
+/* Same, from memory; name is used in diagnostics. */
+int rules_load_buffer(const char *name, const char *text, size_t len,
+    bool strict, struct rules **ret, struct diag_list *diags) MUST_CHECK;
+void rules_free(struct rules *rs); /* NULL ok */
+
+size_t rules_count(const struct rules *rs);
+const struct rule *rules_get(const struct rules *rs, size_t i);
+const struct rule *rules_find(const struct rules *rs, const char *id);
+
+/* True when every condition of m holds for rec. */
+bool rules_match_eval(const struct rules_match *m, struct json_object *rec);
+
+/* Renders the rule's summary template ({{field.path}}; missing: empty). */
+int rules_render_summary(const struct rule *r, struct json_object *rec,
+    struct buf *out) MUST_CHECK;
+/* Renders any template with the same syntax. */
+int rules_render(const char *tmpl, struct json_object *rec,
+    struct buf *out) MUST_CHECK;
+/* The group key: the group_by values' text joined with "/". */
+int rules_group_key(const struct rule *r, struct json_object *rec,
+    struct buf *out) MUST_CHECK;
+
+/* Known Secrets Manager event names (NULL-terminated). */
+extern const char *const rules_known_events[];
+
+#endif

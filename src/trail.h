@@ -1,0 +1,69 @@
+/*
+ * trail.h: the CloudTrail log file scanner (the "records" stage).
+ *
+ * Feed it an object's bytes in chunks of any size, as they arrive; it
+ * inflates them when they start with the gzip magic (1f 8b, several gzip
+ * members allowed), otherwise takes them as JSON. It walks the top-level
+ * object's "Records" array (wherever that key stands; other keys are skipped)
+ * with a string-aware scanner, prefilters each record's text on
+ * "secretsmanager.amazonaws.com", parses only those with json-c and calls cb
+ * for each whose "eventSource" is exactly "secretsmanager.amazonaws.com".
+ * The record and raw span are borrowed for the duration of the callback.
+ * A callback returning < 0 stops the scan; that code is returned.
+ *
+ * Errors (the scanner is then dead until trail_reset): -EBADMSG malformed
+ * gzip or JSON, truncated input (found by trail_finish); -E2BIG a record or
+ * the inflated object over its limit; -ENOMEM. The diag says what and at
+ * which byte offset (of the inflated JSON, or of the input for gzip errors).
+ * Records before the error have already been delivered.
+ *
+ * Memory is bounded by the largest record plus a fixed window, whatever the
+ * object's size. No allocation per record in the steady state. Not thread
+ * safe; one scanner per concurrent object. Never prints.
+ */
+#ifndef SMTRAIL_TRAIL_H
+#define SMTRAIL_TRAIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+struct diag;
+struct json_object;
+struct trail; /* opaque */
+
+typedef int trail_record_cb(struct json_object *rec, struct span raw,
+    void *arg);
+
+struct trail_stats {
+	uint64_t bytes_in;   /* bytes fed (compressed size for gzip) */
+	uint64_t bytes_json; /* JSON bytes scanned (inflated size) */
+	uint64_t records;    /* records in the Records array */
+	uint64_t candidates; /* records that passed the text prefilter */
+	uint64_t matched;    /* records handed to the callback */
+};
+
+int trail_new(struct trail **ret) MUST_CHECK;
+void trail_free(struct trail *t); /* NULL ok */
+
+/* Starts a new object; keeps buffers for reuse. Stats are zeroed. */
+void trail_reset(struct trail *t);
+
+int trail_feed(struct trail *t, const void *data, size_t len,
+    trail_record_cb *cb, void *arg, struct diag *reterr) MUST_CHECK;
+
+/* The object is complete: -EBADMSG if it ended mid-stream. */
+int trail_finish(struct trail *t, trail_record_cb *cb, void *arg,
+    struct diag *reterr) MUST_CHECK;
+
+const struct trail_stats *trail_stats(const struct trail *t);
+
+/* Convenience: reset, feed all of data, finish. */
+int trail_scan(struct trail *t, const void *data, size_t len,
+    trail_record_cb *cb, void *arg, struct diag *reterr) MUST_CHECK;
+
+/* Name of the inflater compiled in ("zlib" or "isa-l"). */
+const char *trail_inflater(void);
+
+#endif

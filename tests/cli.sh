@@ -1,0 +1,77 @@
+#!/bin/sh
+# The command line: options before or after the command, exit codes, check.
+. "$(dirname "$0")/lib.sh"
+R="$TOP_SRCDIR/etc/smtrail/rules.yaml"
+DEMO="$TOP_SRCDIR/tests/data/demo"
+
+st --help
+is "$RC" 0 "--help exits 0"
+like "$OUT" '^usage: smtrail' "--help prints usage on stdout"
+st
+is "$RC" 2 "no command: exit 2"
+like "$ERR" 'usage:' "no command: usage on stderr"
+st frobnicate
+is "$RC" 2 "unknown command: exit 2"
+like "$ERR" "unknown command 'frobnicate'" "unknown command named"
+st --bogus check
+is "$RC" 2 "unknown option: exit 2"
+st replay --rules "$R"
+is "$RC" 2 "replay without a path: exit 2"
+st version
+is "$RC" 0 "version exits 0"
+like "$OUT" '^smtrail [0-9]+\.[0-9]+' "version prints the version"
+like "$OUT" '^inflater: (zlib|isa-l)$' "version names the inflater"
+st run --config /nonexistent/smtrail.yaml
+is "$RC" 2 "run: not built yet, exit 2"
+
+# Options before or after the command are the same.
+st --rules "$R" replay "$DEMO"
+a=$OUT; arc=$RC
+st replay --rules "$R" "$DEMO"
+is "$RC" "$arc" "option order: same exit code"
+is "$OUT" "$a" "option order: same alerts"
+st replay "$DEMO" -r "$R"
+is "$OUT" "$a" "option after the path: same alerts"
+
+# A missing default config is fine; a named one must exist.
+st --rules "$R" --config /nonexistent/smtrail.yaml replay "$DEMO"
+is "$RC" 2 "replay: a named config that is missing: exit 2"
+like "$ERR" '/nonexistent/smtrail.yaml: No such file' "and says which"
+st --rules "$R" check
+is "$RC" 0 "check: default pack OK"
+like "$OUT" 'rules OK$' "check: summary line"
+like "$OUT" '^rotation-failed +(error|critical) ' "check: one line per rule"
+st --rules "$R" check --strict
+is "$RC" 0 "check --strict: default pack OK"
+
+# Bad rules: file:line:col, exit 1 from check, 2 from replay.
+cat >"$T_TMP/bad.yaml" <<'YAML'
+rules:
+  - id: one
+    match:
+      eventName: {regexp: "^Delete"}
+YAML
+st --rules "$T_TMP/bad.yaml" check
+is "$RC" 1 "check: bad rules exit 1"
+is "$ERR" "$T_TMP/bad.yaml:4:19: unknown operator 'regexp' (did you mean 'regex'?)" \
+    "check: exact file:line:col"
+st --rules "$T_TMP/bad.yaml" replay "$DEMO"
+is "$RC" 2 "replay: bad rules exit 2"
+is "$OUT" "" "replay: bad rules print no alerts"
+st --rules /nonexistent/rules.yaml check
+is "$RC" 1 "check: missing rules file exit 1"
+like "$ERR" '/nonexistent/rules.yaml' "check: names the missing file"
+
+cat >"$T_TMP/typo.yaml" <<'YAML'
+rules:
+  - id: typo
+    match:
+      eventName: RotationFaild
+YAML
+st --rules "$T_TMP/typo.yaml" check
+is "$RC" 0 "check: unknown event name is a warning"
+like "$ERR" "^warning: .*typo.yaml:4:18: unknown event name 'RotationFaild' \(did you mean 'RotationFailed'\?\)" \
+    "check: did you mean"
+st --rules "$T_TMP/typo.yaml" check --strict
+is "$RC" 1 "check --strict: unknown event name is an error"
+done_testing

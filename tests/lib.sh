@@ -1,0 +1,75 @@
+# tests/lib.sh: TAP helpers for the shell tests (sourced).
+# The Makefile exports SMTRAIL, SMTRAIL_WRAP, TOP_SRCDIR, SMTRAIL_SHARED_DATA.
+: "${TOP_SRCDIR:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${TOP_BUILDDIR:=$TOP_SRCDIR}"
+: "${SMTRAIL:=$TOP_BUILDDIR/smtrail}"
+: "${SMTRAIL_WRAP:=$TOP_SRCDIR/tests/wrap}"
+: "${SMTRAIL_SHARED_DATA:=$TOP_SRCDIR/../shared/data}"
+DATA=$SMTRAIL_SHARED_DATA
+T_N=0
+T_FAILED=0
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/smtrail-test.XXXXXX")
+trap 'rm -rf "$T_TMP"' EXIT
+
+t_ok() { # t_ok PASS(0|1) NAME
+	T_N=$((T_N + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $T_N - $2"
+	else
+		T_FAILED=$((T_FAILED + 1))
+		echo "not ok $T_N - $2"
+	fi
+}
+
+# is GOT WANT NAME
+is() {
+	if [ "$1" = "$2" ]; then
+		t_ok 0 "$3"
+	else
+		t_ok 1 "$3"
+		printf '%s\n' "#   got:  $1" "#   want: $2"
+	fi
+}
+
+# like GOT REGEX NAME (grep -E)
+like() {
+	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+		t_ok 0 "$3"
+	else
+		t_ok 1 "$3"
+		printf '%s\n' "$1" | sed 's/^/#   got: /' | head -20
+		echo "#   want match: $2"
+	fi
+}
+
+# unlike GOT REGEX NAME
+unlike() {
+	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+		t_ok 1 "$3"
+		printf '%s\n' "$1" | grep -E -- "$2" | sed 's/^/#   matched: /' | head -5
+	else
+		t_ok 0 "$3"
+	fi
+}
+
+# st CMD...: run smtrail (under valgrind when asked), output in $OUT/$ERR,
+# exit status in $RC.
+st() {
+	"$SMTRAIL_WRAP" "$SMTRAIL" "$@" >"$T_TMP/out" 2>"$T_TMP/err"
+	RC=$?
+	OUT=$(cat "$T_TMP/out")
+	ERR=$(cat "$T_TMP/err")
+}
+
+# need FILE...: a missing fixture is a failure, never a skip.
+need() {
+	for f in "$@"; do
+		[ -e "$f" ] || { t_ok 1 "fixture present: $f"; }
+	done
+}
+
+done_testing() {
+	echo "1..$T_N"
+	[ "$T_FAILED" = 0 ] && [ "$T_N" -gt 0 ]
+	exit $?
+}

@@ -1,0 +1,115 @@
+#!/bin/sh
+# smtrail replay over the real shared samples and hostile files. The expected
+# alert sets come from jq reading the same files independently.
+. "$(dirname "$0")/lib.sh"
+SM="$DATA/cloudtrail/secretsmanager"
+ALL="$DATA/cloudtrail/corpus/combined/all-sources.json.gz"
+need "$SM/combined_secretsmanager.json" "$SM/combined_secretsmanager.json.gz" "$ALL" \
+    "$SM/aws-docs_kms-calls-made-by-secretsmanager.json"
+
+cat >"$T_TMP/every.yaml" <<'YAML'
+rules:
+  - id: every
+    match:
+      eventSource: secretsmanager.amazonaws.com
+  - id: denied
+    severity: error
+    match:
+      errorCode: {exists: true}
+  - id: reads
+    match:
+      eventName: [GetSecretValue, BatchGetSecretValue]
+      readOnly: true
+YAML
+R="$T_TMP/every.yaml"
+ids() { jq -r '[.rule, (.eventID // "-"), (.eventName // "-")] | join(" ")'; }
+
+# 1. Every Secrets Manager record, in file order, from .json and .json.gz.
+st replay -r "$R" "$SM/combined_secretsmanager.json"
+is "$RC" 0 "plain sample: exit 0"
+printf '%s\n' "$OUT" | ids >"$T_TMP/got-plain"
+st replay -r "$R" "$SM/combined_secretsmanager.json.gz"
+is "$RC" 0 "gzip sample: exit 0"
+printf '%s\n' "$OUT" | ids >"$T_TMP/got-gz"
+is "$(cmp -s "$T_TMP/got-plain" "$T_TMP/got-gz" && echo same)" same \
+    ".json and .json.gz give the same alerts"
+jq -r '.Records[] | ["every", (.eventID // "-"), (.eventName // "-")] | join(" ")' \
+    "$SM/combined_secretsmanager.json" >"$T_TMP/want-every"
+is "$(grep '^every ' "$T_TMP/got-gz")" "$(cat "$T_TMP/want-every")" \
+    "rule 'every': one alert per Secrets Manager record, in order (52)"
+is "$(grep -c '^every ' "$T_TMP/got-gz")" 52 "52 records matched"
+jq -r '.Records[] | select(.errorCode != null) | ["denied", (.eventID // "-"), .eventName] | join(" ")' \
+    "$SM/combined_secretsmanager.json" >"$T_TMP/want-denied"
+is "$(grep '^denied ' "$T_TMP/got-gz")" "$(cat "$T_TMP/want-denied")" \
+    "rule 'denied': exactly the records with an errorCode"
+jq -r '.Records[] | select((.eventName == "GetSecretValue" or .eventName == "BatchGetSecretValue") and .readOnly == true) | ["reads", (.eventID // "-"), .eventName] | join(" ")' \
+    "$SM/combined_secretsmanager.json" >"$T_TMP/want-reads"
+is "$(grep '^reads ' "$T_TMP/got-gz")" "$(cat "$T_TMP/want-reads")" \
+    "rule 'reads': list any-of and a boolean"
+
+# 2. The whole corpus: only the 38 Secrets Manager events, none of the rest.
+st replay -r "$R" "$ALL"
+is "$RC" 0 "corpus: exit 0"
+got=$(printf '%s\n' "$OUT" | jq -r 'select(.rule == "every") | .eventID // "-"')
+want=$(gzip -dc "$ALL" | jq -r '.Records[] | select(.eventSource == "secretsmanager.amazonaws.com") | .eventID // "-"')
+is "$got" "$want" "corpus: exactly the Secrets Manager records"
+is "$(printf '%s\n' "$got" | wc -l)" 38 "corpus: 38 of 814"
+
+# 3. KMS calls made by Secrets Manager mention it everywhere; not its events.
+st replay -r "$R" "$SM/aws-docs_kms-calls-made-by-secretsmanager.json"
+is "$RC" 0 "KMS-by-Secrets-Manager: exit 0"
+is "$OUT" "" "KMS-by-Secrets-Manager: no alerts"
+
+# 4. Output fields (the contract in smtrail(8)).
+st replay -r "$R" "$DATA/cloudtrail/secretsmanager/aws-docs_secretsmanager.json"
+line=$(printf '%s\n' "$OUT" | grep '"eventName":"DeleteSecret"' | head -1)
+is "$(printf '%s' "$line" | jq -r 'keys_unsorted | join(",")')" \
+    "rule,title,severity,summary,eventID,eventName,eventTime,awsRegion,recipientAccountId,secretId,principal,sourceIPAddress,errorCode,group" \
+    "alert fields and order"
+is "$(printf '%s' "$line" | jq -r .secretId)" \
+    "$(jq -r '.Records[] | select(.eventName == "DeleteSecret") | .responseElements.aRN' \
+    "$DATA/cloudtrail/secretsmanager/aws-docs_secretsmanager.json")" \
+    "secretId from the legacy responseElements.aRN"
+line=$(printf '%s\n' "$OUT" | grep '"eventName":"RotationFailed"' | head -1)
+is "$(printf '%s' "$line" | jq -r .secretId)" \
+    "arn:aws:secretsmanager:us-east-2:123456789012:secret:MyDatabaseSecret-a1b2c3" \
+    "secretId from additionalEventData.SecretId"
+is "$(printf '%s' "$line" | jq -r .principal)" "secretsmanager.amazonaws.com" \
+    "principal of a service event is invokedBy"
+
+# 5. Hostile files: each is an error for that file only.
+mkdir -p "$T_TMP/mix"
+cp "$SM/combined_secretsmanager.json.gz" "$T_TMP/mix/a-good.json.gz"
+head -c 3000 "$SM/combined_secretsmanager.json.gz" >"$T_TMP/mix/b-truncated.json.gz"
+printf '{"Records":[{"eventSource":"secretsmanager.amazonaws.com","eventName":"DeleteSecret"' \
+    >"$T_TMP/mix/c-cut.json"
+printf 'not json at all' >"$T_TMP/mix/d-garbage.json"
+: >"$T_TMP/mix/e-empty.json"
+printf '{"Records":[{"eventSource":"secretsmanager.amazonaws.com","eventID":"z-1","eventName":"X","requestParameters":{"v":"}]}{\\"\\\\"}}]}' \
+    >"$T_TMP/mix/f-braces.json"
+cp "$SM/combined_secretsmanager.json" "$T_TMP/mix/g-good.json"
+mkdir -p "$T_TMP/mix/CloudTrail-Digest" "$T_TMP/mix/sub"
+printf 'digest' >"$T_TMP/mix/CloudTrail-Digest/x.json.gz"
+printf 'ignored' >"$T_TMP/mix/sub/notes.txt"
+st replay -r "$R" "$T_TMP/mix"
+is "$RC" 1 "a bad file among good ones: exit 1"
+is "$(printf '%s\n' "$OUT" | grep -c '"rule":"every"')" 105 \
+    "both good files and the braces file still give all their alerts (52+52+1)"
+like "$ERR" "b-truncated.json.gz: .*gzip.* byte [0-9]+" "truncated gzip: file and byte"
+like "$ERR" "c-cut.json: .*truncated.* byte [0-9]+" "truncated JSON: file and byte"
+like "$ERR" "d-garbage.json: .*byte [0-9]+" "garbage: file and byte"
+like "$ERR" "e-empty.json: .*empty" "empty file"
+unlike "$ERR" "Digest|notes.txt" "digests and non-log files are not read"
+is "$(printf '%s\n' "$OUT" | jq -r 'select(.eventID == "z-1") | .eventName')" X \
+    "braces, quotes and backslashes in strings keep the record whole"
+st replay -r "$R" /nonexistent/file.json.gz "$SM/combined_secretsmanager.json.gz"
+is "$RC" 1 "missing file: exit 1"
+is "$(printf '%s\n' "$OUT" | grep -c '"rule":"every"')" 52 "missing file: the rest still scanned"
+like "$ERR" '/nonexistent/file.json.gz: .*No such file' "missing file named"
+
+# 6. --stats
+st replay --stats -r "$R" "$ALL"
+like "$ERR" '^records: 814 scanned, [0-9]+ candidates, 38 Secrets Manager$' "--stats counts records"
+like "$ERR" '^files: 1 \(0 failed\)$' "--stats counts files"
+like "$ERR" 'MB/s' "--stats gives throughput"
+done_testing

@@ -1,0 +1,14 @@
+#!/bin/sh
+# Style robots: clang-format (KNF settings in .clang-format) and checksrc.
+. "$(dirname "$0")/lib.sh"
+cd "$TOP_SRCDIR" || exit 1
+files=$(ls src/*.c src/*.h src/aws/*.c src/aws/*.h tests/*.c tests/*.h 2>/dev/null)
+if command -v clang-format >/dev/null 2>&1; then
+	out=$(clang-format --dry-run --Werror $files 2>&1)
+	is "$out" "" "clang-format: sources formatted"
+else
+	t_ok 1 "clang-format installed"
+fi
+out=$(scripts/checksrc . 2>&1)
+is "$out" "" "checksrc: no banned calls, no printing below main.c"
+done_testing
