@@ -46,6 +46,7 @@ struct http_req {
 	http_done_cb *on_done;
 	void *arg;
 	int abort_error; /* set when on_data or a limit aborted the transfer */
+	int stream;      /* -1 unknown yet, 1 body to on_data, 0 to resp.body */
 	struct http_response resp;
 	struct http_req *prev;
 	struct http_req *next;
@@ -285,7 +286,14 @@ http_write_cb(char *p, size_t size, size_t n, void *arg)
 	int rc;
 
 	r->resp.body_bytes += len;
-	if (r->on_data != NULL)
+	if (r->on_data != NULL && r->stream < 0) {
+		long status = 0;
+
+		(void)curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE,
+		    &status);
+		r->stream = status >= 200 && status < 300;
+	}
+	if (r->stream > 0)
 		rc = r->on_data(p, len, r->arg);
 	else
 		rc = buf_append(&r->resp.body, p, len);
@@ -396,6 +404,7 @@ http_start(struct http *h, const struct http_request *rq, struct http_req **ret)
 		return -ENOMEM;
 	r->h = h;
 	r->on_data = rq->on_data;
+	r->stream = rq->on_data != NULL ? -1 : 0;
 	r->on_done = rq->on_done;
 	r->arg = rq->arg;
 	buf_init(&r->resp.body,

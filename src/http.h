@@ -33,8 +33,9 @@ struct http_response {
 	double total_s;
 };
 
-/* Streaming body: called as bytes arrive; return < 0 to abort (that code
- * becomes response.error). */
+/* Streaming body: called as a 2xx response's bytes arrive (any other
+ * status's body goes to resp->body, for error parsing); return < 0 to abort
+ * (that code becomes response.error). */
 typedef int http_data_cb(const void *p, size_t len, void *arg);
 typedef void http_done_cb(struct http_response *resp, void *arg);
 
