@@ -50,6 +50,12 @@ void trail_free(struct trail *t); /* NULL ok */
 /* Starts a new object; keeps buffers for reuse. Stats are zeroed. */
 void trail_reset(struct trail *t);
 
+/*
+ * Ceiling on an object's inflated size, -E2BIG past it (default
+ * TRAIL_MAX_INFLATED); kept across trail_reset.
+ */
+void trail_set_max_inflated(struct trail *t, uint64_t max);
+
 int trail_feed(struct trail *t, const void *data, size_t len,
     trail_record_cb *cb, void *arg, struct diag *reterr) MUST_CHECK;
 

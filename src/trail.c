@@ -1,0 +1,1258 @@
+/*
+ * trail.c: see trail.h.
+ *
+ * Two stages. The input stage decides gzip or not from the object's first
+ * two bytes and, for gzip, inflates into a fixed window through one small
+ * backend seam (zlib or ISA-L, picked at build time, the way Redis's ae.c
+ * picks ae_epoll.c or ae_select.c). The JSON stage is a byte-level state
+ * machine over the inflated text that survives any chunk boundary:
+ *
+ *   - at the two structural levels (the top-level object, the Records array)
+ *     it goes byte by byte and checks the grammar: keys, ':', ',', values;
+ *   - inside any other container (a record, or the value of another
+ *     top-level key) it only tracks strings, backslash escapes and bracket
+ *     nesting, skipping every other byte through a class table: that is
+ *     where almost all the bytes are, so it is the hot loop.
+ *
+ * A record is one object element of Records. When it lies inside the chunk
+ * being scanned it is handed on in place; when it straddles chunks (or
+ * inflate windows), its bytes so far are copied to a carry buffer, the only
+ * copy made, bounded by TRAIL_MAX_RECORD. Only records whose text contains
+ * "secretsmanager.amazonaws.com" reach json-c.
+ *
+ * The scanner does not validate JSON below the structural levels (json-c
+ * does, for candidates); it does reject NUL bytes and unbalanced brackets
+ * anywhere.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "diag.h"
+#include "limits.h"
+#include "trail.h"
+
+/* Inflate output window: big enough to amortise calls, small enough for L2. */
+#define TRAIL_WINDOW (128u << 10)
+/* Nesting, top-level object included; deeper is not a CloudTrail file. */
+#define TRAIL_MAX_DEPTH 512
+#define TRAIL_SOURCE "secretsmanager.amazonaws.com"
+#define TRAIL_SOURCE_LEN (sizeof(TRAIL_SOURCE) - 1)
+
+/*
+ * The inflate seam. Each backend defines struct trail_gz and the same four
+ * entry points (init, done, reset, run); nothing else in this file knows
+ * which one is compiled in.
+ * trail_gz_run() inflates from *in into out (at most *outlen bytes), moves
+ * *in and *inlen past what it consumed, sets *outlen to what it produced and
+ * *ret_end when a gzip member (trailer checked) ended. -EBADMSG with *ret_why
+ * for corrupt input; a truncated member is not an error here (more input may
+ * come): trail_finish() finds it.
+ */
+#ifdef HAVE_ISAL
+
+#include <isa-l/crc.h>
+#include <isa-l/igzip_lib.h>
+
+#define TRAIL_INFLATER "isa-l"
+
+/*
+ * The gzip member header (RFC 1952) is parsed here, byte by byte, and ISA-L
+ * only inflates the body and checks the trailer (ISAL_GZIP_NO_HDR_VER). Its
+ * own header reader (2.30) forgets the flags when a header is split between
+ * calls inside the file name, so a comment or header CRC after it is then
+ * taken for deflate data; it also ignores reserved flags. This one fails the
+ * same input with the same words as zlib.
+ */
+#define TRAIL_GZ_FHCRC 0x02
+#define TRAIL_GZ_FEXTRA 0x04
+#define TRAIL_GZ_FNAME 0x08
+#define TRAIL_GZ_FCOMMENT 0x10
+
+enum trail_gz_part {
+	TRAIL_GZ_FIXED,   /* ID1 ID2 CM FLG MTIME(4) XFL OS */
+	TRAIL_GZ_XLEN,    /* FEXTRA: its length, 2 bytes */
+	TRAIL_GZ_EXTRA,   /* FEXTRA: its bytes */
+	TRAIL_GZ_NAME,    /* FNAME: up to a NUL */
+	TRAIL_GZ_COMMENT, /* FCOMMENT: up to a NUL */
+	TRAIL_GZ_HCRC,    /* FHCRC: 2 bytes */
+	TRAIL_GZ_BODY,    /* the header is done: deflate data, trailer */
+};
+
+struct trail_gz {
+	struct inflate_state s;
+	enum trail_gz_part part;
+	unsigned pos;   /* bytes of the part read */
+	unsigned flags; /* FLG */
+	unsigned val;   /* XLEN, or the header CRC read */
+	uint32_t crc;   /* of the header bytes before HCRC */
+};
+
+static void
+trail_gz_reset(struct trail_gz *z)
+{
+	isal_inflate_reset(&z->s);
+	z->s.crc_flag = ISAL_GZIP_NO_HDR_VER;
+	z->part = TRAIL_GZ_FIXED;
+	z->pos = 0;
+	z->flags = 0;
+	z->val = 0;
+	z->crc = 0;
+}
+
+static int
+trail_gz_init(struct trail_gz *z)
+{
+	isal_inflate_init(&z->s);
+	trail_gz_reset(z);
+	return 0;
+}
+
+static void
+trail_gz_done(struct trail_gz *z)
+{
+	UNUSED(z);
+}
+
+/* The optional part after part, as FLG says. */
+static enum trail_gz_part
+trail_gz_next(const struct trail_gz *z, enum trail_gz_part part)
+{
+	if (part < TRAIL_GZ_XLEN && (z->flags & TRAIL_GZ_FEXTRA) != 0)
+		return TRAIL_GZ_XLEN;
+	if (part < TRAIL_GZ_NAME && (z->flags & TRAIL_GZ_FNAME) != 0)
+		return TRAIL_GZ_NAME;
+	if (part < TRAIL_GZ_COMMENT && (z->flags & TRAIL_GZ_FCOMMENT) != 0)
+		return TRAIL_GZ_COMMENT;
+	if (part < TRAIL_GZ_HCRC && (z->flags & TRAIL_GZ_FHCRC) != 0)
+		return TRAIL_GZ_HCRC;
+	return TRAIL_GZ_BODY;
+}
+
+/* Moves to the part after the current one, which is complete. */
+static void
+trail_gz_advance(struct trail_gz *z)
+{
+	z->part = trail_gz_next(z, z->part);
+	z->pos = 0;
+}
+
+/* One step of the header; *ip advances past what it takes. */
+static const char *
+trail_gz_step(struct trail_gz *z, const unsigned char *p, size_t n, size_t *ip)
+{
+	const unsigned char *nul;
+	size_t i = *ip;
+	size_t k;
+	int c = p[i];
+
+	switch (z->part) {
+	case TRAIL_GZ_FIXED:
+		if ((z->pos == 0 && c != 0x1f) || (z->pos == 1 && c != 0x8b))
+			return "incorrect header check";
+		if (z->pos == 2 && c != 8)
+			return "unknown compression method";
+		if (z->pos == 3 && (c & 0xe0) != 0)
+			return "unknown header flags set";
+		if (z->pos == 3)
+			z->flags = (unsigned)c;
+		*ip = i + 1;
+		if (++z->pos == 10)
+			trail_gz_advance(z);
+		break;
+	case TRAIL_GZ_XLEN:
+		z->val |= (unsigned)c << (8 * z->pos);
+		*ip = i + 1;
+		if (++z->pos < 2)
+			break;
+		z->part = TRAIL_GZ_EXTRA;
+		z->pos = 0;
+		if (z->val == 0)
+			trail_gz_advance(z);
+		break;
+	case TRAIL_GZ_EXTRA:
+		k = z->val - z->pos;
+		k = k < n - i ? k : n - i;
+		*ip = i + k;
+		z->pos += (unsigned)k;
+		if (z->pos == z->val)
+			trail_gz_advance(z);
+		break;
+	case TRAIL_GZ_NAME:
+	case TRAIL_GZ_COMMENT:
+		nul = memchr(p + i, 0, n - i);
+		*ip = nul != NULL ? (size_t)(nul - p) + 1 : n;
+		if (nul != NULL)
+			trail_gz_advance(z);
+		break;
+	case TRAIL_GZ_HCRC:
+		z->val = z->pos == 0 ? (unsigned)c : z->val | (unsigned)c << 8;
+		*ip = i + 1;
+		if (++z->pos < 2)
+			break;
+		if (z->val != (z->crc & 0xffff))
+			return "header crc mismatch";
+		trail_gz_advance(z);
+		break;
+	case TRAIL_GZ_BODY:
+		break;
+	}
+	return NULL;
+}
+
+/* Reads header bytes from *in, up to its end or the input's. */
+static const char *
+trail_gz_header(struct trail_gz *z, const unsigned char **in, size_t *inlen)
+{
+	const char *why = NULL;
+	size_t i = 0;
+	size_t from;
+
+	while (i < *inlen && z->part != TRAIL_GZ_BODY && why == NULL) {
+		from = i;
+		if (z->part < TRAIL_GZ_HCRC) {
+			why = trail_gz_step(z, *in, *inlen, &i);
+			z->crc = crc32_gzip_refl(z->crc, *in + from, i - from);
+		} else {
+			why = trail_gz_step(z, *in, *inlen, &i);
+		}
+	}
+	*in += i; /* on error, at the bad byte: that is the offset reported */
+	*inlen -= i;
+	return why;
+}
+
+static const char *
+trail_gz_why(int ret)
+{
+	switch (ret) {
+	case ISAL_NEED_DICT:
+		return "needs a dictionary";
+	case ISAL_INVALID_BLOCK:
+		return "invalid block";
+	case ISAL_INVALID_SYMBOL:
+		return "invalid symbol";
+	case ISAL_INVALID_LOOKBACK:
+		return "invalid distance";
+	case ISAL_INVALID_WRAPPER:
+		return "invalid header";
+	case ISAL_UNSUPPORTED_METHOD:
+		return "unknown compression method";
+	case ISAL_INCORRECT_CHECKSUM:
+		return "incorrect data check";
+	}
+	return "inflate error";
+}
+
+static int
+trail_gz_run(struct trail_gz *z, const unsigned char **in, size_t *inlen,
+    unsigned char *out, size_t *outlen, bool *ret_end, const char **ret_why)
+{
+	uint32_t avail;
+	int ret;
+
+	*ret_end = false;
+	if (z->part != TRAIL_GZ_BODY) {
+		*ret_why = trail_gz_header(z, in, inlen);
+		if (*ret_why != NULL || z->part != TRAIL_GZ_BODY) {
+			*outlen = 0;
+			return *ret_why != NULL ? -EBADMSG : 0;
+		}
+	}
+	avail = *inlen > UINT32_MAX ? UINT32_MAX : (uint32_t)*inlen;
+	/* ISA-L never writes through next_in; its API is just not const. */
+	z->s.next_in = (uint8_t *)(uintptr_t)*in;
+	z->s.avail_in = avail;
+	z->s.next_out = out;
+	z->s.avail_out = (uint32_t)*outlen;
+	ret = isal_inflate(&z->s);
+	*in += avail - z->s.avail_in;
+	*inlen -= avail - z->s.avail_in;
+	*outlen -= z->s.avail_out;
+	if (ret != ISAL_DECOMP_OK && ret != ISAL_END_INPUT &&
+	    ret != ISAL_OUT_OVERFLOW) {
+		*ret_why = trail_gz_why(ret);
+		return -EBADMSG;
+	}
+	*ret_end = z->s.block_state == ISAL_BLOCK_FINISH;
+	return 0;
+}
+
+#else /* zlib */
+
+#define ZLIB_CONST
+#include <zlib.h>
+
+#define TRAIL_INFLATER "zlib"
+
+struct trail_gz {
+	z_stream s;
+};
+
+static int
+trail_gz_init(struct trail_gz *z)
+{
+	memset(&z->s, 0, sizeof(z->s));
+	/* 15 + 16: gzip wrapper only, 32 KiB history. */
+	switch (inflateInit2(&z->s, 15 + 16)) {
+	case Z_OK:
+		return 0;
+	case Z_MEM_ERROR:
+		return -ENOMEM;
+	}
+	return -EINVAL;
+}
+
+static void
+trail_gz_done(struct trail_gz *z)
+{
+	(void)inflateEnd(&z->s);
+}
+
+static void
+trail_gz_reset(struct trail_gz *z)
+{
+	(void)inflateReset(&z->s);
+}
+
+static int
+trail_gz_run(struct trail_gz *z, const unsigned char **in, size_t *inlen,
+    unsigned char *out, size_t *outlen, bool *ret_end, const char **ret_why)
+{
+	uInt avail;
+	int ret;
+
+	avail = *inlen > (uInt)-1 ? (uInt)-1 : (uInt)*inlen;
+	z->s.next_in = *in;
+	z->s.avail_in = avail;
+	z->s.next_out = out;
+	z->s.avail_out = (uInt)*outlen;
+	ret = inflate(&z->s, Z_NO_FLUSH);
+	*in += avail - z->s.avail_in;
+	*inlen -= avail - z->s.avail_in;
+	*outlen -= z->s.avail_out;
+	switch (ret) {
+	case Z_OK:
+	case Z_BUF_ERROR: /* no progress possible: needs input */
+		*ret_end = false;
+		return 0;
+	case Z_STREAM_END:
+		*ret_end = true;
+		return 0;
+	case Z_MEM_ERROR:
+		return -ENOMEM;
+	case Z_NEED_DICT:
+		*ret_why = "needs a dictionary";
+		return -EBADMSG;
+	}
+	*ret_why = z->s.msg != NULL ? z->s.msg : "inflate error";
+	return -EBADMSG;
+}
+
+#endif /* HAVE_ISAL */
+
+enum trail_mode {
+	TRAIL_MODE_UNKNOWN, /* fewer than 2 bytes seen, the first 0x1f */
+	TRAIL_MODE_PLAIN,
+	TRAIL_MODE_GZIP,
+};
+
+/*
+ * Where the JSON stage stands. Depth 1 is the top-level object, depth 2 the
+ * Records array; the NEST states run below those (trail_skip()).
+ */
+enum trail_state {
+	TRAIL_S_START,      /* before the top-level object */
+	TRAIL_S_BOM1,       /* after EF of a UTF-8 byte order mark */
+	TRAIL_S_BOM2,       /* after EF BB */
+	TRAIL_S_OBJ_FIRST,  /* after the top-level '{': a key or '}' */
+	TRAIL_S_OBJ_KEY,    /* after a top-level ',': a key */
+	TRAIL_S_KEY,        /* inside a top-level key */
+	TRAIL_S_KEY_ESC,    /* after a backslash in a top-level key */
+	TRAIL_S_COLON,      /* after a top-level key */
+	TRAIL_S_VALUE,      /* after a top-level ':' */
+	TRAIL_S_VALUE_NEXT, /* after a top-level value: ',' or '}' */
+	TRAIL_S_ELEM_FIRST, /* after the Records '[': an element or ']' */
+	TRAIL_S_ELEM,       /* after a ',' in Records: an element */
+	TRAIL_S_ELEM_NEXT,  /* after an element: ',' or ']' */
+	TRAIL_S_STR,        /* inside a string value at a structural level */
+	TRAIL_S_STR_ESC,    /* after a backslash there */
+	TRAIL_S_SCALAR,     /* inside a number or literal there */
+	TRAIL_S_NEST,       /* inside a container below the structural levels */
+	TRAIL_S_NEST_STR,   /* inside a string there */
+	TRAIL_S_NEST_ESC,   /* after a backslash there */
+	TRAIL_S_DONE,       /* after the top-level '}': whitespace only */
+};
+
+struct trail {
+	/* Input stage. */
+	enum trail_mode mode;
+	unsigned char magic[2]; /* the first bytes, until the mode is known */
+	size_t nmagic;
+	bool gz_live;       /* gz initialised */
+	bool gz_end;        /* a member ended; more input starts another */
+	uint64_t in_pos;    /* input bytes handed to the inflater */
+	struct trail_gz gz; /* the backend state */
+	unsigned char *win; /* inflate output, TRAIL_WINDOW bytes */
+
+	/* JSON stage. */
+	enum trail_state state;
+	unsigned depth;     /* open containers */
+	unsigned nest_base; /* depth at which the NEST container closes */
+	bool in_records;    /* the structural level is the Records array */
+	bool in_record;     /* the NEST container is a record */
+	bool key_records;   /* the last top-level key was "Records" */
+	bool key_match;     /* the key so far is a prefix of "Records" */
+	unsigned key_len;   /* raw bytes of the key so far (saturates) */
+	const char *lit;    /* literal being read, NULL for a number */
+	unsigned lit_len;   /* bytes of lit matched */
+	uint64_t rec_off;   /* JSON offset of the record's '{' */
+	uint64_t max_inflated;
+	/* One bit per open container: set for an object, clear for an array. */
+	uint64_t stack[TRAIL_MAX_DEPTH / 64];
+	struct buf carry;  /* the record so far, when it straddles chunks */
+	json_tokener *tok; /* reused for every candidate */
+
+	struct trail_stats st; /* st.bytes_json: offset of the chunk scanned */
+	int err;               /* sticky: the scan failed */
+	struct diag diag;      /* why, when err != 0 */
+};
+
+/* Byte classes. */
+#define TRAIL_C_STR 0x01  /* ends a run in a string: " \ NUL */
+#define TRAIL_C_NEST 0x02 /* ends a run in a container: " \ { } [ ] NUL */
+#define TRAIL_C_WS 0x04   /* JSON whitespace */
+#define TRAIL_C_NUM 0x08  /* may continue a number */
+
+static const unsigned char trail_class[256] = {
+    [0] = TRAIL_C_STR | TRAIL_C_NEST,
+    ['"'] = TRAIL_C_STR | TRAIL_C_NEST,
+    ['\\'] = TRAIL_C_STR | TRAIL_C_NEST,
+    ['{'] = TRAIL_C_NEST,
+    ['}'] = TRAIL_C_NEST,
+    ['['] = TRAIL_C_NEST,
+    [']'] = TRAIL_C_NEST,
+    ['\t'] = TRAIL_C_WS,
+    ['\n'] = TRAIL_C_WS,
+    ['\r'] = TRAIL_C_WS,
+    [' '] = TRAIL_C_WS,
+    ['+'] = TRAIL_C_NUM,
+    ['-'] = TRAIL_C_NUM,
+    ['.'] = TRAIL_C_NUM,
+    ['0'] = TRAIL_C_NUM,
+    ['1'] = TRAIL_C_NUM,
+    ['2'] = TRAIL_C_NUM,
+    ['3'] = TRAIL_C_NUM,
+    ['4'] = TRAIL_C_NUM,
+    ['5'] = TRAIL_C_NUM,
+    ['6'] = TRAIL_C_NUM,
+    ['7'] = TRAIL_C_NUM,
+    ['8'] = TRAIL_C_NUM,
+    ['9'] = TRAIL_C_NUM,
+    ['E'] = TRAIL_C_NUM,
+    ['e'] = TRAIL_C_NUM,
+};
+
+/*
+ * The skipping loop: the first byte in p[i..end) of class cls, or end. A
+ * table loop unrolled by 4 beat word-at-a-time (SWAR) tricks here:
+ * CloudTrail strings are short (median 11 bytes), so the cost is the branch
+ * at each stop, not the bytes between stops.
+ */
+static inline size_t
+trail_run(const unsigned char *p, size_t i, size_t end, unsigned cls)
+{
+	while (end - i >= 4) {
+		if ((trail_class[p[i]] & cls) != 0)
+			return i;
+		if ((trail_class[p[i + 1]] & cls) != 0)
+			return i + 1;
+		if ((trail_class[p[i + 2]] & cls) != 0)
+			return i + 2;
+		if ((trail_class[p[i + 3]] & cls) != 0)
+			return i + 3;
+		i += 4;
+	}
+	while (i < end && (trail_class[p[i]] & cls) == 0)
+		i++;
+	return i;
+}
+
+static int trail_err(struct trail *t, int r, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
+
+/* Records the failure in t (the scanner is dead until reset); returns r. */
+static int
+trail_err(struct trail *t, int r, const char *fmt, ...)
+{
+	char msg[sizeof(t->diag.msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	t->err = r;
+	return diag_set(&t->diag, r, NULL, 0, 0, "%s", msg);
+}
+
+/* What a public entry point returns: r, with the diag copied out. */
+static int
+trail_ret(struct trail *t, int r, struct diag *reterr)
+{
+	if (r < 0 && reterr != NULL)
+		*reterr = t->diag;
+	return r;
+}
+
+/* Byte c at p[i] of the chunk scanned was not expected. */
+static int
+trail_bad(struct trail *t, size_t i, int c)
+{
+	uint64_t off = t->st.bytes_json + i;
+
+	if (c == 0)
+		return trail_err(t, -EBADMSG, "NUL byte at byte %" PRIu64, off);
+	if (c >= 0x20 && c < 0x7f)
+		return trail_err(t, -EBADMSG,
+		    "malformed JSON at byte %" PRIu64 ": unexpected '%c'", off,
+		    c);
+	return trail_err(t, -EBADMSG,
+	    "malformed JSON at byte %" PRIu64 ": unexpected byte 0x%02x", off,
+	    (unsigned)c);
+}
+
+static int
+trail_too_deep(struct trail *t, size_t i)
+{
+	return trail_err(t, -EBADMSG,
+	    "malformed JSON at byte %" PRIu64 ": nesting deeper than %d",
+	    t->st.bytes_json + i, TRAIL_MAX_DEPTH);
+}
+
+static int
+trail_push(struct trail *t, size_t i, int c)
+{
+	uint64_t bit = UINT64_C(1) << (t->depth % 64);
+
+	if (t->depth == TRAIL_MAX_DEPTH)
+		return trail_too_deep(t, i);
+	if (c == '{')
+		t->stack[t->depth / 64] |= bit;
+	else
+		t->stack[t->depth / 64] &= ~bit;
+	t->depth++;
+	return 0;
+}
+
+/* The state after a value at the current structural level. */
+static enum trail_state
+trail_after(const struct trail *t)
+{
+	return t->in_records ? TRAIL_S_ELEM_NEXT : TRAIL_S_VALUE_NEXT;
+}
+
+/* Where the scan of n bytes must stop: n, or where the record gets too big. */
+static size_t
+trail_limit(const struct trail *t, size_t n)
+{
+	uint64_t lim;
+
+	if (!t->in_record)
+		return n;
+	lim = t->rec_off + TRAIL_MAX_RECORD - t->st.bytes_json;
+	return lim < n ? (size_t)lim : n;
+}
+
+/*
+ * A value starts with p[i] = c at a structural level. Returns 1 when it is
+ * a record (an object in Records), 0 for anything else, or an error.
+ */
+static int
+trail_value(struct trail *t, size_t i, int c)
+{
+	int r;
+
+	switch (c) {
+	case '"':
+		t->state = TRAIL_S_STR;
+		return 0;
+	case '{':
+	case '[':
+		t->nest_base = t->depth;
+		r = trail_push(t, i, c);
+		if (r < 0)
+			return r;
+		t->state = TRAIL_S_NEST;
+		if (c == '[' || !t->in_records)
+			return 0;
+		t->in_record = true;
+		t->rec_off = t->st.bytes_json + i;
+		buf_reset(&t->carry);
+		return 1;
+	case 't':
+		t->lit = "true";
+		break;
+	case 'f':
+		t->lit = "false";
+		break;
+	case 'n':
+		t->lit = "null";
+		break;
+	default:
+		if (c != '-' && (c < '0' || c > '9'))
+			return trail_bad(t, i, c);
+		t->lit = NULL;
+		break;
+	}
+	t->lit_len = 1;
+	t->state = TRAIL_S_SCALAR;
+	return 0;
+}
+
+/*
+ * The hot loop: runs through a container below the structural levels from
+ * p[*ip] to p[end]. Returns 1 when the container closed (*ip just past its
+ * bracket), 0 when the bytes ran out, or an error. Only " \ { } [ ] and
+ * NUL stop the skipping; in a string only " \ and NUL do, and the byte after
+ * a backslash is taken whatever it is (so \" and \\ and \u007d are inert).
+ */
+static int
+trail_skip(struct trail *t, const unsigned char *p, size_t *ip, size_t end)
+{
+	enum trail_state s = t->state;
+	unsigned depth = t->depth;
+	uint64_t bit;
+	size_t i = *ip;
+	int c;
+	int r = 0;
+
+	while (i < end) {
+		/* A string, to its closing quote. */
+		while (s != TRAIL_S_NEST) {
+			if (s == TRAIL_S_NEST_ESC) {
+				if (p[i] == 0) {
+					r = trail_bad(t, i, 0);
+					goto out;
+				}
+				i++;
+				s = TRAIL_S_NEST_STR;
+			}
+			i = trail_run(p, i, end, TRAIL_C_STR);
+			if (i == end)
+				goto out;
+			c = p[i++];
+			if (c == '"') {
+				s = TRAIL_S_NEST;
+			} else if (c == '\\') {
+				s = TRAIL_S_NEST_ESC;
+				if (i == end)
+					goto out;
+			} else {
+				r = trail_bad(t, i - 1, c); /* NUL */
+				goto out;
+			}
+		}
+		/* Between strings. */
+		i = trail_run(p, i, end, TRAIL_C_NEST);
+		if (i == end)
+			break;
+		c = p[i++];
+		if (c == '"') {
+			s = TRAIL_S_NEST_STR;
+		} else if (c == '{' || c == '[') {
+			if (depth == TRAIL_MAX_DEPTH) {
+				r = trail_too_deep(t, i - 1);
+				break;
+			}
+			bit = UINT64_C(1) << (depth % 64);
+			if (c == '{')
+				t->stack[depth / 64] |= bit;
+			else
+				t->stack[depth / 64] &= ~bit;
+			depth++;
+		} else if (c == '}' || c == ']') {
+			depth--;
+			bit = t->stack[depth / 64] >> (depth % 64) & 1;
+			if (bit != (c == '}')) {
+				r = trail_bad(t, i - 1, c);
+				break;
+			}
+			if (depth == t->nest_base) {
+				r = 1;
+				break;
+			}
+		} else {
+			r = trail_bad(t, i - 1, c); /* \ or NUL */
+			break;
+		}
+	}
+out:
+	t->state = s;
+	t->depth = depth;
+	*ip = i;
+	return r;
+}
+
+/*
+ * One record, whole: count it, prefilter its text, parse it, check its
+ * eventSource, hand it to cb.
+ */
+static int
+trail_record(struct trail *t, const char *p, size_t len, trail_record_cb *cb,
+    void *arg)
+{
+	struct json_object *rec;
+	struct json_object *src;
+	enum json_tokener_error e;
+	struct span raw = {p, len};
+	int r;
+
+	t->st.records++;
+	if (memmem(p, len, TRAIL_SOURCE, TRAIL_SOURCE_LEN) == NULL)
+		return 0;
+	t->st.candidates++;
+	json_tokener_reset(t->tok);
+	/* len <= TRAIL_MAX_RECORD, which fits an int. */
+	rec = json_tokener_parse_ex(t->tok, p, (int)len);
+	e = json_tokener_get_error(t->tok);
+	if (rec == NULL || e != json_tokener_success) {
+		json_object_put(rec);
+		if (e == json_tokener_continue)
+			e = json_tokener_error_parse_eof;
+		return trail_err(t, -EBADMSG,
+		    "malformed record at byte %" PRIu64 ": %s", t->rec_off,
+		    json_tokener_error_desc(e));
+	}
+	if (!json_object_object_get_ex(rec, "eventSource", &src) ||
+	    !json_object_is_type(src, json_type_string) ||
+	    (size_t)json_object_get_string_len(src) != TRAIL_SOURCE_LEN ||
+	    memcmp(json_object_get_string(src), TRAIL_SOURCE,
+		TRAIL_SOURCE_LEN) != 0) {
+		json_object_put(rec);
+		return 0;
+	}
+	t->st.matched++;
+	r = cb != NULL ? cb(rec, raw, arg) : 0;
+	json_object_put(rec);
+	if (r < 0)
+		return trail_err(t, r,
+		    "scan stopped by the callback at the record at byte %" PRIu64,
+		    t->rec_off);
+	return 0;
+}
+
+/* The record closed; p[0..len) is its part in the chunk scanned. */
+static int
+trail_record_end(struct trail *t, const unsigned char *p, size_t len,
+    trail_record_cb *cb, void *arg)
+{
+	const char *text = (const char *)p;
+	int r;
+
+	t->in_record = false;
+	if (t->carry.len > 0) {
+		r = buf_append(&t->carry, p, len);
+		if (r < 0)
+			return trail_err(t, r, "record at byte %" PRIu64 ": %s",
+			    t->rec_off, strerror(-r));
+		text = t->carry.data;
+		len = t->carry.len;
+	}
+	r = trail_record(t, text, len, cb, arg);
+	buf_reset(&t->carry);
+	return r;
+}
+
+/*
+ * The structural levels, one byte at a time (there are few such bytes: the
+ * top-level keys, the commas between records). Returns 1 when a record
+ * started at p[i], else 0 or an error; advances *ip past what it consumed.
+ */
+static int
+trail_step(struct trail *t, const unsigned char *p, size_t *ip)
+{
+	size_t i = *ip;
+	int c = p[i];
+	int r = 0;
+
+	if (t->state != TRAIL_S_KEY && t->state != TRAIL_S_KEY_ESC &&
+	    t->state != TRAIL_S_STR_ESC && t->state != TRAIL_S_SCALAR &&
+	    t->state != TRAIL_S_BOM1 && t->state != TRAIL_S_BOM2 &&
+	    (trail_class[c] & TRAIL_C_WS) != 0) {
+		*ip = i + 1;
+		return 0;
+	}
+	switch (t->state) {
+	case TRAIL_S_START:
+		if (c == 0xef && t->st.bytes_json + i == 0) {
+			t->state = TRAIL_S_BOM1;
+			break;
+		}
+		if (c != '{') {
+			if (c == 0)
+				return trail_bad(t, i, c);
+			return trail_err(t, -EBADMSG,
+			    "malformed JSON at byte %" PRIu64
+			    ": the top level is not an object",
+			    t->st.bytes_json + i);
+		}
+		r = trail_push(t, i, c);
+		t->state = TRAIL_S_OBJ_FIRST;
+		break;
+	case TRAIL_S_BOM1:
+	case TRAIL_S_BOM2:
+		if (c != (t->state == TRAIL_S_BOM1 ? 0xbb : 0xbf))
+			return trail_bad(t, i, c);
+		t->state =
+		    t->state == TRAIL_S_BOM1 ? TRAIL_S_BOM2 : TRAIL_S_START;
+		break;
+	case TRAIL_S_OBJ_FIRST:
+	case TRAIL_S_OBJ_KEY:
+		if (c == '}' && t->state == TRAIL_S_OBJ_FIRST) {
+			t->depth = 0;
+			t->state = TRAIL_S_DONE;
+		} else if (c == '"') {
+			t->key_len = 0;
+			t->key_match = true;
+			t->state = TRAIL_S_KEY;
+		} else {
+			return trail_bad(t, i, c);
+		}
+		break;
+	case TRAIL_S_KEY:
+		/* Raw bytes are compared: an escaped "Records" is not it. */
+		if (c == '"') {
+			t->key_records = t->key_match && t->key_len == 7;
+			t->state = TRAIL_S_COLON;
+			break;
+		}
+		if (c == 0)
+			return trail_bad(t, i, c);
+		if (c == '\\')
+			t->state = TRAIL_S_KEY_ESC;
+		if (t->key_len >= 7 || c != "Records"[t->key_len])
+			t->key_match = false;
+		if (t->key_len < 8)
+			t->key_len++;
+		break;
+	case TRAIL_S_KEY_ESC:
+		if (c == 0)
+			return trail_bad(t, i, c);
+		t->state = TRAIL_S_KEY;
+		break;
+	case TRAIL_S_COLON:
+		if (c != ':')
+			return trail_bad(t, i, c);
+		t->state = TRAIL_S_VALUE;
+		break;
+	case TRAIL_S_VALUE:
+		if (!t->key_records) {
+			r = trail_value(t, i, c);
+		} else if (c == '[') {
+			r = trail_push(t, i, c);
+			t->in_records = true;
+			t->state = TRAIL_S_ELEM_FIRST;
+		} else if (c == 'n') {
+			r = trail_value(t, i, c);
+		} else {
+			if (c == 0)
+				return trail_bad(t, i, c);
+			return trail_err(t, -EBADMSG,
+			    "malformed CloudTrail file at byte %" PRIu64
+			    ": Records is not an array",
+			    t->st.bytes_json + i);
+		}
+		break;
+	case TRAIL_S_VALUE_NEXT:
+		if (c == ',') {
+			t->state = TRAIL_S_OBJ_KEY;
+		} else if (c == '}') {
+			t->depth = 0;
+			t->state = TRAIL_S_DONE;
+		} else {
+			return trail_bad(t, i, c);
+		}
+		break;
+	case TRAIL_S_ELEM_FIRST:
+	case TRAIL_S_ELEM_NEXT:
+		if (c == ']') {
+			t->depth = 1;
+			t->in_records = false;
+			t->state = TRAIL_S_VALUE_NEXT;
+			break;
+		}
+		if (t->state == TRAIL_S_ELEM_FIRST) {
+			r = trail_value(t, i, c);
+			break;
+		}
+		if (c != ',')
+			return trail_bad(t, i, c);
+		t->state = TRAIL_S_ELEM;
+		break;
+	case TRAIL_S_ELEM:
+		r = trail_value(t, i, c);
+		break;
+	case TRAIL_S_STR_ESC:
+		if (c == 0)
+			return trail_bad(t, i, c);
+		t->state = TRAIL_S_STR;
+		break;
+	case TRAIL_S_SCALAR:
+		if (t->lit != NULL
+			? t->lit[t->lit_len] != '\0' && c == t->lit[t->lit_len]
+			: (trail_class[c] & TRAIL_C_NUM) != 0) {
+			t->lit_len++;
+			break;
+		}
+		if (t->lit != NULL && t->lit[t->lit_len] != '\0')
+			return trail_bad(t, i, c);
+		/* The byte after the scalar is the next state's. */
+		t->state = trail_after(t);
+		return 0;
+	case TRAIL_S_DONE:
+		if (c == 0)
+			return trail_bad(t, i, c);
+		return trail_err(t, -EBADMSG,
+		    "malformed JSON at byte %" PRIu64
+		    ": trailing garbage after the top-level object",
+		    t->st.bytes_json + i);
+	case TRAIL_S_STR:
+	case TRAIL_S_NEST:
+	case TRAIL_S_NEST_STR:
+	case TRAIL_S_NEST_ESC:
+		/* trail_json_run() runs these itself. */
+		assert(!"trail_step() called in a run state");
+		return trail_err(t, -EINVAL, "internal error: bad scan state");
+	}
+	if (r < 0)
+		return r;
+	*ip = i + 1;
+	return r;
+}
+
+/* Scans p[0..n), the JSON text at offset st.bytes_json. */
+static int
+trail_json_run(struct trail *t, const unsigned char *p, size_t n,
+    trail_record_cb *cb, void *arg)
+{
+	size_t rs = 0; /* where the current record starts in p */
+	size_t end = trail_limit(t, n);
+	size_t i = 0;
+	int c;
+	int r;
+
+	while (i < n) {
+		if (i == end)
+			return trail_err(t, -E2BIG,
+			    "record at byte %" PRIu64 " exceeds %u bytes",
+			    t->rec_off, TRAIL_MAX_RECORD);
+		switch (t->state) {
+		case TRAIL_S_NEST:
+		case TRAIL_S_NEST_STR:
+		case TRAIL_S_NEST_ESC:
+			r = trail_skip(t, p, &i, end);
+			if (r <= 0) {
+				if (r < 0)
+					return r;
+				break;
+			}
+			if (t->in_record) {
+				r = trail_record_end(t, p + rs, i - rs, cb,
+				    arg);
+				if (r < 0)
+					return r;
+				end = n;
+			}
+			t->state = trail_after(t);
+			break;
+		case TRAIL_S_STR:
+			i = trail_run(p, i, n, TRAIL_C_STR);
+			if (i == n)
+				break;
+			c = p[i];
+			if (c == '"')
+				t->state = trail_after(t);
+			else if (c == '\\')
+				t->state = TRAIL_S_STR_ESC;
+			else
+				return trail_bad(t, i, c);
+			i++;
+			break;
+		default:
+			r = trail_step(t, p, &i);
+			if (r < 0)
+				return r;
+			if (r == 1) {
+				rs = i - 1;
+				end = trail_limit(t, n);
+			}
+			break;
+		}
+	}
+	if (t->in_record) {
+		r = buf_append(&t->carry, p + rs, n - rs);
+		if (r < 0)
+			return trail_err(t, r, "record at byte %" PRIu64 ": %s",
+			    t->rec_off, strerror(-r));
+	}
+	return 0;
+}
+
+/* JSON text, with the ceiling on the object's inflated size. */
+static int
+trail_json(struct trail *t, const unsigned char *p, size_t n,
+    trail_record_cb *cb, void *arg)
+{
+	uint64_t room = 0;
+	size_t m;
+	int r;
+
+	if (t->max_inflated > t->st.bytes_json)
+		room = t->max_inflated - t->st.bytes_json;
+	m = room < n ? (size_t)room : n;
+
+	r = trail_json_run(t, p, m, cb, arg);
+	if (r < 0)
+		return r;
+	t->st.bytes_json += m;
+	if (m < n)
+		return trail_err(t, -E2BIG,
+		    "inflated object exceeds %" PRIu64 " bytes",
+		    t->max_inflated);
+	return 0;
+}
+
+/* Compressed input: inflate window by window, member after member. */
+static int
+trail_gunzip(struct trail *t, const unsigned char *p, size_t len,
+    trail_record_cb *cb, void *arg)
+{
+	const unsigned char *start = p;
+	const char *why = NULL;
+	size_t before;
+	size_t n;
+	int rj;
+	int r;
+
+	for (;;) {
+		if (t->gz_end) {
+			if (len == 0)
+				break;
+			trail_gz_reset(&t->gz);
+			t->gz_end = false;
+		}
+		before = len;
+		n = TRAIL_WINDOW;
+		r = trail_gz_run(&t->gz, &p, &len, t->win, &n, &t->gz_end,
+		    &why);
+		if (r == -ENOMEM)
+			return trail_err(t, r, "inflate: %s", strerror(-r));
+		/*
+		 * Scan what came out before a corrupt spot too: the records
+		 * delivered before a gzip error then do not depend on how the
+		 * input was cut (a bad CRC is only seen after all the data).
+		 */
+		if (n > 0) {
+			rj = trail_json(t, t->win, n, cb, arg);
+			if (rj < 0)
+				return rj;
+		}
+		if (r < 0)
+			return trail_err(t, r,
+			    "corrupt gzip stream at input byte %" PRIu64 ": %s",
+			    t->in_pos + (uint64_t)(p - start), why);
+		if (t->gz_end || n == TRAIL_WINDOW)
+			continue; /* another member, or more output pending */
+		if (len == 0)
+			break;
+		if (n == 0 && len == before)
+			return trail_err(t, -EBADMSG,
+			    "corrupt gzip stream at input byte %" PRIu64
+			    ": no progress",
+			    t->in_pos + (uint64_t)(p - start));
+	}
+	t->in_pos += (uint64_t)(p - start);
+	return 0;
+}
+
+static int
+trail_input(struct trail *t, const unsigned char *p, size_t len,
+    trail_record_cb *cb, void *arg)
+{
+	if (len == 0)
+		return 0;
+	if (t->mode == TRAIL_MODE_GZIP)
+		return trail_gunzip(t, p, len, cb, arg);
+	return trail_json(t, p, len, cb, arg);
+}
+
+int
+trail_new(struct trail **ret)
+{
+	struct trail *t;
+	int r;
+
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return -ENOMEM;
+	buf_init(&t->carry, TRAIL_MAX_RECORD);
+	t->max_inflated = TRAIL_MAX_INFLATED;
+	t->win = malloc(TRAIL_WINDOW);
+	t->tok = json_tokener_new_ex(TRAIL_MAX_DEPTH);
+	if (t->win == NULL || t->tok == NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	/* Strict: json-c must read a record the way the scanner did. */
+	json_tokener_set_flags(t->tok, JSON_TOKENER_STRICT);
+	r = trail_gz_init(&t->gz);
+	if (r < 0)
+		goto fail;
+	t->gz_live = true;
+	trail_reset(t);
+	*ret = t;
+	return 0;
+fail:
+	trail_free(t);
+	return r;
+}
+
+void
+trail_free(struct trail *t)
+{
+	if (t == NULL)
+		return;
+	if (t->gz_live)
+		trail_gz_done(&t->gz);
+	if (t->tok != NULL)
+		json_tokener_free(t->tok);
+	buf_done(&t->carry);
+	free(t->win);
+	free(t);
+}
+
+void
+trail_reset(struct trail *t)
+{
+	t->mode = TRAIL_MODE_UNKNOWN;
+	t->nmagic = 0;
+	t->gz_end = false;
+	t->in_pos = 0;
+	t->state = TRAIL_S_START;
+	t->depth = 0;
+	t->nest_base = 0;
+	t->in_records = false;
+	t->in_record = false;
+	t->key_records = false;
+	t->key_match = false;
+	t->key_len = 0;
+	t->lit = NULL;
+	t->lit_len = 0;
+	t->rec_off = 0;
+	buf_reset(&t->carry);
+	memset(&t->st, 0, sizeof(t->st));
+	t->err = 0;
+}
+
+void
+trail_set_max_inflated(struct trail *t, uint64_t max)
+{
+	t->max_inflated = max;
+}
+
+int
+trail_feed(struct trail *t, const void *data, size_t len, trail_record_cb *cb,
+    void *arg, struct diag *reterr)
+{
+	const unsigned char *p = data;
+	int r;
+
+	if (t->err != 0)
+		return trail_ret(t, t->err, reterr);
+	t->st.bytes_in += len;
+	if (t->mode == TRAIL_MODE_UNKNOWN) {
+		/* The first chunk may be a single byte: keep it. */
+		while (len > 0 && t->nmagic < 2) {
+			t->magic[t->nmagic++] = *p++;
+			len--;
+		}
+		if (t->nmagic == 0 || (t->nmagic == 1 && t->magic[0] == 0x1f))
+			return 0;
+		if (t->nmagic == 2 && t->magic[0] == 0x1f &&
+		    t->magic[1] == 0x8b) {
+			t->mode = TRAIL_MODE_GZIP;
+			trail_gz_reset(&t->gz);
+		} else {
+			t->mode = TRAIL_MODE_PLAIN;
+		}
+		r = trail_input(t, t->magic, t->nmagic, cb, arg);
+		if (r < 0)
+			return trail_ret(t, r, reterr);
+	}
+	r = trail_input(t, p, len, cb, arg);
+	return trail_ret(t, r, reterr);
+}
+
+int
+trail_finish(struct trail *t, trail_record_cb *cb, void *arg,
+    struct diag *reterr)
+{
+	int r = 0;
+
+	/* Every byte fed has been scanned already; nothing is pending. */
+	UNUSED(cb);
+	UNUSED(arg);
+	if (t->err != 0)
+		return trail_ret(t, t->err, reterr);
+	if (t->mode == TRAIL_MODE_UNKNOWN && t->nmagic == 0)
+		r = trail_err(t, -EBADMSG, "empty object");
+	else if (t->mode == TRAIL_MODE_UNKNOWN ||
+	    (t->mode == TRAIL_MODE_GZIP && !t->gz_end))
+		r = trail_err(t, -EBADMSG,
+		    "truncated gzip stream at input byte %" PRIu64,
+		    t->st.bytes_in);
+	else if (t->st.bytes_json == 0)
+		r = trail_err(t, -EBADMSG, "empty object");
+	else if (t->state != TRAIL_S_DONE)
+		r = trail_err(t, -EBADMSG, "truncated at byte %" PRIu64,
+		    t->st.bytes_json);
+	return trail_ret(t, r, reterr);
+}
+
+const struct trail_stats *
+trail_stats(const struct trail *t)
+{
+	return &t->st;
+}
+
+int
+trail_scan(struct trail *t, const void *data, size_t len, trail_record_cb *cb,
+    void *arg, struct diag *reterr)
+{
+	int r;
+
+	trail_reset(t);
+	r = trail_feed(t, data, len, cb, arg, reterr);
+	if (r < 0)
+		return r;
+	return trail_finish(t, cb, arg, reterr);
+}
+
+const char *
+trail_inflater(void)
+{
+	return TRAIL_INFLATER;
+}
