@@ -49,22 +49,24 @@ alert_build(const struct rule *r, struct json_object *rec, struct alert *ret)
 	a.severity = r->severity;
 	rc = alert_dup(r->id, &a.rule_id);
 	rc = rc < 0 ? rc : alert_dup(r->title, &a.title);
-	rc = rc < 0 ? rc : alert_dup(record_string(rec, "eventID"), &a.event_id);
-	rc = rc < 0 ? rc :
-		      alert_dup(record_string(rec, "eventName"), &a.event_name);
-	rc = rc < 0 ? rc :
-		      alert_dup(record_string(rec, "eventTime"), &a.event_time);
-	rc = rc < 0 ? rc : alert_dup(record_string(rec, "awsRegion"), &a.region);
-	rc = rc < 0 ? rc :
-		      alert_dup(record_string(rec, "recipientAccountId"),
-			  &a.account);
+	rc =
+	    rc < 0 ? rc : alert_dup(record_string(rec, "eventID"), &a.event_id);
+	rc = rc < 0 ? rc
+		    : alert_dup(record_string(rec, "eventName"), &a.event_name);
+	rc = rc < 0 ? rc
+		    : alert_dup(record_string(rec, "eventTime"), &a.event_time);
+	rc =
+	    rc < 0 ? rc : alert_dup(record_string(rec, "awsRegion"), &a.region);
+	rc = rc < 0
+	    ? rc
+	    : alert_dup(record_string(rec, "recipientAccountId"), &a.account);
 	rc = rc < 0 ? rc : alert_dup(record_secret_id(rec), &a.secret_id);
 	rc = rc < 0 ? rc : alert_dup(alert_principal(rec), &a.principal);
-	rc = rc < 0 ? rc :
-		      alert_dup(record_string(rec, "sourceIPAddress"),
-			  &a.source_ip);
-	rc = rc < 0 ? rc :
-		      alert_dup(record_string(rec, "errorCode"), &a.error_code);
+	rc = rc < 0
+	    ? rc
+	    : alert_dup(record_string(rec, "sourceIPAddress"), &a.source_ip);
+	rc = rc < 0 ? rc
+		    : alert_dup(record_string(rec, "errorCode"), &a.error_code);
 	if (rc < 0)
 		goto fail;
 	rc = rules_render_summary(r, rec, &b);
@@ -132,8 +134,9 @@ alert_json(const struct alert *a, bool with_record, struct buf *out)
 	r = buf_putc(&obj, '{');
 	r = r < 0 ? r : alert_field(&obj, "rule", a->rule_id);
 	r = r < 0 ? r : alert_field(&obj, "title", a->title);
-	r = r < 0 ? r :
-		    alert_field(&obj, "severity", rules_severity_str(a->severity));
+	r = r < 0
+	    ? r
+	    : alert_field(&obj, "severity", rules_severity_str(a->severity));
 	r = r < 0 ? r : alert_field(&obj, "summary", a->summary);
 	r = r < 0 ? r : alert_field(&obj, "eventID", a->event_id);
 	r = r < 0 ? r : alert_field(&obj, "eventName", a->event_name);

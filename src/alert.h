@@ -25,13 +25,13 @@ struct alert {
 	enum rules_severity severity;
 	char *summary;
 	char *group;
-	char *event_id;    /* NULL when the record has none */
+	char *event_id; /* NULL when the record has none */
 	char *event_name;
 	char *event_time;
 	char *region;
-	char *account;     /* recipientAccountId */
-	char *secret_id;   /* normalised, see record.h */
-	char *principal;   /* userIdentity.arn, else invokedBy */
+	char *account;   /* recipientAccountId */
+	char *secret_id; /* normalised, see record.h */
+	char *principal; /* userIdentity.arn, else invokedBy */
 	char *source_ip;
 	char *error_code;
 	struct json_object *record; /* a reference; NULL once dropped */
@@ -42,7 +42,7 @@ int alert_build(const struct rule *r, struct json_object *rec,
 void alert_done(struct alert *a);
 
 /* with_record: add "record", the raw CloudTrail record (webhook sink). */
-int alert_json(const struct alert *a, bool with_record, struct buf *out)
-    MUST_CHECK;
+int alert_json(const struct alert *a, bool with_record,
+    struct buf *out) MUST_CHECK;
 
 #endif

@@ -96,7 +96,7 @@ files_walk(const char *dir, unsigned depth, struct files_list *l)
 int
 files_expand(char *const *args, size_t n, struct files_list *ret)
 {
-	struct files_list l = { 0 };
+	struct files_list l = {0};
 	size_t i;
 	int r = 0;
 
@@ -131,7 +131,8 @@ int
 files_scan(const char *path, struct trail *t, trail_record_cb *cb, void *arg,
     struct diag *reterr)
 {
-	/* One reused buffer: replay reads files one at a time, on one thread. */
+	/* One reused buffer: replay reads files one at a time, on one thread.
+	 */
 	static char chunk[FILES_READ_CHUNK];
 	ssize_t got;
 	int fd;

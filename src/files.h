@@ -26,8 +26,8 @@ struct files_list {
 	size_t cap;
 };
 
-int files_expand(char *const *args, size_t n, struct files_list *ret)
-    MUST_CHECK; /* -ENOMEM only */
+int files_expand(char *const *args, size_t n,
+    struct files_list *ret) MUST_CHECK; /* -ENOMEM only */
 void files_list_done(struct files_list *l);
 
 /* -errno from open/read, or the scanner's error; diag names the file. */

@@ -303,10 +303,10 @@ cmd_run(int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{ "run", cmd_run, 0, 0 },
-	{ "check", cmd_check, 0, 0 },
-	{ "replay", cmd_replay, 1, -1 },
-	{ "version", cmd_version, 0, 0 },
+    {"run", cmd_run, 0, 0},
+    {"check", cmd_check, 0, 0},
+    {"replay", cmd_replay, 1, -1},
+    {"version", cmd_version, 0, 0},
 };
 
 enum {
@@ -318,14 +318,14 @@ static int
 parse_options(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "rules", required_argument, NULL, 'r' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "strict", no_argument, NULL, OPT_STRICT },
-		{ "stats", no_argument, NULL, OPT_STATS },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"rules", required_argument, NULL, 'r'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"strict", no_argument, NULL, OPT_STRICT},
+	    {"stats", no_argument, NULL, OPT_STATS},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -402,8 +402,8 @@ main(int argc, char **argv)
 	nargs = argc - optind - 1;
 	if (nargs < cmd->min_args ||
 	    (cmd->max_args >= 0 && nargs > cmd->max_args)) {
-		(void)fprintf(stderr, "smtrail: %s: wrong number of arguments\n",
-		    cmd->name);
+		(void)fprintf(stderr,
+		    "smtrail: %s: wrong number of arguments\n", cmd->name);
 		usage(stderr);
 		return EXIT_USAGE;
 	}

@@ -4,9 +4,10 @@
  * A field path is dotted ("userIdentity.arn", "resources.0.ARN": a numeric
  * segment indexes an array). The synthetic top-level field "secretId" is the
  * secret's normalised identity: the first non-empty of
- * requestParameters.secretId, additionalEventData.SecretId,
- * responseElements.arn, responseElements.aRN, requestParameters.name,
- * responseElements.name (Secrets Manager has spelt "aRN" for "arn").
+ * responseElements.arn, responseElements.aRN, additionalEventData.SecretId,
+ * requestParameters.secretId, requestParameters.name, responseElements.name
+ * (the ARN first, so that events naming one secret differently agree;
+ * Secrets Manager has spelt "aRN" for "arn").
  * Paths are compiled once (record_path_compile) and evaluated often without
  * allocating. Everything returned is borrowed from the record.
  */

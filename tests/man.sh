@@ -12,7 +12,7 @@ done
 st --help
 is "$RC" 0 "--help exits 0"
 for opt in $(printf '%s\n' "$OUT" | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
-	grep -q -- "$(printf '%s' "$opt" | sed 's/-/\\\\-/g')" "$TOP_SRCDIR/man/smtrail.8"
+	grep -qF -- "Fl \\${opt#-}" "$TOP_SRCDIR/man/smtrail.8"
 	t_ok $? "smtrail.8 documents $opt"
 done
 for cmd in $(printf '%s\n' "$OUT" | sed -n 's/^  \([a-z-]*\) .*/\1/p'); do

@@ -17,7 +17,7 @@ static int tap_n;
 static int tap_failed;
 
 static void tap_vresult(int pass, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
+    __attribute__((format(printf, 2, 0), unused));
 
 static void
 tap_vresult(int pass, const char *fmt, va_list ap)
@@ -32,7 +32,7 @@ tap_vresult(int pass, const char *fmt, va_list ap)
 }
 
 static int ok(int pass, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3), unused));
 static int
 ok(int pass, const char *fmt, ...)
 {
@@ -45,7 +45,7 @@ ok(int pass, const char *fmt, ...)
 }
 
 static int is_int(long long got, long long want, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4), unused));
 static int
 is_int(long long got, long long want, const char *fmt, ...)
 {
@@ -60,7 +60,7 @@ is_int(long long got, long long want, const char *fmt, ...)
 }
 
 static int is_str(const char *got, const char *want, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4), unused));
 static int
 is_str(const char *got, const char *want, const char *fmt, ...)
 {
@@ -92,6 +92,7 @@ diag_note(const char *fmt, ...)
 	printf("\n");
 }
 
+static int done_testing(void) __attribute__((unused));
 static int
 done_testing(void)
 {

@@ -24,8 +24,9 @@ main(void)
 
 	buf_init(&b, 1024);
 	is_int(buf_json_str(&b, "a\"b\\c\n\x01/", 8), 0, "json string");
-	is_str(b.data, "\"a\\\"b\\\\c\\n\\u0001/\"", "escapes quotes, "
-						     "backslash, controls");
+	is_str(b.data, "\"a\\\"b\\\\c\\n\\u0001/\"",
+	    "escapes quotes, "
+	    "backslash, controls");
 	buf_reset(&b);
 	is_int((long long)b.len, 0, "reset empties");
 	is_int(buf_printf(&b, "%s-%d", "x", 42), 0, "printf");

@@ -523,7 +523,7 @@ aws_attempt(struct aws_op *op)
 static void
 aws_parse_error(const struct http_response *resp, struct aws_result *res)
 {
-	char hv[256];
+	char hv[128];
 	const char *body = resp->body.data != NULL ? resp->body.data : "";
 
 	if (http_header(resp, "x-amzn-errortype", hv, sizeof(hv)) != NULL) {
