@@ -37,6 +37,29 @@ alert_principal(struct json_object *rec)
 	return NULL;
 }
 
+/*
+ * A record's fields are the sender's text: one huge errorMessage must not
+ * cost the alert, so text over the ceiling is cut, and says so.
+ */
+static int
+alert_render(int r, struct buf *b)
+{
+	static const char cut[] = "...";
+
+	if (r != -E2BIG)
+		return r;
+	while (b->len > 0 && b->len + sizeof(cut) - 1 > b->max)
+		b->len--;
+	/* Do not leave half of a UTF-8 sequence before the marker. */
+	while (
+	    b->len > 0 && ((unsigned char)b->data[b->len - 1] & 0xc0) == 0x80)
+		b->len--;
+	if (b->len > 0 && ((unsigned char)b->data[b->len - 1] & 0xc0) == 0xc0)
+		b->len--;
+	b->data[b->len] = '\0';
+	return buf_append(b, cut, sizeof(cut) - 1);
+}
+
 int
 alert_build(const struct rule *r, struct json_object *rec, struct alert *ret)
 {
@@ -69,11 +92,11 @@ alert_build(const struct rule *r, struct json_object *rec, struct alert *ret)
 		    : alert_dup(record_string(rec, "errorCode"), &a.error_code);
 	if (rc < 0)
 		goto fail;
-	rc = rules_render_summary(r, rec, &b);
+	rc = alert_render(rules_render_summary(r, rec, &b), &b);
 	if (rc < 0)
 		goto fail;
 	a.summary = buf_steal(&b);
-	rc = rules_group_key(r, rec, &b);
+	rc = alert_render(rules_group_key(r, rec, &b), &b);
 	if (rc < 0)
 		goto fail;
 	a.group = buf_steal(&b);

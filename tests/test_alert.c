@@ -2,6 +2,7 @@
  * test_alert.c: building an alert from a rule and a record, and its JSON.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -95,6 +96,28 @@ main(void)
 	alert_done(&a);
 	alert_done(&a);
 	ok(1, "alert_done twice is harmless");
+
+	/* A hostile, huge field: the alert survives, its text is cut. */
+	{
+		struct json_object *big = json_object_get(rec);
+		char *huge = malloc(200000);
+
+		memset(huge, 'x', 199999);
+		huge[199999] = '\0';
+		huge[5] = '\xc3'; /* a UTF-8 sequence is never cut in half */
+		huge[6] = '\xa9';
+		json_object_object_add(
+		    json_object_object_get(big, "userIdentity"), "arn",
+		    json_object_new_string(huge));
+		r = alert_build(rules_find(rs, "deleted"), big, &a);
+		is_int(r, 0, "huge field: the alert is still built");
+		ok(a.summary != NULL && strlen(a.summary) <= 64 * 1024 &&
+			strcmp(a.summary + strlen(a.summary) - 3, "...") == 0,
+		    "huge field: summary cut to the ceiling, marked '...'");
+		alert_done(&a);
+		free(huge);
+		json_object_put(big);
+	}
 
 	buf_done(&b);
 	json_object_put(rec);
