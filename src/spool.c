@@ -1,0 +1,1521 @@
+/*
+ * spool.c: see spool.h.
+ *
+ * The journal, <dir>/spool.journal, is JSON lines: one object per line,
+ * each appended with one write(2) (continued only after a short write), so
+ * a crash leaves at most one torn line, the last. A torn line was never
+ * synced, so its alert's SQS message was never deleted: cutting it off at
+ * open loses nothing that was acknowledged. The lines, in any mix:
+ *
+ * {"op":"alert","job":N,"key":K,"t":T,"dests":["slack",...],"alert":{...}}
+ *	Job N (greater than every id before it) for the alert with identity
+ *	K, first seen at T (Unix seconds). K is "<rule id>\t<eventID>", or
+ *	"<rule id>\tsha256:<64 hex>": of the record's JSON text when it has
+ *	no eventID, of the eventID when that is over SPOOL_MAX_EVENT_ID
+ *	bytes. "alert" is alert_json() with "record" (without, should that
+ *	be over alert_json's ceiling), byte for byte the text sinks get, and
+ *	always the last field: replay takes it as text.
+ * {"op":"done","job":N,"dest":"slack","ok":true}
+ *	The outcome for one destination of job N; false: failed, given up.
+ * {"op":"seen","key":K,"t":T}
+ *	An identity whose alert is gone (written by compaction).
+ * {"op":"next","job":N}
+ *	Ids below N were used (first line after compaction: ids are never
+ *	reused, so logs stay unambiguous).
+ *
+ * Unknown fields are ignored; an unknown op, a missing or mistyped field,
+ * an id out of order, and a "done" for an unknown job or destination, or
+ * twice, are -EBADMSG. Compaction writes spool.journal.tmp, fsyncs it,
+ * renames it over the journal and fsyncs the directory; it locks the new
+ * file before the rename, so a second daemon never finds an unlocked
+ * journal. A .tmp left by a crash mid-compaction is removed at open.
+ *
+ * Memory: the dedup set is an open-addressing table (linear probing, load
+ * at most 1/2, seeded FNV-1a: the keys come from AWS, not from whoever
+ * can write to us, so a keyed hash is not worth its cost); it drops
+ * expired keys whenever it is rebuilt (growth, open, compaction). Jobs are
+ * an array sorted by id (ids only grow); a finished job is freed at once
+ * and its slot swept later, so spool_mark() from inside
+ * spool_foreach_pending() is safe. A pending alert's JSON stays in memory
+ * (spool_alert_json() hands it out), so memory is about max_pending times
+ * the size of an alert; a failed one keeps its destinations and offset.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "alert.h"
+#include "buf.h"
+#include "diag.h"
+#include "spool.h"
+
+#define SPOOL_JOURNAL "spool.journal"
+#define SPOOL_TMP "spool.journal.tmp"
+#define SPOOL_DEFAULT_RETENTION_S (7 * 24 * 3600)
+#define SPOOL_DEFAULT_MAX_PENDING 100000
+/* Compaction: not below this size, and only when at most half is live;
+ * its cost is then at most one write of every appended byte. */
+#define SPOOL_COMPACT_MIN (1u << 20)
+#define SPOOL_CHUNK (1u << 20) /* reads at open, writes when compacting */
+/* Records nest up to 512 deep (trail.c); a line adds two levels. */
+#define SPOOL_MAX_DEPTH 520
+/* Everything before "alert": op, job, key, t and the destinations. */
+#define SPOOL_MAX_HEADER (SPOOL_MAX_DESTS * (SPOOL_MAX_DEST * 6 + 3) + 4096)
+/* "<rule id>\t<eventID>" and its NUL. */
+#define SPOOL_KEY_SIZE (SPOOL_MAX_RULE_ID + 1 + SPOOL_MAX_EVENT_ID + 1)
+/* About the size of a "seen" line, beyond its key. */
+#define SPOOL_SEEN_BYTES 40
+#define SPOOL_ALERT_FIELD ",\"alert\":"
+
+enum spool_state { SPOOL_ST_PENDING, SPOOL_ST_DELIVERED, SPOOL_ST_FAILED };
+
+struct spool_key {
+	char *key; /* NULL: free slot */
+	size_t len;
+	uint64_t hash;
+	uint64_t t; /* first seen, Unix seconds */
+};
+
+struct spool_job {
+	int64_t id;
+	uint64_t off;    /* of its "alert" line */
+	size_t line_len; /* '\n' included */
+	uint64_t bytes;  /* its lines in the journal */
+	char **dests;
+	uint8_t *state; /* enum spool_state, per destination */
+	size_t n_dests;
+	size_t n_pending;
+	char *json; /* the alert, while a destination is pending */
+	size_t json_len;
+	bool dead;          /* all delivered; its slot goes at the next sweep */
+	uint64_t new_off;   /* compaction scratch */
+	uint64_t new_bytes; /* compaction scratch */
+};
+
+struct spool {
+	int dirfd;
+	int fd;
+	char *path; /* the journal, for diagnostics */
+	uint64_t retention_s;
+	size_t max_pending;
+	uint64_t (*clock_s)(void *arg);
+	void *clock_arg;
+	uint64_t seed;
+
+	struct spool_key *keys;
+	size_t keys_cap; /* 0 or a power of two */
+	size_t n_keys;
+
+	struct spool_job **jobs; /* sorted by id */
+	size_t n_jobs;
+	size_t jobs_cap;
+	size_t n_dead;
+	size_t n_pending; /* jobs with a destination pending */
+	int64_t next_job;
+
+	uint64_t size;     /* of the journal */
+	uint64_t live;     /* about what compaction would keep of it */
+	uint64_t unsynced; /* entries written since the last sync */
+	int broken;        /* < 0: every call fails with this */
+	bool iterating;
+	struct buf line;
+
+	uint64_t delivered;
+	uint64_t failed;
+	uint64_t deduplicated;
+	uint64_t torn_tail;
+};
+
+/* What replaying needs besides the spool. */
+struct spool_replay {
+	struct spool *sp;
+	struct json_tokener *tok;
+	struct buf hdr;
+	uint64_t now;
+	uint64_t off;     /* of the line */
+	int64_t last_job; /* ids of "alert" lines only grow */
+	unsigned lineno;
+	struct diag *reterr;
+};
+
+const char *
+spool_outcome_str(enum spool_outcome o)
+{
+	switch (o) {
+	case SPOOL_DELIVERED:
+		return "delivered";
+	case SPOOL_FAILED:
+		return "failed";
+	case SPOOL_OUTCOME_COUNT:
+		break;
+	}
+	return "?";
+}
+
+static uint64_t
+spool_now(const struct spool *sp)
+{
+	if (sp->clock_s != NULL)
+		return sp->clock_s(sp->clock_arg);
+	return (uint64_t)time(NULL);
+}
+
+static uint64_t
+spool_sub(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+/* ---- I/O ------------------------------------------------------------ */
+
+static int
+spool_write_all(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+spool_pread_all(int fd, char *p, size_t len, uint64_t off)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = pread(fd, p, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO; /* the journal is shorter than we think */
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Appends one entry. On failure, whatever part of it reached the file is
+ * cut off again, so the next entry does not land after half a line; if
+ * even that fails, the spool is broken.
+ */
+static int
+spool_write(struct spool *sp, const char *p, size_t len)
+{
+	int r;
+
+	r = spool_write_all(sp->fd, p, len);
+	if (r < 0) {
+		if (ftruncate(sp->fd, (off_t)sp->size) < 0)
+			sp->broken = r;
+		return r;
+	}
+	sp->size += len;
+	sp->unsynced++;
+	return 0;
+}
+
+/* ---- identities ------------------------------------------------------ */
+
+static int
+spool_sha256_hex(const void *p, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n;
+	unsigned int i;
+
+	if (EVP_Digest(p, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[2 * n] = '\0';
+	return 0;
+}
+
+/*
+ * "<rule>\t<tail>", or "<rule>\tsha256:<hex of tail>" when hash is set.
+ * Rule ids are [A-Za-z0-9._-] (rules.c); no control character, so the
+ * tab cannot be part of one and the key is unambiguous.
+ */
+static int
+spool_key_build(const char *rule, const char *tail, size_t tail_len, bool hash,
+    char out[SPOOL_KEY_SIZE], size_t *ret_len)
+{
+	size_t rlen;
+	size_t i;
+	int r;
+
+	if (rule == NULL)
+		return -EINVAL;
+	rlen = strlen(rule);
+	if (rlen == 0 || rlen > SPOOL_MAX_RULE_ID)
+		return -EINVAL;
+	for (i = 0; i < rlen; i++)
+		if ((unsigned char)rule[i] < 0x20 || rule[i] == 0x7f)
+			return -EINVAL;
+	memcpy(out, rule, rlen);
+	out[rlen] = '\t';
+	if (!hash) {
+		memcpy(out + rlen + 1, tail, tail_len);
+		out[rlen + 1 + tail_len] = '\0';
+		*ret_len = rlen + 1 + tail_len;
+		return 0;
+	}
+	memcpy(out + rlen + 1, "sha256:", 7);
+	r = spool_sha256_hex(tail, tail_len, out + rlen + 8);
+	if (r < 0)
+		return r;
+	*ret_len = rlen + 8 + 64;
+	return 0;
+}
+
+static int
+spool_key_event(const char *rule, const char *event_id,
+    char out[SPOOL_KEY_SIZE], size_t *ret_len)
+{
+	size_t len = strlen(event_id);
+
+	return spool_key_build(rule, event_id, len, len > SPOOL_MAX_EVENT_ID,
+	    out, ret_len);
+}
+
+static int
+spool_key_alert(const struct alert *a, char out[SPOOL_KEY_SIZE],
+    size_t *ret_len)
+{
+	const char *text;
+
+	if (a->event_id != NULL && a->event_id[0] != '\0')
+		return spool_key_event(a->rule_id, a->event_id, out, ret_len);
+	if (a->record == NULL)
+		return -EINVAL;
+	text = json_object_to_json_string_ext(a->record,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (text == NULL)
+		return -ENOMEM;
+	return spool_key_build(a->rule_id, text, strlen(text), true, out,
+	    ret_len);
+}
+
+/* ---- the dedup set --------------------------------------------------- */
+
+static uint64_t
+spool_hash(const struct spool *sp, const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ sp->seed;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static bool
+spool_key_expired(const struct spool *sp, const struct spool_key *k,
+    uint64_t now)
+{
+	/* A clock that went back keeps keys: better a missed duplicate
+	 * check than a page sent twice. */
+	return now > k->t && now - k->t >= sp->retention_s;
+}
+
+static struct spool_key *
+spool_key_find(const struct spool *sp, const char *key, size_t len, uint64_t h)
+{
+	struct spool_key *k;
+	size_t mask;
+	size_t i;
+
+	if (sp->keys_cap == 0)
+		return NULL;
+	mask = sp->keys_cap - 1;
+	for (i = h & mask;; i = (i + 1) & mask) {
+		k = &sp->keys[i];
+		if (k->key == NULL)
+			return NULL;
+		if (k->hash == h && k->len == len &&
+		    memcmp(k->key, key, len) == 0)
+			return k;
+	}
+}
+
+/* Puts k, known to be absent, into a table with room. */
+static void
+spool_key_place(struct spool_key *tab, size_t cap, const struct spool_key *k)
+{
+	size_t i;
+
+	for (i = k->hash & (cap - 1); tab[i].key != NULL;
+	     i = (i + 1) & (cap - 1))
+		;
+	tab[i] = *k;
+}
+
+/* Rebuilds the table with room for extra more keys, dropping the expired. */
+static int
+spool_keys_rebuild(struct spool *sp, size_t extra)
+{
+	uint64_t now = spool_now(sp);
+	struct spool_key *tab;
+	struct spool_key *k;
+	size_t keep = 0;
+	size_t cap = 16;
+	size_t i;
+
+	for (i = 0; i < sp->keys_cap; i++)
+		if (sp->keys[i].key != NULL &&
+		    !spool_key_expired(sp, &sp->keys[i], now))
+			keep++;
+	if (keep + extra > SIZE_MAX / 4 / sizeof(*tab))
+		return -ENOMEM;
+	while (cap < 2 * (keep + extra))
+		cap *= 2;
+	tab = calloc(cap, sizeof(*tab));
+	if (tab == NULL)
+		return -ENOMEM;
+	for (i = 0; i < sp->keys_cap; i++) {
+		k = &sp->keys[i];
+		if (k->key == NULL)
+			continue;
+		if (spool_key_expired(sp, k, now)) {
+			sp->live =
+			    spool_sub(sp->live, k->len + SPOOL_SEEN_BYTES);
+			free(k->key);
+			continue;
+		}
+		spool_key_place(tab, cap, k);
+	}
+	free(sp->keys);
+	sp->keys = tab;
+	sp->keys_cap = cap;
+	sp->n_keys = keep;
+	return 0;
+}
+
+static int
+spool_keys_reserve(struct spool *sp, size_t extra)
+{
+	if (2 * (sp->n_keys + extra) <= sp->keys_cap)
+		return 0;
+	return spool_keys_rebuild(sp, sp->n_keys + extra);
+}
+
+/* Adds key owned (taken), known to be absent; room was reserved. */
+static void
+spool_key_add(struct spool *sp, char *owned, size_t len, uint64_t h, uint64_t t)
+{
+	struct spool_key k = {owned, len, h, t};
+
+	spool_key_place(sp->keys, sp->keys_cap, &k);
+	sp->n_keys++;
+	sp->live += len + SPOOL_SEEN_BYTES;
+}
+
+/* Replay: a key read from the journal; the latest time wins. */
+static int
+spool_key_put(struct spool *sp, const char *key, size_t len, uint64_t t)
+{
+	uint64_t h = spool_hash(sp, key, len);
+	struct spool_key *k;
+	char *copy;
+	int r;
+
+	k = spool_key_find(sp, key, len, h);
+	if (k != NULL) {
+		if (t > k->t)
+			k->t = t;
+		return 0;
+	}
+	r = spool_keys_reserve(sp, 1);
+	if (r < 0)
+		return r;
+	copy = strndup(key, len);
+	if (copy == NULL)
+		return -ENOMEM;
+	spool_key_add(sp, copy, len, h, t);
+	return 0;
+}
+
+/* ---- jobs ------------------------------------------------------------ */
+
+static void
+spool_job_strip(struct spool_job *job)
+{
+	size_t i;
+
+	for (i = 0; i < job->n_dests; i++)
+		free(job->dests[i]);
+	free(job->dests);
+	free(job->state);
+	free(job->json);
+	job->dests = NULL;
+	job->state = NULL;
+	job->json = NULL;
+	job->n_dests = 0;
+	job->json_len = 0;
+}
+
+static void
+spool_job_free(struct spool_job *job)
+{
+	if (job == NULL)
+		return;
+	spool_job_strip(job);
+	free(job);
+}
+
+/* A job with its destinations (copied) pending. */
+static struct spool_job *
+spool_job_new(int64_t id, const char *const *dests, size_t n)
+{
+	struct spool_job *job;
+	size_t i;
+
+	job = calloc(1, sizeof(*job));
+	if (job == NULL)
+		return NULL;
+	job->id = id;
+	job->dests = calloc(n, sizeof(*job->dests));
+	job->state = calloc(n, sizeof(*job->state));
+	if (job->dests == NULL || job->state == NULL)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		job->dests[i] = strdup(dests[i]);
+		if (job->dests[i] == NULL)
+			goto fail;
+		job->n_dests++;
+	}
+	job->n_pending = n;
+	return job;
+fail:
+	/* n_dests counts the copies made, so strip frees just those. */
+	spool_job_free(job);
+	return NULL;
+}
+
+static struct spool_job *
+spool_job_find(const struct spool *sp, int64_t id)
+{
+	size_t lo = 0;
+	size_t hi = sp->n_jobs;
+	size_t mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (sp->jobs[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < sp->n_jobs && sp->jobs[lo]->id == id && !sp->jobs[lo]->dead)
+		return sp->jobs[lo];
+	return NULL;
+}
+
+static int
+spool_job_dest(const struct spool_job *job, const char *dest)
+{
+	size_t i;
+
+	for (i = 0; i < job->n_dests; i++)
+		if (strcmp(job->dests[i], dest) == 0)
+			return (int)i;
+	return -ENOENT;
+}
+
+static int
+spool_jobs_reserve(struct spool *sp)
+{
+	struct spool_job **p;
+	size_t cap;
+
+	if (sp->n_jobs < sp->jobs_cap)
+		return 0;
+	cap = sp->jobs_cap != 0 ? sp->jobs_cap * 2 : 64;
+	if (cap > SIZE_MAX / sizeof(*p))
+		return -ENOMEM;
+	p = realloc(sp->jobs, cap * sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	sp->jobs = p;
+	sp->jobs_cap = cap;
+	return 0;
+}
+
+/* Drops the slots of dead jobs; never while iterating. */
+static void
+spool_jobs_sweep(struct spool *sp)
+{
+	size_t i;
+	size_t n = 0;
+
+	if (sp->n_dead == 0 || sp->iterating)
+		return;
+	for (i = 0; i < sp->n_jobs; i++) {
+		if (sp->jobs[i]->dead)
+			spool_job_free(sp->jobs[i]);
+		else
+			sp->jobs[n++] = sp->jobs[i];
+	}
+	sp->n_jobs = n;
+	sp->n_dead = 0;
+}
+
+/* Records destination i's outcome, whose line took line_len bytes. */
+static void
+spool_job_set(struct spool *sp, struct spool_job *job, size_t i,
+    enum spool_state st, size_t line_len)
+{
+	size_t k;
+
+	job->state[i] = (uint8_t)st;
+	job->bytes += line_len;
+	sp->live += line_len;
+	if (--job->n_pending > 0)
+		return;
+	sp->n_pending--;
+	free(job->json);
+	job->json = NULL;
+	job->json_len = 0;
+	for (k = 0; k < job->n_dests; k++)
+		if (job->state[k] == SPOOL_ST_FAILED)
+			return; /* kept, in memory and in the journal */
+	sp->live = spool_sub(sp->live, job->bytes);
+	spool_job_strip(job);
+	job->dead = true;
+	sp->n_dead++;
+}
+
+/* Adds a new job at the end; room was reserved. */
+static void
+spool_jobs_add(struct spool *sp, struct spool_job *job)
+{
+	sp->jobs[sp->n_jobs++] = job;
+	sp->n_pending++;
+	if (job->id >= sp->next_job)
+		sp->next_job = job->id + 1;
+	sp->live += job->bytes;
+}
+
+/* ---- lines ----------------------------------------------------------- */
+
+static int
+spool_done_line(struct buf *b, int64_t job, const char *dest, bool ok)
+{
+	int r;
+
+	r = buf_printf(b,
+	    "{\"op\":\"done\",\"job\":%" PRId64 ",\"dest\":", job);
+	r = r < 0 ? r : buf_json_str(b, dest, strlen(dest));
+	r = r < 0 ? r : buf_printf(b, ",\"ok\":%s}\n", ok ? "true" : "false");
+	return r;
+}
+
+static int
+spool_seen_line(struct buf *b, const struct spool_key *k)
+{
+	int r;
+
+	r = buf_puts(b, "{\"op\":\"seen\",\"key\":");
+	r = r < 0 ? r : buf_json_str(b, k->key, k->len);
+	r = r < 0 ? r : buf_printf(b, ",\"t\":%" PRIu64 "}\n", k->t);
+	return r;
+}
+
+static int
+spool_dests_ok(const char *const *dests, size_t n)
+{
+	size_t len;
+	size_t i;
+	size_t j;
+
+	if (n == 0 || n > SPOOL_MAX_DESTS || dests == NULL)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (dests[i] == NULL)
+			return -EINVAL;
+		len = strlen(dests[i]);
+		if (len == 0 || len > SPOOL_MAX_DEST)
+			return -EINVAL;
+		for (j = 0; j < i; j++)
+			if (strcmp(dests[i], dests[j]) == 0)
+				return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- replay ---------------------------------------------------------- */
+
+static int
+spool_bad(struct spool_replay *rp, const char *why)
+{
+	return diag_set(rp->reterr, -EBADMSG, rp->sp->path, rp->lineno, 0,
+	    "byte offset %" PRIu64 ": %s", rp->off, why);
+}
+
+/* One whole JSON object, nothing after it. */
+static int
+spool_parse(struct spool_replay *rp, const char *s, size_t len,
+    struct json_object **ret)
+{
+	struct json_object *o;
+
+	if (len > INT_MAX)
+		return -EBADMSG;
+	json_tokener_reset(rp->tok);
+	o = json_tokener_parse_ex(rp->tok, s, (int)len);
+	if (o == NULL || json_tokener_get_parse_end(rp->tok) != len ||
+	    !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return -EBADMSG;
+	}
+	*ret = o;
+	return 0;
+}
+
+static bool
+spool_get_int(struct json_object *o, const char *name, int64_t min,
+    int64_t *ret)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, name, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return false;
+	*ret = json_object_get_int64(v);
+	return *ret >= min && *ret < INT64_MAX;
+}
+
+static const char *
+spool_get_str(struct json_object *o, const char *name, size_t max,
+    size_t *ret_len)
+{
+	struct json_object *v;
+	const char *s;
+	size_t len;
+
+	if (!json_object_object_get_ex(o, name, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	if (len == 0 || len > max || memchr(s, '\0', len) != NULL)
+		return NULL;
+	*ret_len = len;
+	return s;
+}
+
+static int
+spool_replay_alert(struct spool_replay *rp, struct json_object *hdr,
+    const char *json, size_t json_len, size_t line_len)
+{
+	struct spool *sp = rp->sp;
+	const char *dests[SPOOL_MAX_DESTS];
+	struct spool_job *job;
+	struct json_object *arr;
+	const char *key;
+	size_t klen;
+	size_t n;
+	size_t i;
+	int64_t id;
+	int64_t t;
+	int r;
+
+	if (json == NULL)
+		return spool_bad(rp, "\"alert\" missing or not the last field");
+	if (!spool_get_int(hdr, "job", 1, &id))
+		return spool_bad(rp,
+		    "\"job\" missing or not a positive integer");
+	if (id <= rp->last_job)
+		return spool_bad(rp, "job id out of order");
+	rp->last_job = id;
+	key = spool_get_str(hdr, "key", SPOOL_KEY_SIZE - 1, &klen);
+	if (key == NULL)
+		return spool_bad(rp, "\"key\" missing or bad");
+	if (!spool_get_int(hdr, "t", 0, &t))
+		return spool_bad(rp, "\"t\" missing or negative");
+	if (!json_object_object_get_ex(hdr, "dests", &arr) ||
+	    !json_object_is_type(arr, json_type_array))
+		return spool_bad(rp, "\"dests\" missing or not an array");
+	n = json_object_array_length(arr);
+	if (n == 0 || n > SPOOL_MAX_DESTS)
+		return spool_bad(rp, "bad number of destinations");
+	for (i = 0; i < n; i++) {
+		struct json_object *d = json_object_array_get_idx(arr, i);
+
+		if (!json_object_is_type(d, json_type_string))
+			return spool_bad(rp, "a destination is not a string");
+		dests[i] = json_object_get_string(d);
+		if ((size_t)json_object_get_string_len(d) != strlen(dests[i]))
+			return spool_bad(rp, "NUL in a destination");
+	}
+	if (spool_dests_ok(dests, n) < 0)
+		return spool_bad(rp, "bad or repeated destination");
+
+	r = spool_jobs_reserve(sp);
+	if (r < 0)
+		return r;
+	job = spool_job_new(id, dests, n);
+	if (job == NULL)
+		return -ENOMEM;
+	job->json = strndup(json, json_len);
+	if (job->json == NULL) {
+		spool_job_free(job);
+		return -ENOMEM;
+	}
+	job->json_len = json_len;
+	job->off = rp->off;
+	job->line_len = line_len;
+	job->bytes = line_len;
+	spool_jobs_add(sp, job);
+	/* A time in the future (a clock set wrong then) would pin the key. */
+	return spool_key_put(sp, key, klen,
+	    (uint64_t)t < rp->now ? (uint64_t)t : rp->now);
+}
+
+static int
+spool_replay_done(struct spool_replay *rp, struct json_object *hdr,
+    size_t line_len)
+{
+	struct spool_job *job;
+	struct json_object *v;
+	const char *dest;
+	size_t len;
+	int64_t id;
+	bool ok;
+	int i;
+
+	if (!spool_get_int(hdr, "job", 1, &id))
+		return spool_bad(rp,
+		    "\"job\" missing or not a positive integer");
+	dest = spool_get_str(hdr, "dest", SPOOL_MAX_DEST, &len);
+	if (dest == NULL)
+		return spool_bad(rp, "\"dest\" missing or bad");
+	if (!json_object_object_get_ex(hdr, "ok", &v) ||
+	    !json_object_is_type(v, json_type_boolean))
+		return spool_bad(rp, "\"ok\" missing or not a boolean");
+	ok = json_object_get_boolean(v);
+	job = spool_job_find(rp->sp, id);
+	if (job == NULL)
+		return spool_bad(rp, "outcome for an unknown or finished job");
+	i = spool_job_dest(job, dest);
+	if (i < 0)
+		return spool_bad(rp, "outcome for an unknown destination");
+	if (job->state[i] != SPOOL_ST_PENDING)
+		return spool_bad(rp, "outcome recorded twice");
+	if (!ok)
+		rp->sp->failed++;
+	spool_job_set(rp->sp, job, (size_t)i,
+	    ok ? SPOOL_ST_DELIVERED : SPOOL_ST_FAILED, line_len);
+	return 0;
+}
+
+static int
+spool_replay_seen(struct spool_replay *rp, struct json_object *hdr)
+{
+	const char *key;
+	size_t len;
+	int64_t t;
+
+	key = spool_get_str(hdr, "key", SPOOL_KEY_SIZE - 1, &len);
+	if (key == NULL)
+		return spool_bad(rp, "\"key\" missing or bad");
+	if (!spool_get_int(hdr, "t", 0, &t))
+		return spool_bad(rp, "\"t\" missing or negative");
+	return spool_key_put(rp->sp, key, len,
+	    (uint64_t)t < rp->now ? (uint64_t)t : rp->now);
+}
+
+/*
+ * One line, '\n' excluded. An "alert" line is parsed in two parts: the
+ * header (everything before ,"alert": plus a closing brace) and the alert
+ * text, kept as is. The first ,"alert": is the field: quotes inside the
+ * header's strings are escaped, so the text cannot occur in them.
+ */
+static int
+spool_replay_line(struct spool_replay *rp, const char *line, size_t len)
+{
+	static const char field[] = SPOOL_ALERT_FIELD;
+	struct json_object *hdr = NULL;
+	struct json_object *alert = NULL;
+	const char *json = NULL;
+	const char *p;
+	size_t json_len = 0;
+	const char *op;
+	size_t oplen;
+	int r;
+
+	if (len == 0)
+		return spool_bad(rp, "empty line");
+	if (len >= SPOOL_MAX_LINE)
+		return spool_bad(rp, "line too long");
+	if (memchr(line, '\0', len) != NULL)
+		return spool_bad(rp, "NUL byte");
+	p = memmem(line, len, field, sizeof(field) - 1);
+	if (p == NULL) {
+		r = spool_parse(rp, line, len, &hdr);
+	} else {
+		json = p + sizeof(field) - 1;
+		json_len = (size_t)(line + len - 1 - json);
+		if (line[len - 1] != '}' ||
+		    (size_t)(p - line) > SPOOL_MAX_HEADER)
+			return spool_bad(rp, "not a journal entry");
+		r = spool_parse(rp, json, json_len, &alert);
+		json_object_put(alert);
+		if (r < 0)
+			return spool_bad(rp, "\"alert\" is not a JSON object");
+		buf_reset(&rp->hdr);
+		r = buf_append(&rp->hdr, line, (size_t)(p - line));
+		r = r < 0 ? r : buf_putc(&rp->hdr, '}');
+		if (r < 0)
+			return r;
+		r = spool_parse(rp, rp->hdr.data, rp->hdr.len, &hdr);
+	}
+	if (r < 0)
+		return spool_bad(rp, "not a JSON object");
+	op = spool_get_str(hdr, "op", 16, &oplen);
+	if (op == NULL)
+		r = spool_bad(rp, "\"op\" missing");
+	else if (strcmp(op, "alert") == 0)
+		r = spool_replay_alert(rp, hdr, json, json_len, len + 1);
+	else if (strcmp(op, "done") == 0)
+		r = spool_replay_done(rp, hdr, len + 1);
+	else if (strcmp(op, "seen") == 0)
+		r = spool_replay_seen(rp, hdr);
+	else if (strcmp(op, "next") == 0) {
+		int64_t id;
+
+		if (!spool_get_int(hdr, "job", 1, &id))
+			r = spool_bad(rp, "\"job\" missing or not positive");
+		else if (id > rp->sp->next_job)
+			rp->sp->next_job = id;
+	} else
+		r = spool_bad(rp, "unknown op");
+	json_object_put(hdr);
+	return r;
+}
+
+/*
+ * Reads the journal line by line. Bytes after the last '\n' are a torn
+ * append: cut off (and that made durable before anything new is added).
+ */
+static int
+spool_replay(struct spool *sp, struct diag *reterr)
+{
+	struct spool_replay rp;
+	struct buf in;
+	uint64_t base = 0; /* file offset of in.data[0] */
+	size_t scan = 0;
+	size_t start;
+	char *nl;
+	ssize_t n;
+	int r = 0;
+
+	memset(&rp, 0, sizeof(rp));
+	rp.sp = sp;
+	rp.now = spool_now(sp);
+	rp.reterr = reterr;
+	buf_init(&rp.hdr, SPOOL_MAX_HEADER + 1);
+	buf_init(&in, SPOOL_MAX_LINE + SPOOL_CHUNK);
+	rp.tok = json_tokener_new_ex(SPOOL_MAX_DEPTH);
+	if (rp.tok == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		r = buf_reserve(&in, SPOOL_CHUNK);
+		if (r < 0)
+			goto out;
+		n = read(sp->fd, in.data + in.len, SPOOL_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = diag_set(reterr, -errno, sp->path, 0, 0,
+			    "cannot read: %s", strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		in.len += (size_t)n;
+		start = 0;
+		while ((nl = memchr(in.data + scan, '\n', in.len - scan)) !=
+		    NULL) {
+			rp.off = base + start;
+			rp.lineno++;
+			r = spool_replay_line(&rp, in.data + start,
+			    (size_t)(nl - in.data) - start);
+			if (r < 0)
+				goto out;
+			start = (size_t)(nl - in.data) + 1;
+			scan = start;
+		}
+		memmove(in.data, in.data + start, in.len - start);
+		in.len -= start;
+		base += start;
+		scan = in.len;
+		if (in.len > SPOOL_MAX_LINE) {
+			rp.off = base;
+			rp.lineno++;
+			r = spool_bad(&rp, "line too long");
+			goto out;
+		}
+	}
+	sp->size = base;
+	if (in.len > 0) {
+		if (ftruncate(sp->fd, (off_t)base) < 0 ||
+		    fdatasync(sp->fd) < 0) {
+			r = diag_set(reterr, -errno, sp->path, 0, 0,
+			    "cannot cut off a torn last line: %s",
+			    strerror(errno));
+			goto out;
+		}
+		sp->torn_tail++;
+	}
+	r = 0;
+out:
+	if (rp.tok != NULL)
+		json_tokener_free(rp.tok);
+	buf_done(&rp.hdr);
+	buf_done(&in);
+	return r;
+}
+
+/* ---- open, free ------------------------------------------------------ */
+
+static int
+spool_open_journal(struct spool *sp, struct diag *reterr)
+{
+	struct stat st;
+	struct stat st2;
+	bool created = false;
+	int fd;
+
+	fd = openat(sp->dirfd, SPOOL_JOURNAL,
+	    O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd >= 0)
+		created = true;
+	else if (errno == EEXIST)
+		fd = openat(sp->dirfd, SPOOL_JOURNAL,
+		    O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return diag_set(reterr, -errno, sp->path, 0, 0,
+		    "cannot open: %s", strerror(errno));
+	sp->fd = fd;
+	if (fstat(fd, &st) < 0)
+		return diag_set(reterr, -errno, sp->path, 0, 0,
+		    "cannot stat: %s", strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return diag_set(reterr, -EINVAL, sp->path, 0, 0,
+		    "not a regular file");
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return diag_set(reterr, -EBUSY, sp->path, 0, 0,
+			    "in use by another process (smtrail running?)");
+		return diag_set(reterr, -errno, sp->path, 0, 0,
+		    "cannot lock: %s", strerror(errno));
+	}
+	/* Replaced (compacted) between our open and our lock: someone else
+	 * holds the new one. */
+	if (fstatat(sp->dirfd, SPOOL_JOURNAL, &st2, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st2.st_dev != st.st_dev || st2.st_ino != st.st_ino)
+		return diag_set(reterr, -EBUSY, sp->path, 0, 0,
+		    "replaced while opening (another smtrail running?)");
+	if (created && fsync(sp->dirfd) < 0)
+		return diag_set(reterr, -errno, sp->path, 0, 0,
+		    "cannot sync the state directory: %s", strerror(errno));
+	/* A compaction cut short by a crash: the journal is still whole. */
+	(void)unlinkat(sp->dirfd, SPOOL_TMP, 0);
+	return 0;
+}
+
+int
+spool_open(const char *dir, const struct spool_opts *o, struct spool **ret,
+    struct diag *reterr)
+{
+	struct spool *sp;
+	struct buf path;
+	int r;
+
+	sp = calloc(1, sizeof(*sp));
+	if (sp == NULL)
+		return -ENOMEM;
+	sp->dirfd = -1;
+	sp->fd = -1;
+	sp->next_job = 1;
+	sp->retention_s = SPOOL_DEFAULT_RETENTION_S;
+	sp->max_pending = SPOOL_DEFAULT_MAX_PENDING;
+	sp->seed = (uint64_t)arc4random() << 32 | arc4random();
+	buf_init(&sp->line, SPOOL_MAX_LINE);
+	if (o != NULL) {
+		if (o->dedup_retention_s != 0)
+			sp->retention_s = o->dedup_retention_s;
+		if (o->max_pending != 0)
+			sp->max_pending = o->max_pending;
+		sp->clock_s = o->clock_s;
+		sp->clock_arg = o->clock_arg;
+	}
+	buf_init(&path, strlen(dir) + sizeof(SPOOL_JOURNAL) + 1);
+	r = buf_printf(&path, "%s/%s", dir, SPOOL_JOURNAL);
+	sp->path = buf_steal(&path);
+	if (r < 0 || sp->path == NULL) {
+		buf_done(&path);
+		r = r < 0 ? r : -ENOMEM;
+		goto fail;
+	}
+	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dirfd < 0) {
+		r = diag_set(reterr, -errno, dir, 0, 0,
+		    "cannot open the state directory: %s", strerror(errno));
+		goto fail;
+	}
+	r = spool_open_journal(sp, reterr);
+	if (r < 0)
+		goto fail;
+	r = spool_replay(sp, reterr);
+	if (r < 0)
+		goto fail;
+	r = spool_keys_rebuild(sp, 0); /* drop what expired while we were off */
+	if (r < 0)
+		goto fail;
+	spool_jobs_sweep(sp);
+	*ret = sp;
+	return 0;
+fail:
+	spool_free(sp);
+	return r;
+}
+
+void
+spool_free(struct spool *sp)
+{
+	size_t i;
+
+	if (sp == NULL)
+		return;
+	for (i = 0; i < sp->keys_cap; i++)
+		free(sp->keys[i].key);
+	free(sp->keys);
+	for (i = 0; i < sp->n_jobs; i++)
+		spool_job_free(sp->jobs[i]);
+	free(sp->jobs);
+	if (sp->fd >= 0)
+		(void)close(sp->fd);
+	if (sp->dirfd >= 0)
+		(void)close(sp->dirfd);
+	buf_done(&sp->line);
+	free(sp->path);
+	free(sp);
+}
+
+/* ---- the API --------------------------------------------------------- */
+
+/* The line buffer may have grown to hold a huge alert; don't keep that. */
+static void
+spool_line_reset(struct spool *sp)
+{
+	if (sp->line.cap > SPOOL_CHUNK)
+		buf_done(&sp->line);
+	else
+		buf_reset(&sp->line);
+}
+
+/*
+ * Everything that can fail happens before the write, so that a written
+ * alert is always in memory too: the key copy and the job are allocated,
+ * and the table and the array have room.
+ */
+int64_t
+spool_append(struct spool *sp, const struct alert *a, const char *const *dests,
+    size_t n_dests)
+{
+	char key[SPOOL_KEY_SIZE];
+	struct spool_job *job = NULL;
+	struct spool_key *k;
+	struct buf *b = &sp->line;
+	char *kcopy = NULL;
+	size_t klen;
+	size_t start;
+	size_t i;
+	uint64_t now;
+	uint64_t h;
+	int r;
+
+	if (sp->broken < 0)
+		return sp->broken;
+	if (sp->iterating)
+		return -EBUSY;
+	r = spool_dests_ok(dests, n_dests);
+	r = r < 0 ? r : spool_key_alert(a, key, &klen);
+	if (r < 0)
+		return r;
+	now = spool_now(sp);
+	h = spool_hash(sp, key, klen);
+	k = spool_key_find(sp, key, klen, h);
+	if (k != NULL && !spool_key_expired(sp, k, now)) {
+		sp->deduplicated++;
+		return -EEXIST;
+	}
+	if (sp->n_pending >= sp->max_pending)
+		return -E2BIG;
+	spool_jobs_sweep(sp);
+	if (k == NULL) {
+		r = spool_keys_reserve(sp, 1);
+		if (r < 0)
+			return r;
+		kcopy = strndup(key, klen);
+		if (kcopy == NULL)
+			return -ENOMEM;
+	}
+	r = spool_jobs_reserve(sp);
+	job = r < 0 ? NULL : spool_job_new(sp->next_job, dests, n_dests);
+	if (job == NULL) {
+		r = r < 0 ? r : -ENOMEM;
+		goto fail;
+	}
+
+	buf_reset(b);
+	r = buf_printf(b,
+	    "{\"op\":\"alert\",\"job\":%" PRId64 ",\"key\":", job->id);
+	r = r < 0 ? r : buf_json_str(b, key, klen);
+	r = r < 0 ? r : buf_printf(b, ",\"t\":%" PRIu64 ",\"dests\":[", now);
+	for (i = 0; r == 0 && i < n_dests; i++) {
+		r = i == 0 ? 0 : buf_putc(b, ',');
+		r = r < 0 ? r : buf_json_str(b, dests[i], strlen(dests[i]));
+	}
+	r = r < 0 ? r : buf_puts(b, "]" SPOOL_ALERT_FIELD);
+	if (r < 0)
+		goto fail;
+	start = b->len;
+	r = alert_json(a, true, b);
+	if (r == -E2BIG) /* never lose an alert for its raw record */
+		r = alert_json(a, false, b);
+	if (r < 0)
+		goto fail;
+	job->json_len = b->len - start;
+	r = buf_puts(b, "}\n");
+	if (r < 0)
+		goto fail;
+	/* Both writers escape control characters; one line stays one. */
+	if (memchr(b->data, '\n', b->len - 1) != NULL) {
+		r = -EINVAL;
+		goto fail;
+	}
+	job->json = strndup(b->data + start, job->json_len);
+	if (job->json == NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	job->off = sp->size;
+	job->line_len = b->len;
+	job->bytes = b->len;
+	r = spool_write(sp, b->data, b->len);
+	if (r < 0)
+		goto fail;
+
+	if (k == NULL)
+		spool_key_add(sp, kcopy, klen, h, now);
+	else
+		k->t = now; /* expired: seen anew */
+	spool_jobs_add(sp, job);
+	spool_line_reset(sp);
+	return job->id;
+fail:
+	spool_line_reset(sp);
+	spool_job_free(job);
+	free(kcopy);
+	return r;
+}
+
+int
+spool_sync(struct spool *sp)
+{
+	uint64_t n = sp->unsynced;
+
+	if (sp->broken < 0)
+		return sp->broken;
+	if (n == 0)
+		return 0;
+	/* After a failed fsync the kernel may have dropped the dirty pages
+	 * and cleared the error: never report this journal durable again. */
+	if (fdatasync(sp->fd) < 0) {
+		sp->broken = -errno;
+		return sp->broken;
+	}
+	sp->unsynced = 0;
+	return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+int
+spool_mark(struct spool *sp, int64_t id, const char *dest,
+    enum spool_outcome outcome)
+{
+	struct spool_job *job;
+	size_t len;
+	int i;
+	int r;
+
+	if (sp->broken < 0)
+		return sp->broken;
+	if ((outcome != SPOOL_DELIVERED && outcome != SPOOL_FAILED) ||
+	    dest == NULL)
+		return -EINVAL;
+	job = spool_job_find(sp, id);
+	if (job == NULL)
+		return -ENOENT;
+	i = spool_job_dest(job, dest);
+	if (i < 0)
+		return i;
+	if (job->state[i] != SPOOL_ST_PENDING)
+		return -EALREADY;
+	buf_reset(&sp->line);
+	r = spool_done_line(&sp->line, id, dest, outcome == SPOOL_DELIVERED);
+	len = sp->line.len;
+	r = r < 0 ? r : spool_write(sp, sp->line.data, len);
+	spool_line_reset(sp);
+	if (r < 0)
+		return r;
+	if (outcome == SPOOL_DELIVERED)
+		sp->delivered++;
+	else
+		sp->failed++;
+	spool_job_set(sp, job, (size_t)i,
+	    outcome == SPOOL_DELIVERED ? SPOOL_ST_DELIVERED : SPOOL_ST_FAILED,
+	    len);
+	return 0;
+}
+
+int
+spool_foreach_pending(struct spool *sp, spool_pending_cb *cb, void *arg)
+{
+	return spool_foreach_pending_from(sp, 1, cb, arg);
+}
+
+int
+spool_foreach_pending_from(struct spool *sp, int64_t first,
+    spool_pending_cb *cb, void *arg)
+{
+	struct spool_job *job;
+	size_t lo = 0;
+	size_t hi = sp->n_jobs;
+	size_t mid;
+	size_t j;
+	size_t i;
+	int r = 0;
+
+	if (sp->iterating)
+		return -EBUSY;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (sp->jobs[mid]->id < first)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	sp->iterating = true;
+	/* n_jobs is read each time: a marked job only changes in place. */
+	for (j = lo; r >= 0 && j < sp->n_jobs; j++) {
+		job = sp->jobs[j];
+		for (i = 0; r >= 0 && job->json != NULL && i < job->n_dests;
+		     i++) {
+			if (job->state[i] != SPOOL_ST_PENDING)
+				continue;
+			r = cb(job->id, job->dests[i], job->json, job->json_len,
+			    arg);
+		}
+	}
+	sp->iterating = false;
+	return r < 0 ? r : 0;
+}
+
+const char *
+spool_alert_json(const struct spool *sp, int64_t id)
+{
+	const struct spool_job *job = spool_job_find(sp, id);
+
+	return job != NULL ? job->json : NULL;
+}
+
+void
+spool_stats(const struct spool *sp, struct spool_stats *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->pending = sp->n_pending;
+	ret->delivered = sp->delivered;
+	ret->failed = sp->failed;
+	ret->deduplicated = sp->deduplicated;
+	ret->torn_tail = sp->torn_tail;
+	ret->journal_bytes = sp->size;
+	ret->dedup_keys = sp->n_keys;
+}
+
+bool
+spool_seen(const struct spool *sp, const char *rule_id, const char *event_id)
+{
+	char key[SPOOL_KEY_SIZE];
+	const struct spool_key *k;
+	size_t len;
+
+	if (event_id == NULL ||
+	    spool_key_event(rule_id, event_id, key, &len) < 0)
+		return false;
+	k = spool_key_find(sp, key, len, spool_hash(sp, key, len));
+	return k != NULL && !spool_key_expired(sp, k, spool_now(sp));
+}
+
+/* ---- compaction ------------------------------------------------------ */
+
+/* Writes out b when it holds a chunk or more (or when all is set). */
+static int
+spool_flush(int fd, struct buf *b, uint64_t *pos, bool all)
+{
+	int r;
+
+	if (b->len < SPOOL_CHUNK && !all)
+		return 0;
+	r = spool_write_all(fd, b->data, b->len);
+	if (r < 0)
+		return r;
+	*pos += b->len;
+	buf_reset(b);
+	return 0;
+}
+
+/* Copies job's alert line from the journal, then its outcomes. */
+static int
+spool_copy_job(struct spool *sp, struct spool_job *job, struct buf *out)
+{
+	size_t i;
+	int r;
+
+	r = buf_reserve(out, job->line_len);
+	if (r < 0)
+		return r;
+	r = spool_pread_all(sp->fd, out->data + out->len, job->line_len,
+	    job->off);
+	if (r < 0)
+		return r;
+	if (out->data[out->len] != '{' ||
+	    out->data[out->len + job->line_len - 1] != '\n')
+		return -EIO; /* not where we wrote it: do not go on */
+	out->len += job->line_len;
+	out->data[out->len] = '\0';
+	for (i = 0; r == 0 && i < job->n_dests; i++)
+		if (job->state[i] != SPOOL_ST_PENDING)
+			r = spool_done_line(out, job->id, job->dests[i],
+			    job->state[i] == SPOOL_ST_DELIVERED);
+	return r;
+}
+
+static int
+spool_rewrite(struct spool *sp)
+{
+	struct buf out;
+	uint64_t pos = 0;
+	size_t i;
+	int fd;
+	int r;
+
+	r = spool_keys_rebuild(sp, 0);
+	if (r < 0)
+		return r;
+	spool_jobs_sweep(sp);
+	fd = openat(sp->dirfd, SPOOL_TMP,
+	    O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd < 0)
+		return -errno;
+	buf_init(&out, SPOOL_CHUNK + SPOOL_MAX_LINE);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		goto fail;
+	}
+	r = buf_printf(&out, "{\"op\":\"next\",\"job\":%" PRId64 "}\n",
+	    sp->next_job);
+	for (i = 0; r == 0 && i < sp->n_jobs; i++) {
+		struct spool_job *job = sp->jobs[i];
+
+		job->new_off = pos + out.len;
+		r = spool_copy_job(sp, job, &out);
+		job->new_bytes = pos + out.len - job->new_off;
+		r = r < 0 ? r : spool_flush(fd, &out, &pos, false);
+	}
+	for (i = 0; r == 0 && i < sp->keys_cap; i++) {
+		if (sp->keys[i].key == NULL)
+			continue;
+		r = spool_seen_line(&out, &sp->keys[i]);
+		r = r < 0 ? r : spool_flush(fd, &out, &pos, false);
+	}
+	r = r < 0 ? r : spool_flush(fd, &out, &pos, true);
+	if (r < 0)
+		goto fail;
+	if (fsync(fd) < 0 ||
+	    renameat(sp->dirfd, SPOOL_TMP, sp->dirfd, SPOOL_JOURNAL) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	buf_done(&out);
+
+	/* The new journal is in place; the old one's lock goes with it. */
+	(void)close(sp->fd);
+	sp->fd = fd;
+	sp->size = pos;
+	sp->live = pos;
+	sp->unsynced = 0;
+	for (i = 0; i < sp->n_jobs; i++) {
+		sp->jobs[i]->off = sp->jobs[i]->new_off;
+		sp->jobs[i]->bytes = sp->jobs[i]->new_bytes;
+	}
+	/* Unsure whether the rename will survive a crash, appends could
+	 * go to a file that is then gone: stop here. */
+	if (fsync(sp->dirfd) < 0) {
+		sp->broken = -errno;
+		return sp->broken;
+	}
+	return 1;
+fail:
+	buf_done(&out);
+	(void)close(fd);
+	(void)unlinkat(sp->dirfd, SPOOL_TMP, 0);
+	return r;
+}
+
+int
+spool_compact(struct spool *sp)
+{
+	if (sp->broken < 0)
+		return sp->broken;
+	if (sp->iterating)
+		return -EBUSY;
+	if (sp->size < SPOOL_COMPACT_MIN || sp->live > sp->size / 2)
+		return 0;
+	return spool_rewrite(sp);
+}
