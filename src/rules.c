@@ -1,8 +1,8 @@
 /*
  * rules.c: see rules.h; the format is smtrail-rules(5).
  *
- * Loading has two passes. The first turns libyaml's events into a small tree
- * of our own (struct rules_node), which is where hostile YAML is stopped:
+ * Loading has two passes. The first (yamlx_load()) turns libyaml's events
+ * into a small tree of our own, which is where hostile YAML is stopped:
  * aliases and tags are refused (no billion laughs: nothing is ever
  * expanded), nesting and the node count are capped, and a syntax error ends
  * the pass with libyaml's own words. The second pass walks that tree and
@@ -13,45 +13,35 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <fnmatch.h>
-#include <math.h>
 #include <regex.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
-#include <yaml.h>
 
 #include "buf.h"
 #include "diag.h"
 #include "limits.h"
 #include "record.h"
 #include "rules.h"
+#include "yamlx.h"
 
 /*
- * Local ceilings (candidates for limits.h). YAML nesting: a rule needs about
- * five levels plus two per any:/all:/not:, so this leaves room for the
- * semantic RULES_MAX_DEPTH check to report first. Nodes: a thousand rules
- * use some 30000; the cap bounds memory at a few tens of MB whatever the
- * file holds. Regex: glibc's regcomp() copies a group once per counted
- * repetition, so "((a{1,100}){1,100}){1,100}" takes seconds and gigabytes,
- * "a{1,30000}" half a minute and 7 GB (optional copies cost quadratically),
- * and a compiled pattern stays in memory: a pattern's length, group nesting,
- * repetition counts (POSIX's RE_DUP_MAX minimum) and expanded size are
- * capped before regcomp() sees it, and so is the file's total (each pattern
- * counting 16 at least, so that it also caps how many there are).
- * Ids end up in logs, journald fields and PagerDuty dedup keys; paths this
- * long are typos.
+ * Local ceilings (candidates for limits.h). Regex: glibc's regcomp() copies
+ * a group once per counted repetition, so "((a{1,100}){1,100}){1,100}"
+ * takes seconds and gigabytes, "a{1,30000}" half a minute and 7 GB
+ * (optional copies cost quadratically), and a compiled pattern stays in
+ * memory: a pattern's length, group nesting, repetition counts (POSIX's
+ * RE_DUP_MAX minimum) and expanded size are capped before regcomp() sees
+ * it, and so is the file's total (each pattern counting 16 at least, so
+ * that it also caps how many there are). Ids end up in logs, journald
+ * fields and PagerDuty dedup keys; paths this long are typos. The YAML
+ * ceilings (nesting, nodes, durations) are in yamlx.c.
  */
-#define RULES_YAML_MAX_DEPTH (8 * RULES_MAX_DEPTH)
-#define RULES_MAX_NODES (1u << 17)
 #define RULES_MAX_REGEX 1024
 #define RULES_MAX_REGEX_COST 4096
 #define RULES_MAX_REGEX_TOTAL (1u << 16)
@@ -59,7 +49,6 @@
 #define RULES_MAX_REGEX_GROUPS 64
 #define RULES_MAX_ID 128
 #define RULES_MAX_PATH 512
-#define RULES_MAX_DURATION_S (365ull * 86400)
 
 #define RULES_DEFAULT_SUMMARY "{{eventName}} on {{secretId}}"
 
@@ -212,18 +201,10 @@ static const char *const rules_op_names[RULES_OP_COUNT + 1] = {
     [RULES_OP_COUNT] = NULL,
 };
 
-enum rules_scalar {
-	RULES_SCALAR_NULL,
-	RULES_SCALAR_BOOL,
-	RULES_SCALAR_INT,
-	RULES_SCALAR_FLOAT,
-	RULES_SCALAR_STRING
-};
-
 /* A condition on one value (what a field path maps to). */
 struct rules_cond {
 	enum rules_op op;
-	enum rules_scalar type; /* EQ */
+	enum yamlx_scalar type; /* EQ */
 	bool b;                 /* EQ bool, EXISTS */
 	int64_t i;              /* EQ int */
 	double d;               /* EQ number, GT..LE */
@@ -255,756 +236,23 @@ struct rules {
 	size_t cap;
 };
 
-enum rules_node_type {
-	RULES_NODE_SCALAR,
-	RULES_NODE_SEQ,
-	RULES_NODE_MAP,
-	RULES_NODE_BAD /* stands in for a refused alias; already reported */
-};
-
-/* The YAML tree of the first pass. Lines and columns are 1-based. */
-struct rules_node {
-	enum rules_node_type type;
-	bool plain; /* a plain scalar, typed by its text; quoted: a string */
-	unsigned line;
-	unsigned col;
-	char *s; /* scalar text, NUL-terminated (may hold NULs: see len) */
-	size_t len;
-	struct rules_node **kid; /* seq: items; map: key, value, key, ... */
-	size_t n;
-	size_t cap;
-};
-
 struct rules_ctx {
-	const char *name;
-	const char *text;
-	size_t len;
-	bool strict;
-	struct diag_list *diags;
-	unsigned errors;
-	bool oom;
-	size_t nodes;
+	struct yamlx y;          /* the file, its diagnostics, errors, oom */
 	uint64_t regex_cost;     /* spent of RULES_MAX_REGEX_TOTAL */
 	struct json_object *ids; /* rule id -> line, for duplicates */
 	struct rules *rs;
 };
 
-/* ---- diagnostics ------------------------------------------------------ */
-
-static void rules_verr(struct rules_ctx *c, bool warning, unsigned line,
-    unsigned col, const char *fmt, va_list ap)
-    __attribute__((format(printf, 5, 0)));
-
-static void
-rules_verr(struct rules_ctx *c, bool warning, unsigned line, unsigned col,
-    const char *fmt, va_list ap)
-{
-	char msg[512];
-
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (warning && !c->strict) {
-		diag_list_warn(c->diags, c->name, line, col, "%s", msg);
-		return;
-	}
-	c->errors++;
-	(void)diag_list_add(c->diags, -EINVAL, c->name, line, col, "%s", msg);
-}
-
-static void rules_err_at(struct rules_ctx *c, unsigned line, unsigned col,
-    const char *fmt, ...) PRINTF_LIKE(4, 5);
-
-static void
-rules_err_at(struct rules_ctx *c, unsigned line, unsigned col, const char *fmt,
-    ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	rules_verr(c, false, line, col, fmt, ap);
-	va_end(ap);
-}
-
-static void rules_err(struct rules_ctx *c, const struct rules_node *n,
-    const char *fmt, ...) PRINTF_LIKE(3, 4);
-
-static void
-rules_err(struct rules_ctx *c, const struct rules_node *n, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	rules_verr(c, false, n->line, n->col, fmt, ap);
-	va_end(ap);
-}
-
-/* A warning, or an error under strict. */
-static void rules_warn(struct rules_ctx *c, const struct rules_node *n,
-    const char *fmt, ...) PRINTF_LIKE(3, 4);
-
-static void
-rules_warn(struct rules_ctx *c, const struct rules_node *n, const char *fmt,
-    ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	rules_verr(c, true, n->line, n->col, fmt, ap);
-	va_end(ap);
-}
-
-/*
- * s (len bytes) for a message: control bytes escaped as \xNN, cut at 64
- * bytes with "...". Returns buf.
- */
-static const char *
-rules_q(char *buf, size_t size, const char *s, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	size_t i;
-
-	for (i = 0; i < len && o + 8 < size; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (i == 64) {
-			memcpy(buf + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (ch < 0x20 || ch == 0x7f) {
-			buf[o++] = '\\';
-			buf[o++] = 'x';
-			buf[o++] = hex[ch >> 4];
-			buf[o++] = hex[ch & 15];
-		} else {
-			buf[o++] = (char)ch;
-		}
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
-#define RULES_Q_SIZE 300
-#define RULES_QN(buf, n) rules_q((buf), sizeof(buf), (n)->s, (n)->len)
-
-static char
-rules_lower(char ch)
-{
-	return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
-}
-
-/*
- * Optimal string alignment distance (a swap of two neighbours costs one),
- * ignoring ASCII case. Long strings are never close.
- */
-static size_t
-rules_distance(const char *a, const char *b)
-{
-	size_t d[3][65];
-	size_t la = strlen(a);
-	size_t lb = strlen(b);
-	size_t i;
-	size_t j;
-
-	if (la > 64 || lb > 64)
-		return SIZE_MAX;
-	for (j = 0; j <= lb; j++)
-		d[0][j] = j;
-	for (i = 1; i <= la; i++) {
-		size_t *cur = d[i % 3];
-		size_t *prev = d[(i - 1) % 3];
-		size_t *prev2 = d[(i + 1) % 3];
-
-		cur[0] = i;
-		for (j = 1; j <= lb; j++) {
-			size_t cost =
-			    rules_lower(a[i - 1]) != rules_lower(b[j - 1]);
-			size_t v = prev[j] + 1;
-
-			if (cur[j - 1] + 1 < v)
-				v = cur[j - 1] + 1;
-			if (prev[j - 1] + cost < v)
-				v = prev[j - 1] + cost;
-			if (i > 1 && j > 1 &&
-			    rules_lower(a[i - 1]) == rules_lower(b[j - 2]) &&
-			    rules_lower(a[i - 2]) == rules_lower(b[j - 1]) &&
-			    prev2[j - 2] + 1 < v)
-				v = prev2[j - 2] + 1;
-			cur[j] = v;
-		}
-	}
-	return d[la % 3][lb];
-}
-
-/*
- * The closest of names (NULL-terminated, NULL entries skipped up to n) to s,
- * or NULL. For keys (loose == false): within two edits and fewer edits than
- * s has letters. For event names (loose): within three edits and a third of
- * the candidate's length.
- */
-static const char *
-rules_suggest(const struct rules_ctx *c, const char *s,
-    const char *const *names, size_t n, bool loose)
-{
-	const char *best = NULL;
-	size_t bestd = SIZE_MAX;
-	size_t i;
-
-	/* Not worth the time for a message that will only be counted. */
-	if (c->diags == NULL || c->diags->n >= DIAG_LIST_MAX)
-		return NULL;
-
-	for (i = 0; i < n; i++) {
-		size_t d;
-		size_t max;
-
-		if (names[i] == NULL)
-			continue;
-		d = rules_distance(s, names[i]);
-		if (loose) {
-			max = strlen(names[i]) / 3;
-			max = max > 3 ? 3 : max < 1 ? 1 : max;
-		} else {
-			max = strlen(s) > 2 ? 2 : strlen(s) - 1;
-		}
-		if (strlen(s) == 0 || d > max || d >= bestd)
-			continue;
-		best = names[i];
-		bestd = d;
-	}
-	return best;
-}
-
-/* " (did you mean 'x'?)" or "". */
-static const char *
-rules_hint(char *buf, size_t size, const char *suggestion)
-{
-	if (suggestion == NULL)
-		buf[0] = '\0';
-	else
-		(void)snprintf(buf, size, " (did you mean '%s'?)", suggestion);
-	return buf;
-}
-
-static size_t
-rules_nlist(const char *const *names)
-{
-	size_t n = 0;
-
-	while (names[n] != NULL)
-		n++;
-	return n;
-}
-
-static bool
-rules_in_list(const char *s, const char *const *names)
-{
-	size_t i;
-
-	for (i = 0; names[i] != NULL; i++)
-		if (strcmp(s, names[i]) == 0)
-			return true;
-	return false;
-}
-
-/* ---- first pass: YAML events to a tree -------------------------------- */
-
-static void
-rules_node_free(struct rules_node *n)
-{
-	size_t i;
-
-	if (n == NULL)
-		return;
-	for (i = 0; i < n->n; i++)
-		rules_node_free(n->kid[i]);
-	free(n->kid);
-	free(n->s);
-	free(n);
-}
-
-static unsigned
-rules_mark_num(size_t v)
-{
-	return v >= UINT32_MAX - 1 ? UINT32_MAX - 1 : (unsigned)v + 1;
-}
-
-static struct rules_node *
-rules_node_new(struct rules_ctx *c, enum rules_node_type type, yaml_mark_t mark)
-{
-	struct rules_node *n;
-
-	if (c->nodes == RULES_MAX_NODES) {
-		rules_err_at(c, rules_mark_num(mark.line),
-		    rules_mark_num(mark.column), "more than %u YAML nodes",
-		    RULES_MAX_NODES);
-		return NULL;
-	}
-	n = calloc(1, sizeof(*n));
-	if (n == NULL) {
-		c->oom = true;
-		return NULL;
-	}
-	c->nodes++;
-	n->type = type;
-	n->line = rules_mark_num(mark.line);
-	n->col = rules_mark_num(mark.column);
-	return n;
-}
-
-static bool
-rules_node_add(struct rules_ctx *c, struct rules_node *parent,
-    struct rules_node *kid)
-{
-	struct rules_node **v;
-	size_t cap;
-
-	if (parent->n == parent->cap) {
-		cap = parent->cap != 0 ? parent->cap * 2 : 4;
-		v = realloc(parent->kid, cap * sizeof(*v));
-		if (v == NULL) {
-			c->oom = true;
-			return false;
-		}
-		parent->kid = v;
-		parent->cap = cap;
-	}
-	parent->kid[parent->n++] = kid;
-	return true;
-}
-
-/* A reader error has a byte offset, not a mark: count lines up to it. */
-static void
-rules_offset_pos(struct rules_ctx *c, size_t off, unsigned *line, unsigned *col)
-{
-	size_t l = 1;
-	size_t k = 1;
-	size_t i;
-
-	if (off > c->len)
-		off = c->len;
-	for (i = 0; i < off; i++) {
-		if (c->text[i] == '\n') {
-			l++;
-			k = 1;
-		} else if (((unsigned char)c->text[i] & 0xc0) != 0x80) {
-			k++; /* columns count characters, as libyaml's do */
-		}
-	}
-	*line = rules_mark_num(l - 1);
-	*col = rules_mark_num(k - 1);
-}
-
-static void
-rules_yaml_error(struct rules_ctx *c, const yaml_parser_t *p)
-{
-	const char *problem = p->problem != NULL ? p->problem : "error";
-	unsigned line;
-	unsigned col;
-
-	switch (p->error) {
-	case YAML_MEMORY_ERROR:
-		c->oom = true;
-		return;
-	case YAML_READER_ERROR:
-		rules_offset_pos(c, p->problem_offset, &line, &col);
-		if (p->problem_value != -1)
-			rules_err_at(c, line, col,
-			    "YAML syntax error: %s (byte 0x%02x)", problem,
-			    (unsigned)p->problem_value & 0xff);
-		else
-			rules_err_at(c, line, col, "YAML syntax error: %s",
-			    problem);
-		return;
-	case YAML_NO_ERROR:
-	case YAML_SCANNER_ERROR:
-	case YAML_PARSER_ERROR:
-	case YAML_COMPOSER_ERROR:
-	case YAML_WRITER_ERROR:
-	case YAML_EMITTER_ERROR:
-		break;
-	}
-	line = rules_mark_num(p->problem_mark.line);
-	col = rules_mark_num(p->problem_mark.column);
-	if (p->context != NULL)
-		rules_err_at(c, line, col,
-		    "YAML syntax error: %s (%s started at line %u)", problem,
-		    p->context, rules_mark_num(p->context_mark.line));
-	else
-		rules_err_at(c, line, col, "YAML syntax error: %s", problem);
-}
-
-static void
-rules_tag_check(struct rules_ctx *c, const yaml_char_t *tag, yaml_mark_t m)
-{
-	static const char core[] = "tag:yaml.org,2002:";
-	const char *t = (const char *)tag;
-	const char *bang = "";
-	char q[RULES_Q_SIZE];
-
-	if (t == NULL)
-		return;
-	if (strncmp(t, core, sizeof(core) - 1) == 0) {
-		t += sizeof(core) - 1; /* as written: "!!str" */
-		bang = "!!";
-	}
-	rules_err_at(c, rules_mark_num(m.line), rules_mark_num(m.column),
-	    "YAML tags are not supported ('%s%s')", bang,
-	    rules_q(q, sizeof(q), t, strlen(t)));
-}
-
-/* Builds the tree; NULL with errors reported, or NULL for no document. */
-static struct rules_node *
-rules_yaml_load(struct rules_ctx *c)
-{
-	struct rules_node *stack[RULES_YAML_MAX_DEPTH];
-	struct rules_node *root = NULL;
-	struct rules_node *n;
-	yaml_parser_t parser;
-	yaml_event_t ev;
-	size_t depth = 0;
-	unsigned docs = 0;
-	bool done = false;
-	bool ok = true;
-	bool push;
-	char q[RULES_Q_SIZE];
-
-	if (yaml_parser_initialize(&parser) == 0) {
-		c->oom = true;
-		return NULL;
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)c->text,
-	    c->len);
-	yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
-	while (ok && !done) {
-		if (yaml_parser_parse(&parser, &ev) == 0) {
-			rules_yaml_error(c, &parser);
-			ok = false;
-			break;
-		}
-		n = NULL;
-		push = false;
-		switch (ev.type) {
-		case YAML_NO_EVENT:
-		case YAML_STREAM_START_EVENT:
-		case YAML_DOCUMENT_END_EVENT:
-			break;
-		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
-		case YAML_DOCUMENT_START_EVENT:
-			if (++docs > 1) {
-				rules_err_at(c,
-				    rules_mark_num(ev.start_mark.line),
-				    rules_mark_num(ev.start_mark.column),
-				    "more than one YAML document");
-				ok = false;
-			}
-			break;
-		case YAML_ALIAS_EVENT:
-			rules_err_at(c, rules_mark_num(ev.start_mark.line),
-			    rules_mark_num(ev.start_mark.column),
-			    "YAML aliases are not supported ('*%s')",
-			    rules_q(q, sizeof(q),
-				(const char *)ev.data.alias.anchor,
-				strlen((const char *)ev.data.alias.anchor)));
-			n = rules_node_new(c, RULES_NODE_BAD, ev.start_mark);
-			ok = n != NULL;
-			break;
-		case YAML_SCALAR_EVENT:
-			rules_tag_check(c, ev.data.scalar.tag, ev.start_mark);
-			n = rules_node_new(c, RULES_NODE_SCALAR, ev.start_mark);
-			if (n == NULL) {
-				ok = false;
-				break;
-			}
-			n->plain =
-			    ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-			n->len = ev.data.scalar.length;
-			n->s = malloc(n->len + 1);
-			if (n->s == NULL) {
-				c->oom = true;
-				ok = false;
-				break;
-			}
-			memcpy(n->s, ev.data.scalar.value, n->len);
-			n->s[n->len] = '\0';
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			rules_tag_check(c,
-			    ev.type == YAML_SEQUENCE_START_EVENT
-				? ev.data.sequence_start.tag
-				: ev.data.mapping_start.tag,
-			    ev.start_mark);
-			if (depth == RULES_YAML_MAX_DEPTH) {
-				rules_err_at(c,
-				    rules_mark_num(ev.start_mark.line),
-				    rules_mark_num(ev.start_mark.column),
-				    "YAML nesting deeper than %d levels",
-				    RULES_YAML_MAX_DEPTH);
-				ok = false;
-				break;
-			}
-			n = rules_node_new(c,
-			    ev.type == YAML_SEQUENCE_START_EVENT
-				? RULES_NODE_SEQ
-				: RULES_NODE_MAP,
-			    ev.start_mark);
-			ok = n != NULL;
-			push = true;
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			if (depth > 0)
-				depth--;
-			break;
-		}
-		yaml_event_delete(&ev);
-		if (n == NULL)
-			continue;
-		if (!ok) {
-			rules_node_free(n);
-			break;
-		}
-		if (depth == 0) {
-			if (root != NULL) {
-				rules_node_free(n); /* cannot happen */
-				continue;
-			}
-			root = n;
-		} else if (!rules_node_add(c, stack[depth - 1], n)) {
-			rules_node_free(n);
-			ok = false;
-			break;
-		}
-		if (push)
-			stack[depth++] = n;
-	}
-	yaml_parser_delete(&parser);
-	if (!ok) {
-		rules_node_free(root);
-		return NULL;
-	}
-	return root;
-}
-
-/* ---- scalars ---------------------------------------------------------- */
-
-/* A decimal number: [-+]digits[.digits][e[-+]digits], or .digits. */
-static bool
-rules_is_decimal(const char *s, size_t len, bool *ret_int)
-{
-	size_t i = 0;
-	size_t digits = 0;
-	bool integer = true;
-
-	if (i < len && (s[i] == '-' || s[i] == '+'))
-		i++;
-	while (i < len && s[i] >= '0' && s[i] <= '9') {
-		i++;
-		digits++;
-	}
-	if (i < len && s[i] == '.') {
-		integer = false;
-		i++;
-		while (i < len && s[i] >= '0' && s[i] <= '9') {
-			i++;
-			digits++;
-		}
-	}
-	if (digits == 0)
-		return false;
-	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-		integer = false;
-		i++;
-		if (i < len && (s[i] == '-' || s[i] == '+'))
-			i++;
-		digits = 0;
-		while (i < len && s[i] >= '0' && s[i] <= '9') {
-			i++;
-			digits++;
-		}
-		if (digits == 0)
-			return false;
-	}
-	if (i != len)
-		return false;
-	*ret_int = integer;
-	return true;
-}
-
-/* A decimal number's value (s NUL-terminated after len bytes). */
-static bool
-rules_parse_number(const char *s, size_t len, double *ret)
-{
-	bool integer;
-	double d;
-
-	if (!rules_is_decimal(s, len, &integer) || strlen(s) != len)
-		return false;
-	d = strtod(s, NULL);
-	if (!isfinite(d))
-		return false;
-	*ret = d;
-	return true;
-}
-
-/*
- * The type of a scalar (YAML 1.2 core schema, decimal numbers only): quoted
- * and block scalars are strings; plain ones may be null, bool or a number.
- */
-static enum rules_scalar
-rules_scalar_type(const struct rules_node *n, bool *ret_b, int64_t *ret_i,
-    double *ret_d)
-{
-	static const char *const nulls[] = {"~", "null", "Null", "NULL", NULL};
-	static const char *const trues[] = {"true", "True", "TRUE", NULL};
-	static const char *const falses[] = {"false", "False", "FALSE", NULL};
-	bool integer;
-	char *end;
-	long long ll;
-
-	if (!n->plain || strlen(n->s) != n->len)
-		return RULES_SCALAR_STRING;
-	if (n->len == 0 || rules_in_list(n->s, nulls))
-		return RULES_SCALAR_NULL;
-	if (rules_in_list(n->s, trues) || rules_in_list(n->s, falses)) {
-		*ret_b = rules_in_list(n->s, trues);
-		return RULES_SCALAR_BOOL;
-	}
-	if (!rules_is_decimal(n->s, n->len, &integer))
-		return RULES_SCALAR_STRING;
-	if (integer) {
-		errno = 0;
-		ll = strtoll(n->s, &end, 10);
-		if (errno == 0 && *end == '\0') {
-			*ret_i = ll;
-			*ret_d = (double)ll;
-			return RULES_SCALAR_INT;
-		}
-	}
-	*ret_d = strtod(n->s, NULL);
-	if (!isfinite(*ret_d))
-		return RULES_SCALAR_STRING;
-	return RULES_SCALAR_FLOAT;
-}
-
-static bool
-rules_is_null(const struct rules_node *n)
-{
-	bool b;
-	int64_t i;
-	double d;
-
-	return n->type == RULES_NODE_SCALAR &&
-	    rules_scalar_type(n, &b, &i, &d) == RULES_SCALAR_NULL;
-}
-
-/*
- * A string setting or operand: any scalar but null, taken as written
- * ("prefix: 1234" is the string "1234"). NULL with an error otherwise.
- */
-static const char *
-rules_str(struct rules_ctx *c, const struct rules_node *n, const char *what)
-{
-	if (n->type == RULES_NODE_BAD)
-		return NULL;
-	if (n->type != RULES_NODE_SCALAR || rules_is_null(n)) {
-		rules_err(c, n, "expected a string for '%s'", what);
-		return NULL;
-	}
-	return n->s;
-}
-
-static bool
-rules_bool(struct rules_ctx *c, const struct rules_node *n, const char *what,
-    bool *ret)
-{
-	int64_t i;
-	double d;
-
-	if (n->type == RULES_NODE_BAD)
-		return false;
-	if (n->type != RULES_NODE_SCALAR ||
-	    rules_scalar_type(n, ret, &i, &d) != RULES_SCALAR_BOOL) {
-		rules_err(c, n, "expected true or false for '%s'", what);
-		return false;
-	}
-	return true;
-}
-
-static char *
-rules_strdup(struct rules_ctx *c, const char *s, size_t len)
-{
-	char *p = malloc(len + 1);
-
-	if (p == NULL) {
-		c->oom = true;
-		return NULL;
-	}
-	memcpy(p, s, len);
-	p[len] = '\0';
-	return p;
-}
-
-/* Records key -> line in a json-c object used as a dictionary. */
-static bool
-rules_dict_add(struct rules_ctx *c, struct json_object *dict, const char *key,
-    unsigned line)
-{
-	struct json_object *v = json_object_new_int((int)line);
-
-	if (v == NULL || json_object_object_add(dict, key, v) != 0) {
-		json_object_put(v);
-		c->oom = true;
-		return false;
-	}
-	return true;
-}
-
-/* Reports duplicate keys in a mapping. */
-static void
-rules_map_dups(struct rules_ctx *c, const struct rules_node *map)
-{
-	struct json_object *seen;
-	struct json_object *v;
-	char q[RULES_Q_SIZE];
-	size_t i;
-
-	if (map->n <= 2)
-		return;
-	seen = json_object_new_object();
-	if (seen == NULL) {
-		c->oom = true;
-		return;
-	}
-	for (i = 0; i < map->n; i += 2) {
-		const struct rules_node *k = map->kid[i];
-
-		if (k->type != RULES_NODE_SCALAR)
-			continue;
-		if (json_object_object_get_ex(seen, k->s, &v)) {
-			rules_err(c, k, "duplicate key '%s' (first at line %d)",
-			    RULES_QN(q, k), json_object_get_int(v));
-			continue;
-		}
-		if (!rules_dict_add(c, seen, k->s, k->line))
-			break;
-	}
-	json_object_put(seen);
-}
-
 /* ---- field paths and templates ---------------------------------------- */
 
 /* Warns when a path does not start with a known CloudTrail field. */
 static void
-rules_check_field(struct rules_ctx *c, const struct rules_node *n,
+rules_check_field(struct rules_ctx *c, const struct yamlx_node *n,
     const char *path, size_t len)
 {
 	char first[RULES_MAX_PATH];
 	char hint[96];
-	char q[RULES_Q_SIZE];
+	char q[YAMLX_Q_SIZE];
 	const char *dot;
 	size_t flen;
 
@@ -1014,45 +262,45 @@ rules_check_field(struct rules_ctx *c, const struct rules_node *n,
 		flen = sizeof(first) - 1;
 	memcpy(first, path, flen);
 	first[flen] = '\0';
-	if (rules_in_list(first, rules_record_fields))
+	if (yamlx_in_list(first, rules_record_fields))
 		return;
-	rules_warn(c, n, "unknown CloudTrail field '%s'%s",
-	    rules_q(q, sizeof(q), first, flen),
-	    rules_hint(hint, sizeof(hint),
-		rules_suggest(c, first, rules_record_fields,
-		    rules_nlist(rules_record_fields), false)));
+	yamlx_warn(&c->y, n, "unknown CloudTrail field '%s'%s",
+	    yamlx_q(q, sizeof(q), first, flen),
+	    yamlx_hint(hint, sizeof(hint),
+		yamlx_suggest(&c->y, first, rules_record_fields,
+		    yamlx_nlist(rules_record_fields), false)));
 }
 
 /* Compiles a path given as text; reports at n. */
 static struct record_path *
-rules_path_text(struct rules_ctx *c, const struct rules_node *n, const char *s,
+rules_path_text(struct rules_ctx *c, const struct yamlx_node *n, const char *s,
     size_t len, const char *where)
 {
 	struct record_path *p;
-	char q[RULES_Q_SIZE];
+	char q[YAMLX_Q_SIZE];
 	int r;
 
 	if (len == 0) {
-		rules_err(c, n, "empty field path%s", where);
+		yamlx_err(&c->y, n, "empty field path%s", where);
 		return NULL;
 	}
 	if (strlen(s) != len) {
-		rules_err(c, n, "NUL byte in field path%s", where);
+		yamlx_err(&c->y, n, "NUL byte in field path%s", where);
 		return NULL;
 	}
 	if (len >= RULES_MAX_PATH) {
-		rules_err(c, n, "field path longer than %d bytes%s",
+		yamlx_err(&c->y, n, "field path longer than %d bytes%s",
 		    RULES_MAX_PATH - 1, where);
 		return NULL;
 	}
 	r = record_path_compile(s, &p);
 	if (r == -ENOMEM) {
-		c->oom = true;
+		c->y.oom = true;
 		return NULL;
 	}
 	if (r < 0) {
-		rules_err(c, n, "empty segment in field path '%s'%s",
-		    rules_q(q, sizeof(q), s, len), where);
+		yamlx_err(&c->y, n, "empty segment in field path '%s'%s",
+		    yamlx_q(q, sizeof(q), s, len), where);
 		return NULL;
 	}
 	rules_check_field(c, n, s, len);
@@ -1060,12 +308,12 @@ rules_path_text(struct rules_ctx *c, const struct rules_node *n, const char *s,
 }
 
 static struct record_path *
-rules_path(struct rules_ctx *c, const struct rules_node *n)
+rules_path(struct rules_ctx *c, const struct yamlx_node *n)
 {
-	if (n->type == RULES_NODE_BAD)
+	if (n->type == YAMLX_NODE_BAD)
 		return NULL;
-	if (n->type != RULES_NODE_SCALAR) {
-		rules_err(c, n, "expected a field path");
+	if (n->type != YAMLX_NODE_SCALAR) {
+		yamlx_err(&c->y, n, "expected a field path");
 		return NULL;
 	}
 	return rules_path_text(c, n, n->s, n->len, "");
@@ -1110,7 +358,7 @@ rules_tmpl_next(const char *p, const char *end, const char **ret_path,
 
 /* Checks a summary template: every "{{" closed, every path valid. */
 static bool
-rules_tmpl_check(struct rules_ctx *c, const struct rules_node *n)
+rules_tmpl_check(struct rules_ctx *c, const struct yamlx_node *n)
 {
 	const char *p = n->s;
 	const char *end = n->s + n->len;
@@ -1123,14 +371,14 @@ rules_tmpl_check(struct rules_ctx *c, const struct rules_node *n)
 
 	while (rules_tmpl_next(p, end, &path, &len, &after) != NULL) {
 		if (path == NULL) {
-			rules_err(c, n, "unterminated '{{' in summary");
+			yamlx_err(&c->y, n, "unterminated '{{' in summary");
 			return false;
 		}
 		if (len == 0) {
-			rules_err(c, n, "empty placeholder in summary");
+			yamlx_err(&c->y, n, "empty placeholder in summary");
 			ok = false;
 		} else if (len >= sizeof(tmp)) {
-			rules_err(c, n,
+			yamlx_err(&c->y, n,
 			    "field path longer than %d bytes in summary",
 			    RULES_MAX_PATH - 1);
 			ok = false;
@@ -1171,7 +419,7 @@ rules_cond_new(struct rules_ctx *c, enum rules_op op)
 	struct rules_cond *cd = calloc(1, sizeof(*cd));
 
 	if (cd == NULL) {
-		c->oom = true;
+		c->y.oom = true;
 		return NULL;
 	}
 	cd->op = op;
@@ -1179,42 +427,42 @@ rules_cond_new(struct rules_ctx *c, enum rules_op op)
 }
 
 static bool
-rules_depth_ok(struct rules_ctx *c, const struct rules_node *n, unsigned depth)
+rules_depth_ok(struct rules_ctx *c, const struct yamlx_node *n, unsigned depth)
 {
 	if (depth < RULES_MAX_DEPTH)
 		return true;
-	rules_err(c, n, "nesting deeper than %d levels", RULES_MAX_DEPTH);
+	yamlx_err(&c->y, n, "nesting deeper than %d levels", RULES_MAX_DEPTH);
 	return false;
 }
 
 static struct rules_cond *rules_cond_compile(struct rules_ctx *c,
-    const struct rules_node *n, unsigned depth, bool event_name);
+    const struct yamlx_node *n, unsigned depth, bool event_name);
 
 static void
-rules_event_check(struct rules_ctx *c, const struct rules_node *n)
+rules_event_check(struct rules_ctx *c, const struct yamlx_node *n)
 {
 	char hint[96];
-	char q[RULES_Q_SIZE];
-	size_t nev = rules_nlist(rules_known_events);
+	char q[YAMLX_Q_SIZE];
+	size_t nev = yamlx_nlist(rules_known_events);
 
-	if (strlen(n->s) == n->len && rules_in_list(n->s, rules_known_events))
+	if (strlen(n->s) == n->len && yamlx_in_list(n->s, rules_known_events))
 		return;
-	rules_warn(c, n, "unknown event name '%s'%s", RULES_QN(q, n),
-	    rules_hint(hint, sizeof(hint),
-		rules_suggest(c, n->s, rules_known_events, nev, true)));
+	yamlx_warn(&c->y, n, "unknown event name '%s'%s", YAMLX_QN(q, n),
+	    yamlx_hint(hint, sizeof(hint),
+		yamlx_suggest(&c->y, n->s, rules_known_events, nev, true)));
 }
 
 static struct rules_cond *
-rules_cond_scalar(struct rules_ctx *c, const struct rules_node *n,
+rules_cond_scalar(struct rules_ctx *c, const struct yamlx_node *n,
     bool event_name)
 {
 	struct rules_cond *cd = rules_cond_new(c, RULES_OP_EQ);
 
 	if (cd == NULL)
 		return NULL;
-	cd->type = rules_scalar_type(n, &cd->b, &cd->i, &cd->d);
-	if (cd->type == RULES_SCALAR_STRING) {
-		cd->s = rules_strdup(c, n->s, n->len);
+	cd->type = yamlx_scalar_type(n, &cd->b, &cd->i, &cd->d);
+	if (cd->type == YAMLX_SCALAR_STRING) {
+		cd->s = yamlx_strdup(&c->y, n->s, n->len);
 		cd->len = n->len;
 		if (cd->s == NULL) {
 			rules_cond_free(cd);
@@ -1228,8 +476,8 @@ rules_cond_scalar(struct rules_ctx *c, const struct rules_node *n,
 
 /* any:/all: or a plain list: at least one condition. */
 static struct rules_cond *
-rules_cond_list(struct rules_ctx *c, const struct rules_node *at,
-    const struct rules_node *list, enum rules_op op, unsigned depth,
+rules_cond_list(struct rules_ctx *c, const struct yamlx_node *at,
+    const struct yamlx_node *list, enum rules_op op, unsigned depth,
     bool event_name)
 {
 	struct rules_cond *cd;
@@ -1239,7 +487,7 @@ rules_cond_list(struct rules_ctx *c, const struct rules_node *at,
 	if (!rules_depth_ok(c, at, depth))
 		return NULL;
 	if (list->n == 0) {
-		rules_err(c, list, "empty list of conditions");
+		yamlx_err(&c->y, list, "empty list of conditions");
 		return NULL;
 	}
 	cd = rules_cond_new(c, op);
@@ -1247,7 +495,7 @@ rules_cond_list(struct rules_ctx *c, const struct rules_node *at,
 		return NULL;
 	cd->sub = calloc(list->n, sizeof(*cd->sub));
 	if (cd->sub == NULL) {
-		c->oom = true;
+		c->y.oom = true;
 		rules_cond_free(cd);
 		return NULL;
 	}
@@ -1381,7 +629,7 @@ rules_regex_cost(const char *p, size_t len, uint64_t *ret_cost)
 }
 
 static bool
-rules_regex_compile(struct rules_ctx *c, const struct rules_node *n,
+rules_regex_compile(struct rules_ctx *c, const struct yamlx_node *n,
     struct rules_cond *cd)
 {
 	char err[200];
@@ -1390,33 +638,33 @@ rules_regex_compile(struct rules_ctx *c, const struct rules_node *n,
 	int r;
 
 	if (strlen(n->s) != n->len) {
-		rules_err(c, n, "bad regex: NUL byte in pattern");
+		yamlx_err(&c->y, n, "bad regex: NUL byte in pattern");
 		return false;
 	}
 	if (n->len > RULES_MAX_REGEX) {
-		rules_err(c, n, "bad regex: longer than %d bytes",
+		yamlx_err(&c->y, n, "bad regex: longer than %d bytes",
 		    RULES_MAX_REGEX);
 		return false;
 	}
 	why = rules_regex_cost(n->s, n->len, &cost);
 	if (why != NULL) {
-		rules_err(c, n, "bad regex: %s", why);
+		yamlx_err(&c->y, n, "bad regex: %s", why);
 		return false;
 	}
 	if (cost > RULES_MAX_REGEX_TOTAL - c->regex_cost) {
-		rules_err(c, n,
+		yamlx_err(&c->y, n,
 		    "bad regex: the file's regexes are too complex together");
 		return false;
 	}
 	c->regex_cost += cost;
 	r = regcomp(&cd->re, n->s, REG_EXTENDED | REG_NOSUB);
 	if (r == REG_ESPACE) {
-		c->oom = true;
+		c->y.oom = true;
 		return false;
 	}
 	if (r != 0) {
 		(void)regerror(r, &cd->re, err, sizeof(err));
-		rules_err(c, n, "bad regex: %s", err);
+		yamlx_err(&c->y, n, "bad regex: %s", err);
 		return false;
 	}
 	cd->re_ok = true;
@@ -1498,14 +746,14 @@ rules_cidr_parse(const char *s, struct rules_cond *cd, char *hint,
 
 /* The value of a gt/ge/lt/le operand: a number, quoted or not. */
 static bool
-rules_operand_number(struct rules_ctx *c, const struct rules_node *n,
+rules_operand_number(struct rules_ctx *c, const struct yamlx_node *n,
     const char *what, double *ret)
 {
-	if (n->type == RULES_NODE_BAD)
+	if (n->type == YAMLX_NODE_BAD)
 		return false;
-	if (n->type != RULES_NODE_SCALAR ||
-	    !rules_parse_number(n->s, n->len, ret)) {
-		rules_err(c, n, "expected a number for '%s'", what);
+	if (n->type != YAMLX_NODE_SCALAR ||
+	    !yamlx_parse_number(n->s, n->len, ret)) {
+		yamlx_err(&c->y, n, "expected a number for '%s'", what);
 		return false;
 	}
 	return true;
@@ -1513,54 +761,54 @@ rules_operand_number(struct rules_ctx *c, const struct rules_node *n,
 
 /* A condition mapping: exactly one operator. */
 static struct rules_cond *
-rules_cond_op(struct rules_ctx *c, const struct rules_node *map, unsigned depth,
+rules_cond_op(struct rules_ctx *c, const struct yamlx_node *map, unsigned depth,
     bool event_name)
 {
-	const struct rules_node *k;
-	const struct rules_node *v;
+	const struct yamlx_node *k;
+	const struct yamlx_node *v;
 	struct rules_cond *cd;
 	enum rules_op op;
 	const char *s;
 	const char *why;
 	char hint[96];
-	char q[RULES_Q_SIZE];
-	char q2[RULES_Q_SIZE];
+	char q[YAMLX_Q_SIZE];
+	char q2[YAMLX_Q_SIZE];
 	bool ok = true;
 
 	if (map->n == 0) {
-		rules_err(c, map,
+		yamlx_err(&c->y, map,
 		    "empty condition (expected an operator such as 'prefix' or 'regex')");
 		return NULL;
 	}
 	k = map->kid[0];
 	v = map->kid[1];
 	if (map->n > 2) {
-		const struct rules_node *k2 = map->kid[2];
+		const struct yamlx_node *k2 = map->kid[2];
 
-		if (k->type == RULES_NODE_SCALAR &&
-		    k2->type == RULES_NODE_SCALAR)
-			rules_err(c, k2,
+		if (k->type == YAMLX_NODE_SCALAR &&
+		    k2->type == YAMLX_NODE_SCALAR)
+			yamlx_err(&c->y, k2,
 			    "more than one operator in a condition ('%s' and '%s'); combine them with 'all'",
-			    RULES_QN(q, k), RULES_QN(q2, k2));
+			    YAMLX_QN(q, k), YAMLX_QN(q2, k2));
 		else
-			rules_err(c, k2,
+			yamlx_err(&c->y, k2,
 			    "more than one operator in a condition; combine them with 'all'");
 		return NULL;
 	}
-	if (k->type == RULES_NODE_BAD)
+	if (k->type == YAMLX_NODE_BAD)
 		return NULL;
-	if (k->type != RULES_NODE_SCALAR) {
-		rules_err(c, k, "expected an operator name");
+	if (k->type != YAMLX_NODE_SCALAR) {
+		yamlx_err(&c->y, k, "expected an operator name");
 		return NULL;
 	}
 	for (op = RULES_OP_EXISTS; op < RULES_OP_COUNT; op++)
 		if (strcmp(k->s, rules_op_names[op]) == 0)
 			break;
 	if (op == RULES_OP_COUNT || strlen(k->s) != k->len) {
-		rules_err(c, k, "unknown operator '%s'%s", RULES_QN(q, k),
-		    rules_hint(hint, sizeof(hint),
-			rules_suggest(c, k->s, rules_op_names, RULES_OP_COUNT,
-			    false)));
+		yamlx_err(&c->y, k, "unknown operator '%s'%s", YAMLX_QN(q, k),
+		    yamlx_hint(hint, sizeof(hint),
+			yamlx_suggest(&c->y, k->s, rules_op_names,
+			    RULES_OP_COUNT, false)));
 		return NULL;
 	}
 	if (op == RULES_OP_NOT) {
@@ -1571,7 +819,7 @@ rules_cond_op(struct rules_ctx *c, const struct rules_node *map, unsigned depth,
 			return NULL;
 		cd->sub = calloc(1, sizeof(*cd->sub));
 		if (cd->sub == NULL) {
-			c->oom = true;
+			c->y.oom = true;
 			rules_cond_free(cd);
 			return NULL;
 		}
@@ -1584,10 +832,10 @@ rules_cond_op(struct rules_ctx *c, const struct rules_node *map, unsigned depth,
 		return cd;
 	}
 	if (op == RULES_OP_ANY || op == RULES_OP_ALL) {
-		if (v->type == RULES_NODE_BAD)
+		if (v->type == YAMLX_NODE_BAD)
 			return NULL;
-		if (v->type != RULES_NODE_SEQ) {
-			rules_err(c, v,
+		if (v->type != YAMLX_NODE_SEQ) {
+			yamlx_err(&c->y, v,
 			    "expected a list of conditions for '%s'",
 			    rules_op_names[op]);
 			return NULL;
@@ -1599,39 +847,39 @@ rules_cond_op(struct rules_ctx *c, const struct rules_node *map, unsigned depth,
 		return NULL;
 	switch (op) {
 	case RULES_OP_EXISTS:
-		ok = rules_bool(c, v, rules_op_names[op], &cd->b);
+		ok = yamlx_bool(&c->y, v, rules_op_names[op], &cd->b);
 		break;
 	case RULES_OP_PREFIX:
 	case RULES_OP_SUFFIX:
 	case RULES_OP_CONTAINS:
 	case RULES_OP_GLOB:
-		s = rules_str(c, v, rules_op_names[op]);
+		s = yamlx_str(&c->y, v, rules_op_names[op]);
 		if (s == NULL) {
 			ok = false;
 			break;
 		}
 		if (op == RULES_OP_GLOB && strlen(s) != v->len) {
-			rules_err(c, v, "NUL byte in pattern for 'glob'");
+			yamlx_err(&c->y, v, "NUL byte in pattern for 'glob'");
 			ok = false;
 			break;
 		}
-		cd->s = rules_strdup(c, s, v->len);
+		cd->s = yamlx_strdup(&c->y, s, v->len);
 		cd->len = v->len;
 		ok = cd->s != NULL;
 		break;
 	case RULES_OP_REGEX:
-		ok = rules_str(c, v, rules_op_names[op]) != NULL &&
+		ok = yamlx_str(&c->y, v, rules_op_names[op]) != NULL &&
 		    rules_regex_compile(c, v, cd);
 		break;
 	case RULES_OP_CIDR:
-		s = rules_str(c, v, rules_op_names[op]);
+		s = yamlx_str(&c->y, v, rules_op_names[op]);
 		if (s == NULL) {
 			ok = false;
 			break;
 		}
 		why = rules_cidr_parse(s, cd, hint, sizeof(hint));
 		if (why != NULL) {
-			rules_err(c, v, "bad CIDR '%s'%s", RULES_QN(q, v),
+			yamlx_err(&c->y, v, "bad CIDR '%s'%s", YAMLX_QN(q, v),
 			    hint[0] != '\0'
 				? hint
 				: " (expected an address and prefix length such as '10.0.0.0/8' or '2001:db8::/32')");
@@ -1660,18 +908,18 @@ rules_cond_op(struct rules_ctx *c, const struct rules_node *map, unsigned depth,
 }
 
 static struct rules_cond *
-rules_cond_compile(struct rules_ctx *c, const struct rules_node *n,
+rules_cond_compile(struct rules_ctx *c, const struct yamlx_node *n,
     unsigned depth, bool event_name)
 {
 	switch (n->type) {
-	case RULES_NODE_SCALAR:
+	case YAMLX_NODE_SCALAR:
 		return rules_cond_scalar(c, n, event_name);
-	case RULES_NODE_SEQ:
+	case YAMLX_NODE_SEQ:
 		return rules_cond_list(c, n, n, RULES_OP_ANY, depth,
 		    event_name);
-	case RULES_NODE_MAP:
+	case YAMLX_NODE_MAP:
 		return rules_cond_op(c, n, depth, event_name);
-	case RULES_NODE_BAD:
+	case YAMLX_NODE_BAD:
 		break;
 	}
 	return NULL;
@@ -1706,7 +954,7 @@ rules_jnum(struct json_object *v, double *ret)
 		return true;
 	case json_type_string:
 		s = rules_jstr(v, &len);
-		return rules_parse_number(s, len, ret);
+		return yamlx_parse_number(s, len, ret);
 	case json_type_null:
 	case json_type_boolean:
 	case json_type_object:
@@ -1723,22 +971,22 @@ rules_eq(const struct rules_cond *cd, struct json_object *v)
 	size_t len;
 
 	switch (cd->type) {
-	case RULES_SCALAR_NULL:
+	case YAMLX_SCALAR_NULL:
 		return v == NULL;
-	case RULES_SCALAR_BOOL:
+	case YAMLX_SCALAR_BOOL:
 		return v != NULL && json_object_is_type(v, json_type_boolean) &&
 		    (json_object_get_boolean(v) != 0) == cd->b;
-	case RULES_SCALAR_INT:
+	case YAMLX_SCALAR_INT:
 		if (v != NULL && json_object_is_type(v, json_type_int))
 			return json_object_get_int64(v) == cd->i;
 		return v != NULL && json_object_is_type(v, json_type_double) &&
 		    json_object_get_double(v) == cd->d;
-	case RULES_SCALAR_FLOAT:
+	case YAMLX_SCALAR_FLOAT:
 		if (v != NULL && json_object_is_type(v, json_type_int))
 			return (double)json_object_get_int64(v) == cd->d;
 		return v != NULL && json_object_is_type(v, json_type_double) &&
 		    json_object_get_double(v) == cd->d;
-	case RULES_SCALAR_STRING:
+	case YAMLX_SCALAR_STRING:
 		s = rules_jstr(v, &len);
 		return s != NULL && len == cd->len &&
 		    memcmp(s, cd->s, len) == 0;
@@ -1905,7 +1153,7 @@ rules_match_new(struct rules_ctx *c, enum rules_mkind kind, size_t nsub)
 	struct rules_match *m = calloc(1, sizeof(*m));
 
 	if (m == NULL) {
-		c->oom = true;
+		c->y.oom = true;
 		return NULL;
 	}
 	m->kind = kind;
@@ -1913,7 +1161,7 @@ rules_match_new(struct rules_ctx *c, enum rules_mkind kind, size_t nsub)
 		return m;
 	m->sub = calloc(nsub, sizeof(*m->sub));
 	if (m->sub == NULL) {
-		c->oom = true;
+		c->y.oom = true;
 		free(m);
 		return NULL;
 	}
@@ -1921,27 +1169,27 @@ rules_match_new(struct rules_ctx *c, enum rules_mkind kind, size_t nsub)
 }
 
 static struct rules_match *rules_match_compile(struct rules_ctx *c,
-    const struct rules_node *n, unsigned depth, const char *what);
+    const struct yamlx_node *n, unsigned depth, const char *what);
 
 /* One entry of a match mapping: a field's condition or a combinator. */
 static struct rules_match *
-rules_match_entry(struct rules_ctx *c, const struct rules_node *k,
-    const struct rules_node *v, unsigned depth)
+rules_match_entry(struct rules_ctx *c, const struct yamlx_node *k,
+    const struct yamlx_node *v, unsigned depth)
 {
 	struct rules_match *m;
 	size_t i;
 	bool ok = true;
 
-	if (k->type == RULES_NODE_BAD)
+	if (k->type == YAMLX_NODE_BAD)
 		return NULL;
-	if (k->type == RULES_NODE_SCALAR &&
+	if (k->type == YAMLX_NODE_SCALAR &&
 	    (strcmp(k->s, "any") == 0 || strcmp(k->s, "all") == 0)) {
 		if (!rules_depth_ok(c, k, depth))
 			return NULL;
-		if (v->type == RULES_NODE_BAD)
+		if (v->type == YAMLX_NODE_BAD)
 			return NULL;
-		if (v->type != RULES_NODE_SEQ || v->n == 0) {
-			rules_err(c, v,
+		if (v->type != YAMLX_NODE_SEQ || v->n == 0) {
+			yamlx_err(&c->y, v,
 			    "expected a list of match mappings for '%s'", k->s);
 			return NULL;
 		}
@@ -1963,7 +1211,7 @@ rules_match_entry(struct rules_ctx *c, const struct rules_node *k,
 		}
 		return m;
 	}
-	if (k->type == RULES_NODE_SCALAR && strcmp(k->s, "not") == 0) {
+	if (k->type == YAMLX_NODE_SCALAR && strcmp(k->s, "not") == 0) {
 		if (!rules_depth_ok(c, k, depth))
 			return NULL;
 		m = rules_match_new(c, RULES_M_NOT, 1);
@@ -1982,7 +1230,7 @@ rules_match_entry(struct rules_ctx *c, const struct rules_node *k,
 		return NULL;
 	m->path = rules_path(c, k);
 	m->cond = rules_cond_compile(c, v, depth,
-	    k->type == RULES_NODE_SCALAR && strcmp(k->s, "eventName") == 0);
+	    k->type == YAMLX_NODE_SCALAR && strcmp(k->s, "eventName") == 0);
 	if (m->path == NULL || m->cond == NULL) {
 		rules_match_free(m);
 		return NULL;
@@ -1991,7 +1239,7 @@ rules_match_entry(struct rules_ctx *c, const struct rules_node *k,
 }
 
 static struct rules_match *
-rules_match_compile(struct rules_ctx *c, const struct rules_node *n,
+rules_match_compile(struct rules_ctx *c, const struct yamlx_node *n,
     unsigned depth, const char *what)
 {
 	struct rules_match *m;
@@ -1999,20 +1247,20 @@ rules_match_compile(struct rules_ctx *c, const struct rules_node *n,
 	size_t i;
 	bool ok = true;
 
-	if (n->type == RULES_NODE_BAD)
+	if (n->type == YAMLX_NODE_BAD)
 		return NULL;
-	if (n->type != RULES_NODE_MAP) {
-		rules_err(c, n,
+	if (n->type != YAMLX_NODE_MAP) {
+		yamlx_err(&c->y, n,
 		    "expected a mapping of field paths to conditions for '%s'",
 		    what);
 		return NULL;
 	}
 	if (n->n == 0) {
-		rules_err(c, n, "empty '%s' (expected at least one condition)",
-		    what);
+		yamlx_err(&c->y, n,
+		    "empty '%s' (expected at least one condition)", what);
 		return NULL;
 	}
-	rules_map_dups(c, n);
+	yamlx_map_dups(&c->y, n);
 	m = rules_match_new(c, RULES_M_ALL, n->n / 2);
 	if (m == NULL)
 		return NULL;
@@ -2090,134 +1338,24 @@ rules_rule_done(struct rule *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Parses a duration: seconds, or digits and one of s, m, h, d. */
 static bool
-rules_duration(struct rules_ctx *c, const struct rules_node *n,
-    const char *what, uint64_t *ret_us)
+rules_group_by(struct rules_ctx *c, const struct yamlx_node *n, struct rule *r)
 {
-	char q[RULES_Q_SIZE];
-	uint64_t v = 0;
-	uint64_t mult = 1;
-	size_t i;
-
-	if (n->type == RULES_NODE_BAD)
-		return false;
-	if (n->type != RULES_NODE_SCALAR || rules_is_null(n)) {
-		rules_err(c, n,
-		    "expected a duration for '%s' (seconds, or a number followed by s, m, h or d)",
-		    what);
-		return false;
-	}
-	for (i = 0; i < n->len && n->s[i] >= '0' && n->s[i] <= '9'; i++) {
-		if (v > RULES_MAX_DURATION_S)
-			goto big;
-		v = v * 10 + (uint64_t)(n->s[i] - '0');
-	}
-	if (i == 0)
-		goto bad;
-	if (i + 1 == n->len) {
-		switch (n->s[i]) {
-		case 's':
-			mult = 1;
-			break;
-		case 'm':
-			mult = 60;
-			break;
-		case 'h':
-			mult = 3600;
-			break;
-		case 'd':
-			mult = 86400;
-			break;
-		default:
-			goto bad;
-		}
-	} else if (i != n->len) {
-		goto bad;
-	}
-	if (v > RULES_MAX_DURATION_S / mult)
-		goto big;
-	*ret_us = v * mult * 1000000;
-	return true;
-bad:
-	rules_err(c, n,
-	    "bad duration '%s' for '%s' (expected seconds, or a number followed by s, m, h or d)",
-	    RULES_QN(q, n), what);
-	return false;
-big:
-	rules_err(c, n, "duration '%s' for '%s' is longer than 365d",
-	    RULES_QN(q, n), what);
-	return false;
-}
-
-/* A list of strings, or one string. */
-static bool
-rules_str_list(struct rules_ctx *c, const struct rules_node *n,
-    const char *what, char ***ret, size_t *ret_n)
-{
-	const struct rules_node *const *items =
-	    (const struct rules_node *const *)&n;
-	size_t count = 1;
-	char **v;
-	size_t i;
-	bool ok = true;
-
-	if (n->type == RULES_NODE_BAD)
-		return false;
-	if (n->type == RULES_NODE_SEQ) {
-		items = (const struct rules_node *const *)n->kid;
-		count = n->n;
-	}
-	v = calloc(count != 0 ? count : 1, sizeof(*v));
-	if (v == NULL) {
-		c->oom = true;
-		return false;
-	}
-	for (i = 0; i < count; i++) {
-		const char *s = rules_str(c, items[i], what);
-
-		if (s == NULL) {
-			ok = false;
-			continue;
-		}
-		if (items[i]->len == 0 || strlen(s) != items[i]->len) {
-			rules_err(c, items[i], "empty name in '%s'", what);
-			ok = false;
-			continue;
-		}
-		v[i] = rules_strdup(c, s, items[i]->len);
-		if (v[i] == NULL)
-			ok = false;
-	}
-	if (!ok) {
-		for (i = 0; i < count; i++)
-			free(v[i]);
-		free(v);
-		return false;
-	}
-	*ret = v;
-	*ret_n = count;
-	return true;
-}
-
-static bool
-rules_group_by(struct rules_ctx *c, const struct rules_node *n, struct rule *r)
-{
-	const struct rules_node *const *items =
-	    (const struct rules_node *const *)&n;
+	const struct yamlx_node *const *items =
+	    (const struct yamlx_node *const *)&n;
 	size_t count = 1;
 	size_t i;
 	bool ok = true;
 
-	if (n->type == RULES_NODE_BAD)
+	if (n->type == YAMLX_NODE_BAD)
 		return false;
-	if (n->type == RULES_NODE_SEQ) {
-		items = (const struct rules_node *const *)n->kid;
+	if (n->type == YAMLX_NODE_SEQ) {
+		items = (const struct yamlx_node *const *)n->kid;
 		count = n->n;
 	}
 	r->group_by = calloc(count != 0 ? count : 1, sizeof(*r->group_by));
 	if (r->group_by == NULL) {
-		c->oom = true;
+		c->y.oom = true;
 		return false;
 	}
 	for (i = 0; i < count; i++) {
@@ -2250,40 +1388,39 @@ rules_id_ok(const char *s, size_t len)
 }
 
 static bool
-rules_rule_id(struct rules_ctx *c, const struct rules_node *n, struct rule *r)
+rules_rule_id(struct rules_ctx *c, const struct yamlx_node *n, struct rule *r)
 {
 	struct json_object *v;
-	char q[RULES_Q_SIZE];
+	char q[YAMLX_Q_SIZE];
 	const char *s;
 
-	s = rules_str(c, n, "id");
+	s = yamlx_str(&c->y, n, "id");
 	if (s == NULL)
 		return false;
 	if (!rules_id_ok(s, n->len)) {
-		rules_err(c, n,
+		yamlx_err(&c->y, n,
 		    "bad rule id '%s' (use letters, digits, '.', '_' and '-', at most %d)",
-		    RULES_QN(q, n), RULES_MAX_ID);
+		    YAMLX_QN(q, n), RULES_MAX_ID);
 		return false;
 	}
 	if (json_object_object_get_ex(c->ids, s, &v)) {
-		rules_err(c, n, "duplicate rule id '%s' (first at line %d)", s,
-		    json_object_get_int(v));
+		yamlx_err(&c->y, n, "duplicate rule id '%s' (first at line %d)",
+		    s, json_object_get_int(v));
 		return false;
 	}
-	if (!rules_dict_add(c, c->ids, s, n->line))
+	if (!yamlx_dict_add(&c->y, c->ids, s, n->line))
 		return false;
-	r->id = rules_strdup(c, s, n->len);
+	r->id = yamlx_strdup(&c->y, s, n->len);
 	return r->id != NULL;
 }
 
 /* Compiles one rule into r (which the caller frees either way). */
 static void
-rules_rule_compile(struct rules_ctx *c, const struct rules_node *map,
+rules_rule_compile(struct rules_ctx *c, const struct yamlx_node *map,
     struct rule *r)
 {
-	const struct rules_node *nodes[RULES_KEY_COUNT];
-	char hint[96];
-	char q[RULES_Q_SIZE];
+	const struct yamlx_node *nodes[RULES_KEY_COUNT];
+	char q[YAMLX_Q_SIZE];
 	const char *s;
 	enum rules_key key;
 	size_t i;
@@ -2293,41 +1430,28 @@ rules_rule_compile(struct rules_ctx *c, const struct rules_node *map,
 	r->severity = RULES_SEV_WARNING;
 	r->enabled = true;
 	r->line = map->line;
-	rules_map_dups(c, map);
+	yamlx_map_dups(&c->y, map);
 	/* The id first, so that later messages can name the rule. */
 	for (i = 0; i + 1 < map->n; i += 2) {
-		const struct rules_node *k = map->kid[i];
+		const struct yamlx_node *k = map->kid[i];
 
-		if (k->type == RULES_NODE_SCALAR && strcmp(k->s, "id") == 0) {
+		if (k->type == YAMLX_NODE_SCALAR && strcmp(k->s, "id") == 0) {
 			nodes[RULES_KEY_ID] = map->kid[i + 1];
 			(void)rules_rule_id(c, nodes[RULES_KEY_ID], r);
 			break;
 		}
 	}
 	if (nodes[RULES_KEY_ID] == NULL)
-		rules_err(c, map, "missing 'id' in rule");
+		yamlx_err(&c->y, map, "missing 'id' in rule");
 	/* Then the rest in file order, so that messages are too. */
 	for (i = 0; i + 1 < map->n; i += 2) {
-		const struct rules_node *k = map->kid[i];
-		const struct rules_node *v = map->kid[i + 1];
+		const struct yamlx_node *k = map->kid[i];
+		const struct yamlx_node *v = map->kid[i + 1];
 
-		if (k->type == RULES_NODE_BAD)
+		key = (enum rules_key)yamlx_key(&c->y, k, rules_key_names,
+		    RULES_KEY_COUNT, "rule");
+		if (key == RULES_KEY_COUNT)
 			continue;
-		if (k->type != RULES_NODE_SCALAR) {
-			rules_err(c, k, "expected a rule key");
-			continue;
-		}
-		for (key = 0; key < RULES_KEY_COUNT; key++)
-			if (strcmp(k->s, rules_key_names[key]) == 0)
-				break;
-		if (key == RULES_KEY_COUNT) {
-			rules_err(c, k, "unknown rule key '%s'%s",
-			    RULES_QN(q, k),
-			    rules_hint(hint, sizeof(hint),
-				rules_suggest(c, k->s, rules_key_names,
-				    RULES_KEY_COUNT, false)));
-			continue;
-		}
 		if (nodes[key] != NULL)
 			continue; /* a duplicate key, already reported */
 		nodes[key] = v;
@@ -2335,19 +1459,19 @@ rules_rule_compile(struct rules_ctx *c, const struct rules_node *map,
 		case RULES_KEY_ID:
 			break;
 		case RULES_KEY_TITLE:
-			s = rules_str(c, v, "title");
+			s = yamlx_str(&c->y, v, "title");
 			if (s != NULL)
-				r->title = rules_strdup(c, s, v->len);
+				r->title = yamlx_strdup(&c->y, s, v->len);
 			break;
 		case RULES_KEY_SEVERITY:
-			s = rules_str(c, v, "severity");
+			s = yamlx_str(&c->y, v, "severity");
 			if (s == NULL)
 				break;
 			sr = rules_severity_parse(s, &r->severity);
 			if (sr < 0)
-				rules_err(c, v,
+				yamlx_err(&c->y, v,
 				    "unknown severity '%s' (expected info, warning, error or critical)",
-				    RULES_QN(q, v));
+				    YAMLX_QN(q, v));
 			break;
 		case RULES_KEY_MATCH:
 			r->match = rules_match_compile(c, v, 0, "match");
@@ -2356,19 +1480,20 @@ rules_rule_compile(struct rules_ctx *c, const struct rules_node *map,
 			(void)rules_group_by(c, v, r);
 			break;
 		case RULES_KEY_SUMMARY:
-			s = rules_str(c, v, "summary");
+			s = yamlx_str(&c->y, v, "summary");
 			if (s != NULL && rules_tmpl_check(c, v))
-				r->summary = rules_strdup(c, s, v->len);
+				r->summary = yamlx_strdup(&c->y, s, v->len);
 			break;
 		case RULES_KEY_DESTINATIONS:
-			(void)rules_str_list(c, v, "destinations",
+			(void)yamlx_str_list(&c->y, v, "destinations",
 			    &r->destinations, &r->n_destinations);
 			break;
 		case RULES_KEY_THROTTLE:
-			(void)rules_duration(c, v, "throttle", &r->throttle_us);
+			(void)yamlx_duration(&c->y, v, "throttle",
+			    &r->throttle_us);
 			break;
 		case RULES_KEY_GROUP_WAIT:
-			(void)rules_duration(c, v, "group_wait",
+			(void)yamlx_duration(&c->y, v, "group_wait",
 			    &r->group_wait_us);
 			break;
 		case RULES_KEY_RESOLVE_ON:
@@ -2376,7 +1501,7 @@ rules_rule_compile(struct rules_ctx *c, const struct rules_node *map,
 			    rules_match_compile(c, v, 0, "resolve_on");
 			break;
 		case RULES_KEY_ENABLED:
-			(void)rules_bool(c, v, "enabled", &r->enabled);
+			(void)yamlx_bool(&c->y, v, "enabled", &r->enabled);
 			break;
 		case RULES_KEY_COUNT:
 			break;
@@ -2384,34 +1509,34 @@ rules_rule_compile(struct rules_ctx *c, const struct rules_node *map,
 	}
 	if (nodes[RULES_KEY_MATCH] == NULL) {
 		if (r->id != NULL)
-			rules_err(c, map, "missing 'match' in rule '%s'",
+			yamlx_err(&c->y, map, "missing 'match' in rule '%s'",
 			    r->id);
 		else
-			rules_err(c, map, "missing 'match' in rule");
+			yamlx_err(&c->y, map, "missing 'match' in rule");
 	}
 	if (r->title == NULL && r->id != NULL)
-		r->title = rules_strdup(c, r->id, strlen(r->id));
+		r->title = yamlx_strdup(&c->y, r->id, strlen(r->id));
 	if (nodes[RULES_KEY_GROUP_BY] == NULL && r->group_by == NULL) {
 		r->group_by = calloc(1, sizeof(*r->group_by));
 		if (r->group_by == NULL ||
 		    record_path_compile("secretId", &r->group_by[0]) < 0)
-			c->oom = true;
+			c->y.oom = true;
 		else
 			r->n_group_by = 1;
 	}
 }
 
 static void
-rules_rule_add(struct rules_ctx *c, const struct rules_node *n)
+rules_rule_add(struct rules_ctx *c, const struct yamlx_node *n)
 {
 	struct rules *rs = c->rs;
 	struct rule *v;
 	size_t cap;
 
-	if (n->type == RULES_NODE_BAD)
+	if (n->type == YAMLX_NODE_BAD)
 		return;
-	if (n->type != RULES_NODE_MAP) {
-		rules_err(c, n,
+	if (n->type != YAMLX_NODE_MAP) {
+		yamlx_err(&c->y, n,
 		    "expected a mapping for a rule (with 'id' and 'match')");
 		return;
 	}
@@ -2419,7 +1544,7 @@ rules_rule_add(struct rules_ctx *c, const struct rules_node *n)
 		cap = rs->cap != 0 ? rs->cap * 2 : 16;
 		v = realloc(rs->v, cap * sizeof(*v));
 		if (v == NULL) {
-			c->oom = true;
+			c->y.oom = true;
 			return;
 		}
 		rs->v = v;
@@ -2431,56 +1556,43 @@ rules_rule_add(struct rules_ctx *c, const struct rules_node *n)
 }
 
 static void
-rules_top(struct rules_ctx *c, const struct rules_node *root)
+rules_top(struct rules_ctx *c, const struct yamlx_node *root)
 {
-	const struct rules_node *list = NULL;
-	char hint[96];
-	char q[RULES_Q_SIZE];
+	const struct yamlx_node *list = NULL;
 	size_t i;
 
 	if (root == NULL) {
-		rules_err_at(c, 0, 0,
+		yamlx_err_at(&c->y, 0, 0,
 		    "empty rules file (expected a mapping with a 'rules' list)");
 		return;
 	}
-	if (root->type == RULES_NODE_BAD)
+	if (root->type == YAMLX_NODE_BAD)
 		return;
-	if (root->type != RULES_NODE_MAP) {
-		rules_err(c, root,
+	if (root->type != YAMLX_NODE_MAP) {
+		yamlx_err(&c->y, root,
 		    "expected a mapping with a 'rules' list at the top level");
 		return;
 	}
-	rules_map_dups(c, root);
+	yamlx_map_dups(&c->y, root);
 	for (i = 0; i + 1 < root->n; i += 2) {
-		const struct rules_node *k = root->kid[i];
+		const struct yamlx_node *k = root->kid[i];
 
-		if (k->type == RULES_NODE_SCALAR &&
-		    strcmp(k->s, "rules") == 0) {
-			if (list == NULL)
-				list = root->kid[i + 1];
-			continue;
-		}
-		if (k->type == RULES_NODE_SCALAR)
-			rules_err(c, k, "unknown top-level key '%s'%s",
-			    RULES_QN(q, k),
-			    rules_hint(hint, sizeof(hint),
-				rules_suggest(c, k->s, rules_top_keys, 1,
-				    false)));
-		else if (k->type != RULES_NODE_BAD)
-			rules_err(c, k, "expected a top-level key");
+		if (yamlx_key(&c->y, k, rules_top_keys, 1, "top-level") == 0 &&
+		    list == NULL)
+			list = root->kid[i + 1];
 	}
 	if (list == NULL) {
-		rules_err(c, root,
+		yamlx_err(&c->y, root,
 		    "missing 'rules' (expected a list of rules)");
 		return;
 	}
-	if (rules_is_null(list) || list->type == RULES_NODE_BAD)
+	if (yamlx_is_null(list) || list->type == YAMLX_NODE_BAD)
 		return; /* "rules:" with every rule commented out */
-	if (list->type != RULES_NODE_SEQ) {
-		rules_err(c, list, "expected a list of rules for 'rules'");
+	if (list->type != YAMLX_NODE_SEQ) {
+		yamlx_err(&c->y, list, "expected a list of rules for 'rules'");
 		return;
 	}
-	for (i = 0; i < list->n && !c->oom; i++)
+	for (i = 0; i < list->n && !c->y.oom; i++)
 		rules_rule_add(c, list->kid[i]);
 }
 
@@ -2502,17 +1614,14 @@ rules_load_buffer(const char *name, const char *text, size_t len, bool strict,
     struct rules **ret, struct diag_list *diags)
 {
 	struct rules_ctx c;
-	struct rules_node *root;
+	struct yamlx_node *root;
+	int r;
 
-	if (len > RULES_MAX_FILE)
-		return diag_list_add(diags, -EINVAL, name, 0, 0,
-		    "file larger than %u bytes", RULES_MAX_FILE);
 	memset(&c, 0, sizeof(c));
-	c.name = name;
-	c.text = text != NULL ? text : "";
-	c.len = len;
-	c.strict = strict;
-	c.diags = diags;
+	r = yamlx_init(&c.y, name, text, len, RULES_MAX_FILE, diags);
+	if (r < 0)
+		return r;
+	c.y.strict = strict;
 	c.rs = calloc(1, sizeof(*c.rs));
 	c.ids = json_object_new_object();
 	if (c.rs == NULL || c.ids == NULL) {
@@ -2521,18 +1630,18 @@ rules_load_buffer(const char *name, const char *text, size_t len, bool strict,
 		return diag_list_add(diags, -ENOMEM, name, 0, 0,
 		    "out of memory");
 	}
-	root = rules_yaml_load(&c);
+	root = yamlx_load(&c.y);
 	/* A whole tree (even with aliases or tags refused) is checked too. */
-	if (!c.oom && (root != NULL || c.errors == 0))
+	if (!c.y.oom && (root != NULL || c.y.errors == 0))
 		rules_top(&c, root);
-	rules_node_free(root);
+	yamlx_node_free(root);
 	json_object_put(c.ids);
-	if (c.oom) {
+	if (c.y.oom) {
 		rules_free(c.rs);
 		return diag_list_add(diags, -ENOMEM, name, 0, 0,
 		    "out of memory");
 	}
-	if (c.errors > 0) {
+	if (c.y.errors > 0) {
 		rules_free(c.rs);
 		return -EINVAL;
 	}
@@ -2544,72 +1653,13 @@ int
 rules_load(const char *path, bool strict, struct rules **ret,
     struct diag_list *diags)
 {
-	struct stat st;
-	char *text = NULL;
-	size_t len = 0;
-	size_t cap;
-	ssize_t n;
-	int fd;
+	char *text;
+	size_t len;
 	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		return diag_list_add(diags, r, path, 0, 0, "%s", strerror(-r));
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		(void)close(fd);
-		return diag_list_add(diags, r, path, 0, 0, "%s", strerror(-r));
-	}
-	if (S_ISDIR(st.st_mode)) {
-		(void)close(fd);
-		return diag_list_add(diags, -EISDIR, path, 0, 0, "%s",
-		    strerror(EISDIR));
-	}
-	/* Read at most one byte past the limit, whatever st_size says. */
-	cap = S_ISREG(st.st_mode) && st.st_size >= 0 &&
-		(uint64_t)st.st_size <= RULES_MAX_FILE
-	    ? (size_t)st.st_size + 1
-	    : RULES_MAX_FILE + 1;
-	text = malloc(cap);
-	if (text == NULL) {
-		(void)close(fd);
-		return diag_list_add(diags, -ENOMEM, path, 0, 0,
-		    "out of memory");
-	}
-	for (;;) {
-		if (len == cap) {
-			char *p;
-
-			if (cap > RULES_MAX_FILE)
-				break;
-			cap = cap * 2 > RULES_MAX_FILE + 1 ? RULES_MAX_FILE + 1
-							   : cap * 2;
-			p = realloc(text, cap);
-			if (p == NULL) {
-				free(text);
-				(void)close(fd);
-				return diag_list_add(diags, -ENOMEM, path, 0, 0,
-				    "out of memory");
-			}
-			text = p;
-		}
-		n = read(fd, text + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			free(text);
-			(void)close(fd);
-			return diag_list_add(diags, r, path, 0, 0, "%s",
-			    strerror(-r));
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	(void)close(fd);
+	r = yamlx_read_file(path, RULES_MAX_FILE, &text, &len, diags);
+	if (r < 0)
+		return r;
 	r = rules_load_buffer(path, text, len, strict, ret, diags);
 	free(text);
 	return r;

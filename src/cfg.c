@@ -1,0 +1,1700 @@
+/*
+ * cfg.c: see cfg.h; the format is smtrail.yaml(5).
+ *
+ * The file goes through yamlx (the same tree, ceilings and messages as the
+ * rules file). Each mapping's keys are collected first (duplicates and
+ * unknown keys reported there), then the sections are checked: http before
+ * the destinations (their default timeout), the destinations before
+ * default_destinations and route (which must name them). Messages are put
+ * back in file order at the end. Secrets are read as they are met and are
+ * never quoted: a message names the key, the destination and the file.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <regex.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "cfg.h"
+#include "diag.h"
+#include "http.h"
+#include "limits.h"
+#include "log.h"
+#include "rules.h"
+#include "secret.h"
+#include "yamlx.h"
+
+/* From the build (Makefile.am, config.h); these for a bare compile. */
+#ifndef SMTRAIL_DEFAULT_RULES
+#define SMTRAIL_DEFAULT_RULES "/etc/smtrail/rules.yaml"
+#endif
+#ifndef SMTRAIL_STATEDIR
+#define SMTRAIL_STATEDIR "/var/lib/smtrail"
+#endif
+
+/*
+ * Destination names end up in logs, metrics labels and the spool, like
+ * rule ids. The certificate pattern is the operator's, but still capped
+ * like a rule's regex. A credential name is a file name.
+ */
+#define CFG_MAX_NAME 128
+#define CFG_MAX_REGEX 1024
+#define CFG_MAX_CREDENTIAL 255
+#define CFG_MAX_RATE 1000000u
+#define CFG_S 1000000ull /* microseconds */
+#define CFG_DEFAULT_DEADLINE_US (3600 * CFG_S)
+
+#define CFG_SEV_ALL ((1u << RULES_SEV_COUNT) - 1)
+
+enum cfg_key {
+	CFG_KEY_AWS,
+	CFG_KEY_SQS,
+	CFG_KEY_S3,
+	CFG_KEY_SNS,
+	CFG_KEY_HTTP,
+	CFG_KEY_RULES,
+	CFG_KEY_STATE_DIR,
+	CFG_KEY_LOG_LEVEL,
+	CFG_KEY_METRICS,
+	CFG_KEY_DEFAULT_DESTINATIONS,
+	CFG_KEY_ROUTE,
+	CFG_KEY_DESTINATIONS,
+	CFG_KEY_COUNT
+};
+
+static const char *const cfg_key_names[CFG_KEY_COUNT] = {
+    [CFG_KEY_AWS] = "aws",
+    [CFG_KEY_SQS] = "sqs",
+    [CFG_KEY_S3] = "s3",
+    [CFG_KEY_SNS] = "sns",
+    [CFG_KEY_HTTP] = "http",
+    [CFG_KEY_RULES] = "rules",
+    [CFG_KEY_STATE_DIR] = "state_dir",
+    [CFG_KEY_LOG_LEVEL] = "log_level",
+    [CFG_KEY_METRICS] = "metrics",
+    [CFG_KEY_DEFAULT_DESTINATIONS] = "default_destinations",
+    [CFG_KEY_ROUTE] = "route",
+    [CFG_KEY_DESTINATIONS] = "destinations",
+};
+
+enum cfg_aws_key { CFG_AWS_REGION, CFG_AWS_PROFILE, CFG_AWS_ENDPOINT_URL };
+static const char *const cfg_aws_names[] = {"region", "profile",
+    "endpoint_url"};
+
+enum cfg_sqs_key {
+	CFG_SQS_QUEUE_URL,
+	CFG_SQS_WAIT_TIME,
+	CFG_SQS_VISIBILITY_TIMEOUT,
+	CFG_SQS_MAX_MESSAGES,
+	CFG_SQS_MAX_RECEIVE_COUNT
+};
+static const char *const cfg_sqs_names[] = {"queue_url", "wait_time",
+    "visibility_timeout", "max_messages", "max_receive_count"};
+
+enum cfg_s3_key { CFG_S3_ALLOWED_BUCKETS, CFG_S3_MAX_OBJECT_SIZE };
+static const char *const cfg_s3_names[] = {"allowed_buckets",
+    "max_object_size"};
+
+enum cfg_sns_key { CFG_SNS_VERIFY_SIGNATURES, CFG_SNS_CERT_URL_PATTERN };
+static const char *const cfg_sns_names[] = {"verify_signatures",
+    "cert_url_pattern"};
+
+enum cfg_http_key { CFG_HTTP_CA_FILE, CFG_HTTP_CA_PATH, CFG_HTTP_TIMEOUT };
+static const char *const cfg_http_names[] = {"ca_file", "ca_path", "timeout"};
+
+static const char *const cfg_metrics_names[] = {"listen"};
+
+enum cfg_route_key {
+	CFG_ROUTE_SEVERITY,
+	CFG_ROUTE_MIN_SEVERITY,
+	CFG_ROUTE_DESTINATIONS,
+	CFG_ROUTE_CONTINUE
+};
+static const char *const cfg_route_names[] = {"severity", "min_severity",
+    "destinations", "continue"};
+
+/* Every destination key; each type takes some (cfg_dkeys_of). */
+enum cfg_dkey {
+	CFG_DKEY_TYPE,
+	CFG_DKEY_URL,
+	CFG_DKEY_URL_FILE,
+	CFG_DKEY_HMAC_SECRET,
+	CFG_DKEY_HMAC_SECRET_FILE,
+	CFG_DKEY_ROUTING_KEY,
+	CFG_DKEY_ROUTING_KEY_FILE,
+	CFG_DKEY_CHANNEL,
+	CFG_DKEY_USERNAME,
+	CFG_DKEY_ICON_EMOJI,
+	CFG_DKEY_MENTION,
+	CFG_DKEY_TIMEOUT,
+	CFG_DKEY_DEADLINE,
+	CFG_DKEY_RATE,
+	CFG_DKEY_COUNT
+};
+
+static const char *const cfg_dkey_names[CFG_DKEY_COUNT] = {
+    [CFG_DKEY_TYPE] = "type",
+    [CFG_DKEY_URL] = "url",
+    [CFG_DKEY_URL_FILE] = "url_file",
+    [CFG_DKEY_HMAC_SECRET] = "hmac_secret",
+    [CFG_DKEY_HMAC_SECRET_FILE] = "hmac_secret_file",
+    [CFG_DKEY_ROUTING_KEY] = "routing_key",
+    [CFG_DKEY_ROUTING_KEY_FILE] = "routing_key_file",
+    [CFG_DKEY_CHANNEL] = "channel",
+    [CFG_DKEY_USERNAME] = "username",
+    [CFG_DKEY_ICON_EMOJI] = "icon_emoji",
+    [CFG_DKEY_MENTION] = "mention",
+    [CFG_DKEY_TIMEOUT] = "timeout",
+    [CFG_DKEY_DEADLINE] = "deadline",
+    [CFG_DKEY_RATE] = "rate",
+};
+
+#define CFG_D(k) (1u << CFG_DKEY_##k)
+#define CFG_D_NET (CFG_D(TYPE) | CFG_D(TIMEOUT) | CFG_D(DEADLINE) | CFG_D(RATE))
+
+static const unsigned cfg_dkeys_of[CFG_DEST_COUNT] = {
+    [CFG_DEST_WEBHOOK] = CFG_D_NET | CFG_D(URL) | CFG_D(URL_FILE) |
+	CFG_D(HMAC_SECRET) | CFG_D(HMAC_SECRET_FILE),
+    [CFG_DEST_STDOUT] = CFG_D(TYPE),
+    [CFG_DEST_SLACK] = CFG_D_NET | CFG_D(URL) | CFG_D(URL_FILE) |
+	CFG_D(CHANNEL) | CFG_D(USERNAME) | CFG_D(ICON_EMOJI) | CFG_D(MENTION),
+    [CFG_DEST_PAGERDUTY] =
+	CFG_D_NET | CFG_D(ROUTING_KEY) | CFG_D(ROUTING_KEY_FILE) | CFG_D(URL),
+};
+
+struct cfg_ctx {
+	struct yamlx y;
+	struct cfg *cfg;
+	const char **dnames; /* the destinations' names, NULL-terminated */
+};
+
+const char *
+cfg_dest_type_str(enum cfg_dest_type t)
+{
+	switch (t) {
+	case CFG_DEST_WEBHOOK:
+		return "webhook";
+	case CFG_DEST_STDOUT:
+		return "stdout";
+	case CFG_DEST_SLACK:
+		return "slack";
+	case CFG_DEST_PAGERDUTY:
+		return "pagerduty";
+	case CFG_DEST_COUNT:
+		break;
+	}
+	return "unknown";
+}
+
+/* ---- freeing and defaults --------------------------------------------- */
+
+static void
+cfg_strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+cfg_dest_done(struct cfg_dest *d)
+{
+	free(d->name);
+	secret_free(d->url);
+	secret_free(d->hmac_secret);
+	secret_free(d->routing_key);
+	free(d->channel);
+	free(d->username);
+	free(d->icon_emoji);
+	free(d->mention);
+	memset(d, 0, sizeof(*d));
+}
+
+void
+cfg_free(struct cfg *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	free(cfg->file);
+	free(cfg->aws.region);
+	free(cfg->aws.profile);
+	free(cfg->aws.endpoint_url);
+	free(cfg->sqs.queue_url);
+	cfg_strv_free(cfg->s3.allowed_buckets, cfg->s3.n_allowed_buckets);
+	free(cfg->sns.cert_url_pattern);
+	if (cfg->sns.cert_url_re_ok)
+		regfree(&cfg->sns.cert_url_re);
+	free(cfg->http.ca_file);
+	free(cfg->http.ca_path);
+	free(cfg->rules);
+	free(cfg->state_dir);
+	free(cfg->metrics.listen);
+	free(cfg->metrics.host);
+	cfg_strv_free(cfg->default_destinations, cfg->n_default_destinations);
+	for (i = 0; i < cfg->n_routes; i++)
+		cfg_strv_free(cfg->routes[i].destinations,
+		    cfg->routes[i].n_destinations);
+	free(cfg->routes);
+	for (i = 0; i < cfg->n_destinations; i++)
+		cfg_dest_done(&cfg->destinations[i]);
+	free(cfg->destinations);
+	free(cfg);
+}
+
+/* host:port or [v6]:port; host an IPv4 address or a host name. */
+static bool
+cfg_listen_parse(const char *s, char **ret_host, unsigned *ret_port)
+{
+	struct in6_addr a6;
+	const char *colon;
+	const char *host = s;
+	size_t hlen;
+	char tmp[INET6_ADDRSTRLEN + 1];
+	unsigned long port = 0;
+	size_t i;
+
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		if (end == NULL || end[1] != ':')
+			return false;
+		host = s + 1;
+		hlen = (size_t)(end - host);
+		if (hlen == 0 || hlen >= sizeof(tmp))
+			return false;
+		memcpy(tmp, host, hlen);
+		tmp[hlen] = '\0';
+		if (inet_pton(AF_INET6, tmp, &a6) != 1)
+			return false;
+		colon = end + 1;
+	} else {
+		colon = strchr(s, ':');
+		if (colon == NULL || strchr(colon + 1, ':') != NULL)
+			return false;
+		hlen = (size_t)(colon - s);
+		if (hlen == 0 || hlen > 253)
+			return false;
+		for (i = 0; i < hlen; i++)
+			if (strchr("abcdefghijklmnopqrstuvwxyz"
+				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-",
+				s[i]) == NULL)
+				return false;
+	}
+	if (colon[1] == '\0' || strlen(colon + 1) > 5)
+		return false;
+	for (i = 1; colon[i] != '\0'; i++) {
+		if (colon[i] < '0' || colon[i] > '9')
+			return false;
+		port = port * 10 + (unsigned long)(colon[i] - '0');
+	}
+	if (port == 0 || port > 65535)
+		return false;
+	*ret_host = strndup(host, hlen);
+	*ret_port = (unsigned)port;
+	return true;
+}
+
+static int
+cfg_new(struct cfg **ret)
+{
+	struct cfg *cfg = calloc(1, sizeof(*cfg));
+
+	if (cfg == NULL)
+		return -ENOMEM;
+	cfg->sqs.wait_time_s = 20;
+	cfg->sqs.visibility_timeout_s = 300;
+	cfg->sqs.max_messages = 10;
+	cfg->sqs.max_receive_count = 0;
+	cfg->s3.max_object_size = 512ull << 20;
+	cfg->sns.verify_signatures = true;
+	cfg->http.timeout_ms = 30000;
+	cfg->log_level = LOG_LEVEL_NOTICE;
+	cfg->sns.cert_url_pattern = strdup(CFG_DEFAULT_CERT_URL_PATTERN);
+	cfg->rules = strdup(SMTRAIL_DEFAULT_RULES);
+	cfg->state_dir = strdup(SMTRAIL_STATEDIR);
+	cfg->metrics.listen = strdup(CFG_DEFAULT_METRICS_LISTEN);
+	if (!cfg_listen_parse(CFG_DEFAULT_METRICS_LISTEN, &cfg->metrics.host,
+		&cfg->metrics.port))
+		cfg->metrics.host = NULL; /* cannot happen */
+	if (cfg->sns.cert_url_pattern == NULL || cfg->rules == NULL ||
+	    cfg->state_dir == NULL || cfg->metrics.listen == NULL ||
+	    cfg->metrics.host == NULL) {
+		cfg_free(cfg);
+		return -ENOMEM;
+	}
+	*ret = cfg;
+	return 0;
+}
+
+/* Compiles the certificate pattern in place (the default is known good). */
+static int
+cfg_compile_cert_re(struct cfg *cfg)
+{
+	int r;
+
+	r = regcomp(&cfg->sns.cert_url_re, cfg->sns.cert_url_pattern,
+	    REG_EXTENDED | REG_NOSUB);
+	if (r != 0)
+		return r == REG_ESPACE ? -ENOMEM : -EINVAL;
+	cfg->sns.cert_url_re_ok = true;
+	return 0;
+}
+
+int
+cfg_default(struct cfg **ret)
+{
+	struct cfg *cfg;
+	int r;
+
+	r = cfg_new(&cfg);
+	if (r < 0)
+		return r;
+	r = cfg_compile_cert_re(cfg);
+	if (r < 0) {
+		cfg_free(cfg);
+		return r;
+	}
+	*ret = cfg;
+	return 0;
+}
+
+/* ---- formatting -------------------------------------------------------- */
+
+/* "20s", "5m", "1h", "7d": the largest unit that divides us evenly. */
+static const char *
+cfg_fmt_duration(uint64_t us, char *buf, size_t size)
+{
+	uint64_t s = us / CFG_S;
+
+	if (s != 0 && s % 86400 == 0)
+		(void)snprintf(buf, size, "%llud",
+		    (unsigned long long)s / 86400);
+	else if (s != 0 && s % 3600 == 0)
+		(void)snprintf(buf, size, "%lluh",
+		    (unsigned long long)s / 3600);
+	else if (s != 0 && s % 60 == 0)
+		(void)snprintf(buf, size, "%llum", (unsigned long long)s / 60);
+	else
+		(void)snprintf(buf, size, "%llus", (unsigned long long)s);
+	return buf;
+}
+
+/* "512MiB", "1000": the largest binary unit that divides v evenly. */
+static const char *
+cfg_fmt_size(uint64_t v, char *buf, size_t size)
+{
+	if (v != 0 && v % (1ull << 30) == 0)
+		(void)snprintf(buf, size, "%lluGiB",
+		    (unsigned long long)(v >> 30));
+	else if (v != 0 && v % (1ull << 20) == 0)
+		(void)snprintf(buf, size, "%lluMiB",
+		    (unsigned long long)(v >> 20));
+	else if (v != 0 && v % (1ull << 10) == 0)
+		(void)snprintf(buf, size, "%lluKiB",
+		    (unsigned long long)(v >> 10));
+	else
+		(void)snprintf(buf, size, "%llu", (unsigned long long)v);
+	return buf;
+}
+
+/* ---- scalars ----------------------------------------------------------- */
+
+/*
+ * Collects a mapping's values by key into vals (n entries, NULL when
+ * absent), reporting duplicate and unknown keys. The first of a duplicate
+ * is used.
+ */
+static void
+cfg_keys(struct cfg_ctx *c, const struct yamlx_node *map, const char *what,
+    const char *const *names, size_t n, const struct yamlx_node **vals)
+{
+	size_t i;
+	size_t k;
+
+	memset(vals, 0, n * sizeof(*vals));
+	yamlx_map_dups(&c->y, map);
+	for (i = 0; i + 1 < map->n; i += 2) {
+		k = yamlx_key(&c->y, map->kid[i], names, n, what);
+		if (k < n && vals[k] == NULL)
+			vals[k] = map->kid[i + 1];
+	}
+}
+
+/* A section: a mapping, or null (every key commented out). */
+static bool
+cfg_section(struct cfg_ctx *c, const struct yamlx_node *n, const char *what,
+    const char *const *names, size_t count, const struct yamlx_node **vals)
+{
+	memset(vals, 0, count * sizeof(*vals));
+	if (yamlx_is_null(n))
+		return true;
+	if (!yamlx_map(&c->y, n, what))
+		return false;
+	cfg_keys(c, n, what, names, count, vals);
+	return true;
+}
+
+/* A non-empty string without NULs, replacing *dst. */
+static bool
+cfg_string(struct cfg_ctx *c, const struct yamlx_node *n, const char *what,
+    char **dst)
+{
+	const char *s = yamlx_str(&c->y, n, what);
+	char *p;
+
+	if (s == NULL)
+		return false;
+	if (n->len == 0) {
+		yamlx_err(&c->y, n, "empty value for '%s'", what);
+		return false;
+	}
+	if (strlen(s) != n->len) {
+		yamlx_err(&c->y, n, "NUL byte in '%s'", what);
+		return false;
+	}
+	p = yamlx_strdup(&c->y, s, n->len);
+	if (p == NULL)
+		return false;
+	free(*dst);
+	*dst = p;
+	return true;
+}
+
+/* A whole number in [min, max], quoted or not. */
+static bool
+cfg_uint(struct cfg_ctx *c, const struct yamlx_node *n, const char *what,
+    unsigned min, unsigned max, unsigned *ret)
+{
+	char q[YAMLX_Q_SIZE];
+	unsigned long long v = 0;
+	size_t i = 0;
+
+	if (n->type == YAMLX_NODE_BAD)
+		return false;
+	if (n->type == YAMLX_NODE_SCALAR && n->len > 0 && n->s[0] == '-')
+		i = 1;
+	if (n->type != YAMLX_NODE_SCALAR || i == n->len) {
+		yamlx_err(&c->y, n, "expected a whole number for '%s'", what);
+		return false;
+	}
+	for (; i < n->len; i++) {
+		if (n->s[i] < '0' || n->s[i] > '9') {
+			yamlx_err(&c->y, n, "expected a whole number for '%s'",
+			    what);
+			return false;
+		}
+		if (v <= UINT32_MAX)
+			v = v * 10 + (unsigned long long)(n->s[i] - '0');
+	}
+	if (n->s[0] == '-' || v < min || v > max) {
+		yamlx_err(&c->y, n,
+		    "bad value '%s' for '%s' (expected %u to %u)",
+		    YAMLX_QN(q, n), what, min, max);
+		return false;
+	}
+	*ret = (unsigned)v;
+	return true;
+}
+
+/* A duration in [min_s, max_s] seconds, in microseconds. */
+static bool
+cfg_duration(struct cfg_ctx *c, const struct yamlx_node *n, const char *what,
+    uint64_t min_s, uint64_t max_s, uint64_t *ret_us)
+{
+	char q[YAMLX_Q_SIZE];
+	char lo[32];
+	char hi[32];
+	uint64_t us;
+
+	if (!yamlx_duration(&c->y, n, what, &us))
+		return false;
+	if (us < min_s * CFG_S || us > max_s * CFG_S) {
+		yamlx_err(&c->y, n,
+		    "bad value '%s' for '%s' (expected %s to %s)",
+		    YAMLX_QN(q, n), what,
+		    cfg_fmt_duration(min_s * CFG_S, lo, sizeof(lo)),
+		    cfg_fmt_duration(max_s * CFG_S, hi, sizeof(hi)));
+		return false;
+	}
+	*ret_us = us;
+	return true;
+}
+
+/*
+ * A size: bytes, or a number followed by KiB, MiB, GiB (powers of 1024) or
+ * KB, MB, GB (of 1000); in [min, max].
+ */
+static bool
+cfg_size(struct cfg_ctx *c, const struct yamlx_node *n, const char *what,
+    uint64_t min, uint64_t max, uint64_t *ret)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t mult;
+	} units[] = {{"", 1}, {"KiB", 1ull << 10}, {"MiB", 1ull << 20},
+	    {"GiB", 1ull << 30}, {"KB", 1000}, {"MB", 1000000},
+	    {"GB", 1000000000}};
+	char q[YAMLX_Q_SIZE];
+	char lo[32];
+	char hi[32];
+	uint64_t v = 0;
+	size_t i;
+	size_t u;
+	bool big = false;
+
+	if (n->type == YAMLX_NODE_BAD)
+		return false;
+	if (n->type != YAMLX_NODE_SCALAR || yamlx_is_null(n)) {
+		yamlx_err(&c->y, n,
+		    "expected a size for '%s' (bytes, or a number followed by KiB, MiB, GiB, KB, MB or GB)",
+		    what);
+		return false;
+	}
+	for (i = 0; i < n->len && n->s[i] >= '0' && n->s[i] <= '9'; i++) {
+		if (v > UINT64_MAX / 10 - 9)
+			big = true;
+		else
+			v = v * 10 + (uint64_t)(n->s[i] - '0');
+	}
+	for (u = 0; u < ARRAY_SIZE(units); u++)
+		if (strcmp(n->s + i, units[u].suffix) == 0)
+			break;
+	if (i == 0 || u == ARRAY_SIZE(units) || strlen(n->s) != n->len) {
+		yamlx_err(&c->y, n,
+		    "bad size '%s' for '%s' (expected bytes, or a number followed by KiB, MiB, GiB, KB, MB or GB)",
+		    YAMLX_QN(q, n), what);
+		return false;
+	}
+	if (big || v > max / units[u].mult || v * units[u].mult < min) {
+		yamlx_err(&c->y, n,
+		    "bad value '%s' for '%s' (expected %s to %s)",
+		    YAMLX_QN(q, n), what, cfg_fmt_size(min, lo, sizeof(lo)),
+		    cfg_fmt_size(max, hi, sizeof(hi)));
+		return false;
+	}
+	*ret = v * units[u].mult;
+	return true;
+}
+
+/*
+ * Why s (len bytes) is not an http:// or https:// URL with a host, or NULL.
+ * The reason never quotes s.
+ */
+static const char *
+cfg_url_why(const char *s, size_t len)
+{
+	size_t i;
+	size_t skip;
+
+	if (strlen(s) != len)
+		return "holds a NUL byte";
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+			return "holds a space or control character";
+	if (strncasecmp(s, "https://", 8) == 0)
+		skip = 8;
+	else if (strncasecmp(s, "http://", 7) == 0)
+		skip = 7;
+	else
+		return "expected http:// or https://";
+	if (strcspn(s + skip, "/?#") == 0)
+		return "no host";
+	return NULL;
+}
+
+/* A URL setting that is not a secret: quoted in messages. */
+static bool
+cfg_url(struct cfg_ctx *c, const struct yamlx_node *n, const char *what,
+    char **dst)
+{
+	const char *why;
+	char q[YAMLX_Q_SIZE];
+
+	if (!cfg_string(c, n, what, dst))
+		return false;
+	why = cfg_url_why(n->s, n->len);
+	if (why != NULL) {
+		yamlx_err(&c->y, n, "bad URL '%s' for '%s' (%s)",
+		    YAMLX_QN(q, n), what, why);
+		return false;
+	}
+	return true;
+}
+
+/* ---- sections ---------------------------------------------------------- */
+
+static void
+cfg_aws(struct cfg_ctx *c, const struct yamlx_node *n)
+{
+	const struct yamlx_node *v[ARRAY_SIZE(cfg_aws_names)];
+	struct cfg_aws *a = &c->cfg->aws;
+	char q[YAMLX_Q_SIZE];
+	size_t i;
+
+	if (!cfg_section(c, n, "aws", cfg_aws_names, ARRAY_SIZE(v), v))
+		return;
+	if (v[CFG_AWS_REGION] != NULL &&
+	    cfg_string(c, v[CFG_AWS_REGION], "region", &a->region)) {
+		for (i = 0; a->region[i] != '\0'; i++)
+			if (strchr("abcdefghijklmnopqrstuvwxyz0123456789-",
+				a->region[i]) == NULL)
+				break;
+		if (a->region[i] != '\0' || i > 64)
+			yamlx_err(&c->y, v[CFG_AWS_REGION],
+			    "bad region '%s' (expected a name such as 'eu-west-1')",
+			    YAMLX_QN(q, v[CFG_AWS_REGION]));
+	}
+	if (v[CFG_AWS_PROFILE] != NULL)
+		(void)cfg_string(c, v[CFG_AWS_PROFILE], "profile", &a->profile);
+	if (v[CFG_AWS_ENDPOINT_URL] != NULL)
+		(void)cfg_url(c, v[CFG_AWS_ENDPOINT_URL], "endpoint_url",
+		    &a->endpoint_url);
+}
+
+static void
+cfg_sqs(struct cfg_ctx *c, const struct yamlx_node *n)
+{
+	const struct yamlx_node *v[ARRAY_SIZE(cfg_sqs_names)];
+	struct cfg_sqs *s = &c->cfg->sqs;
+	uint64_t us;
+
+	if (!cfg_section(c, n, "sqs", cfg_sqs_names, ARRAY_SIZE(v), v))
+		return;
+	if (v[CFG_SQS_QUEUE_URL] != NULL)
+		(void)cfg_url(c, v[CFG_SQS_QUEUE_URL], "queue_url",
+		    &s->queue_url);
+	/* SQS's own limits: a long poll of at most 20 s, 12 h visibility. */
+	if (v[CFG_SQS_WAIT_TIME] != NULL &&
+	    cfg_duration(c, v[CFG_SQS_WAIT_TIME], "wait_time", 0, 20, &us))
+		s->wait_time_s = (unsigned)(us / CFG_S);
+	if (v[CFG_SQS_VISIBILITY_TIMEOUT] != NULL &&
+	    cfg_duration(c, v[CFG_SQS_VISIBILITY_TIMEOUT], "visibility_timeout",
+		0, 43200, &us))
+		s->visibility_timeout_s = (unsigned)(us / CFG_S);
+	if (v[CFG_SQS_MAX_MESSAGES] != NULL)
+		(void)cfg_uint(c, v[CFG_SQS_MAX_MESSAGES], "max_messages", 1,
+		    10, &s->max_messages);
+	if (v[CFG_SQS_MAX_RECEIVE_COUNT] != NULL)
+		(void)cfg_uint(c, v[CFG_SQS_MAX_RECEIVE_COUNT],
+		    "max_receive_count", 0, 1000, &s->max_receive_count);
+}
+
+/* S3's naming rules: 3 to 63 lowercase letters, digits, '.' and '-'. */
+static bool
+cfg_bucket_ok(const char *s)
+{
+	size_t len = strlen(s);
+	size_t i;
+
+	if (len < 3 || len > 63)
+		return false;
+	for (i = 0; i < len; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyz0123456789.-", s[i]) ==
+		    NULL)
+			return false;
+	return true;
+}
+
+/* The i-th item of a list that may be written as one scalar. */
+static const struct yamlx_node *
+cfg_item(const struct yamlx_node *n, size_t i)
+{
+	return n->type == YAMLX_NODE_SEQ ? n->kid[i] : n;
+}
+
+static void
+cfg_s3(struct cfg_ctx *c, const struct yamlx_node *n)
+{
+	const struct yamlx_node *v[ARRAY_SIZE(cfg_s3_names)];
+	const struct yamlx_node *b;
+	const struct yamlx_node *it;
+	struct cfg_s3 *s = &c->cfg->s3;
+	char q[YAMLX_Q_SIZE];
+	char **names;
+	size_t count;
+	size_t i;
+	bool ok = true;
+
+	if (!cfg_section(c, n, "s3", cfg_s3_names, ARRAY_SIZE(v), v))
+		return;
+	b = v[CFG_S3_ALLOWED_BUCKETS];
+	if (b != NULL && !yamlx_is_null(b)) {
+		/* Every name, even when another item is not a string. */
+		for (i = 0; i < (b->type == YAMLX_NODE_SEQ ? b->n : 1); i++) {
+			it = cfg_item(b, i);
+			if (it->type != YAMLX_NODE_SCALAR || it->len == 0 ||
+			    strlen(it->s) != it->len || cfg_bucket_ok(it->s))
+				continue;
+			yamlx_err(&c->y, it,
+			    "bad bucket name '%s' (expected 3 to 63 lowercase letters, digits, '.' and '-')",
+			    YAMLX_QN(q, it));
+			ok = false;
+		}
+		if (yamlx_str_list(&c->y, b, "allowed_buckets", &names,
+			&count)) {
+			if (count == 0) {
+				/* [] would read as "any bucket": say so. */
+				yamlx_err(&c->y, b,
+				    "allowed_buckets is empty (list the trail's buckets, or remove the key to allow any bucket)");
+				ok = false;
+			}
+			if (ok) {
+				s->allowed_buckets = names;
+				s->n_allowed_buckets = count;
+			} else {
+				cfg_strv_free(names, count);
+			}
+		}
+	}
+	/* Anything larger could not be inflated anyway. */
+	if (v[CFG_S3_MAX_OBJECT_SIZE] != NULL)
+		(void)cfg_size(c, v[CFG_S3_MAX_OBJECT_SIZE], "max_object_size",
+		    1, TRAIL_MAX_INFLATED, &s->max_object_size);
+}
+
+static void
+cfg_sns(struct cfg_ctx *c, const struct yamlx_node *n)
+{
+	const struct yamlx_node *v[ARRAY_SIZE(cfg_sns_names)];
+	const struct yamlx_node *p;
+	struct cfg_sns *s = &c->cfg->sns;
+	regex_t re;
+	char err[200];
+	int r;
+
+	if (!cfg_section(c, n, "sns", cfg_sns_names, ARRAY_SIZE(v), v))
+		return;
+	if (v[CFG_SNS_VERIFY_SIGNATURES] != NULL)
+		(void)yamlx_bool(&c->y, v[CFG_SNS_VERIFY_SIGNATURES],
+		    "verify_signatures", &s->verify_signatures);
+	p = v[CFG_SNS_CERT_URL_PATTERN];
+	if (p == NULL ||
+	    !cfg_string(c, p, "cert_url_pattern", &s->cert_url_pattern))
+		return;
+	if (p->len > CFG_MAX_REGEX) {
+		yamlx_err(&c->y, p,
+		    "bad regex for 'cert_url_pattern': longer than %d bytes",
+		    CFG_MAX_REGEX);
+		return;
+	}
+	/* Compiled here for the message; again once the load is good. */
+	r = regcomp(&re, s->cert_url_pattern, REG_EXTENDED | REG_NOSUB);
+	if (r == REG_ESPACE) {
+		c->y.oom = true;
+		return;
+	}
+	if (r != 0) {
+		(void)regerror(r, &re, err, sizeof(err));
+		yamlx_err(&c->y, p, "bad regex for 'cert_url_pattern': %s",
+		    err);
+		return;
+	}
+	regfree(&re);
+}
+
+static void
+cfg_http(struct cfg_ctx *c, const struct yamlx_node *n)
+{
+	const struct yamlx_node *v[ARRAY_SIZE(cfg_http_names)];
+	struct cfg_http *h = &c->cfg->http;
+	uint64_t us;
+
+	if (!cfg_section(c, n, "http", cfg_http_names, ARRAY_SIZE(v), v))
+		return;
+	if (v[CFG_HTTP_CA_FILE] != NULL)
+		(void)cfg_string(c, v[CFG_HTTP_CA_FILE], "ca_file",
+		    &h->ca_file);
+	if (v[CFG_HTTP_CA_PATH] != NULL)
+		(void)cfg_string(c, v[CFG_HTTP_CA_PATH], "ca_path",
+		    &h->ca_path);
+	if (v[CFG_HTTP_TIMEOUT] != NULL &&
+	    cfg_duration(c, v[CFG_HTTP_TIMEOUT], "timeout", 1, 3600, &us))
+		h->timeout_ms = (long)(us / 1000);
+}
+
+static void
+cfg_metrics(struct cfg_ctx *c, const struct yamlx_node *n)
+{
+	const struct yamlx_node *v[ARRAY_SIZE(cfg_metrics_names)];
+	struct cfg_metrics *m = &c->cfg->metrics;
+	const char *s;
+	char q[YAMLX_Q_SIZE];
+	char *host = NULL;
+	unsigned port;
+
+	if (!cfg_section(c, n, "metrics", cfg_metrics_names, ARRAY_SIZE(v),
+		v) ||
+	    v[0] == NULL)
+		return;
+	s = yamlx_str(&c->y, v[0], "listen");
+	if (s == NULL)
+		return;
+	free(m->listen);
+	free(m->host);
+	m->listen = NULL;
+	m->host = NULL;
+	m->port = 0;
+	if (v[0]->len == 0 || strcmp(s, "off") == 0)
+		return;
+	if (strlen(s) != v[0]->len || !cfg_listen_parse(s, &host, &port)) {
+		yamlx_err(&c->y, v[0],
+		    "bad address '%s' for 'listen' (expected host:port, [IPv6]:port, or off)",
+		    YAMLX_QN(q, v[0]));
+		return;
+	}
+	m->listen = yamlx_strdup(&c->y, s, v[0]->len);
+	m->host = host;
+	m->port = port;
+	if (host == NULL)
+		c->y.oom = true;
+}
+
+static void
+cfg_log_level(struct cfg_ctx *c, const struct yamlx_node *n)
+{
+	const char *s = yamlx_str(&c->y, n, "log_level");
+	char q[YAMLX_Q_SIZE];
+
+	if (s == NULL)
+		return;
+	if (strlen(s) != n->len || log_level_parse(s, &c->cfg->log_level) < 0)
+		yamlx_err(&c->y, n,
+		    "unknown log level '%s' (expected err, warning, notice, info or debug)",
+		    YAMLX_QN(q, n));
+}
+
+/* ---- destinations ------------------------------------------------------ */
+
+/* Letters, digits, '.', '_' and '-', like rule ids. */
+static bool
+cfg_name_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > CFG_MAX_NAME || strlen(s) != len)
+		return false;
+	for (i = 0; i < len; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			(ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+			ch == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* A systemd credential's name: a file name in $CREDENTIALS_DIRECTORY. */
+static bool
+cfg_credential_ok(const char *s, size_t len)
+{
+	return len > 0 && len <= CFG_MAX_CREDENTIAL && strlen(s) == len &&
+	    strchr(s, '/') == NULL && strcmp(s, ".") != 0 &&
+	    strcmp(s, "..") != 0;
+}
+
+/*
+ * One secret of destination d: inline (n_inl, where "credential:NAME"
+ * reads $CREDENTIALS_DIRECTORY/NAME) or from a file (n_file). Errors are
+ * reported at the value and name the key and the file, never the value.
+ * src says where the secret came from, for later messages.
+ */
+static bool
+cfg_secret(struct cfg_ctx *c, const struct cfg_dest *d, enum cfg_dkey key,
+    const struct yamlx_node *n_inl, const struct yamlx_node *n_file,
+    struct secret **ret, char *src, size_t srcsize)
+{
+	static const char cred[] = "credential:";
+	const char *kname = cfg_dkey_names[key];
+	const char *fname = cfg_dkey_names[key + 1]; /* its _file form */
+	const char *s;
+	const char *dir;
+	const char *name;
+	char path[4096];
+	char q[YAMLX_Q_SIZE];
+	struct diag e;
+	int r;
+
+	if (n_inl != NULL && n_file != NULL) {
+		yamlx_err(&c->y, n_file,
+		    "both '%s' and '%s' in destination '%s'; use one", kname,
+		    fname, d->name);
+		return false;
+	}
+	if (n_file != NULL) {
+		s = yamlx_str(&c->y, n_file, fname);
+		if (s == NULL)
+			return false;
+		if (n_file->len == 0) {
+			yamlx_err(&c->y, n_file, "empty value for '%s'", fname);
+			return false;
+		}
+		if (strlen(s) != n_file->len) {
+			yamlx_err(&c->y, n_file, "NUL byte in '%s'", fname);
+			return false;
+		}
+		r = secret_read_file(s, SECRET_MAX_FILE, ret, &e);
+		(void)snprintf(src, srcsize, "secret file '%s' for '%s'",
+		    yamlx_q(q, sizeof(q), s, n_file->len), fname);
+		if (r == -ENOMEM)
+			c->y.oom = true;
+		else if (r < 0)
+			yamlx_err(&c->y, n_file, "%s of destination '%s': %s",
+			    src, d->name, e.msg);
+		return r >= 0;
+	}
+	s = yamlx_str(&c->y, n_inl, kname);
+	if (s == NULL)
+		return false;
+	if (n_inl->len == 0 || strlen(s) != n_inl->len) {
+		yamlx_err(&c->y, n_inl,
+		    "'%s' of destination '%s' is empty or holds a NUL byte",
+		    kname, d->name);
+		return false;
+	}
+	if (strncmp(s, cred, sizeof(cred) - 1) != 0) {
+		(void)snprintf(src, srcsize, "'%s'", kname);
+		*ret = secret_new(s, n_inl->len);
+		if (*ret == NULL)
+			c->y.oom = true;
+		return *ret != NULL;
+	}
+	name = s + sizeof(cred) - 1;
+	if (!cfg_credential_ok(name, n_inl->len - (sizeof(cred) - 1))) {
+		yamlx_err(&c->y, n_inl,
+		    "bad credential name '%s' in '%s' of destination '%s' (expected credential:NAME, NAME a file in $CREDENTIALS_DIRECTORY)",
+		    yamlx_q(q, sizeof(q), name,
+			n_inl->len - (sizeof(cred) - 1)),
+		    kname, d->name);
+		return false;
+	}
+	(void)snprintf(src, srcsize, "credential '%s' for '%s'", name, kname);
+	dir = getenv("CREDENTIALS_DIRECTORY");
+	if (dir == NULL || dir[0] == '\0') {
+		yamlx_err(&c->y, n_inl,
+		    "%s of destination '%s': $CREDENTIALS_DIRECTORY is not set (see systemd's LoadCredential=)",
+		    src, d->name);
+		return false;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    sizeof(path)) {
+		yamlx_err(&c->y, n_inl, "%s of destination '%s': path too long",
+		    src, d->name);
+		return false;
+	}
+	r = secret_read_file(path, SECRET_MAX_FILE, ret, &e);
+	if (r == -ENOMEM)
+		c->y.oom = true;
+	else if (r < 0)
+		yamlx_err(&c->y, n_inl, "%s of destination '%s': %s: %s", src,
+		    d->name, e.file, e.msg);
+	return r >= 0;
+}
+
+/* "N/s", "N/m", "N/h" or "N/d": at most N per second, minute, ... */
+static bool
+cfg_rate(struct cfg_ctx *c, const struct yamlx_node *n, struct cfg_dest *d)
+{
+	static const char units[] = "smhd";
+	static const uint64_t per[] = {1, 60, 3600, 86400};
+	const char *s = yamlx_str(&c->y, n, "rate");
+	const char *u;
+	char q[YAMLX_Q_SIZE];
+	unsigned long v = 0;
+	size_t i;
+
+	if (s == NULL)
+		return false;
+	for (i = 0; i < n->len && s[i] >= '0' && s[i] <= '9' && i < 8; i++)
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	u = s[i] == '/' && s[i + 1] != '\0' && s[i + 2] == '\0'
+	    ? strchr(units, s[i + 1])
+	    : NULL;
+	if (i == 0 || u == NULL || v == 0 || v > CFG_MAX_RATE ||
+	    strlen(s) != n->len) {
+		yamlx_err(&c->y, n,
+		    "bad rate '%s' for 'rate' (expected a count per second, minute, hour or day, such as '1/s' or '20/m')",
+		    YAMLX_QN(q, n));
+		return false;
+	}
+	d->rate_count = (unsigned)v;
+	d->rate_period_us = per[u - units] * CFG_S;
+	return true;
+}
+
+/* The destination's type, from its 'type' key; CFG_DEST_COUNT if bad. */
+static enum cfg_dest_type
+cfg_dest_type(struct cfg_ctx *c, const struct yamlx_node *map, const char *name)
+{
+	const struct yamlx_node *t = NULL;
+	const char *names[CFG_DEST_COUNT];
+	enum cfg_dest_type type;
+	const char *s;
+	const char *sug;
+	char hint[96];
+	char q[YAMLX_Q_SIZE];
+	size_t i;
+
+	for (i = 0; i + 1 < map->n && t == NULL; i += 2)
+		if (map->kid[i]->type == YAMLX_NODE_SCALAR &&
+		    strcmp(map->kid[i]->s, "type") == 0)
+			t = map->kid[i + 1];
+	if (t == NULL) {
+		yamlx_err(&c->y, map,
+		    "missing 'type' in destination '%s' (expected webhook, stdout, slack or pagerduty)",
+		    name);
+		return CFG_DEST_COUNT;
+	}
+	s = yamlx_str(&c->y, t, "type");
+	if (s == NULL)
+		return CFG_DEST_COUNT;
+	for (type = 0; type < CFG_DEST_COUNT; type++) {
+		names[type] = cfg_dest_type_str(type);
+		if (strcmp(s, names[type]) == 0 && strlen(s) == t->len)
+			return type;
+	}
+	sug = yamlx_suggest(&c->y, s, names, CFG_DEST_COUNT, false);
+	if (sug != NULL)
+		(void)yamlx_hint(hint, sizeof(hint), sug);
+	else
+		(void)snprintf(hint, sizeof(hint),
+		    " (expected webhook, stdout, slack or pagerduty)");
+	yamlx_err(&c->y, t, "unknown destination type '%s'%s", YAMLX_QN(q, t),
+	    hint);
+	return CFG_DEST_COUNT;
+}
+
+/* The secret URL of a destination: http(s), never quoted. */
+static void
+cfg_dest_url_check(struct cfg_ctx *c, const struct yamlx_node *at,
+    const struct cfg_dest *d, const char *src)
+{
+	const char *why = cfg_url_why(secret_value(d->url), secret_len(d->url));
+
+	if (why != NULL)
+		yamlx_err(&c->y, at,
+		    "bad URL in %s of destination '%s' (%s; the value is not shown)",
+		    src, d->name, why);
+}
+
+/* Checks one destination's keys and reads its secrets into d. */
+static void
+cfg_dest_fill(struct cfg_ctx *c, const struct yamlx_node *map,
+    struct cfg_dest *d)
+{
+	const struct yamlx_node *v[CFG_DKEY_COUNT];
+	const char *names[CFG_DKEY_COUNT];
+	const struct yamlx_node *at;
+	unsigned allowed = cfg_dkeys_of[d->type];
+	char what[64];
+	char src[YAMLX_Q_SIZE + 64];
+	uint64_t us;
+	size_t i;
+	size_t k;
+
+	for (k = 0; k < CFG_DKEY_COUNT; k++)
+		names[k] =
+		    (allowed & (1u << k)) != 0 ? cfg_dkey_names[k] : NULL;
+	(void)snprintf(what, sizeof(what), "%s destination",
+	    cfg_dest_type_str(d->type));
+	memset(v, 0, sizeof(v));
+	for (i = 0; i + 1 < map->n; i += 2) {
+		const struct yamlx_node *kn = map->kid[i];
+
+		for (k = 0; k < CFG_DKEY_COUNT; k++)
+			if (kn->type == YAMLX_NODE_SCALAR &&
+			    strcmp(kn->s, cfg_dkey_names[k]) == 0)
+				break;
+		if (k < CFG_DKEY_COUNT && names[k] == NULL) {
+			yamlx_err(&c->y, kn,
+			    "'%s' does not apply to a %s destination",
+			    cfg_dkey_names[k], cfg_dest_type_str(d->type));
+			continue;
+		}
+		k = yamlx_key(&c->y, kn, names, CFG_DKEY_COUNT, what);
+		if (k < CFG_DKEY_COUNT && v[k] == NULL)
+			v[k] = map->kid[i + 1];
+	}
+
+	if (d->type == CFG_DEST_STDOUT)
+		return;
+	d->timeout_ms = c->cfg->http.timeout_ms;
+	d->deadline_us = CFG_DEFAULT_DEADLINE_US;
+	if (d->type == CFG_DEST_SLACK) {
+		d->rate_count = 1; /* Slack's limit for an incoming webhook */
+		d->rate_period_us = CFG_S;
+	}
+
+	if (v[CFG_DKEY_URL] != NULL || v[CFG_DKEY_URL_FILE] != NULL) {
+		at = v[CFG_DKEY_URL_FILE] != NULL ? v[CFG_DKEY_URL_FILE]
+						  : v[CFG_DKEY_URL];
+		if (cfg_secret(c, d, CFG_DKEY_URL, v[CFG_DKEY_URL],
+			v[CFG_DKEY_URL_FILE], &d->url, src, sizeof(src)))
+			cfg_dest_url_check(c, at, d, src);
+	} else if (d->type == CFG_DEST_PAGERDUTY) {
+		d->url = secret_new(CFG_DEFAULT_PAGERDUTY_URL,
+		    strlen(CFG_DEFAULT_PAGERDUTY_URL));
+		if (d->url == NULL)
+			c->y.oom = true;
+	} else {
+		yamlx_err(&c->y, map,
+		    "missing 'url' or 'url_file' in %s destination '%s'",
+		    cfg_dest_type_str(d->type), d->name);
+	}
+	if (v[CFG_DKEY_HMAC_SECRET] != NULL ||
+	    v[CFG_DKEY_HMAC_SECRET_FILE] != NULL)
+		(void)cfg_secret(c, d, CFG_DKEY_HMAC_SECRET,
+		    v[CFG_DKEY_HMAC_SECRET], v[CFG_DKEY_HMAC_SECRET_FILE],
+		    &d->hmac_secret, src, sizeof(src));
+	if (v[CFG_DKEY_ROUTING_KEY] != NULL ||
+	    v[CFG_DKEY_ROUTING_KEY_FILE] != NULL)
+		(void)cfg_secret(c, d, CFG_DKEY_ROUTING_KEY,
+		    v[CFG_DKEY_ROUTING_KEY], v[CFG_DKEY_ROUTING_KEY_FILE],
+		    &d->routing_key, src, sizeof(src));
+	else if (d->type == CFG_DEST_PAGERDUTY)
+		yamlx_err(&c->y, map,
+		    "missing 'routing_key' or 'routing_key_file' in pagerduty destination '%s'",
+		    d->name);
+
+	if (v[CFG_DKEY_CHANNEL] != NULL)
+		(void)cfg_string(c, v[CFG_DKEY_CHANNEL], "channel",
+		    &d->channel);
+	if (v[CFG_DKEY_USERNAME] != NULL)
+		(void)cfg_string(c, v[CFG_DKEY_USERNAME], "username",
+		    &d->username);
+	if (v[CFG_DKEY_ICON_EMOJI] != NULL)
+		(void)cfg_string(c, v[CFG_DKEY_ICON_EMOJI], "icon_emoji",
+		    &d->icon_emoji);
+	if (v[CFG_DKEY_MENTION] != NULL)
+		(void)cfg_string(c, v[CFG_DKEY_MENTION], "mention",
+		    &d->mention);
+	if (v[CFG_DKEY_TIMEOUT] != NULL &&
+	    cfg_duration(c, v[CFG_DKEY_TIMEOUT], "timeout", 1, 3600, &us))
+		d->timeout_ms = (long)(us / 1000);
+	if (v[CFG_DKEY_DEADLINE] != NULL)
+		(void)cfg_duration(c, v[CFG_DKEY_DEADLINE], "deadline", 1,
+		    7 * 86400, &d->deadline_us);
+	if (v[CFG_DKEY_RATE] != NULL)
+		(void)cfg_rate(c, v[CFG_DKEY_RATE], d);
+}
+
+static void
+cfg_dest(struct cfg_ctx *c, const struct yamlx_node *k,
+    const struct yamlx_node *map)
+{
+	struct cfg *cfg = c->cfg;
+	struct cfg_dest *d;
+	char q[YAMLX_Q_SIZE];
+
+	if (k->type == YAMLX_NODE_BAD)
+		return;
+	if (k->type != YAMLX_NODE_SCALAR) {
+		yamlx_err(&c->y, k, "expected a destination name");
+		return;
+	}
+	if (!cfg_name_ok(k->s, k->len)) {
+		yamlx_err(&c->y, k,
+		    "bad destination name '%s' (use letters, digits, '.', '_' and '-', at most %d)",
+		    YAMLX_QN(q, k), CFG_MAX_NAME);
+		return;
+	}
+	if (cfg_dest_find(cfg, k->s) != NULL)
+		return; /* a duplicate key, already reported */
+	d = &cfg->destinations[cfg->n_destinations];
+	memset(d, 0, sizeof(*d));
+	d->name = yamlx_strdup(&c->y, k->s, k->len);
+	if (d->name == NULL)
+		return;
+	d->line = k->line;
+	cfg->n_destinations++;
+	if (!yamlx_map(&c->y, map, d->name))
+		return;
+	yamlx_map_dups(&c->y, map);
+	d->type = cfg_dest_type(c, map, d->name);
+	if (d->type == CFG_DEST_COUNT) {
+		d->type = CFG_DEST_STDOUT; /* a placeholder; the load fails */
+		return;
+	}
+	cfg_dest_fill(c, map, d);
+}
+
+static void
+cfg_dests(struct cfg_ctx *c, const struct yamlx_node *n)
+{
+	struct cfg *cfg = c->cfg;
+	size_t i;
+
+	if (yamlx_is_null(n) || !yamlx_map(&c->y, n, "destinations"))
+		return;
+	yamlx_map_dups(&c->y, n);
+	cfg->destinations = calloc(n->n / 2 + 1, sizeof(*cfg->destinations));
+	c->dnames = calloc(n->n / 2 + 1, sizeof(*c->dnames));
+	if (cfg->destinations == NULL || c->dnames == NULL) {
+		c->y.oom = true;
+		return;
+	}
+	for (i = 0; i + 1 < n->n && !c->y.oom; i += 2)
+		cfg_dest(c, n->kid[i], n->kid[i + 1]);
+	for (i = 0; i < cfg->n_destinations; i++)
+		c->dnames[i] = cfg->destinations[i].name;
+}
+
+/* A list of defined destinations (or one), each checked where it is. */
+static bool
+cfg_dest_refs(struct cfg_ctx *c, const struct yamlx_node *n, const char *what,
+    char ***ret, size_t *ret_n)
+{
+	char hint[96];
+	char q[YAMLX_Q_SIZE];
+	char **v;
+	size_t count;
+	size_t i;
+	bool ok = true;
+
+	if (!yamlx_str_list(&c->y, n, what, &v, &count))
+		return false;
+	for (i = 0; i < count; i++) {
+		if (cfg_dest_find(c->cfg, v[i]) != NULL)
+			continue;
+		yamlx_err(&c->y, cfg_item(n, i), "unknown destination '%s'%s",
+		    YAMLX_QN(q, cfg_item(n, i)),
+		    yamlx_hint(hint, sizeof(hint),
+			c->dnames == NULL
+			    ? NULL
+			    : yamlx_suggest(&c->y, v[i], c->dnames,
+				  c->cfg->n_destinations, false)));
+		ok = false;
+	}
+	if (!ok) {
+		cfg_strv_free(v, count);
+		return false;
+	}
+	*ret = v;
+	*ret_n = count;
+	return true;
+}
+
+/* ---- routes ------------------------------------------------------------ */
+
+static bool
+cfg_severity(struct cfg_ctx *c, const struct yamlx_node *n, const char *s,
+    enum rules_severity *ret)
+{
+	char q[YAMLX_Q_SIZE];
+
+	if (strlen(s) == n->len && rules_severity_parse(s, ret) == 0)
+		return true;
+	yamlx_err(&c->y, n,
+	    "unknown severity '%s' (expected info, warning, error or critical)",
+	    YAMLX_QN(q, n));
+	return false;
+}
+
+static void
+cfg_route(struct cfg_ctx *c, const struct yamlx_node *n, struct cfg_route *rt)
+{
+	const struct yamlx_node *v[ARRAY_SIZE(cfg_route_names)];
+	const struct yamlx_node *sv;
+	enum rules_severity sev;
+	const char *s;
+	char **names;
+	size_t count;
+	size_t i;
+
+	rt->line = n->line;
+	rt->severities = CFG_SEV_ALL;
+	if (n->type == YAMLX_NODE_BAD)
+		return;
+	if (n->type != YAMLX_NODE_MAP) {
+		yamlx_err(&c->y, n,
+		    "expected a mapping for a route (with 'destinations')");
+		return;
+	}
+	cfg_keys(c, n, "route", cfg_route_names, ARRAY_SIZE(v), v);
+	sv = v[CFG_ROUTE_SEVERITY];
+	if (sv != NULL && v[CFG_ROUTE_MIN_SEVERITY] != NULL)
+		yamlx_err(&c->y, v[CFG_ROUTE_MIN_SEVERITY],
+		    "both 'severity' and 'min_severity' in a route; use one");
+	else if (sv != NULL &&
+	    yamlx_str_list(&c->y, sv, "severity", &names, &count)) {
+		rt->severities = 0;
+		for (i = 0; i < count; i++)
+			if (cfg_severity(c, cfg_item(sv, i), names[i], &sev))
+				rt->severities |= 1u << sev;
+		cfg_strv_free(names, count);
+		if (count == 0)
+			yamlx_err(&c->y, sv, "empty list for 'severity'");
+	} else if (v[CFG_ROUTE_MIN_SEVERITY] != NULL) {
+		sv = v[CFG_ROUTE_MIN_SEVERITY];
+		s = yamlx_str(&c->y, sv, "min_severity");
+		if (s != NULL && cfg_severity(c, sv, s, &sev))
+			rt->severities = CFG_SEV_ALL & ~((1u << sev) - 1);
+	}
+	if (v[CFG_ROUTE_DESTINATIONS] == NULL)
+		yamlx_err(&c->y, n, "missing 'destinations' in route");
+	else if (cfg_dest_refs(c, v[CFG_ROUTE_DESTINATIONS], "destinations",
+		     &rt->destinations, &rt->n_destinations) &&
+	    rt->n_destinations == 0)
+		yamlx_err(&c->y, v[CFG_ROUTE_DESTINATIONS],
+		    "empty list for 'destinations'");
+	if (v[CFG_ROUTE_CONTINUE] != NULL)
+		(void)yamlx_bool(&c->y, v[CFG_ROUTE_CONTINUE], "continue",
+		    &rt->cont);
+}
+
+static void
+cfg_routes(struct cfg_ctx *c, const struct yamlx_node *n)
+{
+	struct cfg *cfg = c->cfg;
+	size_t i;
+
+	if (yamlx_is_null(n) || !yamlx_seq(&c->y, n, "route"))
+		return;
+	cfg->routes = calloc(n->n + 1, sizeof(*cfg->routes));
+	if (cfg->routes == NULL) {
+		c->y.oom = true;
+		return;
+	}
+	for (i = 0; i < n->n && !c->y.oom; i++)
+		cfg_route(c, n->kid[i], &cfg->routes[cfg->n_routes++]);
+}
+
+/* ---- the file ---------------------------------------------------------- */
+
+static void
+cfg_top(struct cfg_ctx *c, const struct yamlx_node *root)
+{
+	const struct yamlx_node *v[CFG_KEY_COUNT];
+	struct cfg *cfg = c->cfg;
+
+	if (root == NULL) {
+		yamlx_err_at(&c->y, 0, 0,
+		    "empty configuration file (expected a mapping of settings)");
+		return;
+	}
+	if (root->type == YAMLX_NODE_BAD)
+		return;
+	if (root->type != YAMLX_NODE_MAP) {
+		yamlx_err(&c->y, root,
+		    "expected a mapping of settings at the top level");
+		return;
+	}
+	cfg_keys(c, root, "top-level", cfg_key_names, CFG_KEY_COUNT, v);
+	if (v[CFG_KEY_HTTP] != NULL)
+		cfg_http(c, v[CFG_KEY_HTTP]);
+	if (v[CFG_KEY_DESTINATIONS] != NULL)
+		cfg_dests(c, v[CFG_KEY_DESTINATIONS]);
+	if (v[CFG_KEY_AWS] != NULL)
+		cfg_aws(c, v[CFG_KEY_AWS]);
+	if (v[CFG_KEY_SQS] != NULL)
+		cfg_sqs(c, v[CFG_KEY_SQS]);
+	if (v[CFG_KEY_S3] != NULL)
+		cfg_s3(c, v[CFG_KEY_S3]);
+	if (v[CFG_KEY_SNS] != NULL)
+		cfg_sns(c, v[CFG_KEY_SNS]);
+	if (v[CFG_KEY_RULES] != NULL)
+		(void)cfg_string(c, v[CFG_KEY_RULES], "rules", &cfg->rules);
+	if (v[CFG_KEY_STATE_DIR] != NULL)
+		(void)cfg_string(c, v[CFG_KEY_STATE_DIR], "state_dir",
+		    &cfg->state_dir);
+	if (v[CFG_KEY_LOG_LEVEL] != NULL)
+		cfg_log_level(c, v[CFG_KEY_LOG_LEVEL]);
+	if (v[CFG_KEY_METRICS] != NULL)
+		cfg_metrics(c, v[CFG_KEY_METRICS]);
+	if (v[CFG_KEY_DEFAULT_DESTINATIONS] != NULL &&
+	    !yamlx_is_null(v[CFG_KEY_DEFAULT_DESTINATIONS]))
+		(void)cfg_dest_refs(c, v[CFG_KEY_DEFAULT_DESTINATIONS],
+		    "default_destinations", &cfg->default_destinations,
+		    &cfg->n_default_destinations);
+	if (v[CFG_KEY_ROUTE] != NULL)
+		cfg_routes(c, v[CFG_KEY_ROUTE]);
+}
+
+/* Puts l's items from first on in file order (stable: an insertion sort). */
+static void
+cfg_sort_diags(struct diag_list *l, unsigned first)
+{
+	struct diag tmp;
+	unsigned i;
+	unsigned j;
+
+	if (l == NULL)
+		return;
+	for (i = first + 1; i < l->n; i++) {
+		tmp = l->items[i];
+		for (j = i; j > first; j--) {
+			const struct diag *p = &l->items[j - 1];
+
+			if (p->line < tmp.line ||
+			    (p->line == tmp.line && p->col <= tmp.col))
+				break;
+			l->items[j] = *p;
+		}
+		l->items[j] = tmp;
+	}
+}
+
+int
+cfg_load_buffer(const char *name, const char *text, size_t len,
+    struct cfg **ret, struct diag_list *diags)
+{
+	struct cfg_ctx c;
+	struct yamlx_node *root;
+	unsigned first = diags != NULL ? diags->n : 0;
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	/* RULES_MAX_FILE: "a rules or config file" (limits.h). */
+	r = yamlx_init(&c.y, name, text, len, RULES_MAX_FILE, diags);
+	if (r < 0)
+		return r;
+	r = cfg_new(&c.cfg);
+	if (r < 0)
+		return diag_list_add(diags, r, name, 0, 0, "out of memory");
+	c.cfg->file = strdup(name);
+	if (c.cfg->file == NULL)
+		c.y.oom = true;
+	root = c.y.oom ? NULL : yamlx_load(&c.y);
+	/* A whole tree (even with aliases or tags refused) is checked too. */
+	if (!c.y.oom && (root != NULL || c.y.errors == 0))
+		cfg_top(&c, root);
+	yamlx_node_free(root);
+	free(c.dnames);
+	if (!c.y.oom && c.y.errors == 0) {
+		r = cfg_compile_cert_re(c.cfg);
+		if (r == -ENOMEM)
+			c.y.oom = true;
+		else if (r < 0) /* cannot happen: checked above */
+			yamlx_err_at(&c.y, 0, 0, "bad 'cert_url_pattern'");
+	}
+	cfg_sort_diags(diags, first);
+	if (c.y.oom) {
+		cfg_free(c.cfg);
+		return diag_list_add(diags, -ENOMEM, name, 0, 0,
+		    "out of memory");
+	}
+	if (c.y.errors > 0) {
+		cfg_free(c.cfg);
+		return -EINVAL;
+	}
+	*ret = c.cfg;
+	return 0;
+}
+
+int
+cfg_load(const char *path, struct cfg **ret, struct diag_list *diags)
+{
+	char *text;
+	size_t len;
+	int r;
+
+	r = yamlx_read_file(path, RULES_MAX_FILE, &text, &len, diags);
+	if (r < 0)
+		return r;
+	r = cfg_load_buffer(path, text, len, ret, diags);
+	free(text);
+	return r;
+}
+
+const struct cfg_dest *
+cfg_dest_find(const struct cfg *cfg, const char *name)
+{
+	size_t i;
+
+	if (cfg == NULL || name == NULL)
+		return NULL;
+	for (i = 0; i < cfg->n_destinations; i++)
+		if (strcmp(cfg->destinations[i].name, name) == 0)
+			return &cfg->destinations[i];
+	return NULL;
+}
+
+/* ---- summary ----------------------------------------------------------- */
+
+static int
+cfg_put_list(struct buf *out, const char *key, char *const *v, size_t n,
+    const char *none)
+{
+	size_t i;
+	int r;
+
+	r = buf_printf(out, "%s: ", key);
+	for (i = 0; i < n && r >= 0; i++)
+		r = buf_printf(out, "%s%s", i > 0 ? ", " : "", v[i]);
+	if (r >= 0 && n == 0)
+		r = buf_puts(out, none);
+	return r < 0 ? r : buf_putc(out, '\n');
+}
+
+static int
+cfg_put_url(struct buf *out, const char *key, const char *url, const char *none)
+{
+	char red[300];
+
+	if (url == NULL)
+		return buf_printf(out, "%s: %s\n", key, none);
+	return buf_printf(out, "%s: %s\n", key,
+	    http_url_redact(url, red, sizeof(red)));
+}
+
+static int
+cfg_put_dest(struct buf *out, const struct cfg_dest *d)
+{
+	static const char *const units[] = {"s", "m", "h", "d"};
+	static const uint64_t per[] = {1, 60, 3600, 86400};
+	char red[300];
+	char q[YAMLX_Q_SIZE];
+	char t1[32];
+	char t2[32];
+	const char *unit = NULL;
+	size_t i;
+	int r;
+
+	r = buf_printf(out, "destination %s: %s", d->name,
+	    cfg_dest_type_str(d->type));
+	if (r >= 0 && d->url != NULL)
+		r = buf_printf(out, " url %s (secret)",
+		    http_url_redact(secret_value(d->url), red, sizeof(red)));
+	if (r >= 0 && d->hmac_secret != NULL)
+		r = buf_puts(out, " hmac_secret (secret)");
+	if (r >= 0 && d->routing_key != NULL)
+		r = buf_puts(out, " routing_key (secret)");
+	if (r >= 0 && d->channel != NULL)
+		r = buf_printf(out, " channel '%s'",
+		    yamlx_q(q, sizeof(q), d->channel, strlen(d->channel)));
+	if (r >= 0 && d->username != NULL)
+		r = buf_printf(out, " username '%s'",
+		    yamlx_q(q, sizeof(q), d->username, strlen(d->username)));
+	if (r >= 0 && d->icon_emoji != NULL)
+		r = buf_printf(out, " icon_emoji '%s'",
+		    yamlx_q(q, sizeof(q), d->icon_emoji,
+			strlen(d->icon_emoji)));
+	if (r >= 0 && d->mention != NULL)
+		r = buf_printf(out, " mention '%s'",
+		    yamlx_q(q, sizeof(q), d->mention, strlen(d->mention)));
+	if (r >= 0 && d->type != CFG_DEST_STDOUT)
+		r = buf_printf(out, " timeout %s deadline %s",
+		    cfg_fmt_duration((uint64_t)d->timeout_ms * 1000, t1,
+			sizeof(t1)),
+		    cfg_fmt_duration(d->deadline_us, t2, sizeof(t2)));
+	for (i = 0; i < ARRAY_SIZE(per); i++)
+		if (d->rate_period_us == per[i] * CFG_S)
+			unit = units[i];
+	if (r >= 0 && d->rate_count != 0 && unit != NULL)
+		r = buf_printf(out, " rate %u/%s", d->rate_count, unit);
+	return r < 0 ? r : buf_putc(out, '\n');
+}
+
+static int
+cfg_put_route(struct buf *out, size_t i, const struct cfg_route *rt)
+{
+	const char *sep = "";
+	unsigned sev;
+	int r;
+
+	r = buf_printf(out, "route %zu: ", i + 1);
+	if (r >= 0 && rt->severities == CFG_SEV_ALL)
+		r = buf_puts(out, "any severity");
+	for (sev = 0;
+	     sev < RULES_SEV_COUNT && r >= 0 && rt->severities != CFG_SEV_ALL;
+	     sev++) {
+		if ((rt->severities & (1u << sev)) == 0)
+			continue;
+		r = buf_printf(out, "%s%s", sep,
+		    rules_severity_str((enum rules_severity)sev));
+		sep = ", ";
+	}
+	sep = " -> ";
+	for (i = 0; i < rt->n_destinations && r >= 0; i++) {
+		r = buf_printf(out, "%s%s", sep, rt->destinations[i]);
+		sep = ", ";
+	}
+	if (r >= 0 && rt->cont)
+		r = buf_puts(out, " (continue)");
+	return r < 0 ? r : buf_putc(out, '\n');
+}
+
+int
+cfg_summary(const struct cfg *cfg, struct buf *out)
+{
+	char q[YAMLX_Q_SIZE];
+	char t1[32];
+	char t2[32];
+	size_t i;
+	int r;
+
+	r = buf_printf(out, "config: %s\n",
+	    cfg->file != NULL ? cfg->file : "(defaults)");
+	if (r >= 0)
+		r = buf_printf(out, "aws.region: %s\naws.profile: %s\n",
+		    cfg->aws.region != NULL ? cfg->aws.region
+					    : "(environment or profile)",
+		    cfg->aws.profile != NULL ? cfg->aws.profile
+					     : "(AWS_PROFILE, else default)");
+	if (r >= 0)
+		r = cfg_put_url(out, "aws.endpoint_url", cfg->aws.endpoint_url,
+		    "(environment, else AWS)");
+	if (r >= 0)
+		r = cfg_put_url(out, "sqs.queue_url", cfg->sqs.queue_url,
+		    "(none)");
+	if (r >= 0)
+		r = buf_printf(out,
+		    "sqs.wait_time: %s\nsqs.visibility_timeout: %s\n"
+		    "sqs.max_messages: %u\nsqs.max_receive_count: %u%s\n",
+		    cfg_fmt_duration(cfg->sqs.wait_time_s * CFG_S, t1,
+			sizeof(t1)),
+		    cfg_fmt_duration(cfg->sqs.visibility_timeout_s * CFG_S, t2,
+			sizeof(t2)),
+		    cfg->sqs.max_messages, cfg->sqs.max_receive_count,
+		    cfg->sqs.max_receive_count == 0 ? " (off)" : "");
+	if (r >= 0)
+		r = cfg_put_list(out, "s3.allowed_buckets",
+		    cfg->s3.allowed_buckets, cfg->s3.n_allowed_buckets,
+		    "(any bucket)");
+	if (r >= 0)
+		r = buf_printf(out,
+		    "s3.max_object_size: %s\nsns.verify_signatures: %s\n"
+		    "sns.cert_url_pattern: %s\n",
+		    cfg_fmt_size(cfg->s3.max_object_size, t1, sizeof(t1)),
+		    cfg->sns.verify_signatures ? "true" : "false",
+		    yamlx_q(q, sizeof(q), cfg->sns.cert_url_pattern,
+			strlen(cfg->sns.cert_url_pattern)));
+	if (r >= 0)
+		r = buf_printf(out,
+		    "http.ca_file: %s\nhttp.ca_path: %s\nhttp.timeout: %s\n",
+		    cfg->http.ca_file != NULL ? cfg->http.ca_file
+					      : "(system default)",
+		    cfg->http.ca_path != NULL ? cfg->http.ca_path
+					      : "(system default)",
+		    cfg_fmt_duration((uint64_t)cfg->http.timeout_ms * 1000, t1,
+			sizeof(t1)));
+	if (r >= 0)
+		r = buf_printf(out,
+		    "rules: %s\nstate_dir: %s\nlog_level: %s\n"
+		    "metrics.listen: %s\n",
+		    cfg->rules, cfg->state_dir, log_level_str(cfg->log_level),
+		    cfg->metrics.listen != NULL ? cfg->metrics.listen : "off");
+	if (r >= 0)
+		r = cfg_put_list(out, "default_destinations",
+		    cfg->default_destinations, cfg->n_default_destinations,
+		    "(none)");
+	for (i = 0; i < cfg->n_routes && r >= 0; i++)
+		r = cfg_put_route(out, i, &cfg->routes[i]);
+	for (i = 0; i < cfg->n_destinations && r >= 0; i++)
+		r = cfg_put_dest(out, &cfg->destinations[i]);
+	return r < 0 ? r : 0;
+}

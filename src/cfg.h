@@ -1,0 +1,146 @@
+/*
+ * cfg.h: the daemon's configuration file, /etc/smtrail/smtrail.yaml; the
+ * format is smtrail.yaml(5).
+ *
+ * cfg_load() reads and checks the whole file and adds every problem to
+ * diags ("file:line:col: message", in file order); if there is any it
+ * installs nothing and returns -EINVAL (or -ENOENT, -EACCES... when the
+ * file cannot be read, -ENOMEM). The secrets it names (inline, *_file, or
+ * credential:NAME from $CREDENTIALS_DIRECTORY) are read during the load, so
+ * a loaded cfg holds everything the sinks need; no diagnostic ever holds a
+ * secret's value. cfg_default() is the configuration of an empty mapping,
+ * for when the default file is absent. A struct cfg is read-only once
+ * loaded and lives until cfg_free(). Never prints.
+ */
+#ifndef SMTRAIL_CFG_H
+#define SMTRAIL_CFG_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "log.h"
+
+struct buf;
+struct diag_list;
+struct secret; /* secret.h */
+
+#define CFG_DEFAULT_CERT_URL_PATTERN                                           \
+	"^https://sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/"
+#define CFG_DEFAULT_METRICS_LISTEN "127.0.0.1:9410"
+#define CFG_DEFAULT_PAGERDUTY_URL "https://events.pagerduty.com/v2/enqueue"
+
+enum cfg_dest_type {
+	CFG_DEST_WEBHOOK,
+	CFG_DEST_STDOUT,
+	CFG_DEST_SLACK,
+	CFG_DEST_PAGERDUTY,
+	CFG_DEST_COUNT
+};
+
+struct cfg_dest {
+	char *name;
+	enum cfg_dest_type type;
+	unsigned line;              /* where it is defined */
+	struct secret *url;         /* webhook, slack, pagerduty; else NULL */
+	struct secret *hmac_secret; /* webhook; NULL: not signed */
+	struct secret *routing_key; /* pagerduty */
+	char *channel;              /* slack; these four NULL: the hook's */
+	char *username;             /* own settings */
+	char *icon_emoji;
+	char *mention;        /* prefixed to the text, e.g. "<!here>" */
+	long timeout_ms;      /* per request; default http.timeout; stdout 0 */
+	uint64_t deadline_us; /* retries end; default 1 h; stdout 0 */
+	unsigned rate_count;  /* at most this many per rate_period_us; */
+	uint64_t rate_period_us; /* 0: no limit (slack default: 1/s) */
+};
+
+/* A route sends alerts of some severities to some destinations. */
+struct cfg_route {
+	unsigned severities; /* bit 1u << enum rules_severity, per match */
+	char **destinations; /* defined ones, at least one */
+	size_t n_destinations;
+	bool cont; /* "continue": later routes are tried too */
+	unsigned line;
+};
+
+struct cfg_aws {
+	char *region;       /* NULL: environment, then profile */
+	char *profile;      /* NULL: AWS_PROFILE, then "default" */
+	char *endpoint_url; /* NULL: environment, then AWS */
+};
+
+struct cfg_sqs {
+	char *queue_url;               /* NULL: none (run refuses; check not) */
+	unsigned wait_time_s;          /* 0-20, default 20 */
+	unsigned visibility_timeout_s; /* 0 (the queue's)-43200, default 300 */
+	unsigned max_messages;         /* 1-10, default 10 */
+	unsigned max_receive_count;    /* 0 (off)-1000, default 0 */
+};
+
+struct cfg_s3 {
+	char **allowed_buckets; /* none by default: every object refused */
+	size_t n_allowed_buckets;
+	uint64_t max_object_size; /* bytes, default 512 MiB */
+};
+
+struct cfg_sns {
+	bool verify_signatures; /* default true */
+	char *cert_url_pattern; /* default CFG_DEFAULT_CERT_URL_PATTERN */
+	regex_t cert_url_re;    /* it, REG_EXTENDED | REG_NOSUB */
+	bool cert_url_re_ok;    /* private: for cfg_free() */
+};
+
+struct cfg_http {
+	char *ca_file; /* NULL: the system's */
+	char *ca_path;
+	long timeout_ms; /* default 30 s */
+};
+
+struct cfg_metrics {
+	char *listen; /* as written; NULL: off */
+	char *host;   /* IPv6 without brackets; NULL: off */
+	unsigned port;
+};
+
+struct cfg {
+	char *file; /* what was loaded, NULL for cfg_default() */
+	struct cfg_aws aws;
+	struct cfg_sqs sqs;
+	struct cfg_s3 s3;
+	struct cfg_sns sns;
+	struct cfg_http http;
+	char *rules;     /* default SMTRAIL_DEFAULT_RULES */
+	char *state_dir; /* default SMTRAIL_STATEDIR */
+	enum log_level log_level;
+	struct cfg_metrics metrics;
+	char **default_destinations; /* defined ones; default none */
+	size_t n_default_destinations;
+	struct cfg_route *routes; /* in file order; first match wins */
+	size_t n_routes;
+	struct cfg_dest *destinations; /* in file order */
+	size_t n_destinations;
+};
+
+int cfg_load(const char *path, struct cfg **ret,
+    struct diag_list *diags) MUST_CHECK;
+/* Same, from memory; name is used in diagnostics. */
+int cfg_load_buffer(const char *name, const char *text, size_t len,
+    struct cfg **ret, struct diag_list *diags) MUST_CHECK;
+/* Every default (as for "{}"); -ENOMEM only. */
+int cfg_default(struct cfg **ret) MUST_CHECK;
+void cfg_free(struct cfg *cfg); /* NULL ok; wipes the secrets */
+
+/* The destination called name, or NULL. Borrowed from cfg. */
+const struct cfg_dest *cfg_dest_find(const struct cfg *cfg, const char *name);
+const char *cfg_dest_type_str(enum cfg_dest_type t);
+
+/*
+ * For "smtrail check": one "key: value" line per setting and destination,
+ * appended to out. Secrets show as "(secret)", URLs as scheme://host/...
+ */
+int cfg_summary(const struct cfg *cfg, struct buf *out) MUST_CHECK;
+
+#endif
