@@ -1698,3 +1698,26 @@ cfg_summary(const struct cfg *cfg, struct buf *out)
 		r = cfg_put_dest(out, &cfg->destinations[i]);
 	return r < 0 ? r : 0;
 }
+
+int
+cfg_check_rules(const struct cfg *cfg, const struct rules *rs,
+    const char *rules_file, struct diag_list *diags)
+{
+	size_t i;
+	size_t j;
+	int r = 0;
+
+	for (i = 0; i < rules_count(rs); i++) {
+		const struct rule *ru = rules_get(rs, i);
+
+		for (j = 0; j < ru->n_destinations; j++)
+			if (cfg_dest_find(cfg, ru->destinations[j]) == NULL)
+				r = diag_list_add(diags, -EINVAL, rules_file,
+				    ru->line, 0,
+				    "rule '%s': destination '%s' is not defined in %s",
+				    ru->id, ru->destinations[j],
+				    cfg->file != NULL ? cfg->file
+						      : "the configuration");
+	}
+	return r;
+}

@@ -138,6 +138,14 @@ const struct cfg_dest *cfg_dest_find(const struct cfg *cfg, const char *name);
 const char *cfg_dest_type_str(enum cfg_dest_type t);
 
 /*
+ * Every destination a rule names must be defined here: one error per
+ * unknown name (at the rule's line in its file) into diags. -EINVAL if any.
+ */
+struct rules;
+int cfg_check_rules(const struct cfg *cfg, const struct rules *rs,
+    const char *rules_file, struct diag_list *diags) MUST_CHECK;
+
+/*
  * For "smtrail check": one "key: value" line per setting and destination,
  * appended to out. Secrets show as "(secret)", URLs as scheme://host/...
  */

@@ -16,9 +16,17 @@
 
 #include <json-c/json.h>
 
+#include <event2/event.h>
+
 #include "alert.h"
+#include "aws/aws.h"
+#include "aws/creds.h"
+#include "aws/sqs.h"
 #include "buf.h"
+#include "cfg.h"
+#include "daemon.h"
 #include "diag.h"
+#include "http.h"
 #include "files.h"
 #include "limits.h"
 #include "log.h"
@@ -31,6 +39,8 @@
 static const char *arg_config = SMTRAIL_DEFAULT_CONFIG;
 static bool arg_config_given;
 static const char *arg_rules = SMTRAIL_DEFAULT_RULES;
+static bool arg_rules_given;
+static bool arg_log_level_given;
 static bool arg_strict;
 static bool arg_stats;
 static enum log_level arg_log_level = LOG_LEVEL_NOTICE;
@@ -55,6 +65,8 @@ usage(FILE *f)
 	    "  check [--strict]    validate the configuration and the rules\n"
 	    "  replay PATH...      scan CloudTrail log files or directories and\n"
 	    "                      print one JSON alert per line\n"
+	    "  aws-check           show region, credentials and endpoints, and\n"
+	    "                      read the configured queue's attributes\n"
 	    "  version             print the version and build features\n"
 	    "\n"
 	    "Options (before or after the command):\n"
@@ -84,58 +96,96 @@ print_diags(const struct diag_list *dl)
 		(void)fprintf(stderr, "(%u more not shown)\n", dl->dropped);
 }
 
-static int
-load_rules(bool strict, struct rules **ret)
+/* --rules wins over the configuration's "rules". */
+static const char *
+rules_path(const struct cfg *c)
 {
+	return arg_rules_given || c == NULL ? arg_rules : c->rules;
+}
+
+static int
+load_rules(const struct cfg *c, bool strict, struct rules **ret)
+{
+	const char *path = rules_path(c);
 	struct diag_list dl;
 	int r;
 
 	memset(&dl, 0, sizeof(dl));
-	r = rules_load(arg_rules, strict, ret, &dl);
+	r = rules_load(path, strict, ret, &dl);
+	if (r == 0 && c != NULL)
+		r = cfg_check_rules(c, *ret, path, &dl);
 	print_diags(&dl);
 	if (r < 0 && dl.n == 0)
-		(void)fprintf(stderr, "%s: %s\n", arg_rules, strerror(-r));
+		(void)fprintf(stderr, "%s: %s\n", path, strerror(-r));
+	if (r < 0 && *ret != NULL) {
+		rules_free(*ret);
+		*ret = NULL;
+	}
 	return r;
 }
 
 /*
  * The configuration file: an explicit --config must exist; the default one
- * may be absent for the offline commands.
+ * may be absent for the offline commands, which then use the defaults.
+ * ret_present says which.
  */
 static int
-check_config_present(void)
+load_config(struct cfg **ret, bool *ret_present)
 {
-	if (access(arg_config, R_OK) == 0)
-		return 1;
-	if (!arg_config_given && errno == ENOENT)
-		return 0;
-	(void)fprintf(stderr, "%s: %s\n", arg_config, strerror(errno));
-	return -errno;
+	struct diag_list dl;
+	int r;
+
+	*ret_present = false;
+	if (access(arg_config, F_OK) < 0 && errno == ENOENT &&
+	    !arg_config_given)
+		return cfg_default(ret);
+	memset(&dl, 0, sizeof(dl));
+	r = cfg_load(arg_config, ret, &dl);
+	print_diags(&dl);
+	if (r < 0 && dl.n == 0)
+		(void)fprintf(stderr, "%s: %s\n", arg_config, strerror(-r));
+	if (r == 0)
+		*ret_present = true;
+	return r;
 }
 
 static int
 cmd_check(int argc, char **argv)
 {
 	struct rules *rs = NULL;
+	struct cfg *c = NULL;
+	struct buf sum;
+	bool present;
 	size_t i;
-	int have_cfg;
+	int r;
 
 	UNUSED(argc);
 	UNUSED(argv);
-	have_cfg = check_config_present();
-	if (have_cfg < 0)
+	if (load_config(&c, &present) < 0)
 		return EXIT_FILE_ERROR;
-	if (load_rules(arg_strict, &rs) < 0)
+	if (load_rules(c, arg_strict, &rs) < 0) {
+		cfg_free(c);
 		return EXIT_FILE_ERROR;
-	for (i = 0; i < rules_count(rs); i++) {
-		const struct rule *r = rules_get(rs, i);
-
-		printf("%-32s %-8s %s%s\n", r->id,
-		    rules_severity_str(r->severity), r->title,
-		    r->enabled ? "" : " (disabled)");
 	}
-	printf("%s: %zu rules OK\n", arg_rules, rules_count(rs));
+	for (i = 0; i < rules_count(rs); i++) {
+		const struct rule *ru = rules_get(rs, i);
+
+		printf("%-32s %-8s %s%s\n", ru->id,
+		    rules_severity_str(ru->severity), ru->title,
+		    ru->enabled ? "" : " (disabled)");
+	}
+	printf("%s: %zu rules OK\n", rules_path(c), rules_count(rs));
+	if (present) {
+		buf_init(&sum, 1u << 20);
+		r = cfg_summary(c, &sum);
+		if (r == 0)
+			printf("%s%s: configuration OK\n", sum.data, c->file);
+		buf_done(&sum);
+	} else {
+		printf("%s: absent, defaults apply\n", arg_config);
+	}
 	rules_free(rs);
+	cfg_free(c);
 	return 0;
 }
 
@@ -235,13 +285,17 @@ cmd_replay(int argc, char **argv)
 	struct replay rp;
 	struct rules *rs = NULL;
 	struct trail *t = NULL;
+	struct cfg *cfg = NULL;
+	bool present;
 	double start;
 	size_t i;
 	int r;
 
-	if (check_config_present() < 0)
+	if (load_config(&cfg, &present) < 0)
 		return EXIT_USAGE;
-	if (load_rules(false, &rs) < 0)
+	r = load_rules(cfg, false, &rs);
+	cfg_free(cfg);
+	if (r < 0)
 		return EXIT_USAGE;
 	r = files_expand(argv, (size_t)argc, &fl);
 	if (r == 0)
@@ -296,10 +350,160 @@ cmd_version(int argc, char **argv)
 static int
 cmd_run(int argc, char **argv)
 {
+	struct daemon_opts o;
+
 	UNUSED(argc);
 	UNUSED(argv);
-	(void)fprintf(stderr, "smtrail: run: not built yet\n");
-	return EXIT_USAGE;
+	memset(&o, 0, sizeof(o));
+	o.config_path = arg_config;
+	o.rules_path = arg_rules_given ? arg_rules : NULL;
+	o.log_level = arg_log_level;
+	o.log_level_given = arg_log_level_given;
+	return daemon_run(&o);
+}
+
+/* ---- aws-check ---------------------------------------------------------- */
+
+struct awscheck {
+	struct event_base *base;
+	int done;
+	int status;
+	struct json_object *attrs;
+};
+
+static void
+awscheck_creds(const struct aws_creds *c, int r, const struct diag *d,
+    void *arg)
+{
+	struct awscheck *ac = arg;
+
+	ac->done = 1;
+	if (r < 0) {
+		printf("credentials: none (%s)\n", d != NULL ? d->msg : "");
+		ac->status = EXIT_FILE_ERROR;
+	} else {
+		/* The provider and the key id's first characters, never the
+		 * secret or the token. */
+		printf("credentials: from %s (key %.4s..., %s)\n", c->provider,
+		    c->access_key_id,
+		    c->session_token != NULL ? "temporary, with a session token"
+					     : "long-term");
+	}
+	(void)event_base_loopbreak(ac->base);
+}
+
+static void
+awscheck_attrs(const struct aws_result *res, struct json_object *attrs,
+    void *arg)
+{
+	struct awscheck *ac = arg;
+	struct json_object *v;
+
+	ac->done = 1;
+	if (res->error != 0) {
+		printf("queue: GetQueueAttributes failed: %s%s%s (%s)\n",
+		    res->code, res->code[0] ? ": " : "", res->message,
+		    strerror(-res->error));
+		if (res->error == -EACCES)
+			printf("hint: the credentials above need "
+			       "sqs:ReceiveMessage, sqs:DeleteMessage, "
+			       "sqs:ChangeMessageVisibility and "
+			       "sqs:GetQueueAttributes on this queue, and "
+			       "s3:GetObject on the trail's bucket\n");
+		ac->status = EXIT_FILE_ERROR;
+	} else {
+		if (json_object_object_get_ex(attrs, "QueueArn", &v))
+			printf("queue: %s\n", json_object_get_string(v));
+		if (json_object_object_get_ex(attrs,
+			"ApproximateNumberOfMessages", &v))
+			printf("queue: %s message(s) waiting\n",
+			    json_object_get_string(v));
+		if (json_object_object_get_ex(attrs, "VisibilityTimeout", &v))
+			printf("queue: visibility timeout %ss\n",
+			    json_object_get_string(v));
+		printf("queue: redrive policy %s\n",
+		    json_object_object_get_ex(attrs, "RedrivePolicy", &v)
+			? json_object_get_string(v)
+			: "none (set sqs.max_receive_count, or give the queue "
+			  "a dead-letter queue)");
+	}
+	(void)event_base_loopbreak(ac->base);
+}
+
+static int
+cmd_aws_check(int argc, char **argv)
+{
+	static const char *const names[] = {"All"};
+	struct awscheck ac;
+	struct http *http = NULL;
+	struct creds *cr = NULL;
+	struct aws *aws = NULL;
+	struct cfg *c = NULL;
+	struct creds_opts co;
+	struct aws_opts ao;
+	struct diag dg;
+	bool present;
+	int r;
+
+	UNUSED(argc);
+	UNUSED(argv);
+	if (load_config(&c, &present) < 0)
+		return EXIT_USAGE;
+	memset(&ac, 0, sizeof(ac));
+	memset(&dg, 0, sizeof(dg));
+	ac.base = event_base_new();
+	r = ac.base == NULL ? -ENOMEM : http_new(ac.base, NULL, &http);
+	memset(&co, 0, sizeof(co));
+	co.profile = c->aws.profile;
+	co.region = c->aws.region;
+	if (r == 0)
+		r = creds_new(ac.base, http, &co, &cr);
+	memset(&ao, 0, sizeof(ao));
+	ao.region = c->aws.region;
+	ao.profile = c->aws.profile;
+	ao.endpoint_url = c->aws.endpoint_url;
+	ao.max_attempts = 2;
+	if (r == 0)
+		r = aws_new(ac.base, http, cr, &ao, &aws, &dg);
+	if (r < 0) {
+		printf("region: %s\n", dg.msg[0] ? dg.msg : strerror(-r));
+		ac.status = EXIT_FILE_ERROR;
+		goto out;
+	}
+	printf("config: %s\n", present ? c->file : "(absent, defaults)");
+	printf("region: %s\n", aws_region(aws));
+	printf("endpoint: sqs %s\n", aws_endpoint(aws, "sqs"));
+	printf("endpoint: s3 %s (%s)\n", aws_endpoint(aws, "s3"),
+	    aws_s3_path_style(aws) ? "path-style" : "virtual-hosted");
+	r = creds_get(cr, awscheck_creds, &ac);
+	if (r == 0)
+		(void)event_base_dispatch(ac.base);
+	if (r < 0 || ac.status != 0) {
+		ac.status = EXIT_FILE_ERROR;
+		goto out;
+	}
+	if (c->sqs.queue_url == NULL) {
+		printf("queue: sqs.queue_url is not set in %s\n", arg_config);
+		ac.status = EXIT_FILE_ERROR;
+		goto out;
+	}
+	printf("queue: %s\n", c->sqs.queue_url);
+	ac.done = 0;
+	r = sqs_get_queue_attributes(aws, c->sqs.queue_url, names, 1,
+	    awscheck_attrs, &ac, NULL);
+	if (r == 0)
+		(void)event_base_dispatch(ac.base);
+	else
+		ac.status = EXIT_FILE_ERROR;
+out:
+	(void)fflush(stdout);
+	aws_free(aws);
+	creds_free(cr);
+	http_free(http);
+	if (ac.base != NULL)
+		event_base_free(ac.base);
+	cfg_free(c);
+	return ac.status;
 }
 
 static const struct command commands[] = {
@@ -307,6 +511,7 @@ static const struct command commands[] = {
     {"check", cmd_check, 0, 0},
     {"replay", cmd_replay, 1, -1},
     {"version", cmd_version, 0, 0},
+    {"aws-check", cmd_aws_check, 0, 0},
 };
 
 enum {
@@ -337,8 +542,10 @@ parse_options(int argc, char **argv)
 			break;
 		case 'r':
 			arg_rules = optarg;
+			arg_rules_given = true;
 			break;
 		case 'l':
+			arg_log_level_given = true;
 			if (log_level_parse(optarg, &arg_log_level) < 0) {
 				(void)fprintf(stderr,
 				    "smtrail: unknown log level '%s'\n",
