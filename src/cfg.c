@@ -286,13 +286,13 @@ cfg_listen_parse(const char *s, char **ret_host, unsigned *ret_port)
 		if (colon == NULL || strchr(colon + 1, ':') != NULL)
 			return false;
 		hlen = (size_t)(colon - s);
-		if (hlen == 0 || hlen > 253)
+		if (hlen == 0 || hlen >= sizeof(tmp))
 			return false;
-		for (i = 0; i < hlen; i++)
-			if (strchr("abcdefghijklmnopqrstuvwxyz"
-				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-",
-				s[i]) == NULL)
-				return false;
+		/* An address, not a name: resolving one would block. */
+		memcpy(tmp, s, hlen);
+		tmp[hlen] = '\0';
+		if (inet_pton(AF_INET, tmp, &a6) != 1)
+			return false;
 	}
 	if (colon[1] == '\0' || strlen(colon + 1) > 5)
 		return false;
@@ -301,7 +301,7 @@ cfg_listen_parse(const char *s, char **ret_host, unsigned *ret_port)
 			return false;
 		port = port * 10 + (unsigned long)(colon[i] - '0');
 	}
-	if (port == 0 || port > 65535)
+	if (port > 65535) /* 0: any free port (tests) */
 		return false;
 	*ret_host = strndup(host, hlen);
 	*ret_port = (unsigned)port;

@@ -1734,8 +1734,11 @@ daemon_setup(struct daemon *d)
 			log_err("metrics: %s", dg.msg);
 			return r;
 		}
-		log_notice("metrics on http://%s/metrics",
-		    d->cfg->metrics.listen);
+		log_notice("metrics on http://%s%s%s:%d/metrics",
+		    strchr(d->cfg->metrics.host, ':') ? "[" : "",
+		    d->cfg->metrics.host,
+		    strchr(d->cfg->metrics.host, ':') ? "]" : "",
+		    metrics_port(d->metrics));
 	}
 	r = sinks_build(d, d->cfg, &d->sinks, &dg);
 	if (r < 0) {

@@ -1,0 +1,157 @@
+# tests/daemon-lib.sh: moto, a webhook receiver and `smtrail run` for the
+# daemon tests (sourced after lib.sh). Everything started is stopped by the
+# EXIT trap; nothing is left running.
+PY=${PYTHON:-python3}
+M="$T_TMP/moto"
+R="$T_TMP/rcv"
+S="$T_TMP/state"
+mkdir -p "$M" "$R" "$S"
+DAEMON_PID=
+RCV_PID=
+
+moto() { "$PY" "$TOP_SRCDIR/tests/moto.py" "$@"; }
+
+cleanup() {
+	[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
+	[ -n "$RCV_PID" ] && kill "$RCV_PID" 2>/dev/null
+	moto stop "$M" >/dev/null 2>&1
+	rm -rf "$T_TMP"
+}
+trap cleanup EXIT
+
+# A setup failure is one failed assertion, with the logs, then the end.
+bail() {
+	t_ok 1 "setup: $1"
+	for f in "$M/moto.log" "$T_TMP/daemon.log"; do
+		[ -f "$f" ] && tail -20 "$f" | sed "s|^|# $(basename "$f"): |"
+	done
+	done_testing
+}
+
+moto_up() { # moto_up BUCKET QUEUE: checked moto, bucket, queue, SNS topic
+	moto start "$M" 2>/dev/null || bail "moto start"
+	moto setup "$M" --bucket "$1" --queue "$2" --topic "$2-topic" >/dev/null ||
+	    bail "moto setup"
+	. "$M/env"
+	BUCKET=$1
+}
+
+receiver_up() { # receiver_up [receiver.py options]: (re)starts it
+	receiver_down
+	rm -f "$R/port"
+	"$PY" "$TOP_SRCDIR/tests/receiver.py" "$R" "$@" &
+	RCV_PID=$!
+	i=0
+	while [ ! -s "$R/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	[ -s "$R/port" ] || bail "receiver start"
+	RCV_PORT=$(cat "$R/port")
+}
+
+receiver_down() {
+	[ -n "$RCV_PID" ] && kill "$RCV_PID" 2>/dev/null && wait "$RCV_PID" 2>/dev/null
+	RCV_PID=
+}
+
+# write_config [extra YAML appended]: a config for moto and the receiver.
+write_config() {
+	printf '%s' "hook-secret-$$" >"$T_TMP/hook.key"
+	chmod 600 "$T_TMP/hook.key"
+	cat >"$T_TMP/smtrail.yaml" <<YAML
+aws: {region: us-east-1, endpoint_url: "$MOTO_ENDPOINT"}
+sqs: {queue_url: "$SMTRAIL_QUEUE_URL", wait_time: 1s, visibility_timeout: ${VISIBILITY:-30s},
+      max_receive_count: ${MAX_RECEIVE:-0}}
+s3: {allowed_buckets: [$BUCKET]}
+sns: {verify_signatures: ${VERIFY:-false}${CERT_PATTERN:+, cert_url_pattern: '$CERT_PATTERN'}}
+rules: "${RULES:-$TOP_SRCDIR/etc/smtrail/rules.yaml}"
+state_dir: "$S"
+metrics: {listen: "127.0.0.1:${METRICS_PORT:-0}"}
+default_destinations: [hook]
+destinations:
+  hook: {type: webhook, url: "http://127.0.0.1:${RCV_PORT:-1}/hook", hmac_secret_file: "$T_TMP/hook.key",
+         timeout: 2s, deadline: ${DEADLINE:-1h}}
+$1
+YAML
+}
+
+daemon_up() { # daemon_up: starts `smtrail run`, waits for "ready"
+	: >>"$T_TMP/daemon.log"
+	"$SMTRAIL_WRAP" "$SMTRAIL" --config "$T_TMP/smtrail.yaml" \
+	    --log-level info run >>"$T_TMP/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	wait_log "ready: receiving" 30 || bail "daemon ready"
+}
+
+# wait_log PATTERN SECONDS: until daemon.log has PATTERN (grep -E).
+wait_log() {
+	i=0
+	while [ $i -lt $(($2 * 10)) ]; do
+		grep -Eq -- "$1" "$T_TMP/daemon.log" 2>/dev/null && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# received: the receiver's accepted (2xx) alerts as "rule eventID" lines.
+received() {
+	[ -f "$R/received.jsonl" ] || return 0
+	jq -r 'select(.status < 300) | .body | "\(.rule) \(.eventID)"' "$R/received.jsonl"
+}
+
+# wait_received N SECONDS: until N alerts were accepted.
+wait_received() {
+	i=0
+	while [ $i -lt $(($2 * 10)) ]; do
+		[ "$(received | wc -l)" -ge "$1" ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# queue_counts: "visible=N inflight=M" for the work queue.
+queue_counts() { moto receive "$M" "$SMTRAIL_QUEUE_URL"; }
+
+# wait_queue_empty SECONDS
+wait_queue_empty() {
+	i=0
+	while [ $i -lt "$1" ]; do
+		[ "$(queue_counts)" = "visible=0 inflight=0" ] && return 0
+		sleep 1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# publish KEY...: CloudTrail's notification for the keys, through SNS.
+publish() {
+	moto cloudtrail-message "$BUCKET" "$@" >"$T_TMP/msg.json"
+	moto publish "$M" "$SMTRAIL_TOPIC_ARN" "$T_TMP/msg.json" >/dev/null || bail "publish"
+}
+
+# send FILE: a raw SQS message body.
+send_body() { moto send "$M" "$SMTRAIL_QUEUE_URL" "$1" >/dev/null || bail "send"; }
+
+# metric NAME{LABELS}: its value from /metrics (empty if absent).
+metric() {
+	port=$(sed -n 's/.*metrics on http:\/\/127.0.0.1:\([0-9]*\)\/metrics.*/\1/p' "$T_TMP/daemon.log" | tail -1)
+	curl -s "http://127.0.0.1:$port/metrics" | awk -v n="$1" '$1 == n { print $2 }'
+}
+
+daemon_stop() { # daemon_stop SIGNAL: sends it, waits; sets STOP_RC, STOP_SECS
+	start=$(date +%s)
+	kill -"$1" "$DAEMON_PID"
+	wait "$DAEMON_PID"
+	STOP_RC=$?
+	STOP_SECS=$(($(date +%s) - start))
+	DAEMON_PID=
+}
+
+DEMO_KEY="AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/25/123456789012_CloudTrail_us-east-1_20261125T0910Z_demo0001.json.gz"
+DEMO_FILE="$TOP_SRCDIR/tests/data/demo/123456789012_CloudTrail_us-east-1_20261125T0910Z_demo0001.json.gz"
+DEMO_ALERTS="replication-added demo-0007-0000-4000-8000-000000000000
+resource-policy-changed demo-0005-0000-4000-8000-000000000000
+rotation-failed demo-0004-0000-4000-8000-000000000000
+secret-deleted demo-0006-0000-4000-8000-000000000000
+secret-read-denied demo-0002-0000-4000-8000-000000000000"
