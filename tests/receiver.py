@@ -9,7 +9,8 @@ to DIR/received.jsonl as one line: {"status": S, "body": <the JSON body>,
 "sig_ok": true|false|null, "t": unix seconds}. The status answered for the
 n-th POST is the n-th entry of --script (the last one repeats; default 200);
 429 answers carry Retry-After: N. sig_ok checks X-Smtrail-Signature against
---key (null without a key). SIGTERM stops it. Stdlib only.
+--key (null without a key). GET /NAME serves DIR/www/NAME. SIGTERM stops
+it. Stdlib only.
 """
 import argparse
 import hashlib
@@ -40,6 +41,19 @@ def main():
 
         def log_message(self, *args):
             pass
+
+        def do_GET(self):
+            # Files under DIR/www (an SNS signing certificate, say).
+            path = os.path.join(a.dir, "www", os.path.basename(self.path))
+            try:
+                data = open(path, "rb").read()
+                self.send_response(200)
+            except OSError:
+                data = b"not found"
+                self.send_response(404)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def do_POST(self):
             n = int(self.headers.get("Content-Length", "0"))
