@@ -126,7 +126,9 @@ struct dlv {
 	struct dsink *ds;
 	unsigned attempt;
 	uint64_t deadline_us;
-	time_t event_time; /* for the lag histogram; 0 unknown */
+	time_t event_time;                /* for the lag histogram; 0 unknown */
+	char rule[SPOOL_MAX_RULE_ID + 1]; /* for the log */
+	char event_id[SPOOL_MAX_EVENT_ID + 1];
 	struct event *timer;
 	struct dlv *next; /* in its sink's ready queue */
 	struct dlv *all_prev;
@@ -927,11 +929,15 @@ msg_begin(struct msg *m)
 static void
 notify_ready(struct daemon *d)
 {
+	const struct aws_creds *cr = creds_current(d->creds);
+
 	if (d->ready_sent)
 		return;
 	d->ready_sent = true;
 	(void)sd_notify(0, "READY=1\nSTATUS=receiving");
-	log_notice("ready: receiving from %s", d->cfg->sqs.queue_url);
+	/* Which provider, never the secret: what "access denied" needs. */
+	log_notice("ready: receiving from %s with credentials from %s",
+	    d->cfg->sqs.queue_url, cr != NULL ? cr->provider : "(none)");
 }
 
 static void
@@ -1092,23 +1098,31 @@ dlv_timer_cb(evutil_socket_t fd, short what, void *arg)
 	dlv_ready(arg);
 }
 
-static time_t
-dlv_event_time(const char *json)
+/* What the log and the lag histogram need, from the spooled alert. */
+static void
+dlv_describe(struct dlv *v, const char *json)
 {
 	struct json_object *o = json_tokener_parse(json);
 	struct json_object *t;
 	struct tm tm;
-	time_t when = 0;
 
-	if (o != NULL && json_object_object_get_ex(o, "eventTime", &t) &&
+	if (o == NULL)
+		return;
+	if (json_object_object_get_ex(o, "rule", &t))
+		(void)snprintf(v->rule, sizeof(v->rule), "%s",
+		    json_object_get_string(t));
+	if (json_object_object_get_ex(o, "eventID", &t) &&
+	    json_object_is_type(t, json_type_string))
+		(void)snprintf(v->event_id, sizeof(v->event_id), "%s",
+		    json_object_get_string(t));
+	if (json_object_object_get_ex(o, "eventTime", &t) &&
 	    json_object_is_type(t, json_type_string)) {
 		memset(&tm, 0, sizeof(tm));
 		if (strptime(json_object_get_string(t), "%Y-%m-%dT%H:%M:%S",
 			&tm) != NULL)
-			when = timegm(&tm);
+			v->event_time = timegm(&tm);
 	}
 	json_object_put(o);
-	return when;
 }
 
 static void
@@ -1132,10 +1146,9 @@ dlv_done(const struct sink_outcome *o, void *arg)
 	struct log_ctx ctx = {0};
 	uint64_t delay;
 	uint64_t now = now_us();
-	char jobs[32];
 
-	(void)snprintf(jobs, sizeof(jobs), "%lld", (long long)v->job);
-	ctx.event_id = jobs;
+	ctx.rule = v->rule[0] ? v->rule : NULL;
+	ctx.event_id = v->event_id[0] ? v->event_id : NULL;
 	ds->in_flight--;
 	if (o->result == SINK_DELIVERED) {
 		metrics_inc(ds->m_delivered, 1);
@@ -1198,8 +1211,6 @@ dlv_pump(struct dsink *ds)
 			dlv_free(v); /* already done */
 			continue;
 		}
-		if (v->event_time == 0)
-			v->event_time = dlv_event_time(json);
 		ds->in_flight++;
 		r = sink_send(ds->sink, json, strlen(json), dlv_done, v);
 		if (r < 0) {
@@ -1223,7 +1234,6 @@ dlv_enqueue(int64_t job, const char *dest, const char *json, size_t len,
 	struct dsink *ds = dsink_find(d, dest);
 	struct dlv *v;
 
-	UNUSED(json);
 	UNUSED(len);
 	if (ds == NULL) {
 		log_err("an alert in the spool is for destination '%s', which "
@@ -1239,6 +1249,7 @@ dlv_enqueue(int64_t job, const char *dest, const char *json, size_t len,
 	v->ds = ds;
 	ds->refs++;
 	v->deadline_us = now_us() + ds->deadline_us;
+	dlv_describe(v, json);
 	v->all_next = d->dlvs;
 	if (d->dlvs != NULL)
 		d->dlvs->all_prev = v;
@@ -1676,7 +1687,6 @@ daemon_setup(struct daemon *d)
 	struct aws_opts ao;
 	struct spool_opts so;
 	struct diag dg;
-	const struct aws_creds *cr;
 	uint64_t wd_usec = 0;
 	int r;
 
@@ -1748,8 +1758,6 @@ daemon_setup(struct daemon *d)
 	log_notice("region %s, SQS %s, S3 %s%s", aws_region(d->aws),
 	    aws_endpoint(d->aws, "sqs"), aws_endpoint(d->aws, "s3"),
 	    aws_s3_path_style(d->aws) ? " (path-style)" : "");
-	cr = creds_current(d->creds);
-	UNUSED(cr);
 	d->sync_ev = event_new(d->base, -1, 0, sync_cb, d);
 	d->recv_timer = evtimer_new(d->base, recv_timer_cb, d);
 	d->drain_timer = evtimer_new(d->base, drain_timeout_cb, d);

@@ -14,6 +14,24 @@ RULES="$T_TMP/rules.yaml" write_config
 moto put "$M" "$BUCKET" "$DEMO_KEY" "$DEMO_FILE" >/dev/null || bail "put"
 daemon_up
 t_ok 0 "daemon started and is receiving"
+like "$(cat "$T_TMP/daemon.log")" "ready: receiving from .* with credentials from environment" \
+    "the log names the credential provider"
+
+# aws-check: what an operator types first.
+st --config "$T_TMP/smtrail.yaml" aws-check
+is "$RC" 0 "aws-check: exit 0 against the queue"
+like "$OUT" "^credentials: from environment \(key AKIA\.\.\., long-term\)$" \
+    "aws-check: the provider, not the secret"
+like "$OUT" "^queue: arn:aws:sqs:us-east-1:123456789012:work$" "aws-check: the queue's ARN"
+like "$OUT" "^region: us-east-1$" "aws-check: the region"
+unlike "$OUT$ERR" "$AWS_SECRET_ACCESS_KEY" "aws-check: no secret printed"
+good_secret=$AWS_SECRET_ACCESS_KEY
+AWS_SECRET_ACCESS_KEY=wrong-secret
+st --config "$T_TMP/smtrail.yaml" aws-check
+AWS_SECRET_ACCESS_KEY=$good_secret
+is "$RC" 1 "aws-check with a wrong secret: exit 1"
+like "$OUT" "GetQueueAttributes failed: SignatureDoesNotMatch" "and says why"
+like "$OUT" "^hint: the credentials above need sqs:ReceiveMessage" "with a hint"
 
 publish "$DEMO_KEY"
 wait_received 5 30
