@@ -599,11 +599,13 @@ msg_flush_deletes(struct daemon *d)
 	}
 }
 
+/* Deleted at the next sync pass: freeing messages here could pull one out
+ * from under a caller that is walking the list. */
 static void
 msg_delete(struct msg *m)
 {
 	msg_set_state(m, MSG_SPOOLED);
-	msg_flush_deletes(m->d);
+	sync_request(m->d);
 }
 
 /* ---- objects ------------------------------------------------------------ */
@@ -807,6 +809,10 @@ msg_parse(struct msg *m)
 		    "not_a_log_file");
 	log_ctx_info(&ctx, "notification: %s, %zu object(s)",
 	    notif_shape_str(m->notif->inner), m->notif->n_objects);
+	if (m->notif->inner == NOTIF_SHAPE_S3_TEST ||
+	    m->notif->shape == NOTIF_SHAPE_SNS_CONFIRMATION)
+		log_ctx_info(&ctx, "%s: nothing to fetch, acknowledged",
+		    notif_shape_str(m->notif->inner));
 	if (m->notif->sns != NULL && d->cfg->sns.verify_signatures) {
 		msg_set_state(m, MSG_VERIFYING);
 		r = sns_verify(d->sns, m->notif->sns, msg_sns_done, m);
@@ -907,6 +913,7 @@ msg_new(struct daemon *d, struct sqs_msg *sm)
 	return m;
 }
 
+/* May free m (a message that fails at once is parked). */
 static void
 msg_begin(struct msg *m)
 {
@@ -915,13 +922,6 @@ msg_begin(struct msg *m)
 	msg_ctx(m, &ctx);
 	log_ctx_info(&ctx, "message received (receive %u)", m->receive_count);
 	msg_parse(m);
-	if (m->state == MSG_FETCHING && m->notif != NULL &&
-	    (m->notif->shape == NOTIF_SHAPE_S3_TEST ||
-		m->notif->shape == NOTIF_SHAPE_SNS_CONFIRMATION ||
-		m->notif->inner == NOTIF_SHAPE_S3_TEST)) {
-		log_ctx_info(&ctx, "%s: acknowledged and deleted",
-		    notif_shape_str(m->notif->inner));
-	}
 }
 
 /* ---- receive ------------------------------------------------------------ */

@@ -12,6 +12,10 @@ RCV_PID=
 moto() { "$PY" "$TOP_SRCDIR/tests/moto.py" "$@"; }
 
 cleanup() {
+	# A failure shows the end of the daemon's log (sanitizer reports too).
+	if [ "$T_FAILED" != 0 ] && [ -f "$T_TMP/daemon.log" ]; then
+		tail -60 "$T_TMP/daemon.log" | sed 's/^/# daemon.log: /'
+	fi
 	[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
 	[ -n "$RCV_PID" ] && kill "$RCV_PID" 2>/dev/null
 	moto stop "$M" >/dev/null 2>&1

@@ -286,6 +286,8 @@ aws_op_free(struct aws_op *op)
 	size_t i;
 
 	aws_op_unlink(op);
+	if (op->c.on_cancel != NULL)
+		op->c.on_cancel(op->c.arg);
 	if (op->req != NULL)
 		http_cancel(op->req);
 	if (op->timer != NULL)
@@ -308,7 +310,8 @@ aws_op_finish(struct aws_op *op, struct aws_result *res)
 	void *arg = op->c.arg;
 
 	res->attempts = op->attempt + 1;
-	op->req = NULL; /* http frees it after we return */
+	op->req = NULL;         /* http frees it after we return */
+	op->c.on_cancel = NULL; /* the callback owns arg now */
 	aws_op_unlink(op);
 	aws_op_free(op);
 	if (cb != NULL)
@@ -744,12 +747,9 @@ aws_call_start(struct aws *a, const struct aws_call *c, struct aws_op **ret)
 	if (a->ops != NULL)
 		a->ops->prev = op;
 	a->ops = op;
-	if (oom) {
-		aws_op_free(op);
-		return -ENOMEM;
-	}
-	r = aws_attempt(op);
+	r = oom ? -ENOMEM : aws_attempt(op);
 	if (r < 0) {
+		op->c.on_cancel = NULL; /* the caller still owns arg */
 		aws_op_free(op);
 		return r;
 	}

@@ -71,6 +71,9 @@ struct aws_call {
 	http_data_cb *on_data; /* stream a 2xx body */
 	aws_restart_cb *on_restart;
 	aws_done_cb *on_done;
+	/* Called instead of on_done when the call is cancelled or the
+	 * struct aws freed, so a wrapper can free its arg. NULL: nothing. */
+	void (*on_cancel)(void *arg);
 	void *arg;
 };
 

@@ -127,6 +127,7 @@ s3_get_object(struct aws *a, const char *bucket, const char *key,
 	c.on_data = g->on_data != NULL ? s3_data : NULL;
 	c.on_restart = s3_restart;
 	c.on_done = s3_done;
+	c.on_cancel = free;
 	c.arg = g;
 	r = aws_call_start(a, &c, ret);
 	buf_done(&path);

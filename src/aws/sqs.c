@@ -51,6 +51,7 @@ sqs_start(struct aws *a, const char *action, struct json_object *req,
 	c.timeout_ms = timeout_ms;
 	c.max_body = SQS_MAX_REPLY;
 	c.on_done = done;
+	c.on_cancel = free;
 	c.arg = sc;
 	r = aws_call_start(a, &c, ret);
 	json_object_put(req);
