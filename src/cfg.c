@@ -103,9 +103,13 @@ enum cfg_s3_key { CFG_S3_ALLOWED_BUCKETS, CFG_S3_MAX_OBJECT_SIZE };
 static const char *const cfg_s3_names[] = {"allowed_buckets",
     "max_object_size"};
 
-enum cfg_sns_key { CFG_SNS_VERIFY_SIGNATURES, CFG_SNS_CERT_URL_PATTERN };
+enum cfg_sns_key {
+	CFG_SNS_VERIFY_SIGNATURES,
+	CFG_SNS_CERT_URL_PATTERN,
+	CFG_SNS_TOPIC_ARNS
+};
 static const char *const cfg_sns_names[] = {"verify_signatures",
-    "cert_url_pattern"};
+    "cert_url_pattern", "topic_arns"};
 
 enum cfg_http_key { CFG_HTTP_CA_FILE, CFG_HTTP_CA_PATH, CFG_HTTP_TIMEOUT };
 static const char *const cfg_http_names[] = {"ca_file", "ca_path", "timeout"};
@@ -235,6 +239,7 @@ cfg_free(struct cfg *cfg)
 	free(cfg->aws.endpoint_url);
 	free(cfg->sqs.queue_url);
 	cfg_strv_free(cfg->s3.allowed_buckets, cfg->s3.n_allowed_buckets);
+	cfg_strv_free(cfg->sns.topic_arns, cfg->sns.n_topic_arns);
 	free(cfg->sns.cert_url_pattern);
 	if (cfg->sns.cert_url_re_ok)
 		regfree(&cfg->sns.cert_url_re);
@@ -781,6 +786,23 @@ cfg_sns(struct cfg_ctx *c, const struct yamlx_node *n)
 	if (v[CFG_SNS_VERIFY_SIGNATURES] != NULL)
 		(void)yamlx_bool(&c->y, v[CFG_SNS_VERIFY_SIGNATURES],
 		    "verify_signatures", &s->verify_signatures);
+	p = v[CFG_SNS_TOPIC_ARNS];
+	if (p != NULL && !yamlx_is_null(p)) {
+		char **names = NULL;
+		size_t count = 0;
+
+		/* Any topic's messages carry a valid SNS signature: the
+		 * signature proves SNS sent it, this proves whose topic. */
+		if (yamlx_str_list(&c->y, p, "topic_arns", &names, &count)) {
+			for (size_t i = 0; i < count; i++)
+				if (strncmp(names[i], "arn:", 4) != 0)
+					yamlx_err(&c->y, p,
+					    "'%s' in 'topic_arns' is not an ARN",
+					    names[i]);
+			s->topic_arns = names;
+			s->n_topic_arns = count;
+		}
+	}
 	p = v[CFG_SNS_CERT_URL_PATTERN];
 	if (p == NULL ||
 	    !cfg_string(c, p, "cert_url_pattern", &s->cert_url_pattern))
@@ -1673,6 +1695,9 @@ cfg_summary(const struct cfg *cfg, struct buf *out)
 		    cfg->sns.verify_signatures ? "true" : "false",
 		    yamlx_q(q, sizeof(q), cfg->sns.cert_url_pattern,
 			strlen(cfg->sns.cert_url_pattern)));
+	if (r >= 0)
+		r = cfg_put_list(out, "sns.topic_arns", cfg->sns.topic_arns,
+		    cfg->sns.n_topic_arns, "(any topic)");
 	if (r >= 0)
 		r = buf_printf(out,
 		    "http.ca_file: %s\nhttp.ca_path: %s\nhttp.timeout: %s\n",

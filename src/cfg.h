@@ -90,7 +90,10 @@ struct cfg_sns {
 	bool verify_signatures; /* default true */
 	char *cert_url_pattern; /* default CFG_DEFAULT_CERT_URL_PATTERN */
 	regex_t cert_url_re;    /* it, REG_EXTENDED | REG_NOSUB */
-	bool cert_url_re_ok;    /* private: for cfg_free() */
+	char **topic_arns;      /* SNS envelopes from other topics are
+				   refused; none: any topic */
+	size_t n_topic_arns;
+	bool cert_url_re_ok; /* private: for cfg_free() */
 };
 
 struct cfg_http {

@@ -782,6 +782,24 @@ msg_sns_done(int r, const struct diag *dg, void *arg)
 	msg_step(m);
 }
 
+static bool
+daemon_topic_allowed(const struct daemon *d, struct json_object *env)
+{
+	struct json_object *t;
+	const char *arn;
+	size_t i;
+
+	if (d->cfg->sns.n_topic_arns == 0)
+		return true;
+	if (!json_object_object_get_ex(env, "TopicArn", &t))
+		return false;
+	arn = json_object_get_string(t);
+	for (i = 0; i < d->cfg->sns.n_topic_arns; i++)
+		if (strcmp(arn, d->cfg->sns.topic_arns[i]) == 0)
+			return true;
+	return false;
+}
+
 static void
 msg_parse(struct msg *m)
 {
@@ -813,6 +831,12 @@ msg_parse(struct msg *m)
 	    m->notif->shape == NOTIF_SHAPE_SNS_CONFIRMATION)
 		log_ctx_info(&ctx, "%s: nothing to fetch, acknowledged",
 		    notif_shape_str(m->notif->inner));
+	if (m->notif->sns != NULL && !daemon_topic_allowed(d, m->notif->sns)) {
+		log_ctx_warn(&ctx, "SNS topic not in sns.topic_arns");
+		msg_fail(m, -EACCES, true, "topic_not_allowed");
+		msg_park(m);
+		return;
+	}
 	if (m->notif->sns != NULL && d->cfg->sns.verify_signatures) {
 		msg_set_state(m, MSG_VERIFYING);
 		r = sns_verify(d->sns, m->notif->sns, msg_sns_done, m);

@@ -2,8 +2,8 @@
 # Faults, each with its documented outcome (smtrail(8)):
 #  - the receiver answers 500, 500, then 200: delivered once, after retries;
 #  - 429 with Retry-After: 2: the retry waits at least 2 s;
-#  - S3 object missing, truncated gzip, SNS signature wrong, bucket not
-#    allowed: logged with the reason and counted; the message is left for
+#  - S3 object missing, truncated gzip, SNS signature wrong, another
+#    topic's envelope, bucket not allowed: logged with the reason and counted; the message is left for
 #    redelivery and, at max_receive_count (2 here), logged in full and
 #    deleted. Nothing is lost and the queue drains.
 . "$(dirname "$0")/lib.sh"
@@ -38,6 +38,7 @@ sns_envelope() { # sns_envelope MESSAGE-FILE TAMPER: an SNS Notification, signed
 	ts=2026-11-25T09:10:00.000Z
 	id=00000000-0000-4000-8000-00000000000$2
 	arn=arn:aws:sns:us-east-1:123456789012:trail-topic
+	[ "$2" = 2 ] && arn=arn:aws:sns:us-east-1:999999999999:someone-elses-topic
 	printf 'Message\n%s\nMessageId\n%s\nTimestamp\n%s\nTopicArn\n%s\nType\nNotification\n' \
 	    "$msg" "$id" "$ts" "$arn" >"$T_TMP/sts"
 	sig=$(openssl dgst -sha256 -sign "$T_TMP/sns.key" "$T_TMP/sts" | base64 -w0)
@@ -48,6 +49,7 @@ sns_envelope() { # sns_envelope MESSAGE-FILE TAMPER: an SNS Notification, signed
 	      Timestamp: $ts, SignatureVersion: "2", Signature: $sig, SigningCertURL: $url}'
 }
 VERIFY=true CERT_PATTERN='^http://127\.0\.0\.1:[0-9]+/sns\.pem$' MAX_RECEIVE=2 VISIBILITY=2s \
+    TOPICS=arn:aws:sns:us-east-1:123456789012:trail-topic \
     DEADLINE=5m write_config
 daemon_up
 
@@ -84,6 +86,10 @@ like "$(received)" "^secret-deleted fault-signed$" "SNS signature good: alert de
 send_body "$T_TMP/sns-bad"
 wait_log "SNS signature check failed" 20
 t_ok $? "SNS signature wrong: refused"
+sns_envelope "$T_TMP/m-signed" 2 >"$T_TMP/sns-other"
+send_body "$T_TMP/sns-other"
+wait_log "SNS topic not in sns.topic_arns" 20
+t_ok $? "a validly signed envelope from another topic: refused"
 
 # Object missing, truncated gzip, bucket not allowed.
 moto cloudtrail-message "$BUCKET" "$KEYP/missing.json.gz" >"$T_TMP/m-missing"
@@ -102,18 +108,19 @@ like "$(grep 'leaving it to the queue' "$T_TMP/daemon.log" | head -1)" "msg=" \
     "a failed message is logged with its MessageId"
 # At the second receive each failed message is given up on, in full.
 i=0
-while [ "$(grep -c 'giving up after 2 receives' "$T_TMP/daemon.log")" -lt 4 ] && [ $i -lt 40 ]; do
+while [ "$(grep -c 'giving up after 2 receives' "$T_TMP/daemon.log")" -lt 5 ] && [ $i -lt 40 ]; do
 	sleep 1
 	i=$((i + 1))
 done
-is "$(grep -c 'giving up after 2 receives' "$T_TMP/daemon.log")" 4 \
-    "max_receive_count 2: the four bad messages are logged in full and deleted"
+is "$(grep -c 'giving up after 2 receives' "$T_TMP/daemon.log")" 5 \
+    "max_receive_count 2: the five bad messages are logged in full and deleted"
 wait_queue_empty 15
 is "$(queue_counts)" "visible=0 inflight=0" "the queue drains"
 is "$(metric smtrail_objects_failed_total'{reason="object_missing"}')" 2 "metric: object_missing"
 is "$(metric smtrail_objects_failed_total'{reason="object_malformed"}')" 2 "metric: object_malformed"
 is "$(metric smtrail_messages_failed_total'{reason="bucket_not_allowed"}')" 2 "metric: bucket_not_allowed"
 is "$(metric smtrail_messages_failed_total'{reason="bad_signature"}')" 2 "metric: bad_signature"
+is "$(metric smtrail_messages_failed_total'{reason="topic_not_allowed"}')" 2 "metric: topic_not_allowed"
 kill -0 "$DAEMON_PID"
 t_ok $? "no crash"
 daemon_stop TERM
