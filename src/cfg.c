@@ -1746,3 +1746,33 @@ cfg_check_rules(const struct cfg *cfg, const struct rules *rs,
 	}
 	return r;
 }
+
+size_t
+cfg_destinations(const struct cfg *cfg, const struct rule *r, const char **out,
+    size_t max)
+{
+	size_t n = 0;
+	size_t i;
+	size_t j;
+
+	if (r->n_destinations > 0) {
+		for (i = 0; i < r->n_destinations && n < max; i++)
+			out[n++] = r->destinations[i];
+		return n;
+	}
+	for (i = 0; i < cfg->n_routes; i++) {
+		const struct cfg_route *rt = &cfg->routes[i];
+
+		if ((rt->severities & (1u << r->severity)) == 0)
+			continue;
+		for (j = 0; j < rt->n_destinations && n < max; j++)
+			out[n++] = rt->destinations[j];
+		if (!rt->cont)
+			return n;
+	}
+	if (n > 0)
+		return n;
+	for (i = 0; i < cfg->n_default_destinations && n < max; i++)
+		out[n++] = cfg->default_destinations[i];
+	return n;
+}

@@ -149,6 +149,16 @@ int cfg_check_rules(const struct cfg *cfg, const struct rules *rs,
     const char *rules_file, struct diag_list *diags) MUST_CHECK;
 
 /*
+ * Where an alert of rule r goes: the rule's own destinations, else the
+ * routes matching its severity (first match, or more with "continue"),
+ * else default_destinations. Fills out (borrowed names) up to max;
+ * returns how many.
+ */
+struct rule;
+size_t cfg_destinations(const struct cfg *cfg, const struct rule *r,
+    const char **out, size_t max);
+
+/*
  * For "smtrail check": one "key: value" line per setting and destination,
  * appended to out. Secrets show as "(secret)", URLs as scheme://host/...
  */

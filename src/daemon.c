@@ -293,39 +293,6 @@ daemon_note_job(struct daemon *d, int64_t job)
 
 /* ---- rules and alerts --------------------------------------------------- */
 
-/* Destinations of an alert: the rule's own, else the routes by severity,
- * else the configured defaults. */
-static size_t
-match_destinations(const struct daemon *d, const struct rule *r,
-    const char **out, size_t max)
-{
-	const struct cfg *c = d->cfg;
-	size_t n = 0;
-	size_t i;
-	size_t j;
-
-	if (r->n_destinations > 0) {
-		for (i = 0; i < r->n_destinations && n < max; i++)
-			out[n++] = r->destinations[i];
-		return n;
-	}
-	for (i = 0; i < c->n_routes; i++) {
-		const struct cfg_route *rt = &c->routes[i];
-
-		if ((rt->severities & (1u << r->severity)) == 0)
-			continue;
-		for (j = 0; j < rt->n_destinations && n < max; j++)
-			out[n++] = rt->destinations[j];
-		if (!rt->cont)
-			return n;
-	}
-	if (n > 0)
-		return n;
-	for (i = 0; i < c->n_default_destinations && n < max; i++)
-		out[n++] = c->default_destinations[i];
-	return n;
-}
-
 /* One record, every rule: alerts go to the spool (deduplicated there). */
 static int
 match_record(struct daemon *d, struct msg *m, struct json_object *rec)
@@ -349,7 +316,7 @@ match_record(struct daemon *d, struct msg *m, struct json_object *rec)
 		ctx.rule = rule->id;
 		daemon_count(d, "smtrail_matches_total",
 		    "Records that matched a rule.", "rule", rule->id);
-		n = match_destinations(d, rule, dests, ARRAY_SIZE(dests));
+		n = cfg_destinations(d->cfg, rule, dests, ARRAY_SIZE(dests));
 		if (n == 0) {
 			log_ctx_warn(&ctx,
 			    "rule matched but no destination "
