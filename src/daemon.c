@@ -1320,6 +1320,48 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- sinks from configuration ------------------------------------------ */
 
+int
+daemon_sink_new(const struct cfg_dest *cd, struct event_base *base,
+    struct http *http, struct sink **ret, struct diag *reterr)
+{
+	struct sink_conf sc;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.name = cd->name;
+	sc.timeout_ms = cd->timeout_ms;
+	sc.rate_count = cd->rate_count;
+	sc.rate_period_us = cd->rate_period_us;
+	sc.fd = 1;
+	switch (cd->type) {
+	case CFG_DEST_STDOUT:
+		sc.type = SINK_TYPE_STDOUT;
+		break;
+	case CFG_DEST_WEBHOOK:
+		sc.type = SINK_TYPE_WEBHOOK;
+		sc.url = secret_value(cd->url);
+		sc.hmac_secret = secret_value(cd->hmac_secret);
+		sc.hmac_secret_len = secret_len(cd->hmac_secret);
+		break;
+	case CFG_DEST_SLACK:
+		sc.type = SINK_TYPE_SLACK;
+		sc.url = secret_value(cd->url);
+		sc.channel = cd->channel;
+		sc.username = cd->username;
+		sc.icon_emoji = cd->icon_emoji;
+		sc.mention = cd->mention;
+		break;
+	case CFG_DEST_PAGERDUTY:
+		sc.type = SINK_TYPE_PAGERDUTY;
+		sc.url = secret_value(cd->url);
+		sc.routing_key = secret_value(cd->routing_key);
+		break;
+	case CFG_DEST_COUNT:
+		return diag_set(reterr, -EINVAL, NULL, cd->line, 0,
+		    "destination '%s': unknown type", cd->name);
+	}
+	return sink_new(&sc, base, http, ret, reterr);
+}
+
 static int
 sinks_build(struct daemon *d, const struct cfg *c, struct dsink **ret,
     struct diag *reterr)
@@ -1330,31 +1372,8 @@ sinks_build(struct daemon *d, const struct cfg *c, struct dsink **ret,
 
 	for (i = 0; r == 0 && i < c->n_destinations; i++) {
 		const struct cfg_dest *cd = &c->destinations[i];
-		struct sink_conf sc;
 		struct dsink *ds;
 
-		memset(&sc, 0, sizeof(sc));
-		sc.name = cd->name;
-		sc.timeout_ms = cd->timeout_ms;
-		sc.fd = 1;
-		switch (cd->type) {
-		case CFG_DEST_STDOUT:
-			sc.type = SINK_TYPE_STDOUT;
-			break;
-		case CFG_DEST_WEBHOOK:
-			sc.type = SINK_TYPE_WEBHOOK;
-			sc.url = secret_value(cd->url);
-			sc.hmac_secret = secret_value(cd->hmac_secret);
-			sc.hmac_secret_len = secret_len(cd->hmac_secret);
-			break;
-		case CFG_DEST_SLACK:
-		case CFG_DEST_PAGERDUTY:
-		case CFG_DEST_COUNT:
-			r = diag_set(reterr, -ENOTSUP, c->file, cd->line, 0,
-			    "destination '%s': type %s is not supported yet",
-			    cd->name, cfg_dest_type_str(cd->type));
-			continue;
-		}
 		ds = calloc(1, sizeof(*ds));
 		if (ds == NULL) {
 			r = -ENOMEM;
@@ -1365,7 +1384,7 @@ sinks_build(struct daemon *d, const struct cfg *c, struct dsink **ret,
 		    cd->deadline_us ? cd->deadline_us : 3600ull * 1000000;
 		r = ds->name == NULL
 		    ? -ENOMEM
-		    : sink_new(&sc, d->base, d->http, &ds->sink, reterr);
+		    : daemon_sink_new(cd, d->base, d->http, &ds->sink, reterr);
 		ds->m_delivered =
 		    daemon_counter(d, "smtrail_alerts_delivered_total",
 			"Alerts delivered, by destination.", "destination",

@@ -42,6 +42,7 @@ struct http_req {
 	CURL *easy;
 	struct curl_slist *hdrs;
 	char *body;
+	size_t body_len;
 	http_data_cb *on_data;
 	http_done_cb *on_done;
 	void *arg;
@@ -252,6 +253,9 @@ http_req_free(struct http_req *r)
 		curl_easy_cleanup(r->easy);
 	}
 	curl_slist_free_all(r->hdrs);
+	/* Bodies may carry a routing key or signed request: wipe them. */
+	if (r->body != NULL)
+		explicit_bzero(r->body, r->body_len);
 	free(r->body);
 	buf_done(&r->resp.body);
 	buf_done(&r->resp.headers);
@@ -418,6 +422,7 @@ http_start(struct http *h, const struct http_request *rq, struct http_req **ret)
 			return -ENOMEM;
 		}
 		memcpy(r->body, rq->body, rq->body_len);
+		r->body_len = rq->body_len;
 	}
 	r->easy = curl_easy_init();
 	rc = r->easy == NULL ? -ENOMEM : http_setup(r, rq);

@@ -31,6 +31,7 @@
 #include "limits.h"
 #include "log.h"
 #include "rules.h"
+#include "sink.h"
 #include "trail.h"
 
 #define EXIT_FILE_ERROR 1
@@ -43,6 +44,7 @@ static bool arg_rules_given;
 static bool arg_log_level_given;
 static bool arg_strict;
 static bool arg_stats;
+static bool arg_deliver;
 static enum log_level arg_log_level = LOG_LEVEL_NOTICE;
 
 struct command {
@@ -67,6 +69,8 @@ usage(FILE *f)
 	    "                      print one JSON alert per line\n"
 	    "  aws-check           show region, credentials and endpoints, and\n"
 	    "                      read the configured queue's attributes\n"
+	    "  test-destination NAME\n"
+	    "                      send a test alert to a configured destination\n"
 	    "  version             print the version and build features\n"
 	    "\n"
 	    "Options (before or after the command):\n"
@@ -74,6 +78,8 @@ usage(FILE *f)
 	    "  -r, --rules FILE    rules (default %s)\n"
 	    "      --strict        unknown event names are errors (check)\n"
 	    "      --stats         print statistics to stderr (replay)\n"
+	    "      --deliver       also send the alerts to their destinations\n"
+	    "                      (replay)\n"
 	    "  -l, --log-level L   err, warning, notice, info or debug\n"
 	    "  -h, --help          this text\n"
 	    "  -V, --version       same as the version command\n"
@@ -189,12 +195,215 @@ cmd_check(int argc, char **argv)
 	return 0;
 }
 
+/* ---- sending alerts outside the daemon --------------------------------- */
+
+/*
+ * A small, synchronous-looking delivery pool for the CLI: each alert goes
+ * to its destinations with a few retries (no spool: what fails is
+ * reported and the exit status says so).
+ */
+#define CLI_SEND_ATTEMPTS 3
+
+struct cli_sinks {
+	struct event_base *base;
+	struct http *http;
+	const struct cfg *cfg;
+	struct sink **sinks; /* by destination index, built on first use */
+	unsigned in_flight;
+	unsigned delivered;
+	unsigned failed;
+	bool verbose;
+};
+
+struct cli_send {
+	struct cli_sinks *cs;
+	struct sink *sink;
+	char *json;
+	size_t len;
+	unsigned attempt;
+	struct event *timer;
+};
+
+static int
+cli_sinks_init(struct cli_sinks *cs, const struct cfg *c)
+{
+	memset(cs, 0, sizeof(*cs));
+	cs->cfg = c;
+	cs->base = event_base_new();
+	if (cs->base == NULL)
+		return -ENOMEM;
+	cs->sinks = calloc(c->n_destinations + 1, sizeof(*cs->sinks));
+	if (cs->sinks == NULL)
+		return -ENOMEM;
+	return http_new(cs->base, NULL, &cs->http);
+}
+
+static void
+cli_sinks_done(struct cli_sinks *cs)
+{
+	size_t i;
+
+	for (i = 0; cs->sinks != NULL && i < cs->cfg->n_destinations; i++)
+		sink_free(cs->sinks[i]);
+	free(cs->sinks);
+	http_free(cs->http);
+	if (cs->base != NULL)
+		event_base_free(cs->base);
+}
+
+static struct sink *
+cli_sink(struct cli_sinks *cs, const char *name)
+{
+	struct diag dg;
+	size_t i;
+
+	for (i = 0; i < cs->cfg->n_destinations; i++) {
+		if (strcmp(cs->cfg->destinations[i].name, name) != 0)
+			continue;
+		if (cs->sinks[i] == NULL) {
+			memset(&dg, 0, sizeof(dg));
+			if (daemon_sink_new(&cs->cfg->destinations[i], cs->base,
+				cs->http, &cs->sinks[i], &dg) < 0)
+				(void)fprintf(stderr, "smtrail: %s\n", dg.msg);
+		}
+		return cs->sinks[i];
+	}
+	return NULL;
+}
+
+static void cli_send_done(const struct sink_outcome *o, void *arg);
+
+static void
+cli_send_free(struct cli_send *cd)
+{
+	if (cd->timer != NULL)
+		event_free(cd->timer);
+	free(cd->json);
+	free(cd);
+}
+
+static void
+cli_send_start(struct cli_send *cd)
+{
+	int r = sink_send(cd->sink, cd->json, cd->len, cli_send_done, cd);
+
+	if (r < 0) {
+		(void)fprintf(stderr, "smtrail: %s: %s\n", sink_name(cd->sink),
+		    strerror(-r));
+		cd->cs->failed++;
+		cd->cs->in_flight--;
+		cli_send_free(cd);
+	}
+}
+
+static void
+cli_send_retry(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	cli_send_start(arg);
+}
+
+static void
+cli_send_done(const struct sink_outcome *o, void *arg)
+{
+	struct cli_send *cd = arg;
+	struct cli_sinks *cs = cd->cs;
+
+	cd->attempt++;
+	if (o->result == SINK_RETRY && cd->attempt < CLI_SEND_ATTEMPTS) {
+		struct timeval tv = {1, 0};
+
+		if (o->retry_after_ms > 1000)
+			tv.tv_sec = (time_t)(o->retry_after_ms / 1000);
+		if (cd->timer == NULL)
+			cd->timer = evtimer_new(cs->base, cli_send_retry, cd);
+		if (cd->timer != NULL && evtimer_add(cd->timer, &tv) == 0)
+			return;
+	}
+	if (cs->verbose || o->result != SINK_DELIVERED)
+		printf("%s (%s): %s (%s)\n", sink_name(cd->sink),
+		    sink_type_str(sink_type(cd->sink)),
+		    o->result == SINK_DELIVERED ? "delivered" : "failed",
+		    o->detail[0] ? o->detail : sink_result_str(o->result));
+	if (o->result == SINK_DELIVERED)
+		cs->delivered++;
+	else
+		cs->failed++;
+	cs->in_flight--;
+	cli_send_free(cd);
+	if (cs->in_flight == 0)
+		(void)event_base_loopbreak(cs->base);
+}
+
+/* Queues one alert (JSON text, copied) for one destination. */
+static int
+cli_send(struct cli_sinks *cs, const char *dest, const char *json, size_t len)
+{
+	struct sink *sk = cli_sink(cs, dest);
+	struct cli_send *cd;
+
+	if (sk == NULL) {
+		cs->failed++;
+		return -ENOENT;
+	}
+	cd = calloc(1, sizeof(*cd));
+	if (cd == NULL)
+		return -ENOMEM;
+	cd->cs = cs;
+	cd->sink = sk;
+	cd->json = strndup(json, len);
+	cd->len = len;
+	if (cd->json == NULL) {
+		free(cd);
+		return -ENOMEM;
+	}
+	cs->in_flight++;
+	cli_send_start(cd);
+	return 0;
+}
+
+static void
+cli_sinks_wait(struct cli_sinks *cs)
+{
+	if (cs->in_flight > 0)
+		(void)event_base_dispatch(cs->base);
+}
+
 struct replay {
 	const struct rules *rules;
+	const struct cfg *cfg;
+	struct cli_sinks *deliver; /* --deliver, else NULL */
 	struct buf line;
 	uint64_t alerts;
 	int error;
 };
+
+/* Sends the alert to its destinations (replay --deliver), keeping at most
+ * a few dozen deliveries in flight. */
+static int
+replay_deliver(struct replay *rp, const struct rule *rule,
+    const struct alert *a)
+{
+	const char *dests[32];
+	struct buf json;
+	size_t n;
+	size_t i;
+	int r;
+
+	n = cfg_destinations(rp->cfg, rule, dests, ARRAY_SIZE(dests));
+	if (n == 0)
+		return 0;
+	buf_init(&json, ALERT_MAX_JSON + 2 * (size_t)TRAIL_MAX_RECORD);
+	r = alert_json(a, true, &json);
+	for (i = 0; r == 0 && i < n; i++)
+		r = cli_send(rp->deliver, dests[i], json.data, json.len);
+	buf_done(&json);
+	while (rp->deliver->in_flight > 32)
+		(void)event_base_loop(rp->deliver->base, EVLOOP_ONCE);
+	(void)event_base_loop(rp->deliver->base, EVLOOP_NONBLOCK);
+	return r == -ENOENT ? 0 : r;
+}
 
 static int
 replay_record(struct json_object *rec, struct span raw, void *arg)
@@ -215,6 +424,8 @@ replay_record(struct json_object *rec, struct span raw, void *arg)
 			return r;
 		buf_reset(&rp->line);
 		r = alert_json(&a, false, &rp->line);
+		if (r == 0 && rp->deliver != NULL)
+			r = replay_deliver(rp, rule, &a);
 		alert_done(&a);
 		if (r < 0)
 			return r;
@@ -281,11 +492,12 @@ static int
 cmd_replay(int argc, char **argv)
 {
 	struct replay_totals tot;
-	struct files_list fl;
+	struct files_list fl = {0};
 	struct replay rp;
 	struct rules *rs = NULL;
 	struct trail *t = NULL;
 	struct cfg *cfg = NULL;
+	struct cli_sinks deliver;
 	bool present;
 	double start;
 	size_t i;
@@ -294,20 +506,37 @@ cmd_replay(int argc, char **argv)
 	if (load_config(&cfg, &present) < 0)
 		return EXIT_USAGE;
 	r = load_rules(cfg, false, &rs);
-	cfg_free(cfg);
-	if (r < 0)
+	if (r < 0) {
+		cfg_free(cfg);
 		return EXIT_USAGE;
+	}
 	r = files_expand(argv, (size_t)argc, &fl);
 	if (r == 0)
 		r = trail_new(&t);
 	if (r < 0) {
 		(void)fprintf(stderr, "smtrail: %s\n", strerror(-r));
+		files_list_done(&fl);
 		rules_free(rs);
+		cfg_free(cfg);
 		return EXIT_USAGE;
 	}
 	memset(&tot, 0, sizeof(tot));
 	memset(&rp, 0, sizeof(rp));
 	rp.rules = rs;
+	rp.cfg = cfg;
+	if (arg_deliver) {
+		r = cli_sinks_init(&deliver, cfg);
+		if (r < 0) {
+			(void)fprintf(stderr, "smtrail: %s\n", strerror(-r));
+			cli_sinks_done(&deliver);
+			trail_free(t);
+			files_list_done(&fl);
+			rules_free(rs);
+			cfg_free(cfg);
+			return EXIT_USAGE;
+		}
+		rp.deliver = &deliver;
+	}
 	buf_init(&rp.line, ALERT_MAX_JSON);
 	start = now_s();
 	for (i = 0; i < fl.n; i++) {
@@ -324,14 +553,79 @@ cmd_replay(int argc, char **argv)
 			    diag_format(&d, msg, sizeof(msg)));
 		}
 	}
+	if (rp.deliver != NULL) {
+		cli_sinks_wait(rp.deliver);
+		(void)fprintf(stderr, "deliveries: %u delivered, %u failed\n",
+		    deliver.delivered, deliver.failed);
+		if (deliver.failed > 0)
+			tot.failed++;
+		cli_sinks_done(rp.deliver);
+	}
 	(void)fflush(stdout);
 	if (arg_stats)
 		replay_print_stats(&tot, rp.alerts, now_s() - start);
+	cfg_free(cfg);
 	buf_done(&rp.line);
 	trail_free(t);
 	files_list_done(&fl);
 	rules_free(rs);
 	return tot.failed != 0 ? EXIT_FILE_ERROR : 0;
+}
+
+static int
+cmd_test_destination(int argc, char **argv)
+{
+	const struct cfg_dest *cd;
+	struct cli_sinks cs = {0};
+	struct cfg *c = NULL;
+	struct buf json;
+	char host[256];
+	char when[32];
+	time_t now = time(NULL);
+	bool present;
+	int r;
+
+	UNUSED(argc);
+	if (load_config(&c, &present) < 0)
+		return EXIT_USAGE;
+	cd = cfg_dest_find(c, argv[0]);
+	if (cd == NULL) {
+		(void)fprintf(stderr, "smtrail: no destination '%s' in %s\n",
+		    argv[0], present ? c->file : arg_config);
+		cfg_free(c);
+		return EXIT_USAGE;
+	}
+	if (gethostname(host, sizeof(host)) < 0)
+		(void)snprintf(host, sizeof(host), "this host");
+	host[sizeof(host) - 1] = '\0';
+	(void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	/* A clearly marked alert with every member a real one has. */
+	buf_init(&json, 64u << 10);
+	r = buf_printf(&json,
+	    "{\"rule\":\"smtrail-test\",\"title\":\"smtrail test alert\","
+	    "\"severity\":\"info\",\"summary\":\"TEST: if you can read this, "
+	    "smtrail on %s can deliver to '%s'. Nothing happened to any "
+	    "secret.\",\"eventID\":\"smtrail-test-%lld\","
+	    "\"eventName\":\"TestDestination\",\"eventTime\":\"%s\","
+	    "\"awsRegion\":\"%s\",\"recipientAccountId\":null,"
+	    "\"secretId\":null,\"principal\":null,\"sourceIPAddress\":null,"
+	    "\"errorCode\":null,\"group\":\"smtrail-test\",\"test\":true,"
+	    "\"record\":{}}",
+	    host, cd->name, (long long)now, when,
+	    c->aws.region != NULL ? c->aws.region : "us-east-1");
+	if (r == 0)
+		r = cli_sinks_init(&cs, c);
+	if (r == 0) {
+		cs.verbose = true;
+		r = cli_send(&cs, cd->name, json.data, json.len);
+		cli_sinks_wait(&cs);
+	}
+	(void)fflush(stdout);
+	r = r < 0 || cs.failed > 0 || cs.delivered != 1 ? EXIT_FILE_ERROR : 0;
+	cli_sinks_done(&cs);
+	buf_done(&json);
+	cfg_free(c);
+	return r;
 }
 
 static int
@@ -512,11 +806,13 @@ static const struct command commands[] = {
     {"replay", cmd_replay, 1, -1},
     {"version", cmd_version, 0, 0},
     {"aws-check", cmd_aws_check, 0, 0},
+    {"test-destination", cmd_test_destination, 1, 1},
 };
 
 enum {
 	OPT_STRICT = 256,
 	OPT_STATS,
+	OPT_DELIVER,
 };
 
 static int
@@ -528,6 +824,7 @@ parse_options(int argc, char **argv)
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"strict", no_argument, NULL, OPT_STRICT},
 	    {"stats", no_argument, NULL, OPT_STATS},
+	    {"deliver", no_argument, NULL, OPT_DELIVER},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -558,6 +855,9 @@ parse_options(int argc, char **argv)
 			break;
 		case OPT_STATS:
 			arg_stats = true;
+			break;
+		case OPT_DELIVER:
+			arg_deliver = true;
 			break;
 		case 'h':
 			usage(stdout);

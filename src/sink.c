@@ -1,8 +1,14 @@
 /*
- * sink.c: see sink.h. Each delivery in flight is a struct sink_job on its
- * sink's list, so that sink_free() can cancel them without callbacks.
+ * sink.c: see sink.h. Each delivery is a struct sink_job on its sink's list
+ * from sink_send() to its callback, so that sink_free() can cancel them
+ * without callbacks. A job the rate limit holds back also sits on the
+ * sink's FIFO (wait_head) until sink_pump() starts it. Completions that
+ * need no response (stdout, an alert that cannot be rendered, a request
+ * that cannot start) are deferred through the job's own event, so that a
+ * callback never runs inside sink_send() or sink_pump().
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,28 +16,44 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <json-c/json.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include "aws/sigv4.h"
+#include "buf.h"
 #include "diag.h"
 #include "http.h"
+#include "pd.h"
 #include "sink.h"
+#include "slack.h"
 
 #define SINK_DEFAULT_TIMEOUT_MS 10000L
 #define SINK_MAX_RETRY_AFTER_MS (3600u * 1000u)
 /* Receivers answer "ok" or a short error; we only keep a little. */
 #define SINK_MAX_REPLY (64u << 10)
+/* Records nest up to 512 deep (trail.c); the alert adds a level. */
+#define SINK_MAX_DEPTH 520
+/* Where an outcome's detail is composed and scrubbed before it is cut to
+ * sizeof(detail): a secret is removed whole, never half. */
+#define SINK_DETAIL_SCRATCH 4096
+/* URL path parts shorter than this are not worth hiding (and would hide
+ * half of every message). */
+#define SINK_MIN_SCRUB 6
+#define SINK_S_US 1000000ull
 
 struct sink_job {
 	struct sink *s;
 	struct http_req *req;
-	struct event *ev; /* stdout: the deferred completion */
+	struct event *ev; /* the deferred completion */
 	sink_done_cb *cb;
 	void *arg;
+	char *body; /* what to POST, until the request starts */
+	size_t body_len;
 	struct sink_outcome out;
 	struct sink_job *prev;
 	struct sink_job *next;
+	struct sink_job *wnext; /* on the FIFO */
 };
 
 struct sink {
@@ -40,11 +62,28 @@ struct sink {
 	char *url;
 	unsigned char *hmac;
 	size_t hmac_len;
+	char *routing_key;
+	char *channel;
+	char *username;
+	char *icon_emoji;
+	char *mention;
 	long timeout_ms;
 	int fd;
 	struct event_base *base;
 	struct http *http;
 	struct sink_job *jobs;
+	/* The rate limit: start times of the last rate_count requests, a
+	 * ring whose oldest entry is rate_next once rate_used is full. */
+	unsigned rate_count;
+	uint64_t rate_period_us;
+	uint64_t *rate_starts;
+	unsigned rate_used;
+	unsigned rate_next;
+	uint64_t paused_until_us; /* a Slack 429's Retry-After */
+	struct event *pump_ev;
+	struct sink_job *wait_head;
+	struct sink_job *wait_tail;
+	size_t n_waiting;
 };
 
 const char *
@@ -55,6 +94,10 @@ sink_type_str(enum sink_type t)
 		return "stdout";
 	case SINK_TYPE_WEBHOOK:
 		return "webhook";
+	case SINK_TYPE_SLACK:
+		return "slack";
+	case SINK_TYPE_PAGERDUTY:
+		return "pagerduty";
 	case SINK_TYPE_COUNT:
 		break;
 	}
@@ -91,6 +134,508 @@ sink_result_str(enum sink_result r)
 	return "?";
 }
 
+static uint64_t
+sink_now_us(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * SINK_S_US + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- text for receivers ------------------------------------------------ */
+
+/* The length of the valid UTF-8 sequence at s (2-4), or 0 if invalid. */
+static size_t
+sink_utf8_len(const unsigned char *s, size_t len)
+{
+	unsigned c = s[0];
+	uint32_t cp;
+	size_t n;
+	size_t i;
+
+	if (c < 0xc2 || c > 0xf4)
+		return 0;
+	n = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	cp = c & (n == 2 ? 0x1fu : n == 3 ? 0x0fu : 0x07u);
+	if (len < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	if (n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+		return 0;
+	if (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
+		return 0;
+	return n;
+}
+
+/* One character of output: what it becomes, and how much input it took. */
+struct sink_unit {
+	char b[8];
+	size_t len;
+};
+
+static size_t
+sink_text_unit(const char *s, size_t len, unsigned flags, struct sink_unit *u)
+{
+	unsigned char c = (unsigned char)s[0];
+	const char *ent = NULL;
+	size_t n;
+
+	if (c >= 0x80) {
+		n = sink_utf8_len((const unsigned char *)s, len);
+		if (n == 0) {
+			memcpy(u->b, "\xef\xbf\xbd", 3); /* U+FFFD */
+			u->len = 3;
+			return 1;
+		}
+		memcpy(u->b, s, n);
+		u->len = n;
+		return n;
+	}
+	if ((flags & SINK_TEXT_MRKDWN) != 0)
+		ent = c == '&' ? "&amp;"
+		    : c == '<' ? "&lt;"
+		    : c == '>' ? "&gt;"
+			       : NULL;
+	if (ent != NULL) {
+		u->len = strlen(ent);
+		memcpy(u->b, ent, u->len);
+		return 1;
+	}
+	if (c < 0x20 || c == 0x7f) {
+		if ((c != '\n' && c != '\t') ||
+		    (flags & SINK_TEXT_ONELINE) != 0)
+			c = ' ';
+	}
+	u->b[0] = (char)c;
+	u->len = 1;
+	return 1;
+}
+
+static int
+sink_unit_put(struct buf *b, const struct sink_unit *u, bool json)
+{
+	if (!json || u->len > 1)
+		return buf_append(b, u->b, u->len);
+	switch (u->b[0]) {
+	case '"':
+		return buf_append(b, "\\\"", 2);
+	case '\\':
+		return buf_append(b, "\\\\", 2);
+	case '\n':
+		return buf_append(b, "\\n", 2);
+	case '\t':
+		return buf_append(b, "\\t", 2);
+	default:
+		return buf_append(b, u->b, 1);
+	}
+}
+
+/* Emits the text of s into b within avail bytes of text; 1 if cut. */
+static int
+sink_text_emit(struct buf *b, const char *s, size_t len, size_t avail,
+    unsigned flags, bool json)
+{
+	static const char ell[] = "\xe2\x80\xa6"; /* U+2026 */
+	struct sink_unit u;
+	size_t need = 0;
+	size_t used = 0;
+	size_t i;
+	size_t n;
+	int r = 0;
+
+	for (i = 0; i < len && need <= avail; i += n) {
+		n = sink_text_unit(s + i, len - i, flags, &u);
+		need += u.len;
+	}
+	if (need > avail) {
+		if (avail < sizeof(ell) - 1)
+			return 1;
+		avail -= sizeof(ell) - 1;
+	}
+	for (i = 0; r == 0 && i < len; i += n) {
+		n = sink_text_unit(s + i, len - i, flags, &u);
+		if (used + u.len > avail)
+			break;
+		used += u.len;
+		r = sink_unit_put(b, &u, json);
+	}
+	if (r < 0)
+		return r;
+	if (need <= avail)
+		return 0;
+	r = buf_append(b, ell, sizeof(ell) - 1);
+	return r < 0 ? r : 1;
+}
+
+int
+sink_text_append(struct buf *t, const char *s, size_t len, size_t max,
+    unsigned flags)
+{
+	size_t start = t->len;
+	int r;
+
+	if (t->len >= max)
+		return len == 0 ? 0 : 1;
+	r = sink_text_emit(t, s, len, max - t->len, flags, false);
+	if (r < 0) {
+		t->len = start;
+		if (t->data != NULL)
+			t->data[start] = '\0';
+	}
+	return r;
+}
+
+int
+sink_json_text(struct buf *b, const char *s, size_t len, size_t max,
+    unsigned flags)
+{
+	size_t start = b->len;
+	int r;
+
+	r = buf_putc(b, '"');
+	if (r == 0)
+		r = sink_text_emit(b, s, len, max, flags, true);
+	if (r >= 0)
+		r = buf_putc(b, '"');
+	if (r < 0) {
+		b->len = start;
+		if (b->data != NULL)
+			b->data[start] = '\0';
+		return r;
+	}
+	return 0;
+}
+
+bool
+sink_text_clean(const char *s, size_t len)
+{
+	size_t i = 0;
+	size_t n;
+
+	while (i < len) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return false;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		n = sink_utf8_len((const unsigned char *)s + i, len - i);
+		if (n == 0)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+int
+sink_url_encode(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t start = b->len;
+	int r = 0;
+
+	for (; r == 0 && *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~')
+			r = buf_putc(b, (char)c);
+		else
+			r = buf_append(b, esc, sizeof(esc));
+	}
+	if (r < 0) {
+		b->len = start;
+		if (b->data != NULL)
+			b->data[start] = '\0';
+	}
+	return r;
+}
+
+static bool
+sink_region_ok(const char *region)
+{
+	size_t i;
+
+	if (region == NULL || region[0] < 'a' || region[0] > 'z')
+		return false;
+	for (i = 0; region[i] != '\0'; i++) {
+		char c = region[i];
+
+		if (i >= 32 ||
+		    !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			c == '-'))
+			return false;
+	}
+	return true;
+}
+
+int
+sink_console_event_url(struct buf *b, const char *region, const char *event_id)
+{
+	size_t start = b->len;
+	int r;
+
+	if (!sink_region_ok(region) || event_id == NULL || *event_id == '\0')
+		return -EINVAL;
+	r = buf_printf(b,
+	    "https://%s.console.aws.amazon.com/cloudtrail/home?region=%s#/events/",
+	    region, region);
+	if (r == 0)
+		r = sink_url_encode(b, event_id);
+	if (r < 0) {
+		b->len = start;
+		if (b->data != NULL)
+			b->data[start] = '\0';
+	}
+	return r;
+}
+
+int
+sink_console_secret_url(struct buf *b, const char *region, const char *secret)
+{
+	size_t start = b->len;
+	int r;
+
+	if (!sink_region_ok(region) || secret == NULL || *secret == '\0')
+		return -EINVAL;
+	r = buf_printf(b,
+	    "https://%s.console.aws.amazon.com/secretsmanager/secret?name=",
+	    region);
+	if (r == 0)
+		r = sink_url_encode(b, secret);
+	if (r == 0)
+		r = buf_printf(b, "&region=%s", region);
+	if (r < 0) {
+		b->len = start;
+		if (b->data != NULL)
+			b->data[start] = '\0';
+	}
+	return r;
+}
+
+/* ---- the alert, parsed ------------------------------------------------- */
+
+static int
+sink_alert_member(struct json_object *root, const char *key,
+    enum json_type want, struct json_object **ret, struct diag *reterr)
+{
+	struct json_object *v = NULL;
+
+	*ret = NULL;
+	if (!json_object_object_get_ex(root, key, &v) || v == NULL)
+		return 0; /* absent, or null */
+	if (!json_object_is_type(v, want))
+		return diag_set(reterr, -EBADMSG, NULL, 0, 0,
+		    "alert: '%s' is not %s", key,
+		    want == json_type_string        ? "a string"
+			: want == json_type_int     ? "an integer"
+			: want == json_type_boolean ? "a boolean"
+			: want == json_type_array   ? "an array"
+						    : "an object");
+	*ret = v;
+	return 0;
+}
+
+static int
+sink_alert_str(struct json_object *root, const char *key, const char **ret,
+    struct diag *reterr)
+{
+	struct json_object *v;
+	int r;
+
+	*ret = NULL;
+	r = sink_alert_member(root, key, json_type_string, &v, reterr);
+	if (r == 0 && v != NULL && json_object_get_string_len(v) > 0)
+		*ret = json_object_get_string(v);
+	return r;
+}
+
+static int
+sink_alert_count(struct json_object *root, const char *key, uint64_t *ret,
+    struct diag *reterr)
+{
+	struct json_object *v;
+	int r;
+
+	*ret = 0;
+	r = sink_alert_member(root, key, json_type_int, &v, reterr);
+	if (r < 0 || v == NULL)
+		return r;
+	if (json_object_get_int64(v) < 0)
+		return diag_set(reterr, -EBADMSG, NULL, 0, 0,
+		    "alert: '%s' is negative", key);
+	*ret = (uint64_t)json_object_get_int64(v);
+	return 0;
+}
+
+static int
+sink_alert_fields(struct sink_alert *a, struct diag *reterr)
+{
+	static const char *const sev[] = {"info", "warning", "error",
+	    "critical"};
+	struct json_object *o = a->root;
+	struct json_object *v = NULL;
+	const char *status = NULL;
+	size_t i;
+	int r;
+
+	r = sink_alert_str(o, "rule", &a->rule, reterr);
+	if (r == 0 && a->rule == NULL)
+		return diag_set(reterr, -EBADMSG, NULL, 0, 0,
+		    "alert: no rule id");
+	r = r < 0 ? r : sink_alert_str(o, "title", &a->title, reterr);
+	r = r < 0 ? r : sink_alert_str(o, "severity", &a->severity, reterr);
+	r = r < 0 ? r : sink_alert_str(o, "summary", &a->summary, reterr);
+	r = r < 0 ? r : sink_alert_str(o, "eventID", &a->event_id, reterr);
+	r = r < 0 ? r : sink_alert_str(o, "eventName", &a->event_name, reterr);
+	r = r < 0 ? r : sink_alert_str(o, "eventTime", &a->event_time, reterr);
+	r = r < 0 ? r : sink_alert_str(o, "awsRegion", &a->region, reterr);
+	r = r < 0
+	    ? r
+	    : sink_alert_str(o, "recipientAccountId", &a->account, reterr);
+	r = r < 0
+	    ? r
+	    : sink_alert_str(o, "accountAlias", &a->account_alias, reterr);
+	r = r < 0 ? r : sink_alert_str(o, "secretId", &a->secret_id, reterr);
+	r = r < 0 ? r : sink_alert_str(o, "principal", &a->principal, reterr);
+	r = r < 0 ? r
+		  : sink_alert_str(o, "sourceIPAddress", &a->source_ip, reterr);
+	r = r < 0 ? r : sink_alert_str(o, "errorCode", &a->error_code, reterr);
+	r = r < 0 ? r : sink_alert_str(o, "group", &a->group, reterr);
+	r = r < 0 ? r
+		  : sink_alert_str(o, "suppressed_since", &a->suppressed_since,
+			reterr);
+	r = r < 0 ? r : sink_alert_str(o, "status", &status, reterr);
+	r = r < 0 ? r : sink_alert_count(o, "count", &a->count, reterr);
+	r = r < 0 ? r
+		  : sink_alert_count(o, "suppressed", &a->suppressed, reterr);
+	r = r < 0 ? r
+		  : sink_alert_member(o, "events", json_type_array, &a->events,
+			reterr);
+	r = r < 0 ? r
+		  : sink_alert_member(o, "record", json_type_object, &a->record,
+			reterr);
+	r = r < 0 ? r
+		  : sink_alert_member(o, "test", json_type_boolean, &v, reterr);
+	if (r < 0)
+		return r;
+	a->test = v != NULL && json_object_get_boolean(v);
+	if (a->title == NULL)
+		a->title = a->rule;
+	if (a->severity == NULL)
+		a->severity = "warning";
+	for (i = 0; i < ARRAY_SIZE(sev); i++)
+		if (strcmp(a->severity, sev[i]) == 0)
+			break;
+	if (i == ARRAY_SIZE(sev))
+		return diag_set(reterr, -EBADMSG, NULL, 0, 0,
+		    "alert: unknown severity");
+	a->severity = sev[i]; /* static: the alert's may be cut below */
+	if (status != NULL && strcmp(status, "resolved") == 0)
+		a->resolved = true;
+	else if (status != NULL && strcmp(status, "firing") != 0)
+		return diag_set(reterr, -EBADMSG, NULL, 0, 0,
+		    "alert: unknown status");
+	if (a->count < 2 && a->events != NULL &&
+	    json_object_array_length(a->events) >= 2)
+		a->count = json_object_array_length(a->events);
+	if (a->count < 2)
+		a->count = 0;
+	return 0;
+}
+
+int
+sink_alert_parse(const char *json, size_t len, struct sink_alert *ret,
+    struct diag *reterr)
+{
+	struct sink_alert a;
+	struct json_tokener *tok;
+	enum json_tokener_error e;
+	size_t end;
+	int r;
+
+	memset(&a, 0, sizeof(a));
+	if (len == 0 || len > INT_MAX)
+		return diag_set(reterr, -EBADMSG, NULL, 0, 0, "alert: %s",
+		    len == 0 ? "empty" : "too large");
+	if (memchr(json, '\0', len) != NULL)
+		return diag_set(reterr, -EBADMSG, NULL, 0, 0,
+		    "alert: holds a NUL byte");
+	tok = json_tokener_new_ex(SINK_MAX_DEPTH);
+	if (tok == NULL)
+		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	a.root = json_tokener_parse_ex(tok, json, (int)len);
+	e = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (e != json_tokener_success) {
+		json_object_put(a.root);
+		return diag_set(reterr, -EBADMSG, NULL, 0, 0,
+		    "alert: not JSON: %s at byte %zu",
+		    e == json_tokener_continue ? "truncated"
+					       : json_tokener_error_desc(e),
+		    end);
+	}
+	if (!json_object_is_type(a.root, json_type_object)) {
+		json_object_put(a.root);
+		return diag_set(reterr, -EBADMSG, NULL, 0, 0,
+		    "alert: not a JSON object");
+	}
+	r = sink_alert_fields(&a, reterr);
+	if (r < 0) {
+		json_object_put(a.root);
+		return r;
+	}
+	*ret = a;
+	return 0;
+}
+
+void
+sink_alert_done(struct sink_alert *a)
+{
+	json_object_put(a->root);
+	memset(a, 0, sizeof(*a));
+}
+
+const char *
+sink_alert_record_str(const struct sink_alert *a, const char *key)
+{
+	struct json_object *o = a->record;
+	struct json_object *v = NULL;
+	const char *dot = strchr(key, '.');
+	char head[64];
+
+	if (o == NULL)
+		return NULL;
+	if (dot != NULL) {
+		if ((size_t)(dot - key) >= sizeof(head))
+			return NULL;
+		memcpy(head, key, (size_t)(dot - key));
+		head[dot - key] = '\0';
+		if (!json_object_object_get_ex(o, head, &o) ||
+		    !json_object_is_type(o, json_type_object))
+			return NULL;
+		key = dot + 1;
+	}
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    json_object_get_string_len(v) == 0)
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* ---- sinks ------------------------------------------------------------- */
+
 static void
 sink_wipe_free(void *p, size_t len)
 {
@@ -100,15 +645,107 @@ sink_wipe_free(void *p, size_t len)
 	free(p);
 }
 
+static void
+sink_wipe_str(char *p)
+{
+	if (p != NULL)
+		sink_wipe_free(p, strlen(p));
+}
+
+/* A copy of s, or NULL for NULL; sets *oom when the copy fails. */
+static char *
+sink_dup(const char *s, bool *oom)
+{
+	char *p;
+
+	if (s == NULL)
+		return NULL;
+	p = strdup(s);
+	if (p == NULL)
+		*oom = true;
+	return p;
+}
+
+static int
+sink_check(const struct sink_conf *c, struct http *http, struct diag *reterr)
+{
+	const char *opts[] = {c->channel, c->username, c->icon_emoji,
+	    c->mention};
+	const char *const names[] = {"channel", "username", "icon_emoji",
+	    "mention"};
+	size_t i;
+
+	switch (c->type) {
+	case SINK_TYPE_STDOUT:
+		return 0;
+	case SINK_TYPE_WEBHOOK:
+	case SINK_TYPE_SLACK:
+		if (c->url == NULL || *c->url == '\0')
+			return diag_set(reterr, -EINVAL, NULL, 0, 0,
+			    "destination '%s': a %s destination needs a url",
+			    c->name, sink_type_str(c->type));
+		break;
+	case SINK_TYPE_PAGERDUTY:
+		if (c->routing_key == NULL || *c->routing_key == '\0')
+			return diag_set(reterr, -EINVAL, NULL, 0, 0,
+			    "destination '%s': a pagerduty destination needs a routing key",
+			    c->name);
+		break;
+	case SINK_TYPE_COUNT:
+		return diag_set(reterr, -EINVAL, NULL, 0, 0,
+		    "destination '%s': no such sink type", c->name);
+	}
+	if (http == NULL)
+		return diag_set(reterr, -EINVAL, NULL, 0, 0,
+		    "destination '%s': no HTTP client", c->name);
+	for (i = 0; i < ARRAY_SIZE(opts); i++)
+		if (opts[i] != NULL && strlen(opts[i]) > SINK_MAX_SLACK_OPTION)
+			return diag_set(reterr, -EINVAL, NULL, 0, 0,
+			    "destination '%s': '%s' is longer than %u bytes",
+			    c->name, names[i], SINK_MAX_SLACK_OPTION);
+	if ((c->rate_count == 0) != (c->rate_period_us == 0))
+		return diag_set(reterr, -EINVAL, NULL, 0, 0,
+		    "destination '%s': a rate needs a count and a period",
+		    c->name);
+	return 0;
+}
+
+static int
+sink_rate_init(struct sink *s, const struct sink_conf *c)
+{
+	s->rate_count = c->rate_count;
+	s->rate_period_us = c->rate_period_us;
+	if (s->rate_count == 0 && s->type == SINK_TYPE_SLACK) {
+		s->rate_count = 1; /* Slack: one message a second */
+		s->rate_period_us = SINK_S_US;
+	}
+	if (s->rate_count > SINK_MAX_RATE_WINDOW) {
+		/* Same average rate, bursts of at most the window. */
+		s->rate_period_us =
+		    s->rate_period_us * SINK_MAX_RATE_WINDOW / s->rate_count;
+		if (s->rate_period_us == 0)
+			s->rate_period_us = 1;
+		s->rate_count = SINK_MAX_RATE_WINDOW;
+	}
+	if (s->rate_count == 0)
+		return 0;
+	s->rate_starts = calloc(s->rate_count, sizeof(*s->rate_starts));
+	return s->rate_starts == NULL ? -ENOMEM : 0;
+}
+
+static void sink_pump_cb(evutil_socket_t fd, short what, void *arg);
+
 int
 sink_new(const struct sink_conf *c, struct event_base *base, struct http *http,
     struct sink **ret, struct diag *reterr)
 {
 	struct sink *s;
+	bool oom = false;
+	int r;
 
-	if (c->type == SINK_TYPE_WEBHOOK && (c->url == NULL || http == NULL))
-		return diag_set(reterr, -EINVAL, NULL, 0, 0,
-		    "destination '%s': a webhook needs a url", c->name);
+	r = sink_check(c, http, reterr);
+	if (r < 0)
+		return r;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
@@ -118,18 +755,36 @@ sink_new(const struct sink_conf *c, struct event_base *base, struct http *http,
 	s->fd = c->fd;
 	s->timeout_ms =
 	    c->timeout_ms > 0 ? c->timeout_ms : SINK_DEFAULT_TIMEOUT_MS;
-	s->name = strdup(c->name);
-	if (c->url != NULL)
-		s->url = strdup(c->url);
-	if (c->hmac_secret != NULL) {
+	s->name = sink_dup(c->name, &oom);
+	if (c->type == SINK_TYPE_PAGERDUTY && c->url == NULL)
+		s->url = sink_dup(PD_DEFAULT_URL, &oom);
+	else if (c->type != SINK_TYPE_STDOUT)
+		s->url = sink_dup(c->url, &oom);
+	if (c->type == SINK_TYPE_WEBHOOK && c->hmac_secret != NULL) {
 		s->hmac = malloc(c->hmac_secret_len + 1);
 		if (s->hmac != NULL) {
 			memcpy(s->hmac, c->hmac_secret, c->hmac_secret_len);
 			s->hmac_len = c->hmac_secret_len;
+		} else {
+			oom = true;
 		}
 	}
-	if (s->name == NULL || (c->url != NULL && s->url == NULL) ||
-	    (c->hmac_secret != NULL && s->hmac == NULL)) {
+	if (c->type == SINK_TYPE_PAGERDUTY)
+		s->routing_key = sink_dup(c->routing_key, &oom);
+	if (c->type == SINK_TYPE_SLACK) {
+		s->channel = sink_dup(c->channel, &oom);
+		s->username = sink_dup(c->username, &oom);
+		s->icon_emoji = sink_dup(c->icon_emoji, &oom);
+		s->mention = sink_dup(c->mention, &oom);
+	}
+	if (c->type != SINK_TYPE_STDOUT) {
+		if (sink_rate_init(s, c) < 0)
+			oom = true;
+		s->pump_ev = evtimer_new(base, sink_pump_cb, s);
+		if (s->pump_ev == NULL)
+			oom = true;
+	}
+	if (oom || s->name == NULL) {
 		sink_free(s);
 		return -ENOMEM;
 	}
@@ -148,6 +803,7 @@ sink_job_unlink(struct sink_job *j)
 		j->next->prev = j->prev;
 }
 
+/* The job must not be on the FIFO (sink_free empties it first). */
 static void
 sink_job_free(struct sink_job *j)
 {
@@ -156,6 +812,8 @@ sink_job_free(struct sink_job *j)
 		http_cancel(j->req);
 	if (j->ev != NULL)
 		event_free(j->ev);
+	/* A PagerDuty body holds the routing key. */
+	sink_wipe_free(j->body, j->body_len);
 	free(j);
 }
 
@@ -164,12 +822,22 @@ sink_free(struct sink *s)
 {
 	if (s == NULL)
 		return;
+	s->wait_head = NULL;
+	s->wait_tail = NULL;
+	s->n_waiting = 0;
 	while (s->jobs != NULL)
 		sink_job_free(s->jobs);
+	if (s->pump_ev != NULL)
+		event_free(s->pump_ev);
+	free(s->rate_starts);
 	free(s->name);
-	if (s->url != NULL)
-		sink_wipe_free(s->url, strlen(s->url));
+	sink_wipe_str(s->url);
 	sink_wipe_free(s->hmac, s->hmac_len);
+	sink_wipe_str(s->routing_key);
+	free(s->channel);
+	free(s->username);
+	free(s->icon_emoji);
+	free(s->mention);
 	free(s);
 }
 
@@ -185,21 +853,10 @@ sink_type(const struct sink *s)
 	return s->type;
 }
 
-static struct sink_job *
-sink_job_new(struct sink *s, sink_done_cb *cb, void *arg)
+size_t
+sink_waiting(const struct sink *s)
 {
-	struct sink_job *j = calloc(1, sizeof(*j));
-
-	if (j == NULL)
-		return NULL;
-	j->s = s;
-	j->cb = cb;
-	j->arg = arg;
-	j->next = s->jobs;
-	if (s->jobs != NULL)
-		s->jobs->prev = j;
-	s->jobs = j;
-	return j;
+	return s->n_waiting;
 }
 
 /* Unlinks and frees the job, then reports: the callback may free the sink. */
@@ -215,15 +872,230 @@ sink_job_done(struct sink_job *j)
 	cb(&out, arg);
 }
 
-/* ---- stdout ------------------------------------------------------------ */
-
 static void
-sink_stdout_done(evutil_socket_t fd, short what, void *arg)
+sink_job_ev_cb(evutil_socket_t fd, short what, void *arg)
 {
 	UNUSED(fd);
 	UNUSED(what);
 	sink_job_done(arg);
 }
+
+static struct sink_job *
+sink_job_new(struct sink *s, sink_done_cb *cb, void *arg)
+{
+	struct sink_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->ev = event_new(s->base, -1, 0, sink_job_ev_cb, j);
+	if (j->ev == NULL) {
+		free(j);
+		return NULL;
+	}
+	j->s = s;
+	j->cb = cb;
+	j->arg = arg;
+	j->next = s->jobs;
+	if (s->jobs != NULL)
+		s->jobs->prev = j;
+	s->jobs = j;
+	return j;
+}
+
+/* Ends the job from the loop with the outcome already in j->out. */
+static void
+sink_job_finish_later(struct sink_job *j)
+{
+	event_active(j->ev, 0, 0);
+}
+
+/* Replaces each occurrence of tok in d (NUL-terminated, at most
+ * SINK_DETAIL_SCRATCH bytes with the NUL) by "[redacted]". */
+static void
+sink_scrub_tok(char *d, const void *tok, size_t tlen)
+{
+	static const char red[] = "[redacted]";
+	char out[SINK_DETAIL_SCRATCH];
+	size_t dlen = strlen(d);
+	size_t i = 0;
+	size_t o = 0;
+
+	if (tlen == 0 || memmem(d, dlen, tok, tlen) == NULL)
+		return;
+	while (i < dlen && o + 1 < sizeof(out)) {
+		if (dlen - i >= tlen && memcmp(d + i, tok, tlen) == 0) {
+			size_t n = sizeof(red) - 1;
+
+			if (n > sizeof(out) - 1 - o)
+				n = sizeof(out) - 1 - o;
+			memcpy(out + o, red, n);
+			o += n;
+			i += tlen;
+		} else {
+			out[o++] = d[i++];
+		}
+	}
+	out[o] = '\0';
+	memcpy(d, out, o + 1);
+}
+
+/*
+ * Nothing of a secret reaches an outcome: the routing key, the HMAC key,
+ * and the URL's path and query (the whole, then each part long enough to
+ * be a credential: a Slack hook's path is one).
+ */
+static void
+sink_scrub(const struct sink *s, char *d)
+{
+	const char *p;
+	size_t n;
+
+	if (s->routing_key != NULL)
+		sink_scrub_tok(d, s->routing_key, strlen(s->routing_key));
+	if (s->hmac_len >= SINK_MIN_SCRUB)
+		sink_scrub_tok(d, s->hmac, s->hmac_len);
+	if (s->url == NULL)
+		return;
+	p = strstr(s->url, "://");
+	p = p != NULL ? p + 3 : s->url;
+	p += strcspn(p, "/?#");
+	if (strlen(p) >= SINK_MIN_SCRUB)
+		sink_scrub_tok(d, p, strlen(p));
+	while (*p != '\0') {
+		p += strspn(p, "/?#&=;");
+		n = strcspn(p, "/?#&=;");
+		if (n >= SINK_MIN_SCRUB)
+			sink_scrub_tok(d, p, n);
+		p += n;
+	}
+}
+
+/*
+ * The outcome's detail: prefix, then ": " and text (a response body or an
+ * error message) as printable ASCII with whitespace runs squeezed, scrubbed
+ * of secrets, then cut to fit.
+ */
+static void
+sink_detail(struct sink_job *j, const char *prefix, const char *text,
+    size_t len)
+{
+	char d[SINK_DETAIL_SCRATCH];
+	size_t o;
+	size_t i;
+
+	o = (size_t)snprintf(d, sizeof(d), "%s", prefix);
+	if (o >= sizeof(d))
+		o = sizeof(d) - 1;
+	while (len > 0 && (unsigned char)text[len - 1] <= ' ')
+		len--;
+	for (i = 0; i < len && (unsigned char)text[i] <= ' '; i++)
+		;
+	if (i < len && o + 2 < sizeof(d)) {
+		if (o > 0) {
+			d[o++] = ':';
+			d[o++] = ' ';
+		}
+		for (; i < len && o + 1 < sizeof(d); i++) {
+			unsigned char c = (unsigned char)text[i];
+
+			if (c <= ' ') {
+				if (d[o - 1] != ' ')
+					d[o++] = ' ';
+				continue;
+			}
+			d[o++] = c < 0x7f ? (char)c : '?';
+		}
+	}
+	d[o] = '\0';
+	sink_scrub(j->s, d);
+	o = strlen(d); /* ASCII: cut anywhere */
+	if (o >= sizeof(j->out.detail))
+		o = sizeof(j->out.detail) - 1;
+	memcpy(j->out.detail, d, o);
+	j->out.detail[o] = '\0';
+}
+
+/* ---- the rate limit ---------------------------------------------------- */
+
+/* How long until the next request may start; 0: now. */
+static uint64_t
+sink_rate_wait_us(const struct sink *s, uint64_t now)
+{
+	uint64_t wait = 0;
+	uint64_t free_at;
+
+	if (s->paused_until_us > now)
+		wait = s->paused_until_us - now;
+	if (s->rate_count > 0 && s->rate_used == s->rate_count) {
+		free_at = s->rate_starts[s->rate_next] + s->rate_period_us;
+		if (free_at > now && free_at - now > wait)
+			wait = free_at - now;
+	}
+	return wait;
+}
+
+static void
+sink_rate_take(struct sink *s, uint64_t now)
+{
+	if (s->rate_count == 0)
+		return;
+	s->rate_starts[s->rate_next] = now;
+	s->rate_next = (s->rate_next + 1) % s->rate_count;
+	if (s->rate_used < s->rate_count)
+		s->rate_used++;
+}
+
+static int sink_http_start(struct sink_job *j);
+
+/*
+ * Starts the waiting jobs the rate allows, in order, and arms the timer for
+ * the next. Runs no callback: a request that cannot start ends later.
+ */
+static void
+sink_pump(struct sink *s)
+{
+	while (s->wait_head != NULL) {
+		uint64_t now = sink_now_us();
+		uint64_t wait = sink_rate_wait_us(s, now);
+		struct sink_job *j;
+		int r;
+
+		if (wait > 0) {
+			struct timeval tv;
+
+			tv.tv_sec = (time_t)(wait / SINK_S_US);
+			tv.tv_usec = (suseconds_t)(wait % SINK_S_US);
+			if (evtimer_add(s->pump_ev, &tv) == 0)
+				return;
+			/* No timer: sending early beats never sending. */
+		}
+		j = s->wait_head;
+		s->wait_head = j->wnext;
+		if (s->wait_head == NULL)
+			s->wait_tail = NULL;
+		j->wnext = NULL;
+		s->n_waiting--;
+		sink_rate_take(s, now);
+		r = sink_http_start(j);
+		if (r < 0) {
+			j->out.result = SINK_RETRY;
+			j->out.error = r;
+			sink_detail(j, "cannot start the request", strerror(-r),
+			    strlen(strerror(-r)));
+			sink_job_finish_later(j);
+		}
+	}
+}
+
+static void
+sink_pump_cb(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	sink_pump(arg);
+}
+
+/* ---- stdout ------------------------------------------------------------ */
 
 static int
 sink_write_all(int fd, const char *p, size_t len)
@@ -241,7 +1113,7 @@ sink_write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-static int
+static void
 sink_stdout_send(struct sink_job *j, const char *json, size_t len)
 {
 	struct sink *s = j->s;
@@ -256,14 +1128,10 @@ sink_stdout_send(struct sink_job *j, const char *json, size_t len)
 	if (r < 0)
 		(void)snprintf(j->out.detail, sizeof(j->out.detail),
 		    "write: %s", strerror(-r));
-	j->ev = event_new(s->base, -1, 0, sink_stdout_done, j);
-	if (j->ev == NULL)
-		return -ENOMEM;
-	event_active(j->ev, 0, 0);
-	return 0;
+	sink_job_finish_later(j);
 }
 
-/* ---- webhook ----------------------------------------------------------- */
+/* ---- HTTP sinks -------------------------------------------------------- */
 
 int
 sink_signature(const void *key, size_t key_len, const void *body, size_t len,
@@ -311,38 +1179,77 @@ sink_retry_after_ms(const char *value, time_t now)
 	return (uint64_t)(when - now) * 1000;
 }
 
+/* A response that is not 2xx: the result, and what the detail says. */
 static void
-sink_webhook_done(struct http_response *resp, void *arg)
+sink_http_failed(struct sink_job *j, struct http_response *resp)
+{
+	struct sink *s = j->s;
+	const char *body = resp->body.data != NULL ? resp->body.data : "";
+	char prefix[32];
+	char ra[64];
+	struct buf e;
+	uint64_t now;
+
+	j->out.result =
+	    resp->status == 429 || resp->status == 408 || resp->status >= 500
+	    ? SINK_RETRY
+	    : SINK_PERMANENT;
+	(void)snprintf(prefix, sizeof(prefix), "HTTP %ld", resp->status);
+	switch (s->type) {
+	case SINK_TYPE_PAGERDUTY:
+		/* PagerDuty sends no Retry-After: the caller's backoff. */
+		buf_init(&e, SINK_DETAIL_SCRATCH);
+		if (pd_reply_errors(body, resp->body.len, &e) == 0)
+			sink_detail(j, prefix, e.data, e.len);
+		else
+			sink_detail(j, prefix, body, resp->body.len);
+		buf_done(&e);
+		return;
+	case SINK_TYPE_SLACK:
+		/* Slack answers in a word: invalid_payload, no_service... */
+		sink_detail(j, prefix, body, resp->body.len);
+		break;
+	case SINK_TYPE_WEBHOOK:
+	case SINK_TYPE_STDOUT:
+	case SINK_TYPE_COUNT:
+		sink_detail(j, prefix, "", 0);
+		break;
+	}
+	j->out.retry_after_ms = sink_retry_after_ms(
+	    http_header(resp, "retry-after", ra, sizeof(ra)), time(NULL));
+	if (s->type == SINK_TYPE_SLACK && resp->status == 429 &&
+	    j->out.retry_after_ms > 0) {
+		/* The whole destination waits, not just this alert. */
+		now = sink_now_us();
+		if (s->paused_until_us < now + j->out.retry_after_ms * 1000)
+			s->paused_until_us = now + j->out.retry_after_ms * 1000;
+	}
+}
+
+static void
+sink_http_done(struct http_response *resp, void *arg)
 {
 	struct sink_job *j = arg;
-	char ra[64];
+	char prefix[32];
 
 	j->out.status = resp->status;
 	j->out.error = resp->error;
 	if (resp->error != 0) {
 		j->out.result = SINK_RETRY;
-		(void)snprintf(j->out.detail, sizeof(j->out.detail), "%s",
-		    resp->errmsg);
+		sink_detail(j, "", resp->errmsg, strlen(resp->errmsg));
 	} else if (resp->status >= 200 && resp->status < 300) {
 		j->out.result = SINK_DELIVERED;
-		(void)snprintf(j->out.detail, sizeof(j->out.detail), "HTTP %ld",
+		(void)snprintf(prefix, sizeof(prefix), "HTTP %ld",
 		    resp->status);
+		sink_detail(j, prefix, "", 0);
 	} else {
-		j->out.result = resp->status == 429 || resp->status == 408 ||
-			resp->status >= 500
-		    ? SINK_RETRY
-		    : SINK_PERMANENT;
-		j->out.retry_after_ms = sink_retry_after_ms(
-		    http_header(resp, "retry-after", ra, sizeof(ra)),
-		    time(NULL));
-		(void)snprintf(j->out.detail, sizeof(j->out.detail), "HTTP %ld",
-		    resp->status);
+		sink_http_failed(j, resp);
 	}
 	sink_job_done(j);
 }
 
 static int
-sink_webhook_send(struct sink_job *j, const char *json, size_t len)
+sink_http_start(struct sink_job *j)
 {
 	struct sink *s = j->s;
 	char sig[128];
@@ -355,8 +1262,8 @@ sink_webhook_send(struct sink_job *j, const char *json, size_t len)
 	hdrs[n++] = "Content-Type: application/json";
 	hdrs[n++] = "Accept: */*";
 	if (s->hmac != NULL) {
-		r = sink_signature(s->hmac, s->hmac_len, json, len, sig,
-		    sizeof(sig));
+		r = sink_signature(s->hmac, s->hmac_len, j->body, j->body_len,
+		    sig, sizeof(sig));
 		if (r < 0)
 			return r;
 		(void)snprintf(sig_line, sizeof(sig_line),
@@ -368,13 +1275,64 @@ sink_webhook_send(struct sink_job *j, const char *json, size_t len)
 	rq.url = s->url;
 	rq.headers = hdrs;
 	rq.n_headers = n;
-	rq.body = json;
-	rq.body_len = len;
+	rq.body = j->body;
+	rq.body_len = j->body_len;
 	rq.timeout_ms = s->timeout_ms;
 	rq.max_body = SINK_MAX_REPLY;
-	rq.on_done = sink_webhook_done;
+	rq.on_done = sink_http_done;
 	rq.arg = j;
-	return http_start(s->http, &rq, &j->req);
+	r = http_start(s->http, &rq, &j->req);
+	if (r == 0) {
+		/* http_start copied it. */
+		sink_wipe_free(j->body, j->body_len);
+		j->body = NULL;
+		j->body_len = 0;
+	}
+	return r;
+}
+
+/* The request body for the sink's type into j->body. */
+static int
+sink_render(struct sink_job *j, const char *json, size_t len,
+    struct diag *reterr)
+{
+	struct sink *s = j->s;
+	struct slack_opts so;
+	struct pd_opts po;
+	struct buf b;
+	int r = -EINVAL;
+
+	switch (s->type) {
+	case SINK_TYPE_WEBHOOK:
+		buf_init(&b, len);
+		r = buf_append(&b, json, len);
+		break;
+	case SINK_TYPE_SLACK:
+		memset(&so, 0, sizeof(so));
+		so.channel = s->channel;
+		so.username = s->username;
+		so.icon_emoji = s->icon_emoji;
+		so.mention = s->mention;
+		buf_init(&b, SLACK_MAX_PAYLOAD);
+		r = slack_payload(json, len, &so, &b, reterr);
+		break;
+	case SINK_TYPE_PAGERDUTY:
+		memset(&po, 0, sizeof(po));
+		po.routing_key = s->routing_key;
+		buf_init(&b, PD_MAX_PAYLOAD);
+		r = pd_payload(json, len, &po, &b, reterr);
+		break;
+	case SINK_TYPE_STDOUT:
+	case SINK_TYPE_COUNT:
+		return -EINVAL;
+	}
+	if (r < 0) {
+		sink_wipe_free(b.data, b.len);
+		return r;
+	}
+	j->body_len = b.len;
+	j->body = buf_steal(&b);
+	return j->body == NULL ? -ENOMEM : 0;
 }
 
 int
@@ -382,21 +1340,37 @@ sink_send(struct sink *s, const char *alert_json, size_t len, sink_done_cb *cb,
     void *arg)
 {
 	struct sink_job *j = sink_job_new(s, cb, arg);
-	int r = -EINVAL;
+	struct diag e;
+	int r;
 
 	if (j == NULL)
 		return -ENOMEM;
-	switch (s->type) {
-	case SINK_TYPE_STDOUT:
-		r = sink_stdout_send(j, alert_json, len);
-		break;
-	case SINK_TYPE_WEBHOOK:
-		r = sink_webhook_send(j, alert_json, len);
-		break;
-	case SINK_TYPE_COUNT:
-		break;
+	if (s->type == SINK_TYPE_STDOUT) {
+		sink_stdout_send(j, alert_json, len);
+		return 0;
 	}
-	if (r < 0)
+	memset(&e, 0, sizeof(e));
+	r = sink_render(j, alert_json, len, &e);
+	if (r == -EBADMSG || r == -E2BIG) {
+		/* Retrying cannot make this alert renderable. */
+		j->out.result = SINK_PERMANENT;
+		j->out.error = r;
+		sink_detail(j, "cannot render the alert",
+		    e.msg[0] != '\0' ? e.msg : strerror(-r),
+		    strlen(e.msg[0] != '\0' ? e.msg : strerror(-r)));
+		sink_job_finish_later(j);
+		return 0;
+	}
+	if (r < 0) {
 		sink_job_free(j);
-	return r;
+		return r;
+	}
+	if (s->wait_tail != NULL)
+		s->wait_tail->wnext = j;
+	else
+		s->wait_head = j;
+	s->wait_tail = j;
+	s->n_waiting++;
+	sink_pump(s);
+	return 0;
 }

@@ -1,11 +1,12 @@
 /*
  * test_sink.c: webhook and stdout sinks against an evhttp receiver in the
  * same loop: outcomes for 2xx, 5xx, 429 + Retry-After, 4xx, refused
- * connections, and the HMAC signature header.
+ * connections, the HMAC signature header, and a rate limit.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -205,6 +206,53 @@ main(void)
 		sink_free(s);
 		close(fds[0]);
 		close(fds[1]);
+	}
+	/* A webhook with a rate: the second send waits in the sink. */
+	{
+		struct sink_conf c;
+		struct got g2;
+		struct timespec t0;
+		struct timespec t1;
+		long ms;
+
+		memset(&c, 0, sizeof(c));
+		c.name = "hook";
+		c.type = SINK_TYPE_WEBHOOK;
+		c.url = url;
+		c.rate_count = 1;
+		c.rate_period_us = 300000;
+		rv.status = 204;
+		is_int(sink_new(&c, base, h, &s, NULL), 0, "rated webhook");
+		memset(&g, 0, sizeof(g));
+		memset(&g2, 0, sizeof(g2));
+		(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+		is_int(sink_send(s, body, strlen(body), on_done, &g), 0,
+		    "rated: first");
+		is_int(sink_send(s, body, strlen(body), on_done, &g2), 0,
+		    "rated: second");
+		is_int((long long)sink_waiting(s), 1,
+		    "rated: the second waits");
+		run(base, &g2);
+		(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+		ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+		    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		ok(g.done == 1 && g2.done == 1 && g2.o.result == SINK_DELIVERED,
+		    "rated: both delivered, once");
+		ok(ms >= 300, "rated: the second after >= 300 ms (%ld)", ms);
+		sink_free(s);
+		c.rate_period_us = 0;
+		is_int(sink_new(&c, base, h, &s, NULL), -EINVAL,
+		    "a rate without a period: -EINVAL");
+	}
+	{
+		enum sink_type t;
+
+		ok(sink_type_parse("slack", &t) == 0 && t == SINK_TYPE_SLACK,
+		    "type slack");
+		ok(sink_type_parse("pagerduty", &t) == 0 &&
+			t == SINK_TYPE_PAGERDUTY,
+		    "type pagerduty");
+		is_int(sink_type_parse("pd", &t), -EINVAL, "type pd: unknown");
 	}
 	is_int((long long)sink_retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT",
 		   1445412470),

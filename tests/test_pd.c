@@ -1,0 +1,1132 @@
+/*
+ * test_pd.c: the pagerduty sink. First what must fail, then the dedup key
+ * (stable, at most 255, hashed when long or unclean), then every alert
+ * shape rendered and checked against the Events API v2 schema by an
+ * independent validator, the trigger and the resolve byte for byte, then
+ * every Secrets Manager record in ../shared/data, and last the sink end to
+ * end against an evhttp receiver: 202, 400 with errors, 429, 5xx, 401/403/
+ * 404, the resolve on the wire, a rate limit, and the routing key in no
+ * outcome (only in the request body).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "buf.h"
+#include "diag.h"
+#include "http.h"
+#include "pd.h"
+#include "sink.h"
+#include "tap.h"
+
+#define EVID "3f4e5d6c-1a2b-4c3d-9e8f-0a1b2c3d4e5f"
+#define SECRET_ARN                                                             \
+	"arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf"
+#define MALLORY "arn:aws:iam::999988887777:user/mallory"
+#define KEY "R0UTINGKEYs3cr3t0123456789abcdef"
+
+/* A string literal and its length. */
+#define LIT(s) s, sizeof(s) - 1
+
+/* An alert as the spool holds it: alert_json() plus "record". */
+#define ALERT_HEAD                                                               \
+	"{\"rule\":\"secret-read-external\",\"title\":\"Secret read by "         \
+	"another account\",\"severity\":\"critical\",\"summary\":"               \
+	"\"GetSecretValue on prod/db by " MALLORY "\",\"eventID\":\"" EVID       \
+	"\",\"eventName\":\"GetSecretValue\",\"eventTime\":"                     \
+	"\"2024-05-01T12:34:56Z\",\"awsRegion\":\"eu-west-1\","                  \
+	"\"recipientAccountId\":\"123456789012\",\"secretId\":\"" SECRET_ARN     \
+	"\",\"principal\":\"" MALLORY "\",\"sourceIPAddress\":"                  \
+	"\"203.0.113.7\",\"errorCode\":\"AccessDenied\",\"group\":\"" SECRET_ARN \
+	"\",\"record\":{\"eventVersion\":\"1.09\","                              \
+	"\"userIdentity\":{\"type\":\"IAMUser\",\"arn\":\"" MALLORY "\","        \
+	"\"accountId\":\"999988887777\"},\"eventTime\":"                         \
+	"\"2024-05-01T12:34:56Z\",\"eventSource\":"                              \
+	"\"secretsmanager.amazonaws.com\",\"eventName\":\"GetSecretValue\","     \
+	"\"awsRegion\":\"eu-west-1\",\"sourceIPAddress\":\"203.0.113.7\","       \
+	"\"errorCode\":\"AccessDenied\",\"errorMessage\":\"User: " MALLORY       \
+	" is not authorized to perform: secretsmanager:GetSecretValue\","        \
+	"\"requestParameters\":{\"secretId\":\"" SECRET_ARN "\","                \
+	"\"versionStage\":\"AWSCURRENT\"},\"responseElements\":null,"            \
+	"\"eventID\":\"" EVID "\",\"recipientAccountId\":\"123456789012\"}"
+#define ALERT ALERT_HEAD "}"
+
+#define DEDUP "secret-read-external:" SECRET_ARN
+
+static struct diag last_diag;
+
+/* ---- an independent Events API v2 validator ---------------------------- */
+
+static size_t
+u8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+static bool
+one_of(const char *s, const char *const *set)
+{
+	for (; *set != NULL; set++)
+		if (strcmp(s, *set) == 0)
+			return true;
+	return false;
+}
+
+static const char *
+v_str(struct json_object *o, const char *key, bool required, size_t max)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return required ? "a required member is missing" : NULL;
+	if (!json_object_is_type(v, json_type_string))
+		return "a member is not a string";
+	if (json_object_get_string_len(v) == 0)
+		return "an empty string";
+	if (max != 0 && u8_chars(json_object_get_string(v)) > max)
+		return "a string over its limit";
+	return NULL;
+}
+
+static const char *
+v_payload(struct json_object *p)
+{
+	static const char *const sev[] = {"critical", "error", "warning",
+	    "info", NULL};
+	static const char *const known[] = {"summary", "source", "severity",
+	    "timestamp", "component", "group", "class", "custom_details", NULL};
+	struct json_object *v;
+	const char *e;
+
+	if (!json_object_is_type(p, json_type_object))
+		return "payload is not an object";
+	json_object_object_foreach(p, k, val)
+	{
+		(void)val;
+		if (!one_of(k, known))
+			return "an unknown payload member";
+	}
+	if ((e = v_str(p, "summary", true, PD_MAX_SUMMARY)) != NULL ||
+	    (e = v_str(p, "source", true, 0)) != NULL ||
+	    (e = v_str(p, "severity", true, 0)) != NULL ||
+	    (e = v_str(p, "timestamp", false, 0)) != NULL ||
+	    (e = v_str(p, "component", false, 0)) != NULL ||
+	    (e = v_str(p, "group", false, 0)) != NULL ||
+	    (e = v_str(p, "class", false, 0)) != NULL)
+		return e;
+	(void)json_object_object_get_ex(p, "severity", &v);
+	if (!one_of(json_object_get_string(v), sev))
+		return "severity is not critical, error, warning or info";
+	if (json_object_object_get_ex(p, "timestamp", &v)) {
+		struct tm tm;
+		const char *t = json_object_get_string(v);
+		const char *end = strptime(t, "%Y-%m-%dT%H:%M:%S", &tm);
+
+		if (end == NULL ||
+		    (*end != 'Z' && *end != '.' && *end != '+' && *end != '-'))
+			return "timestamp is not ISO 8601";
+	}
+	if (json_object_object_get_ex(p, "custom_details", &v) &&
+	    !json_object_is_type(v, json_type_object))
+		return "custom_details is not an object";
+	return NULL;
+}
+
+/* NULL when payload is an event PagerDuty accepts, else what is wrong. */
+static const char *
+v_pd(const char *payload, size_t len)
+{
+	static const char *const actions[] = {"trigger", "acknowledge",
+	    "resolve", NULL};
+	static const char *const known[] = {"routing_key", "event_action",
+	    "dedup_key", "payload", "links", "images", "client", "client_url",
+	    NULL};
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o;
+	struct json_object *v;
+	const char *e = NULL;
+	const char *action;
+	size_t i;
+
+	if (len > PD_MAX_PAYLOAD)
+		return "over 512 KB";
+	json_tokener_set_flags(tok,
+	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, payload, (int)len);
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len) {
+		json_tokener_free(tok);
+		json_object_put(o);
+		return "not strict JSON in valid UTF-8";
+	}
+	json_tokener_free(tok);
+	if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return "not an object";
+	}
+	json_object_object_foreach(o, k, val)
+	{
+		(void)val;
+		if (e == NULL && !one_of(k, known))
+			e = "an unknown top-level member";
+	}
+	if (e == NULL && (e = v_str(o, "routing_key", true, 0)) == NULL &&
+	    (e = v_str(o, "event_action", true, 0)) == NULL &&
+	    (e = v_str(o, "dedup_key", false, PD_MAX_DEDUP_KEY)) == NULL) {
+		(void)json_object_object_get_ex(o, "event_action", &v);
+		action = json_object_get_string(v);
+		if (!one_of(action, actions))
+			e = "event_action is not trigger, acknowledge or resolve";
+		else if (strcmp(action, "trigger") != 0 &&
+		    !json_object_object_get_ex(o, "dedup_key", &v))
+			e = "acknowledge and resolve need a dedup_key";
+		else if (strcmp(action, "trigger") == 0 &&
+		    !json_object_object_get_ex(o, "payload", &v))
+			e = "a trigger needs a payload";
+		else if (strcmp(action, "trigger") == 0)
+			e = v_payload(v);
+	}
+	if (e == NULL && json_object_object_get_ex(o, "links", &v)) {
+		if (!json_object_is_type(v, json_type_array))
+			e = "links is not an array";
+		for (i = 0; e == NULL && i < json_object_array_length(v); i++) {
+			struct json_object *l = json_object_array_get_idx(v, i);
+			struct json_object *h;
+
+			if (!json_object_object_get_ex(l, "href", &h) ||
+			    strncmp(json_object_get_string(h), "https://", 8) !=
+				0)
+				e = "a link without an https href";
+			else
+				e = v_str(l, "text", false, 0);
+		}
+	}
+	json_object_put(o);
+	return e;
+}
+
+/* ---- rendering --------------------------------------------------------- */
+
+static int
+render(const char *json, struct buf *out)
+{
+	struct pd_opts o = {KEY, NULL};
+
+	memset(&last_diag, 0, sizeof(last_diag));
+	buf_reset(out);
+	return pd_payload(json, strlen(json), &o, out, &last_diag);
+}
+
+/* A member by dotted path ("payload.summary"), as text or compact JSON. */
+static char *
+member(const char *payload, const char *path)
+{
+	struct json_object *o = json_tokener_parse(payload);
+	struct json_object *v = o;
+	char *ret = NULL;
+	char key[64];
+	const char *p = path;
+
+	while (v != NULL && *p != '\0') {
+		size_t n = strcspn(p, ".");
+
+		(void)snprintf(key, sizeof(key), "%.*s", (int)n, p);
+		if (!json_object_object_get_ex(v, key, &v))
+			v = NULL;
+		p += n + (p[n] == '.');
+	}
+	if (v != NULL)
+		ret = strdup(json_object_is_type(v, json_type_string)
+			? json_object_get_string(v)
+			: json_object_to_json_string_ext(v,
+			      JSON_C_TO_STRING_PLAIN |
+				  JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return ret;
+}
+
+static void
+is_member(const char *payload, const char *path, const char *want,
+    const char *name)
+{
+	char *got = member(payload, path);
+
+	is_str(got, want, "%s", name);
+	free(got);
+}
+
+static char *
+variant(const char *extra)
+{
+	size_t n = strlen(ALERT_HEAD) + strlen(extra) + 3;
+	char *s = malloc(n);
+
+	(void)snprintf(s, n, "%s,%s}", ALERT_HEAD, extra);
+	return s;
+}
+
+static void
+want_render_fail(const char *json, size_t len, int want, const char *msg,
+    const char *name)
+{
+	struct pd_opts o = {KEY, NULL};
+	struct buf out;
+	int r;
+
+	buf_init(&out, PD_MAX_PAYLOAD);
+	if (buf_puts(&out, "keep") < 0)
+		ok(0, "buffer");
+	memset(&last_diag, 0, sizeof(last_diag));
+	r = pd_payload(json, len, &o, &out, &last_diag);
+	is_int(r, want, "hostile: %s: refused", name);
+	is_str(out.data, "keep", "hostile: %s: out left as it was", name);
+	if (msg != NULL &&
+	    !ok(strstr(last_diag.msg, msg) != NULL,
+		"hostile: %s: diag says '%s'", name, msg))
+		diag_note("got '%s'", last_diag.msg);
+	ok(strstr(last_diag.msg, KEY) == NULL, "hostile: %s: no key in diag",
+	    name);
+	buf_done(&out);
+}
+
+static void
+test_hostile(void)
+{
+	struct pd_opts o = {NULL, NULL};
+	struct buf out;
+	struct buf deep;
+	int i;
+
+	want_render_fail(LIT(""), -EBADMSG, "empty", "empty");
+	want_render_fail(LIT("{\"rule\":\"r\""), -EBADMSG, "truncated",
+	    "truncated");
+	want_render_fail(LIT("{\"rule\":\"r\",\"rule\""), -EBADMSG, "not JSON",
+	    "broken");
+	want_render_fail(LIT("\"rule\""), -EBADMSG, "not a JSON object",
+	    "a string");
+	want_render_fail(LIT("{\"title\":\"t\"}"), -EBADMSG, "no rule id",
+	    "no rule");
+	want_render_fail(LIT("{\"rule\":\"r\",\"severity\":\"CRITICAL\"}"),
+	    -EBADMSG, "unknown severity", "severity in capitals");
+	want_render_fail(LIT("{\"rule\":\"r\",\"status\":\"acknowledged\"}"),
+	    -EBADMSG, "unknown status", "an unknown status");
+	want_render_fail(LIT("{\"rule\":\"r\",\"count\":1e30}"), -EBADMSG,
+	    "'count' is not an integer", "a huge count");
+	want_render_fail(LIT("{\"rule\":\"r\",\"suppressed\":true}"), -EBADMSG,
+	    "'suppressed' is not an integer", "suppressed as a boolean");
+	want_render_fail(LIT("{\"rule\":\"r\",\"group\":{}}"), -EBADMSG,
+	    "'group' is not a string", "group as an object");
+	/* Deeper than any record may be. */
+	buf_init(&deep, 1u << 16);
+	if (buf_puts(&deep, "{\"rule\":\"r\",\"record\":") < 0)
+		ok(0, "buffer");
+	for (i = 0; i < 600; i++)
+		if (buf_puts(&deep, "{\"a\":") < 0)
+			ok(0, "buffer");
+	if (buf_puts(&deep, "1") < 0)
+		ok(0, "buffer");
+	for (i = 0; i < 601; i++)
+		if (buf_putc(&deep, '}') < 0)
+			ok(0, "buffer");
+	want_render_fail(deep.data, deep.len, -EBADMSG, "not JSON",
+	    "600 levels deep");
+	buf_done(&deep);
+
+	buf_init(&out, PD_MAX_PAYLOAD);
+	is_int(pd_payload(LIT(ALERT), &o, &out, NULL), -EINVAL,
+	    "no routing key: -EINVAL");
+	is_int(pd_payload(LIT(ALERT), NULL, &out, NULL), -EINVAL,
+	    "no options: -EINVAL");
+	is_int((long long)out.len, 0, "no routing key: nothing out");
+	buf_done(&out);
+	buf_init(&out, 200);
+	is_int(render(ALERT, &out), -E2BIG, "a small buffer: -E2BIG");
+	is_int((long long)out.len, 0, "a small buffer: out as it was");
+	buf_done(&out);
+}
+
+/* ---- the dedup key ----------------------------------------------------- */
+
+static void
+sha256_hex(const char *s, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	unsigned int i;
+
+	(void)EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static void
+test_dedup(void)
+{
+	struct buf k;
+	struct buf k2;
+	struct buf whole;
+	char want[300];
+	char hex[65];
+	char rule[400];
+	char *group;
+	size_t i;
+
+	buf_init(&k, 1024);
+	buf_init(&k2, 1024);
+	buf_init(&whole, 1u << 16);
+	is_int(pd_dedup_key("r1", "arn:x", &k), 0, "dedup: short");
+	is_str(k.data, "r1:arn:x", "dedup: <rule id>:<group>");
+	buf_reset(&k);
+	is_int(pd_dedup_key("r1", NULL, &k), 0, "dedup: no group");
+	is_str(k.data, "r1:", "dedup: no group: <rule id>:");
+
+	/* 255 exactly stays; 256 is hashed. */
+	group = malloc(300);
+	memset(group, 'g', 252);
+	group[252] = '\0';
+	buf_reset(&k);
+	is_int(pd_dedup_key("r1", group, &k), 0, "dedup: 255 bytes");
+	is_int((long long)k.len, 255, "dedup: 255 bytes kept as is");
+	group[252] = 'g';
+	group[253] = '\0';
+	buf_reset(&k);
+	is_int(pd_dedup_key("r1", group, &k), 0, "dedup: 256 bytes");
+	if (buf_printf(&whole, "r1:%s", group) < 0)
+		ok(0, "buffer");
+	sha256_hex(whole.data, hex);
+	(void)snprintf(want, sizeof(want), "r1:%s", hex);
+	is_str(k.data, want, "dedup: 256 bytes: <rule id>:<sha256 of all>");
+	free(group);
+
+	/* A long group (and a long rule id): hashed, stable, <= 255. */
+	group = malloc(5000);
+	for (i = 0; i < 4999; i++)
+		group[i] = (char)('a' + i % 26);
+	group[4999] = '\0';
+	memset(rule, 0, sizeof(rule));
+	for (i = 0; i < 150; i++)
+		memcpy(rule + 2 * i, "\xc3\xa9", 2); /* 300 bytes of "é" */
+	buf_reset(&k);
+	is_int(pd_dedup_key(rule, group, &k), 0, "dedup: long");
+	ok(k.len <= PD_MAX_DEDUP_KEY, "dedup: long: %zu <= 255", k.len);
+	is_int(pd_dedup_key(rule, group, &k2), 0, "dedup: again");
+	is_str(k.data, k2.data, "dedup: stable");
+	ok(strncmp(k.data, rule, 190) == 0 && k.data[190] == ':',
+	    "dedup: the rule id cut to 190 bytes on a character boundary");
+	buf_reset(&whole);
+	if (buf_printf(&whole, "%s:%s", rule, group) < 0)
+		ok(0, "buffer");
+	sha256_hex(whole.data, hex);
+	is_str(k.data + 191, hex, "dedup: then the sha256 of the whole key");
+	buf_reset(&k2);
+	group[100] = 'Z';
+	is_int(pd_dedup_key(rule, group, &k2), 0, "dedup: another group");
+	ok(strcmp(k.data, k2.data) != 0, "dedup: another group, another key");
+	free(group);
+
+	/* Unclean text is hashed too: a key is always valid JSON text. */
+	buf_reset(&k);
+	is_int(pd_dedup_key("r", "a\nb\xff", &k), 0, "dedup: unclean");
+	ok(k.len == 2 + 64 && strncmp(k.data, "r:", 2) == 0,
+	    "dedup: unclean group: hashed");
+	buf_reset(&k);
+	is_int(pd_dedup_key("r\x01", "g", &k), 0, "dedup: unclean rule");
+	ok(k.len == 1 + 64 && k.data[0] == ':',
+	    "dedup: unclean rule id: left out of the prefix");
+	buf_done(&k);
+	buf_done(&k2);
+	buf_done(&whole);
+}
+
+/* ---- shapes ------------------------------------------------------------ */
+
+static const char golden_trigger[] =
+    "{\"routing_key\":\"" KEY "\",\"event_action\":\"trigger\","
+    "\"dedup_key\":\"" DEDUP "\","
+    "\"payload\":{\"summary\":\"Secret read by another account: "
+    "GetSecretValue on prod/db by " MALLORY "\","
+    "\"source\":\"123456789012/eu-west-1\",\"severity\":\"critical\","
+    "\"timestamp\":\"2024-05-01T12:34:56Z\","
+    "\"component\":\"" SECRET_ARN "\",\"group\":\"secret-read-external\","
+    "\"class\":\"GetSecretValue\","
+    "\"custom_details\":{\"rule\":\"secret-read-external\","
+    "\"eventName\":\"GetSecretValue\","
+    "\"eventSource\":\"secretsmanager.amazonaws.com\","
+    "\"eventID\":\"" EVID "\",\"userIdentity.arn\":\"" MALLORY "\","
+    "\"sourceIPAddress\":\"203.0.113.7\",\"errorCode\":\"AccessDenied\","
+    "\"errorMessage\":\"User: " MALLORY " is not authorized to perform: "
+    "secretsmanager:GetSecretValue\",\"awsRegion\":\"eu-west-1\","
+    "\"recipientAccountId\":\"123456789012\","
+    "\"secretId\":\"" SECRET_ARN "\","
+    "\"requestParameters\":{\"secretId\":\"" SECRET_ARN "\","
+    "\"versionStage\":\"AWSCURRENT\"}}},"
+    "\"links\":[{\"href\":\"https://eu-west-1.console.aws.amazon.com/"
+    "cloudtrail/home?region=eu-west-1#/events/" EVID "\","
+    "\"text\":\"CloudTrail event\"},"
+    "{\"href\":\"https://eu-west-1.console.aws.amazon.com/secretsmanager/"
+    "secret?name=arn%3Aaws%3Asecretsmanager%3Aeu-west-1%3A123456789012%3A"
+    "secret%3Aprod%2Fdb-AbCdEf&region=eu-west-1\","
+    "\"text\":\"Secret in Secrets Manager\"}],"
+    "\"client\":\"smtrail\"}";
+
+static const char golden_resolve[] =
+    "{\"routing_key\":\"" KEY "\",\"event_action\":\"resolve\","
+    "\"dedup_key\":\"" DEDUP "\"}";
+
+static void
+test_shapes(void)
+{
+	struct buf out;
+	struct buf first;
+	struct pd_opts o = {KEY, "https://smtrail.example/"};
+	char *s;
+	int r;
+
+	buf_init(&out, PD_MAX_PAYLOAD);
+	buf_init(&first, PD_MAX_PAYLOAD);
+
+	is_int(render(ALERT, &out), 0, "firing: rendered");
+	is_str(out.data, golden_trigger, "firing: the exact trigger");
+	is_str(v_pd(out.data, out.len), NULL, "firing: a valid event");
+	if (buf_append(&first, out.data, out.len) < 0)
+		ok(0, "buffer");
+	is_int(render(ALERT, &out), 0, "firing again");
+	is_str(out.data, first.data, "firing: the same alert, the same event");
+
+	buf_reset(&out);
+	is_int(pd_payload(LIT(ALERT), &o, &out, NULL), 0, "client_url");
+	is_member(out.data, "client_url", "https://smtrail.example/",
+	    "client_url: when set");
+
+	/* Resolved: routing_key, event_action, dedup_key only, same key. */
+	s = variant("\"status\":\"resolved\"");
+	is_int(render(s, &out), 0, "resolved: rendered");
+	is_str(out.data, golden_resolve, "resolved: the exact resolve");
+	is_str(v_pd(out.data, out.len), NULL, "resolved: a valid event");
+	free(s);
+	s = variant("\"status\":\"firing\"");
+	is_int(render(s, &out), 0, "status firing: rendered");
+	is_str(out.data, golden_trigger, "status firing: as when absent");
+	free(s);
+
+	/* Grouped. */
+	s = variant("\"count\":3,\"events\":[\"e1\",\"e2\",\"e3\"]");
+	is_int(render(s, &out), 0, "grouped: rendered");
+	is_str(v_pd(out.data, out.len), NULL, "grouped: valid");
+	is_member(out.data, "payload.summary",
+	    "Secret read by another account (3 events): GetSecretValue on "
+	    "prod/db by " MALLORY,
+	    "grouped: the summary counts");
+	is_member(out.data, "payload.custom_details.count", "3",
+	    "grouped: count in custom_details");
+	is_member(out.data, "payload.custom_details.events",
+	    "[\"e1\",\"e2\",\"e3\"]", "grouped: events in custom_details");
+	is_member(out.data, "dedup_key", DEDUP,
+	    "grouped: the same dedup_key as one");
+	free(s);
+
+	/* Suppressed. */
+	s = variant("\"suppressed\":41,\"suppressed_since\":"
+		    "\"2024-05-01T12:00:00Z\"");
+	is_int(render(s, &out), 0, "suppressed: rendered");
+	is_str(v_pd(out.data, out.len), NULL, "suppressed: valid");
+	is_member(out.data, "payload.summary",
+	    "Secret read by another account (41 more since "
+	    "2024-05-01T12:00:00Z): GetSecretValue on prod/db by " MALLORY,
+	    "suppressed: the summary says so");
+	is_member(out.data, "payload.custom_details.suppressed", "41",
+	    "suppressed: in custom_details");
+	free(s);
+
+	/* Test. */
+	s = variant("\"test\":true");
+	is_int(render(s, &out), 0, "test: rendered");
+	is_str(v_pd(out.data, out.len), NULL, "test: valid");
+	is_member(out.data, "payload.summary",
+	    "[TEST] Secret read by another account: GetSecretValue on "
+	    "prod/db by " MALLORY,
+	    "test: marked");
+	is_member(out.data, "payload.custom_details.test", "true",
+	    "test: in custom_details");
+	free(s);
+
+	/* Every severity maps 1:1. */
+	{
+		static const char *const sev[] = {"info", "warning", "error",
+		    "critical"};
+		size_t i;
+		char m[64];
+
+		for (i = 0; i < 4; i++) {
+			(void)snprintf(m, sizeof(m),
+			    "{\"rule\":\"r\","
+			    "\"severity\":\"%s\"}",
+			    sev[i]);
+			r = render(m, &out);
+			is_int(r, 0, "severity %s: rendered", sev[i]);
+			(void)snprintf(m, sizeof(m), "severity %s: the same",
+			    sev[i]);
+			is_member(out.data, "payload.severity", sev[i], m);
+		}
+	}
+
+	/* Missing fields: only a rule id. */
+	is_int(render("{\"rule\":\"lonely\"}", &out), 0,
+	    "missing fields: rendered");
+	is_str(v_pd(out.data, out.len), NULL, "missing fields: valid");
+	is_str(out.data,
+	    "{\"routing_key\":\"" KEY "\",\"event_action\":\"trigger\","
+	    "\"dedup_key\":\"lonely:\",\"payload\":{\"summary\":\"lonely\","
+	    "\"source\":\"unknown/unknown\",\"severity\":\"warning\","
+	    "\"group\":\"lonely\",\"custom_details\":{\"rule\":\"lonely\"}},"
+	    "\"client\":\"smtrail\"}",
+	    "missing fields: the exact minimal trigger");
+	/* A group key falls back to the eventID; a bad time is left out. */
+	is_int(render("{\"rule\":\"r\",\"eventID\":\"e-1\",\"eventTime\":"
+		      "\"yesterday\",\"awsRegion\":\"../x\",\"record\":{}}",
+		   &out),
+	    0, "odd fields: rendered");
+	is_str(v_pd(out.data, out.len), NULL, "odd fields: valid");
+	is_member(out.data, "dedup_key", "r:e-1",
+	    "odd fields: dedup_key from the eventID");
+	ok(strstr(out.data, "timestamp") == NULL,
+	    "odd fields: no timestamp that is not ISO 8601");
+	ok(strstr(out.data, "\"links\"") == NULL,
+	    "odd fields: no links for a region that is not one");
+	buf_done(&out);
+	buf_done(&first);
+}
+
+/* Huge text, multibyte and invalid UTF-8, deep and wide parameters. */
+static void
+test_huge(void)
+{
+	struct json_object *o = json_tokener_parse(ALERT);
+	struct json_object *rec;
+	struct json_object *params = json_object_new_object();
+	struct json_object *deep;
+	struct buf b;
+	struct buf out;
+	char *v;
+	size_t i;
+
+	buf_init(&b, 1u << 20);
+	for (i = 0; i < 3000; i++)
+		if (buf_puts(&b, "\xc3\xa9\xf0\x9f\x94\x91\xff\"\\\n") < 0)
+			break;
+	json_object_object_add(o, "title", json_object_new_string(b.data));
+	json_object_object_add(o, "summary", json_object_new_string(b.data));
+	json_object_object_add(o, "secretId", json_object_new_string(b.data));
+	json_object_object_add(o, "group", json_object_new_string(b.data));
+	json_object_object_add(o, "eventName", json_object_new_string(b.data));
+	json_object_object_add(o, "recipientAccountId",
+	    json_object_new_string(b.data));
+	{
+		struct json_object *ev = json_object_new_array();
+
+		for (i = 0; i < 1000; i++)
+			json_object_array_add(ev,
+			    json_object_new_string(b.data + 3 * i));
+		json_object_object_add(o, "events", ev);
+	}
+	(void)json_object_object_get_ex(o, "record", &rec);
+	json_object_object_add(rec, "errorMessage",
+	    json_object_new_string(b.data));
+	for (i = 0; i < 200; i++) {
+		char k[32];
+
+		(void)snprintf(k, sizeof(k), "k\xff%zu", i);
+		json_object_object_add(params, k,
+		    json_object_new_string(b.data));
+	}
+	deep = json_object_new_string("bottom");
+	for (i = 0; i < 100; i++) {
+		struct json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "d", deep);
+		deep = d;
+	}
+	json_object_object_add(params, "deep", deep);
+	json_object_object_add(rec, "requestParameters", params);
+	buf_init(&out, PD_MAX_PAYLOAD);
+	is_int(render(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+		   &out),
+	    0, "huge: rendered");
+	is_str(v_pd(out.data, out.len), NULL,
+	    "huge: valid: strict UTF-8 JSON, every limit, under 512 KB");
+	v = member(out.data, "dedup_key");
+	ok(v != NULL && strlen(v) <= PD_MAX_DEDUP_KEY,
+	    "huge: dedup_key hashed to <= 255");
+	free(v);
+	v = member(out.data, "payload.summary");
+	ok(v != NULL && strlen(v) <= PD_MAX_SUMMARY &&
+		strstr(v, "\xe2\x80\xa6") != NULL,
+	    "huge: summary cut to 1024 bytes, and says so");
+	free(v);
+	v = member(out.data, "payload.custom_details.requestParameters");
+	if (!ok(v != NULL && v[0] == '{' && strlen(v) <= PD_MAX_PARAMS &&
+		    strcmp(v + strlen(v) - 3, "\xe2\x80\xa6") == 0,
+		"huge: requestParameters over 64 KB kept as cut JSON text"))
+		diag_note("got '%.100s'", v ? v : "(none)");
+	free(v);
+	v = member(out.data, "payload.custom_details.events");
+	{
+		struct json_object *ev = v ? json_tokener_parse(v) : NULL;
+
+		ok(ev != NULL && json_object_array_length(ev) == PD_MAX_EVENTS,
+		    "huge: events cut to %d", PD_MAX_EVENTS);
+		json_object_put(ev);
+	}
+	free(v);
+	ok(out.len < 256u << 10, "huge: %zu bytes", out.len);
+	json_object_put(o);
+	buf_done(&b);
+	buf_done(&out);
+}
+
+/* requestParameters under the cap: JSON, keys made valid, depth cut. */
+static void
+test_params(void)
+{
+	struct json_object *o = json_tokener_parse(ALERT);
+	struct json_object *rec;
+	struct json_object *params = json_object_new_object();
+	struct json_object *deep = json_object_new_string("bottom");
+	static const char want[] = "{\"k\xef\xbf\xbd\":\"v\",\"n\":2.5,";
+	struct buf out;
+	char *v;
+	size_t i;
+
+	for (i = 0; i < 100; i++) {
+		struct json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "d", deep);
+		deep = d;
+	}
+	json_object_object_add(params, "k\xff", json_object_new_string("v"));
+	json_object_object_add(params, "n", json_object_new_double(2.5));
+	json_object_object_add(params, "deep", deep);
+	(void)json_object_object_get_ex(o, "record", &rec);
+	json_object_object_add(rec, "requestParameters", params);
+	buf_init(&out, PD_MAX_PAYLOAD);
+	is_int(render(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+		   &out),
+	    0, "params: rendered");
+	is_str(v_pd(out.data, out.len), NULL, "params: valid");
+	v = member(out.data, "payload.custom_details.requestParameters");
+	ok(v != NULL && strncmp(v, want, strlen(want)) == 0,
+	    "params: an object, its bad key made valid UTF-8");
+	free(v);
+	ok(strstr(out.data, "\"{\\\"d\\\":{\\\"d\\\":") != NULL,
+	    "params: below 16 levels, the rest as JSON text");
+	json_object_put(o);
+	buf_done(&out);
+}
+
+static void
+test_corpus(void)
+{
+	char path[512];
+	struct json_object *f;
+	struct json_object *recs;
+	struct buf out;
+	size_t n = 0;
+	size_t bad = 0;
+	size_t i;
+
+	(void)snprintf(path, sizeof(path),
+	    "%s/cloudtrail/secretsmanager/combined_secretsmanager.json",
+	    tap_shared_data());
+	f = json_object_from_file(path);
+	if (!ok(f != NULL && json_object_object_get_ex(f, "Records", &recs),
+		"corpus: %s", path)) {
+		json_object_put(f);
+		return;
+	}
+	buf_init(&out, PD_MAX_PAYLOAD);
+	for (i = 0; i < json_object_array_length(recs); i++) {
+		struct json_object *rec = json_object_array_get_idx(recs, i);
+		struct json_object *a = json_object_new_object();
+		struct json_object *v;
+		static const char *const keys[] = {"eventID", "eventName",
+		    "eventTime", "awsRegion", "recipientAccountId",
+		    "sourceIPAddress", "errorCode"};
+		size_t k;
+
+		json_object_object_add(a, "rule",
+		    json_object_new_string("corpus"));
+		for (k = 0; k < ARRAY_SIZE(keys); k++)
+			if (json_object_object_get_ex(rec, keys[k], &v))
+				json_object_object_add(a, keys[k],
+				    json_object_get(v));
+		json_object_object_add(a, "record", json_object_get(rec));
+		if (render(json_object_to_json_string(a), &out) != 0 ||
+		    v_pd(out.data, out.len) != NULL) {
+			bad++;
+			diag_note("record %zu refused or invalid", i);
+		}
+		n++;
+		json_object_put(a);
+	}
+	ok(n > 0 && bad == 0, "corpus: all %zu records render valid events", n);
+	buf_done(&out);
+	json_object_put(f);
+}
+
+/* ---- end to end -------------------------------------------------------- */
+
+struct reply {
+	int status;
+	const char *body;
+	const char *retry_after;
+};
+
+#define MAX_HITS 16
+
+struct rcv {
+	struct reply script[8]; /* one per hit; the last repeats */
+	int n_script;
+	int hits;
+	uint64_t t_us[MAX_HITS];
+	char *body[MAX_HITS];
+	char ctype[64];
+};
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void
+rcv_cb(struct evhttp_request *req, void *arg)
+{
+	struct rcv *r = arg;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct evbuffer *out = evbuffer_new();
+	const struct reply *rp;
+	const char *v;
+	size_t n;
+	int i = r->hits++;
+
+	rp = &r->script[i < r->n_script ? i : r->n_script - 1];
+	if (i < MAX_HITS) {
+		r->t_us[i] = mono_us();
+		n = evbuffer_get_length(in);
+		r->body[i] = malloc(n + 1);
+		evbuffer_copyout(in, r->body[i], n);
+		r->body[i][n] = '\0';
+	}
+	v = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Content-Type");
+	(void)snprintf(r->ctype, sizeof(r->ctype), "%s", v ? v : "");
+	if (rp->retry_after != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Retry-After", rp->retry_after);
+	evbuffer_add_printf(out, "%s", rp->body);
+	evhttp_send_reply(req, rp->status, "X", out);
+	evbuffer_free(out);
+}
+
+static void
+rcv_reset(struct rcv *r, int n, const struct reply *script)
+{
+	int i;
+
+	for (i = 0; i < MAX_HITS; i++)
+		free(r->body[i]);
+	memset(r, 0, sizeof(*r));
+	memcpy(r->script, script, (size_t)n * sizeof(*script));
+	r->n_script = n;
+}
+
+struct got {
+	int done;
+	uint64_t t_us;
+	struct sink_outcome o;
+};
+
+static void
+on_done(const struct sink_outcome *o, void *arg)
+{
+	struct got *g = arg;
+
+	g->done++;
+	g->t_us = mono_us();
+	g->o = *o;
+}
+
+static void
+run(struct event_base *base, const struct got *g)
+{
+	uint64_t end = mono_us() + 15000000u;
+
+	while (!g->done && mono_us() < end)
+		event_base_loop(base, EVLOOP_ONCE);
+}
+
+static struct sink *
+pd_sink(struct event_base *base, struct http *h, const char *url,
+    unsigned rate_count)
+{
+	struct sink_conf c;
+	struct sink *s = NULL;
+
+	memset(&c, 0, sizeof(c));
+	c.name = "pager";
+	c.type = SINK_TYPE_PAGERDUTY;
+	c.url = url;
+	c.routing_key = KEY;
+	c.rate_count = rate_count;
+	c.rate_period_us = rate_count ? 1000000u : 0;
+	c.timeout_ms = 5000;
+	if (sink_new(&c, base, h, &s, NULL) < 0)
+		return NULL;
+	return s;
+}
+
+static void
+send_one(struct sink *s, const char *json, struct got *g, const char *name)
+{
+	memset(g, 0, sizeof(*g));
+	is_int(sink_send(s, json, strlen(json), on_done, g), 0, "%s: sent",
+	    name);
+	is_int(g->done, 0, "%s: no callback inside sink_send", name);
+}
+
+static void
+test_e2e(void)
+{
+	struct event_base *base = event_base_new();
+	struct evhttp *srv = evhttp_new(base);
+	struct evhttp_bound_socket *bs;
+	struct http *h = NULL;
+	struct rcv rv;
+	struct sink *s;
+	struct got g;
+	struct got g3[3];
+	char url[256];
+	uint64_t t0;
+	char *res;
+	int port;
+	int i;
+
+	memset(&rv, 0, sizeof(rv));
+	evhttp_set_gencb(srv, rcv_cb, &rv);
+	bs = evhttp_bind_socket_with_handle(srv, "127.0.0.1", 0);
+	{
+		struct sockaddr_in sin;
+		socklen_t sl = sizeof(sin);
+
+		getsockname(evhttp_bound_socket_get_fd(bs),
+		    (struct sockaddr *)&sin, &sl);
+		port = ntohs(sin.sin_port);
+	}
+	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/v2/enqueue",
+	    port);
+	is_int(http_new(base, NULL, &h), 0, "http client");
+
+	{
+		struct sink_conf c;
+		struct diag e;
+
+		memset(&c, 0, sizeof(c));
+		c.name = "pager";
+		c.type = SINK_TYPE_PAGERDUTY;
+		memset(&e, 0, sizeof(e));
+		is_int(sink_new(&c, base, h, &s, &e), -EINVAL,
+		    "a pagerduty sink needs a routing key");
+		is_str(e.msg,
+		    "destination 'pager': a pagerduty destination needs a routing key",
+		    "and says so");
+		c.routing_key = KEY;
+		is_int(sink_new(&c, base, h, &s, &e), 0,
+		    "the url defaults to PagerDuty's");
+		sink_free(s);
+		is_int(sink_type_parse("pagerduty", &c.type), 0,
+		    "type 'pagerduty' parses");
+		is_int(c.type, SINK_TYPE_PAGERDUTY, "to SINK_TYPE_PAGERDUTY");
+	}
+
+	/* 202: delivered; the body is pd_payload's, with the key. */
+	{
+		static const struct reply r202[] = {{202,
+		    "{\"status\":\"success\",\"message\":\"Event "
+		    "processed\",\"dedup_key\":\"" DEDUP "\"}",
+		    NULL}};
+
+		rcv_reset(&rv, 1, r202);
+	}
+	s = pd_sink(base, h, url, 0);
+	ok(s != NULL, "pagerduty sink");
+	send_one(s, ALERT, &g, "202");
+	run(base, &g);
+	is_int(g.o.result, SINK_DELIVERED, "202: delivered");
+	is_int(g.o.status, 202, "202: status");
+	is_str(g.o.detail, "HTTP 202", "202: detail");
+	ok(strstr(g.o.detail, KEY) == NULL,
+	    "202: no routing key in the detail");
+	is_str(rv.ctype, "application/json", "202: Content-Type");
+	is_str(rv.body[0], golden_trigger,
+	    "202: the request is the trigger, key included");
+
+	/* The resolve on the wire. */
+	res = variant("\"status\":\"resolved\"");
+	send_one(s, res, &g, "resolve");
+	run(base, &g);
+	is_int(g.o.result, SINK_DELIVERED, "resolve: delivered");
+	is_str(rv.body[1], golden_resolve, "resolve: only key, action, dedup");
+	free(res);
+	sink_free(s);
+
+	/* 400 with errors: permanent; the errors in the detail; a key
+	 * echoed back is redacted. */
+	{
+		static const struct reply r400[] = {
+		    {400,
+			"{\"status\":\"invalid event\",\"message\":\"Event "
+			"object is invalid\",\"errors\":[\"Length of "
+			"'routing_key' is incorrect (should be 32 characters)"
+			"\",\"'payload.severity' is invalid\"]}",
+			NULL},
+		    {400,
+			"{\"status\":\"invalid event\",\"message\":\"Event "
+			"object is invalid\",\"errors\":[\"Unknown routing "
+			"key " KEY "\"]}",
+			NULL},
+		    {400, "<html>Bad Request</html>", NULL}};
+
+		rcv_reset(&rv, 3, r400);
+	}
+	s = pd_sink(base, h, url, 0);
+	send_one(s, ALERT, &g, "400");
+	run(base, &g);
+	is_int(g.o.result, SINK_PERMANENT, "400: permanent");
+	is_int(g.o.status, 400, "400: status");
+	is_str(g.o.detail,
+	    "HTTP 400: Length of 'routing_key' is incorrect (should be 32 "
+	    "characters); 'payload.severity' is invalid",
+	    "400: the errors, joined");
+	send_one(s, ALERT, &g, "400 echoing the key");
+	run(base, &g);
+	is_str(g.o.detail, "HTTP 400: Unknown routing key [redacted]",
+	    "400 echoing the key: redacted");
+	send_one(s, ALERT, &g, "400 not JSON");
+	run(base, &g);
+	is_str(g.o.detail, "HTTP 400: <html>Bad Request</html>",
+	    "400 not JSON: the body text");
+	sink_free(s);
+
+	/* 429 and 5xx: retry, with no Retry-After (ours is the backoff);
+	 * 401, 403, 404: permanent. */
+	{
+		static const struct reply rx[] = {
+		    {429, "{\"status\":\"throttle event\"}", "30"},
+		    {500, "", NULL}, {503, "", NULL},
+		    {401, "{\"message\":\"Unauthorized " KEY "\"}", NULL},
+		    {403, "", NULL}, {404, "", NULL}};
+		static const long want_status[] = {429, 500, 503, 401, 403,
+		    404};
+		static const char *const want_detail[] = {
+		    "HTTP 429: {\"status\":\"throttle event\"}", "HTTP 500",
+		    "HTTP 503", "HTTP 401: Unauthorized [redacted]", "HTTP 403",
+		    "HTTP 404"};
+
+		rcv_reset(&rv, 6, rx);
+		s = pd_sink(base, h, url, 0);
+		for (i = 0; i < 6; i++) {
+			char name[32];
+
+			(void)snprintf(name, sizeof(name), "%ld",
+			    want_status[i]);
+			send_one(s, ALERT, &g, name);
+			run(base, &g);
+			is_int(g.o.result, i < 3 ? SINK_RETRY : SINK_PERMANENT,
+			    "%s: %s", name, i < 3 ? "retry" : "permanent");
+			is_int(g.o.status, want_status[i], "%s: status", name);
+			is_int((long long)g.o.retry_after_ms, 0,
+			    "%s: retry_after_ms 0", name);
+			is_str(g.o.detail, want_detail[i], "%s: detail", name);
+			ok(strstr(g.o.detail, KEY) == NULL &&
+				strstr(g.o.detail, "s3cr3t") == NULL,
+			    "%s: no routing key in the detail", name);
+		}
+		sink_free(s);
+	}
+
+	/* A rate limit: 2 per second, 3 sends take >= 1 s. */
+	{
+		static const struct reply r202[] = {{202, "{}", NULL}};
+
+		rcv_reset(&rv, 1, r202);
+	}
+	s = pd_sink(base, h, url, 2);
+	memset(g3, 0, sizeof(g3));
+	t0 = mono_us();
+	for (i = 0; i < 3; i++)
+		is_int(sink_send(s, ALERT, strlen(ALERT), on_done, &g3[i]), 0,
+		    "rate: send %d", i);
+	is_int((long long)sink_waiting(s), 1, "rate: one waits");
+	run(base, &g3[2]);
+	ok(g3[0].done + g3[1].done + g3[2].done == 3 &&
+		g3[2].o.result == SINK_DELIVERED,
+	    "rate: all delivered, once each");
+	ok(g3[2].t_us - t0 >= 1000000u, "rate: the third >= 1 s (%.3f s)",
+	    (double)(g3[2].t_us - t0) / 1e6);
+	ok(g3[1].t_us - t0 < 900000u, "rate: the second without waiting");
+	sink_free(s);
+
+	/* Unrenderable: permanent, nothing sent, no key in the detail. */
+	rcv_reset(&rv, 1, (const struct reply[]){{202, "{}", NULL}});
+	s = pd_sink(base, h, url, 0);
+	send_one(s, "{\"rule\":\"r\",\"severity\":\"sev1\"}", &g,
+	    "unrenderable");
+	run(base, &g);
+	is_int(g.o.result, SINK_PERMANENT, "unrenderable: permanent");
+	is_str(g.o.detail, "cannot render the alert: alert: unknown severity",
+	    "unrenderable: why");
+	is_int(rv.hits, 0, "unrenderable: nothing sent");
+	sink_free(s);
+
+	for (i = 0; i < MAX_HITS; i++)
+		free(rv.body[i]);
+	http_free(h);
+	evhttp_free(srv);
+	event_base_free(base);
+}
+
+int
+main(void)
+{
+	test_hostile();
+	test_dedup();
+	test_shapes();
+	test_huge();
+	test_params();
+	test_corpus();
+	test_e2e();
+	return done_testing();
+}

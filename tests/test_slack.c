@@ -1,0 +1,1173 @@
+/*
+ * test_slack.c: the slack sink. First what must fail (alerts that cannot
+ * be rendered, over-long options), then the text helpers the renderers
+ * share (UTF-8 cuts, escapes, links), then every alert shape rendered and
+ * checked against Block Kit's documented limits by an independent
+ * validator, one of them byte for byte, then every Secrets Manager record
+ * in ../shared/data, and last the sink end to end against an evhttp
+ * receiver in the same loop: 200 ok, 429 with Retry-After pausing the
+ * destination, the 1/s rate, 4xx and 5xx, cancellation, and no secret in
+ * any outcome.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "diag.h"
+#include "http.h"
+#include "sink.h"
+#include "slack.h"
+#include "tap.h"
+
+#define EVID "3f4e5d6c-1a2b-4c3d-9e8f-0a1b2c3d4e5f"
+#define SECRET_ARN                                                             \
+	"arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf"
+#define MALLORY "arn:aws:iam::999988887777:user/mallory"
+
+/* An alert as the spool holds it: alert_json() plus "record". */
+#define ALERT_HEAD                                                             \
+	"{\"rule\":\"secret-read-external\",\"title\":\"Secret read by "       \
+	"another account\",\"severity\":\"critical\",\"summary\":"             \
+	"\"GetSecretValue on prod/db by " MALLORY "\",\"eventID\":\"" EVID     \
+	"\",\"eventName\":\"GetSecretValue\",\"eventTime\":"                   \
+	"\"2024-05-01T12:34:56Z\",\"awsRegion\":\"eu-west-1\","                \
+	"\"recipientAccountId\":\"123456789012\",\"secretId\":\"" SECRET_ARN   \
+	"\",\"principal\":\"" MALLORY "\",\"sourceIPAddress\":"                \
+	"\"203.0.113.7\",\"errorCode\":null,\"group\":\"" SECRET_ARN "\","     \
+	"\"record\":{\"eventVersion\":\"1.09\",\"userIdentity\":{\"type\":"    \
+	"\"IAMUser\",\"arn\":\"" MALLORY "\",\"accountId\":\"999988887777\"}," \
+	"\"eventTime\":\"2024-05-01T12:34:56Z\",\"eventSource\":"              \
+	"\"secretsmanager.amazonaws.com\",\"eventName\":\"GetSecretValue\","   \
+	"\"awsRegion\":\"eu-west-1\",\"sourceIPAddress\":\"203.0.113.7\","     \
+	"\"requestParameters\":{\"secretId\":\"" SECRET_ARN "\"},"             \
+	"\"responseElements\":null,\"eventID\":\"" EVID "\","                  \
+	"\"recipientAccountId\":\"123456789012\"}"
+#define ALERT ALERT_HEAD "}"
+
+/* A string literal and its length. */
+#define LIT(s) s, sizeof(s) - 1
+
+#define HOOK_TOKEN "XXXXSECRETTOKENXXXX"
+#define HOOK_PATH "/services/T0000/B0000/" HOOK_TOKEN
+
+static struct diag last_diag;
+
+/* ---- an independent Block Kit validator -------------------------------- */
+
+static size_t
+u8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+/* Slack's control characters in data must arrive as entities; '<' only
+ * opens a link, a mention or a special command. */
+static const char *
+v_mrkdwn(const char *s)
+{
+	const char *p;
+
+	for (p = s; *p != '\0'; p++) {
+		if (*p == '&' && strncmp(p, "&amp;", 5) != 0 &&
+		    strncmp(p, "&lt;", 4) != 0 && strncmp(p, "&gt;", 4) != 0)
+			return "a bare '&' in mrkdwn";
+		if (*p == '>')
+			return "a bare '>' in mrkdwn";
+		if (*p == '<') {
+			const char *e = strchr(p, '>');
+
+			if (e == NULL)
+				return "an unclosed '<' in mrkdwn";
+			if (strncmp(p + 1, "https://", 8) != 0 && p[1] != '!' &&
+			    p[1] != '@')
+				return "a '<' that opens no link or mention";
+			if (memchr(p + 1, '<', (size_t)(e - p - 1)) != NULL)
+				return "a '<' inside a link";
+			p = e;
+		}
+	}
+	return NULL;
+}
+
+static const char *
+v_text_obj(struct json_object *t, const char *want_type, size_t max,
+    size_t *total)
+{
+	struct json_object *v;
+	const char *s;
+
+	if (!json_object_is_type(t, json_type_object))
+		return "a text object is not an object";
+	if (!json_object_object_get_ex(t, "type", &v) ||
+	    strcmp(json_object_get_string(v), want_type) != 0)
+		return "a text object of the wrong type";
+	if (!json_object_object_get_ex(t, "text", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return "a text object without text";
+	s = json_object_get_string(v);
+	if (*s == '\0')
+		return "an empty text";
+	if (u8_chars(s) > max || strlen(s) > max)
+		return "a text over its limit";
+	*total += u8_chars(s);
+	json_object_object_foreach(t, k, val)
+	{
+		(void)val;
+		if (strcmp(k, "type") != 0 && strcmp(k, "text") != 0 &&
+		    !(strcmp(k, "emoji") == 0 &&
+			strcmp(want_type, "plain_text") == 0))
+			return "an unknown member in a text object";
+	}
+	return strcmp(want_type, "mrkdwn") == 0 ? v_mrkdwn(s) : NULL;
+}
+
+static const char *
+v_block(struct json_object *b, size_t *total, bool *saw_header)
+{
+	struct json_object *type;
+	struct json_object *v;
+	const char *e;
+	const char *t;
+	size_t i;
+
+	if (!json_object_is_type(b, json_type_object) ||
+	    !json_object_object_get_ex(b, "type", &type))
+		return "a block without a type";
+	t = json_object_get_string(type);
+	if (strcmp(t, "header") == 0) {
+		*saw_header = true;
+		if (json_object_object_length(b) != 2 ||
+		    !json_object_object_get_ex(b, "text", &v))
+			return "a header is type and text";
+		return v_text_obj(v, "plain_text", SLACK_MAX_HEADER, total);
+	}
+	if (strcmp(t, "section") == 0) {
+		bool any = false;
+
+		if (json_object_object_get_ex(b, "text", &v)) {
+			any = true;
+			e = v_text_obj(v, "mrkdwn", SLACK_MAX_SECTION, total);
+			if (e != NULL)
+				return e;
+		}
+		if (json_object_object_get_ex(b, "fields", &v)) {
+			any = true;
+			if (!json_object_is_type(v, json_type_array) ||
+			    json_object_array_length(v) == 0 ||
+			    json_object_array_length(v) > SLACK_MAX_FIELDS)
+				return "fields: 1 to 10";
+			for (i = 0; i < json_object_array_length(v); i++) {
+				e = v_text_obj(json_object_array_get_idx(v, i),
+				    "mrkdwn", SLACK_MAX_FIELD, total);
+				if (e != NULL)
+					return e;
+			}
+		}
+		return any ? NULL : "a section with neither text nor fields";
+	}
+	if (strcmp(t, "context") == 0) {
+		if (!json_object_object_get_ex(b, "elements", &v) ||
+		    !json_object_is_type(v, json_type_array) ||
+		    json_object_array_length(v) == 0 ||
+		    json_object_array_length(v) > 10)
+			return "context elements: 1 to 10";
+		for (i = 0; i < json_object_array_length(v); i++) {
+			e = v_text_obj(json_object_array_get_idx(v, i),
+			    "mrkdwn", SLACK_MAX_SECTION, total);
+			if (e != NULL)
+				return e;
+		}
+		return NULL;
+	}
+	return "an unknown block type";
+}
+
+/* NULL when payload is a message Slack accepts, else what is wrong. */
+static const char *
+v_slack(const char *payload, size_t len)
+{
+	static char why[128];
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o;
+	struct json_object *v;
+	const char *e = NULL;
+	size_t total = 0;
+	bool saw_header = false;
+	size_t i;
+
+	json_tokener_set_flags(tok,
+	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, payload, (int)len);
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len) {
+		json_tokener_free(tok);
+		json_object_put(o);
+		return "not strict JSON in valid UTF-8";
+	}
+	json_tokener_free(tok);
+	if (!json_object_is_type(o, json_type_object))
+		e = "not an object";
+	json_object_object_foreach(o, k, val)
+	{
+		if (e != NULL)
+			break;
+		if (strcmp(k, "text") != 0 && strcmp(k, "blocks") != 0 &&
+		    strcmp(k, "channel") != 0 && strcmp(k, "username") != 0 &&
+		    strcmp(k, "icon_emoji") != 0)
+			e = "an unknown top-level member";
+		else if (!json_object_is_type(val,
+			     strcmp(k, "blocks") == 0 ? json_type_array
+						      : json_type_string))
+			e = "a top-level member of the wrong type";
+	}
+	if (e == NULL &&
+	    (!json_object_object_get_ex(o, "text", &v) ||
+		json_object_get_string_len(v) == 0 ||
+		strlen(json_object_get_string(v)) > SLACK_MAX_FALLBACK))
+		e = "the fallback text: missing, empty or too long";
+	if (e == NULL &&
+	    (!json_object_object_get_ex(o, "blocks", &v) ||
+		json_object_array_length(v) == 0 ||
+		json_object_array_length(v) > SLACK_MAX_BLOCKS))
+		e = "blocks: 1 to 50";
+	for (i = 0; e == NULL && i < json_object_array_length(v); i++)
+		e = v_block(json_object_array_get_idx(v, i), &total,
+		    &saw_header);
+	if (e == NULL && !saw_header)
+		e = "no header";
+	if (e == NULL && total > SLACK_MAX_BLOCK_TEXT) {
+		(void)snprintf(why, sizeof(why), "%zu characters of block text",
+		    total);
+		e = why;
+	}
+	json_object_put(o);
+	return e;
+}
+
+/* ---- rendering --------------------------------------------------------- */
+
+static int
+render(const char *json, const struct slack_opts *o, struct buf *out)
+{
+	memset(&last_diag, 0, sizeof(last_diag));
+	buf_reset(out);
+	return slack_payload(json, strlen(json), o, out, &last_diag);
+}
+
+/* The value of a top-level string member, or the text of block i's
+ * member ("text.text", "fields", "elements"), as compact JSON. */
+static char *
+member(const char *payload, int block, const char *path)
+{
+	struct json_object *o = json_tokener_parse(payload);
+	struct json_object *v = o;
+	char *ret = NULL;
+	char key[64];
+	const char *p = path;
+
+	if (o == NULL)
+		return NULL;
+	if (block >= 0 &&
+	    (!json_object_object_get_ex(o, "blocks", &v) ||
+		(v = json_object_array_get_idx(v, (size_t)block)) == NULL))
+		goto done;
+	while (*p != '\0') {
+		size_t n = strcspn(p, ".");
+
+		(void)snprintf(key, sizeof(key), "%.*s", (int)n, p);
+		if (!json_object_object_get_ex(v, key, &v))
+			goto done;
+		p += n + (p[n] == '.');
+	}
+	ret = strdup(json_object_is_type(v, json_type_string)
+		? json_object_get_string(v)
+		: json_object_to_json_string_ext(v,
+		      JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+done:
+	json_object_put(o);
+	return ret;
+}
+
+static size_t
+n_blocks(const char *payload)
+{
+	struct json_object *o = json_tokener_parse(payload);
+	struct json_object *v;
+	size_t n = 0;
+
+	if (o != NULL && json_object_object_get_ex(o, "blocks", &v))
+		n = json_object_array_length(v);
+	json_object_put(o);
+	return n;
+}
+
+static void
+is_member(const char *payload, int block, const char *path, const char *want,
+    const char *name)
+{
+	char *got = member(payload, block, path);
+
+	is_str(got, want, "%s", name);
+	free(got);
+}
+
+static void
+has_member(const char *payload, int block, const char *path, const char *needle,
+    const char *name)
+{
+	char *got = member(payload, block, path);
+
+	if (!ok(got != NULL && strstr(got, needle) != NULL, "%s", name))
+		diag_note("'%s' not in '%s'", needle, got ? got : "(none)");
+	free(got);
+}
+
+/* ALERT with extra members added at its end. */
+static char *
+variant(const char *extra)
+{
+	size_t n = strlen(ALERT_HEAD) + strlen(extra) + 3;
+	char *s = malloc(n);
+
+	(void)snprintf(s, n, "%s,%s}", ALERT_HEAD, extra);
+	return s;
+}
+
+static void
+want_render_fail(const char *json, size_t len, int want, const char *msg,
+    const char *name)
+{
+	struct buf out;
+	int r;
+
+	buf_init(&out, SLACK_MAX_PAYLOAD);
+	if (buf_puts(&out, "keep") < 0)
+		ok(0, "buffer");
+	memset(&last_diag, 0, sizeof(last_diag));
+	r = slack_payload(json, len, NULL, &out, &last_diag);
+	is_int(r, want, "hostile: %s: refused", name);
+	is_str(out.data, "keep", "hostile: %s: out left as it was", name);
+	if (msg != NULL &&
+	    !ok(strstr(last_diag.msg, msg) != NULL,
+		"hostile: %s: diag says '%s'", name, msg))
+		diag_note("got '%s'", last_diag.msg);
+	buf_done(&out);
+}
+
+static void
+test_hostile(void)
+{
+	static const char nul[] = "{\"rule\":\"r\"\0}";
+	struct slack_opts o;
+	struct buf out;
+	char big[SINK_MAX_SLACK_OPTION + 2];
+
+	want_render_fail(LIT(""), -EBADMSG, "empty", "empty");
+	want_render_fail(LIT("{\"rule\":"), -EBADMSG, "truncated", "truncated");
+	want_render_fail(LIT("not json"), -EBADMSG, "not JSON", "not JSON");
+	want_render_fail(LIT("{\"rule\":\"r\"} x"), -EBADMSG, "not JSON",
+	    "trailing bytes");
+	want_render_fail(nul, sizeof(nul) - 1, -EBADMSG, "NUL", "a NUL byte");
+	want_render_fail(LIT("[1,2]"), -EBADMSG, "not a JSON object", "array");
+	want_render_fail(LIT("{}"), -EBADMSG, "no rule id", "no rule");
+	want_render_fail(LIT("{\"rule\":\"\"}"), -EBADMSG, "no rule id",
+	    "empty rule");
+	want_render_fail(LIT("{\"rule\":7}"), -EBADMSG,
+	    "'rule' is not a string", "numeric rule");
+	want_render_fail(LIT("{\"rule\":\"r\",\"severity\":\"fatal\"}"),
+	    -EBADMSG, "unknown severity", "unknown severity");
+	want_render_fail(LIT("{\"rule\":\"r\",\"status\":\"open\"}"), -EBADMSG,
+	    "unknown status", "unknown status");
+	want_render_fail(LIT("{\"rule\":\"r\",\"count\":\"3\"}"), -EBADMSG,
+	    "'count' is not an integer", "count as a string");
+	want_render_fail(LIT("{\"rule\":\"r\",\"count\":-3}"), -EBADMSG,
+	    "'count' is negative", "negative count");
+	want_render_fail(LIT("{\"rule\":\"r\",\"events\":\"e1\"}"), -EBADMSG,
+	    "'events' is not an array", "events not an array");
+	want_render_fail(LIT("{\"rule\":\"r\",\"test\":\"yes\"}"), -EBADMSG,
+	    "'test' is not a boolean", "test not a boolean");
+	want_render_fail(LIT("{\"rule\":\"r\",\"record\":\"{}\"}"), -EBADMSG,
+	    "'record' is not an object", "record as a string");
+	want_render_fail(LIT("{\"rule\":\"r\",\"title\":[\"t\"]}"), -EBADMSG,
+	    "'title' is not a string", "title as an array");
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memset(&o, 0, sizeof(o));
+	o.channel = big;
+	buf_init(&out, SLACK_MAX_PAYLOAD);
+	is_int(render(ALERT, &o, &out), -EINVAL,
+	    "an over-long channel: -EINVAL");
+	is_int((long long)out.len, 0, "an over-long channel: nothing out");
+	memset(&o, 0, sizeof(o));
+	buf_done(&out);
+	/* A ceiling too small: -E2BIG, out as it was. */
+	buf_init(&out, 100);
+	is_int(render(ALERT, &o, &out), -E2BIG, "a small buffer: -E2BIG");
+	is_int((long long)out.len, 0, "a small buffer: out as it was");
+	buf_done(&out);
+}
+
+/* ---- the shared text helpers ------------------------------------------- */
+
+static void
+test_text(void)
+{
+	struct buf t;
+	int r;
+
+	buf_init(&t, 4096);
+	r = sink_text_append(&t, "a<b>&c", 6, 100, SINK_TEXT_MRKDWN);
+	is_int(r, 0, "text: fits");
+	is_str(t.data, "a&lt;b&gt;&amp;c", "text: mrkdwn escapes");
+	buf_reset(&t);
+	/* "é" is 2 bytes: 5 of them in 8 bytes is 2 and the ellipsis. */
+	r = sink_text_append(&t, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 10,
+	    8, 0);
+	is_int(r, 1, "text: cut says so");
+	is_str(t.data, "\xc3\xa9\xc3\xa9\xe2\x80\xa6",
+	    "text: cut on a character boundary, then U+2026");
+	buf_reset(&t);
+	r = sink_text_append(&t, "\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 8, 7, 0);
+	is_str(t.data, "\xf0\x9f\x98\x80\xe2\x80\xa6",
+	    "text: a 4-byte character is never split");
+	buf_reset(&t);
+	r = sink_text_append(&t, "ab&cd", 5, 8, SINK_TEXT_MRKDWN);
+	is_str(t.data, "ab\xe2\x80\xa6", "text: an entity is never split");
+	buf_reset(&t);
+	r = sink_text_append(&t,
+	    "a\xff"
+	    "b\xc3(\xed\xa0\x80"
+	    "c",
+	    9, 100, 0);
+	is_str(t.data,
+	    "a\xef\xbf\xbd"
+	    "b\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+	    "c",
+	    "text: invalid UTF-8 and surrogates become U+FFFD");
+	buf_reset(&t);
+	r = sink_text_append(&t, "a\nb\tc\001d", 7, 100, 0);
+	is_str(t.data, "a\nb\tc d", "text: controls but newline, tab: space");
+	buf_reset(&t);
+	r = sink_text_append(&t, "a\nb\tc", 5, 100, SINK_TEXT_ONELINE);
+	is_str(t.data, "a b c", "text: one line");
+	buf_reset(&t);
+	r = sink_json_text(&t, "q\"\\\n\xe2\x82\xac", 7, 100, 0);
+	is_int(r, 0, "json text: ok");
+	is_str(t.data, "\"q\\\"\\\\\\n\xe2\x82\xac\"",
+	    "json text: quotes, backslashes, newlines escaped");
+	ok(sink_text_clean("arn:aws:\xc3\xa9", 10), "clean: UTF-8 is clean");
+	ok(!sink_text_clean("a\nb", 3), "clean: a newline is not");
+	ok(!sink_text_clean("a\xff", 2), "clean: bad UTF-8 is not");
+	buf_reset(&t);
+	is_int(sink_url_encode(&t, "a b/c:d?e&f=g~h.i_j-k\xc3\xa9"), 0,
+	    "url encode");
+	is_str(t.data, "a%20b%2Fc%3Ad%3Fe%26f%3Dg~h.i_j-k%C3%A9",
+	    "url encode: all but unreserved");
+	buf_reset(&t);
+	is_int(sink_console_event_url(&t, "eu-west-1", EVID), 0,
+	    "console event url");
+	is_str(t.data,
+	    "https://eu-west-1.console.aws.amazon.com/cloudtrail/home?region=eu-west-1#/events/" EVID,
+	    "console event url: the documented form");
+	buf_reset(&t);
+	is_int(sink_console_secret_url(&t, "eu-west-1", "prod/db"), 0,
+	    "console secret url");
+	is_str(t.data,
+	    "https://eu-west-1.console.aws.amazon.com/secretsmanager/secret?name=prod%2Fdb&region=eu-west-1",
+	    "console secret url: name encoded");
+	buf_reset(&t);
+	is_int(sink_console_event_url(&t, "eu-west-1/../evil.example#", EVID),
+	    -EINVAL, "console url: a region with a path is refused");
+	is_int(sink_console_event_url(&t, "EU", EVID), -EINVAL,
+	    "console url: not a region");
+	is_int(sink_console_secret_url(&t, "eu-west-1", NULL), -EINVAL,
+	    "console url: no secret");
+	is_int((long long)t.len, 0, "console url: nothing appended on failure");
+	buf_done(&t);
+}
+
+/* ---- shapes ------------------------------------------------------------ */
+
+static const char golden[] =
+    "{\"channel\":\"#sec-alerts\",\"username\":\"smtrail\","
+    "\"icon_emoji\":\":lock:\","
+    "\"text\":\"<!here> CRITICAL: Secret read by another account: "
+    "GetSecretValue on prod/db by " MALLORY "\","
+    "\"blocks\":["
+    "{\"type\":\"header\",\"text\":{\"type\":\"plain_text\",\"text\":"
+    "\":rotating_light: CRITICAL: Secret read by another account\","
+    "\"emoji\":true}},"
+    "{\"type\":\"section\",\"text\":{\"type\":\"mrkdwn\",\"text\":"
+    "\"<!here> GetSecretValue on prod/db by " MALLORY "\"}},"
+    "{\"type\":\"section\",\"fields\":["
+    "{\"type\":\"mrkdwn\",\"text\":\"*Account*\\n123456789012\"},"
+    "{\"type\":\"mrkdwn\",\"text\":\"*Region*\\neu-west-1\"},"
+    "{\"type\":\"mrkdwn\",\"text\":\"*Secret*\\n" SECRET_ARN "\"},"
+    "{\"type\":\"mrkdwn\",\"text\":\"*Principal*\\n" MALLORY "\"},"
+    "{\"type\":\"mrkdwn\",\"text\":\"*Source IP*\\n203.0.113.7\"},"
+    "{\"type\":\"mrkdwn\",\"text\":\"*Event time*\\n2024-05-01T12:34:56Z\"},"
+    "{\"type\":\"mrkdwn\",\"text\":\"*Event*\\nGetSecretValue\"}]},"
+    "{\"type\":\"section\",\"text\":{\"type\":\"mrkdwn\",\"text\":"
+    "\"<https://eu-west-1.console.aws.amazon.com/cloudtrail/home?region=eu-west-1#/events/" EVID
+    "|CloudTrail event>  |  "
+    "<https://eu-west-1.console.aws.amazon.com/secretsmanager/secret?name="
+    "arn%3Aaws%3Asecretsmanager%3Aeu-west-1%3A123456789012%3Asecret%3Aprod%2Fdb-AbCdEf"
+    "&amp;region=eu-west-1|Secret in Secrets Manager>\"}},"
+    "{\"type\":\"context\",\"elements\":["
+    "{\"type\":\"mrkdwn\",\"text\":\"Rule: secret-read-external\"},"
+    "{\"type\":\"mrkdwn\",\"text\":\"Event: " EVID "\"}]}"
+    "]}";
+
+static void
+test_shapes(void)
+{
+	struct slack_opts o;
+	struct buf out;
+	const char *why;
+	char *s;
+	int r;
+
+	buf_init(&out, SLACK_MAX_PAYLOAD);
+	memset(&o, 0, sizeof(o));
+	o.channel = "#sec-alerts";
+	o.username = "smtrail";
+	o.icon_emoji = ":lock:";
+	o.mention = "<!here>";
+
+	/* Firing, every option set: the exact message. */
+	is_int(render(ALERT, &o, &out), 0, "firing: rendered");
+	is_str(out.data, golden, "firing: the exact message");
+	why = v_slack(out.data, out.len);
+	is_str(why, NULL, "firing: valid Block Kit");
+
+	/* No options: none of them in the message, no mention anywhere. */
+	memset(&o, 0, sizeof(o));
+	is_int(render(ALERT, &o, &out), 0, "no options: rendered");
+	is_str(v_slack(out.data, out.len), NULL, "no options: valid");
+	ok(strstr(out.data, "\"channel\"") == NULL &&
+		strstr(out.data, "\"username\"") == NULL &&
+		strstr(out.data, "\"icon_emoji\"") == NULL,
+	    "no options: no channel, username, icon_emoji");
+	ok(strstr(out.data, "<!") == NULL, "no options: no mention");
+	is_member(out.data, 1, "text.text",
+	    "GetSecretValue on prod/db by " MALLORY,
+	    "no options: the summary alone");
+
+	/* Resolved: "Resolved: <title>", green, the mention kept. */
+	o.mention = "<!here>";
+	s = variant("\"status\":\"resolved\"");
+	is_int(render(s, &o, &out), 0, "resolved: rendered");
+	is_str(v_slack(out.data, out.len), NULL, "resolved: valid");
+	is_member(out.data, 0, "text.text",
+	    ":white_check_mark: Resolved: Secret read by another account",
+	    "resolved: the header");
+	has_member(out.data, -1, "text",
+	    "<!here> Resolved: Secret read by another account",
+	    "resolved: the fallback (mention on every message)");
+	ok(strstr(out.data, "CRITICAL") == NULL, "resolved: no severity shout");
+	free(s);
+
+	/* Grouped: "12 events", the first 10 ids, "and 2 more". */
+	s = variant("\"count\":12,\"events\":[\"e01\",\"e02\",\"e03\","
+		    "\"e04\",\"e05\",\"e06\",\"e07\",\"e08\",\"e09\",\"e10\","
+		    "\"e11\",\"e12\"]");
+	is_int(render(s, &o, &out), 0, "grouped: rendered");
+	is_str(v_slack(out.data, out.len), NULL, "grouped: valid");
+	is_member(out.data, 2, "text.text",
+	    "*12 events*: e01, e02, e03, e04, e05, e06, e07, e08, e09, e10 "
+	    "and 2 more",
+	    "grouped: the count and a cut list of eventIDs");
+	has_member(out.data, -1, "text", "(12 events)",
+	    "grouped: the fallback says how many");
+	free(s);
+	/* events alone make a group of their number */
+	s = variant("\"events\":[\"e<1>\",\"e2\"]");
+	is_int(render(s, &o, &out), 0, "grouped by events: rendered");
+	is_member(out.data, 2, "text.text", "*2 events*: e&lt;1&gt;, e2",
+	    "grouped by events: counted, ids escaped");
+	free(s);
+
+	/* Suppressed: "N more since <time>". */
+	s = variant("\"suppressed\":7,\"suppressed_since\":"
+		    "\"2024-05-01T12:00:00Z\"");
+	is_int(render(s, &o, &out), 0, "suppressed: rendered");
+	is_str(v_slack(out.data, out.len), NULL, "suppressed: valid");
+	is_member(out.data, 2, "elements",
+	    "[{\"type\":\"mrkdwn\",\"text\":\":mute: 7 more since "
+	    "2024-05-01T12:00:00Z\"}]",
+	    "suppressed: the context line");
+	free(s);
+
+	/* Test: marked in the header, the fallback and a context line. */
+	s = variant("\"test\":true");
+	is_int(render(s, &o, &out), 0, "test: rendered");
+	is_str(v_slack(out.data, out.len), NULL, "test: valid");
+	is_member(out.data, 0, "text.text",
+	    "[TEST] :rotating_light: CRITICAL: Secret read by another account",
+	    "test: the header says TEST");
+	has_member(out.data, 1, "elements", "smtrail test-destination",
+	    "test: a context line says where it came from");
+	has_member(out.data, -1, "text", "<!here> [TEST] CRITICAL",
+	    "test: the fallback says TEST");
+	free(s);
+
+	/* Everything at once still fits. */
+	s = variant("\"status\":\"resolved\",\"test\":true,\"count\":3,"
+		    "\"events\":[\"a\",\"b\",\"c\"],\"suppressed\":2,"
+		    "\"accountAlias\":\"prod & co\"");
+	is_int(render(s, &o, &out), 0, "all shapes: rendered");
+	is_str(v_slack(out.data, out.len), NULL, "all shapes: valid");
+	is_int((long long)n_blocks(out.data), 8, "all shapes: 8 blocks");
+	has_member(out.data, 5, "fields", "123456789012 (prod &amp; co)",
+	    "the account alias, escaped");
+	free(s);
+
+	/* Missing fields: only a rule id. */
+	r = render("{\"rule\":\"lonely\"}", &o, &out);
+	is_int(r, 0, "missing fields: rendered");
+	is_str(v_slack(out.data, out.len), NULL, "missing fields: valid");
+	is_member(out.data, 0, "text.text", ":warning: WARNING: lonely",
+	    "missing fields: title from the rule id, severity warning");
+	is_int((long long)n_blocks(out.data), 3,
+	    "missing fields: header, mention, context; no empty sections");
+	/* ...and the nulls alert_json() writes for what a record lacks. */
+	r = render("{\"rule\":\"r\",\"title\":\"t\",\"severity\":\"info\","
+		   "\"summary\":null,\"eventID\":null,\"eventName\":null,"
+		   "\"eventTime\":null,\"awsRegion\":null,"
+		   "\"recipientAccountId\":null,\"secretId\":null,"
+		   "\"principal\":null,\"sourceIPAddress\":null,"
+		   "\"errorCode\":null,\"group\":\"\",\"record\":{}}",
+	    NULL, &out);
+	is_int(r, 0, "nulls: rendered");
+	is_str(v_slack(out.data, out.len), NULL, "nulls: valid");
+	is_int((long long)n_blocks(out.data), 2, "nulls: header and context");
+	ok(strstr(out.data, "console.aws") == NULL, "nulls: no links");
+	buf_done(&out);
+}
+
+/* Long text in every field, multibyte and invalid UTF-8, and markup. */
+static void
+test_huge(void)
+{
+	struct json_object *o = json_tokener_parse(ALERT);
+	struct json_object *rec;
+	struct slack_opts so;
+	struct buf b;
+	struct buf out;
+	char *hdr;
+	size_t i;
+
+	buf_init(&b, 1u << 20);
+	for (i = 0; i < 400; i++)
+		if (buf_puts(&b, "\xc3\xa9\xf0\x9f\x94\x91<&>") < 0)
+			break;
+	json_object_object_add(o, "title", json_object_new_string(b.data));
+	for (i = 0; i < 2000; i++)
+		if (buf_puts(&b, "\xe6\xbc\xa2\xff*_~`") < 0)
+			break;
+	json_object_object_add(o, "summary", json_object_new_string(b.data));
+	json_object_object_add(o, "principal", json_object_new_string(b.data));
+	json_object_object_add(o, "secretId", json_object_new_string(b.data));
+	json_object_object_add(o, "eventID", json_object_new_string(b.data));
+	json_object_object_add(o, "rule", json_object_new_string(b.data));
+	json_object_object_add(o, "accountAlias",
+	    json_object_new_string(b.data));
+	json_object_object_add(o, "errorCode", json_object_new_string(b.data));
+	json_object_object_add(o, "suppressed", json_object_new_int(3));
+	json_object_object_add(o, "suppressed_since",
+	    json_object_new_string(b.data));
+	json_object_object_add(o, "count", json_object_new_int(500));
+	{
+		struct json_object *ev = json_object_new_array();
+
+		for (i = 0; i < 500; i++)
+			json_object_array_add(ev,
+			    json_object_new_string(b.data + i));
+		json_object_object_add(o, "events", ev);
+	}
+	json_object_object_add(o, "test", json_object_new_boolean(1));
+	(void)json_object_object_get_ex(o, "record", &rec);
+	json_object_object_add(rec, "errorMessage",
+	    json_object_new_string(b.data));
+	memset(&so, 0, sizeof(so));
+	so.mention = "<!channel>";
+	so.channel = "#\xc3\xa9quipe";
+	buf_init(&out, SLACK_MAX_PAYLOAD);
+	is_int(render(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+		   &so, &out),
+	    0, "huge: rendered");
+	is_str(v_slack(out.data, out.len), NULL,
+	    "huge: valid: UTF-8, every limit, block text under 12000");
+	hdr = member(out.data, 0, "text.text");
+	ok(hdr != NULL && strlen(hdr) <= SLACK_MAX_HEADER,
+	    "huge: header cut to %d bytes", SLACK_MAX_HEADER);
+	ok(hdr != NULL && strstr(hdr, "\xe2\x80\xa6") != NULL,
+	    "huge: the cut shows");
+	free(hdr);
+	ok(out.len < 64u << 10, "huge: the payload stays small (%zu bytes)",
+	    out.len);
+	json_object_put(o);
+	buf_done(&b);
+	buf_done(&out);
+}
+
+/* Every Secrets Manager record we have, as an alert: always valid. */
+static void
+test_corpus(void)
+{
+	char path[512];
+	struct json_object *f;
+	struct json_object *recs;
+	struct buf out;
+	size_t n = 0;
+	size_t bad = 0;
+	size_t i;
+
+	(void)snprintf(path, sizeof(path),
+	    "%s/cloudtrail/secretsmanager/combined_secretsmanager.json",
+	    tap_shared_data());
+	f = json_object_from_file(path);
+	if (!ok(f != NULL && json_object_object_get_ex(f, "Records", &recs),
+		"corpus: %s", path)) {
+		json_object_put(f);
+		return;
+	}
+	buf_init(&out, SLACK_MAX_PAYLOAD);
+	for (i = 0; i < json_object_array_length(recs); i++) {
+		struct json_object *rec = json_object_array_get_idx(recs, i);
+		struct json_object *a = json_object_new_object();
+		struct json_object *v;
+		const char *why;
+		static const char *const keys[] = {"eventID", "eventName",
+		    "eventTime", "awsRegion", "recipientAccountId",
+		    "sourceIPAddress", "errorCode"};
+		size_t k;
+
+		json_object_object_add(a, "rule",
+		    json_object_new_string("corpus"));
+		json_object_object_add(a, "severity",
+		    json_object_new_string("error"));
+		for (k = 0; k < ARRAY_SIZE(keys); k++)
+			if (json_object_object_get_ex(rec, keys[k], &v))
+				json_object_object_add(a, keys[k],
+				    json_object_get(v));
+		json_object_object_add(a, "record", json_object_get(rec));
+		buf_reset(&out);
+		if (slack_payload(json_object_to_json_string(a),
+			strlen(json_object_to_json_string(a)), NULL, &out,
+			NULL) != 0 ||
+		    (why = v_slack(out.data, out.len)) != NULL) {
+			bad++;
+			diag_note("record %zu refused or invalid", i);
+		}
+		n++;
+		json_object_put(a);
+	}
+	ok(n > 0 && bad == 0, "corpus: all %zu records render valid messages",
+	    n);
+	buf_done(&out);
+	json_object_put(f);
+}
+
+/* ---- end to end -------------------------------------------------------- */
+
+struct reply {
+	int status;
+	const char *body;
+	const char *retry_after;
+};
+
+#define MAX_HITS 16
+
+struct rcv {
+	struct reply script[8]; /* one per hit; the last repeats */
+	int n_script;
+	int hits;
+	uint64_t t_us[MAX_HITS];
+	char *body[MAX_HITS];
+	char ctype[64];
+};
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void
+rcv_cb(struct evhttp_request *req, void *arg)
+{
+	struct rcv *r = arg;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct evbuffer *out = evbuffer_new();
+	const struct reply *rp;
+	const char *v;
+	size_t n;
+	int i = r->hits++;
+
+	rp = &r->script[i < r->n_script ? i : r->n_script - 1];
+	if (i < MAX_HITS) {
+		r->t_us[i] = mono_us();
+		n = evbuffer_get_length(in);
+		r->body[i] = malloc(n + 1);
+		evbuffer_copyout(in, r->body[i], n);
+		r->body[i][n] = '\0';
+	}
+	v = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Content-Type");
+	(void)snprintf(r->ctype, sizeof(r->ctype), "%s", v ? v : "");
+	if (rp->retry_after != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Retry-After", rp->retry_after);
+	evbuffer_add_printf(out, "%s", rp->body);
+	evhttp_send_reply(req, rp->status, "X", out);
+	evbuffer_free(out);
+}
+
+static void
+rcv_reset(struct rcv *r, int n, const struct reply *script)
+{
+	int i;
+
+	for (i = 0; i < MAX_HITS; i++)
+		free(r->body[i]);
+	memset(r, 0, sizeof(*r));
+	memcpy(r->script, script, (size_t)n * sizeof(*script));
+	r->n_script = n;
+}
+
+struct got {
+	int done;
+	int order;
+	uint64_t t_us;
+	struct sink_outcome o;
+};
+
+static int seq;
+
+static void
+on_done(const struct sink_outcome *o, void *arg)
+{
+	struct got *g = arg;
+
+	g->done++;
+	g->order = ++seq;
+	g->t_us = mono_us();
+	g->o = *o;
+}
+
+static void
+run(struct event_base *base, const struct got *g)
+{
+	uint64_t end = mono_us() + 15000000u;
+
+	while (!g->done && mono_us() < end)
+		event_base_loop(base, EVLOOP_ONCE);
+}
+
+static void
+run_for_ms(struct event_base *base, long ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	(void)event_base_loopexit(base, &tv);
+	(void)event_base_dispatch(base);
+}
+
+static struct sink *
+slack_sink(struct event_base *base, struct http *h, const char *url,
+    unsigned rate_count)
+{
+	struct sink_conf c;
+	struct sink *s = NULL;
+	struct diag e;
+
+	memset(&c, 0, sizeof(c));
+	c.name = "slack-ops";
+	c.type = SINK_TYPE_SLACK;
+	c.url = url;
+	c.channel = "#ops";
+	c.mention = "<!here>";
+	c.rate_count = rate_count;
+	c.rate_period_us = rate_count ? 1000000u : 0;
+	c.timeout_ms = 5000;
+	if (sink_new(&c, base, h, &s, &e) < 0)
+		return NULL;
+	return s;
+}
+
+static void
+no_secret(const struct got *g, const char *name)
+{
+	ok(strstr(g->o.detail, HOOK_TOKEN) == NULL &&
+		strstr(g->o.detail, "/services/") == NULL &&
+		strstr(g->o.detail, "T0000/B0000") == NULL,
+	    "%s: no part of the URL in the detail", name);
+}
+
+static void
+send_one(struct sink *s, const char *json, struct got *g, const char *name)
+{
+	memset(g, 0, sizeof(*g));
+	is_int(sink_send(s, json, strlen(json), on_done, g), 0, "%s: sent",
+	    name);
+	is_int(g->done, 0, "%s: no callback inside sink_send", name);
+}
+
+static void
+test_e2e(void)
+{
+	struct event_base *base = event_base_new();
+	struct evhttp *srv = evhttp_new(base);
+	struct evhttp_bound_socket *bs;
+	struct http *h = NULL;
+	struct rcv rv;
+	struct sink *s;
+	struct got g;
+	struct got g3[3];
+	struct buf want;
+	struct slack_opts so;
+	char url[256];
+	uint64_t t0;
+	int port;
+	int i;
+
+	memset(&rv, 0, sizeof(rv));
+	evhttp_set_gencb(srv, rcv_cb, &rv);
+	bs = evhttp_bind_socket_with_handle(srv, "127.0.0.1", 0);
+	{
+		struct sockaddr_in sin;
+		socklen_t sl = sizeof(sin);
+
+		getsockname(evhttp_bound_socket_get_fd(bs),
+		    (struct sockaddr *)&sin, &sl);
+		port = ntohs(sin.sin_port);
+	}
+	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d" HOOK_PATH, port);
+	is_int(http_new(base, NULL, &h), 0, "http client");
+
+	/* Refused without a url, and a type needs its url. */
+	{
+		struct sink_conf c;
+		struct diag e;
+
+		memset(&c, 0, sizeof(c));
+		c.name = "s";
+		c.type = SINK_TYPE_SLACK;
+		memset(&e, 0, sizeof(e));
+		is_int(sink_new(&c, base, h, &s, &e), -EINVAL,
+		    "a slack sink needs a url");
+		is_str(e.msg,
+		    "destination 's': a slack destination needs a url",
+		    "and says so");
+		c.url = url;
+		c.rate_count = 3;
+		is_int(sink_new(&c, base, h, &s, &e), -EINVAL,
+		    "a rate count needs a period");
+	}
+
+	/* 200 ok: delivered; the body is the rendered message. */
+	{
+		static const struct reply r200[] = {{200, "ok", NULL}};
+
+		rcv_reset(&rv, 1, r200);
+	}
+	s = slack_sink(base, h, url, 0);
+	ok(s != NULL, "slack sink (default rate 1/s)");
+	is_str(sink_type_str(sink_type(s)), "slack", "its type");
+	send_one(s, ALERT, &g, "200");
+	run(base, &g);
+	is_int(g.o.result, SINK_DELIVERED, "200 ok: delivered");
+	is_int(g.o.status, 200, "200 ok: status");
+	is_str(g.o.detail, "HTTP 200", "200 ok: detail");
+	no_secret(&g, "200 ok");
+	is_str(rv.ctype, "application/json", "200 ok: Content-Type");
+	buf_init(&want, SLACK_MAX_PAYLOAD);
+	memset(&so, 0, sizeof(so));
+	so.channel = "#ops";
+	so.mention = "<!here>";
+	is_int(slack_payload(ALERT, strlen(ALERT), &so, &want, NULL), 0,
+	    "render for comparison");
+	is_str(rv.body[0], want.data, "200 ok: the body is slack_payload's");
+	buf_done(&want);
+	sink_free(s);
+
+	/* 429 with Retry-After: 2: retry, and the destination pauses. */
+	{
+		static const struct reply r429[] = {{429, "rate_limited", "2"},
+		    {200, "ok", NULL}};
+
+		rcv_reset(&rv, 2, r429);
+	}
+	s = slack_sink(base, h, url, 0);
+	send_one(s, ALERT, &g, "429");
+	run(base, &g);
+	is_int(g.o.result, SINK_RETRY, "429: retry");
+	is_int(g.o.status, 429, "429: status");
+	is_int((long long)g.o.retry_after_ms, 2000, "429: retry_after_ms");
+	is_str(g.o.detail, "HTTP 429: rate_limited", "429: detail");
+	no_secret(&g, "429");
+	t0 = g.t_us;
+	send_one(s, ALERT, &g, "after 429");
+	is_int((long long)sink_waiting(s), 1, "after 429: held back");
+	run(base, &g);
+	is_int(g.o.result, SINK_DELIVERED, "after 429: delivered");
+	ok(rv.hits == 2 && rv.t_us[1] - rv.t_us[0] >= 2000000u,
+	    "after 429: the next request came >= 2 s later (%.3f s)",
+	    (double)(rv.t_us[1] - rv.t_us[0]) / 1e6);
+	ok(g.t_us - t0 >= 1990000u,
+	    "after 429: delivered >= 2 s after the 429 (%.3f s)",
+	    (double)(g.t_us - t0) / 1e6);
+	sink_free(s);
+
+	/* The rate: 3 sends at 1/s take >= 2 s, in order. */
+	{
+		static const struct reply r200[] = {{200, "ok", NULL}};
+
+		rcv_reset(&rv, 1, r200);
+	}
+	s = slack_sink(base, h, url, 0);
+	memset(g3, 0, sizeof(g3));
+	t0 = mono_us();
+	for (i = 0; i < 3; i++) {
+		char *v = NULL;
+		char ev[32];
+
+		(void)snprintf(ev, sizeof(ev), "\"eventID\":\"ev-%d\"", i);
+		v = variant(ev);
+		is_int(sink_send(s, v, strlen(v), on_done, &g3[i]), 0,
+		    "rate: send %d", i);
+		free(v);
+	}
+	is_int((long long)sink_waiting(s), 2, "rate: two wait in the sink");
+	run(base, &g3[2]);
+	ok(g3[0].done == 1 && g3[1].done == 1 && g3[2].done == 1,
+	    "rate: each ended once");
+	ok(g3[0].o.result == SINK_DELIVERED &&
+		g3[1].o.result == SINK_DELIVERED &&
+		g3[2].o.result == SINK_DELIVERED,
+	    "rate: all delivered");
+	ok(g3[0].order < g3[1].order && g3[1].order < g3[2].order,
+	    "rate: in the order sent");
+	ok(g3[2].t_us - t0 >= 2000000u, "rate: 3 sends took >= 2 s (%.3f s)",
+	    (double)(g3[2].t_us - t0) / 1e6);
+	ok(rv.hits == 3 && strstr(rv.body[0], "ev-0") != NULL &&
+		strstr(rv.body[2], "ev-2") != NULL,
+	    "rate: the receiver saw them in order");
+	sink_free(s);
+
+	/* 4xx: permanent, with Slack's word for it; 5xx: retry. */
+	{
+		static const struct reply r4[] = {
+		    {400, "invalid_payload", NULL}, {404, "no_service", NULL},
+		    {410, "channel_is_archived", NULL},
+		    {403, "action_prohibited for " HOOK_PATH, NULL},
+		    {500, "rollup_error", NULL}};
+		static const char *const want4[] = {"HTTP 400: invalid_payload",
+		    "HTTP 404: no_service", "HTTP 410: channel_is_archived",
+		    "HTTP 403: action_prohibited for [redacted]",
+		    "HTTP 500: rollup_error"};
+
+		rcv_reset(&rv, 5, r4);
+		s = slack_sink(base, h, url, 100);
+		for (i = 0; i < 5; i++) {
+			send_one(s, ALERT, &g, want4[i]);
+			run(base, &g);
+			is_int(g.o.result, i < 4 ? SINK_PERMANENT : SINK_RETRY,
+			    "%s: %s", want4[i], i < 4 ? "permanent" : "retry");
+			is_str(g.o.detail, want4[i], "%s: the detail",
+			    want4[i]);
+			no_secret(&g, want4[i]);
+		}
+		sink_free(s);
+	}
+
+	/* An alert it cannot render: permanent, no request. */
+	{
+		static const struct reply r200[] = {{200, "ok", NULL}};
+
+		rcv_reset(&rv, 1, r200);
+	}
+	s = slack_sink(base, h, url, 0);
+	send_one(s, "{\"rule\":", &g, "unrenderable");
+	run(base, &g);
+	is_int(g.o.result, SINK_PERMANENT, "unrenderable: permanent");
+	is_int(g.o.error, -EBADMSG, "unrenderable: -EBADMSG");
+	is_str(g.o.detail,
+	    "cannot render the alert: alert: not JSON: truncated at byte 8",
+	    "unrenderable: why");
+	is_int(rv.hits, 0, "unrenderable: nothing sent");
+	no_secret(&g, "unrenderable");
+	sink_free(s);
+
+	/* Refused connection: retry; the curl message names no secret. */
+	{
+		char bad[128];
+
+		(void)snprintf(bad, sizeof(bad),
+		    "http://127.0.0.1:1" HOOK_PATH);
+		s = slack_sink(base, h, bad, 0);
+		send_one(s, ALERT, &g, "refused");
+		run(base, &g);
+		is_int(g.o.result, SINK_RETRY, "refused: retry");
+		is_int(g.o.error, -ECONNREFUSED, "refused: the error");
+		no_secret(&g, "refused");
+		sink_free(s);
+	}
+
+	/* Freed with one in flight and two waiting: no callbacks. */
+	{
+		static const struct reply r200[] = {{200, "ok", NULL}};
+
+		rcv_reset(&rv, 1, r200);
+	}
+	s = slack_sink(base, h, url, 0);
+	memset(g3, 0, sizeof(g3));
+	for (i = 0; i < 3; i++)
+		is_int(sink_send(s, ALERT, strlen(ALERT), on_done, &g3[i]), 0,
+		    "free: send %d", i);
+	is_int((long long)sink_waiting(s), 2, "free: two waiting");
+	sink_free(s);
+	run_for_ms(base, 1500);
+	is_int(g3[0].done + g3[1].done + g3[2].done, 0,
+	    "freed sink: no callback, in flight or waiting");
+	ok(rv.hits <= 1, "freed sink: the waiting ones were never sent");
+
+	for (i = 0; i < MAX_HITS; i++)
+		free(rv.body[i]);
+	http_free(h);
+	evhttp_free(srv);
+	event_base_free(base);
+}
+
+int
+main(void)
+{
+	test_hostile();
+	test_text();
+	test_shapes();
+	test_huge();
+	test_corpus();
+	test_e2e();
+	return done_testing();
+}
