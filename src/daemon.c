@@ -37,6 +37,7 @@
 #include "daemon.h"
 #include "diag.h"
 #include "http.h"
+#include "incident.h"
 #include "limits.h"
 #include "log.h"
 #include "metrics.h"
@@ -145,6 +146,8 @@ struct daemon {
 	struct aws *aws;
 	struct sns_verifier *sns;
 	struct spool *spool;
+	struct incident *incidents;
+	struct event *incident_timer;
 	struct metrics *metrics;
 	struct trail *trails[DAEMON_MAX_FETCHES]; /* free scanners */
 	size_t n_trails;
@@ -186,6 +189,8 @@ struct daemon {
 	struct metrics_counter *m_records;
 	struct metrics_counter *m_spooled;
 	struct metrics_counter *m_dedup;
+	struct metrics_counter *m_throttled;
+	struct metrics_counter *m_held;
 	struct metrics_gauge *m_depth;
 	struct metrics_gauge *m_last_receive;
 	struct metrics_histogram *m_lag;
@@ -218,6 +223,7 @@ msg_state_str(enum msg_state s)
 }
 
 static void recv_kick(struct daemon *d);
+static void incident_schedule(struct daemon *d);
 static void msg_step(struct msg *m);
 static void dlv_pump(struct dsink *ds);
 static void daemon_check_idle(struct daemon *d);
@@ -293,7 +299,123 @@ daemon_note_job(struct daemon *d, int64_t job)
 
 /* ---- rules and alerts --------------------------------------------------- */
 
-/* One record, every rule: alerts go to the spool (deduplicated there). */
+/* Spools one alert (JSON with the record) for rule_id's destinations and
+ * queues its delivery after the next sync. -EEXIST: already spooled. */
+static int
+match_spool(struct daemon *d, const struct rule *rule, const char *event_id,
+    const char *json, size_t len, const struct log_ctx *ctx)
+{
+	const char *dests[SPOOL_MAX_DESTS];
+	int64_t job;
+	size_t n;
+	int r;
+
+	if (rule != NULL)
+		n = cfg_destinations(d->cfg, rule, dests, ARRAY_SIZE(dests));
+	else /* a group of a rule removed by a reload */
+		for (n = 0; n < d->cfg->n_default_destinations &&
+		     n < ARRAY_SIZE(dests);
+		     n++)
+			dests[n] = d->cfg->default_destinations[n];
+	if (n == 0) {
+		log_ctx_warn(ctx,
+		    "no destination is configured for this "
+		    "alert, dropping it");
+		daemon_count(d, "smtrail_alerts_failed_total",
+		    "Alerts given up on.", "destination", "(none)");
+		return 0;
+	}
+	job = spool_append_json(d->spool, ctx->rule, event_id, json, len, dests,
+	    n);
+	if (job == -EEXIST) {
+		metrics_inc(d->m_dedup, 1);
+		log_ctx_info(ctx, "duplicate alert, not sent again");
+		return -EEXIST;
+	}
+	if (job < 0)
+		return log_errno_at(LOG_LEVEL_ERR, ctx, (int)job,
+		    "spool: cannot append the alert");
+	r = daemon_note_job(d, job);
+	if (r < 0)
+		return r;
+	metrics_inc(d->m_spooled, 1);
+	log_ctx_info(ctx, "alert spooled for %zu destination(s)", n);
+	sync_request(d);
+	return 0;
+}
+
+/* Throttle, group, resolve (incident.c), then the spool. */
+static int
+match_alert(struct daemon *d, struct msg *m, const struct rule *rule,
+    struct json_object *rec, bool resolve, struct log_ctx *ctx)
+{
+	char event_id[SPOOL_MAX_EVENT_ID + 16];
+	struct incident_out out;
+	struct alert a;
+	struct buf json;
+	int r;
+
+	r = alert_build(rule, rec, &a);
+	if (r < 0)
+		return log_errno_at(LOG_LEVEL_ERR, ctx, r,
+		    "cannot build the alert");
+	buf_init(&json, ALERT_MAX_JSON + 2 * (size_t)TRAIL_MAX_RECORD);
+	r = alert_json(&a, true, &json);
+	if (r == -E2BIG) /* never lose an alert for its raw record */
+		r = alert_json(&a, false, &json);
+	/* A resolve is an alert of its own: never the trigger's duplicate. */
+	(void)snprintf(event_id, sizeof(event_id), "%s%s",
+	    a.event_id != NULL ? a.event_id : "", resolve ? "#resolved" : "");
+	memset(&out, 0, sizeof(out));
+	if (r == 0)
+		r = resolve ? incident_resolve(d->incidents, rule, a.group,
+				  a.event_id, json.data, json.len, &out)
+			    : incident_trigger(d->incidents, rule, a.group,
+				  a.event_id, json.data, json.len, &out);
+	if (r == 1)
+		log_ctx_warn(ctx, "incident state full: alert sent as is");
+	if (r < 0) {
+		log_ctx_err(ctx, "incident state: %s", strerror(-r));
+	} else {
+		r = 0;
+		switch (out.verdict) {
+		case INCIDENT_SEND:
+			r = match_spool(d, rule,
+			    event_id[0] != '\0' ? event_id : NULL,
+			    out.alert_json != NULL ? out.alert_json : json.data,
+			    out.alert_json != NULL ? out.len : json.len, ctx);
+			if (r == -EEXIST)
+				r = 0;
+			else if (r == 0)
+				m->alerts++;
+			break;
+		case INCIDENT_SUPPRESSED:
+			if (!resolve) {
+				metrics_inc(d->m_throttled, 1);
+				log_ctx_info(ctx,
+				    "throttled: counted, not sent");
+			}
+			break;
+		case INCIDENT_HELD:
+			metrics_inc(d->m_held, 1);
+			log_ctx_info(ctx, "held for group_wait");
+			incident_schedule(d);
+			break;
+		case INCIDENT_DUPLICATE:
+			metrics_inc(d->m_dedup, 1);
+			log_ctx_info(ctx, "duplicate match, not counted again");
+			break;
+		case INCIDENT_VERDICT_COUNT:
+			break;
+		}
+	}
+	incident_out_done(&out);
+	buf_done(&json);
+	alert_done(&a);
+	return r;
+}
+
+/* One record, every rule. */
 static int
 match_record(struct daemon *d, struct msg *m, struct json_object *rec)
 {
@@ -306,48 +428,93 @@ match_record(struct daemon *d, struct msg *m, struct json_object *rec)
 	metrics_inc(d->m_records, 1);
 	for (i = 0; i < rules_count(d->rules); i++) {
 		const struct rule *rule = rules_get(d->rules, i);
-		const char *dests[SPOOL_MAX_DESTS];
-		struct alert a;
-		size_t n;
-		int64_t job;
 
-		if (!rule->enabled || !rules_match_eval(rule->match, rec))
+		if (!rule->enabled)
 			continue;
 		ctx.rule = rule->id;
-		daemon_count(d, "smtrail_matches_total",
-		    "Records that matched a rule.", "rule", rule->id);
-		n = cfg_destinations(d->cfg, rule, dests, ARRAY_SIZE(dests));
-		if (n == 0) {
-			log_ctx_warn(&ctx,
-			    "rule matched but no destination "
-			    "is configured, dropping the alert");
-			daemon_count(d, "smtrail_alerts_failed_total",
-			    "Alerts given up on.", "destination", "(none)");
-			continue;
+		if (rules_match_eval(rule->match, rec)) {
+			daemon_count(d, "smtrail_matches_total",
+			    "Records that matched a rule.", "rule", rule->id);
+			if (ctx.event_id != NULL &&
+			    spool_seen(d->spool, rule->id, ctx.event_id)) {
+				metrics_inc(d->m_dedup, 1);
+				log_ctx_info(&ctx,
+				    "duplicate alert, not sent again");
+				continue;
+			}
+			r = match_alert(d, m, rule, rec, false, &ctx);
+			if (r < 0)
+				return r;
+		} else if (rule->resolve_on != NULL &&
+		    rules_match_eval(rule->resolve_on, rec)) {
+			r = match_alert(d, m, rule, rec, true, &ctx);
+			if (r < 0)
+				return r;
 		}
-		r = alert_build(rule, rec, &a);
-		if (r < 0)
-			return log_errno_at(LOG_LEVEL_ERR, &ctx, r,
-			    "cannot build the alert");
-		job = spool_append(d->spool, &a, dests, n);
-		alert_done(&a);
-		if (job == -EEXIST) {
-			metrics_inc(d->m_dedup, 1);
-			log_ctx_info(&ctx, "duplicate alert, not sent again");
-			continue;
-		}
-		if (job < 0)
-			return log_errno_at(LOG_LEVEL_ERR, &ctx, (int)job,
-			    "spool: cannot append the alert");
-		r = daemon_note_job(d, job);
-		if (r < 0)
-			return r;
-		m->alerts++;
-		metrics_inc(d->m_spooled, 1);
-		log_ctx_info(&ctx, "alert spooled for %zu destination(s)", n);
-		sync_request(d);
 	}
 	return 0;
+}
+
+/* ---- grouped alerts: due groups go to the spool -------------------------- */
+
+static int
+incident_emit(const char *rule_id, const char *group_key, const char *event_id,
+    const char *json, size_t len, void *arg)
+{
+	struct daemon *d = arg;
+	struct log_ctx ctx = {0};
+	char id[SPOOL_MAX_EVENT_ID + 16];
+	bool resolved = strstr(json, "\"status\":\"resolved\"") != NULL;
+	int r;
+
+	UNUSED(group_key);
+	ctx.rule = rule_id;
+	ctx.event_id = event_id;
+	(void)snprintf(id, sizeof(id), "%s%s", event_id,
+	    resolved ? "#resolved" : "");
+	r = match_spool(d, rules_find(d->rules, rule_id), id, json, len, &ctx);
+	return r == -EEXIST ? 0 : r;
+}
+
+static int
+incident_sync_spool(void *arg)
+{
+	struct daemon *d = arg;
+
+	return spool_sync(d->spool);
+}
+
+static void
+incident_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	int r;
+
+	UNUSED(fd);
+	UNUSED(what);
+	r = incident_flush_due(d->incidents, incident_emit, incident_sync_spool,
+	    d);
+	if (r < 0)
+		log_warn_errno(r, "cannot emit grouped alerts, retrying");
+	else if (r > 0)
+		log_info("%d grouped alert(s) emitted", r);
+	incident_schedule(d);
+	sync_request(d);
+}
+
+/* Arms the timer for the next group due (at least 1 s away on errors). */
+static void
+incident_schedule(struct daemon *d)
+{
+	long due = incident_next_due_s(d->incidents);
+	struct timeval tv = {0, 0};
+
+	if (due < 0)
+		return;
+	tv.tv_sec = due;
+	if (evtimer_pending(d->incident_timer, NULL))
+		(void)evtimer_del(d->incident_timer);
+	(void)evtimer_add(d->incident_timer, &tv);
 }
 
 /* ---- messages ----------------------------------------------------------- */
@@ -1284,6 +1451,8 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 	UNUSED(fd);
 	UNUSED(what);
 	r = spool_sync(d->spool);
+	if (r >= 0)
+		r = incident_sync(d->incidents); /* held matches, windows */
 	if (r < 0) {
 		log_err_errno(r, "spool: fsync failed; stopping intake");
 		daemon_error(d, "spool fsync failed");
@@ -1310,6 +1479,9 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 	r = spool_compact(d->spool);
 	if (r < 0)
 		log_warn_errno(r, "spool: compaction failed, will retry");
+	r = incident_compact(d->incidents);
+	if (r < 0)
+		log_warn_errno(r, "incidents: compaction failed, will retry");
 	spool_stats(d->spool, &st);
 	metrics_gauge_set(d->m_depth, (double)st.pending);
 	msg_flush_deletes(d);
@@ -1666,6 +1838,12 @@ daemon_metrics(struct daemon *d)
 	d->m_dedup = daemon_counter(d, "smtrail_alerts_deduplicated_total",
 	    "Alerts not sent again: already in the spool's memory.", NULL,
 	    NULL);
+	d->m_throttled = daemon_counter(d, "smtrail_alerts_throttled_total",
+	    "Matches counted, not sent, inside a rule's throttle window.", NULL,
+	    NULL);
+	d->m_held = daemon_counter(d, "smtrail_alerts_grouped_total",
+	    "Matches held to be merged into one alert (group_wait).", NULL,
+	    NULL);
 	d->m_depth = metrics_gauge(d->metrics, "smtrail_spool_depth",
 	    "Alerts waiting for delivery.", NULL, NULL);
 	d->m_last_receive =
@@ -1744,6 +1922,13 @@ daemon_setup(struct daemon *d)
 		log_err("spool: %s", diag_format(&dg, line, sizeof(line)));
 		return r;
 	}
+	r = incident_open(d->cfg->state_dir, NULL, &d->incidents, &dg);
+	if (r < 0) {
+		char line[600];
+
+		log_err("incidents: %s", diag_format(&dg, line, sizeof(line)));
+		return r;
+	}
 	r = daemon_metrics(d);
 	if (r < 0)
 		return log_err_errno(r, "metrics");
@@ -1769,15 +1954,17 @@ daemon_setup(struct daemon *d)
 	    aws_endpoint(d->aws, "sqs"), aws_endpoint(d->aws, "s3"),
 	    aws_s3_path_style(d->aws) ? " (path-style)" : "");
 	d->sync_ev = event_new(d->base, -1, 0, sync_cb, d);
+	d->incident_timer = evtimer_new(d->base, incident_timer_cb, d);
 	d->recv_timer = evtimer_new(d->base, recv_timer_cb, d);
 	d->drain_timer = evtimer_new(d->base, drain_timeout_cb, d);
 	d->sig_term = evsignal_new(d->base, SIGTERM, sig_cb, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, sig_cb, d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, sig_cb, d);
 	d->status_timer = event_new(d->base, -1, EV_PERSIST, status_cb, d);
-	if (d->sync_ev == NULL || d->recv_timer == NULL ||
-	    d->drain_timer == NULL || d->sig_term == NULL ||
-	    d->sig_int == NULL || d->sig_hup == NULL || d->status_timer == NULL)
+	if (d->sync_ev == NULL || d->incident_timer == NULL ||
+	    d->recv_timer == NULL || d->drain_timer == NULL ||
+	    d->sig_term == NULL || d->sig_int == NULL || d->sig_hup == NULL ||
+	    d->status_timer == NULL)
 		return -ENOMEM;
 	(void)event_add(d->sig_term, NULL);
 	(void)event_add(d->sig_int, NULL);
@@ -1803,6 +1990,7 @@ daemon_setup(struct daemon *d)
 	if (d->n_dlvs > 0)
 		log_notice("resending %zu pending deliveries from the spool",
 		    d->n_dlvs);
+	incident_schedule(d); /* groups a previous run held */
 	return 0;
 }
 
@@ -1829,6 +2017,15 @@ daemon_teardown(struct daemon *d)
 		if (r < 0)
 			log_err_errno(r, "spool: final sync failed");
 	}
+	if (d->incidents != NULL) {
+		int r = incident_sync(d->incidents);
+
+		if (r < 0)
+			log_err_errno(r, "incidents: final sync failed");
+	}
+	incident_free(d->incidents);
+	if (d->incident_timer)
+		event_free(d->incident_timer);
 	spool_free(d->spool);
 	sns_verifier_free(d->sns);
 	aws_free(d->aws);

@@ -1153,9 +1153,11 @@ spool_line_reset(struct spool *sp)
  * alert is always in memory too: the key copy and the job are allocated,
  * and the table and the array have room.
  */
-int64_t
-spool_append(struct spool *sp, const struct alert *a, const char *const *dests,
-    size_t n_dests)
+/* The one writer: an alert from a struct alert, or as JSON text. */
+static int64_t
+spool_append_any(struct spool *sp, const struct alert *a, const char *rule_id,
+    const char *event_id, const char *text, size_t text_len,
+    const char *const *dests, size_t n_dests)
 {
 	char key[SPOOL_KEY_SIZE];
 	struct spool_job *job = NULL;
@@ -1174,7 +1176,12 @@ spool_append(struct spool *sp, const struct alert *a, const char *const *dests,
 	if (sp->iterating)
 		return -EBUSY;
 	r = spool_dests_ok(dests, n_dests);
-	r = r < 0 ? r : spool_key_alert(a, key, &klen);
+	if (r == 0 && a != NULL)
+		r = spool_key_alert(a, key, &klen);
+	else if (r == 0 && event_id != NULL && event_id[0] != '\0')
+		r = spool_key_event(rule_id, event_id, key, &klen);
+	else if (r == 0)
+		r = spool_key_build(rule_id, text, text_len, true, key, &klen);
 	if (r < 0)
 		return r;
 	now = spool_now(sp);
@@ -1215,9 +1222,13 @@ spool_append(struct spool *sp, const struct alert *a, const char *const *dests,
 	if (r < 0)
 		goto fail;
 	start = b->len;
-	r = alert_json(a, true, b);
-	if (r == -E2BIG) /* never lose an alert for its raw record */
-		r = alert_json(a, false, b);
+	if (a != NULL) {
+		r = alert_json(a, true, b);
+		if (r == -E2BIG) /* never lose an alert for its raw record */
+			r = alert_json(a, false, b);
+	} else {
+		r = buf_append(b, text, text_len);
+	}
 	if (r < 0)
 		goto fail;
 	job->json_len = b->len - start;
@@ -1253,6 +1264,23 @@ fail:
 	spool_job_free(job);
 	free(kcopy);
 	return r;
+}
+
+int64_t
+spool_append(struct spool *sp, const struct alert *a, const char *const *dests,
+    size_t n_dests)
+{
+	return spool_append_any(sp, a, NULL, NULL, NULL, 0, dests, n_dests);
+}
+
+int64_t
+spool_append_json(struct spool *sp, const char *rule_id, const char *event_id,
+    const char *json, size_t len, const char *const *dests, size_t n_dests)
+{
+	if (rule_id == NULL || json == NULL || len == 0 || json[0] != '{')
+		return -EINVAL;
+	return spool_append_any(sp, NULL, rule_id, event_id, json, len, dests,
+	    n_dests);
 }
 
 int

@@ -97,6 +97,12 @@ void spool_free(struct spool *sp); /* NULL ok; does not sync */
  */
 int64_t spool_append(struct spool *sp, const struct alert *a,
     const char *const *dests, size_t n_dests) MUST_CHECK;
+/* The same for an alert already rendered as JSON text (with "record"), as
+ * incident.c hands them out; identity (rule_id, event_id), or a hash of the
+ * text when event_id is NULL. */
+int64_t spool_append_json(struct spool *sp, const char *rule_id,
+    const char *event_id, const char *json, size_t len,
+    const char *const *dests, size_t n_dests) MUST_CHECK;
 /* fdatasync(2) if anything was written since the last sync; >= 0: the
  * number of journal entries (alerts and outcomes) made durable. */
 int spool_sync(struct spool *sp) MUST_CHECK;
