@@ -39,9 +39,8 @@
  *
  * Unknown fields are ignored; an unknown op, a missing or mistyped field,
  * and a line the state does not allow (a "member" with no group, a
- * "resolve" with no open incident...) are -EBADMSG. Compaction writes
- * incidents.journal.tmp, fsyncs, renames and fsyncs the directory, locking
- * the new file first, as spool.c does.
+ * "resolve" with no open incident...) are -EBADMSG. The file mechanics
+ * (lock, append, sync, torn line, compaction's rename) are journal.c's.
  *
  * Memory: keys are an open-addressing table of pointers (linear probing,
  * load at most 1/2, seeded FNV-1a, as in spool.c); each key has its own
@@ -52,16 +51,12 @@
  * written, then applied, which cannot fail: memory matches the journal.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
@@ -69,14 +64,13 @@
 #include "buf.h"
 #include "diag.h"
 #include "incident.h"
+#include "journal.h"
 #include "limits.h"
 #include "rules.h"
 
 #define INCIDENT_JOURNAL "incidents.journal"
-#define INCIDENT_TMP "incidents.journal.tmp"
 /* Compaction: not below this size, and only when at most half is live. */
 #define INCIDENT_COMPACT_MIN (1u << 20)
-#define INCIDENT_CHUNK (1u << 20) /* reads at open, writes in batches */
 /* Records nest up to 512 deep (trail.c); a line adds two levels. */
 #define INCIDENT_MAX_DEPTH 520
 /* Rule ids: rules.c allows 128 bytes. Group keys: alert.c cuts them at
@@ -160,9 +154,7 @@ struct incident_key {
 };
 
 struct incident {
-	int dirfd;
-	int fd;
-	char *path; /* the journal, for diagnostics */
+	struct journal j;
 	uint64_t (*clock_s)(void *arg);
 	void *clock_arg;
 	uint64_t compact_min;
@@ -181,9 +173,6 @@ struct incident {
 	uint64_t last_sweep;
 	bool replaying; /* keep everything until the end of the replay */
 
-	uint64_t size;     /* of the journal */
-	uint64_t unsynced; /* lines written since the last sync */
-	int broken;        /* < 0: every call fails with this */
 	bool iterating;
 	struct buf line;
 	struct buf key; /* scratch for lookups */
@@ -191,7 +180,6 @@ struct incident {
 	uint64_t suppressed_total;
 	uint64_t untracked;
 	uint64_t evicted;
-	uint64_t torn_tail;
 };
 
 /* What a SEND or an emission adds to the alert's JSON. */
@@ -216,8 +204,6 @@ struct incident_newid {
 struct incident_replay {
 	struct incident *inc;
 	struct buf hdr;
-	uint64_t off; /* of the line */
-	unsigned lineno;
 	struct diag *reterr;
 };
 
@@ -305,58 +291,6 @@ static bool
 incident_ws(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/* ---- I/O ------------------------------------------------------------ */
-
-static int
-incident_write_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Appends whole lines (n of them). On failure, whatever part reached the
- * file is cut off again, so the next line does not land after half a
- * line; if even that fails, the journal is broken.
- */
-static int
-incident_write(struct incident *inc, const char *p, size_t len, size_t n)
-{
-	int r;
-
-	r = incident_write_all(inc->fd, p, len);
-	if (r < 0) {
-		if (ftruncate(inc->fd, (off_t)inc->size) < 0)
-			inc->broken = r;
-		return r;
-	}
-	inc->size += len;
-	inc->unsynced += n;
-	return 0;
-}
-
-/* The line buffer may have grown to hold a huge alert; don't keep that. */
-static void
-incident_line_reset(struct incident *inc)
-{
-	if (inc->line.cap > INCIDENT_CHUNK)
-		buf_done(&inc->line);
-	else
-		buf_reset(&inc->line);
 }
 
 /* ---- arguments ------------------------------------------------------- */
@@ -996,7 +930,7 @@ incident_keys_room(struct incident *inc, uint64_t now)
 			break;
 		}
 	}
-	r = r < 0 ? r : incident_write(inc, b.data, b.len, want);
+	r = r < 0 ? r : journal_append(&inc->j, b.data, b.len, want);
 	buf_done(&b);
 	if (r < 0) {
 		free(cand);
@@ -1225,8 +1159,8 @@ incident_line_write(struct incident *inc)
 {
 	int r;
 
-	r = incident_write(inc, inc->line.data, inc->line.len, 1);
-	incident_line_reset(inc);
+	r = journal_append(&inc->j, inc->line.data, inc->line.len, 1);
+	journal_buf_reset(&inc->line);
 	return r;
 }
 
@@ -1358,7 +1292,7 @@ incident_do_supp(struct incident *inc, struct incident_key *k, const char *ev,
 	r = r < 0 ? r : incident_line_tail(&inc->line, NULL, 0);
 	r = r < 0 ? r : incident_line_write(inc);
 	if (r < 0) {
-		incident_line_reset(inc);
+		journal_buf_reset(&inc->line);
 		incident_newid_done(&nid);
 		return r;
 	}
@@ -1389,7 +1323,7 @@ incident_do_member(struct incident *inc, struct incident_key *k, const char *ev,
 	r = r < 0 ? r : incident_line_tail(&inc->line, NULL, 0);
 	r = r < 0 ? r : incident_line_write(inc);
 	if (r < 0) {
-		incident_line_reset(inc);
+		journal_buf_reset(&inc->line);
 		incident_newid_done(&nid);
 		free(copy);
 		return r;
@@ -1434,7 +1368,7 @@ incident_do_group(struct incident *inc, struct incident_key *k,
 	r = r < 0 ? r : incident_line_tail(&inc->line, js->p, js->len);
 	r = r < 0 ? r : incident_line_write(inc);
 	if (r < 0) {
-		incident_line_reset(inc);
+		journal_buf_reset(&inc->line);
 		incident_newid_done(&nid);
 		incident_group_free(g);
 		return r;
@@ -1473,7 +1407,7 @@ incident_do_send(struct incident *inc, struct incident_key *k,
 	r = r < 0 ? r : incident_line_tail(&inc->line, NULL, 0);
 	r = r < 0 ? r : incident_line_write(inc);
 	if (r < 0) {
-		incident_line_reset(inc);
+		journal_buf_reset(&inc->line);
 		incident_newid_done(&nid);
 		incident_out_done(&out);
 		return r;
@@ -1488,8 +1422,8 @@ static int
 incident_check(const struct incident *inc, const struct rule *r,
     const char *group_key, const char *alert_json, struct incident_out *ret)
 {
-	if (inc->broken < 0)
-		return inc->broken;
+	if (inc->j.broken < 0)
+		return inc->j.broken;
 	if (inc->iterating)
 		return -EBUSY;
 	if (r == NULL || r->id == NULL || group_key == NULL ||
@@ -1592,7 +1526,7 @@ incident_do_gres(struct incident *inc, struct incident_key *k, const char *ev,
 	r = r < 0 ? r : incident_line_tail(&inc->line, js->p, js->len);
 	r = r < 0 ? r : incident_line_write(inc);
 	if (r < 0) {
-		incident_line_reset(inc);
+		journal_buf_reset(&inc->line);
 		incident_newid_done(&nid);
 		free(evc);
 		free(json);
@@ -1631,7 +1565,7 @@ incident_do_resolve(struct incident *inc, struct incident_key *k,
 	r = r < 0 ? r : incident_line_tail(&inc->line, NULL, 0);
 	r = r < 0 ? r : incident_line_write(inc);
 	if (r < 0) {
-		incident_line_reset(inc);
+		journal_buf_reset(&inc->line);
 		incident_newid_done(&nid);
 		incident_out_done(&out);
 		return r;
@@ -1753,11 +1687,11 @@ incident_close_groups(struct incident *inc, struct incident_key **keys,
 			  : buf_printf(b,
 				",\"n\":%" PRIu64 ",\"since\":%" PRIu64 "}\n",
 				k->supp, k->since);
-		r = r < 0 ? r : incident_write(inc, b->data, b->len, 1);
+		r = r < 0 ? r : journal_append(&inc->j, b->data, b->len, 1);
 		if (r == 0)
 			incident_apply_emit(inc, k, now);
 	}
-	incident_line_reset(inc);
+	journal_buf_reset(&inc->line);
 	return r;
 }
 
@@ -1771,8 +1705,8 @@ incident_flush_due(struct incident *inc, incident_emit_cb *emit,
 	uint64_t now;
 	int r = 0;
 
-	if (inc->broken < 0)
-		return inc->broken;
+	if (inc->j.broken < 0)
+		return inc->j.broken;
 	if (inc->iterating)
 		return -EBUSY;
 	if (emit == NULL)
@@ -1828,20 +1762,7 @@ incident_next_due_s(const struct incident *inc)
 int
 incident_sync(struct incident *inc)
 {
-	uint64_t n = inc->unsynced;
-
-	if (inc->broken < 0)
-		return inc->broken;
-	if (n == 0)
-		return 0;
-	/* After a failed fsync the kernel may have dropped the dirty pages
-	 * and cleared the error: never report this journal durable again. */
-	if (fdatasync(inc->fd) < 0) {
-		inc->broken = -errno;
-		return inc->broken;
-	}
-	inc->unsynced = 0;
-	return n > INT_MAX ? INT_MAX : (int)n;
+	return journal_sync(&inc->j);
 }
 
 void
@@ -1856,8 +1777,8 @@ incident_stats(const struct incident *inc, struct incident_stats *ret)
 	ret->ids = inc->n_ids;
 	ret->untracked = inc->untracked;
 	ret->evicted = inc->evicted;
-	ret->torn_tail = inc->torn_tail;
-	ret->journal_bytes = inc->size;
+	ret->torn_tail = inc->j.torn_tail;
+	ret->journal_bytes = inc->j.size;
 }
 
 /* ---- replay ---------------------------------------------------------- */
@@ -1865,8 +1786,7 @@ incident_stats(const struct incident *inc, struct incident_stats *ret)
 static int
 incident_bad(struct incident_replay *rp, const char *why)
 {
-	return diag_set(rp->reterr, -EBADMSG, rp->inc->path, rp->lineno, 0,
-	    "byte offset %" PRIu64 ": %s", rp->off, why);
+	return journal_bad(&rp->inc->j, rp->reterr, why);
 }
 
 static bool
@@ -2275,10 +2195,12 @@ incident_replay_op(struct incident_replay *rp, const char *op,
 	return incident_bad(rp, "unknown op");
 }
 
+/* One line (journal_line_cb). */
 static int
-incident_replay_line(struct incident_replay *rp, const char *line, size_t len)
+incident_replay_line(const char *line, size_t len, void *arg)
 {
 	static const char field[] = INCIDENT_ALERT_FIELD;
+	struct incident_replay *rp = arg;
 	struct incident *inc = rp->inc;
 	struct json_object *hdr = NULL;
 	struct incident_key *k = NULL;
@@ -2291,12 +2213,6 @@ incident_replay_line(struct incident_replay *rp, const char *line, size_t len)
 	size_t oplen;
 	int r;
 
-	if (len == 0)
-		return incident_bad(rp, "empty line");
-	if (len >= INCIDENT_MAX_LINE)
-		return incident_bad(rp, "line too long");
-	if (memchr(line, '\0', len) != NULL)
-		return incident_bad(rp, "NUL byte");
 	/* Strings in the header are escaped: no '"' of theirs can start
 	 * the field's name, so its first occurrence is the field. */
 	p = memmem(line, len, field, sizeof(field) - 1);
@@ -2340,141 +2256,32 @@ incident_replay_line(struct incident_replay *rp, const char *line, size_t len)
 	return r;
 }
 
-/*
- * Reads the journal line by line. Bytes after the last '\n' are a torn
- * append: cut off (and that made durable before anything new is added).
- */
+/* Rebuilds the state from the journal (a torn last line cut off). */
 static int
 incident_replay(struct incident *inc, struct diag *reterr)
 {
 	struct incident_replay rp;
-	struct buf in;
-	uint64_t base = 0; /* file offset of in.data[0] */
-	size_t scan = 0;
-	size_t start;
-	char *nl;
-	ssize_t n;
-	int r = 0;
+	int r;
 
 	memset(&rp, 0, sizeof(rp));
 	rp.inc = inc;
 	rp.reterr = reterr;
 	buf_init(&rp.hdr, INCIDENT_MAX_HEADER + 1);
-	buf_init(&in, INCIDENT_MAX_LINE + INCIDENT_CHUNK);
 	inc->replaying = true;
-	for (;;) {
-		r = buf_reserve(&in, INCIDENT_CHUNK);
-		if (r < 0)
-			goto out;
-		n = read(inc->fd, in.data + in.len, INCIDENT_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = diag_set(reterr, -errno, inc->path, 0, 0,
-			    "cannot read: %s", strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		in.len += (size_t)n;
-		start = 0;
-		while ((nl = memchr(in.data + scan, '\n', in.len - scan)) !=
-		    NULL) {
-			rp.off = base + start;
-			rp.lineno++;
-			r = incident_replay_line(&rp, in.data + start,
-			    (size_t)(nl - in.data) - start);
-			if (r < 0)
-				goto out;
-			start = (size_t)(nl - in.data) + 1;
-			scan = start;
-		}
-		memmove(in.data, in.data + start, in.len - start);
-		in.len -= start;
-		base += start;
-		scan = in.len;
-		if (in.len > INCIDENT_MAX_LINE) {
-			rp.off = base;
-			rp.lineno++;
-			r = incident_bad(&rp, "line too long");
-			goto out;
-		}
-	}
-	inc->size = base;
-	if (in.len > 0) {
-		if (ftruncate(inc->fd, (off_t)base) < 0 ||
-		    fdatasync(inc->fd) < 0) {
-			r = diag_set(reterr, -errno, inc->path, 0, 0,
-			    "cannot cut off a torn last line: %s",
-			    strerror(errno));
-			goto out;
-		}
-		inc->torn_tail++;
-	}
-	r = 0;
-out:
+	r = journal_replay(&inc->j, INCIDENT_MAX_LINE, incident_replay_line,
+	    &rp, reterr);
 	inc->replaying = false;
 	buf_done(&rp.hdr);
-	buf_done(&in);
 	return r;
 }
 
 /* ---- open, free ------------------------------------------------------ */
-
-static int
-incident_open_journal(struct incident *inc, struct diag *reterr)
-{
-	struct stat st;
-	struct stat st2;
-	bool created = false;
-	int fd;
-
-	fd = openat(inc->dirfd, INCIDENT_JOURNAL,
-	    O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	if (fd >= 0)
-		created = true;
-	else if (errno == EEXIST)
-		fd = openat(inc->dirfd, INCIDENT_JOURNAL,
-		    O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return diag_set(reterr, -errno, inc->path, 0, 0,
-		    "cannot open: %s", strerror(errno));
-	inc->fd = fd;
-	if (fstat(fd, &st) < 0)
-		return diag_set(reterr, -errno, inc->path, 0, 0,
-		    "cannot stat: %s", strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return diag_set(reterr, -EINVAL, inc->path, 0, 0,
-		    "not a regular file");
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK)
-			return diag_set(reterr, -EBUSY, inc->path, 0, 0,
-			    "in use by another process (smtrail running?)");
-		return diag_set(reterr, -errno, inc->path, 0, 0,
-		    "cannot lock: %s", strerror(errno));
-	}
-	/* Replaced (compacted) between our open and our lock: someone else
-	 * holds the new one. */
-	if (fstatat(inc->dirfd, INCIDENT_JOURNAL, &st2, AT_SYMLINK_NOFOLLOW) <
-		0 ||
-	    st2.st_dev != st.st_dev || st2.st_ino != st.st_ino)
-		return diag_set(reterr, -EBUSY, inc->path, 0, 0,
-		    "replaced while opening (another smtrail running?)");
-	if (created && fsync(inc->dirfd) < 0)
-		return diag_set(reterr, -errno, inc->path, 0, 0,
-		    "cannot sync the state directory: %s", strerror(errno));
-	/* A compaction cut short by a crash: the journal is still whole. */
-	(void)unlinkat(inc->dirfd, INCIDENT_TMP, 0);
-	return 0;
-}
 
 int
 incident_open(const char *dir, const struct incident_opts *o,
     struct incident **ret, struct diag *reterr)
 {
 	struct incident *inc;
-	struct buf path;
 	size_t i;
 	int r;
 
@@ -2483,8 +2290,7 @@ incident_open(const char *dir, const struct incident_opts *o,
 	inc = calloc(1, sizeof(*inc));
 	if (inc == NULL)
 		return -ENOMEM;
-	inc->dirfd = -1;
-	inc->fd = -1;
+	journal_init(&inc->j);
 	inc->compact_min = INCIDENT_COMPACT_MIN;
 	inc->seed = (uint64_t)arc4random() << 32 | arc4random();
 	buf_init(&inc->line, INCIDENT_MAX_LINE);
@@ -2495,26 +2301,12 @@ incident_open(const char *dir, const struct incident_opts *o,
 		if (o->compact_min_bytes != 0)
 			inc->compact_min = o->compact_min_bytes;
 	}
-	buf_init(&path, strlen(dir) + sizeof(INCIDENT_JOURNAL) + 1);
-	r = buf_printf(&path, "%s/%s", dir, INCIDENT_JOURNAL);
-	inc->path = buf_steal(&path);
-	if (r < 0 || inc->path == NULL) {
-		buf_done(&path);
-		r = r < 0 ? r : -ENOMEM;
-		goto fail;
-	}
 	inc->tok = json_tokener_new_ex(INCIDENT_MAX_DEPTH);
 	if (inc->tok == NULL) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	inc->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (inc->dirfd < 0) {
-		r = diag_set(reterr, -errno, dir, 0, 0,
-		    "cannot open the state directory: %s", strerror(errno));
-		goto fail;
-	}
-	r = incident_open_journal(inc, reterr);
+	r = journal_open(&inc->j, dir, INCIDENT_JOURNAL, reterr);
 	if (r < 0)
 		goto fail;
 	r = incident_replay(inc, reterr);
@@ -2547,13 +2339,9 @@ incident_free(struct incident *inc)
 	free(inc->keys);
 	if (inc->tok != NULL)
 		json_tokener_free(inc->tok);
-	if (inc->fd >= 0)
-		(void)close(inc->fd);
-	if (inc->dirfd >= 0)
-		(void)close(inc->dirfd);
+	journal_done(&inc->j);
 	buf_done(&inc->line);
 	buf_done(&inc->key);
-	free(inc->path);
 	free(inc);
 }
 
@@ -2647,62 +2435,24 @@ incident_snapshot(struct buf *b, const struct incident_key *k)
 static int
 incident_rewrite(struct incident *inc)
 {
-	struct buf out;
-	uint64_t pos = 0;
+	struct journal_rewrite w;
 	size_t i;
-	int fd;
-	int r = 0;
+	int r;
 
-	fd = openat(inc->dirfd, INCIDENT_TMP,
-	    O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	if (fd < 0)
-		return -errno;
-	buf_init(&out, INCIDENT_CHUNK + 2 * (size_t)INCIDENT_MAX_LINE);
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		goto fail;
-	}
+	r = journal_rewrite_begin(&inc->j, &w, 2 * (size_t)INCIDENT_MAX_LINE);
+	if (r < 0)
+		return r;
 	for (i = 0; r == 0 && i < inc->keys_cap; i++) {
 		if (inc->keys[i] == NULL)
 			continue;
-		r = incident_snapshot(&out, inc->keys[i]);
-		if (r == 0 && out.len >= INCIDENT_CHUNK) {
-			r = incident_write_all(fd, out.data, out.len);
-			pos += out.len;
-			buf_reset(&out);
-		}
+		r = incident_snapshot(&w.out, inc->keys[i]);
+		r = r < 0 ? r : journal_rewrite_flush(&w);
 	}
-	if (r == 0 && out.len > 0) {
-		r = incident_write_all(fd, out.data, out.len);
-		pos += out.len;
+	if (r < 0) {
+		journal_rewrite_abort(&inc->j, &w);
+		return r;
 	}
-	if (r < 0)
-		goto fail;
-	if (fsync(fd) < 0 ||
-	    renameat(inc->dirfd, INCIDENT_TMP, inc->dirfd, INCIDENT_JOURNAL) <
-		0) {
-		r = -errno;
-		goto fail;
-	}
-	buf_done(&out);
-	/* The new journal is in place; the old one's lock goes with it. */
-	(void)close(inc->fd);
-	inc->fd = fd;
-	inc->size = pos;
-	inc->unsynced = 0;
-	/* Unsure whether the rename will survive a crash, appends could go
-	 * to a file that is then gone: stop here. */
-	if (fsync(inc->dirfd) < 0) {
-		inc->broken = -errno;
-		return inc->broken;
-	}
-	return 1;
-fail:
-	buf_done(&out);
-	(void)close(fd);
-	(void)unlinkat(inc->dirfd, INCIDENT_TMP, 0);
-	return r;
+	return journal_rewrite_commit(&inc->j, &w);
 }
 
 int
@@ -2713,8 +2463,8 @@ incident_compact(struct incident *inc)
 	size_t i;
 	int r = 0;
 
-	if (inc->broken < 0)
-		return inc->broken;
+	if (inc->j.broken < 0)
+		return inc->j.broken;
 	if (inc->iterating)
 		return -EBUSY;
 	now = incident_now(inc);
@@ -2726,12 +2476,12 @@ incident_compact(struct incident *inc)
 	if (r < 0)
 		return r;
 	inc->last_sweep = now;
-	if (inc->size < inc->compact_min)
+	if (inc->j.size < inc->compact_min)
 		return 0;
 	for (i = 0; i < inc->keys_cap; i++)
 		if (inc->keys[i] != NULL)
 			live += incident_key_bytes(inc->keys[i]);
-	if (live > inc->size / 2)
+	if (live > inc->j.size / 2)
 		return 0;
 	return incident_rewrite(inc);
 }

@@ -25,10 +25,8 @@
  *
  * Unknown fields are ignored; an unknown op, a missing or mistyped field,
  * an id out of order, and a "done" for an unknown job or destination, or
- * twice, are -EBADMSG. Compaction writes spool.journal.tmp, fsyncs it,
- * renames it over the journal and fsyncs the directory; it locks the new
- * file before the rename, so a second daemon never finds an unlocked
- * journal. A .tmp left by a crash mid-compaction is removed at open.
+ * twice, are -EBADMSG. Opening, locking, appending, syncing, cutting a
+ * torn line and the compaction's rename dance are journal.c's.
  *
  * Memory: the dedup set is an open-addressing table (linear probing, load
  * at most 1/2, seeded FNV-1a: the keys come from AWS, not from whoever
@@ -41,13 +39,10 @@
  * the size of an alert; a failed one keeps its destinations and offset.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,16 +52,15 @@
 #include "alert.h"
 #include "buf.h"
 #include "diag.h"
+#include "journal.h"
 #include "spool.h"
 
 #define SPOOL_JOURNAL "spool.journal"
-#define SPOOL_TMP "spool.journal.tmp"
 #define SPOOL_DEFAULT_RETENTION_S (7 * 24 * 3600)
 #define SPOOL_DEFAULT_MAX_PENDING 100000
 /* Compaction: not below this size, and only when at most half is live;
  * its cost is then at most one write of every appended byte. */
 #define SPOOL_COMPACT_MIN (1u << 20)
-#define SPOOL_CHUNK (1u << 20) /* reads at open, writes when compacting */
 /* Records nest up to 512 deep (trail.c); a line adds two levels. */
 #define SPOOL_MAX_DEPTH 520
 /* Everything before "alert": op, job, key, t and the destinations. */
@@ -103,9 +97,7 @@ struct spool_job {
 };
 
 struct spool {
-	int dirfd;
-	int fd;
-	char *path; /* the journal, for diagnostics */
+	struct journal j;
 	uint64_t retention_s;
 	size_t max_pending;
 	uint64_t (*clock_s)(void *arg);
@@ -123,17 +115,13 @@ struct spool {
 	size_t n_pending; /* jobs with a destination pending */
 	int64_t next_job;
 
-	uint64_t size;     /* of the journal */
-	uint64_t live;     /* about what compaction would keep of it */
-	uint64_t unsynced; /* entries written since the last sync */
-	int broken;        /* < 0: every call fails with this */
+	uint64_t live; /* about what compaction would keep of the journal */
 	bool iterating;
 	struct buf line;
 
 	uint64_t delivered;
 	uint64_t failed;
 	uint64_t deduplicated;
-	uint64_t torn_tail;
 };
 
 /* What replaying needs besides the spool. */
@@ -142,9 +130,7 @@ struct spool_replay {
 	struct json_tokener *tok;
 	struct buf hdr;
 	uint64_t now;
-	uint64_t off;     /* of the line */
 	int64_t last_job; /* ids of "alert" lines only grow */
-	unsigned lineno;
 	struct diag *reterr;
 };
 
@@ -179,25 +165,6 @@ spool_sub(uint64_t a, uint64_t b)
 /* ---- I/O ------------------------------------------------------------ */
 
 static int
-spool_write_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
 spool_pread_all(int fd, char *p, size_t len, uint64_t off)
 {
 	ssize_t n;
@@ -214,27 +181,6 @@ spool_pread_all(int fd, char *p, size_t len, uint64_t off)
 		len -= (size_t)n;
 		off += (uint64_t)n;
 	}
-	return 0;
-}
-
-/*
- * Appends one entry. On failure, whatever part of it reached the file is
- * cut off again, so the next entry does not land after half a line; if
- * even that fails, the spool is broken.
- */
-static int
-spool_write(struct spool *sp, const char *p, size_t len)
-{
-	int r;
-
-	r = spool_write_all(sp->fd, p, len);
-	if (r < 0) {
-		if (ftruncate(sp->fd, (off_t)sp->size) < 0)
-			sp->broken = r;
-		return r;
-	}
-	sp->size += len;
-	sp->unsynced++;
 	return 0;
 }
 
@@ -677,8 +623,7 @@ spool_dests_ok(const char *const *dests, size_t n)
 static int
 spool_bad(struct spool_replay *rp, const char *why)
 {
-	return diag_set(rp->reterr, -EBADMSG, rp->sp->path, rp->lineno, 0,
-	    "byte offset %" PRIu64 ": %s", rp->off, why);
+	return journal_bad(&rp->sp->j, rp->reterr, why);
 }
 
 /* One whole JSON object, nothing after it. */
@@ -792,7 +737,7 @@ spool_replay_alert(struct spool_replay *rp, struct json_object *hdr,
 		return -ENOMEM;
 	}
 	job->json_len = json_len;
-	job->off = rp->off;
+	job->off = sp->j.off;
 	job->line_len = line_len;
 	job->bytes = line_len;
 	spool_jobs_add(sp, job);
@@ -855,15 +800,16 @@ spool_replay_seen(struct spool_replay *rp, struct json_object *hdr)
 }
 
 /*
- * One line, '\n' excluded. An "alert" line is parsed in two parts: the
+ * One line (journal_line_cb). An "alert" line is parsed in two parts: the
  * header (everything before ,"alert": plus a closing brace) and the alert
  * text, kept as is. The first ,"alert": is the field: quotes inside the
  * header's strings are escaped, so the text cannot occur in them.
  */
 static int
-spool_replay_line(struct spool_replay *rp, const char *line, size_t len)
+spool_replay_line(const char *line, size_t len, void *arg)
 {
 	static const char field[] = SPOOL_ALERT_FIELD;
+	struct spool_replay *rp = arg;
 	struct json_object *hdr = NULL;
 	struct json_object *alert = NULL;
 	const char *json = NULL;
@@ -873,12 +819,6 @@ spool_replay_line(struct spool_replay *rp, const char *line, size_t len)
 	size_t oplen;
 	int r;
 
-	if (len == 0)
-		return spool_bad(rp, "empty line");
-	if (len >= SPOOL_MAX_LINE)
-		return spool_bad(rp, "line too long");
-	if (memchr(line, '\0', len) != NULL)
-		return spool_bad(rp, "NUL byte");
 	p = memmem(line, len, field, sizeof(field) - 1);
 	if (p == NULL) {
 		r = spool_parse(rp, line, len, &hdr);
@@ -923,153 +863,43 @@ spool_replay_line(struct spool_replay *rp, const char *line, size_t len)
 	return r;
 }
 
-/*
- * Reads the journal line by line. Bytes after the last '\n' are a torn
- * append: cut off (and that made durable before anything new is added).
- */
+/* Rebuilds jobs and keys from the journal (a torn last line cut off). */
 static int
 spool_replay(struct spool *sp, struct diag *reterr)
 {
 	struct spool_replay rp;
-	struct buf in;
-	uint64_t base = 0; /* file offset of in.data[0] */
-	size_t scan = 0;
-	size_t start;
-	char *nl;
-	ssize_t n;
-	int r = 0;
+	int r;
 
 	memset(&rp, 0, sizeof(rp));
 	rp.sp = sp;
 	rp.now = spool_now(sp);
 	rp.reterr = reterr;
 	buf_init(&rp.hdr, SPOOL_MAX_HEADER + 1);
-	buf_init(&in, SPOOL_MAX_LINE + SPOOL_CHUNK);
 	rp.tok = json_tokener_new_ex(SPOOL_MAX_DEPTH);
-	if (rp.tok == NULL) {
+	if (rp.tok == NULL)
 		r = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		r = buf_reserve(&in, SPOOL_CHUNK);
-		if (r < 0)
-			goto out;
-		n = read(sp->fd, in.data + in.len, SPOOL_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = diag_set(reterr, -errno, sp->path, 0, 0,
-			    "cannot read: %s", strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		in.len += (size_t)n;
-		start = 0;
-		while ((nl = memchr(in.data + scan, '\n', in.len - scan)) !=
-		    NULL) {
-			rp.off = base + start;
-			rp.lineno++;
-			r = spool_replay_line(&rp, in.data + start,
-			    (size_t)(nl - in.data) - start);
-			if (r < 0)
-				goto out;
-			start = (size_t)(nl - in.data) + 1;
-			scan = start;
-		}
-		memmove(in.data, in.data + start, in.len - start);
-		in.len -= start;
-		base += start;
-		scan = in.len;
-		if (in.len > SPOOL_MAX_LINE) {
-			rp.off = base;
-			rp.lineno++;
-			r = spool_bad(&rp, "line too long");
-			goto out;
-		}
-	}
-	sp->size = base;
-	if (in.len > 0) {
-		if (ftruncate(sp->fd, (off_t)base) < 0 ||
-		    fdatasync(sp->fd) < 0) {
-			r = diag_set(reterr, -errno, sp->path, 0, 0,
-			    "cannot cut off a torn last line: %s",
-			    strerror(errno));
-			goto out;
-		}
-		sp->torn_tail++;
-	}
-	r = 0;
-out:
+	else
+		r = journal_replay(&sp->j, SPOOL_MAX_LINE, spool_replay_line,
+		    &rp, reterr);
 	if (rp.tok != NULL)
 		json_tokener_free(rp.tok);
 	buf_done(&rp.hdr);
-	buf_done(&in);
 	return r;
 }
 
 /* ---- open, free ------------------------------------------------------ */
-
-static int
-spool_open_journal(struct spool *sp, struct diag *reterr)
-{
-	struct stat st;
-	struct stat st2;
-	bool created = false;
-	int fd;
-
-	fd = openat(sp->dirfd, SPOOL_JOURNAL,
-	    O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	if (fd >= 0)
-		created = true;
-	else if (errno == EEXIST)
-		fd = openat(sp->dirfd, SPOOL_JOURNAL,
-		    O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return diag_set(reterr, -errno, sp->path, 0, 0,
-		    "cannot open: %s", strerror(errno));
-	sp->fd = fd;
-	if (fstat(fd, &st) < 0)
-		return diag_set(reterr, -errno, sp->path, 0, 0,
-		    "cannot stat: %s", strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return diag_set(reterr, -EINVAL, sp->path, 0, 0,
-		    "not a regular file");
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK)
-			return diag_set(reterr, -EBUSY, sp->path, 0, 0,
-			    "in use by another process (smtrail running?)");
-		return diag_set(reterr, -errno, sp->path, 0, 0,
-		    "cannot lock: %s", strerror(errno));
-	}
-	/* Replaced (compacted) between our open and our lock: someone else
-	 * holds the new one. */
-	if (fstatat(sp->dirfd, SPOOL_JOURNAL, &st2, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    st2.st_dev != st.st_dev || st2.st_ino != st.st_ino)
-		return diag_set(reterr, -EBUSY, sp->path, 0, 0,
-		    "replaced while opening (another smtrail running?)");
-	if (created && fsync(sp->dirfd) < 0)
-		return diag_set(reterr, -errno, sp->path, 0, 0,
-		    "cannot sync the state directory: %s", strerror(errno));
-	/* A compaction cut short by a crash: the journal is still whole. */
-	(void)unlinkat(sp->dirfd, SPOOL_TMP, 0);
-	return 0;
-}
 
 int
 spool_open(const char *dir, const struct spool_opts *o, struct spool **ret,
     struct diag *reterr)
 {
 	struct spool *sp;
-	struct buf path;
 	int r;
 
 	sp = calloc(1, sizeof(*sp));
 	if (sp == NULL)
 		return -ENOMEM;
-	sp->dirfd = -1;
-	sp->fd = -1;
+	journal_init(&sp->j);
 	sp->next_job = 1;
 	sp->retention_s = SPOOL_DEFAULT_RETENTION_S;
 	sp->max_pending = SPOOL_DEFAULT_MAX_PENDING;
@@ -1083,21 +913,7 @@ spool_open(const char *dir, const struct spool_opts *o, struct spool **ret,
 		sp->clock_s = o->clock_s;
 		sp->clock_arg = o->clock_arg;
 	}
-	buf_init(&path, strlen(dir) + sizeof(SPOOL_JOURNAL) + 1);
-	r = buf_printf(&path, "%s/%s", dir, SPOOL_JOURNAL);
-	sp->path = buf_steal(&path);
-	if (r < 0 || sp->path == NULL) {
-		buf_done(&path);
-		r = r < 0 ? r : -ENOMEM;
-		goto fail;
-	}
-	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sp->dirfd < 0) {
-		r = diag_set(reterr, -errno, dir, 0, 0,
-		    "cannot open the state directory: %s", strerror(errno));
-		goto fail;
-	}
-	r = spool_open_journal(sp, reterr);
+	r = journal_open(&sp->j, dir, SPOOL_JOURNAL, reterr);
 	if (r < 0)
 		goto fail;
 	r = spool_replay(sp, reterr);
@@ -1127,26 +943,12 @@ spool_free(struct spool *sp)
 	for (i = 0; i < sp->n_jobs; i++)
 		spool_job_free(sp->jobs[i]);
 	free(sp->jobs);
-	if (sp->fd >= 0)
-		(void)close(sp->fd);
-	if (sp->dirfd >= 0)
-		(void)close(sp->dirfd);
+	journal_done(&sp->j);
 	buf_done(&sp->line);
-	free(sp->path);
 	free(sp);
 }
 
 /* ---- the API --------------------------------------------------------- */
-
-/* The line buffer may have grown to hold a huge alert; don't keep that. */
-static void
-spool_line_reset(struct spool *sp)
-{
-	if (sp->line.cap > SPOOL_CHUNK)
-		buf_done(&sp->line);
-	else
-		buf_reset(&sp->line);
-}
 
 /*
  * Everything that can fail happens before the write, so that a written
@@ -1171,8 +973,8 @@ spool_append_any(struct spool *sp, const struct alert *a, const char *rule_id,
 	uint64_t h;
 	int r;
 
-	if (sp->broken < 0)
-		return sp->broken;
+	if (sp->j.broken < 0)
+		return sp->j.broken;
 	if (sp->iterating)
 		return -EBUSY;
 	r = spool_dests_ok(dests, n_dests);
@@ -1245,10 +1047,10 @@ spool_append_any(struct spool *sp, const struct alert *a, const char *rule_id,
 		r = -ENOMEM;
 		goto fail;
 	}
-	job->off = sp->size;
+	job->off = sp->j.size;
 	job->line_len = b->len;
 	job->bytes = b->len;
-	r = spool_write(sp, b->data, b->len);
+	r = journal_append(&sp->j, b->data, b->len, 1);
 	if (r < 0)
 		goto fail;
 
@@ -1257,10 +1059,10 @@ spool_append_any(struct spool *sp, const struct alert *a, const char *rule_id,
 	else
 		k->t = now; /* expired: seen anew */
 	spool_jobs_add(sp, job);
-	spool_line_reset(sp);
+	journal_buf_reset(&sp->line);
 	return job->id;
 fail:
-	spool_line_reset(sp);
+	journal_buf_reset(&sp->line);
 	spool_job_free(job);
 	free(kcopy);
 	return r;
@@ -1286,20 +1088,7 @@ spool_append_json(struct spool *sp, const char *rule_id, const char *event_id,
 int
 spool_sync(struct spool *sp)
 {
-	uint64_t n = sp->unsynced;
-
-	if (sp->broken < 0)
-		return sp->broken;
-	if (n == 0)
-		return 0;
-	/* After a failed fsync the kernel may have dropped the dirty pages
-	 * and cleared the error: never report this journal durable again. */
-	if (fdatasync(sp->fd) < 0) {
-		sp->broken = -errno;
-		return sp->broken;
-	}
-	sp->unsynced = 0;
-	return n > INT_MAX ? INT_MAX : (int)n;
+	return journal_sync(&sp->j);
 }
 
 int
@@ -1311,8 +1100,8 @@ spool_mark(struct spool *sp, int64_t id, const char *dest,
 	int i;
 	int r;
 
-	if (sp->broken < 0)
-		return sp->broken;
+	if (sp->j.broken < 0)
+		return sp->j.broken;
 	if ((outcome != SPOOL_DELIVERED && outcome != SPOOL_FAILED) ||
 	    dest == NULL)
 		return -EINVAL;
@@ -1327,8 +1116,8 @@ spool_mark(struct spool *sp, int64_t id, const char *dest,
 	buf_reset(&sp->line);
 	r = spool_done_line(&sp->line, id, dest, outcome == SPOOL_DELIVERED);
 	len = sp->line.len;
-	r = r < 0 ? r : spool_write(sp, sp->line.data, len);
-	spool_line_reset(sp);
+	r = r < 0 ? r : journal_append(&sp->j, sp->line.data, len, 1);
+	journal_buf_reset(&sp->line);
 	if (r < 0)
 		return r;
 	if (outcome == SPOOL_DELIVERED)
@@ -1400,8 +1189,8 @@ spool_stats(const struct spool *sp, struct spool_stats *ret)
 	ret->delivered = sp->delivered;
 	ret->failed = sp->failed;
 	ret->deduplicated = sp->deduplicated;
-	ret->torn_tail = sp->torn_tail;
-	ret->journal_bytes = sp->size;
+	ret->torn_tail = sp->j.torn_tail;
+	ret->journal_bytes = sp->j.size;
 	ret->dedup_keys = sp->n_keys;
 }
 
@@ -1421,22 +1210,6 @@ spool_seen(const struct spool *sp, const char *rule_id, const char *event_id)
 
 /* ---- compaction ------------------------------------------------------ */
 
-/* Writes out b when it holds a chunk or more (or when all is set). */
-static int
-spool_flush(int fd, struct buf *b, uint64_t *pos, bool all)
-{
-	int r;
-
-	if (b->len < SPOOL_CHUNK && !all)
-		return 0;
-	r = spool_write_all(fd, b->data, b->len);
-	if (r < 0)
-		return r;
-	*pos += b->len;
-	buf_reset(b);
-	return 0;
-}
-
 /* Copies job's alert line from the journal, then its outcomes. */
 static int
 spool_copy_job(struct spool *sp, struct spool_job *job, struct buf *out)
@@ -1447,7 +1220,7 @@ spool_copy_job(struct spool *sp, struct spool_job *job, struct buf *out)
 	r = buf_reserve(out, job->line_len);
 	if (r < 0)
 		return r;
-	r = spool_pread_all(sp->fd, out->data + out->len, job->line_len,
+	r = spool_pread_all(sp->j.fd, out->data + out->len, job->line_len,
 	    job->off);
 	if (r < 0)
 		return r;
@@ -1466,84 +1239,57 @@ spool_copy_job(struct spool *sp, struct spool_job *job, struct buf *out)
 static int
 spool_rewrite(struct spool *sp)
 {
-	struct buf out;
-	uint64_t pos = 0;
+	struct journal_rewrite w;
+	struct buf *out = &w.out;
 	size_t i;
-	int fd;
 	int r;
 
 	r = spool_keys_rebuild(sp, 0);
 	if (r < 0)
 		return r;
 	spool_jobs_sweep(sp);
-	fd = openat(sp->dirfd, SPOOL_TMP,
-	    O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	if (fd < 0)
-		return -errno;
-	buf_init(&out, SPOOL_CHUNK + SPOOL_MAX_LINE);
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		goto fail;
-	}
-	r = buf_printf(&out, "{\"op\":\"next\",\"job\":%" PRId64 "}\n",
+	r = journal_rewrite_begin(&sp->j, &w, SPOOL_MAX_LINE);
+	if (r < 0)
+		return r;
+	r = buf_printf(out, "{\"op\":\"next\",\"job\":%" PRId64 "}\n",
 	    sp->next_job);
 	for (i = 0; r == 0 && i < sp->n_jobs; i++) {
 		struct spool_job *job = sp->jobs[i];
 
-		job->new_off = pos + out.len;
-		r = spool_copy_job(sp, job, &out);
-		job->new_bytes = pos + out.len - job->new_off;
-		r = r < 0 ? r : spool_flush(fd, &out, &pos, false);
+		job->new_off = journal_rewrite_off(&w);
+		r = spool_copy_job(sp, job, out);
+		job->new_bytes = journal_rewrite_off(&w) - job->new_off;
+		r = r < 0 ? r : journal_rewrite_flush(&w);
 	}
 	for (i = 0; r == 0 && i < sp->keys_cap; i++) {
 		if (sp->keys[i].key == NULL)
 			continue;
-		r = spool_seen_line(&out, &sp->keys[i]);
-		r = r < 0 ? r : spool_flush(fd, &out, &pos, false);
+		r = spool_seen_line(out, &sp->keys[i]);
+		r = r < 0 ? r : journal_rewrite_flush(&w);
 	}
-	r = r < 0 ? r : spool_flush(fd, &out, &pos, true);
+	if (r < 0) {
+		journal_rewrite_abort(&sp->j, &w);
+		return r;
+	}
+	r = journal_rewrite_commit(&sp->j, &w);
 	if (r < 0)
-		goto fail;
-	if (fsync(fd) < 0 ||
-	    renameat(sp->dirfd, SPOOL_TMP, sp->dirfd, SPOOL_JOURNAL) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	buf_done(&out);
-
-	/* The new journal is in place; the old one's lock goes with it. */
-	(void)close(sp->fd);
-	sp->fd = fd;
-	sp->size = pos;
-	sp->live = pos;
-	sp->unsynced = 0;
+		return r;
+	sp->live = sp->j.size;
 	for (i = 0; i < sp->n_jobs; i++) {
 		sp->jobs[i]->off = sp->jobs[i]->new_off;
 		sp->jobs[i]->bytes = sp->jobs[i]->new_bytes;
 	}
-	/* Unsure whether the rename will survive a crash, appends could
-	 * go to a file that is then gone: stop here. */
-	if (fsync(sp->dirfd) < 0) {
-		sp->broken = -errno;
-		return sp->broken;
-	}
 	return 1;
-fail:
-	buf_done(&out);
-	(void)close(fd);
-	(void)unlinkat(sp->dirfd, SPOOL_TMP, 0);
-	return r;
 }
 
 int
 spool_compact(struct spool *sp)
 {
-	if (sp->broken < 0)
-		return sp->broken;
+	if (sp->j.broken < 0)
+		return sp->j.broken;
 	if (sp->iterating)
 		return -EBUSY;
-	if (sp->size < SPOOL_COMPACT_MIN || sp->live > sp->size / 2)
+	if (sp->j.size < SPOOL_COMPACT_MIN || sp->live > sp->j.size / 2)
 		return 0;
 	return spool_rewrite(sp);
 }

@@ -1,0 +1,109 @@
+/*
+ * journal.h: the mechanics of an append-only JSON-lines journal in the
+ * state directory, shared by spool.c and incident.c; what a line means is
+ * theirs.
+ *
+ * One file, <dir>/<name>, created 0600, held under an exclusive flock(2)
+ * from journal_open() to journal_done(): a second process gets -EBUSY.
+ * journal_replay() hands every whole line to a callback; bytes after the
+ * last '\n' are a torn append (a crash mid-write(2)): cut off, made
+ * durable, counted in torn_tail.
+ *
+ * Appends: whole lines, one write(2) (continued only after a short write).
+ * A failed append is cut back off, so the next one does not land after
+ * half a line; a line is durable once journal_sync() returns >= 0. If the
+ * cut fails, or a sync fails (the kernel may have dropped the dirty pages
+ * and cleared the error), the journal is broken: every later append and
+ * sync fails with that code, and so should the caller's calls.
+ *
+ * Compaction writes <name>.tmp (locked before the rename, so a second
+ * process never finds an unlocked journal), fsyncs it, renames it over the
+ * journal and fsyncs the directory; a .tmp left by a crash is removed at
+ * open. Errors are -errno from the system; only open and replay fill a
+ * diag. Blocking disk I/O; loop thread only; never prints.
+ */
+#ifndef SMTRAIL_JOURNAL_H
+#define SMTRAIL_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "common.h"
+
+struct diag;
+
+/* Embedded by its owner, who may read (not write) the fields. */
+struct journal {
+	int dirfd;
+	int fd;
+	char *path; /* <dir>/<name>, for diagnostics */
+	char *name;
+	char *tmp;          /* <name>.tmp */
+	uint64_t size;      /* bytes, whole lines only */
+	uint64_t unsynced;  /* lines written since the last sync */
+	int broken;         /* < 0: every append and sync fails with this */
+	uint64_t torn_tail; /* torn last lines cut off at open (0 or 1) */
+	/* During journal_replay(): the line being handed over. */
+	uint64_t off;
+	unsigned lineno;
+};
+
+/* A compaction in progress: add whole lines to out, then call
+ * journal_rewrite_flush(); pos counts the bytes already written. */
+struct journal_rewrite {
+	int fd;
+	uint64_t pos;
+	struct buf out;
+};
+
+/* Called with each line, '\n' excluded (never empty, no NUL, shorter than
+ * max_line); a negative return stops the replay and is returned. */
+typedef int journal_line_cb(const char *line, size_t len, void *arg);
+
+/* Sets j up empty, so that journal_done() is safe. Cannot fail. */
+void journal_init(struct journal *j);
+/*
+ * Opens (creating 0600 if absent) and locks dir/name; dir must exist.
+ * -EBUSY: another process holds it (or replaced it meanwhile).
+ */
+int journal_open(struct journal *j, const char *dir, const char *name,
+    struct diag *reterr) MUST_CHECK;
+/* Reads the whole journal; -EBADMSG for an empty, over-long or NUL line
+ * (reterr as journal_bad() says), or whatever cb returns. */
+int journal_replay(struct journal *j, size_t max_line, journal_line_cb *cb,
+    void *arg, struct diag *reterr) MUST_CHECK;
+/* -EBADMSG, reterr: the journal, the line and its byte offset, and why. */
+int journal_bad(const struct journal *j, struct diag *reterr, const char *why);
+void journal_done(struct journal *j); /* closes; does not sync */
+
+/* Appends len bytes holding n whole lines. */
+int journal_append(struct journal *j, const char *p, size_t len,
+    size_t n) MUST_CHECK;
+/* fdatasync(2) if anything was appended since; >= 0: the lines made
+ * durable. */
+int journal_sync(struct journal *j) MUST_CHECK;
+
+/* Empties a line buffer, freeing its memory if it grew past a chunk. */
+void journal_buf_reset(struct buf *b);
+
+/* Creates and locks <name>.tmp; out takes max_batch bytes between
+ * flushes. */
+int journal_rewrite_begin(struct journal *j, struct journal_rewrite *w,
+    size_t max_batch) MUST_CHECK;
+/* The offset in the new file of the next byte added to out. */
+uint64_t journal_rewrite_off(const struct journal_rewrite *w);
+/* Writes out once it holds a chunk or more. */
+int journal_rewrite_flush(struct journal_rewrite *w) MUST_CHECK;
+/*
+ * Writes the rest, fsyncs, renames over the journal, which then holds
+ * just what was written (all of it synced), and fsyncs the directory.
+ * 1: done; < 0: the old journal stays, or, if the directory could not be
+ * synced, the journal is broken. w is finished either way.
+ */
+int journal_rewrite_commit(struct journal *j,
+    struct journal_rewrite *w) MUST_CHECK;
+/* Abandons the new file. */
+void journal_rewrite_abort(struct journal *j, struct journal_rewrite *w);
+
+#endif
