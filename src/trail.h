@@ -8,6 +8,9 @@
  * with a string-aware scanner, prefilters each record's text on
  * "secretsmanager.amazonaws.com", parses only those with json-c and calls cb
  * for each whose "eventSource" is exactly "secretsmanager.amazonaws.com".
+ * The prefilter passes a record only if its text could make json-c read
+ * that eventSource: the name as a "eventSource" key's value (whitespace
+ * allowed around the ':'), or any \u escape; it never drops a match.
  * The record and raw span are borrowed for the duration of the callback.
  * A callback returning < 0 stops the scan; that code is returned.
  *
@@ -71,5 +74,28 @@ int trail_scan(struct trail *t, const void *data, size_t len,
 
 /* Name of the inflater compiled in ("zlib" or "isa-l"). */
 const char *trail_inflater(void);
+
+/*
+ * The kernels that skip the bytes inside records (strings, escapes, nested
+ * brackets) and prefilter a record's text: portable C (SCALAR); AVX2, 64
+ * bytes at a time (AVX2, x86-64 with AVX2 and PCLMUL); AVX2 with an AVX-512BW
+ * prefilter (AVX512). The CPU is asked at run time. Every kernel gives the
+ * same results, errors and diags, byte for byte; only the speed differs.
+ * trail_new picks the best (TRAIL_KERNEL_AUTO); forcing one is for the
+ * tests and the benchmark. -ENOTSUP: this CPU or build lacks it.
+ */
+enum trail_kernel {
+	TRAIL_KERNEL_AUTO,
+	TRAIL_KERNEL_SCALAR,
+	TRAIL_KERNEL_AVX2,
+	TRAIL_KERNEL_AVX512,
+	TRAIL_KERNEL_COUNT,
+};
+
+int trail_set_kernel(struct trail *t, enum trail_kernel k) MUST_CHECK;
+enum trail_kernel trail_kernel(const struct trail *t); /* never AUTO */
+/* The kernel trail_new picks on this CPU. */
+enum trail_kernel trail_kernel_best(void);
+const char *trail_kernel_str(enum trail_kernel k);
 
 #endif

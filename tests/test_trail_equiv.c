@@ -1,0 +1,989 @@
+/*
+ * test_trail_equiv.c: the scanner's kernels and a naive reading agree.
+ *
+ * The fast path (AVX2, where the CPU has it), the portable scalar path and a
+ * naive whole-document json-c reading must deliver the same records, in the
+ * same order, on every file of $SMTRAIL_SHARED_DATA/cloudtrail, on generated
+ * hostile files and on a few thousand random ones. Every kernel is fed every
+ * input in one piece, a byte at a time (small inputs), in odd chunk sizes
+ * around the 64-byte blocks and at random, plain and gzipped: the return
+ * code, the diag, the counters and the eventIDs must be the same each time.
+ * The naive reading is compared where the document is valid JSON with one
+ * Records key (where a scanner and a DOM may legitimately differ otherwise:
+ * json-c keeps the last of duplicate keys, the scanner reads both arrays).
+ *
+ * Hostile input first: what must fail must fail the same way in every
+ * kernel, then the shapes that stress the block scanner, then the samples,
+ * then the random documents (SMTRAIL_EQUIV_DOCS of them, default 500).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <json-c/json.h>
+#include <zlib.h>
+
+#include "buf.h"
+#include "diag.h"
+#include "limits.h"
+#include "trail.h"
+#include "tap.h"
+
+#define SM "secretsmanager.amazonaws.com"
+#define BIG (64u << 20)
+/* trail.c's TRAIL_MAX_DEPTH: the top-level object included. */
+#define MAX_DEPTH 512
+/* A literal and its length, NULs inside included. */
+#define LIT(s) s, sizeof(s) - 1
+/* Byte-by-byte feeding above this size costs too much under valgrind. */
+#define BYTEWISE_MAX (16u << 10)
+
+struct res {
+	int r;
+	char msg[256];
+	struct buf ids;
+	struct trail_stats st;
+};
+
+static enum trail_kernel kernels[TRAIL_KERNEL_COUNT];
+static size_t nkernels;
+/* One scanner per kernel, reused (reset) for every scan. */
+static struct trail *scanners[TRAIL_KERNEL_COUNT];
+/* Two streams: the documents do not depend on how they were fed. */
+static uint64_t rng_doc = 0x2545f4914f6cdd1dull;
+static uint64_t rng_feed = 0x9e3779b97f4a7c15ull;
+
+static uint64_t
+rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static unsigned
+below(unsigned n)
+{
+	return (unsigned)(rnd(&rng_doc) % n);
+}
+
+static void
+must(int r)
+{
+	if (r < 0)
+		abort();
+}
+
+static void
+res_init(struct res *x)
+{
+	memset(x, 0, sizeof(*x));
+	buf_init(&x->ids, BIG);
+}
+
+static void
+res_done(struct res *x)
+{
+	buf_done(&x->ids);
+}
+
+static const char *
+ids(const struct res *x)
+{
+	return x->ids.data != NULL ? x->ids.data : "";
+}
+
+static int
+collect(struct json_object *rec, struct span raw, void *arg)
+{
+	struct res *x = arg;
+	struct json_object *id;
+	const char *s = "?";
+
+	if (raw.len < 2 || raw.p[0] != '{' || raw.p[raw.len - 1] != '}')
+		s = "(bad span)";
+	else if (json_object_object_get_ex(rec, "eventID", &id))
+		s = json_object_get_string(id);
+	must(buf_puts(&x->ids, s));
+	must(buf_putc(&x->ids, '\n'));
+	return 0;
+}
+
+/*
+ * Chunk sizes: 0 is one piece, SIZE_MAX random pieces; the others straddle
+ * the kernels' 64-byte blocks every way.
+ */
+static const size_t chunks[] = {0, 1, 7, 63, 64, 65, 4093, SIZE_MAX};
+
+static void
+scan(enum trail_kernel k, const void *doc, size_t len, size_t chunk,
+    struct res *x)
+{
+	const unsigned char *p = doc;
+	struct trail *t;
+	struct diag d;
+	size_t off;
+	size_t n;
+	int r;
+
+	memset(&d, 0, sizeof(d));
+	t = scanners[k];
+	if (chunk == 0) {
+		r = trail_scan(t, doc, len, collect, x, &d);
+	} else {
+		trail_reset(t);
+		r = 0;
+		for (off = 0; r == 0 && off < len; off += n) {
+			n = chunk == SIZE_MAX ? 1 + rnd(&rng_feed) % 3000
+					      : chunk;
+			if (n > len - off)
+				n = len - off;
+			r = trail_feed(t, p + off, n, collect, x, &d);
+		}
+		if (r == 0)
+			r = trail_finish(t, collect, x, &d);
+	}
+	x->r = r;
+	x->st = *trail_stats(t);
+	(void)snprintf(x->msg, sizeof(x->msg), "%s", r < 0 ? d.msg : "");
+}
+
+static int
+same(const struct res *a, const struct res *b)
+{
+	return a->r == b->r && strcmp(a->msg, b->msg) == 0 &&
+	    strcmp(ids(a), ids(b)) == 0 && a->st.records == b->st.records &&
+	    a->st.candidates == b->st.candidates &&
+	    a->st.matched == b->st.matched &&
+	    (a->r < 0 || a->st.bytes_json == b->st.bytes_json);
+}
+
+static void
+gzip_into(struct buf *out, const void *p, size_t len)
+{
+	z_stream s;
+	size_t bound;
+
+	memset(&s, 0, sizeof(s));
+	if (deflateInit2(&s, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		abort();
+	bound = deflateBound(&s, len) + 64;
+	must(buf_reserve(out, bound));
+	s.next_in = (Bytef *)(uintptr_t)p;
+	s.avail_in = (uInt)len;
+	s.next_out = (Bytef *)out->data + out->len;
+	s.avail_out = (uInt)bound;
+	if (deflate(&s, Z_FINISH) != Z_STREAM_END)
+		abort();
+	out->len += s.total_out;
+	(void)deflateEnd(&s);
+}
+
+static int
+gunzip_into(struct buf *out, const void *p, size_t len)
+{
+	z_stream s;
+	int ret = Z_OK;
+
+	memset(&s, 0, sizeof(s));
+	if (inflateInit2(&s, 15 + 32) != Z_OK)
+		return -1;
+	s.next_in = (Bytef *)(uintptr_t)p;
+	s.avail_in = (uInt)len;
+	while (ret == Z_OK) {
+		if (buf_reserve(out, 1u << 20) < 0)
+			break;
+		s.next_out = (Bytef *)out->data + out->len;
+		s.avail_out = 1u << 20;
+		ret = inflate(&s, Z_NO_FLUSH);
+		out->len += (1u << 20) - s.avail_out;
+		/* Another member follows. */
+		if (ret == Z_STREAM_END && s.avail_in > 0 &&
+		    inflateReset(&s) == Z_OK)
+			ret = Z_OK;
+	}
+	(void)inflateEnd(&s);
+	return ret == Z_STREAM_END ? 0 : -1;
+}
+
+/*
+ * The naive reading: the whole document (inflated if gzip) through json-c
+ * (strict), then the eventIDs of the Records whose eventSource is Secrets
+ * Manager's. 0, or -1 if it is not a JSON object with a Records array.
+ */
+static int
+naive(const void *doc, size_t len, struct buf *out)
+{
+	const unsigned char *p = doc;
+	struct json_tokener *tok;
+	struct json_object *root;
+	struct json_object *recs;
+	struct buf json;
+	size_t i;
+	int r = -1;
+
+	buf_init(&json, BIG);
+	if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
+		if (gunzip_into(&json, doc, len) < 0)
+			goto out;
+	} else if (buf_append(&json, doc, len) < 0) {
+		goto out;
+	}
+	tok = json_tokener_new_ex(2 * MAX_DEPTH);
+	/* What the scanner promises is RFC 8259, not json-c's extensions. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	root = json_tokener_parse_ex(tok, json.data != NULL ? json.data : "",
+	    (int)json.len);
+	if (root != NULL && json_tokener_get_parse_end(tok) != json.len &&
+	    strspn(json.data + json_tokener_get_parse_end(tok), " \t\r\n") !=
+		json.len - json_tokener_get_parse_end(tok)) {
+		json_object_put(root); /* trailing garbage */
+		root = NULL;
+	}
+	json_tokener_free(tok);
+	if (root == NULL)
+		goto out;
+	if (!json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
+		goto out;
+	}
+	r = 0;
+	if (json_object_object_get_ex(root, "Records", &recs) &&
+	    json_object_is_type(recs, json_type_array))
+		for (i = 0; i < json_object_array_length(recs); i++) {
+			struct json_object *rec;
+			struct json_object *src;
+			struct json_object *id;
+
+			rec = json_object_array_get_idx(recs, i);
+			if (!json_object_object_get_ex(rec, "eventSource",
+				&src) ||
+			    !json_object_is_type(src, json_type_string) ||
+			    strcmp(json_object_get_string(src), SM) != 0)
+				continue;
+			must(buf_puts(out,
+			    json_object_object_get_ex(rec, "eventID", &id)
+				? json_object_get_string(id)
+				: "?"));
+			must(buf_putc(out, '\n'));
+		}
+	json_object_put(root);
+out:
+	buf_done(&json);
+	return r;
+}
+
+/*
+ * Scans doc with every kernel and chunking; one test: they all agree.
+ * *ret gets the scalar kernel's one-piece result (res_done() it).
+ */
+static int
+agree_quiet(const char *name, const void *doc, size_t len, struct res *ret)
+{
+	size_t k;
+	size_t c;
+	int ok_all = 1;
+
+	res_init(ret);
+	scan(TRAIL_KERNEL_SCALAR, doc, len, 0, ret);
+	for (k = 0; k < nkernels; k++)
+		for (c = 0; c < ARRAY_SIZE(chunks); c++) {
+			struct res x;
+
+			if (chunks[c] == 1 && len > BYTEWISE_MAX)
+				continue;
+			res_init(&x);
+			scan(kernels[k], doc, len, chunks[c], &x);
+			if (!same(&x, ret)) {
+				ok_all = 0;
+				diag_note(
+				    "%s: %s kernel, chunk %zu: r=%d '%s' "
+				    "records=%llu candidates=%llu; scalar "
+				    "r=%d '%s' records=%llu "
+				    "candidates=%llu",
+				    name, trail_kernel_str(kernels[k]),
+				    chunks[c], x.r, x.msg,
+				    (unsigned long long)x.st.records,
+				    (unsigned long long)x.st.candidates, ret->r,
+				    ret->msg,
+				    (unsigned long long)ret->st.records,
+				    (unsigned long long)ret->st.candidates);
+			}
+			res_done(&x);
+		}
+	return ok_all;
+}
+
+#define CMP_NAIVE 0x1 /* valid JSON, one Records key: the DOM must agree */
+#define CMP_GZIP 0x2  /* also gzipped, one member and three */
+
+/* Every kernel, chunking and form agree; with CMP_NAIVE, json-c too. */
+static void
+check(const char *name, const void *doc, size_t len, int flags, int want_r,
+    const char *want_msg)
+{
+	struct res x;
+	struct res z;
+	struct buf gz;
+	struct buf want;
+	int agree;
+
+	buf_init(&gz, BIG);
+	buf_init(&want, BIG);
+	agree = agree_quiet(name, doc, len, &x);
+	if ((flags & CMP_GZIP) != 0) {
+		gzip_into(&gz, doc, len);
+		agree &= agree_quiet(name, gz.data, gz.len, &z);
+		/* The same records, whatever the framing. */
+		agree &= z.r == x.r && strcmp(ids(&z), ids(&x)) == 0;
+		res_done(&z);
+		buf_reset(&gz);
+		gzip_into(&gz, doc, len / 3);
+		gzip_into(&gz, (const char *)doc + len / 3, len - len / 3);
+		agree &= agree_quiet(name, gz.data, gz.len, &z);
+		agree &= z.r == x.r && strcmp(ids(&z), ids(&x)) == 0;
+		res_done(&z);
+	}
+	ok(agree, "%s: every kernel and chunking agree", name);
+	is_int(x.r, want_r, "%s: returns %d", name, want_r);
+	if (want_msg != NULL)
+		ok(strncmp(x.msg, want_msg, strlen(want_msg)) == 0,
+		    "%s: diag '%s' starts '%s'", name, x.msg, want_msg);
+	if ((flags & CMP_NAIVE) != 0) {
+		ok(naive(doc, len, &want) == 0, "%s: json-c reads it", name);
+		is_str(ids(&x), want.data != NULL ? want.data : "",
+		    "%s: json-c's records, in order", name);
+	}
+	res_done(&x);
+	buf_done(&gz);
+	buf_done(&want);
+}
+
+#define REC(src, id) "{\"eventSource\":\"" src "\",\"eventID\":\"" id "\"}"
+
+/* ---- what must fail, fails alike ------------------------------------ */
+
+/* A record of Secrets Manager's, padded to pad bytes, then hostile. */
+static void
+padded(struct buf *b, size_t pad, const char *hostile)
+{
+	buf_reset(b);
+	must(buf_puts(b, "{\"Records\":[" REC(SM, "a") ",{\"x\":\""));
+	while (b->len < pad)
+		must(buf_putc(b, 'x'));
+	must(buf_puts(b, hostile));
+}
+
+static void
+test_errors(void)
+{
+	static const struct {
+		const char *name;
+		const char *tail;
+		size_t len;
+		const char *msg;
+	} bad[] = {
+	    {"NUL in a string", LIT("\\\"\0\"}]}"), "NUL byte at byte"},
+	    {"NUL after an escape", LIT("\\\0\"}]}"), "NUL byte at byte"},
+	    {"NUL between values", LIT("\",\"y\":1\0}]}"), "NUL byte at byte"},
+	    {"backslash outside a string", LIT("\",\"y\":1\\}]}"),
+		"malformed JSON at byte"},
+	    {"] closes an object", LIT("\",\"y\":{]}]}"),
+		"malformed JSON at byte"},
+	    {"} closes an array", LIT("\",\"y\":[}]}"),
+		"malformed JSON at byte"},
+	    {"} closes the record's array", LIT("\",\"y\":[[1]}]}"),
+		"malformed JSON at byte"},
+	    {"truncated in a string", LIT("\\\""), "truncated at byte"},
+	    {"truncated after a backslash", LIT("\\"), "truncated at byte"},
+	    {"truncated in nesting", LIT("\",\"y\":[[[{"), "truncated at byte"},
+	};
+	struct buf b;
+	char name[128];
+	size_t i;
+	size_t pad;
+
+	buf_init(&b, BIG);
+	/* Each at every offset in a 64-byte block. */
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		int all = 1;
+
+		for (pad = 60; pad < 60 + 64 + 3; pad++) {
+			struct res x;
+
+			padded(&b, pad, "");
+			must(buf_append(&b, bad[i].tail, bad[i].len));
+			(void)snprintf(name, sizeof(name), "%s at +%zu",
+			    bad[i].name, pad);
+			all &= agree_quiet(name, b.data, b.len, &x);
+			all &= x.r == -EBADMSG &&
+			    strncmp(x.msg, bad[i].msg, strlen(bad[i].msg)) ==
+				0 &&
+			    strcmp(ids(&x), "a\n") == 0;
+			if (x.r != -EBADMSG)
+				diag_note("%s: r=%d '%s'", name, x.r, x.msg);
+			res_done(&x);
+		}
+		ok(all, "%s: fails alike at every block offset", bad[i].name);
+	}
+	/* Too deep: one level past the limit, and at it (truncated). */
+	for (pad = 0; pad < 2; pad++) {
+		struct res x;
+		size_t d;
+
+		buf_reset(&b);
+		must(buf_puts(&b, "{\"Records\":[{\"deep\":"));
+		for (d = 0; d < MAX_DEPTH - 3 + pad; d++)
+			must(buf_putc(&b, d % 3 == 0 ? '{' : '['));
+		(void)snprintf(name, sizeof(name), "%zu levels",
+		    MAX_DEPTH + pad);
+		ok(agree_quiet(name, b.data, b.len, &x), "%s: agree", name);
+		is_int(x.r, -EBADMSG, "%s: -EBADMSG", name);
+		ok(strstr(x.msg,
+		       pad != 0 ? "nesting deeper than 512"
+				: "truncated at byte") != NULL,
+		    "%s: '%s'", name, x.msg);
+		res_done(&x);
+	}
+	buf_done(&b);
+}
+
+/* ---- shapes that stress the block scanner --------------------------- */
+
+/* Backslash runs of every length, at every offset of a block. */
+static void
+test_escapes(void)
+{
+	struct buf b;
+	size_t run;
+	size_t off;
+	size_t j;
+
+	buf_init(&b, BIG);
+	must(buf_puts(&b, "{\"Records\":["));
+	for (run = 1; run <= 130; run++) {
+		for (off = 0; off < 64; off += 9) {
+			must(buf_printf(&b,
+			    "{\"eventID\":\"r%zu-%zu\",\"v\":\"", run, off));
+			for (j = 0; j < off; j++)
+				must(buf_putc(&b, 'a'));
+			/* An even run is text; an odd one escapes a quote. */
+			for (j = 0; j < run; j++)
+				must(buf_putc(&b, '\\'));
+			must(buf_puts(&b, run % 2 != 0 ? "\"}]{[" : ""));
+			must(buf_printf(&b, "\",\"eventSource\":\"%s\"},",
+			    run % 5 == 0 ? SM : "kms.amazonaws.com"));
+		}
+	}
+	must(buf_puts(&b, REC(SM, "last") "]}"));
+	check("backslash runs at every offset", b.data, b.len,
+	    CMP_NAIVE | CMP_GZIP, 0, NULL);
+
+	/* Quotes, escaped and not, across block boundaries. */
+	buf_reset(&b);
+	must(buf_puts(&b, "{\"Records\":["));
+	for (off = 0; off < 200; off++) {
+		must(buf_printf(&b, "{\"eventID\":\"q%zu\",\"", off));
+		for (j = 0; j < off % 70; j++)
+			must(buf_puts(&b, j % 2 != 0 ? "\\\"" : "{"));
+		must(buf_printf(&b,
+		    "\":[\"%.*s\",{\"k\":\"\\\\\"}],"
+		    "\"eventSource\":\"%s\"},",
+		    (int)(off % 64),
+		    "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+		    "]]]]]]]]]]]]]]]]]]]]",
+		    off % 3 == 0 ? SM : "s3.amazonaws.com"));
+	}
+	must(buf_puts(&b, REC(SM, "end") "]}"));
+	check("brackets and quotes in strings, every offset", b.data, b.len,
+	    CMP_NAIVE | CMP_GZIP, 0, NULL);
+	buf_done(&b);
+}
+
+static void
+test_prefilter(void)
+{
+	static const char doc[] =
+	    "{\"Records\":["
+	    /* \u escapes: json-c reads Secrets Manager's name. */
+	    "{\"eventSource\":\"secretsmanager\\u002eamazonaws.com\","
+	    "\"eventID\":\"u1\"},"
+	    "{\"event\\u0053ource\":\"" SM "\",\"eventID\":\"u2\"},"
+	    "{\"eventSource\":\"\\u0073\\u0065cretsmanager.amazonaws.com\","
+	    "\"eventID\":\"u3\"},"
+	    /* ...and \u escapes that do not make it. */
+	    "{\"eventSource\":\"kms.amazonaws.com\",\"x\":\"\\u00e9\\ud83d"
+	    "\\ude00\\u0022\\u005c\",\"eventID\":\"n1\"},"
+	    /* Whitespace around the colon. */
+	    "{\"eventSource\" : \"" SM "\",\"eventID\":\"w1\"},"
+	    "{\"eventSource\"\n\t:\r\n\"" SM "\",\"eventID\":\"w2\"},"
+	    /* The name elsewhere: not an event of Secrets Manager's. */
+	    "{\"eventSource\":\"kms.amazonaws.com\",\"userAgent\":\"" SM
+	    "\",\"sourceIPAddress\":\"" SM "\",\"eventID\":\"n2\"},"
+	    "{\"requestParameters\":{\"eventSource\":\"" SM
+	    "\"},\"eventSource\":\"ec2.amazonaws.com\",\"eventID\":\"n3\"},"
+	    "{\"eventSource\":\"" SM ".evil\",\"eventID\":\"n4\"},"
+	    "{\"eventSource\":\"x" SM "\",\"eventID\":\"n5\"},"
+	    "{\"x\":\"\\\"eventSource\\\":\\\"" SM "\\\"\",\"eventID\":\"n6\"},"
+	    /* Duplicate keys: json-c keeps the last. */
+	    "{\"eventSource\":\"" SM "\",\"eventSource\":\"kms.amazonaws.com\","
+	    "\"eventID\":\"n7\"},"
+	    "{\"eventSource\":\"kms.amazonaws.com\",\"eventSource\":\"" SM
+	    "\",\"eventID\":\"d1\"},"
+	    /* Nested, and a record that is all Secrets Manager. */
+	    "{\"a\":[{\"b\":{\"eventSource\":\"" SM "\"}}],\"eventID\":\"n8\"},"
+	    "{\"eventID\":\"s1\",\"eventSource\":\"" SM
+	    "\",\"requestParameters\":{\"secretId\":\"arn:aws:" SM "\"}}"
+	    "]}";
+
+	check("prefilter: exactly json-c's eventSource", doc, sizeof(doc) - 1,
+	    CMP_NAIVE | CMP_GZIP, 0, NULL);
+}
+
+static void
+test_shapes(void)
+{
+	struct buf b;
+	struct res x;
+	size_t d;
+	size_t i;
+
+	buf_init(&b, BIG);
+	check("empty Records", LIT("{\"Records\":[]}"), CMP_NAIVE | CMP_GZIP, 0,
+	    NULL);
+	check("empty Records, spaced", LIT(" {\n\"Records\" : [\n ] }\n"),
+	    CMP_NAIVE | CMP_GZIP, 0, NULL);
+	check("no Records", LIT("{\"a\":{\"b\":[1,2,{}]}}"),
+	    CMP_NAIVE | CMP_GZIP, 0, NULL);
+
+	/* Records larger than a chunk, a window and a block. */
+	must(buf_puts(&b, "{\"Records\":[" REC(SM, "small") ","));
+	for (i = 0; i < 3; i++) {
+		size_t start = b.len;
+
+		must(buf_printf(&b,
+		    "{\"eventSource\":\"%s\",\"eventID\":\"big%zu\",\"v\":[\"",
+		    i != 1 ? SM : "kms.amazonaws.com", i));
+		while (b.len - start < 300000 + 77 * i)
+			must(buf_puts(&b,
+			    b.len % 7 == 0 ? "\\\"},{[\\\\" : "abcdefgh"));
+		must(buf_puts(&b, "\",{\"x\":[[]]}]},"));
+	}
+	must(buf_puts(&b, REC(SM, "after") "]}"));
+	check("records of 300 KB", b.data, b.len, CMP_NAIVE | CMP_GZIP, 0,
+	    NULL);
+
+	/* Nesting around the AVX2 kernel's 64 levels, in and out again. */
+	buf_reset(&b);
+	must(buf_puts(&b, "{\"Records\":["));
+	for (d = 55; d < 75; d++) {
+		must(buf_printf(&b,
+		    "{\"eventSource\":\"%s\",\"eventID\":\"deep%zu\",\"v\":",
+		    d % 2 != 0 ? SM : "s3.amazonaws.com", d));
+		for (i = 0; i < d; i++)
+			must(buf_puts(&b, i % 2 != 0 ? "[" : "{\"k\":"));
+		must(buf_puts(&b, "\"}]\""));
+		for (i = d; i-- > 0;)
+			must(buf_puts(&b, i % 2 != 0 ? "]" : "}"));
+		must(buf_puts(&b, "},"));
+	}
+	must(buf_puts(&b, REC(SM, "shallow") "]}"));
+	check("nesting from 55 to 75 levels", b.data, b.len,
+	    CMP_NAIVE | CMP_GZIP, 0, NULL);
+
+	/* 500 levels: legal for the scanner and json-c both. */
+	buf_reset(&b);
+	must(buf_puts(&b, "{\"Records\":[{\"eventID\":\"d500\",\"v\":"));
+	for (i = 0; i < 496; i++)
+		must(buf_putc(&b, '['));
+	for (i = 0; i < 496; i++)
+		must(buf_putc(&b, ']'));
+	must(buf_puts(&b, ",\"eventSource\":\"" SM "\"}]}"));
+	check("500 levels", b.data, b.len, CMP_NAIVE | CMP_GZIP, 0, NULL);
+
+	/* Pretty-printed, with a BOM, other keys around Records. */
+	check("pretty, BOM, keys around",
+	    LIT("\xef\xbb\xbf{\n  \"a\": \"]}\",\n  \"Records\": [\n    {\n      "
+		"\"eventSource\": \"" SM
+		"\",\n      \"eventID\": \"p1\"\n    },\n"
+		"    {\n      \"eventID\": \"p2\",\n      \"eventSource\": \"" SM
+		"\"\n    }\n  ],\n  \"z\": [\"{\", {\"\\\"\": 1}]\n}\n"),
+	    CMP_GZIP, 0, NULL);
+	ok(agree_quiet("raw UTF-8",
+	       LIT("{\"Records\":[{\"n\":\"jos\xc3\xa9 \xe2\x82\xac "
+		   "\xf0\x9f\x98\x80\xff\x80\",\"eventSource\":\"" SM
+		   "\",\"eventID\":\"8\"}]}"),
+	       &x) &&
+		strcmp(ids(&x), "8\n") == 0,
+	    "raw UTF-8 and stray high bytes: delivered alike");
+	res_done(&x);
+	buf_done(&b);
+}
+
+/* ---- the shared samples --------------------------------------------- */
+
+static int
+read_file(const char *path, struct buf *out)
+{
+	FILE *f;
+	size_t n;
+
+	f = fopen(path, "rb");
+	if (f == NULL)
+		return -1;
+	for (;;) {
+		must(buf_reserve(out, 65536));
+		n = fread(out->data + out->len, 1, 65536, f);
+		out->len += n;
+		if (n == 0)
+			break;
+	}
+	(void)fclose(f);
+	return 0;
+}
+
+static unsigned nsamples;
+static unsigned ncloudtrail;
+
+static void
+sample(const char *path)
+{
+	struct buf raw;
+	struct buf want;
+	struct res x;
+	int agree;
+	int nr;
+
+	buf_init(&raw, BIG);
+	buf_init(&want, BIG);
+	if (!ok(read_file(path, &raw) == 0, "read %s", path))
+		goto out;
+	nsamples++;
+	agree = agree_quiet(path, raw.data, raw.len, &x);
+	nr = naive(raw.data, raw.len, &want);
+	/* Not CloudTrail (a LICENSE, an index array): fails in all. */
+	if (nr < 0) {
+		ok(agree && x.r == -EBADMSG,
+		    "%s: not a CloudTrail file to any reader", path);
+	} else {
+		ncloudtrail++;
+		ok(agree && x.r == 0 &&
+			strcmp(ids(&x), want.data != NULL ? want.data : "") ==
+			    0,
+		    "%s: %llu records, %llu of Secrets Manager's, as json-c",
+		    path, (unsigned long long)x.st.records,
+		    (unsigned long long)x.st.matched);
+	}
+	res_done(&x);
+out:
+	buf_done(&raw);
+	buf_done(&want);
+}
+
+static void
+walk(const char *dir)
+{
+	struct dirent **ents;
+	char path[4096];
+	struct stat st;
+	int n;
+	int i;
+
+	/* Sorted, so that the test's output is the same everywhere. */
+	n = scandir(dir, &ents, NULL, alphasort);
+	if (!ok(n >= 0, "list %s", dir))
+		return;
+	for (i = 0; i < n; i++) {
+		if (ents[i]->d_name[0] != '.') {
+			(void)snprintf(path, sizeof(path), "%s/%s", dir,
+			    ents[i]->d_name);
+			if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+				walk(path);
+			else if (S_ISREG(st.st_mode))
+				sample(path);
+		}
+		free(ents[i]);
+	}
+	free(ents);
+}
+
+static void
+test_samples(void)
+{
+	char dir[4096];
+
+	(void)snprintf(dir, sizeof(dir), "%s/cloudtrail", tap_shared_data());
+	walk(dir);
+	ok(nsamples >= 50, "%u files in %s", nsamples, dir);
+	ok(ncloudtrail >= 40, "%u of them CloudTrail files", ncloudtrail);
+}
+
+/* ---- random documents ----------------------------------------------- */
+
+static void
+rnd_ws(struct buf *b)
+{
+	static const char *const ws[] = {" ", "\n", "\t", "\r\n", "  "};
+
+	if (below(8) == 0)
+		must(buf_puts(b, ws[below(ARRAY_SIZE(ws))]));
+}
+
+/* A string literal's body: hostile characters, escaped as JSON needs. */
+static void
+rnd_string_body(struct buf *b, unsigned max)
+{
+	static const char *const bits[] = {"a", "b", "0", "{", "}", "[", "]",
+	    ",", ":", " ", "\\\"", "\\\\", "\\/", "\\n", "\\t", "\\u0041",
+	    "\\u007d", "\\u0022", "\\u005c", "\\ud83d\\ude00", "\xc3\xa9",
+	    "\xe2\x82\xac", "eventSource", SM, "\\\\\\\"", "'"};
+	unsigned n = below(max + 1);
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		must(buf_puts(b, bits[below(ARRAY_SIZE(bits))]));
+}
+
+static void rnd_value(struct buf *b, unsigned depth);
+
+static void
+rnd_object(struct buf *b, unsigned depth)
+{
+	unsigned n = below(5);
+	unsigned i;
+
+	must(buf_putc(b, '{'));
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			must(buf_putc(b, ','));
+		rnd_ws(b);
+		must(buf_putc(b, '"'));
+		rnd_string_body(b, 3);
+		must(buf_putc(b, '"'));
+		rnd_ws(b);
+		must(buf_putc(b, ':'));
+		rnd_ws(b);
+		rnd_value(b, depth + 1);
+	}
+	rnd_ws(b);
+	must(buf_putc(b, '}'));
+}
+
+static void
+rnd_value(struct buf *b, unsigned depth)
+{
+	unsigned i;
+	unsigned n;
+
+	switch (depth > 6 && below(20) != 0 ? below(4) : below(7)) {
+	case 0:
+		must(buf_putc(b, '"'));
+		rnd_string_body(b, below(10) == 0 ? 200 : 8);
+		must(buf_putc(b, '"'));
+		break;
+	case 1:
+		must(buf_printf(b, "%d", (int)below(2000) - 1000));
+		break;
+	case 2:
+		must(buf_puts(b, below(3) == 0 ? "null" : "true"));
+		break;
+	case 3:
+		must(buf_puts(b, "-1.5e+3"));
+		break;
+	case 4:
+	case 5:
+		rnd_object(b, depth);
+		break;
+	default:
+		must(buf_putc(b, '['));
+		n = below(4);
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				must(buf_putc(b, ','));
+			rnd_ws(b);
+			rnd_value(b, depth + 1);
+		}
+		must(buf_putc(b, ']'));
+		break;
+	}
+}
+
+static void
+rnd_record(struct buf *b, unsigned id)
+{
+	static const char *const sources[] = {"\"" SM "\"",
+	    "\"kms.amazonaws.com\"", "\"s3.amazonaws.com\"",
+	    "\"secretsmanager\\u002eamazonaws.com\"", "\"" SM "x\"", "null"};
+	unsigned n = below(6);
+	unsigned i;
+	unsigned at = below(n + 1);
+
+	must(buf_putc(b, '{'));
+	rnd_ws(b);
+	must(buf_printf(b, "\"eventID\":\"id%u\"", id));
+	for (i = 0; i <= n; i++) {
+		must(buf_putc(b, ','));
+		rnd_ws(b);
+		if (i == at) {
+			must(buf_puts(b,
+			    below(10) != 0 ? "\"eventSource\""
+					   : "\"event\\u0053ource\""));
+			rnd_ws(b);
+			must(buf_putc(b, ':'));
+			rnd_ws(b);
+			must(buf_puts(b, sources[below(ARRAY_SIZE(sources))]));
+			continue;
+		}
+		must(buf_putc(b, '"'));
+		rnd_string_body(b, 2);
+		must(buf_puts(b, "\":"));
+		rnd_value(b, 2);
+	}
+	/* Now and then a string long enough to span many blocks. */
+	if (below(30) == 0) {
+		must(buf_puts(b, ",\"long\":\""));
+		n = 1000 + below(70000);
+		for (i = 0; i < n; i += 4)
+			must(buf_puts(b, below(4) == 0 ? "\\\"{]" : "abcd"));
+		must(buf_putc(b, '"'));
+	}
+	rnd_ws(b);
+	must(buf_putc(b, '}'));
+}
+
+static void
+rnd_doc(struct buf *b)
+{
+	unsigned n = below(12);
+	unsigned i;
+
+	buf_reset(b);
+	must(buf_putc(b, '{'));
+	rnd_ws(b);
+	if (below(4) == 0) {
+		must(buf_puts(b, "\"before\":"));
+		rnd_value(b, 1);
+		must(buf_putc(b, ','));
+	}
+	must(buf_puts(b, "\"Records\":["));
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			must(buf_putc(b, ','));
+		rnd_ws(b);
+		rnd_record(b, i);
+	}
+	rnd_ws(b);
+	must(buf_putc(b, ']'));
+	if (below(4) == 0) {
+		must(buf_puts(b, ",\"after\":"));
+		rnd_value(b, 1);
+	}
+	must(buf_putc(b, '}'));
+}
+
+static void
+test_random(void)
+{
+	static const char hostile[] = "{}[]\"\\,:\0 a";
+	const char *env = getenv("SMTRAIL_EQUIV_DOCS");
+	unsigned ndocs = env != NULL ? (unsigned)strtoul(env, NULL, 10) : 500;
+	unsigned bad_naive = 0;
+	unsigned bad_agree = 0;
+	unsigned valid = 0;
+	unsigned broken = 0;
+	unsigned matched = 0;
+	struct buf b;
+	struct buf want;
+	struct buf gz;
+	unsigned i;
+
+	buf_init(&b, BIG);
+	buf_init(&want, BIG);
+	buf_init(&gz, BIG);
+	for (i = 0; i < ndocs; i++) {
+		struct res x;
+		char name[64];
+		int agree;
+
+		rnd_doc(&b);
+		(void)snprintf(name, sizeof(name), "random doc %u", i);
+		/* One in three corrupted: a byte changed, or cut short. */
+		if (i % 3 == 2 && b.len > 0) {
+			if (below(4) == 0)
+				b.len = below((unsigned)b.len);
+			else
+				b.data[below((unsigned)b.len)] =
+				    hostile[below(sizeof(hostile) - 1)];
+		}
+		agree = agree_quiet(name, b.data, b.len, &x);
+		if (i % 10 == 0) {
+			struct res z;
+
+			buf_reset(&gz);
+			gzip_into(&gz, b.data, b.len);
+			agree &= agree_quiet(name, gz.data, gz.len, &z);
+			agree &= z.r == x.r && strcmp(ids(&z), ids(&x)) == 0;
+			res_done(&z);
+		}
+		bad_agree += !agree;
+		buf_reset(&want);
+		if (naive(b.data, b.len, &want) == 0) {
+			valid++;
+			matched += (unsigned)x.st.matched;
+			if (x.r != 0 ||
+			    strcmp(ids(&x),
+				want.data != NULL ? want.data : "") != 0) {
+				bad_naive++;
+				diag_note("%s: r=%d '%s' ids '%s' json-c '%s'",
+				    name, x.r, x.msg, ids(&x),
+				    want.data != NULL ? want.data : "");
+			}
+		} else {
+			broken++;
+		}
+		res_done(&x);
+	}
+	is_int(bad_agree, 0, "%u random documents: every kernel agrees", ndocs);
+	is_int(bad_naive, 0,
+	    "%u of them valid JSON: json-c's records, %u of Secrets "
+	    "Manager's",
+	    valid, matched);
+	ok(valid > ndocs / 2 && broken > ndocs / 5 && matched > ndocs / 4,
+	    "the mix: %u valid, %u broken, %u delivered", valid, broken,
+	    matched);
+	buf_done(&b);
+	buf_done(&want);
+	buf_done(&gz);
+}
+
+int
+main(void)
+{
+	enum trail_kernel k;
+
+	for (k = TRAIL_KERNEL_SCALAR; k < TRAIL_KERNEL_COUNT; k++) {
+		must(trail_new(&scanners[k]));
+		if (trail_set_kernel(scanners[k], k) == 0)
+			kernels[nkernels++] = k;
+		else
+			diag_note("kernel %s: not on this CPU",
+			    trail_kernel_str(k));
+	}
+	diag_note("inflater %s, kernels compared: %zu, best: %s",
+	    trail_inflater(), nkernels, trail_kernel_str(trail_kernel_best()));
+	ok(nkernels >= 1, "the scalar kernel is always there");
+	test_errors();
+	test_escapes();
+	test_prefilter();
+	test_shapes();
+	test_samples();
+	test_random();
+	for (k = TRAIL_KERNEL_SCALAR; k < TRAIL_KERNEL_COUNT; k++)
+		trail_free(scanners[k]);
+	return done_testing();
+}
