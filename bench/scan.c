@@ -23,6 +23,9 @@
  *   trail-avx2    the same with the AVX2 kernel (no AVX-512 prefilter)
  *   zlib          zlib inflate alone into a reused 128 KiB window
  *   isal          ISA-L inflate alone, the same way (when built with it)
+ *   pair          zlib alone, isa-l alone and trail in turn, N times: the
+ *                 medians of each and of the per-turn ratios (one line,
+ *                 zlib= isal= trail= ratio_zlib= ratio_isal=)
  *   jsonc         zlib-inflate the whole document into one buffer, parse
  *                 it with json-c, walk Records for Secrets Manager events
  *                 (the obvious way; RSS shows what it costs)
@@ -239,6 +242,89 @@ cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static double
+median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 != 0 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#ifdef BENCH_ISAL
+/*
+ * zlib alone, isa-l alone and the scan, one after the other, n times, the
+ * order rotating: the three see the same machine, whatever the other core
+ * is doing (on a shared VM that moves each by a quarter). Prints the
+ * medians and the medians of the per-turn ratios of throughput.
+ */
+static void
+run_pair(struct trail *t, z_stream *zs, struct inflate_state *is,
+    const unsigned char *file, size_t len, size_t chunk, unsigned n,
+    const char *ids_path)
+{
+	double *v[3];
+	double *rz;
+	double *ri;
+	double s[3];
+	struct run rn[3];
+	struct rusage ru;
+	unsigned i;
+	unsigned j;
+
+	for (j = 0; j < 3; j++) {
+		v[j] = calloc(n, sizeof(double));
+		if (v[j] == NULL)
+			die("out of memory");
+	}
+	rz = calloc(n, sizeof(double));
+	ri = calloc(n, sizeof(double));
+	if (rz == NULL || ri == NULL)
+		die("out of memory");
+	memset(rn, 0, sizeof(rn));
+	for (i = 0; i <= n; i++) {
+		/* The warm-up lists the eventIDs. */
+		rn[2].ids = NULL;
+		if (i == 0 && ids_path != NULL) {
+			rn[2].ids = fopen(ids_path, "w");
+			if (rn[2].ids == NULL)
+				die("cannot write the ids");
+		}
+		for (j = 0; j < 3; j++) {
+			unsigned w = (i + j) % 3;
+			double start = now(CLOCK_MONOTONIC);
+
+			if (w == 0)
+				run_zlib(zs, file, len, chunk, &rn[0]);
+			else if (w == 1)
+				run_isal(is, file, len, chunk, &rn[1]);
+			else
+				run_trail(t, file, len, chunk, &rn[2]);
+			s[w] = now(CLOCK_MONOTONIC) - start;
+		}
+		if (rn[2].ids != NULL && fclose(rn[2].ids) != 0)
+			die("cannot write the ids");
+		if (i == 0)
+			continue; /* warm-up */
+		for (j = 0; j < 3; j++)
+			v[j][i - 1] = s[j];
+		rz[i - 1] = s[0] / s[2];
+		ri[i - 1] = s[1] / s[2];
+	}
+	if (rn[0].json != rn[2].json || rn[1].json != rn[2].json)
+		die("the inflaters and the scan disagree on the size");
+	(void)getrusage(RUSAGE_SELF, &ru);
+	printf("mode=pair kernel=%s json_bytes=%" PRIu64 " records=%" PRIu64
+	       " matched=%" PRIu64 " zlib=%.6f isal=%.6f trail=%.6f"
+	       " ratio_zlib=%.3f ratio_isal=%.3f maxrss_kb=%ld\n",
+	    trail_kernel_str(trail_kernel(t)), rn[2].json, rn[2].records,
+	    rn[2].matched, median(v[0], n), median(v[1], n), median(v[2], n),
+	    median(rz, n), median(ri, n), ru.ru_maxrss);
+	for (j = 0; j < 3; j++)
+		free(v[j]);
+	free(rz);
+	free(ri);
+}
+#endif
+
 int
 main(int argc, char **argv)
 {
@@ -314,6 +400,21 @@ main(int argc, char **argv)
 			die("no AVX2 kernel on this CPU");
 		kernel = trail_kernel_str(trail_kernel(t));
 	}
+#ifdef BENCH_ISAL
+	if (strcmp(mode, "pair") == 0) {
+		if (trail_new(&t) < 0)
+			die("trail_new");
+		run_pair(t, &zs, &is, file, (size_t)sb.st_size, chunk, rounds,
+		    ids_path);
+		trail_free(t);
+		(void)inflateEnd(&zs);
+		free(secs);
+		free(cpu);
+		free(bench_win);
+		free(file);
+		return 0;
+	}
+#endif
 	memset(&rn, 0, sizeof(rn));
 	for (i = 0; i <= rounds; i++) {
 		double start;

@@ -545,6 +545,70 @@ test_prefilter(void)
 	    CMP_NAIVE | CMP_GZIP, 0, NULL);
 }
 
+/*
+ * The prefilter's SIMD loops read 32 or 64 positions at a time, two blocks
+ * a turn, and the last block twice: the name and \u at every offset from a
+ * record's start and from its end.
+ */
+static void
+test_prefilter_offsets(void)
+{
+	struct buf b;
+	struct res x;
+	size_t pad;
+	size_t j;
+	int agree;
+
+	buf_init(&b, BIG);
+	must(buf_puts(&b, "{\"Records\":["));
+	for (pad = 0; pad < 260; pad++) {
+		must(buf_printf(&b, "{\"p\":\""));
+		for (j = 0; j < pad; j++)
+			must(buf_putc(&b, "ab{}[]"[j % 6]));
+		/* The name at offset pad, then near the end. */
+		must(buf_printf(&b,
+		    "\",\"eventSource\":\"" SM "\",\"eventID\":\"s%zu\"},",
+		    pad));
+		must(buf_printf(&b, "{\"eventID\":\"e%zu\",\"p\":\"", pad));
+		for (j = 0; j < pad; j++)
+			must(buf_putc(&b, 'c'));
+		must(buf_puts(&b, "\",\"eventSource\":\"" SM "\"},"));
+		/* \u at offset pad: a candidate, not a match. */
+		must(buf_puts(&b,
+		    "{\"eventSource\":\"kms.amazonaws.com\",\"p\":\""));
+		for (j = 0; j < pad; j++)
+			must(buf_putc(&b, 'd'));
+		must(buf_printf(&b, "\\u0041\",\"eventID\":\"u%zu\"},", pad));
+		/* The name escaped, at offset pad from the end. */
+		must(buf_printf(&b,
+		    "{\"eventID\":\"x%zu\",\"eventSource\":"
+		    "\"secretsmanager\\u002eamazonaws.com\",\"p\":\"",
+		    pad));
+		for (j = 0; j < pad; j++)
+			must(buf_putc(&b, 'e'));
+		must(buf_puts(&b, "\"},"));
+		/* Near misses: every candidate test fails. */
+		must(buf_puts(&b,
+		    "{\"eventSource\":\"kms.amazonaws.com\",\"p\":\""));
+		for (j = 0; j < pad; j++)
+			must(buf_putc(&b, 'f'));
+		must(buf_puts(&b,
+		    "secretsmanager.amazonaws.co\\\\n\",\"q\":\""
+		    "eventSource:" SM "\"},"));
+	}
+	must(buf_puts(&b, REC(SM, "last") "]}"));
+	check("the name and \\u at every offset", b.data, b.len,
+	    CMP_NAIVE | CMP_GZIP, 0, NULL);
+	agree = agree_quiet("candidates at every offset", b.data, b.len, &x);
+	ok(agree && x.st.candidates == 4 * 260 + 1 &&
+		x.st.matched == 3 * 260 + 1,
+	    "...%llu candidates, %llu matched: the exact counts",
+	    (unsigned long long)x.st.candidates,
+	    (unsigned long long)x.st.matched);
+	res_done(&x);
+	buf_done(&b);
+}
+
 static void
 test_shapes(void)
 {
@@ -980,6 +1044,7 @@ main(void)
 	test_errors();
 	test_escapes();
 	test_prefilter();
+	test_prefilter_offsets();
 	test_shapes();
 	test_samples();
 	test_random();
