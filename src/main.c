@@ -635,6 +635,7 @@ cmd_version(int argc, char **argv)
 	UNUSED(argv);
 	printf("smtrail %s\n", PACKAGE_VERSION);
 	printf("inflater: %s\n", trail_inflater());
+	printf("scan kernel: %s\n", trail_kernel_str(trail_kernel_best()));
 	printf("json-c: %s\n", json_c_version());
 	printf("config: %s\nrules: %s\n", SMTRAIL_DEFAULT_CONFIG,
 	    SMTRAIL_DEFAULT_RULES);
