@@ -1724,15 +1724,7 @@ daemon_reload(struct daemon *d)
 			pp = &ds->next;
 		}
 	}
-	/* Queued (not in flight) deliveries move to their new sink. */
-	for (struct dlv *v = d->dlvs; v != NULL; v = v->all_next) {
-		if (!v->ds->retired)
-			continue;
-		ds = dsink_find(d, v->ds->name);
-		if (ds == NULL)
-			continue; /* finishes on the old one */
-		(void)ds;
-	}
+	/* Queued deliveries finish on the sink they were queued for. */
 	rules_free(d->rules);
 	d->rules = rs;
 	cfg_free(d->cfg);
@@ -1749,13 +1741,10 @@ daemon_reload(struct daemon *d)
 static void
 daemon_check_idle(struct daemon *d)
 {
-	struct dlv *v;
 	unsigned sending = 0;
 
 	if (!d->draining)
 		return;
-	for (v = d->dlvs; v != NULL; v = v->all_next)
-		sending += 0;
 	for (struct dsink *ds = d->sinks; ds != NULL; ds = ds->next)
 		sending += ds->in_flight;
 	if (d->recv_op != NULL || d->fetching > 0 || d->deletes_in_flight > 0 ||
