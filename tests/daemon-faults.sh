@@ -107,11 +107,7 @@ t_ok $? "bucket not allowed: refused without fetching"
 like "$(grep 'leaving it to the queue' "$T_TMP/daemon.log" | head -1)" "msg=" \
     "a failed message is logged with its MessageId"
 # At the second receive each failed message is given up on, in full.
-i=0
-while [ "$(grep -c 'giving up after 2 receives' "$T_TMP/daemon.log")" -lt 5 ] && [ $i -lt 40 ]; do
-	sleep 1
-	i=$((i + 1))
-done
+wait_until 40 at_least 5 log_lines 'giving up after 2 receives'
 is "$(grep -c 'giving up after 2 receives' "$T_TMP/daemon.log")" 5 \
     "max_receive_count 2: the five bad messages are logged in full and deleted"
 wait_queue_empty 15

@@ -58,7 +58,9 @@ moto put "$M" "$BUCKET" "$KEYP/f1.json.gz" "$T_TMP/f1.json.gz" >/dev/null
 publish "$KEYP/f1.json.gz"
 wait_log "throttled: counted, not sent" 30
 t_ok $? "second failure inside the window: throttled"
-sleep 2
+wait_until 30 at_least 1 pd
+wait_until 30 at_least 1 slack
+sleep 1 # anything more would be a second page
 is "$(pd | jq -r '"\(.event_action) \(.dedup_key) \(.payload.severity)"')" \
     "trigger rotation-failed:$ARN_A critical" "PagerDuty: one trigger, dedup_key = rule:group"
 is "$(slack | wc -l)" 1 "Slack: one message"
@@ -71,11 +73,7 @@ daemon_up
 records "$T_TMP/f3.json.gz" RotationFailed:f3:"$ARN_A"
 moto put "$M" "$BUCKET" "$KEYP/f3.json.gz" "$T_TMP/f3.json.gz" >/dev/null
 publish "$KEYP/f3.json.gz"
-i=0
-while [ "$(grep -c 'throttled: counted' "$T_TMP/daemon.log")" -lt 2 ] && [ $i -lt 300 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+wait_until 30 at_least 2 log_lines 'throttled: counted'
 is "$(grep -c 'throttled: counted' "$T_TMP/daemon.log")" 2 \
     "a restart inside the throttle window does not re-page"
 is "$(pd | wc -l)" 1 "still one PagerDuty event"
@@ -84,14 +82,12 @@ is "$(pd | wc -l)" 1 "still one PagerDuty event"
 records "$T_TMP/s1.json.gz" RotationSucceeded:s1:"$ARN_A"
 moto put "$M" "$BUCKET" "$KEYP/s1.json.gz" "$T_TMP/s1.json.gz" >/dev/null
 publish "$KEYP/s1.json.gz"
-i=0
-while [ "$(pd | wc -l)" -lt 2 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+wait_until 30 at_least 2 pd
 is "$(pd | sed -n 2p | jq -r '"\(.event_action) \(.dedup_key)"')" \
     "resolve rotation-failed:$ARN_A" "PagerDuty: resolve with the same dedup_key"
 is "$(pd | sed -n 2p | jq -r 'keys | join(",")')" "dedup_key,event_action,routing_key" \
     "PagerDuty resolve: only what the API takes"
-i=0
-while [ "$(slack | wc -l)" -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+wait_until 30 at_least 2 slack
 like "$(slack | sed -n 2p | jq -r '.text')" "[Rr]esolved" "Slack: a resolved message"
 like "$(slack | sed -n 2p)" "2 more since" \
     "the resolve says how many failures were throttled"
@@ -101,9 +97,8 @@ records "$T_TMP/g.json.gz" PutResourcePolicy:g1:"$ARN_B" PutResourcePolicy:g2:"$
     PutResourcePolicy:g3:"$ARN_B"
 moto put "$M" "$BUCKET" "$KEYP/g.json.gz" "$T_TMP/g.json.gz" >/dev/null
 publish "$KEYP/g.json.gz"
-i=0
-while [ "$(pd | wc -l)" -lt 3 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-sleep 1
+wait_until 30 at_least 3 pd
+sleep 1 # a second trigger for the group would show by now
 is "$(pd | wc -l)" 3 "group_wait: three matches, one PagerDuty trigger"
 is "$(pd | sed -n 3p | jq -r '"\(.dedup_key) \(.payload.custom_details.count) \(.payload.custom_details.events | join(","))"')" \
     "policy-changed:$ARN_B 3 g1,g2,g3" "the trigger lists the grouped events"

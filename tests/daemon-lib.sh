@@ -45,8 +45,7 @@ receiver_up() { # receiver_up [receiver.py options]: (re)starts it
 	rm -f "$R/port"
 	"$PY" "$TOP_SRCDIR/tests/receiver.py" "$R" "$@" &
 	RCV_PID=$!
-	i=0
-	while [ ! -s "$R/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	wait_until 5 test -s "$R/port"
 	[ -s "$R/port" ] || bail "receiver start"
 	RCV_PORT=$(cat "$R/port")
 }
@@ -104,15 +103,7 @@ received() {
 }
 
 # wait_received N SECONDS: until N alerts were accepted.
-wait_received() {
-	i=0
-	while [ $i -lt $(($2 * 10)) ]; do
-		[ "$(received | wc -l)" -ge "$1" ] && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
+wait_received() { wait_until "$2" at_least "$1" received; }
 
 # queue_counts: "visible=N inflight=M" for the work queue.
 queue_counts() { moto receive "$M" "$SMTRAIL_QUEUE_URL"; }

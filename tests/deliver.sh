@@ -7,15 +7,13 @@ mkdir -p "$R"
 "$PY" "$TOP_SRCDIR/tests/receiver.py" "$R" --script 200 &
 RCV=$!
 trap 'kill $RCV 2>/dev/null; rm -rf "$T_TMP"' EXIT
-i=0
-while [ ! -s "$R/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+wait_until 5 test -s "$R/port"
 P=$(cat "$R/port")
 mkdir -p "$T_TMP/r404"
 "$PY" "$TOP_SRCDIR/tests/receiver.py" "$T_TMP/r404" --script 404 &
 RCV404=$!
 trap 'kill $RCV $RCV404 2>/dev/null; rm -rf "$T_TMP"' EXIT
-i=0
-while [ ! -s "$T_TMP/r404/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+wait_until 5 test -s "$T_TMP/r404/port"
 P404=$(cat "$T_TMP/r404/port")
 cat >"$T_TMP/c.yaml" <<YAML
 default_destinations: [hook]

@@ -73,3 +73,27 @@ done_testing() {
 	[ "$T_FAILED" = 0 ] && [ "$T_N" -gt 0 ]
 	exit $?
 }
+
+# wait_until SECONDS COMMAND...: until COMMAND succeeds (polled every 0.1 s).
+# (Names prefixed: sh has no locals, and COMMAND may be another helper.)
+wait_until() {
+	_wu_n=$(($1 * 10))
+	shift
+	_wu_i=0
+	while [ $_wu_i -lt $_wu_n ]; do
+		"$@" && return 0
+		sleep 0.1
+		_wu_i=$((_wu_i + 1))
+	done
+	return 1
+}
+
+# at_least N COMMAND...: COMMAND prints at least N lines.
+at_least() {
+	_al_n=$1
+	shift
+	[ "$("$@" | wc -l)" -ge "$_al_n" ]
+}
+
+# log_lines PATTERN: the daemon log's lines matching PATTERN (grep -E).
+log_lines() { grep -E -- "$1" "$T_TMP/daemon.log" 2>/dev/null; }
