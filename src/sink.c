@@ -378,6 +378,21 @@ sink_region_ok(const char *region)
 	return true;
 }
 
+/*
+ * The console's host for the region's partition: China regions have their
+ * own regional hosts, GovCloud one global host (the region goes in the
+ * query), everything else the commercial regional hosts.
+ */
+static int
+sink_console_host(struct buf *b, const char *region)
+{
+	if (strncmp(region, "cn-", 3) == 0)
+		return buf_printf(b, "https://%s.console.amazonaws.cn", region);
+	if (strncmp(region, "us-gov-", 7) == 0)
+		return buf_puts(b, "https://console.amazonaws-us-gov.com");
+	return buf_printf(b, "https://%s.console.aws.amazon.com", region);
+}
+
 int
 sink_console_event_url(struct buf *b, const char *region, const char *event_id)
 {
@@ -386,9 +401,10 @@ sink_console_event_url(struct buf *b, const char *region, const char *event_id)
 
 	if (!sink_region_ok(region) || event_id == NULL || *event_id == '\0')
 		return -EINVAL;
-	r = buf_printf(b,
-	    "https://%s.console.aws.amazon.com/cloudtrail/home?region=%s#/events/",
-	    region, region);
+	r = sink_console_host(b, region);
+	if (r == 0)
+		r = buf_printf(b, "/cloudtrail/home?region=%s#/events/",
+		    region);
 	if (r == 0)
 		r = sink_url_encode(b, event_id);
 	if (r < 0) {
@@ -407,9 +423,9 @@ sink_console_secret_url(struct buf *b, const char *region, const char *secret)
 
 	if (!sink_region_ok(region) || secret == NULL || *secret == '\0')
 		return -EINVAL;
-	r = buf_printf(b,
-	    "https://%s.console.aws.amazon.com/secretsmanager/secret?name=",
-	    region);
+	r = sink_console_host(b, region);
+	if (r == 0)
+		r = buf_puts(b, "/secretsmanager/secret?name=");
 	if (r == 0)
 		r = sink_url_encode(b, secret);
 	if (r == 0)

@@ -197,9 +197,11 @@ bool sink_text_clean(const char *s, size_t len);
 /* Percent-encodes all but RFC 3986's unreserved characters. */
 int sink_url_encode(struct buf *b, const char *s) MUST_CHECK;
 /*
- * AWS console links: the CloudTrail event and the secret. -EINVAL (nothing
- * appended) when the region does not look like one ([a-z][a-z0-9-]*, at
- * most 32) or the eventID or secret is missing.
+ * AWS console links: the CloudTrail event and the secret, on the host of
+ * the region's partition (cn-*: <region>.console.amazonaws.cn, us-gov-*:
+ * console.amazonaws-us-gov.com, else <region>.console.aws.amazon.com).
+ * -EINVAL (nothing appended) when the region does not look like one
+ * ([a-z][a-z0-9-]*, at most 32) or the eventID or secret is missing.
  */
 int sink_console_event_url(struct buf *b, const char *region,
     const char *event_id) MUST_CHECK;

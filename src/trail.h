@@ -18,7 +18,13 @@
  * gzip or JSON, truncated input (found by trail_finish); -E2BIG a record or
  * the inflated object over its limit; -ENOMEM. The diag says what and at
  * which byte offset (of the inflated JSON, or of the input for gzip errors).
- * Records before the error have already been delivered.
+ * Records before the error have already been delivered. How the input is
+ * cut into chunks never changes the result, with one exception: ISA-L may
+ * write a few bytes of a corrupt deflate stream before it reports the
+ * damage, and how many depends on its call boundaries, so such a stream can
+ * fail as the JSON damage those bytes make instead ("NUL byte at byte N"
+ * rather than "corrupt gzip stream"); -EBADMSG either way. zlib builds are
+ * exact (tests/fuzz/crashes/trail-isal-gzip-error-depends-on-cut.gz).
  *
  * Memory is bounded by the largest record plus a fixed window, whatever the
  * object's size. No allocation per record in the steady state. Not thread

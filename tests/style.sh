@@ -2,7 +2,8 @@
 # Style robots: clang-format (KNF settings in .clang-format) and checksrc.
 . "$(dirname "$0")/lib.sh"
 cd "$TOP_SRCDIR" || exit 1
-files=$(ls src/*.c src/*.h src/aws/*.c src/aws/*.h tests/*.c tests/*.h 2>/dev/null)
+files=$(ls src/*.c src/*.h src/aws/*.c src/aws/*.h tests/*.c tests/*.h \
+    tests/fuzz/*.c tests/fuzz/*.h 2>/dev/null)
 if command -v clang-format >/dev/null 2>&1; then
 	out=$(clang-format --dry-run --Werror $files 2>&1)
 	is "$out" "" "clang-format: sources formatted"

@@ -12,6 +12,7 @@
 #include "diag.h"
 #include "rules.h"
 #include "tap.h"
+#include "testlib.h"
 
 static const char rules_text[] =
     "rules:\n"
@@ -40,17 +41,13 @@ static const char record_text[] =
 int
 main(void)
 {
-	struct diag_list dl;
 	struct rules *rs = NULL;
 	struct json_object *rec;
 	struct alert a;
 	struct buf b;
 	int r;
 
-	memset(&dl, 0, sizeof(dl));
-	r = rules_load_buffer("t.yaml", rules_text, sizeof(rules_text) - 1,
-	    true, &rs, &dl);
-	if (!is_int(r, 0, "rules load"))
+	if (!is_int(tl_rules(rules_text, &rs), 0, "rules load"))
 		return done_testing();
 	rec = json_tokener_parse(record_text);
 	ok(rec != NULL, "record parses");

@@ -21,6 +21,7 @@
 #include "s3.h"
 #include "sqs.h"
 #include "tap.h"
+#include "testlib.h"
 
 struct ctx {
 	struct event_base *base;
@@ -43,24 +44,11 @@ struct res {
 	struct timespec at;
 };
 
-static double
-ms_since(const struct timespec *a)
-{
-	struct timespec b;
-
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	return (double)(b.tv_sec - a->tv_sec) * 1e3 +
-	    (double)(b.tv_nsec - a->tv_nsec) / 1e6;
-}
-
+/* Runs the loop until r's call ends (30 s at most). */
 static void
 wait_done(struct ctx *c, struct res *r)
 {
-	struct timespec start;
-
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (!r->done && ms_since(&start) < 30000)
-		event_base_loop(c->base, EVLOOP_ONCE);
+	tl_run_until(c->base, &r->done, 1, 30000);
 }
 
 static int
@@ -167,39 +155,6 @@ on_restart(void *arg)
 	buf_reset(&r->data);
 }
 
-struct tick {
-	int fired;
-	double at_ms;
-	struct timespec start;
-};
-
-static void
-tick_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct tick *t = arg;
-
-	(void)fd;
-	(void)what;
-	t->fired++;
-	t->at_ms = ms_since(&t->start);
-}
-
-static int
-read_file(const char *path, struct buf *out)
-{
-	FILE *f = fopen(path, "rb");
-	char chunk[65536];
-	size_t n;
-	int r = 0;
-
-	if (f == NULL)
-		return -errno;
-	while (r == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		r = buf_append(out, chunk, n);
-	fclose(f);
-	return r;
-}
-
 static const char *
 env(const char *name)
 {
@@ -208,6 +163,17 @@ env(const char *name)
 	if (v == NULL)
 		diag_note("missing environment variable %s", name);
 	return v != NULL ? v : "";
+}
+
+/* ReceiveMessage into r, run to its end; one test: the call starts. */
+static void
+receive(struct ctx *c, const char *queue, const struct sqs_receive_opts *ro,
+    struct res *r, const char *name)
+{
+	memset(r, 0, sizeof(*r));
+	is_int(sqs_receive(c->aws, queue, ro, on_receive, r, NULL), 0, "%s",
+	    name);
+	wait_done(c, r);
 }
 
 static void
@@ -233,32 +199,29 @@ test_sqs(struct ctx *c)
 
 	/* An empty long poll, with a timer in the same loop. */
 	{
-		struct tick t = {0};
-		struct event *ev = evtimer_new(c->base, tick_cb, &t);
-		struct timeval tv = {0, 300000};
+		struct tl_tick t;
 		struct timespec start;
+		double at_ms;
 
 		memset(&r, 0, sizeof(r));
 		clock_gettime(CLOCK_MONOTONIC, &start);
-		t.start = start;
 		is_int(sqs_receive(c->aws, empty, &ro, on_receive, &r, NULL), 0,
 		    "ReceiveMessage (empty) starts");
-		evtimer_add(ev, &tv);
+		if (tl_tick_start(&t, c->base, 300) < 0)
+			tl_bail("test_aws: no timer");
 		wait_done(c, &r);
+		at_ms = tl_ms_between(&start, &t.at);
 		is_int(r.r.error, 0, "empty long poll: no error");
 		is_int((long long)r.n, 0, "empty long poll: no messages");
-		ok(t.fired == 1 && t.at_ms < 500,
+		ok(t.fired == 1 && at_ms < 500,
 		    "a 300 ms timer fired on time during the long poll (%.0f ms)",
-		    t.at_ms);
-		ok(ms_since(&start) >= 900,
-		    "the long poll waited ~1 s (%.0f ms)", ms_since(&start));
-		event_free(ev);
+		    at_ms);
+		ok(tl_ms_since(&start) >= 900,
+		    "the long poll waited ~1 s (%.0f ms)", tl_ms_since(&start));
+		tl_tick_stop(&t);
 	}
 
-	memset(&r, 0, sizeof(r));
-	is_int(sqs_receive(c->aws, work, &ro, on_receive, &r, NULL), 0,
-	    "ReceiveMessage starts");
-	wait_done(c, &r);
+	receive(c, work, &ro, &r, "ReceiveMessage starts");
 	is_int(r.r.error, 0, "receive: no error");
 	is_int((long long)r.n, 3, "receive: three messages");
 	seen = 0;
@@ -289,10 +252,7 @@ test_sqs(struct ctx *c)
 	}
 	sqs_msgs_free(r.msgs, r.n);
 
-	memset(&r, 0, sizeof(r));
-	is_int(sqs_receive(c->aws, work, &ro, on_receive, &r, NULL), 0,
-	    "ReceiveMessage again");
-	wait_done(c, &r);
+	receive(c, work, &ro, &r, "ReceiveMessage again");
 	is_int((long long)r.n, 3, "visible again at once");
 	is_int(r.n > 0 ? r.msgs[0].receive_count : 0, 2,
 	    "ApproximateReceiveCount 2");
@@ -315,18 +275,12 @@ test_sqs(struct ctx *c)
 		    "delete batch: the bogus handle failed (%d)", d.results[3]);
 	}
 	sqs_msgs_free(r.msgs, r.n);
-	memset(&r, 0, sizeof(r));
-	is_int(sqs_receive(c->aws, work, &ro, on_receive, &r, NULL), 0,
-	    "ReceiveMessage after delete");
-	wait_done(c, &r);
+	receive(c, work, &ro, &r, "ReceiveMessage after delete");
 	is_int((long long)r.n, 0, "the queue is empty");
 
 	snprintf(nope, sizeof(nope), "%.*s/does-not-exist",
 	    (int)(strrchr(work, '/') - work), work);
-	memset(&r, 0, sizeof(r));
-	is_int(sqs_receive(c->aws, nope, &ro, on_receive, &r, NULL), 0,
-	    "ReceiveMessage on a missing queue");
-	wait_done(c, &r);
+	receive(c, nope, &ro, &r, "ReceiveMessage on a missing queue");
 	is_int(r.r.error, -ENOENT, "missing queue: -ENOENT");
 	is_str(r.code, "QueueDoesNotExist", "missing queue: the AWS code");
 	is_int(r.r.attempts, 1, "missing queue: not retried");
@@ -341,7 +295,7 @@ test_s3(struct ctx *c)
 	struct res r;
 
 	buf_init(&want, 64u << 20);
-	if (!is_int(read_file(env("SMTRAIL_TEST_GZ"), &want), 0, "read gz"))
+	if (!is_int(tl_read_file(env("SMTRAIL_TEST_GZ"), &want), 0, "read gz"))
 		return;
 	memset(&o, 0, sizeof(o));
 	o.on_data = on_data;
@@ -368,7 +322,8 @@ test_s3(struct ctx *c)
 		memcmp(r.data.data, want.data, want.len) == 0,
 	    "Content-Encoding: gzip object arrives as stored (gzip bytes)");
 	buf_reset(&want);
-	(void)read_file(env("SMTRAIL_TEST_PLAIN"), &want);
+	if (tl_read_file(env("SMTRAIL_TEST_PLAIN"), &want) < 0)
+		diag_note("cannot read SMTRAIL_TEST_PLAIN");
 	buf_reset(&r.data);
 	r.done = 0;
 	o.on_data = NULL; /* collected into the response body */
@@ -422,7 +377,8 @@ test_odd_key(void)
 
 	setenv("AWS_ENDPOINT_URL", env("SMTRAIL_ODD_ENDPOINT"), 1);
 	buf_init(&want, 1u << 20);
-	(void)read_file(env("SMTRAIL_TEST_PLAIN"), &want);
+	if (tl_read_file(env("SMTRAIL_TEST_PLAIN"), &want) < 0)
+		diag_note("cannot read SMTRAIL_TEST_PLAIN");
 	if (!is_int(ctx_init(&c), 0, "context for the unchecked moto"))
 		return;
 	memset(&o, 0, sizeof(o));

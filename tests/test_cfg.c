@@ -10,13 +10,11 @@
 #endif
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "buf.h"
 #include "cfg.h"
@@ -25,6 +23,7 @@
 #include "rules.h"
 #include "secret.h"
 #include "tap.h"
+#include "testlib.h"
 
 /* The build's defaults (Makefile.am, config.h), as cfg.c takes them. */
 #ifndef SMTRAIL_DEFAULT_RULES
@@ -38,7 +37,7 @@
 
 static struct diag_list dl;
 static char dtext[16384];
-static char tmpdir[] = "/tmp/test_cfg.XXXXXX";
+static char *tmpdir;
 
 /* printf into one of a few rotating buffers (tests only). */
 static const char *xf(const char *fmt, ...) PRINTF_LIKE(1, 2);
@@ -60,21 +59,7 @@ xf(const char *fmt, ...)
 static const char *
 diags(void)
 {
-	char line[700];
-	size_t o = 0;
-	unsigned i;
-
-	dtext[0] = '\0';
-	for (i = 0; i < dl.n && o < sizeof(dtext); i++) {
-		int n = snprintf(dtext + o, sizeof(dtext) - o, "%s%s",
-		    i > 0 ? "\n" : "",
-		    diag_format(&dl.items[i], line, sizeof(line)));
-
-		if (n < 0)
-			break;
-		o += (size_t)n;
-	}
-	return dtext;
+	return tl_diags(&dl, dtext, sizeof(dtext));
 }
 
 static int
@@ -113,15 +98,10 @@ static const char *
 put(const char *name, const char *content, mode_t mode)
 {
 	const char *path = xf("%s/%s", tmpdir, name);
-	int fd;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, content, strlen(content)) < 0 ||
-	    fchmod(fd, mode) < 0) {
-		diag_note("cannot write %s", path);
-		exit(1);
-	}
-	(void)close(fd);
+	if (tl_write_file(path, content, strlen(content), false) < 0 ||
+	    chmod(path, mode) < 0)
+		tl_bail("cannot write %s", path);
 	return path;
 }
 
@@ -1055,15 +1035,16 @@ test_misc_ok(void)
 static void
 test_shipped(void)
 {
-	const char *top = getenv("TOP_SRCDIR");
 	const struct cfg_dest *d;
 	struct cfg *cfg = NULL;
 	struct cfg *def = NULL;
+	char path[4096];
 	int r;
 
 	memset(&dl, 0, sizeof(dl));
-	r = cfg_load(xf("%s/etc/smtrail/smtrail.yaml", top != NULL ? top : "."),
-	    &cfg, &dl);
+	r = cfg_load(
+	    tl_src_path("etc/smtrail/smtrail.yaml", path, sizeof(path)), &cfg,
+	    &dl);
 	if (!is_int(r, 0, "shipped smtrail.yaml loads"))
 		diag_note("%s", diags());
 	is_int(dl.n, 0, "shipped: no diagnostics");
@@ -1104,28 +1085,10 @@ test_shipped(void)
 	cfg_free(cfg);
 }
 
-static void
-cleanup(void)
-{
-	static const char *const names[] = {"both.url", "open.key", "gw.key",
-	    "empty.key", "notaurl.url", "cred-open", "crlf.key", "two.key",
-	    "cr.key", "big.key", "open2.key", "gw2.key", "gr.key", "fifo",
-	    "hook.key", "slack.url", "pd.key", "hook-url", "pd-key",
-	    "smtrail.yaml", "bad.yaml"};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(names); i++)
-		(void)unlink(xf("%s/%s", tmpdir, names[i]));
-	ok(rmdir(tmpdir) == 0, "temporary directory cleaned up");
-}
-
 int
 main(void)
 {
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
-		return 1;
-	}
+	tmpdir = tl_tmpdir("test_cfg");
 	test_syntax();
 	test_keys();
 	test_types();
@@ -1139,6 +1102,6 @@ main(void)
 	test_full();
 	test_misc_ok();
 	test_shipped();
-	cleanup();
+	ok(tl_tmpdir_free(tmpdir) == 0, "temporary directory cleaned up");
 	return done_testing();
 }

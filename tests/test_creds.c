@@ -8,7 +8,6 @@
  * points it at the server.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@
 #include "http.h"
 #include "profile.h"
 #include "tap.h"
+#include "testlib.h"
 
 extern char **environ;
 
@@ -35,10 +35,7 @@ extern char **environ;
 #define ECS_TOKEN "Bearer SeCrEtEcsAuth"
 
 struct srv {
-	struct event_base *base;
-	struct evhttp *http;
-	int port;
-	char url[64];
+	struct tl_srv srv;
 	/* IMDS */
 	int imds_puts;
 	int imds_unauth;
@@ -238,20 +235,14 @@ srv_cb(struct evhttp_request *req, void *arg)
  * Helpers.
  */
 
-static char tmp[64];
+static char *tmp; /* HOME */
 static char home_aws[128];
 
 static void
 write_file(const char *path, const char *text, size_t len)
 {
-	FILE *f = fopen(path, "w");
-
-	if (f == NULL) {
+	if (tl_write_file(path, text, len, false) < 0)
 		ok(0, "cannot write %s", path);
-		return;
-	}
-	fwrite(text, 1, len, f);
-	fclose(f);
 }
 
 /* Writes ~/.aws/<name> (NULL text: removes it). */
@@ -265,15 +256,6 @@ aws_file(const char *name, const char *text)
 		(void)unlink(path);
 	else
 		write_file(path, text, strlen(text));
-}
-
-static int
-rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static void
@@ -345,26 +327,6 @@ got_cb(const struct aws_creds *c, int r, const struct diag *d, void *arg)
 	}
 }
 
-static double
-ms_since(const struct timespec *a)
-{
-	struct timespec b;
-
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	return (double)(b.tv_sec - a->tv_sec) * 1e3 +
-	    (double)(b.tv_nsec - a->tv_nsec) / 1e6;
-}
-
-static void
-run_until(struct event_base *base, int *flag, int want, int max_ms)
-{
-	struct timespec start;
-
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (*flag < want && ms_since(&start) < max_ms)
-		event_base_loop(base, EVLOOP_ONCE);
-}
-
 static struct event_base *base;
 static struct http *http;
 static struct srv s;
@@ -385,7 +347,7 @@ resolve(const struct creds_opts *o, struct got *g, const char *name)
 		ok(0, "%s: creds_get", name);
 	if (g->n != 0)
 		ok(0, "%s: callback ran inside creds_get", name);
-	run_until(base, &g->n, 1, 5000);
+	tl_run_until(base, &g->n, 1, 5000);
 	/* Let anything extra show up. */
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	if (g->n != 1)
@@ -768,7 +730,7 @@ test_web_identity(void)
 	char cfg[512];
 	time_t want;
 
-	snprintf(sts, sizeof(sts), "%s/sts", s.url);
+	snprintf(sts, sizeof(sts), "%s/sts", s.srv.url);
 	write_file(path_in("jwt"), WI_TOKEN "\n", strlen(WI_TOKEN) + 1);
 	memset(&o, 0, sizeof(o));
 	o.sts_endpoint = sts;
@@ -865,7 +827,7 @@ test_container(void)
 	unsetenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
 
 	/* Full URI and a token file (trailing newline dropped). */
-	snprintf(url, sizeof(url), "%s/ecs/full", s.url);
+	snprintf(url, sizeof(url), "%s/ecs/full", s.srv.url);
 	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
 	write_file(path_in("ecs-token"), ECS_TOKEN "\n", strlen(ECS_TOKEN) + 1);
 	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", path_in("ecs-token"),
@@ -893,7 +855,7 @@ test_container(void)
 	setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/abc",
 	    1);
 	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", ECS_TOKEN, 1);
-	o.ecs_endpoint = s.url;
+	o.ecs_endpoint = s.srv.url;
 	resolve(&o, &g, "ecs relative");
 	is_int(g.r, 0, "container (relative URI): resolved");
 	is_str(s.ecs_path, "/v2/credentials/abc",
@@ -927,7 +889,7 @@ test_imds(void)
 	memset(&o, 0, sizeof(o));
 	/* The server plays IMDSv2 strictly: no token, 401. */
 	snprintf(url, sizeof(url),
-	    "%s/latest/meta-data/iam/security-credentials/", s.url);
+	    "%s/latest/meta-data/iam/security-credentials/", s.srv.url);
 	memset(&rq, 0, sizeof(rq));
 	rq.method = "GET";
 	rq.url = url;
@@ -938,7 +900,7 @@ test_imds(void)
 		event_base_loop(base, EVLOOP_ONCE);
 	is_int(status, 401, "IMDS without a token: 401");
 
-	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", s.url, 1);
+	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", s.srv.url, 1);
 	s.imds_no_role = true;
 	resolve(&o, &g, "imds no role");
 	is_int(g.r, -ENOKEY, "imds without a role: -ENOKEY");
@@ -958,7 +920,7 @@ test_imds(void)
 	is_int(creds_get(c, got_cb, &g), 0, "imds: creds_get 1");
 	is_int(creds_get(c, got_cb, &g2), 0, "imds: creds_get 2");
 	ok(creds_current(c) == NULL, "nothing current yet");
-	run_until(base, &g2.n, 1, 5000);
+	tl_run_until(base, &g2.n, 1, 5000);
 	is_int(g.r, 0, "imds: resolved");
 	is_int(g.n + g2.n, 2, "both callbacks, once each");
 	is_str(g.provider, "imds", "imds: provider");
@@ -976,7 +938,7 @@ test_imds(void)
 	memset(&g2, 0, sizeof(g2));
 	is_int(creds_get(c, got_cb, &g2), 0, "imds: cached creds_get");
 	is_int(g2.n, 0, "not called inside creds_get");
-	run_until(base, &g2.n, 1, 1000);
+	tl_run_until(base, &g2.n, 1, 1000);
 	is_int(g2.n, 1, "cached: called from the loop");
 	is_int(s.imds_puts, 1, "cached: no new IMDS request");
 
@@ -986,7 +948,7 @@ test_imds(void)
 	g.free_me = &c;
 	is_int(creds_get(c, got_cb, &g), 0, "get, to free in the callback");
 	is_int(creds_get(c, got_cb, &g2), 0, "get, to be dropped");
-	run_until(base, &g.n, 1, 1000);
+	tl_run_until(base, &g.n, 1, 1000);
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	ok(g.n == 1 && g2.n == 0 && c == NULL,
 	    "freed in a callback: later callbacks dropped");
@@ -1058,7 +1020,7 @@ test_refresh(void)
 
 	memset(&o, 0, sizeof(o));
 	o.refresh_margin_s = 2; /* and so 0.5 s of skew */
-	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", s.url, 1);
+	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", s.srv.url, 1);
 
 	/* Expiring in 4 s: refreshed at ~2.7 s, never NULL meanwhile. */
 	s.imds_short = 1;
@@ -1067,17 +1029,17 @@ test_refresh(void)
 	memset(&g, 0, sizeof(g));
 	is_int(creds_new(base, http, &o, &c), 0, "refresh: creds_new");
 	is_int(creds_get(c, got_cb, &g), 0, "refresh: creds_get");
-	run_until(base, &g.n, 1, 3000);
+	tl_run_until(base, &g.n, 1, 3000);
 	is_str(g.key, "ASIAIMDS0001", "refresh: first credentials");
 	sampler_start(&sm, c);
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	run_until(base, &sm.changes, 1, 5000);
+	tl_run_until(base, &sm.changes, 1, 5000);
 	is_int(sm.changes, 1, "refresh: the keys changed once");
 	is_str(sm.first, "ASIAIMDS0001", "refresh: old keys current first");
 	is_str(sm.last, "ASIAIMDS0002", "refresh: then the new ones");
 	is_int(sm.nulls, 0, "refresh: creds_current never NULL (%d samples)",
 	    sm.samples);
-	ok(ms_since(&start) > 1500, "refresh: ahead of expiry, not at once");
+	ok(tl_ms_since(&start) > 1500, "refresh: ahead of expiry, not at once");
 	event_free(sm.ev);
 	creds_free(c);
 
@@ -1087,11 +1049,11 @@ test_refresh(void)
 	memset(&g, 0, sizeof(g));
 	is_int(creds_new(base, http, &o, &c), 0, "retry: creds_new");
 	is_int(creds_get(c, got_cb, &g), 0, "retry: creds_get");
-	run_until(base, &g.n, 1, 3000);
+	tl_run_until(base, &g.n, 1, 3000);
 	s.imds_fail = 1;
 	s.imds_failed = 0;
 	sampler_start(&sm, c);
-	run_until(base, &sm.changes, 1, 5000);
+	tl_run_until(base, &sm.changes, 1, 5000);
 	is_int(s.imds_failed, 1, "retry: one refresh failed");
 	is_int(sm.changes, 1, "retry: then the keys changed");
 	is_str(sm.last, "ASIAIMDS0002", "retry: new keys");
@@ -1106,26 +1068,26 @@ test_refresh(void)
 	memset(&g, 0, sizeof(g));
 	is_int(creds_new(base, http, &o, &c), 0, "expiry: creds_new");
 	is_int(creds_get(c, got_cb, &g), 0, "expiry: creds_get");
-	run_until(base, &g.n, 1, 3000);
+	tl_run_until(base, &g.n, 1, 3000);
 	ok(creds_current(c) != NULL, "expiry: current at first");
 	s.imds_fail = 1000;
 	s.imds_failed = 0;
 	sampler_start(&sm, c);
-	run_until(base, &sm.nulls, 1, 4000);
+	tl_run_until(base, &sm.nulls, 1, 4000);
 	ok(sm.nulls > 0 && creds_current(c) == NULL,
 	    "expiry: creds_current NULL once expired");
 	ok(s.imds_failed >= 1, "expiry: the refresh failed (%d)",
 	    s.imds_failed);
 	memset(&g, 0, sizeof(g));
 	is_int(creds_get(c, got_cb, &g), 0, "expiry: creds_get");
-	run_until(base, &g.n, 1, 3000);
+	tl_run_until(base, &g.n, 1, 3000);
 	is_int(g.r, -EAGAIN, "expiry: the failure is reported");
 	is_str(g.msg, "imds: role 'test-role' credentials: HTTP 500",
 	    "expiry: diag");
 	s.imds_fail = 0;
 	memset(&g, 0, sizeof(g));
 	is_int(creds_get(c, got_cb, &g), 0, "expiry: creds_get again");
-	run_until(base, &g.n, 1, 3000);
+	tl_run_until(base, &g.n, 1, 3000);
 	is_int(g.r, 0, "expiry: recovered");
 	ok(creds_current(c) != NULL, "expiry: current again");
 	event_free(sm.ev);
@@ -1136,35 +1098,14 @@ test_refresh(void)
 int
 main(void)
 {
-	struct evhttp_bound_socket *bs;
-	char aws_dir[128];
-
 	clear_aws_env();
-	snprintf(tmp, sizeof(tmp), "/tmp/test_creds.XXXXXX");
-	if (mkdtemp(tmp) == NULL) {
-		ok(0, "mkdtemp");
-		return done_testing();
-	}
+	tmp = tl_tmpdir("test_creds");
 	setenv("HOME", tmp, 1);
-	snprintf(aws_dir, sizeof(aws_dir), "%s/.aws", tmp);
-	mkdir(aws_dir, 0700);
-	snprintf(home_aws, sizeof(home_aws), "%s", aws_dir);
+	snprintf(home_aws, sizeof(home_aws), "%s/.aws", tmp);
+	mkdir(home_aws, 0700);
 
 	base = event_base_new();
-	s.base = base;
-	s.http = evhttp_new(base);
-	evhttp_set_gencb(s.http, srv_cb, &s);
-	bs = evhttp_bind_socket_with_handle(s.http, "127.0.0.1", 0);
-	ok(bs != NULL, "test server listens");
-	{
-		struct sockaddr_in sin;
-		socklen_t sl = sizeof(sin);
-
-		getsockname(evhttp_bound_socket_get_fd(bs),
-		    (struct sockaddr *)&sin, &sl);
-		s.port = ntohs(sin.sin_port);
-		snprintf(s.url, sizeof(s.url), "http://127.0.0.1:%d", s.port);
-	}
+	ok(tl_srv_start(&s.srv, base, srv_cb, &s) == 0, "test server listens");
 	is_int(http_new(base, NULL, &http), 0, "http_new");
 
 	test_profile_hostile();
@@ -1179,8 +1120,8 @@ main(void)
 	is_int(leaks, 0, "no secret in any diag");
 
 	http_free(http);
-	evhttp_free(s.http);
+	tl_srv_stop(&s.srv);
 	event_base_free(base);
-	nftw(tmp, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	(void)tl_tmpdir_free(tmp);
 	return done_testing();
 }

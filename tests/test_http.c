@@ -14,11 +14,10 @@
 
 #include "http.h"
 #include "tap.h"
+#include "testlib.h"
 
 struct srv {
-	struct event_base *base;
-	struct evhttp *http;
-	int port;
+	struct tl_srv srv;
 	int hits;
 	char last_method[16];
 	char last_body[256];
@@ -88,7 +87,7 @@ srv_cb(struct evhttp_request *req, void *arg)
 		d->req = req;
 		d->slot = &s->pending;
 		s->pending = d;
-		d->ev = evtimer_new(s->base, srv_delayed_reply, d);
+		d->ev = evtimer_new(s->srv.base, srv_delayed_reply, d);
 		evtimer_add(d->ev, &tv);
 		evbuffer_free(out);
 		return;
@@ -154,47 +153,10 @@ on_data_limit(const void *p, size_t len, void *arg)
 	return r->streamed > 50000 ? -E2BIG : 0;
 }
 
-struct tick {
-	struct timespec at;
-	int fired;
-};
-
-static void
-tick_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct tick *t = arg;
-
-	(void)fd;
-	(void)what;
-	t->fired++;
-	clock_gettime(CLOCK_MONOTONIC, &t->at);
-}
-
-static double
-ms_between(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(b->tv_sec - a->tv_sec) * 1e3 +
-	    (double)(b->tv_nsec - a->tv_nsec) / 1e6;
-}
-
-static void
-run_until(struct event_base *base, int *flag, int want)
-{
-	struct timespec start;
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	do {
-		event_base_loop(base, EVLOOP_ONCE);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-	} while (*flag < want && ms_between(&start, &now) < 10000);
-}
-
 int
 main(void)
 {
 	struct srv s = {0};
-	struct evhttp_bound_socket *bs;
 	struct http *h = NULL;
 	struct result r1 = {0};
 	struct result r2 = {0};
@@ -206,21 +168,10 @@ main(void)
 	const char *hdrs[] = {"X-Test: yes", "Content-Type: text/plain"};
 	struct http_request rq;
 	struct http_req *pending = NULL;
+	struct event_base *base = event_base_new();
 
-	s.base = event_base_new();
-	s.http = evhttp_new(s.base);
-	evhttp_set_gencb(s.http, srv_cb, &s);
-	bs = evhttp_bind_socket_with_handle(s.http, "127.0.0.1", 0);
-	ok(bs != NULL, "test server listens");
-	{
-		struct sockaddr_in sin;
-		socklen_t sl = sizeof(sin);
-
-		getsockname(evhttp_bound_socket_get_fd(bs),
-		    (struct sockaddr *)&sin, &sl);
-		s.port = ntohs(sin.sin_port);
-	}
-	is_int(http_new(s.base, NULL, &h), 0, "http_new");
+	ok(tl_srv_start(&s.srv, base, srv_cb, &s) == 0, "test server listens");
+	is_int(http_new(base, NULL, &h), 0, "http_new");
 
 	/* What must fail first: a refused connection, a body over its cap. */
 	memset(&rq, 0, sizeof(rq));
@@ -229,12 +180,12 @@ main(void)
 	rq.on_done = on_done;
 	rq.arg = &r1;
 	is_int(http_start(h, &rq, NULL), 0, "start: connection refused");
-	run_until(s.base, &r1.done, 1);
+	tl_run_until(base, &r1.done, 1, 10000);
 	is_int(r1.done, 1, "refused: callback once");
 	is_int(r1.error, -ECONNREFUSED, "refused: -ECONNREFUSED");
 	is_int(r1.status, 0, "refused: no status");
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/big", s.port);
+	snprintf(url, sizeof(url), "%s/big", s.srv.url);
 	memset(&rq, 0, sizeof(rq));
 	rq.method = "GET";
 	rq.url = url;
@@ -242,18 +193,18 @@ main(void)
 	rq.on_done = on_done;
 	rq.arg = &r2;
 	is_int(http_start(h, &rq, NULL), 0, "start: body over max_body");
-	run_until(s.base, &r2.done, 1);
+	tl_run_until(base, &r2.done, 1, 10000);
 	is_int(r2.error, -E2BIG, "max_body: -E2BIG");
 
 	memset(&r2, 0, sizeof(r2));
 	rq.max_body = 0;
 	rq.on_data = on_data_limit;
 	is_int(http_start(h, &rq, NULL), 0, "start: streaming abort");
-	run_until(s.base, &r2.done, 1);
+	tl_run_until(base, &r2.done, 1, 10000);
 	is_int(r2.error, -E2BIG, "on_data's error becomes the result");
 
 	/* POST with headers and body. */
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo", s.port);
+	snprintf(url, sizeof(url), "%s/echo", s.srv.url);
 	memset(&rq, 0, sizeof(rq));
 	rq.method = "POST";
 	rq.url = url;
@@ -264,7 +215,7 @@ main(void)
 	rq.on_done = on_done;
 	rq.arg = &r3;
 	is_int(http_start(h, &rq, NULL), 0, "start: POST");
-	run_until(s.base, &r3.done, 1);
+	tl_run_until(base, &r3.done, 1, 10000);
 	is_int(r3.error, 0, "POST: no error");
 	is_int(r3.status, 200, "POST: 200");
 	is_str(r3.body, "hello ping", "POST: body echoed");
@@ -272,11 +223,11 @@ main(void)
 	is_str(s.last_hdr, "yes", "server saw the header");
 
 	/* Error status and headers. */
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/fail", s.port);
+	snprintf(url, sizeof(url), "%s/fail", s.srv.url);
 	memset(&r3, 0, sizeof(r3));
 	rq.url = url;
 	is_int(http_start(h, &rq, NULL), 0, "start: 503");
-	run_until(s.base, &r3.done, 1);
+	tl_run_until(base, &r3.done, 1, 10000);
 	is_int(r3.error, 0, "503 is a response, not a transport error");
 	is_int(r3.status, 503, "503 status");
 	is_str(r3.retry_after, "7", "header value trimmed");
@@ -286,12 +237,10 @@ main(void)
 	/* A slow response and a timer in the same loop: the timer is on time.
 	 */
 	{
-		struct tick t = {0};
-		struct event *ev = evtimer_new(s.base, tick_cb, &t);
-		struct timeval tv = {0, 200000};
+		struct tl_tick t;
 		struct timespec start;
 
-		snprintf(url, sizeof(url), "http://127.0.0.1:%d/slow", s.port);
+		snprintf(url, sizeof(url), "%s/slow", s.srv.url);
 		memset(&rq, 0, sizeof(rq));
 		rq.method = "GET";
 		rq.url = url;
@@ -299,17 +248,18 @@ main(void)
 		rq.arg = &r4;
 		clock_gettime(CLOCK_MONOTONIC, &start);
 		is_int(http_start(h, &rq, NULL), 0, "start: slow request");
-		evtimer_add(ev, &tv);
-		run_until(s.base, &r4.done, 1);
+		if (tl_tick_start(&t, base, 200) < 0)
+			tl_bail("test_http: no timer");
+		tl_run_until(base, &r4.done, 1, 10000);
 		is_int(t.fired, 1, "timer fired during the long request");
-		ok(t.fired && ms_between(&start, &t.at) < 400,
+		ok(t.fired && tl_ms_between(&start, &t.at) < 400,
 		    "timer on time (%.0f ms, want ~200)",
-		    ms_between(&start, &t.at));
-		ok(ms_between(&start, &r4.at) >= 900,
+		    tl_ms_between(&start, &t.at));
+		ok(tl_ms_between(&start, &r4.at) >= 900,
 		    "slow response after ~1 s (%.0f ms)",
-		    ms_between(&start, &r4.at));
+		    tl_ms_between(&start, &r4.at));
 		is_str(r4.body, "late", "slow response body");
-		event_free(ev);
+		tl_tick_stop(&t);
 	}
 
 	/* Cancel: no callback. */
@@ -322,12 +272,7 @@ main(void)
 	is_int((long long)http_in_flight(h), 1, "one in flight");
 	http_cancel(pending);
 	is_int((long long)http_in_flight(h), 0, "none after cancel");
-	{
-		struct timeval tv = {1, 300000};
-
-		event_base_loopexit(s.base, &tv);
-		event_base_dispatch(s.base);
-	}
+	tl_run_for(base, 1300);
 	is_int(r5.done, 0, "cancelled request: no callback");
 
 	is_str(http_url_redact("https://hooks.slack.com/services/T0/B0/XXXX",
@@ -342,14 +287,14 @@ main(void)
 	/* A request in flight at http_free: freed, no callback. */
 	memset(&r5, 0, sizeof(r5));
 	is_int(http_start(h, &rq, NULL), 0, "start: in flight at free");
-	event_base_loop(s.base, EVLOOP_NONBLOCK);
+	event_base_loop(base, EVLOOP_NONBLOCK);
 	http_free(h);
 	is_int(r5.done, 0, "http_free: no callback");
 	if (s.pending != NULL) {
 		event_free(s.pending->ev);
 		free(s.pending);
 	}
-	evhttp_free(s.http);
-	event_base_free(s.base);
+	tl_srv_stop(&s.srv);
+	event_base_free(base);
 	return done_testing();
 }

@@ -4,8 +4,6 @@
  * crash between spooling a group and closing it, compaction.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,6 +23,7 @@
 #include "incident.h"
 #include "rules.h"
 #include "tap.h"
+#include "testlib.h"
 
 /* 2026-11-25T09:00:00Z */
 #define T0 1795597200ull
@@ -69,37 +68,6 @@ static struct incident_opts opts = {test_clock, NULL, 1};
 static char last_json[1 << 16]; /* the last SEND's text; "" for NULL */
 static bool last_null;
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static char *
-mkdir_tmp(void)
-{
-	const char *t = getenv("TMPDIR");
-	char *d = malloc(4096);
-
-	(void)snprintf(d, 4096, "%s/test_incident.XXXXXX",
-	    t != NULL ? t : "/tmp");
-	if (mkdtemp(d) == NULL) {
-		perror("mkdtemp");
-		exit(2);
-	}
-	return d;
-}
-
-static void
-rm_tmp(char *d)
-{
-	(void)nftw(d, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(d);
-}
-
 static char *
 jpath(const char *dir)
 {
@@ -112,14 +80,8 @@ jpath(const char *dir)
 static void
 write_journal_len(const char *dir, const char *text, size_t len, bool append)
 {
-	int fd = open(jpath(dir),
-	    O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0600);
-
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
-		perror("write_journal");
-		exit(2);
-	}
-	(void)close(fd);
+	if (tl_write_file(jpath(dir), text, len, append) < 0)
+		tl_bail("cannot write %s", jpath(dir));
 }
 
 static void
@@ -131,9 +93,7 @@ write_journal(const char *dir, const char *text, bool append)
 static off_t
 file_size(const char *dir)
 {
-	struct stat st;
-
-	return stat(jpath(dir), &st) == 0 ? st.st_size : -1;
+	return tl_file_size(jpath(dir));
 }
 
 static struct incident *
@@ -287,7 +247,7 @@ static void
 expect_bad_len(const char *name, const char *text, size_t len, unsigned line,
     const char *offset)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_incident");
 	struct incident *inc = NULL;
 	struct diag d;
 	int r;
@@ -301,7 +261,7 @@ expect_bad_len(const char *name, const char *text, size_t len, unsigned line,
 	    "hostile %s: says where ('%s')", name, d.msg);
 	ok(inc == NULL, "hostile %s: nothing returned", name);
 	incident_free(inc);
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 static void
@@ -318,7 +278,7 @@ static const char good_send[] =
 static void
 test_hostile(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_incident");
 	struct incident *inc;
 	struct incident *two = NULL;
 	struct diag d;
@@ -424,14 +384,14 @@ test_hostile(void)
 
 	/* Not a regular file. */
 	{
-		char *d2 = mkdir_tmp();
+		char *d2 = tl_tmpdir("test_incident");
 
 		(void)mkdir(jpath(d2), 0700);
 		memset(&d, 0, sizeof(d));
 		r = incident_open(d2, &opts, &two, &d);
 		ok(r < 0 && two == NULL, "journal is a directory: fails (%d)",
 		    r);
-		rm_tmp(d2);
+		(void)tl_tmpdir_free(d2);
 	}
 	memset(&d, 0, sizeof(d));
 	r = incident_open("/nonexistent/smtrail", &opts, &two, &d);
@@ -453,7 +413,7 @@ test_hostile(void)
 		is_int(file_size(dir), before, "bad alerts: nothing written");
 		incident_free(inc);
 	}
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 /* ---- rules without options ----------------------------------------------- */
@@ -461,7 +421,7 @@ test_hostile(void)
 static void
 test_plain(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_incident");
 	struct incident *inc = xopen(dir);
 	off_t before = file_size(dir);
 
@@ -475,7 +435,7 @@ test_plain(void)
 	is_int(stats(inc).keys, 0, "plain: no state");
 	is_int(incident_sync(inc), 0, "plain: nothing to sync");
 	incident_free(inc);
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 /* ---- throttle ------------------------------------------------------------ */
@@ -483,7 +443,7 @@ test_plain(void)
 static void
 test_throttle(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_incident");
 	struct incident *inc = xopen(dir);
 	off_t size;
 
@@ -553,7 +513,7 @@ test_throttle(void)
 	    INCIDENT_DUPLICATE, "no eventID: the same text is a duplicate");
 	incident_free(inc);
 	test_now = T0;
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 /* A real alert, record included, through the same path. */
@@ -565,7 +525,7 @@ test_real_alert(void)
 	    "\"eventTime\":\"2026-11-25T09:06:00Z\",\"awsRegion\":\"us-east-1\","
 	    "\"userIdentity\":{\"arn\":\"arn:aws:iam::1:user/m\"},"
 	    "\"requestParameters\":{\"secretId\":\"prod/\\\"k\\\"\"}}";
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_incident");
 	struct incident *inc = xopen(dir);
 	const struct rule *r = rules_find(rs, "thr");
 	struct json_object *rec = json_tokener_parse(rec_text);
@@ -610,7 +570,7 @@ test_real_alert(void)
 	json_object_put(rec);
 	incident_free(inc);
 	test_now = T0;
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 /* ---- group_wait ---------------------------------------------------------- */
@@ -618,7 +578,7 @@ test_real_alert(void)
 static void
 test_group(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_incident");
 	struct incident *inc = xopen(dir);
 	struct sink s;
 	off_t before_flush;
@@ -740,14 +700,14 @@ test_group(void)
 	}
 	incident_free(inc);
 	test_now = T0;
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 /* Group and throttle: the window applies to the group as a whole. */
 static void
 test_group_throttle(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_incident");
 	struct incident *inc = xopen(dir);
 	struct sink s;
 
@@ -776,7 +736,7 @@ test_group_throttle(void)
 	    "group+throttle: the group says 1 more since");
 	incident_free(inc);
 	test_now = T0;
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 /* ---- resolve_on ---------------------------------------------------------- */
@@ -784,7 +744,7 @@ test_group_throttle(void)
 static void
 test_resolve(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_incident");
 	struct incident *inc = xopen(dir);
 	off_t size;
 
@@ -851,14 +811,14 @@ test_resolve(void)
 	    "resolve: ... gets the field without a comma");
 	incident_free(inc);
 	test_now = T0;
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 /* A resolve while the trigger is still held: both go out, in order. */
 static void
 test_group_resolve(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_incident");
 	struct incident *inc = xopen(dir);
 	struct sink s;
 
@@ -902,7 +862,7 @@ test_group_resolve(void)
 	    "group+resolve: then resolved at once");
 	incident_free(inc);
 	test_now = T0;
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 /* ---- compaction ---------------------------------------------------------- */
@@ -910,7 +870,7 @@ test_group_resolve(void)
 static void
 test_compact(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_incident");
 	struct incident *inc = xopen(dir);
 	struct sink s;
 	off_t before;
@@ -990,14 +950,14 @@ test_compact(void)
 	    "compact: the incident still resolves");
 	incident_free(inc);
 	test_now = T0;
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 /* Open incidents are forgotten only after INCIDENT_MAX_OPEN_S. */
 static void
 test_expiry(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_incident");
 	struct incident *inc = xopen(dir);
 
 	test_now = T0;
@@ -1016,14 +976,14 @@ test_expiry(void)
 	    "expiry: so a resolve does nothing");
 	incident_free(inc);
 	test_now = T0;
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 /* A full disk: a failed write changes nothing, in memory or on disk. */
 static void
 test_full_disk(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_incident");
 	struct incident *inc = xopen(dir);
 	struct rlimit old;
 	struct rlimit lim;
@@ -1059,7 +1019,7 @@ test_full_disk(void)
 	is_int(trig(inc, "thr", "k", "e-3"), INCIDENT_DUPLICATE,
 	    "full disk: e-3 counted once");
 	incident_free(inc);
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 /*
@@ -1070,7 +1030,7 @@ test_full_disk(void)
 static void
 test_evict(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_incident");
 	struct incident *inc = xopen(dir);
 	char key[32];
 	int bad = 0;
@@ -1110,10 +1070,10 @@ test_evict(void)
 	is_int(resolve(inc, "res", "k0", "s"), INCIDENT_SEND,
 	    "evict: the oldest open incident still resolves");
 	incident_free(inc);
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 
 	/* Nothing evictable: untracked, sent as is. */
-	dir = mkdir_tmp();
+	dir = tl_tmpdir("test_incident");
 	inc = xopen(dir);
 	test_now = T0;
 	bad = 0;
@@ -1137,19 +1097,14 @@ test_evict(void)
 	is_int(stats(inc).evicted, 0, "untracked: no open incident evicted");
 	incident_free(inc);
 	test_now = T0;
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 int
 main(void)
 {
-	struct diag_list dl;
-	int r;
 
-	memset(&dl, 0, sizeof(dl));
-	r = rules_load_buffer("t.yaml", rules_text, sizeof(rules_text) - 1,
-	    true, &rs, &dl);
-	if (!is_int(r, 0, "rules load"))
+	if (!is_int(tl_rules(rules_text, &rs), 0, "rules load"))
 		return done_testing();
 	test_hostile();
 	test_plain();

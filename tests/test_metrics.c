@@ -8,7 +8,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/event.h>
 
@@ -16,6 +15,7 @@
 #include "http.h"
 #include "metrics.h"
 #include "tap.h"
+#include "testlib.h"
 
 /* ---- registration failures ------------------------------------------- */
 
@@ -511,16 +511,6 @@ on_done(struct http_response *resp, void *arg)
 	    http_header(resp, "connection", tmp, sizeof(tmp)) ? tmp : "-");
 }
 
-static double
-ms_since(const struct timespec *a)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - a->tv_sec) * 1e3 +
-	    (double)(now.tv_nsec - a->tv_nsec) / 1e6;
-}
-
 /* One request, run on the loop until it is done (10 s at most). */
 static void
 fetch(struct event_base *base, struct http *h, const char *method, int port,
@@ -528,7 +518,6 @@ fetch(struct event_base *base, struct http *h, const char *method, int port,
     size_t body_len, struct result *res)
 {
 	struct http_request rq;
-	struct timespec start;
 	char url[256];
 
 	memset(res, 0, sizeof(*res));
@@ -547,9 +536,7 @@ fetch(struct event_base *base, struct http *h, const char *method, int port,
 		res->error = -EIO;
 		return;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (res->done == 0 && ms_since(&start) < 10000)
-		event_base_loop(base, EVLOOP_ONCE);
+	tl_run_until(base, &res->done, 1, 10000);
 }
 
 static void

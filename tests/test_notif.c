@@ -20,6 +20,7 @@
 #include "diag.h"
 #include "notif.h"
 #include "tap.h"
+#include "testlib.h"
 
 #define CT_KEY(n)                                                              \
 	"AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/25/"                \
@@ -108,26 +109,6 @@ objects_str(const struct notif *n, struct buf *b)
 			n->objects[i].key) < 0)
 			return "(too long)";
 	return b->data != NULL ? b->data : "";
-}
-
-static char *
-read_file(const char *path, size_t *ret_len)
-{
-	FILE *f = fopen(path, "rb");
-	struct buf b;
-	char chunk[4096];
-	size_t n;
-
-	*ret_len = 0;
-	if (f == NULL)
-		return NULL;
-	buf_init(&b, 16u << 20);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_append(&b, chunk, n) < 0)
-			break;
-	fclose(f);
-	*ret_len = b.len;
-	return buf_steal(&b);
 }
 
 /* An SNS Notification envelope around msg. */
@@ -914,7 +895,7 @@ sample_body(const char *path, int body, size_t *ret_len)
 	struct json_object *recs;
 	struct json_object *b;
 	size_t len = 0;
-	char *text = read_file(path, &len);
+	char *text = tl_slurp(path, 16u << 20, &len);
 	char *s = NULL;
 	bool cli;
 

@@ -16,10 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
@@ -29,6 +26,7 @@
 #include "pd.h"
 #include "sink.h"
 #include "tap.h"
+#include "testlib.h"
 
 #define EVID "3f4e5d6c-1a2b-4c3d-9e8f-0a1b2c3d4e5f"
 #define SECRET_ARN                                                             \
@@ -68,17 +66,6 @@ static struct diag last_diag;
 
 /* ---- an independent Events API v2 validator ---------------------------- */
 
-static size_t
-u8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return n;
-}
-
 static bool
 one_of(const char *s, const char *const *set)
 {
@@ -99,7 +86,7 @@ v_str(struct json_object *o, const char *key, bool required, size_t max)
 		return "a member is not a string";
 	if (json_object_get_string_len(v) == 0)
 		return "an empty string";
-	if (max != 0 && u8_chars(json_object_get_string(v)) > max)
+	if (max != 0 && tl_u8_chars(json_object_get_string(v)) > max)
 		return "a string over its limit";
 	return NULL;
 }
@@ -157,7 +144,6 @@ v_pd(const char *payload, size_t len)
 	static const char *const known[] = {"routing_key", "event_action",
 	    "dedup_key", "payload", "links", "images", "client", "client_url",
 	    NULL};
-	struct json_tokener *tok = json_tokener_new();
 	struct json_object *o;
 	struct json_object *v;
 	const char *e = NULL;
@@ -166,16 +152,9 @@ v_pd(const char *payload, size_t len)
 
 	if (len > PD_MAX_PAYLOAD)
 		return "over 512 KB";
-	json_tokener_set_flags(tok,
-	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, payload, (int)len);
-	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len) {
-		json_tokener_free(tok);
-		json_object_put(o);
+	o = tl_json_strict(payload, len);
+	if (o == NULL)
 		return "not strict JSON in valid UTF-8";
-	}
-	json_tokener_free(tok);
 	if (!json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
 		return "not an object";
@@ -238,25 +217,8 @@ static char *
 member(const char *payload, const char *path)
 {
 	struct json_object *o = json_tokener_parse(payload);
-	struct json_object *v = o;
-	char *ret = NULL;
-	char key[64];
-	const char *p = path;
+	char *ret = tl_json_member(o, path);
 
-	while (v != NULL && *p != '\0') {
-		size_t n = strcspn(p, ".");
-
-		(void)snprintf(key, sizeof(key), "%.*s", (int)n, p);
-		if (!json_object_object_get_ex(v, key, &v))
-			v = NULL;
-		p += n + (p[n] == '.');
-	}
-	if (v != NULL)
-		ret = strdup(json_object_is_type(v, json_type_string)
-			? json_object_get_string(v)
-			: json_object_to_json_string_ext(v,
-			      JSON_C_TO_STRING_PLAIN |
-				  JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return ret;
 }
@@ -274,10 +236,10 @@ is_member(const char *payload, const char *path, const char *want,
 static char *
 variant(const char *extra)
 {
-	size_t n = strlen(ALERT_HEAD) + strlen(extra) + 3;
-	char *s = malloc(n);
+	char *s = NULL;
 
-	(void)snprintf(s, n, "%s,%s}", ALERT_HEAD, extra);
+	if (asprintf(&s, "%s,%s}", ALERT_HEAD, extra) < 0)
+		tl_bail("variant: out of memory");
 	return s;
 }
 
@@ -493,6 +455,18 @@ static const char golden_resolve[] =
     "{\"routing_key\":\"" KEY "\",\"event_action\":\"resolve\","
     "\"dedup_key\":\"" DEDUP "\"}";
 
+/* ALERT with extra members, rendered into out: two tests, it renders and
+ * the event is valid. */
+static void
+render_variant(const char *extra, const char *name, struct buf *out)
+{
+	char *s = variant(extra);
+
+	is_int(render(s, out), 0, "%s: rendered", name);
+	is_str(v_pd(out->data, out->len), NULL, "%s: valid", name);
+	free(s);
+}
+
 static void
 test_shapes(void)
 {
@@ -530,9 +504,8 @@ test_shapes(void)
 	free(s);
 
 	/* Grouped. */
-	s = variant("\"count\":3,\"events\":[\"e1\",\"e2\",\"e3\"]");
-	is_int(render(s, &out), 0, "grouped: rendered");
-	is_str(v_pd(out.data, out.len), NULL, "grouped: valid");
+	render_variant("\"count\":3,\"events\":[\"e1\",\"e2\",\"e3\"]",
+	    "grouped", &out);
 	is_member(out.data, "payload.summary",
 	    "Secret read by another account (3 events): GetSecretValue on "
 	    "prod/db by " MALLORY,
@@ -543,32 +516,26 @@ test_shapes(void)
 	    "[\"e1\",\"e2\",\"e3\"]", "grouped: events in custom_details");
 	is_member(out.data, "dedup_key", DEDUP,
 	    "grouped: the same dedup_key as one");
-	free(s);
 
 	/* Suppressed. */
-	s = variant("\"suppressed\":41,\"suppressed_since\":"
-		    "\"2024-05-01T12:00:00Z\"");
-	is_int(render(s, &out), 0, "suppressed: rendered");
-	is_str(v_pd(out.data, out.len), NULL, "suppressed: valid");
+	render_variant("\"suppressed\":41,\"suppressed_since\":"
+		       "\"2024-05-01T12:00:00Z\"",
+	    "suppressed", &out);
 	is_member(out.data, "payload.summary",
 	    "Secret read by another account (41 more since "
 	    "2024-05-01T12:00:00Z): GetSecretValue on prod/db by " MALLORY,
 	    "suppressed: the summary says so");
 	is_member(out.data, "payload.custom_details.suppressed", "41",
 	    "suppressed: in custom_details");
-	free(s);
 
 	/* Test. */
-	s = variant("\"test\":true");
-	is_int(render(s, &out), 0, "test: rendered");
-	is_str(v_pd(out.data, out.len), NULL, "test: valid");
+	render_variant("\"test\":true", "test", &out);
 	is_member(out.data, "payload.summary",
 	    "[TEST] Secret read by another account: GetSecretValue on "
 	    "prod/db by " MALLORY,
 	    "test: marked");
 	is_member(out.data, "payload.custom_details.test", "true",
 	    "test: in custom_details");
-	free(s);
 
 	/* Every severity maps 1:1. */
 	{
@@ -743,150 +710,34 @@ test_params(void)
 	buf_done(&out);
 }
 
+static int
+corpus_alert(const char *json, void *arg)
+{
+	struct buf *out = arg;
+
+	if (render(json, out) != 0 || v_pd(out->data, out->len) != NULL)
+		return -EBADMSG;
+	return 0;
+}
+
 static void
 test_corpus(void)
 {
 	char path[512];
-	struct json_object *f;
-	struct json_object *recs;
 	struct buf out;
-	size_t n = 0;
 	size_t bad = 0;
-	size_t i;
+	int n;
 
-	(void)snprintf(path, sizeof(path),
-	    "%s/cloudtrail/secretsmanager/combined_secretsmanager.json",
-	    tap_shared_data());
-	f = json_object_from_file(path);
-	if (!ok(f != NULL && json_object_object_get_ex(f, "Records", &recs),
-		"corpus: %s", path)) {
-		json_object_put(f);
-		return;
-	}
 	buf_init(&out, PD_MAX_PAYLOAD);
-	for (i = 0; i < json_object_array_length(recs); i++) {
-		struct json_object *rec = json_object_array_get_idx(recs, i);
-		struct json_object *a = json_object_new_object();
-		struct json_object *v;
-		static const char *const keys[] = {"eventID", "eventName",
-		    "eventTime", "awsRegion", "recipientAccountId",
-		    "sourceIPAddress", "errorCode"};
-		size_t k;
-
-		json_object_object_add(a, "rule",
-		    json_object_new_string("corpus"));
-		for (k = 0; k < ARRAY_SIZE(keys); k++)
-			if (json_object_object_get_ex(rec, keys[k], &v))
-				json_object_object_add(a, keys[k],
-				    json_object_get(v));
-		json_object_object_add(a, "record", json_object_get(rec));
-		if (render(json_object_to_json_string(a), &out) != 0 ||
-		    v_pd(out.data, out.len) != NULL) {
-			bad++;
-			diag_note("record %zu refused or invalid", i);
-		}
-		n++;
-		json_object_put(a);
-	}
-	ok(n > 0 && bad == 0, "corpus: all %zu records render valid events", n);
+	n = tl_corpus_alerts(NULL, corpus_alert, &out, path, sizeof(path),
+	    &bad);
+	if (ok(n >= 0, "corpus: %s", path))
+		ok(n > 0 && bad == 0,
+		    "corpus: all %d records render valid events", n);
 	buf_done(&out);
-	json_object_put(f);
 }
 
 /* ---- end to end -------------------------------------------------------- */
-
-struct reply {
-	int status;
-	const char *body;
-	const char *retry_after;
-};
-
-#define MAX_HITS 16
-
-struct rcv {
-	struct reply script[8]; /* one per hit; the last repeats */
-	int n_script;
-	int hits;
-	uint64_t t_us[MAX_HITS];
-	char *body[MAX_HITS];
-	char ctype[64];
-};
-
-static uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static void
-rcv_cb(struct evhttp_request *req, void *arg)
-{
-	struct rcv *r = arg;
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	struct evbuffer *out = evbuffer_new();
-	const struct reply *rp;
-	const char *v;
-	size_t n;
-	int i = r->hits++;
-
-	rp = &r->script[i < r->n_script ? i : r->n_script - 1];
-	if (i < MAX_HITS) {
-		r->t_us[i] = mono_us();
-		n = evbuffer_get_length(in);
-		r->body[i] = malloc(n + 1);
-		evbuffer_copyout(in, r->body[i], n);
-		r->body[i][n] = '\0';
-	}
-	v = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Content-Type");
-	(void)snprintf(r->ctype, sizeof(r->ctype), "%s", v ? v : "");
-	if (rp->retry_after != NULL)
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Retry-After", rp->retry_after);
-	evbuffer_add_printf(out, "%s", rp->body);
-	evhttp_send_reply(req, rp->status, "X", out);
-	evbuffer_free(out);
-}
-
-static void
-rcv_reset(struct rcv *r, int n, const struct reply *script)
-{
-	int i;
-
-	for (i = 0; i < MAX_HITS; i++)
-		free(r->body[i]);
-	memset(r, 0, sizeof(*r));
-	memcpy(r->script, script, (size_t)n * sizeof(*script));
-	r->n_script = n;
-}
-
-struct got {
-	int done;
-	uint64_t t_us;
-	struct sink_outcome o;
-};
-
-static void
-on_done(const struct sink_outcome *o, void *arg)
-{
-	struct got *g = arg;
-
-	g->done++;
-	g->t_us = mono_us();
-	g->o = *o;
-}
-
-static void
-run(struct event_base *base, const struct got *g)
-{
-	uint64_t end = mono_us() + 15000000u;
-
-	while (!g->done && mono_us() < end)
-		event_base_loop(base, EVLOOP_ONCE);
-}
 
 static struct sink *
 pd_sink(struct event_base *base, struct http *h, const char *url,
@@ -909,11 +760,10 @@ pd_sink(struct event_base *base, struct http *h, const char *url,
 }
 
 static void
-send_one(struct sink *s, const char *json, struct got *g, const char *name)
+send_one(struct sink *s, const char *json, struct tl_outcome *g,
+    const char *name)
 {
-	memset(g, 0, sizeof(*g));
-	is_int(sink_send(s, json, strlen(json), on_done, g), 0, "%s: sent",
-	    name);
+	is_int(tl_sink_send(s, json, g), 0, "%s: sent", name);
 	is_int(g->done, 0, "%s: no callback inside sink_send", name);
 }
 
@@ -921,32 +771,19 @@ static void
 test_e2e(void)
 {
 	struct event_base *base = event_base_new();
-	struct evhttp *srv = evhttp_new(base);
-	struct evhttp_bound_socket *bs;
 	struct http *h = NULL;
-	struct rcv rv;
+	struct tl_rcv rv;
 	struct sink *s;
-	struct got g;
-	struct got g3[3];
+	struct tl_outcome g;
+	struct tl_outcome g3[3];
 	char url[256];
 	uint64_t t0;
 	char *res;
-	int port;
 	int i;
 
-	memset(&rv, 0, sizeof(rv));
-	evhttp_set_gencb(srv, rcv_cb, &rv);
-	bs = evhttp_bind_socket_with_handle(srv, "127.0.0.1", 0);
-	{
-		struct sockaddr_in sin;
-		socklen_t sl = sizeof(sin);
-
-		getsockname(evhttp_bound_socket_get_fd(bs),
-		    (struct sockaddr *)&sin, &sl);
-		port = ntohs(sin.sin_port);
-	}
-	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/v2/enqueue",
-	    port);
+	if (tl_rcv_start(&rv, base) < 0)
+		tl_bail("test_pd: the receiver cannot listen");
+	(void)snprintf(url, sizeof(url), "%s/v2/enqueue", rv.srv.url);
 	is_int(http_new(base, NULL, &h), 0, "http client");
 
 	{
@@ -973,17 +810,17 @@ test_e2e(void)
 
 	/* 202: delivered; the body is pd_payload's, with the key. */
 	{
-		static const struct reply r202[] = {{202,
+		static const struct tl_reply r202[] = {{202,
 		    "{\"status\":\"success\",\"message\":\"Event "
 		    "processed\",\"dedup_key\":\"" DEDUP "\"}",
 		    NULL}};
 
-		rcv_reset(&rv, 1, r202);
+		tl_rcv_reset(&rv, r202, 1);
 	}
 	s = pd_sink(base, h, url, 0);
 	ok(s != NULL, "pagerduty sink");
 	send_one(s, ALERT, &g, "202");
-	run(base, &g);
+	tl_outcome_wait(base, &g);
 	is_int(g.o.result, SINK_DELIVERED, "202: delivered");
 	is_int(g.o.status, 202, "202: status");
 	is_str(g.o.detail, "HTTP 202", "202: detail");
@@ -996,7 +833,7 @@ test_e2e(void)
 	/* The resolve on the wire. */
 	res = variant("\"status\":\"resolved\"");
 	send_one(s, res, &g, "resolve");
-	run(base, &g);
+	tl_outcome_wait(base, &g);
 	is_int(g.o.result, SINK_DELIVERED, "resolve: delivered");
 	is_str(rv.body[1], golden_resolve, "resolve: only key, action, dedup");
 	free(res);
@@ -1005,7 +842,7 @@ test_e2e(void)
 	/* 400 with errors: permanent; the errors in the detail; a key
 	 * echoed back is redacted. */
 	{
-		static const struct reply r400[] = {
+		static const struct tl_reply r400[] = {
 		    {400,
 			"{\"status\":\"invalid event\",\"message\":\"Event "
 			"object is invalid\",\"errors\":[\"Length of "
@@ -1019,11 +856,11 @@ test_e2e(void)
 			NULL},
 		    {400, "<html>Bad Request</html>", NULL}};
 
-		rcv_reset(&rv, 3, r400);
+		tl_rcv_reset(&rv, r400, 3);
 	}
 	s = pd_sink(base, h, url, 0);
 	send_one(s, ALERT, &g, "400");
-	run(base, &g);
+	tl_outcome_wait(base, &g);
 	is_int(g.o.result, SINK_PERMANENT, "400: permanent");
 	is_int(g.o.status, 400, "400: status");
 	is_str(g.o.detail,
@@ -1031,11 +868,11 @@ test_e2e(void)
 	    "characters); 'payload.severity' is invalid",
 	    "400: the errors, joined");
 	send_one(s, ALERT, &g, "400 echoing the key");
-	run(base, &g);
+	tl_outcome_wait(base, &g);
 	is_str(g.o.detail, "HTTP 400: Unknown routing key [redacted]",
 	    "400 echoing the key: redacted");
 	send_one(s, ALERT, &g, "400 not JSON");
-	run(base, &g);
+	tl_outcome_wait(base, &g);
 	is_str(g.o.detail, "HTTP 400: <html>Bad Request</html>",
 	    "400 not JSON: the body text");
 	sink_free(s);
@@ -1043,7 +880,7 @@ test_e2e(void)
 	/* 429 and 5xx: retry, with no Retry-After (ours is the backoff);
 	 * 401, 403, 404: permanent. */
 	{
-		static const struct reply rx[] = {
+		static const struct tl_reply rx[] = {
 		    {429, "{\"status\":\"throttle event\"}", "30"},
 		    {500, "", NULL}, {503, "", NULL},
 		    {401, "{\"message\":\"Unauthorized " KEY "\"}", NULL},
@@ -1055,7 +892,7 @@ test_e2e(void)
 		    "HTTP 503", "HTTP 401: Unauthorized [redacted]", "HTTP 403",
 		    "HTTP 404"};
 
-		rcv_reset(&rv, 6, rx);
+		tl_rcv_reset(&rv, rx, 6);
 		s = pd_sink(base, h, url, 0);
 		for (i = 0; i < 6; i++) {
 			char name[32];
@@ -1063,7 +900,7 @@ test_e2e(void)
 			(void)snprintf(name, sizeof(name), "%ld",
 			    want_status[i]);
 			send_one(s, ALERT, &g, name);
-			run(base, &g);
+			tl_outcome_wait(base, &g);
 			is_int(g.o.result, i < 3 ? SINK_RETRY : SINK_PERMANENT,
 			    "%s: %s", name, i < 3 ? "retry" : "permanent");
 			is_int(g.o.status, want_status[i], "%s: status", name);
@@ -1079,18 +916,19 @@ test_e2e(void)
 
 	/* A rate limit: 2 per second, 3 sends take >= 1 s. */
 	{
-		static const struct reply r202[] = {{202, "{}", NULL}};
+		static const struct tl_reply r202[] = {{202, "{}", NULL}};
 
-		rcv_reset(&rv, 1, r202);
+		tl_rcv_reset(&rv, r202, 1);
 	}
 	s = pd_sink(base, h, url, 2);
 	memset(g3, 0, sizeof(g3));
-	t0 = mono_us();
+	t0 = tl_now_us();
 	for (i = 0; i < 3; i++)
-		is_int(sink_send(s, ALERT, strlen(ALERT), on_done, &g3[i]), 0,
-		    "rate: send %d", i);
+		is_int(
+		    sink_send(s, ALERT, strlen(ALERT), tl_outcome_cb, &g3[i]),
+		    0, "rate: send %d", i);
 	is_int((long long)sink_waiting(s), 1, "rate: one waits");
-	run(base, &g3[2]);
+	tl_outcome_wait(base, &g3[2]);
 	ok(g3[0].done + g3[1].done + g3[2].done == 3 &&
 		g3[2].o.result == SINK_DELIVERED,
 	    "rate: all delivered, once each");
@@ -1100,21 +938,19 @@ test_e2e(void)
 	sink_free(s);
 
 	/* Unrenderable: permanent, nothing sent, no key in the detail. */
-	rcv_reset(&rv, 1, (const struct reply[]){{202, "{}", NULL}});
+	tl_rcv_reset(&rv, (const struct tl_reply[]){{202, "{}", NULL}}, 1);
 	s = pd_sink(base, h, url, 0);
 	send_one(s, "{\"rule\":\"r\",\"severity\":\"sev1\"}", &g,
 	    "unrenderable");
-	run(base, &g);
+	tl_outcome_wait(base, &g);
 	is_int(g.o.result, SINK_PERMANENT, "unrenderable: permanent");
 	is_str(g.o.detail, "cannot render the alert: alert: unknown severity",
 	    "unrenderable: why");
 	is_int(rv.hits, 0, "unrenderable: nothing sent");
 	sink_free(s);
 
-	for (i = 0; i < MAX_HITS; i++)
-		free(rv.body[i]);
 	http_free(h);
-	evhttp_free(srv);
+	tl_rcv_stop(&rv);
 	event_base_free(base);
 }
 

@@ -20,13 +20,26 @@ parse(const char *s)
 	return o;
 }
 
+/* record_value_text() of v, into out. */
+static const char *
+value_text(struct json_object *v, char *out, size_t size)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b, 1 << 16);
+	r = record_value_text(v, &b);
+	(void)snprintf(out, size, "%s", b.data != NULL ? b.data : "");
+	buf_done(&b);
+	return r < 0 ? "(error)" : out;
+}
+
 /* The text of the value at a dotted path ("(absent)" when NULL). */
 static const char *
 text_at(struct json_object *rec, const char *dotted, char *out, size_t size)
 {
 	struct record_path *p;
 	struct json_object *v;
-	struct buf b;
 	bool present;
 
 	if (record_path_compile(dotted, &p) < 0)
@@ -37,32 +50,40 @@ text_at(struct json_object *rec, const char *dotted, char *out, size_t size)
 		return "(absent)";
 	if (v == NULL)
 		return "(null)";
-	buf_init(&b, 1 << 16);
-	if (record_value_text(v, &b) < 0) {
-		buf_done(&b);
-		return "(error)";
-	}
-	(void)snprintf(out, size, "%s", b.data != NULL ? b.data : "");
-	buf_done(&b);
-	return out;
+	return value_text(v, out, size);
 }
 
 static const char *
 text_str(struct json_object *rec, const char *dotted, char *out, size_t size)
 {
 	struct json_object *v = record_get_str(rec, dotted);
-	struct buf b;
 
 	if (v == NULL)
 		return "(none)";
-	buf_init(&b, 1 << 16);
-	if (record_value_text(v, &b) < 0) {
-		buf_done(&b);
-		return "(error)";
-	}
-	(void)snprintf(out, size, "%s", b.data != NULL ? b.data : "");
-	buf_done(&b);
-	return out;
+	return value_text(v, out, size);
+}
+
+/* A dotted path, the text it must give, the test's name. */
+struct text_case {
+	const char *path;
+	const char *want;
+	const char *name;
+};
+
+typedef const char *text_fn(struct json_object *rec, const char *dotted,
+    char *out, size_t size);
+
+/* Each case's path through get (text_at or text_str), in order. */
+static void
+texts_are(struct json_object *rec, text_fn *get, const struct text_case *c,
+    size_t n)
+{
+	char t[512];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		is_str(get(rec, c[i].path, t, sizeof(t)), c[i].want, "%s",
+		    c[i].name);
 }
 
 static void
@@ -91,10 +112,48 @@ test_compile_hostile(void)
 static void
 test_get(void)
 {
+	static const struct text_case at[] = {
+	    /* Hostile and absent first (after a NULL record, below). */
+	    {"nope", "(absent)", "missing key"},
+	    {"a.nope", "(absent)", "missing nested key"},
+	    {"a.b.c", "(absent)", "path through a string"},
+	    {"a.i.c", "(absent)", "path through a number"},
+	    {"a.n.c", "(absent)", "path through a JSON null"},
+	    {"top.x", "(absent)", "path through a top-level null"},
+	    {"resources.3", "(absent)", "index past the end"},
+	    {"resources.-1", "(absent)",
+		"negative index is a key: absent on arrays"},
+	    {"resources.99999999999999999999999", "(absent)",
+		"overflowing index: absent"},
+	    {"resources.ARN", "(absent)", "key on an array: absent"},
+	    {"a.0", "(absent)", "index on an object without that key: absent"},
+	    /* Present. */
+	    {"a.b", "x", "a.b"},
+	    {"a.n", "(null)", "JSON null: present, NULL"},
+	    {"top", "(null)", "top-level null"},
+	    {"a.i", "7", "number"},
+	    {"resources.0.ARN", "r0", "resources.0.ARN"},
+	    {"resources.1.ARN", "r1", "resources.1.ARN"},
+	    {"resources.2", "(null)", "null array element: present, NULL"},
+	    {"resources.00.ARN", "r0", "leading zeros index"},
+	    {"m.0", "zero", "numeric segment is a key on objects"},
+	    {"deep.0.1.0", "y", "nested arrays"},
+	    {"a", "{\"b\":\"x\",\"n\":null,\"i\":7,\"s\":\"str\"}",
+		"object as compact JSON"},
+	};
+	static const struct text_case str[] = {
+	    {"a.b", "x", "get_str a.b"},
+	    {"resources.1.ARN", "r1", "get_str resources.1.ARN"},
+	    {"m.0", "zero", "get_str m.0"},
+	    {"a.n", "(none)", "get_str JSON null: NULL"},
+	    {"", "(none)", "get_str empty path"},
+	    {"a..b", "(none)", "get_str empty segment"},
+	    {"a.", "(none)", "get_str trailing dot"},
+	    {".a", "(none)", "get_str leading dot"},
+	};
 	struct json_object *rec;
 	struct json_object *v;
 	struct record_path *p;
-	char t[512];
 	bool present = true;
 
 	rec = parse("{\"a\":{\"b\":\"x\",\"n\":null,\"i\":7,\"s\":\"str\"},"
@@ -103,67 +162,14 @@ test_get(void)
 		    "\"deep\":[[\"x\",[\"y\"]]]}");
 	if (!ok(rec != NULL, "record parses"))
 		return;
-	/* Hostile and absent first. */
 	if (record_path_compile("a.b", &p) == 0) {
 		v = record_get(NULL, p, &present);
 		ok(v == NULL && !present, "NULL record: absent");
 		record_path_free(p);
 	}
-	is_str(text_at(rec, "nope", t, sizeof(t)), "(absent)", "missing key");
-	is_str(text_at(rec, "a.nope", t, sizeof(t)), "(absent)",
-	    "missing nested key");
-	is_str(text_at(rec, "a.b.c", t, sizeof(t)), "(absent)",
-	    "path through a string");
-	is_str(text_at(rec, "a.i.c", t, sizeof(t)), "(absent)",
-	    "path through a number");
-	is_str(text_at(rec, "a.n.c", t, sizeof(t)), "(absent)",
-	    "path through a JSON null");
-	is_str(text_at(rec, "top.x", t, sizeof(t)), "(absent)",
-	    "path through a top-level null");
-	is_str(text_at(rec, "resources.3", t, sizeof(t)), "(absent)",
-	    "index past the end");
-	is_str(text_at(rec, "resources.-1", t, sizeof(t)), "(absent)",
-	    "negative index is a key: absent on arrays");
-	is_str(text_at(rec, "resources.99999999999999999999999", t, sizeof(t)),
-	    "(absent)", "overflowing index: absent");
-	is_str(text_at(rec, "resources.ARN", t, sizeof(t)), "(absent)",
-	    "key on an array: absent");
-	is_str(text_at(rec, "a.0", t, sizeof(t)), "(absent)",
-	    "index on an object without that key: absent");
-	/* Present. */
-	is_str(text_at(rec, "a.b", t, sizeof(t)), "x", "a.b");
-	is_str(text_at(rec, "a.n", t, sizeof(t)), "(null)",
-	    "JSON null: present, NULL");
-	is_str(text_at(rec, "top", t, sizeof(t)), "(null)", "top-level null");
-	is_str(text_at(rec, "a.i", t, sizeof(t)), "7", "number");
-	is_str(text_at(rec, "resources.0.ARN", t, sizeof(t)), "r0",
-	    "resources.0.ARN");
-	is_str(text_at(rec, "resources.1.ARN", t, sizeof(t)), "r1",
-	    "resources.1.ARN");
-	is_str(text_at(rec, "resources.2", t, sizeof(t)), "(null)",
-	    "null array element: present, NULL");
-	is_str(text_at(rec, "resources.00.ARN", t, sizeof(t)), "r0",
-	    "leading zeros index");
-	is_str(text_at(rec, "m.0", t, sizeof(t)), "zero",
-	    "numeric segment is a key on objects");
-	is_str(text_at(rec, "deep.0.1.0", t, sizeof(t)), "y", "nested arrays");
-	is_str(text_at(rec, "a", t, sizeof(t)),
-	    "{\"b\":\"x\",\"n\":null,\"i\":7,\"s\":\"str\"}",
-	    "object as compact JSON");
+	texts_are(rec, text_at, at, ARRAY_SIZE(at));
 	/* The same through record_get_str(). */
-	is_str(text_str(rec, "a.b", t, sizeof(t)), "x", "get_str a.b");
-	is_str(text_str(rec, "resources.1.ARN", t, sizeof(t)), "r1",
-	    "get_str resources.1.ARN");
-	is_str(text_str(rec, "m.0", t, sizeof(t)), "zero", "get_str m.0");
-	is_str(text_str(rec, "a.n", t, sizeof(t)), "(none)",
-	    "get_str JSON null: NULL");
-	is_str(text_str(rec, "", t, sizeof(t)), "(none)", "get_str empty path");
-	is_str(text_str(rec, "a..b", t, sizeof(t)), "(none)",
-	    "get_str empty segment");
-	is_str(text_str(rec, "a.", t, sizeof(t)), "(none)",
-	    "get_str trailing dot");
-	is_str(text_str(rec, ".a", t, sizeof(t)), "(none)",
-	    "get_str leading dot");
+	texts_are(rec, text_str, str, ARRAY_SIZE(str));
 	ok(record_get_str(NULL, "a") == NULL, "get_str NULL record");
 	json_object_put(rec);
 }
@@ -288,9 +294,19 @@ test_string(void)
 static void
 test_value_text(void)
 {
+	static const struct text_case cases[] = {
+	    {"s", "a/b \"q\" \xc3\xa9", "string as-is, no escaping"},
+	    {"i", "-12", "int"},
+	    {"d", "1.5", "double"},
+	    {"t", "true", "true"},
+	    {"f", "false", "false"},
+	    {"o", "{\"k\":[1,\"x/y\"]}", "object compact, slashes not escaped"},
+	    {"e", "{}", "empty object"},
+	    {"a", "[]", "empty array"},
+	    {"big", "18446744073709551615", "uint64"},
+	};
 	struct json_object *rec;
 	struct buf b;
-	char t[256];
 
 	rec =
 	    parse("{\"s\":\"a/b \\\"q\\\" \\u00e9\",\"i\":-12,\"d\":1.5,"
@@ -299,18 +315,7 @@ test_value_text(void)
 		  "18446744073709551615}");
 	if (!ok(rec != NULL, "value record parses"))
 		return;
-	is_str(text_at(rec, "s", t, sizeof(t)), "a/b \"q\" \xc3\xa9",
-	    "string as-is, no escaping");
-	is_str(text_at(rec, "i", t, sizeof(t)), "-12", "int");
-	is_str(text_at(rec, "d", t, sizeof(t)), "1.5", "double");
-	is_str(text_at(rec, "t", t, sizeof(t)), "true", "true");
-	is_str(text_at(rec, "f", t, sizeof(t)), "false", "false");
-	is_str(text_at(rec, "o", t, sizeof(t)), "{\"k\":[1,\"x/y\"]}",
-	    "object compact, slashes not escaped");
-	is_str(text_at(rec, "e", t, sizeof(t)), "{}", "empty object");
-	is_str(text_at(rec, "a", t, sizeof(t)), "[]", "empty array");
-	is_str(text_at(rec, "big", t, sizeof(t)), "18446744073709551615",
-	    "uint64");
+	texts_are(rec, text_at, cases, ARRAY_SIZE(cases));
 	buf_init(&b, 64);
 	is_int(record_value_text(NULL, &b), 0, "NULL appends nothing");
 	is_int((long long)b.len, 0, "NULL: length 0");

@@ -19,6 +19,7 @@
 #include "record.h"
 #include "rules.h"
 #include "tap.h"
+#include "testlib.h"
 
 static struct diag_list dl;
 static char dtext[16384];
@@ -27,21 +28,7 @@ static char dtext[16384];
 static const char *
 diags(void)
 {
-	char line[700];
-	size_t o = 0;
-	unsigned i;
-
-	dtext[0] = '\0';
-	for (i = 0; i < dl.n && o < sizeof(dtext); i++) {
-		int n = snprintf(dtext + o, sizeof(dtext) - o, "%s%s",
-		    i > 0 ? "\n" : "",
-		    diag_format(&dl.items[i], line, sizeof(line)));
-
-		if (n < 0)
-			break;
-		o += (size_t)n;
-	}
-	return dtext;
+	return tl_diags(&dl, dtext, sizeof(dtext));
 }
 
 static int
@@ -1535,8 +1522,7 @@ read_records(const char *rel)
 	struct json_object *recs;
 	char path[1024];
 
-	(void)snprintf(path, sizeof(path), "%s/%s", tap_shared_data(), rel);
-	doc = json_object_from_file(path);
+	doc = json_object_from_file(tl_data_path(rel, path, sizeof(path)));
 	if (!ok(doc != NULL, "read %s", path))
 		return NULL;
 	if (!ok(json_object_object_get_ex(doc, "Records", &recs) &&
@@ -1557,7 +1543,6 @@ test_default_pack(void)
 	    "secret-deleted",  /* DeleteSecret */
 	    "",                /* GetSecretValue */
 	};
-	const char *top = getenv("TOP_SRCDIR");
 	struct json_object *doc;
 	struct json_object *recs;
 	struct json_object *rec;
@@ -1571,8 +1556,7 @@ test_default_pack(void)
 	size_t j;
 	int rc;
 
-	(void)snprintf(path, sizeof(path), "%s/etc/smtrail/rules.yaml",
-	    top != NULL ? top : ".");
+	tl_src_path("etc/smtrail/rules.yaml", path, sizeof(path));
 	memset(&dl, 0, sizeof(dl));
 	rc = rules_load(path, true, &rs, &dl);
 	is_int(rc, 0, "default pack loads (strict)");

@@ -20,6 +20,7 @@
 #include "diag.h"
 #include "sigv4.h"
 #include "tap.h"
+#include "testlib.h"
 
 /* What every case of both suites uses (sigv4/README.md). */
 #define SUITE_AKID "AKIDEXAMPLE"
@@ -766,29 +767,10 @@ static char *
 read_text(const char *dir, const char *name, size_t *ret_len)
 {
 	char *path = path_join(dir, name);
-	struct buf b;
-	char chunk[4096];
-	FILE *f;
-	size_t n;
-	int r = 0;
+	char *s = path != NULL ? tl_slurp(path, 1 << 20, ret_len) : NULL;
 
-	buf_init(&b, 1 << 20);
-	f = path != NULL ? fopen(path, "r") : NULL;
 	free(path);
-	if (f == NULL)
-		return NULL;
-	while (r == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		r = buf_append(&b, chunk, n);
-	if (r == 0)
-		r = buf_append(&b, "", 0);
-	(void)fclose(f);
-	if (r < 0) {
-		buf_done(&b);
-		return NULL;
-	}
-	if (ret_len != NULL)
-		*ret_len = b.len;
-	return buf_steal(&b);
+	return s;
 }
 
 static bool

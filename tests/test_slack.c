@@ -15,12 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <json-c/json.h>
 
 #include "buf.h"
@@ -29,6 +25,7 @@
 #include "sink.h"
 #include "slack.h"
 #include "tap.h"
+#include "testlib.h"
 
 #define EVID "3f4e5d6c-1a2b-4c3d-9e8f-0a1b2c3d4e5f"
 #define SECRET_ARN                                                             \
@@ -64,17 +61,6 @@
 static struct diag last_diag;
 
 /* ---- an independent Block Kit validator -------------------------------- */
-
-static size_t
-u8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return n;
-}
 
 /* Slack's control characters in data must arrive as entities; '<' only
  * opens a link, a mention or a special command. */
@@ -123,9 +109,9 @@ v_text_obj(struct json_object *t, const char *want_type, size_t max,
 	s = json_object_get_string(v);
 	if (*s == '\0')
 		return "an empty text";
-	if (u8_chars(s) > max || strlen(s) > max)
+	if (tl_u8_chars(s) > max || strlen(s) > max)
 		return "a text over its limit";
-	*total += u8_chars(s);
+	*total += tl_u8_chars(s);
 	json_object_object_foreach(t, k, val)
 	{
 		(void)val;
@@ -203,7 +189,6 @@ static const char *
 v_slack(const char *payload, size_t len)
 {
 	static char why[128];
-	struct json_tokener *tok = json_tokener_new();
 	struct json_object *o;
 	struct json_object *v;
 	const char *e = NULL;
@@ -211,16 +196,9 @@ v_slack(const char *payload, size_t len)
 	bool saw_header = false;
 	size_t i;
 
-	json_tokener_set_flags(tok,
-	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, payload, (int)len);
-	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len) {
-		json_tokener_free(tok);
-		json_object_put(o);
+	o = tl_json_strict(payload, len);
+	if (o == NULL)
 		return "not strict JSON in valid UTF-8";
-	}
-	json_tokener_free(tok);
 	if (!json_object_is_type(o, json_type_object))
 		e = "not an object";
 	json_object_object_foreach(o, k, val)
@@ -278,28 +256,13 @@ member(const char *payload, int block, const char *path)
 	struct json_object *o = json_tokener_parse(payload);
 	struct json_object *v = o;
 	char *ret = NULL;
-	char key[64];
-	const char *p = path;
 
-	if (o == NULL)
-		return NULL;
 	if (block >= 0 &&
 	    (!json_object_object_get_ex(o, "blocks", &v) ||
 		(v = json_object_array_get_idx(v, (size_t)block)) == NULL))
-		goto done;
-	while (*p != '\0') {
-		size_t n = strcspn(p, ".");
-
-		(void)snprintf(key, sizeof(key), "%.*s", (int)n, p);
-		if (!json_object_object_get_ex(v, key, &v))
-			goto done;
-		p += n + (p[n] == '.');
-	}
-	ret = strdup(json_object_is_type(v, json_type_string)
-		? json_object_get_string(v)
-		: json_object_to_json_string_ext(v,
-		      JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-done:
+		v = NULL;
+	if (v != NULL)
+		ret = tl_json_member(v, path);
 	json_object_put(o);
 	return ret;
 }
@@ -342,10 +305,10 @@ has_member(const char *payload, int block, const char *path, const char *needle,
 static char *
 variant(const char *extra)
 {
-	size_t n = strlen(ALERT_HEAD) + strlen(extra) + 3;
-	char *s = malloc(n);
+	char *s = NULL;
 
-	(void)snprintf(s, n, "%s,%s}", ALERT_HEAD, extra);
+	if (asprintf(&s, "%s,%s}", ALERT_HEAD, extra) < 0)
+		tl_bail("variant: out of memory");
 	return s;
 }
 
@@ -492,6 +455,18 @@ test_text(void)
 	is_str(t.data,
 	    "https://eu-west-1.console.aws.amazon.com/secretsmanager/secret?name=prod%2Fdb&region=eu-west-1",
 	    "console secret url: name encoded");
+	buf_reset(&t);
+	is_int(sink_console_event_url(&t, "cn-north-1", EVID), 0,
+	    "console event url, China");
+	is_str(t.data,
+	    "https://cn-north-1.console.amazonaws.cn/cloudtrail/home?region=cn-north-1#/events/" EVID,
+	    "console event url: China's partition has its own hosts");
+	buf_reset(&t);
+	is_int(sink_console_secret_url(&t, "us-gov-west-1", "db"), 0,
+	    "console secret url, GovCloud");
+	is_str(t.data,
+	    "https://console.amazonaws-us-gov.com/secretsmanager/secret?name=db&region=us-gov-west-1",
+	    "console secret url: GovCloud's one host, the region in the query");
 	buf_reset(&t);
 	is_int(sink_console_event_url(&t, "eu-west-1/../evil.example#", EVID),
 	    -EINVAL, "console url: a region with a path is refused");
@@ -728,171 +703,37 @@ test_huge(void)
 	buf_done(&out);
 }
 
+static int
+corpus_alert(const char *json, void *arg)
+{
+	struct buf *out = arg;
+
+	buf_reset(out);
+	if (slack_payload(json, strlen(json), NULL, out, NULL) != 0 ||
+	    v_slack(out->data, out->len) != NULL)
+		return -EBADMSG;
+	return 0;
+}
+
 /* Every Secrets Manager record we have, as an alert: always valid. */
 static void
 test_corpus(void)
 {
 	char path[512];
-	struct json_object *f;
-	struct json_object *recs;
 	struct buf out;
-	size_t n = 0;
 	size_t bad = 0;
-	size_t i;
+	int n;
 
-	(void)snprintf(path, sizeof(path),
-	    "%s/cloudtrail/secretsmanager/combined_secretsmanager.json",
-	    tap_shared_data());
-	f = json_object_from_file(path);
-	if (!ok(f != NULL && json_object_object_get_ex(f, "Records", &recs),
-		"corpus: %s", path)) {
-		json_object_put(f);
-		return;
-	}
 	buf_init(&out, SLACK_MAX_PAYLOAD);
-	for (i = 0; i < json_object_array_length(recs); i++) {
-		struct json_object *rec = json_object_array_get_idx(recs, i);
-		struct json_object *a = json_object_new_object();
-		struct json_object *v;
-		const char *why;
-		static const char *const keys[] = {"eventID", "eventName",
-		    "eventTime", "awsRegion", "recipientAccountId",
-		    "sourceIPAddress", "errorCode"};
-		size_t k;
-
-		json_object_object_add(a, "rule",
-		    json_object_new_string("corpus"));
-		json_object_object_add(a, "severity",
-		    json_object_new_string("error"));
-		for (k = 0; k < ARRAY_SIZE(keys); k++)
-			if (json_object_object_get_ex(rec, keys[k], &v))
-				json_object_object_add(a, keys[k],
-				    json_object_get(v));
-		json_object_object_add(a, "record", json_object_get(rec));
-		buf_reset(&out);
-		if (slack_payload(json_object_to_json_string(a),
-			strlen(json_object_to_json_string(a)), NULL, &out,
-			NULL) != 0 ||
-		    (why = v_slack(out.data, out.len)) != NULL) {
-			bad++;
-			diag_note("record %zu refused or invalid", i);
-		}
-		n++;
-		json_object_put(a);
-	}
-	ok(n > 0 && bad == 0, "corpus: all %zu records render valid messages",
-	    n);
+	n = tl_corpus_alerts("error", corpus_alert, &out, path, sizeof(path),
+	    &bad);
+	if (ok(n >= 0, "corpus: %s", path))
+		ok(n > 0 && bad == 0,
+		    "corpus: all %d records render valid messages", n);
 	buf_done(&out);
-	json_object_put(f);
 }
 
 /* ---- end to end -------------------------------------------------------- */
-
-struct reply {
-	int status;
-	const char *body;
-	const char *retry_after;
-};
-
-#define MAX_HITS 16
-
-struct rcv {
-	struct reply script[8]; /* one per hit; the last repeats */
-	int n_script;
-	int hits;
-	uint64_t t_us[MAX_HITS];
-	char *body[MAX_HITS];
-	char ctype[64];
-};
-
-static uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static void
-rcv_cb(struct evhttp_request *req, void *arg)
-{
-	struct rcv *r = arg;
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	struct evbuffer *out = evbuffer_new();
-	const struct reply *rp;
-	const char *v;
-	size_t n;
-	int i = r->hits++;
-
-	rp = &r->script[i < r->n_script ? i : r->n_script - 1];
-	if (i < MAX_HITS) {
-		r->t_us[i] = mono_us();
-		n = evbuffer_get_length(in);
-		r->body[i] = malloc(n + 1);
-		evbuffer_copyout(in, r->body[i], n);
-		r->body[i][n] = '\0';
-	}
-	v = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Content-Type");
-	(void)snprintf(r->ctype, sizeof(r->ctype), "%s", v ? v : "");
-	if (rp->retry_after != NULL)
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Retry-After", rp->retry_after);
-	evbuffer_add_printf(out, "%s", rp->body);
-	evhttp_send_reply(req, rp->status, "X", out);
-	evbuffer_free(out);
-}
-
-static void
-rcv_reset(struct rcv *r, int n, const struct reply *script)
-{
-	int i;
-
-	for (i = 0; i < MAX_HITS; i++)
-		free(r->body[i]);
-	memset(r, 0, sizeof(*r));
-	memcpy(r->script, script, (size_t)n * sizeof(*script));
-	r->n_script = n;
-}
-
-struct got {
-	int done;
-	int order;
-	uint64_t t_us;
-	struct sink_outcome o;
-};
-
-static int seq;
-
-static void
-on_done(const struct sink_outcome *o, void *arg)
-{
-	struct got *g = arg;
-
-	g->done++;
-	g->order = ++seq;
-	g->t_us = mono_us();
-	g->o = *o;
-}
-
-static void
-run(struct event_base *base, const struct got *g)
-{
-	uint64_t end = mono_us() + 15000000u;
-
-	while (!g->done && mono_us() < end)
-		event_base_loop(base, EVLOOP_ONCE);
-}
-
-static void
-run_for_ms(struct event_base *base, long ms)
-{
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-	(void)event_base_loopexit(base, &tv);
-	(void)event_base_dispatch(base);
-}
 
 static struct sink *
 slack_sink(struct event_base *base, struct http *h, const char *url,
@@ -917,7 +758,7 @@ slack_sink(struct event_base *base, struct http *h, const char *url,
 }
 
 static void
-no_secret(const struct got *g, const char *name)
+no_secret(const struct tl_outcome *g, const char *name)
 {
 	ok(strstr(g->o.detail, HOOK_TOKEN) == NULL &&
 		strstr(g->o.detail, "/services/") == NULL &&
@@ -926,11 +767,10 @@ no_secret(const struct got *g, const char *name)
 }
 
 static void
-send_one(struct sink *s, const char *json, struct got *g, const char *name)
+send_one(struct sink *s, const char *json, struct tl_outcome *g,
+    const char *name)
 {
-	memset(g, 0, sizeof(*g));
-	is_int(sink_send(s, json, strlen(json), on_done, g), 0, "%s: sent",
-	    name);
+	is_int(tl_sink_send(s, json, g), 0, "%s: sent", name);
 	is_int(g->done, 0, "%s: no callback inside sink_send", name);
 }
 
@@ -938,32 +778,20 @@ static void
 test_e2e(void)
 {
 	struct event_base *base = event_base_new();
-	struct evhttp *srv = evhttp_new(base);
-	struct evhttp_bound_socket *bs;
 	struct http *h = NULL;
-	struct rcv rv;
+	struct tl_rcv rv;
 	struct sink *s;
-	struct got g;
-	struct got g3[3];
+	struct tl_outcome g;
+	struct tl_outcome g3[3];
 	struct buf want;
 	struct slack_opts so;
 	char url[256];
 	uint64_t t0;
-	int port;
 	int i;
 
-	memset(&rv, 0, sizeof(rv));
-	evhttp_set_gencb(srv, rcv_cb, &rv);
-	bs = evhttp_bind_socket_with_handle(srv, "127.0.0.1", 0);
-	{
-		struct sockaddr_in sin;
-		socklen_t sl = sizeof(sin);
-
-		getsockname(evhttp_bound_socket_get_fd(bs),
-		    (struct sockaddr *)&sin, &sl);
-		port = ntohs(sin.sin_port);
-	}
-	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d" HOOK_PATH, port);
+	if (tl_rcv_start(&rv, base) < 0)
+		tl_bail("test_slack: the receiver cannot listen");
+	(void)snprintf(url, sizeof(url), "%s" HOOK_PATH, rv.srv.url);
 	is_int(http_new(base, NULL, &h), 0, "http client");
 
 	/* Refused without a url, and a type needs its url. */
@@ -988,15 +816,15 @@ test_e2e(void)
 
 	/* 200 ok: delivered; the body is the rendered message. */
 	{
-		static const struct reply r200[] = {{200, "ok", NULL}};
+		static const struct tl_reply r200[] = {{200, "ok", NULL}};
 
-		rcv_reset(&rv, 1, r200);
+		tl_rcv_reset(&rv, r200, 1);
 	}
 	s = slack_sink(base, h, url, 0);
 	ok(s != NULL, "slack sink (default rate 1/s)");
 	is_str(sink_type_str(sink_type(s)), "slack", "its type");
 	send_one(s, ALERT, &g, "200");
-	run(base, &g);
+	tl_outcome_wait(base, &g);
 	is_int(g.o.result, SINK_DELIVERED, "200 ok: delivered");
 	is_int(g.o.status, 200, "200 ok: status");
 	is_str(g.o.detail, "HTTP 200", "200 ok: detail");
@@ -1014,14 +842,14 @@ test_e2e(void)
 
 	/* 429 with Retry-After: 2: retry, and the destination pauses. */
 	{
-		static const struct reply r429[] = {{429, "rate_limited", "2"},
-		    {200, "ok", NULL}};
+		static const struct tl_reply r429[] = {
+		    {429, "rate_limited", "2"}, {200, "ok", NULL}};
 
-		rcv_reset(&rv, 2, r429);
+		tl_rcv_reset(&rv, r429, 2);
 	}
 	s = slack_sink(base, h, url, 0);
 	send_one(s, ALERT, &g, "429");
-	run(base, &g);
+	tl_outcome_wait(base, &g);
 	is_int(g.o.result, SINK_RETRY, "429: retry");
 	is_int(g.o.status, 429, "429: status");
 	is_int((long long)g.o.retry_after_ms, 2000, "429: retry_after_ms");
@@ -1030,7 +858,7 @@ test_e2e(void)
 	t0 = g.t_us;
 	send_one(s, ALERT, &g, "after 429");
 	is_int((long long)sink_waiting(s), 1, "after 429: held back");
-	run(base, &g);
+	tl_outcome_wait(base, &g);
 	is_int(g.o.result, SINK_DELIVERED, "after 429: delivered");
 	ok(rv.hits == 2 && rv.t_us[1] - rv.t_us[0] >= 2000000u,
 	    "after 429: the next request came >= 2 s later (%.3f s)",
@@ -1042,25 +870,25 @@ test_e2e(void)
 
 	/* The rate: 3 sends at 1/s take >= 2 s, in order. */
 	{
-		static const struct reply r200[] = {{200, "ok", NULL}};
+		static const struct tl_reply r200[] = {{200, "ok", NULL}};
 
-		rcv_reset(&rv, 1, r200);
+		tl_rcv_reset(&rv, r200, 1);
 	}
 	s = slack_sink(base, h, url, 0);
 	memset(g3, 0, sizeof(g3));
-	t0 = mono_us();
+	t0 = tl_now_us();
 	for (i = 0; i < 3; i++) {
 		char *v = NULL;
 		char ev[32];
 
 		(void)snprintf(ev, sizeof(ev), "\"eventID\":\"ev-%d\"", i);
 		v = variant(ev);
-		is_int(sink_send(s, v, strlen(v), on_done, &g3[i]), 0,
+		is_int(sink_send(s, v, strlen(v), tl_outcome_cb, &g3[i]), 0,
 		    "rate: send %d", i);
 		free(v);
 	}
 	is_int((long long)sink_waiting(s), 2, "rate: two wait in the sink");
-	run(base, &g3[2]);
+	tl_outcome_wait(base, &g3[2]);
 	ok(g3[0].done == 1 && g3[1].done == 1 && g3[2].done == 1,
 	    "rate: each ended once");
 	ok(g3[0].o.result == SINK_DELIVERED &&
@@ -1078,7 +906,7 @@ test_e2e(void)
 
 	/* 4xx: permanent, with Slack's word for it; 5xx: retry. */
 	{
-		static const struct reply r4[] = {
+		static const struct tl_reply r4[] = {
 		    {400, "invalid_payload", NULL}, {404, "no_service", NULL},
 		    {410, "channel_is_archived", NULL},
 		    {403, "action_prohibited for " HOOK_PATH, NULL},
@@ -1088,11 +916,11 @@ test_e2e(void)
 		    "HTTP 403: action_prohibited for [redacted]",
 		    "HTTP 500: rollup_error"};
 
-		rcv_reset(&rv, 5, r4);
+		tl_rcv_reset(&rv, r4, 5);
 		s = slack_sink(base, h, url, 100);
 		for (i = 0; i < 5; i++) {
 			send_one(s, ALERT, &g, want4[i]);
-			run(base, &g);
+			tl_outcome_wait(base, &g);
 			is_int(g.o.result, i < 4 ? SINK_PERMANENT : SINK_RETRY,
 			    "%s: %s", want4[i], i < 4 ? "permanent" : "retry");
 			is_str(g.o.detail, want4[i], "%s: the detail",
@@ -1104,13 +932,13 @@ test_e2e(void)
 
 	/* An alert it cannot render: permanent, no request. */
 	{
-		static const struct reply r200[] = {{200, "ok", NULL}};
+		static const struct tl_reply r200[] = {{200, "ok", NULL}};
 
-		rcv_reset(&rv, 1, r200);
+		tl_rcv_reset(&rv, r200, 1);
 	}
 	s = slack_sink(base, h, url, 0);
 	send_one(s, "{\"rule\":", &g, "unrenderable");
-	run(base, &g);
+	tl_outcome_wait(base, &g);
 	is_int(g.o.result, SINK_PERMANENT, "unrenderable: permanent");
 	is_int(g.o.error, -EBADMSG, "unrenderable: -EBADMSG");
 	is_str(g.o.detail,
@@ -1128,7 +956,7 @@ test_e2e(void)
 		    "http://127.0.0.1:1" HOOK_PATH);
 		s = slack_sink(base, h, bad, 0);
 		send_one(s, ALERT, &g, "refused");
-		run(base, &g);
+		tl_outcome_wait(base, &g);
 		is_int(g.o.result, SINK_RETRY, "refused: retry");
 		is_int(g.o.error, -ECONNREFUSED, "refused: the error");
 		no_secret(&g, "refused");
@@ -1137,26 +965,25 @@ test_e2e(void)
 
 	/* Freed with one in flight and two waiting: no callbacks. */
 	{
-		static const struct reply r200[] = {{200, "ok", NULL}};
+		static const struct tl_reply r200[] = {{200, "ok", NULL}};
 
-		rcv_reset(&rv, 1, r200);
+		tl_rcv_reset(&rv, r200, 1);
 	}
 	s = slack_sink(base, h, url, 0);
 	memset(g3, 0, sizeof(g3));
 	for (i = 0; i < 3; i++)
-		is_int(sink_send(s, ALERT, strlen(ALERT), on_done, &g3[i]), 0,
-		    "free: send %d", i);
+		is_int(
+		    sink_send(s, ALERT, strlen(ALERT), tl_outcome_cb, &g3[i]),
+		    0, "free: send %d", i);
 	is_int((long long)sink_waiting(s), 2, "free: two waiting");
 	sink_free(s);
-	run_for_ms(base, 1500);
+	tl_run_for(base, 1500);
 	is_int(g3[0].done + g3[1].done + g3[2].done, 0,
 	    "freed sink: no callback, in flight or waiting");
 	ok(rv.hits <= 1, "freed sink: the waiting ones were never sent");
 
-	for (i = 0; i < MAX_HITS; i++)
-		free(rv.body[i]);
 	http_free(h);
-	evhttp_free(srv);
+	tl_rcv_stop(&rv);
 	event_base_free(base);
 }
 

@@ -34,6 +34,7 @@
 #include "http.h"
 #include "sns.h"
 #include "tap.h"
+#include "testlib.h"
 
 #define SIG_DIR "notifications/sns-signature"
 #define V1_DIR SIG_DIR "/aws-sdk-java-v1"
@@ -50,33 +51,12 @@
 /* ---- helpers ------------------------------------------------------- */
 
 static char *
-read_file(const char *path, size_t *ret_len)
-{
-	FILE *f = fopen(path, "rb");
-	struct buf b;
-	char chunk[4096];
-	size_t n;
-
-	*ret_len = 0;
-	if (f == NULL)
-		return NULL;
-	buf_init(&b, 1u << 20);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_append(&b, chunk, n) < 0)
-			break;
-	fclose(f);
-	*ret_len = b.len;
-	return buf_steal(&b);
-}
-
-static char *
 shared(const char *rel, size_t *ret_len)
 {
 	char path[1024];
 	char *s;
 
-	(void)snprintf(path, sizeof(path), "%s/%s", tap_shared_data(), rel);
-	s = read_file(path, ret_len);
+	s = tl_slurp(tl_data_path(rel, path, sizeof(path)), 1u << 20, ret_len);
 	if (!ok(s != NULL, "shared data %s is there", rel))
 		diag_note("missing: %s", path);
 	return s;
@@ -139,33 +119,51 @@ want_pem(struct json_object *env, const char *pem, size_t len, time_t now,
 
 /* ---- keys and certificates made here --------------------------------- */
 
+/* A new key: RSA of param bits, or EC on the curve param names. */
 static EVP_PKEY *
-gen_rsa(int bits)
+gen_key(int type, int param)
 {
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_RSA, NULL);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(type, NULL);
 	EVP_PKEY *k = NULL;
+	int r = ctx != NULL ? EVP_PKEY_keygen_init(ctx) : 0;
 
-	if (ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, bits) != 1 ||
-	    EVP_PKEY_keygen(ctx, &k) != 1)
+	if (r == 1 && type == EVP_PKEY_RSA)
+		r = EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, param);
+	else if (r == 1)
+		r = EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx, param);
+	if (r != 1 || EVP_PKEY_keygen(ctx, &k) != 1)
 		k = NULL;
 	EVP_PKEY_CTX_free(ctx);
 	return k;
 }
 
 static EVP_PKEY *
+gen_rsa(int bits)
+{
+	return gen_key(EVP_PKEY_RSA, bits);
+}
+
+static EVP_PKEY *
 gen_ec(void)
 {
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL);
-	EVP_PKEY *k = NULL;
-	int nid = NID_X9_62_prime256v1;
+	return gen_key(EVP_PKEY_EC, NID_X9_62_prime256v1);
+}
 
-	if (ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 ||
-	    EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx, nid) != 1 ||
-	    EVP_PKEY_keygen(ctx, &k) != 1)
-		k = NULL;
-	EVP_PKEY_CTX_free(ctx);
-	return k;
+/* What was written to a memory BIO, as a C string; frees the BIO. */
+static char *
+bio_text(BIO *bio, size_t *ret_len)
+{
+	char *data;
+	long n = BIO_get_mem_data(bio, &data);
+	char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+
+	if (s != NULL) {
+		memcpy(s, data, (size_t)n);
+		s[n] = '\0';
+		*ret_len = (size_t)n;
+	}
+	BIO_free(bio);
+	return s;
 }
 
 /* Self-signed, CN=sns.amazonaws.com, valid from now + from_s for days. */
@@ -175,8 +173,6 @@ make_cert_pem(EVP_PKEY *k, long from_s, long days, size_t *ret_len)
 	X509 *x = X509_new();
 	X509_NAME *name;
 	BIO *bio = BIO_new(BIO_s_mem());
-	char *data;
-	long n;
 	char *pem = NULL;
 
 	if (x == NULL || bio == NULL)
@@ -190,13 +186,10 @@ make_cert_pem(EVP_PKEY *k, long from_s, long days, size_t *ret_len)
 	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
 	    (const unsigned char *)"sns.amazonaws.com", -1, -1, 0);
 	X509_set_issuer_name(x, name);
-	if (X509_sign(x, k, EVP_sha256()) == 0 || !PEM_write_bio_X509(bio, x))
-		goto done;
-	n = BIO_get_mem_data(bio, &data);
-	pem = malloc((size_t)n + 1);
-	memcpy(pem, data, (size_t)n);
-	pem[n] = '\0';
-	*ret_len = (size_t)n;
+	if (X509_sign(x, k, EVP_sha256()) != 0 && PEM_write_bio_X509(bio, x)) {
+		pem = bio_text(bio, ret_len);
+		bio = NULL;
+	}
 done:
 	X509_free(x);
 	BIO_free(bio);
@@ -207,18 +200,9 @@ static char *
 make_key_pem(EVP_PKEY *k, size_t *ret_len)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
-	char *data;
-	long n;
-	char *pem;
 
 	PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL);
-	n = BIO_get_mem_data(bio, &data);
-	pem = malloc((size_t)n + 1);
-	memcpy(pem, data, (size_t)n);
-	pem[n] = '\0';
-	*ret_len = (size_t)n;
-	BIO_free(bio);
-	return pem;
+	return bio_text(bio, ret_len);
 }
 
 /* Signs env in place as SNS would with version "1" or "2". */
@@ -337,6 +321,29 @@ test_string_to_sign(void)
 	buf_done(&b);
 }
 
+/* A field set to a value (NULL: removed), and what verifying says then. */
+struct tamper {
+	const char *key;
+	const char *val;
+	int want;
+	const char *msg;
+	const char *name;
+};
+
+static void
+want_tampered(struct json_object *env, const char *pem, size_t len, time_t now,
+    const struct tamper *c, size_t n)
+{
+	struct json_object *t;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		t = copy_with(env, c[i].key, c[i].val);
+		want_pem(t, pem, len, now, c[i].want, c[i].msg, c[i].name);
+		json_object_put(t);
+	}
+}
+
 static const char *const v2_msgs[] = {
     V2_DIR "/test-notification-no-subject.json",
     V2_DIR "/test-notification-with-subject.json",
@@ -348,6 +355,52 @@ static const char *const v2_msgs[] = {
 static void
 test_real(void)
 {
+	/* The real v1 message with one field changed (NULL: removed). */
+	static const struct tamper tampered1[] = {
+	    {"Message", "boo!", -EPROTO,
+		"SNS signature does not match (SignatureVersion 1)",
+		"v1: tampered Message"},
+	    {"Subject", "this is cooked", -EPROTO, NULL,
+		"v1: tampered Subject"},
+	    {"Subject", NULL, -EPROTO, NULL, "v1: Subject removed"},
+	    {"Timestamp", "2015-09-20T01:22:15.001Z", -EPROTO, NULL,
+		"v1: tampered Timestamp"},
+	    {"TopicArn", "arn:aws:sns:us-east-1:810605503585:just_testinG",
+		-EPROTO, NULL, "v1: tampered TopicArn"},
+	    {"MessageId", "d39649d4-bf5b-5b80-af75-07acb3dd9b4b", -EPROTO, NULL,
+		"v1: tampered MessageId"},
+	    {"UnsubscribeURL", "https://evil.example/", 0, NULL,
+		"v1: UnsubscribeURL is not signed"},
+	    {"MessageAttributes", "changed", 0, NULL,
+		"v1: MessageAttributes are not signed"},
+	    {"SignatureVersion", "2", -EPROTO,
+		"does not match (SignatureVersion 2)",
+		"v1 signature relabelled as v2"},
+	    {"SignatureVersion", "3", -EPROTO,
+		"unknown SNS SignatureVersion '3' (want 1 or 2)",
+		"SignatureVersion 3"},
+	    {"SignatureVersion", "", -EPROTO, "unknown SNS SignatureVersion ''",
+		"SignatureVersion empty"},
+	};
+	/* ... and, after SignatureVersion as a number, the signature. */
+	static const struct tamper tampered2[] = {
+	    {"SignatureVersion", NULL, -EPROTO,
+		"SNS message lacks 'SignatureVersion'",
+		"SignatureVersion missing"},
+	    {"Signature", NULL, -EPROTO, "SNS message lacks 'Signature'",
+		"Signature missing"},
+	    {"SigningCertURL", NULL, -EPROTO,
+		"SNS message lacks 'SigningCertURL'", "SigningCertURL missing"},
+	    {"Signature", "", -EPROTO, "not base64", "Signature empty"},
+	    {"Signature", "fQh5DUyhpw41y6tx/BJuqK2C lvs=", -EPROTO,
+		"not base64", "Signature with a space"},
+	    {"Signature", "fQh5DUyh-w41y6tx_BJuqK2Clvs=", -EPROTO, "not base64",
+		"Signature in the URL-safe alphabet"},
+	    {"Signature", "fQ=h", -EPROTO, "not base64",
+		"Signature with '=' inside"},
+	    {"Signature", "AAAA", -EPROTO, "does not match",
+		"Signature three zero bytes"},
+	};
 	struct json_object *env;
 	struct json_object *t;
 	char *v1_pem;
@@ -377,56 +430,8 @@ test_real(void)
 		want_pem(env, v2_pem, v2_len, V2_NOW, -EPROTO,
 		    "SNS signature does not match",
 		    "real v1 message against the other certificate");
-		t = copy_with(env, "Message", "boo!");
-		want_pem(t, v1_pem, v1_len, V1_NOW, -EPROTO,
-		    "SNS signature does not match (SignatureVersion 1)",
-		    "v1: tampered Message");
-		json_object_put(t);
-		t = copy_with(env, "Subject", "this is cooked");
-		want_pem(t, v1_pem, v1_len, V1_NOW, -EPROTO, NULL,
-		    "v1: tampered Subject");
-		json_object_put(t);
-		t = copy_with(env, "Subject", NULL);
-		want_pem(t, v1_pem, v1_len, V1_NOW, -EPROTO, NULL,
-		    "v1: Subject removed");
-		json_object_put(t);
-		t = copy_with(env, "Timestamp", "2015-09-20T01:22:15.001Z");
-		want_pem(t, v1_pem, v1_len, V1_NOW, -EPROTO, NULL,
-		    "v1: tampered Timestamp");
-		json_object_put(t);
-		t = copy_with(env, "TopicArn",
-		    "arn:aws:sns:us-east-1:810605503585:just_testinG");
-		want_pem(t, v1_pem, v1_len, V1_NOW, -EPROTO, NULL,
-		    "v1: tampered TopicArn");
-		json_object_put(t);
-		t = copy_with(env, "MessageId",
-		    "d39649d4-bf5b-5b80-af75-07acb3dd9b4b");
-		want_pem(t, v1_pem, v1_len, V1_NOW, -EPROTO, NULL,
-		    "v1: tampered MessageId");
-		json_object_put(t);
-		t = copy_with(env, "UnsubscribeURL", "https://evil.example/");
-		want_pem(t, v1_pem, v1_len, V1_NOW, 0, NULL,
-		    "v1: UnsubscribeURL is not signed");
-		json_object_put(t);
-		t = copy_with(env, "MessageAttributes", "changed");
-		want_pem(t, v1_pem, v1_len, V1_NOW, 0, NULL,
-		    "v1: MessageAttributes are not signed");
-		json_object_put(t);
-		t = copy_with(env, "SignatureVersion", "2");
-		want_pem(t, v1_pem, v1_len, V1_NOW, -EPROTO,
-		    "does not match (SignatureVersion 2)",
-		    "v1 signature relabelled as v2");
-		json_object_put(t);
-		t = copy_with(env, "SignatureVersion", "3");
-		want_pem(t, v1_pem, v1_len, V1_NOW, -EPROTO,
-		    "unknown SNS SignatureVersion '3' (want 1 or 2)",
-		    "SignatureVersion 3");
-		json_object_put(t);
-		t = copy_with(env, "SignatureVersion", "");
-		want_pem(t, v1_pem, v1_len, V1_NOW, -EPROTO,
-		    "unknown SNS SignatureVersion ''",
-		    "SignatureVersion empty");
-		json_object_put(t);
+		want_tampered(env, v1_pem, v1_len, V1_NOW, tampered1,
+		    ARRAY_SIZE(tampered1));
 		t = copy_with(env, "SignatureVersion", NULL);
 		json_object_object_add(t, "SignatureVersion",
 		    json_object_new_int(1));
@@ -434,41 +439,8 @@ test_real(void)
 		    "'SignatureVersion' is not a string",
 		    "SignatureVersion a number");
 		json_object_put(t);
-		t = copy_with(env, "SignatureVersion", NULL);
-		want_pem(t, v1_pem, v1_len, V1_NOW, -EPROTO,
-		    "SNS message lacks 'SignatureVersion'",
-		    "SignatureVersion missing");
-		json_object_put(t);
-		t = copy_with(env, "Signature", NULL);
-		want_pem(t, v1_pem, v1_len, V1_NOW, -EPROTO,
-		    "SNS message lacks 'Signature'", "Signature missing");
-		json_object_put(t);
-		t = copy_with(env, "SigningCertURL", NULL);
-		want_pem(t, v1_pem, v1_len, V1_NOW, -EPROTO,
-		    "SNS message lacks 'SigningCertURL'",
-		    "SigningCertURL missing");
-		json_object_put(t);
-		t = copy_with(env, "Signature", "");
-		want_pem(t, v1_pem, v1_len, V1_NOW, -EPROTO, "not base64",
-		    "Signature empty");
-		json_object_put(t);
-		t = copy_with(env, "Signature",
-		    "fQh5DUyhpw41y6tx/BJuqK2C lvs=");
-		want_pem(t, v1_pem, v1_len, V1_NOW, -EPROTO, "not base64",
-		    "Signature with a space");
-		json_object_put(t);
-		t = copy_with(env, "Signature", "fQh5DUyh-w41y6tx_BJuqK2Clvs=");
-		want_pem(t, v1_pem, v1_len, V1_NOW, -EPROTO, "not base64",
-		    "Signature in the URL-safe alphabet");
-		json_object_put(t);
-		t = copy_with(env, "Signature", "fQ=h");
-		want_pem(t, v1_pem, v1_len, V1_NOW, -EPROTO, "not base64",
-		    "Signature with '=' inside");
-		json_object_put(t);
-		t = copy_with(env, "Signature", "AAAA");
-		want_pem(t, v1_pem, v1_len, V1_NOW, -EPROTO, "does not match",
-		    "Signature three zero bytes");
-		json_object_put(t);
+		want_tampered(env, v1_pem, v1_len, V1_NOW, tampered2,
+		    ARRAY_SIZE(tampered2));
 		{
 			char big[2000];
 
@@ -600,9 +572,7 @@ test_bad_certs(EVP_PKEY *k, const char *pem, size_t pem_len)
 /* ---- the loop -------------------------------------------------------- */
 
 struct srv {
-	struct event_base *base;
-	struct evhttp *http;
-	int port;
+	struct tl_srv srv;
 	int hits;
 	char last_uri[256];
 	const char *pem;
@@ -663,35 +633,6 @@ on_verify(int r, const struct diag *d, void *arg)
 	}
 }
 
-static double
-ms_since(const struct timespec *a)
-{
-	struct timespec b;
-
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	return (double)(b.tv_sec - a->tv_sec) * 1e3 +
-	    (double)(b.tv_nsec - a->tv_nsec) / 1e6;
-}
-
-static void
-run_until(struct event_base *base, int *flag, int want)
-{
-	struct timespec start;
-
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (*flag < want && ms_since(&start) < 10000)
-		event_base_loop(base, EVLOOP_ONCE);
-}
-
-static void
-run_for(struct event_base *base, long ms)
-{
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
-}
-
 static time_t
 far_future(void)
 {
@@ -710,7 +651,7 @@ verify_now(struct event_base *base, struct sns_verifier *v,
 	is_int(r, 0, "%s: started", name);
 	is_int(res->done, 0, "%s: no callback from inside sns_verify", name);
 	if (r == 0)
-		run_until(base, &res->done, 1);
+		tl_run_until(base, &res->done, 1, 10000);
 	is_int(res->done, 1, "%s: one callback", name);
 	return res->r;
 }
@@ -727,8 +668,8 @@ signed_env(EVP_PKEY *k, const char *url, const char *version, const char *msg)
 static void
 test_async(EVP_PKEY *k, const char *pem, size_t pem_len)
 {
+	struct event_base *base = event_base_new();
 	struct srv s = {0};
-	struct evhttp_bound_socket *bs;
 	struct http *h = NULL;
 	struct sns_verifier *v = NULL;
 	struct json_object *env;
@@ -741,55 +682,43 @@ test_async(EVP_PKEY *k, const char *pem, size_t pem_len)
 	int hits;
 	int i;
 
-	s.base = event_base_new();
-	s.http = evhttp_new(s.base);
 	s.pem = pem;
 	s.pem_len = pem_len;
-	evhttp_set_gencb(s.http, srv_cb, &s);
-	bs = evhttp_bind_socket_with_handle(s.http, "127.0.0.1", 0);
-	ok(bs != NULL, "test server listens");
-	{
-		struct sockaddr_in sin;
-		socklen_t sl = sizeof(sin);
-
-		getsockname(evhttp_bound_socket_get_fd(bs),
-		    (struct sockaddr *)&sin, &sl);
-		s.port = ntohs(sin.sin_port);
-	}
-	is_int(http_new(s.base, NULL, &h), 0, "http_new");
+	ok(tl_srv_start(&s.srv, base, srv_cb, &s) == 0, "test server listens");
+	is_int(http_new(base, NULL, &h), 0, "http_new");
 
 	memset(&d, 0, sizeof(d));
-	is_int(sns_verifier_new(s.base, h, "^http://(", &v, &d), -EINVAL,
+	is_int(sns_verifier_new(base, h, "^http://(", &v, &d), -EINVAL,
 	    "a bad pattern is refused");
 	ok(strstr(d.msg, "bad certificate URL pattern: ") == d.msg,
 	    "a bad pattern: diag '%s'", d.msg);
-	is_int(sns_verifier_new(s.base, h, "^http://127\\.0\\.0\\.1:[0-9]+/",
-		   &v, &d),
+	is_int(sns_verifier_new(base, h, "^http://127\\.0\\.0\\.1:[0-9]+/", &v,
+		   &d),
 	    0, "verifier for the local server");
 
 	/* Hostile first: nothing may be fetched for these. */
 	(void)snprintf(url, sizeof(url), "http://localhost:%d/cert.pem",
-	    s.port);
+	    s.srv.port);
 	env = signed_env(k, url, "2", "{}");
-	is_int(verify_now(s.base, v, env, &r1, "URL off the pattern"), -EACCES,
+	is_int(verify_now(base, v, env, &r1, "URL off the pattern"), -EACCES,
 	    "URL off the pattern: -EACCES");
 	ok(strstr(r1.msg, "SigningCertURL 'http://localhost:") != NULL &&
 		strstr(r1.msg, "does not match") != NULL,
 	    "URL off the pattern: diag '%s'", r1.msg);
 	json_object_put(env);
 	(void)snprintf(url, sizeof(url),
-	    "http://127.0.0.1:%d/cert.pem\n@evil.example/", s.port);
+	    "http://127.0.0.1:%d/cert.pem\n@evil.example/", s.srv.port);
 	env = signed_env(k, url, "2", "{}");
-	is_int(verify_now(s.base, v, env, &r1, "URL with a newline"), -EACCES,
+	is_int(verify_now(base, v, env, &r1, "URL with a newline"), -EACCES,
 	    "URL with a newline: -EACCES");
 	json_object_put(env);
 	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/cert.pem",
-	    s.port);
+	    s.srv.port);
 	env = signed_env(k, url, "2", "{}");
 	t = copy_with(env, "Signature", NULL);
 	json_object_object_del(t, "SignatureVersion");
 	json_object_object_del(t, "SigningCertURL");
-	is_int(verify_now(s.base, v, t, &r1, "unsigned"), -EPROTO,
+	is_int(verify_now(base, v, t, &r1, "unsigned"), -EPROTO,
 	    "unsigned: -EPROTO");
 	is_str(r1.msg,
 	    "unsigned SNS message (no Signature, SignatureVersion, "
@@ -797,27 +726,27 @@ test_async(EVP_PKEY *k, const char *pem, size_t pem_len)
 	    "unsigned: diag");
 	json_object_put(t);
 	t = copy_with(env, "SignatureVersion", "9");
-	is_int(verify_now(s.base, v, t, &r1, "SignatureVersion 9"), -EPROTO,
+	is_int(verify_now(base, v, t, &r1, "SignatureVersion 9"), -EPROTO,
 	    "SignatureVersion 9: -EPROTO");
 	json_object_put(t);
 	t = copy_with(env, "MessageId", NULL);
-	is_int(verify_now(s.base, v, t, &r1, "no MessageId"), -EPROTO,
+	is_int(verify_now(base, v, t, &r1, "no MessageId"), -EPROTO,
 	    "no MessageId: -EPROTO before any fetch");
 	json_object_put(t);
-	run_for(s.base, 50);
+	tl_run_for(base, 50);
 	is_int(s.hits, 0, "the server saw no request for any of them");
 
 	/* Fetched once, then cached. */
-	is_int(verify_now(s.base, v, env, &r1, "valid v2"), 0, "valid v2: 0");
+	is_int(verify_now(base, v, env, &r1, "valid v2"), 0, "valid v2: 0");
 	is_int(s.hits, 1, "valid v2: the certificate was fetched");
 	is_str(s.last_uri, "/cert.pem", "valid v2: from SigningCertURL");
-	is_int(verify_now(s.base, v, env, &r1, "again"), 0, "again: 0");
+	is_int(verify_now(base, v, env, &r1, "again"), 0, "again: 0");
 	is_int(s.hits, 1, "again: cached, no new request");
 	t = signed_env(k, url, "1", "{\"s3Bucket\":\"b\"}");
-	is_int(verify_now(s.base, v, t, &r1, "valid v1"), 0, "valid v1: 0");
+	is_int(verify_now(base, v, t, &r1, "valid v1"), 0, "valid v1: 0");
 	json_object_put(t);
 	t = copy_with(env, "Message", "{\"s3Bucket\":\"evil\"}");
-	is_int(verify_now(s.base, v, t, &r1, "tampered, cached cert"), -EPROTO,
+	is_int(verify_now(base, v, t, &r1, "tampered, cached cert"), -EPROTO,
 	    "tampered Message with a cached certificate: -EPROTO");
 	is_str(r1.msg, "SNS signature does not match (SignatureVersion 2)",
 	    "tampered: diag");
@@ -826,53 +755,53 @@ test_async(EVP_PKEY *k, const char *pem, size_t pem_len)
 
 	/* The injectable clock. */
 	sns_verifier_set_clock(v, far_future);
-	is_int(verify_now(s.base, v, env, &r1, "clock in 200 years"), -EBADMSG,
+	is_int(verify_now(base, v, env, &r1, "clock in 200 years"), -EBADMSG,
 	    "clock 200 years on: certificate expired, -EBADMSG");
 	ok(strstr(r1.msg, "certificate expired at") != NULL,
 	    "expired: diag '%s'", r1.msg);
 	sns_verifier_set_clock(v, NULL);
-	is_int(verify_now(s.base, v, env, &r1, "clock back"), 0,
-	    "clock back: 0");
+	is_int(verify_now(base, v, env, &r1, "clock back"), 0, "clock back: 0");
 	json_object_put(env);
 
 	/* Errors are reported and not cached. */
 	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/missing.pem",
-	    s.port);
+	    s.srv.port);
 	env = signed_env(k, url, "2", "{}");
 	hits = s.hits;
-	is_int(verify_now(s.base, v, env, &r1, "404"), -ENOENT, "404: -ENOENT");
+	is_int(verify_now(base, v, env, &r1, "404"), -ENOENT, "404: -ENOENT");
 	ok(strstr(r1.msg, "HTTP 404") != NULL, "404: diag '%s'", r1.msg);
-	is_int(verify_now(s.base, v, env, &r1, "404 again"), -ENOENT,
+	is_int(verify_now(base, v, env, &r1, "404 again"), -ENOENT,
 	    "404 again: -ENOENT");
 	is_int(s.hits - hits, 2, "a failed fetch is not cached");
 	json_object_put(env);
 	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/busy.pem",
-	    s.port);
+	    s.srv.port);
 	env = signed_env(k, url, "2", "{}");
-	is_int(verify_now(s.base, v, env, &r1, "503"), -EAGAIN, "503: -EAGAIN");
+	is_int(verify_now(base, v, env, &r1, "503"), -EAGAIN, "503: -EAGAIN");
 	json_object_put(env);
 	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/notcert.pem",
-	    s.port);
+	    s.srv.port);
 	env = signed_env(k, url, "2", "{}");
-	is_int(verify_now(s.base, v, env, &r1, "not a certificate"), -EBADMSG,
+	is_int(verify_now(base, v, env, &r1, "not a certificate"), -EBADMSG,
 	    "not a certificate: -EBADMSG");
 	ok(strstr(r1.msg, "is not a PEM certificate") != NULL,
 	    "not a certificate: diag '%s'", r1.msg);
 	json_object_put(env);
-	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/big.pem", s.port);
+	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/big.pem",
+	    s.srv.port);
 	env = signed_env(k, url, "2", "{}");
-	is_int(verify_now(s.base, v, env, &r1, "70 KiB"), -E2BIG,
+	is_int(verify_now(base, v, env, &r1, "70 KiB"), -E2BIG,
 	    "a 70 KiB certificate: -E2BIG");
 	json_object_put(env);
 	env = signed_env(k, "http://127.0.0.1:1/cert.pem", "2", "{}");
-	is_int(verify_now(s.base, v, env, &r1, "refused"), -ECONNREFUSED,
+	is_int(verify_now(base, v, env, &r1, "refused"), -ECONNREFUSED,
 	    "connection refused: -ECONNREFUSED");
 	json_object_put(env);
 
 	/* Concurrent verifies of one URL share one fetch; each gets its own
 	 * verdict. */
 	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/cert2.pem",
-	    s.port);
+	    s.srv.port);
 	env = signed_env(k, url, "2", "{}");
 	t = copy_with(env, "Subject", "tampered");
 	memset(&r1, 0, sizeof(r1));
@@ -884,9 +813,9 @@ test_async(EVP_PKEY *k, const char *pem, size_t pem_len)
 	is_int(sns_verify(v, t, on_verify, &r3), 0, "concurrent 3 (tampered)");
 	json_object_put(t);
 	json_object_put(env); /* the verifier holds its own references */
-	run_until(s.base, &r3.done, 1);
-	run_until(s.base, &r2.done, 1);
-	run_until(s.base, &r1.done, 1);
+	tl_run_until(base, &r3.done, 1, 10000);
+	tl_run_until(base, &r2.done, 1, 10000);
+	tl_run_until(base, &r1.done, 1, 10000);
 	ok(r1.done == 1 && r2.done == 1 && r3.done == 1,
 	    "concurrent: each callback once");
 	ok(r1.r == 0 && r2.r == 0, "concurrent: both valid");
@@ -899,29 +828,30 @@ test_async(EVP_PKEY *k, const char *pem, size_t pem_len)
 		char name[32];
 
 		(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/c%d.pem",
-		    s.port, i);
+		    s.srv.port, i);
 		(void)snprintf(name, sizeof(name), "cache fill %d", i);
 		env = signed_env(k, url, "1", "{}");
-		is_int(verify_now(s.base, v, env, &r1, name), 0, "%s: 0", name);
+		is_int(verify_now(base, v, env, &r1, name), 0, "%s: 0", name);
 		json_object_put(env);
 	}
 	is_int(s.hits - hits, SNS_CERT_CACHE + 1, "17 URLs, 17 fetches");
 	hits = s.hits;
-	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/c%d.pem", s.port,
-	    SNS_CERT_CACHE);
+	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/c%d.pem",
+	    s.srv.port, SNS_CERT_CACHE);
 	env = signed_env(k, url, "1", "{}");
-	is_int(verify_now(s.base, v, env, &r1, "newest"), 0, "newest: 0");
+	is_int(verify_now(base, v, env, &r1, "newest"), 0, "newest: 0");
 	json_object_put(env);
 	is_int(s.hits - hits, 0, "the newest is still cached");
-	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/c0.pem", s.port);
+	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/c0.pem",
+	    s.srv.port);
 	env = signed_env(k, url, "1", "{}");
-	is_int(verify_now(s.base, v, env, &r1, "oldest"), 0, "oldest: 0");
+	is_int(verify_now(base, v, env, &r1, "oldest"), 0, "oldest: 0");
 	json_object_put(env);
 	is_int(s.hits - hits, 1, "the oldest was evicted and fetched again");
 
 	/* A callback may free the verifier; the rest never run. */
 	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/cert.pem",
-	    s.port);
+	    s.srv.port);
 	env = signed_env(k, url, "2", "{}");
 	memset(&r1, 0, sizeof(r1));
 	memset(&r2, 0, sizeof(r2));
@@ -929,17 +859,17 @@ test_async(EVP_PKEY *k, const char *pem, size_t pem_len)
 	r2.free_me = &v;
 	is_int(sns_verify(v, env, on_verify, &r1), 0, "free in callback: 1");
 	is_int(sns_verify(v, env, on_verify, &r2), 0, "free in callback: 2");
-	run_for(s.base, 100);
+	tl_run_for(base, 100);
 	is_int(r1.done + r2.done, 1, "the first callback freed it: one ran");
 	ok(v == NULL, "the verifier is gone");
 	json_object_put(env);
 
 	/* Freed with a fetch in flight and a result pending: no callbacks. */
-	is_int(sns_verifier_new(s.base, h, "^http://127\\.0\\.0\\.1:[0-9]+/",
-		   &v, NULL),
+	is_int(sns_verifier_new(base, h, "^http://127\\.0\\.0\\.1:[0-9]+/", &v,
+		   NULL),
 	    0, "a new verifier");
 	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/slow.pem",
-	    s.port);
+	    s.srv.port);
 	env = signed_env(k, url, "2", "{}");
 	memset(&r1, 0, sizeof(r1));
 	memset(&r2, 0, sizeof(r2));
@@ -948,35 +878,35 @@ test_async(EVP_PKEY *k, const char *pem, size_t pem_len)
 	env = signed_env(k, "https://elsewhere.example/x.pem", "2", "{}");
 	is_int(sns_verify(v, env, on_verify, &r2), 0, "pending: a refusal");
 	json_object_put(env);
-	event_base_loop(s.base, EVLOOP_NONBLOCK); /* the fetch starts */
-	run_until(s.base, &r2.done, 1);
+	event_base_loop(base, EVLOOP_NONBLOCK); /* the fetch starts */
+	tl_run_until(base, &r2.done, 1, 10000);
 	is_int(r2.done, 1, "the refusal is delivered");
-	run_for(s.base, 200);
+	tl_run_for(base, 200);
 	is_int(s.slow, 1, "the server got the slow request");
 	is_int((long long)http_in_flight(h), 1, "one fetch in flight");
 	sns_verifier_free(v);
 	is_int((long long)http_in_flight(h), 0, "free cancels the fetch");
-	run_for(s.base, 200);
+	tl_run_for(base, 200);
 	is_int(r1.done, 0, "free: the pending callback never runs");
 	sns_verifier_free(NULL);
 
 	/* Every slot fetching: the next URL waits for none, -EAGAIN. */
-	is_int(sns_verifier_new(s.base, h, "^http://127\\.0\\.0\\.1:[0-9]+/",
-		   &v, NULL),
+	is_int(sns_verifier_new(base, h, "^http://127\\.0\\.0\\.1:[0-9]+/", &v,
+		   NULL),
 	    0, "a verifier to fill with fetches");
 	memset(&r1, 0, sizeof(r1));
 	for (i = 0; i < SNS_CERT_CACHE; i++) {
 		(void)snprintf(url, sizeof(url),
-		    "http://127.0.0.1:%d/slow%d.pem", s.port, i);
+		    "http://127.0.0.1:%d/slow%d.pem", s.srv.port, i);
 		env = signed_env(k, url, "2", "{}");
 		if (sns_verify(v, env, on_verify, &r1) != 0)
 			ok(0, "slow verify %d started", i);
 		json_object_put(env);
 	}
 	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/cert.pem",
-	    s.port);
+	    s.srv.port);
 	env = signed_env(k, url, "2", "{}");
-	is_int(verify_now(s.base, v, env, &r2, "17th URL"), -EAGAIN,
+	is_int(verify_now(base, v, env, &r2, "17th URL"), -EAGAIN,
 	    "16 fetches in flight, a 17th URL: -EAGAIN");
 	is_str(r2.msg, "16 certificates are being fetched already",
 	    "17th URL: diag");
@@ -984,11 +914,11 @@ test_async(EVP_PKEY *k, const char *pem, size_t pem_len)
 	is_int(r1.done, 0, "the 16 still wait");
 	sns_verifier_free(v);
 	is_int((long long)http_in_flight(h), 0, "free cancels all 16");
-	run_for(s.base, 100);
+	tl_run_for(base, 100);
 	is_int(r1.done, 0, "and none of them calls back");
 
 	/* The default pattern: SNS over https only. */
-	is_int(sns_verifier_new(s.base, h, NULL, &v, NULL), 0,
+	is_int(sns_verifier_new(base, h, NULL, &v, NULL), 0,
 	    "verifier with the default pattern");
 	{
 		const char *bad[] = {
@@ -1008,7 +938,7 @@ test_async(EVP_PKEY *k, const char *pem, size_t pem_len)
 		hits = s.hits;
 		for (size_t j = 0; j < ARRAY_SIZE(bad); j++) {
 			env = signed_env(k, bad[j], "2", "{}");
-			is_int(verify_now(s.base, v, env, &r1, bad[j]), -EACCES,
+			is_int(verify_now(base, v, env, &r1, bad[j]), -EACCES,
 			    "default pattern refuses %s", bad[j]);
 			json_object_put(env);
 		}
@@ -1017,8 +947,8 @@ test_async(EVP_PKEY *k, const char *pem, size_t pem_len)
 	sns_verifier_free(v);
 
 	http_free(h);
-	evhttp_free(s.http);
-	event_base_free(s.base);
+	tl_srv_stop(&s.srv);
+	event_base_free(base);
 }
 
 /* The default pattern, matched here directly, against real URLs. */

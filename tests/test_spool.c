@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdint.h>
@@ -25,6 +24,7 @@
 #include "diag.h"
 #include "spool.h"
 #include "tap.h"
+#include "testlib.h"
 
 static uint64_t test_now = 1000000;
 
@@ -38,36 +38,6 @@ test_clock(void *arg)
 static const char *const dests2[] = {"slack", "pager"};
 static const char *const dests1[] = {"slack"};
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static char *
-mkdir_tmp(void)
-{
-	const char *t = getenv("TMPDIR");
-	char *d = malloc(4096);
-
-	(void)snprintf(d, 4096, "%s/test_spool.XXXXXX", t != NULL ? t : "/tmp");
-	if (mkdtemp(d) == NULL) {
-		perror("mkdtemp");
-		exit(2);
-	}
-	return d;
-}
-
-static void
-rm_tmp(char *d)
-{
-	(void)nftw(d, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(d);
-}
-
 static char *
 jpath(const char *dir, const char *name)
 {
@@ -80,42 +50,28 @@ jpath(const char *dir, const char *name)
 static void
 write_journal(const char *dir, const char *text, size_t len, bool append)
 {
-	int fd = open(jpath(dir, "spool.journal"),
-	    O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0600);
+	const char *path = jpath(dir, "spool.journal");
 
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
-		perror("write_journal");
-		exit(2);
-	}
-	(void)close(fd);
+	if (tl_write_file(path, text, len, append) < 0)
+		tl_bail("cannot write %s", path);
 }
 
 /* The journal's text (malloc'ed), its size in *len. */
 static char *
 read_journal(const char *dir, size_t *len)
 {
-	FILE *f = fopen(jpath(dir, "spool.journal"), "r");
-	char *p = NULL;
-	size_t n = 0;
-	struct stat st;
+	const char *path = jpath(dir, "spool.journal");
+	char *p = tl_slurp(path, SIZE_MAX - 1, len);
 
-	if (f == NULL || fstat(fileno(f), &st) < 0)
-		exit(2);
-	p = calloc(1, (size_t)st.st_size + 1);
-	if (p != NULL)
-		n = fread(p, 1, (size_t)st.st_size, f);
-	(void)fclose(f);
-	if (len != NULL)
-		*len = n;
+	if (p == NULL)
+		tl_bail("cannot read %s", path);
 	return p;
 }
 
 static off_t
 file_size(const char *dir)
 {
-	struct stat st;
-
-	return stat(jpath(dir, "spool.journal"), &st) == 0 ? st.st_size : -1;
+	return tl_file_size(jpath(dir, "spool.journal"));
 }
 
 static char *
@@ -254,7 +210,7 @@ stop_early(int64_t job, const char *dest, const char *json, size_t len,
 static int
 open_text(const char *text, struct diag *d)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_spool");
 	struct spool *sp = NULL;
 	int r;
 
@@ -262,7 +218,7 @@ open_text(const char *text, struct diag *d)
 	memset(d, 0, sizeof(*d));
 	r = spool_open(dir, NULL, &sp, d);
 	spool_free(sp);
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 	return r;
 }
 
@@ -336,7 +292,7 @@ test_hostile_lines(void)
 
 	/* A NUL byte inside a line. */
 	{
-		char *dir = mkdir_tmp();
+		char *dir = tl_tmpdir("test_spool");
 		struct spool *sp = NULL;
 		static const char nul[] = "{\"op\":\"next\",\0\"job\":1}\n";
 
@@ -345,12 +301,12 @@ test_hostile_lines(void)
 		is_int(r, -EBADMSG, "NUL byte: -EBADMSG");
 		is_str(d.msg, "byte offset 0: NUL byte", "NUL byte: message");
 		spool_free(sp);
-		rm_tmp(dir);
+		(void)tl_tmpdir_free(dir);
 	}
 	/* Lines over the limit: one with its newline, one without (it is
 	 * not taken for a torn line: no append is that long). */
 	for (nl = 1; nl >= 0; nl--) {
-		char *dir = mkdir_tmp();
+		char *dir = tl_tmpdir("test_spool");
 		struct spool *sp = NULL;
 		size_t n = SPOOL_MAX_LINE + (nl ? 2 : (3u << 20));
 		char *big = malloc(n);
@@ -368,14 +324,14 @@ test_hostile_lines(void)
 		    "over-long line (newline %d): message", nl);
 		free(big);
 		spool_free(sp);
-		rm_tmp(dir);
+		(void)tl_tmpdir_free(dir);
 	}
 }
 
 static void
 test_torn(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_spool");
 	struct spool *sp = NULL;
 	struct seen_list l;
 	char *want = alert_text("r1", "e-2", 10);
@@ -421,13 +377,13 @@ test_torn(void)
 	is_str(l.text, "1:slack 2:slack 3:slack 4:slack ", "torn: all pending");
 	spool_free(sp);
 	free(want);
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 static void
 test_open_errors(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_spool");
 	struct spool *sp = NULL;
 	struct spool *sp2 = NULL;
 	struct diag d;
@@ -473,24 +429,24 @@ test_open_errors(void)
 	is_int(r, -ENOTDIR, "dir is a file: -ENOTDIR");
 
 	{
-		char *d2 = mkdir_tmp();
+		char *d2 = tl_tmpdir("test_spool");
 
 		(void)mkdir(jpath(d2, "spool.journal"), 0700);
 		r = spool_open(d2, NULL, &sp, NULL);
 		is_int(r, -EISDIR, "journal is a directory: -EISDIR");
-		rm_tmp(d2);
-		d2 = mkdir_tmp();
+		(void)tl_tmpdir_free(d2);
+		d2 = tl_tmpdir("test_spool");
 		(void)symlink("/etc/passwd", jpath(d2, "spool.journal"));
 		r = spool_open(d2, NULL, &sp, NULL);
 		is_int(r, -ELOOP, "journal is a symlink: refused (-ELOOP)");
-		rm_tmp(d2);
-		d2 = mkdir_tmp();
+		(void)tl_tmpdir_free(d2);
+		d2 = tl_tmpdir("test_spool");
 		(void)mkfifo(jpath(d2, "spool.journal"), 0600);
 		r = spool_open(d2, NULL, &sp, &d);
 		is_int(r, -EINVAL, "journal is a FIFO: -EINVAL");
 		is_str(d.msg, "not a regular file", "FIFO: says why");
-		rm_tmp(d2);
-		d2 = mkdir_tmp();
+		(void)tl_tmpdir_free(d2);
+		d2 = tl_tmpdir("test_spool");
 		(void)chmod(d2, 0500);
 		r = spool_open(d2, NULL, &sp, NULL);
 		if (geteuid() == 0)
@@ -499,15 +455,15 @@ test_open_errors(void)
 			is_int(r, -EACCES, "unwritable dir: -EACCES");
 		spool_free(r == 0 ? sp : NULL);
 		(void)chmod(d2, 0700);
-		rm_tmp(d2);
+		(void)tl_tmpdir_free(d2);
 	}
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 static void
 test_fd_cloexec(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_spool");
 	struct spool *sp = NULL;
 	bool before[256];
 	int fd;
@@ -529,13 +485,13 @@ test_fd_cloexec(void)
 	}
 	ok(n >= 2 && cloexec, "every fd the spool holds is O_CLOEXEC (%d)", n);
 	spool_free(sp);
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 static void
 test_bad_args(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_spool");
 	struct spool *sp = NULL;
 	static const char *const dup[] = {"a", "a"};
 	static const char *const empty[] = {""};
@@ -594,13 +550,13 @@ test_bad_args(void)
 		    "huge record: the alert, without its record");
 	}
 	spool_free(sp);
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 static void
 test_dedup(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_spool");
 	struct spool *sp = NULL;
 	struct alert a;
 	struct alert b;
@@ -669,13 +625,13 @@ test_dedup(void)
 	    "dedup after reopen: job ids go on");
 	is_int(stats(sp).dedup_keys, 7, "dedup: 7 identities");
 	spool_free(sp);
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 static void
 test_outcomes(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_spool");
 	struct spool *sp = NULL;
 	struct seen_list l;
 	char *want = alert_text("r", "e-2", 100);
@@ -745,13 +701,13 @@ test_outcomes(void)
 	is_int(l.n, 0, "iteration is empty");
 	spool_free(sp);
 	free(want);
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 static void
 test_limits_and_clock(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_spool");
 	struct spool_opts o = {.dedup_retention_s = 10,
 	    .max_pending = 2,
 	    .clock_s = test_clock};
@@ -806,14 +762,14 @@ test_limits_and_clock(void)
 	test_now = 2010;
 	ok(!spool_seen(sp, "r", "future"), "future t: clamped, expires");
 	spool_free(sp);
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 static void
 test_compact(void)
 {
 	struct spool_opts o = {.dedup_retention_s = 100, .clock_s = test_clock};
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_spool");
 	struct spool *sp = NULL;
 	struct seen_list l;
 	struct stat st;
@@ -887,8 +843,8 @@ test_compact(void)
 	spool_free(sp);
 
 	/* Expired identities go at compaction. */
-	rm_tmp(dir);
-	dir = mkdir_tmp();
+	(void)tl_tmpdir_free(dir);
+	dir = tl_tmpdir("test_spool");
 	test_now = 5000;
 	if (spool_open(dir, &o, &sp, NULL) != 0)
 		exit(2);
@@ -910,14 +866,14 @@ test_compact(void)
 	is_str(l.text, "1000:slack ", "expiry: the pending alert stays");
 	spool_free(sp);
 	free(want);
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 /* A child appends, syncs and dies without cleaning up. */
 static void
 test_crash(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_spool");
 	struct spool *sp = NULL;
 	struct seen_list l;
 	int to_child[2];
@@ -964,7 +920,7 @@ test_crash(void)
 	is_str(l.text, "1:slack 1:pager 2:slack ", "crash: the jobs are there");
 	ok(spool_seen(sp, "r", "e-crash"), "crash: identity persisted");
 	spool_free(sp);
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 	close(to_child[0]);
 	close(to_child[1]);
 	close(to_parent[0]);
@@ -975,7 +931,7 @@ test_crash(void)
 static void
 test_write_failure(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_spool");
 	struct spool *sp = NULL;
 	struct rlimit old;
 	struct rlimit lim;
@@ -1007,23 +963,20 @@ test_write_failure(void)
 	is_int(stats(sp).pending, 2, "full disk: both jobs");
 	spool_free(sp);
 	(void)signal(SIGXFSZ, SIG_DFL);
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
+/* Seconds since t0. */
 static double
 elapsed(const struct timespec *t0)
 {
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) +
-	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+	return tl_ms_since(t0) / 1e3;
 }
 
 static void
 test_timing(void)
 {
-	char *dir = mkdir_tmp();
+	char *dir = tl_tmpdir("test_spool");
 	struct spool *sp = NULL;
 	struct timespec t0;
 	struct timespec ts;
@@ -1063,7 +1016,7 @@ test_timing(void)
 	is_int(stats(sp).pending, 10000, "timing: 10000 pending after reopen");
 	diag_note("replay of 10000 pending alerts: %.3f s", secs);
 	spool_free(sp);
-	rm_tmp(dir);
+	(void)tl_tmpdir_free(dir);
 }
 
 int

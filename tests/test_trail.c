@@ -22,6 +22,7 @@
 #include "limits.h"
 #include "trail.h"
 #include "tap.h"
+#include "testlib.h"
 
 #define SM "secretsmanager.amazonaws.com"
 #define SMREC(id) "{\"eventSource\":\"" SM "\",\"eventID\":\"" id "\"}"
@@ -33,35 +34,17 @@
 /* Byte-by-byte feeding above this size costs too much under valgrind. */
 #define BYTEWISE_MAX (2u << 20)
 
-struct got {
-	int r;
-	struct buf ids; /* eventIDs delivered, one per line */
-	struct trail_stats st;
-	char msg[256];
-	unsigned bad_spans; /* raw spans not '{' .. '}' */
-	unsigned stop_at;   /* callback fails on this delivery (1-based) */
-	struct json_object *kept;
-};
-
 enum feed { FEED_ONESHOT, FEED_BYTES, FEED_RANDOM, FEED_REUSED, FEED_COUNT };
 
 static struct trail *reused; /* one scanner for every FEED_REUSED run */
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
-static uint64_t
-rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
 static size_t
-rnd_chunk(void)
+rnd_chunk(void *arg)
 {
-	uint64_t x = rnd();
+	uint64_t x = tl_xorshift(&rng);
 
+	(void)arg;
 	switch (x % 4) {
 	case 0:
 		return 1 + (x >> 8) % 7;
@@ -73,172 +56,42 @@ rnd_chunk(void)
 	return 1 + (x >> 8) % (1u << 20);
 }
 
-static void
-got_init(struct got *g)
+static size_t
+one_byte(void *arg)
 {
-	memset(g, 0, sizeof(*g));
-	buf_init(&g->ids, BIG);
+	(void)arg;
+	return 1;
 }
 
 static void
-got_done(struct got *g)
+run(const void *doc, size_t len, enum feed how, struct tl_scan *g)
 {
-	buf_done(&g->ids);
-	json_object_put(g->kept);
-	g->kept = NULL;
-}
-
-static const char *
-ids(const struct got *g)
-{
-	return g->ids.data != NULL ? g->ids.data : "";
-}
-
-static int
-collect(struct json_object *rec, struct span raw, void *arg)
-{
-	struct got *g = arg;
-	struct json_object *id;
-	const char *s = "?";
-	unsigned n;
-	const char *p;
-
-	if (raw.len < 2 || raw.p[0] != '{' || raw.p[raw.len - 1] != '}')
-		g->bad_spans++;
-	if (json_object_object_get_ex(rec, "eventID", &id))
-		s = json_object_get_string(id);
-	if (buf_puts(&g->ids, s) < 0 || buf_putc(&g->ids, '\n') < 0)
-		return -ENOMEM;
-	if (g->stop_at == 0)
-		return 0;
-	n = 0;
-	for (p = ids(g); *p != '\0'; p++)
-		n += *p == '\n';
-	if (n < g->stop_at)
-		return 0;
-	/* Keep this one past the callback, as a caller may. */
-	g->kept = json_object_get(rec);
-	return -ECANCELED;
-}
-
-static void
-run(const void *doc, size_t len, enum feed how, struct got *g)
-{
-	const unsigned char *p = doc;
-	struct trail *t = NULL;
-	struct diag d;
-	size_t off;
-	size_t n;
+	static tl_chunk_fn *const chunk[FEED_COUNT] = {NULL, one_byte,
+	    rnd_chunk, rnd_chunk};
+	struct trail *t = reused;
 	int r;
 
-	memset(&d, 0, sizeof(d));
-	if (how == FEED_REUSED) {
-		t = reused;
-	} else {
+	if (how != FEED_REUSED) {
 		r = trail_new(&t);
 		if (r < 0) {
 			g->r = r;
 			return;
 		}
 	}
-	if (how == FEED_ONESHOT) {
-		r = trail_scan(t, doc, len, collect, g, &d);
-	} else {
-		trail_reset(t);
-		r = 0;
-		for (off = 0; r == 0 && off < len; off += n) {
-			n = how == FEED_BYTES ? 1 : rnd_chunk();
-			if (n > len - off)
-				n = len - off;
-			r = trail_feed(t, p + off, n, collect, g, &d);
-		}
-		if (r == 0)
-			r = trail_finish(t, collect, g, &d);
-	}
-	g->r = r;
-	g->st = *trail_stats(t);
-	(void)snprintf(g->msg, sizeof(g->msg), "%s", r < 0 ? d.msg : "");
+	tl_scan_run(t, doc, len, chunk[how], NULL, g);
 	if (how != FEED_REUSED)
 		trail_free(t);
-}
-
-/* Appends one gzip member holding p[0..len) to out, with header h if any. */
-static void
-gz_member_hdr(struct buf *out, const void *p, size_t len, gz_header *h)
-{
-	z_stream s;
-	size_t bound;
-
-	memset(&s, 0, sizeof(s));
-	if (deflateInit2(&s, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8,
-		Z_DEFAULT_STRATEGY) != Z_OK)
-		abort();
-	if (h != NULL && deflateSetHeader(&s, h) != Z_OK)
-		abort();
-	bound = deflateBound(&s, len) + 64;
-	if (buf_reserve(out, bound) < 0)
-		abort();
-	s.next_in = (Bytef *)(uintptr_t)p;
-	s.avail_in = (uInt)len;
-	s.next_out = (Bytef *)out->data + out->len;
-	s.avail_out = (uInt)bound;
-	if (deflate(&s, Z_FINISH) != Z_STREAM_END)
-		abort();
-	out->len += s.total_out;
-	(void)deflateEnd(&s);
-}
-
-static void
-gz_member(struct buf *out, const void *p, size_t len)
-{
-	gz_member_hdr(out, p, len, NULL);
-}
-
-/* Inflates a whole gzip file, independently of trail.c (the reference). */
-static int
-gunzip_all(const struct buf *in, struct buf *out)
-{
-	z_stream s;
-	int ret;
-
-	memset(&s, 0, sizeof(s));
-	if (inflateInit2(&s, 15 + 32) != Z_OK)
-		return -1;
-	s.next_in = (Bytef *)in->data;
-	s.avail_in = (uInt)in->len;
-	do {
-		if (buf_reserve(out, 1u << 20) < 0)
-			break;
-		s.next_out = (Bytef *)out->data + out->len;
-		s.avail_out = 1u << 20;
-		ret = inflate(&s, Z_NO_FLUSH);
-		out->len += (1u << 20) - s.avail_out;
-	} while (ret == Z_OK);
-	(void)inflateEnd(&s);
-	return ret == Z_STREAM_END ? 0 : -1;
-}
-
-static int
-got_same(const struct got *a, const struct got *b, int same_in)
-{
-	return a->r == b->r && strcmp(a->msg, b->msg) == 0 &&
-	    strcmp(ids(a), ids(b)) == 0 && a->st.records == b->st.records &&
-	    a->st.candidates == b->st.candidates &&
-	    a->st.matched == b->st.matched &&
-	    (a->r < 0 || a->st.bytes_json == b->st.bytes_json) &&
-	    (!same_in || a->st.bytes_in == b->st.bytes_in) &&
-	    a->bad_spans == 0 && b->bad_spans == 0;
 }
 
 #define CHECK_GZ 0x1 /* doc is JSON: also try it gzipped, one and 3 members */
 
 /*
  * Scans doc every way; *ret gets the one-shot result of doc as given (the
- * caller got_done()s it). One test: all the ways agree.
+ * caller tl_scan_done()s it). One test: all the ways agree.
  */
 static void
 scan_all(const char *name, const void *doc, size_t len, int flags,
-    struct got *ret)
+    struct tl_scan *ret)
 {
 	struct buf forms[3];
 	const char *form_name[3] = {"plain", "gzip", "gzip x4"};
@@ -253,35 +106,35 @@ scan_all(const char *name, const void *doc, size_t len, int flags,
 	if (buf_append(&forms[0], doc, len) < 0)
 		abort();
 	if ((flags & CHECK_GZ) != 0) {
-		gz_member(&forms[1], doc, len);
+		tl_gzip(&forms[1], doc, len, NULL);
 		/* An empty member first, then three pieces. */
-		gz_member(&forms[2], "", 0);
-		gz_member(&forms[2], doc, len / 3);
-		gz_member(&forms[2], (const char *)doc + len / 3,
-		    len / 3 * 2 - len / 3);
-		gz_member(&forms[2], (const char *)doc + len / 3 * 2,
-		    len - len / 3 * 2);
+		tl_gzip(&forms[2], "", 0, NULL);
+		tl_gzip(&forms[2], doc, len / 3, NULL);
+		tl_gzip(&forms[2], (const char *)doc + len / 3,
+		    len / 3 * 2 - len / 3, NULL);
+		tl_gzip(&forms[2], (const char *)doc + len / 3 * 2,
+		    len - len / 3 * 2, NULL);
 		nforms = 3;
 	}
-	got_init(ret);
+	tl_scan_init(ret);
 	run(forms[0].data, forms[0].len, FEED_ONESHOT, ret);
 	for (f = 0; f < nforms; f++) {
-		struct got first;
+		struct tl_scan first;
 
-		got_init(&first);
+		tl_scan_init(&first);
 		for (how = 0; how < FEED_COUNT; how++) {
-			struct got g;
+			struct tl_scan g;
 
 			if (how == FEED_BYTES && forms[f].len > BYTEWISE_MAX)
 				continue;
-			got_init(&g);
+			tl_scan_init(&g);
 			run(forms[f].data, forms[f].len, (enum feed)how, &g);
 			if (how == FEED_ONESHOT) {
 				first.r = g.r;
 				first.st = g.st;
 			}
 			/* Feeding stops at an error: bytes_in varies. */
-			if (!got_same(&g, ret, 0) ||
+			if (!tl_scan_same(&g, ret) ||
 			    (g.r == 0 && g.st.bytes_in != first.st.bytes_in)) {
 				agree = 0;
 				diag_note("%s: %s fed %d: r=%d '%s' ids=%zu "
@@ -290,9 +143,9 @@ scan_all(const char *name, const void *doc, size_t len, int flags,
 				    g.ids.len,
 				    (unsigned long long)g.st.records);
 			}
-			got_done(&g);
+			tl_scan_done(&g);
 		}
-		got_done(&first);
+		tl_scan_done(&first);
 	}
 	ok(agree, "%s: every way of feeding agrees", name);
 	buf_done(&forms[0]);
@@ -305,15 +158,15 @@ static void
 check(const char *name, const char *doc, size_t len, int flags, int want_r,
     const char *want_ids, const char *want_msg)
 {
-	struct got g;
+	struct tl_scan g;
 
 	scan_all(name, doc, len, flags, &g);
 	is_int(g.r, want_r, "%s: returns %d", name, want_r);
-	is_str(ids(&g), want_ids, "%s: eventIDs delivered", name);
+	is_str(tl_scan_ids(&g), want_ids, "%s: eventIDs delivered", name);
 	if (want_msg != NULL)
 		ok(strncmp(g.msg, want_msg, strlen(want_msg)) == 0,
 		    "%s: diag '%s' starts '%s'", name, g.msg, want_msg);
-	got_done(&g);
+	tl_scan_done(&g);
 }
 
 #define CHECK(name, lit, r, ids, msg)                                          \
@@ -323,23 +176,10 @@ static int
 read_data(const char *rel, struct buf *out)
 {
 	char path[1024];
-	FILE *f;
-	size_t n;
+	int r = tl_read_file(tl_data_path(rel, path, sizeof(path)), out);
 
-	(void)snprintf(path, sizeof(path), "%s/%s", tap_shared_data(), rel);
-	f = fopen(path, "rb");
-	if (!ok(f != NULL, "read %s", path))
-		return -1;
-	for (;;) {
-		if (buf_reserve(out, 65536) < 0)
-			abort();
-		n = fread(out->data + out->len, 1, 65536, f);
-		out->len += n;
-		if (n == 0)
-			break;
-	}
-	(void)fclose(f);
-	return 0;
+	ok(r == 0, "read %s", path);
+	return r;
 }
 
 /*
@@ -400,7 +240,7 @@ sample(const char *rel, long long want_records, long long want_matched,
 	struct buf json;
 	struct buf want;
 	uint64_t ref_records = 0;
-	struct got g;
+	struct tl_scan g;
 	int gz;
 
 	buf_init(&raw, BIG);
@@ -410,7 +250,7 @@ sample(const char *rel, long long want_records, long long want_matched,
 		goto out;
 	gz = raw.len >= 2 && (unsigned char)raw.data[0] == 0x1f &&
 	    (unsigned char)raw.data[1] == 0x8b;
-	if (gz ? gunzip_all(&raw, &json)
+	if (gz ? tl_gunzip(&json, raw.data, raw.len)
 	       : buf_append(&json, raw.data, raw.len)) {
 		ok(0, "%s: inflate for the reference", rel);
 		goto out;
@@ -422,7 +262,7 @@ sample(const char *rel, long long want_records, long long want_matched,
 	is_int((long long)g.st.records, (long long)ref_records,
 	    "%s: %llu records, as the reference", rel,
 	    (unsigned long long)ref_records);
-	is_str(ids(&g), want.data != NULL ? want.data : "",
+	is_str(tl_scan_ids(&g), want.data != NULL ? want.data : "",
 	    "%s: the reference's eventIDs, in order", rel);
 	is_int((long long)g.st.bytes_json, (long long)json.len,
 	    "%s: bytes_json is the inflated size", rel);
@@ -434,9 +274,9 @@ sample(const char *rel, long long want_records, long long want_matched,
 	if (want_matched >= 0)
 		is_int((long long)g.st.matched, want_matched,
 		    "%s: %lld matched", rel, want_matched);
-	if (ret_ids != NULL && buf_puts(ret_ids, ids(&g)) < 0)
+	if (ret_ids != NULL && buf_puts(ret_ids, tl_scan_ids(&g)) < 0)
 		abort();
-	got_done(&g);
+	tl_scan_done(&g);
 out:
 	buf_done(&raw);
 	buf_done(&json);
@@ -510,12 +350,12 @@ test_truncated(void)
 	    "id-1\nid-2\n", NULL);
 	/* Every proper prefix fails, one shot. */
 	for (cut = 0; cut < sizeof(two) - 2; cut++) {
-		struct got g;
+		struct tl_scan g;
 
-		got_init(&g);
+		tl_scan_init(&g);
 		run(two, cut, FEED_ONESHOT, &g);
 		r = g.r;
-		got_done(&g);
+		tl_scan_done(&g);
 		if (r != -EBADMSG) {
 			diag_note("prefix %zu: %d", cut, r);
 			all = 0;
@@ -541,7 +381,7 @@ test_gzip_hostile(void)
 	if (read_data("cloudtrail/secretsmanager/combined_secretsmanager.json",
 		&json) < 0)
 		goto out;
-	gz_member(&z, json.data, json.len);
+	tl_gzip(&z, json.data, json.len, NULL);
 	cuts[0] = 1;
 	cuts[1] = 2;
 	cuts[2] = 3;
@@ -554,7 +394,7 @@ test_gzip_hostile(void)
 	for (i = 0; i < ARRAY_SIZE(cuts); i++) {
 		char name[64];
 		char want[128];
-		struct got g;
+		struct tl_scan g;
 
 		(void)snprintf(name, sizeof(name), "gzip cut at %zu of %zu",
 		    cuts[i], z.len);
@@ -566,22 +406,22 @@ test_gzip_hostile(void)
 		if (i >= 6)
 			is_int((long long)g.st.matched, 52,
 			    "%s: the 52 records were delivered", name);
-		got_done(&g);
+		tl_scan_done(&g);
 	}
 	/* Every prefix of a small gzip fails, naming gzip. */
 	buf_reset(&bad);
-	gz_member(&bad, two, sizeof(two) - 1);
+	tl_gzip(&bad, two, sizeof(two) - 1, NULL);
 	all = 1;
 	for (cut = 1; cut < bad.len; cut++) {
-		struct got g;
+		struct tl_scan g;
 
-		got_init(&g);
+		tl_scan_init(&g);
 		run(bad.data, cut, FEED_ONESHOT, &g);
 		if (g.r != -EBADMSG || strstr(g.msg, "gzip") == NULL) {
 			diag_note("gzip prefix %zu: %d '%s'", cut, g.r, g.msg);
 			all = 0;
 		}
-		got_done(&g);
+		tl_scan_done(&g);
 	}
 	ok(all, "every proper prefix of a gzip file is -EBADMSG naming gzip");
 
@@ -602,7 +442,7 @@ test_gzip_hostile(void)
 		};
 
 		for (i = 0; i < ARRAY_SIZE(flips); i++) {
-			struct got g;
+			struct tl_scan g;
 			size_t at = flips[i].at < 0
 			    ? z.len - (size_t)-flips[i].at
 			    : (size_t)flips[i].at;
@@ -619,18 +459,18 @@ test_gzip_hostile(void)
 				scan_all(flips[i].name, bad.data, bad.len, 0,
 				    &g);
 			} else {
-				got_init(&g);
+				tl_scan_init(&g);
 				run(bad.data, bad.len, FEED_BYTES, &g);
 				is_int(g.r, -EBADMSG,
 				    "%s, byte by byte: -EBADMSG",
 				    flips[i].name);
-				got_done(&g);
-				got_init(&g);
+				tl_scan_done(&g);
+				tl_scan_init(&g);
 				run(bad.data, bad.len, FEED_RANDOM, &g);
 				is_int(g.r, -EBADMSG, "%s, in chunks: -EBADMSG",
 				    flips[i].name);
-				got_done(&g);
-				got_init(&g);
+				tl_scan_done(&g);
+				tl_scan_init(&g);
 				run(bad.data, bad.len, FEED_ONESHOT, &g);
 			}
 			is_int(g.r, -EBADMSG, "%s: -EBADMSG", flips[i].name);
@@ -643,20 +483,20 @@ test_gzip_hostile(void)
 				is_int((long long)g.st.matched, 52,
 				    "%s: found after the records",
 				    flips[i].name);
-			got_done(&g);
+			tl_scan_done(&g);
 		}
 	}
 	/* Bytes after the last member that are not another member. */
 	buf_reset(&bad);
-	gz_member(&bad, "{\"Records\":[]}", 14);
+	tl_gzip(&bad, "{\"Records\":[]}", 14, NULL);
 	if (buf_append(&bad, "{}", 2) < 0)
 		abort();
 	check("JSON after a gzip member", bad.data, bad.len, 0, -EBADMSG, "",
 	    "corrupt gzip stream at input byte ");
 	/* A second member holding more JSON is trailing garbage. */
 	buf_reset(&bad);
-	gz_member(&bad, "{\"Records\":[]}", 14);
-	gz_member(&bad, " {}", 3);
+	tl_gzip(&bad, "{\"Records\":[]}", 14, NULL);
+	tl_gzip(&bad, " {}", 3, NULL);
 	check("a second member with another object", bad.data, bad.len, 0,
 	    -EBADMSG, "",
 	    "malformed JSON at byte 15: trailing garbage after the top-level "
@@ -680,9 +520,9 @@ test_gzip_hostile(void)
 		h.hcrc = 1;
 		h.os = 3;
 		buf_reset(&bad);
-		gz_member_hdr(&bad, doc, 40, &h);
-		gz_member_hdr(&bad, doc + 40, 30, &h);
-		gz_member_hdr(&bad, doc + 70, sizeof(doc) - 71, &h);
+		tl_gzip(&bad, doc, 40, &h);
+		tl_gzip(&bad, doc + 40, 30, &h);
+		tl_gzip(&bad, doc + 70, sizeof(doc) - 71, &h);
 		check("gzip headers with every field", bad.data, bad.len, 0, 0,
 		    "h1\nh2\n", NULL);
 		/* The header CRC is checked: flip a bit of it. */
@@ -699,7 +539,7 @@ test_gzip_hostile(void)
 	}
 	/* A gzip of nothing. */
 	buf_reset(&bad);
-	gz_member(&bad, "", 0);
+	tl_gzip(&bad, "", 0, NULL);
 	check("gzip of nothing", bad.data, bad.len, 0, -EBADMSG, "",
 	    "empty object");
 out:
@@ -876,7 +716,7 @@ test_strings(void)
 	    "\\\",\\\"eventID\\\":\\\"evil\\\"}\"}}," SMREC("b") "]}",
 	    0, "b\n", NULL);
 	{
-		struct got g;
+		struct tl_scan g;
 		static const char doc[] =
 		    "{\"Records\":[{\"eventID\":\"a\",\"eventSource\":\"s3."
 		    "amazonaws.com\",\"requestParameters\":{\"v\":\"}]},{"
@@ -890,7 +730,7 @@ test_strings(void)
 		is_int((long long)g.st.candidates, 1,
 		    "string braces: 1 candidate");
 		is_int((long long)g.st.matched, 1, "string braces: 1 matched");
-		got_done(&g);
+		tl_scan_done(&g);
 	}
 	CHECK("escaped backslash before the closing quote",
 	    "{\"Records\":[{\"x\":\"a\\\\\",\"eventSource\":\"" SM
@@ -974,7 +814,7 @@ static void
 test_big(void)
 {
 	struct buf b;
-	struct got g;
+	struct tl_scan g;
 	size_t i;
 	size_t head;
 	char name[64];
@@ -1044,8 +884,9 @@ test_big(void)
 		abort();
 	scan_all("a 4 MB value of another key", b.data, b.len, CHECK_GZ, &g);
 	is_int(g.r, 0, "a 4 MB value of another key: scans");
-	is_str(ids(&g), "pad\n", "a 4 MB value of another key: eventIDs");
-	got_done(&g);
+	is_str(tl_scan_ids(&g), "pad\n",
+	    "a 4 MB value of another key: eventIDs");
+	tl_scan_done(&g);
 	buf_done(&b);
 }
 
@@ -1053,7 +894,7 @@ static void
 test_kms_by_secretsmanager(void)
 {
 	struct buf b;
-	struct got g;
+	struct tl_scan g;
 
 	buf_init(&b, BIG);
 	if (read_data("cloudtrail/secretsmanager/"
@@ -1068,7 +909,7 @@ test_kms_by_secretsmanager(void)
 	 * even asked. */
 	is_int((long long)g.st.candidates, 0, "KMS calls: no candidates");
 	is_int((long long)g.st.matched, 0, "KMS calls: none delivered");
-	got_done(&g);
+	tl_scan_done(&g);
 out:
 	buf_done(&b);
 }
@@ -1081,18 +922,18 @@ test_callback_and_state(void)
 	struct json_object *id;
 	struct trail *t;
 	struct diag d;
-	struct got g;
+	struct tl_scan g;
 	int r;
 
 	/* A failing callback stops the scan with its code; the scanner stays
 	 * dead until reset. */
-	got_init(&g);
+	tl_scan_init(&g);
 	g.stop_at = 2;
 	if (trail_new(&t) < 0)
 		abort();
-	r = trail_feed(t, doc, sizeof(doc) - 1, collect, &g, &d);
+	r = trail_feed(t, doc, sizeof(doc) - 1, tl_scan_collect, &g, &d);
 	is_int(r, -ECANCELED, "callback error: returned as is");
-	is_str(ids(&g), "k1\nk2\n", "callback error: stops after it");
+	is_str(tl_scan_ids(&g), "k1\nk2\n", "callback error: stops after it");
 	ok(strstr(d.msg, "callback") != NULL, "callback error: diag '%s'",
 	    d.msg);
 	ok(g.kept != NULL &&
@@ -1100,12 +941,12 @@ test_callback_and_state(void)
 		strcmp(json_object_get_string(id), "k2") == 0,
 	    "callback error: a record kept with json_object_get survives");
 	memset(&d, 0, sizeof(d));
-	r = trail_feed(t, "  ", 2, collect, &g, &d);
+	r = trail_feed(t, "  ", 2, tl_scan_collect, &g, &d);
 	is_int(r, -ECANCELED, "callback error: feed after it fails the same");
 	ok(strstr(d.msg, "callback") != NULL, "...with the same diag");
-	r = trail_finish(t, collect, &g, &d);
+	r = trail_finish(t, tl_scan_collect, &g, &d);
 	is_int(r, -ECANCELED, "callback error: and so does finish");
-	got_done(&g);
+	tl_scan_done(&g);
 
 	/* Reset revives it; NULL diag and NULL callback are fine. */
 	trail_reset(t);
@@ -1129,12 +970,13 @@ test_callback_and_state(void)
 		struct buf z;
 
 		buf_init(&z, BIG);
-		gz_member(&z, doc, sizeof(doc) - 1);
-		got_init(&g);
-		r = trail_scan(t, z.data, z.len, collect, &g, &d);
+		tl_gzip(&z, doc, sizeof(doc) - 1, NULL);
+		tl_scan_init(&g);
+		r = trail_scan(t, z.data, z.len, tl_scan_collect, &g, &d);
 		is_int(r, -E2BIG, "max inflated 40, gzip: -E2BIG");
-		is_str(ids(&g), "", "max inflated 40, gzip: nothing delivered");
-		got_done(&g);
+		is_str(tl_scan_ids(&g), "",
+		    "max inflated 40, gzip: nothing delivered");
+		tl_scan_done(&g);
 		buf_done(&z);
 	}
 	trail_set_max_inflated(t, sizeof(doc) - 1);
@@ -1161,7 +1003,7 @@ test_tokener_after_error(void)
 	    "{\"Records\":[{\"eventSource\":\"secretsmanager\\u002eamazonaws."
 	    "com\",\"eventID\":\"next\"}]}";
 	struct trail *t;
-	struct got g;
+	struct tl_scan g;
 	struct diag d;
 	int r;
 
@@ -1169,11 +1011,11 @@ test_tokener_after_error(void)
 		abort();
 	r = trail_scan(t, bad, sizeof(bad) - 1, NULL, NULL, &d);
 	is_int(r, -EBADMSG, "half a surrogate pair: -EBADMSG");
-	got_init(&g);
-	r = trail_scan(t, good, sizeof(good) - 1, collect, &g, &d);
+	tl_scan_init(&g);
+	r = trail_scan(t, good, sizeof(good) - 1, tl_scan_collect, &g, &d);
 	is_int(r, 0, "the next object on the scanner: scans");
-	is_str(ids(&g), "next\n", "...and its \\u escapes read right");
-	got_done(&g);
+	is_str(tl_scan_ids(&g), "next\n", "...and its \\u escapes read right");
+	tl_scan_done(&g);
 	trail_free(t);
 }
 
@@ -1244,13 +1086,13 @@ test_samples(void)
 	/* Index files are JSON arrays: not CloudTrail files. */
 	for (i = 0; i < ARRAY_SIZE(lists); i++) {
 		struct buf b;
-		struct got g;
+		struct tl_scan g;
 
 		buf_init(&b, BIG);
 		if (read_data(lists[i], &b) == 0) {
 			scan_all(lists[i], b.data, b.len, CHECK_GZ, &g);
 			is_int(g.r, -EBADMSG, "%s: not an object", lists[i]);
-			got_done(&g);
+			tl_scan_done(&g);
 		}
 		buf_done(&b);
 	}

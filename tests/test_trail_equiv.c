@@ -25,13 +25,13 @@
 #include <sys/stat.h>
 
 #include <json-c/json.h>
-#include <zlib.h>
 
 #include "buf.h"
 #include "diag.h"
 #include "limits.h"
 #include "trail.h"
 #include "tap.h"
+#include "testlib.h"
 
 #define SM "secretsmanager.amazonaws.com"
 #define BIG (64u << 20)
@@ -42,13 +42,6 @@
 /* Byte-by-byte feeding above this size costs too much under valgrind. */
 #define BYTEWISE_MAX (16u << 10)
 
-struct res {
-	int r;
-	char msg[256];
-	struct buf ids;
-	struct trail_stats st;
-};
-
 static enum trail_kernel kernels[TRAIL_KERNEL_COUNT];
 static size_t nkernels;
 /* One scanner per kernel, reused (reset) for every scan. */
@@ -57,19 +50,10 @@ static struct trail *scanners[TRAIL_KERNEL_COUNT];
 static uint64_t rng_doc = 0x2545f4914f6cdd1dull;
 static uint64_t rng_feed = 0x9e3779b97f4a7c15ull;
 
-static uint64_t
-rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 static unsigned
 below(unsigned n)
 {
-	return (unsigned)(rnd(&rng_doc) % n);
+	return (unsigned)(tl_xorshift(&rng_doc) % n);
 }
 
 static void
@@ -79,136 +63,27 @@ must(int r)
 		abort();
 }
 
-static void
-res_init(struct res *x)
-{
-	memset(x, 0, sizeof(*x));
-	buf_init(&x->ids, BIG);
-}
-
-static void
-res_done(struct res *x)
-{
-	buf_done(&x->ids);
-}
-
-static const char *
-ids(const struct res *x)
-{
-	return x->ids.data != NULL ? x->ids.data : "";
-}
-
-static int
-collect(struct json_object *rec, struct span raw, void *arg)
-{
-	struct res *x = arg;
-	struct json_object *id;
-	const char *s = "?";
-
-	if (raw.len < 2 || raw.p[0] != '{' || raw.p[raw.len - 1] != '}')
-		s = "(bad span)";
-	else if (json_object_object_get_ex(rec, "eventID", &id))
-		s = json_object_get_string(id);
-	must(buf_puts(&x->ids, s));
-	must(buf_putc(&x->ids, '\n'));
-	return 0;
-}
-
 /*
  * Chunk sizes: 0 is one piece, SIZE_MAX random pieces; the others straddle
  * the kernels' 64-byte blocks every way.
  */
 static const size_t chunks[] = {0, 1, 7, 63, 64, 65, 4093, SIZE_MAX};
 
+/* The chunk size at arg, SIZE_MAX for random ones. */
+static size_t
+next_chunk(void *arg)
+{
+	size_t c = *(const size_t *)arg;
+
+	return c == SIZE_MAX ? 1 + tl_xorshift(&rng_feed) % 3000 : c;
+}
+
 static void
 scan(enum trail_kernel k, const void *doc, size_t len, size_t chunk,
-    struct res *x)
+    struct tl_scan *x)
 {
-	const unsigned char *p = doc;
-	struct trail *t;
-	struct diag d;
-	size_t off;
-	size_t n;
-	int r;
-
-	memset(&d, 0, sizeof(d));
-	t = scanners[k];
-	if (chunk == 0) {
-		r = trail_scan(t, doc, len, collect, x, &d);
-	} else {
-		trail_reset(t);
-		r = 0;
-		for (off = 0; r == 0 && off < len; off += n) {
-			n = chunk == SIZE_MAX ? 1 + rnd(&rng_feed) % 3000
-					      : chunk;
-			if (n > len - off)
-				n = len - off;
-			r = trail_feed(t, p + off, n, collect, x, &d);
-		}
-		if (r == 0)
-			r = trail_finish(t, collect, x, &d);
-	}
-	x->r = r;
-	x->st = *trail_stats(t);
-	(void)snprintf(x->msg, sizeof(x->msg), "%s", r < 0 ? d.msg : "");
-}
-
-static int
-same(const struct res *a, const struct res *b)
-{
-	return a->r == b->r && strcmp(a->msg, b->msg) == 0 &&
-	    strcmp(ids(a), ids(b)) == 0 && a->st.records == b->st.records &&
-	    a->st.candidates == b->st.candidates &&
-	    a->st.matched == b->st.matched &&
-	    (a->r < 0 || a->st.bytes_json == b->st.bytes_json);
-}
-
-static void
-gzip_into(struct buf *out, const void *p, size_t len)
-{
-	z_stream s;
-	size_t bound;
-
-	memset(&s, 0, sizeof(s));
-	if (deflateInit2(&s, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		abort();
-	bound = deflateBound(&s, len) + 64;
-	must(buf_reserve(out, bound));
-	s.next_in = (Bytef *)(uintptr_t)p;
-	s.avail_in = (uInt)len;
-	s.next_out = (Bytef *)out->data + out->len;
-	s.avail_out = (uInt)bound;
-	if (deflate(&s, Z_FINISH) != Z_STREAM_END)
-		abort();
-	out->len += s.total_out;
-	(void)deflateEnd(&s);
-}
-
-static int
-gunzip_into(struct buf *out, const void *p, size_t len)
-{
-	z_stream s;
-	int ret = Z_OK;
-
-	memset(&s, 0, sizeof(s));
-	if (inflateInit2(&s, 15 + 32) != Z_OK)
-		return -1;
-	s.next_in = (Bytef *)(uintptr_t)p;
-	s.avail_in = (uInt)len;
-	while (ret == Z_OK) {
-		if (buf_reserve(out, 1u << 20) < 0)
-			break;
-		s.next_out = (Bytef *)out->data + out->len;
-		s.avail_out = 1u << 20;
-		ret = inflate(&s, Z_NO_FLUSH);
-		out->len += (1u << 20) - s.avail_out;
-		/* Another member follows. */
-		if (ret == Z_STREAM_END && s.avail_in > 0 &&
-		    inflateReset(&s) == Z_OK)
-			ret = Z_OK;
-	}
-	(void)inflateEnd(&s);
-	return ret == Z_STREAM_END ? 0 : -1;
+	tl_scan_run(scanners[k], doc, len, chunk == 0 ? NULL : next_chunk,
+	    &chunk, x);
 }
 
 /*
@@ -229,7 +104,7 @@ naive(const void *doc, size_t len, struct buf *out)
 
 	buf_init(&json, BIG);
 	if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
-		if (gunzip_into(&json, doc, len) < 0)
+		if (tl_gunzip(&json, doc, len) < 0)
 			goto out;
 	} else if (buf_append(&json, doc, len) < 0) {
 		goto out;
@@ -280,26 +155,26 @@ out:
 
 /*
  * Scans doc with every kernel and chunking; one test: they all agree.
- * *ret gets the scalar kernel's one-piece result (res_done() it).
+ * *ret gets the scalar kernel's one-piece result (tl_scan_done() it).
  */
 static int
-agree_quiet(const char *name, const void *doc, size_t len, struct res *ret)
+agree_quiet(const char *name, const void *doc, size_t len, struct tl_scan *ret)
 {
 	size_t k;
 	size_t c;
 	int ok_all = 1;
 
-	res_init(ret);
+	tl_scan_init(ret);
 	scan(TRAIL_KERNEL_SCALAR, doc, len, 0, ret);
 	for (k = 0; k < nkernels; k++)
 		for (c = 0; c < ARRAY_SIZE(chunks); c++) {
-			struct res x;
+			struct tl_scan x;
 
 			if (chunks[c] == 1 && len > BYTEWISE_MAX)
 				continue;
-			res_init(&x);
+			tl_scan_init(&x);
 			scan(kernels[k], doc, len, chunks[c], &x);
-			if (!same(&x, ret)) {
+			if (!tl_scan_same(&x, ret)) {
 				ok_all = 0;
 				diag_note(
 				    "%s: %s kernel, chunk %zu: r=%d '%s' "
@@ -314,9 +189,22 @@ agree_quiet(const char *name, const void *doc, size_t len, struct res *ret)
 				    (unsigned long long)ret->st.records,
 				    (unsigned long long)ret->st.candidates);
 			}
-			res_done(&x);
+			tl_scan_done(&x);
 		}
 	return ok_all;
+}
+
+/* The gzipped form gz of a document: every kernel agrees, and on the same
+ * records as x, its plain form gave (whatever the framing). */
+static int
+agree_gzip(const char *name, const struct buf *gz, const struct tl_scan *x)
+{
+	struct tl_scan z;
+	int agree = agree_quiet(name, gz->data, gz->len, &z);
+
+	agree &= z.r == x->r && strcmp(tl_scan_ids(&z), tl_scan_ids(x)) == 0;
+	tl_scan_done(&z);
+	return agree;
 }
 
 #define CMP_NAIVE 0x1 /* valid JSON, one Records key: the DOM must agree */
@@ -327,8 +215,7 @@ static void
 check(const char *name, const void *doc, size_t len, int flags, int want_r,
     const char *want_msg)
 {
-	struct res x;
-	struct res z;
+	struct tl_scan x;
 	struct buf gz;
 	struct buf want;
 	int agree;
@@ -337,17 +224,12 @@ check(const char *name, const void *doc, size_t len, int flags, int want_r,
 	buf_init(&want, BIG);
 	agree = agree_quiet(name, doc, len, &x);
 	if ((flags & CMP_GZIP) != 0) {
-		gzip_into(&gz, doc, len);
-		agree &= agree_quiet(name, gz.data, gz.len, &z);
-		/* The same records, whatever the framing. */
-		agree &= z.r == x.r && strcmp(ids(&z), ids(&x)) == 0;
-		res_done(&z);
+		tl_gzip(&gz, doc, len, NULL);
+		agree &= agree_gzip(name, &gz, &x);
 		buf_reset(&gz);
-		gzip_into(&gz, doc, len / 3);
-		gzip_into(&gz, (const char *)doc + len / 3, len - len / 3);
-		agree &= agree_quiet(name, gz.data, gz.len, &z);
-		agree &= z.r == x.r && strcmp(ids(&z), ids(&x)) == 0;
-		res_done(&z);
+		tl_gzip(&gz, doc, len / 3, NULL);
+		tl_gzip(&gz, (const char *)doc + len / 3, len - len / 3, NULL);
+		agree &= agree_gzip(name, &gz, &x);
 	}
 	ok(agree, "%s: every kernel and chunking agree", name);
 	is_int(x.r, want_r, "%s: returns %d", name, want_r);
@@ -356,10 +238,10 @@ check(const char *name, const void *doc, size_t len, int flags, int want_r,
 		    "%s: diag '%s' starts '%s'", name, x.msg, want_msg);
 	if ((flags & CMP_NAIVE) != 0) {
 		ok(naive(doc, len, &want) == 0, "%s: json-c reads it", name);
-		is_str(ids(&x), want.data != NULL ? want.data : "",
+		is_str(tl_scan_ids(&x), want.data != NULL ? want.data : "",
 		    "%s: json-c's records, in order", name);
 	}
-	res_done(&x);
+	tl_scan_done(&x);
 	buf_done(&gz);
 	buf_done(&want);
 }
@@ -414,7 +296,7 @@ test_errors(void)
 		int all = 1;
 
 		for (pad = 60; pad < 60 + 64 + 3; pad++) {
-			struct res x;
+			struct tl_scan x;
 
 			padded(&b, pad, "");
 			must(buf_append(&b, bad[i].tail, bad[i].len));
@@ -424,16 +306,16 @@ test_errors(void)
 			all &= x.r == -EBADMSG &&
 			    strncmp(x.msg, bad[i].msg, strlen(bad[i].msg)) ==
 				0 &&
-			    strcmp(ids(&x), "a\n") == 0;
+			    strcmp(tl_scan_ids(&x), "a\n") == 0;
 			if (x.r != -EBADMSG)
 				diag_note("%s: r=%d '%s'", name, x.r, x.msg);
-			res_done(&x);
+			tl_scan_done(&x);
 		}
 		ok(all, "%s: fails alike at every block offset", bad[i].name);
 	}
 	/* Too deep: one level past the limit, and at it (truncated). */
 	for (pad = 0; pad < 2; pad++) {
-		struct res x;
+		struct tl_scan x;
 		size_t d;
 
 		buf_reset(&b);
@@ -448,7 +330,7 @@ test_errors(void)
 		       pad != 0 ? "nesting deeper than 512"
 				: "truncated at byte") != NULL,
 		    "%s: '%s'", name, x.msg);
-		res_done(&x);
+		tl_scan_done(&x);
 	}
 	buf_done(&b);
 }
@@ -554,7 +436,7 @@ static void
 test_prefilter_offsets(void)
 {
 	struct buf b;
-	struct res x;
+	struct tl_scan x;
 	size_t pad;
 	size_t j;
 	int agree;
@@ -605,7 +487,7 @@ test_prefilter_offsets(void)
 	    "...%llu candidates, %llu matched: the exact counts",
 	    (unsigned long long)x.st.candidates,
 	    (unsigned long long)x.st.matched);
-	res_done(&x);
+	tl_scan_done(&x);
 	buf_done(&b);
 }
 
@@ -613,7 +495,7 @@ static void
 test_shapes(void)
 {
 	struct buf b;
-	struct res x;
+	struct tl_scan x;
 	size_t d;
 	size_t i;
 
@@ -683,33 +565,13 @@ test_shapes(void)
 		   "\xf0\x9f\x98\x80\xff\x80\",\"eventSource\":\"" SM
 		   "\",\"eventID\":\"8\"}]}"),
 	       &x) &&
-		strcmp(ids(&x), "8\n") == 0,
+		strcmp(tl_scan_ids(&x), "8\n") == 0,
 	    "raw UTF-8 and stray high bytes: delivered alike");
-	res_done(&x);
+	tl_scan_done(&x);
 	buf_done(&b);
 }
 
 /* ---- the shared samples --------------------------------------------- */
-
-static int
-read_file(const char *path, struct buf *out)
-{
-	FILE *f;
-	size_t n;
-
-	f = fopen(path, "rb");
-	if (f == NULL)
-		return -1;
-	for (;;) {
-		must(buf_reserve(out, 65536));
-		n = fread(out->data + out->len, 1, 65536, f);
-		out->len += n;
-		if (n == 0)
-			break;
-	}
-	(void)fclose(f);
-	return 0;
-}
 
 static unsigned nsamples;
 static unsigned ncloudtrail;
@@ -719,13 +581,13 @@ sample(const char *path)
 {
 	struct buf raw;
 	struct buf want;
-	struct res x;
+	struct tl_scan x;
 	int agree;
 	int nr;
 
 	buf_init(&raw, BIG);
 	buf_init(&want, BIG);
-	if (!ok(read_file(path, &raw) == 0, "read %s", path))
+	if (!ok(tl_read_file(path, &raw) == 0, "read %s", path))
 		goto out;
 	nsamples++;
 	agree = agree_quiet(path, raw.data, raw.len, &x);
@@ -737,13 +599,13 @@ sample(const char *path)
 	} else {
 		ncloudtrail++;
 		ok(agree && x.r == 0 &&
-			strcmp(ids(&x), want.data != NULL ? want.data : "") ==
-			    0,
+			strcmp(tl_scan_ids(&x),
+			    want.data != NULL ? want.data : "") == 0,
 		    "%s: %llu records, %llu of Secrets Manager's, as json-c",
 		    path, (unsigned long long)x.st.records,
 		    (unsigned long long)x.st.matched);
 	}
-	res_done(&x);
+	tl_scan_done(&x);
 out:
 	buf_done(&raw);
 	buf_done(&want);
@@ -970,7 +832,7 @@ test_random(void)
 	buf_init(&want, BIG);
 	buf_init(&gz, BIG);
 	for (i = 0; i < ndocs; i++) {
-		struct res x;
+		struct tl_scan x;
 		char name[64];
 		int agree;
 
@@ -986,13 +848,9 @@ test_random(void)
 		}
 		agree = agree_quiet(name, b.data, b.len, &x);
 		if (i % 10 == 0) {
-			struct res z;
-
 			buf_reset(&gz);
-			gzip_into(&gz, b.data, b.len);
-			agree &= agree_quiet(name, gz.data, gz.len, &z);
-			agree &= z.r == x.r && strcmp(ids(&z), ids(&x)) == 0;
-			res_done(&z);
+			tl_gzip(&gz, b.data, b.len, NULL);
+			agree &= agree_gzip(name, &gz, &x);
 		}
 		bad_agree += !agree;
 		buf_reset(&want);
@@ -1000,17 +858,17 @@ test_random(void)
 			valid++;
 			matched += (unsigned)x.st.matched;
 			if (x.r != 0 ||
-			    strcmp(ids(&x),
+			    strcmp(tl_scan_ids(&x),
 				want.data != NULL ? want.data : "") != 0) {
 				bad_naive++;
 				diag_note("%s: r=%d '%s' ids '%s' json-c '%s'",
-				    name, x.r, x.msg, ids(&x),
+				    name, x.r, x.msg, tl_scan_ids(&x),
 				    want.data != NULL ? want.data : "");
 			}
 		} else {
 			broken++;
 		}
-		res_done(&x);
+		tl_scan_done(&x);
 	}
 	is_int(bad_agree, 0, "%u random documents: every kernel agrees", ndocs);
 	is_int(bad_naive, 0,
