@@ -29,6 +29,7 @@
 #include "limits.h"
 #include "log.h"
 #include "rules.h"
+#include "rx.h"
 #include "secret.h"
 #include "yamlx.h"
 
@@ -42,11 +43,10 @@
 
 /*
  * Destination names end up in logs, metrics labels and the spool, like
- * rule ids. The certificate pattern is the operator's, but still capped
- * like a rule's regex. A credential name is a file name.
+ * rule ids. The certificate pattern is the operator's, but still bounded
+ * like a rule's regex (rx.h). A credential name is a file name.
  */
 #define CFG_MAX_NAME 128
-#define CFG_MAX_REGEX 1024
 #define CFG_MAX_CREDENTIAL 255
 #define CFG_MAX_RATE 1000000u
 #define CFG_S 1000000ull /* microseconds */
@@ -418,27 +418,6 @@ cfg_fmt_size(uint64_t v, char *buf, size_t size)
 
 /* ---- scalars ----------------------------------------------------------- */
 
-/*
- * Collects a mapping's values by key into vals (n entries, NULL when
- * absent), reporting duplicate and unknown keys. The first of a duplicate
- * is used.
- */
-static void
-cfg_keys(struct cfg_ctx *c, const struct yamlx_node *map, const char *what,
-    const char *const *names, size_t n, const struct yamlx_node **vals)
-{
-	size_t i;
-	size_t k;
-
-	memset(vals, 0, n * sizeof(*vals));
-	yamlx_map_dups(&c->y, map);
-	for (i = 0; i + 1 < map->n; i += 2) {
-		k = yamlx_key(&c->y, map->kid[i], names, n, what);
-		if (k < n && vals[k] == NULL)
-			vals[k] = map->kid[i + 1];
-	}
-}
-
 /* A section: a mapping, or null (every key commented out). */
 static bool
 cfg_section(struct cfg_ctx *c, const struct yamlx_node *n, const char *what,
@@ -449,7 +428,7 @@ cfg_section(struct cfg_ctx *c, const struct yamlx_node *n, const char *what,
 		return true;
 	if (!yamlx_map(&c->y, n, what))
 		return false;
-	cfg_keys(c, n, what, names, count, vals);
+	yamlx_keys(&c->y, n, what, names, count, vals);
 	return true;
 }
 
@@ -807,20 +786,14 @@ cfg_sns(struct cfg_ctx *c, const struct yamlx_node *n)
 	if (p == NULL ||
 	    !cfg_string(c, p, "cert_url_pattern", &s->cert_url_pattern))
 		return;
-	if (p->len > CFG_MAX_REGEX) {
-		yamlx_err(&c->y, p,
-		    "bad regex for 'cert_url_pattern': longer than %d bytes",
-		    CFG_MAX_REGEX);
-		return;
-	}
 	/* Compiled here for the message; again once the load is good. */
-	r = regcomp(&re, s->cert_url_pattern, REG_EXTENDED | REG_NOSUB);
-	if (r == REG_ESPACE) {
+	r = rx_compile(&re, s->cert_url_pattern, p->len, NULL, err,
+	    sizeof(err));
+	if (r == -ENOMEM) {
 		c->y.oom = true;
 		return;
 	}
-	if (r != 0) {
-		(void)regerror(r, &re, err, sizeof(err));
+	if (r < 0) {
 		yamlx_err(&c->y, p, "bad regex for 'cert_url_pattern': %s",
 		    err);
 		return;
@@ -900,25 +873,6 @@ cfg_log_level(struct cfg_ctx *c, const struct yamlx_node *n)
 }
 
 /* ---- destinations ------------------------------------------------------ */
-
-/* Letters, digits, '.', '_' and '-', like rule ids. */
-static bool
-cfg_name_ok(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len > CFG_MAX_NAME || strlen(s) != len)
-		return false;
-	for (i = 0; i < len; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			(ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
-			ch == '-'))
-			return false;
-	}
-	return true;
-}
 
 /* A systemd credential's name: a file name in $CREDENTIALS_DIRECTORY. */
 static bool
@@ -1220,7 +1174,6 @@ cfg_dest(struct cfg_ctx *c, const struct yamlx_node *k,
 {
 	struct cfg *cfg = c->cfg;
 	struct cfg_dest *d;
-	char q[YAMLX_Q_SIZE];
 
 	if (k->type == YAMLX_NODE_BAD)
 		return;
@@ -1228,12 +1181,8 @@ cfg_dest(struct cfg_ctx *c, const struct yamlx_node *k,
 		yamlx_err(&c->y, k, "expected a destination name");
 		return;
 	}
-	if (!cfg_name_ok(k->s, k->len)) {
-		yamlx_err(&c->y, k,
-		    "bad destination name '%s' (use letters, digits, '.', '_' and '-', at most %d)",
-		    YAMLX_QN(q, k), CFG_MAX_NAME);
+	if (!yamlx_name(&c->y, k, "destination name", CFG_MAX_NAME))
 		return;
-	}
 	if (cfg_dest_find(cfg, k->s) != NULL)
 		return; /* a duplicate key, already reported */
 	d = &cfg->destinations[cfg->n_destinations];
@@ -1346,7 +1295,7 @@ cfg_route(struct cfg_ctx *c, const struct yamlx_node *n, struct cfg_route *rt)
 		    "expected a mapping for a route (with 'destinations')");
 		return;
 	}
-	cfg_keys(c, n, "route", cfg_route_names, ARRAY_SIZE(v), v);
+	yamlx_keys(&c->y, n, "route", cfg_route_names, ARRAY_SIZE(v), v);
 	sv = v[CFG_ROUTE_SEVERITY];
 	if (sv != NULL && v[CFG_ROUTE_MIN_SEVERITY] != NULL)
 		yamlx_err(&c->y, v[CFG_ROUTE_MIN_SEVERITY],
@@ -1397,25 +1346,15 @@ cfg_routes(struct cfg_ctx *c, const struct yamlx_node *n)
 
 /* ---- the file ---------------------------------------------------------- */
 
+/* The top-level mapping (yamlx_top_cb). */
 static void
-cfg_top(struct cfg_ctx *c, const struct yamlx_node *root)
+cfg_top(const struct yamlx_node *root, void *arg)
 {
 	const struct yamlx_node *v[CFG_KEY_COUNT];
+	struct cfg_ctx *c = arg;
 	struct cfg *cfg = c->cfg;
 
-	if (root == NULL) {
-		yamlx_err_at(&c->y, 0, 0,
-		    "empty configuration file (expected a mapping of settings)");
-		return;
-	}
-	if (root->type == YAMLX_NODE_BAD)
-		return;
-	if (root->type != YAMLX_NODE_MAP) {
-		yamlx_err(&c->y, root,
-		    "expected a mapping of settings at the top level");
-		return;
-	}
-	cfg_keys(c, root, "top-level", cfg_key_names, CFG_KEY_COUNT, v);
+	yamlx_keys(&c->y, root, "top-level", cfg_key_names, CFG_KEY_COUNT, v);
 	if (v[CFG_KEY_HTTP] != NULL)
 		cfg_http(c, v[CFG_KEY_HTTP]);
 	if (v[CFG_KEY_DESTINATIONS] != NULL)
@@ -1475,7 +1414,6 @@ cfg_load_buffer(const char *name, const char *text, size_t len,
     struct cfg **ret, struct diag_list *diags)
 {
 	struct cfg_ctx c;
-	struct yamlx_node *root;
 	unsigned first = diags != NULL ? diags->n : 0;
 	int r;
 
@@ -1490,11 +1428,8 @@ cfg_load_buffer(const char *name, const char *text, size_t len,
 	c.cfg->file = strdup(name);
 	if (c.cfg->file == NULL)
 		c.y.oom = true;
-	root = c.y.oom ? NULL : yamlx_load(&c.y);
-	/* A whole tree (even with aliases or tags refused) is checked too. */
-	if (!c.y.oom && (root != NULL || c.y.errors == 0))
-		cfg_top(&c, root);
-	yamlx_node_free(root);
+	yamlx_load_map(&c.y, "configuration", "a mapping of settings", cfg_top,
+	    &c);
 	free(c.dnames);
 	if (!c.y.oom && c.y.errors == 0) {
 		r = cfg_compile_cert_re(c.cfg);
@@ -1504,14 +1439,10 @@ cfg_load_buffer(const char *name, const char *text, size_t len,
 			yamlx_err_at(&c.y, 0, 0, "bad 'cert_url_pattern'");
 	}
 	cfg_sort_diags(diags, first);
-	if (c.y.oom) {
+	r = yamlx_verdict(&c.y);
+	if (r < 0) {
 		cfg_free(c.cfg);
-		return diag_list_add(diags, -ENOMEM, name, 0, 0,
-		    "out of memory");
-	}
-	if (c.y.errors > 0) {
-		cfg_free(c.cfg);
-		return -EINVAL;
+		return r;
 	}
 	*ret = c.cfg;
 	return 0;

@@ -42,11 +42,10 @@
  * "resolve" with no open incident...) are -EBADMSG. The file mechanics
  * (lock, append, sync, torn line, compaction's rename) are journal.c's.
  *
- * Memory: keys are an open-addressing table of pointers (linear probing,
- * load at most 1/2, seeded FNV-1a, as in spool.c); each key has its own
- * such table of eventIDs. Nothing is deleted in place: tables are rebuilt
- * without what expired (growth, sweeps, compaction). Keys with a group are
- * also on a list, so finding due groups costs O(groups), not O(keys).
+ * Memory: keys are an ht.h table; each key has its own such table of
+ * eventIDs. Nothing is deleted in place: tables are rebuilt without what
+ * expired (growth, sweeps, compaction). Keys with a group are also on a
+ * list, so finding due groups costs O(groups), not O(keys).
  * Every state change is prepared first (copies made, room reserved), then
  * written, then applied, which cannot fail: memory matches the journal.
  */
@@ -59,10 +58,10 @@
 #include <time.h>
 
 #include <json-c/json.h>
-#include <openssl/evp.h>
 
 #include "buf.h"
 #include "diag.h"
+#include "ht.h"
 #include "incident.h"
 #include "journal.h"
 #include "limits.h"
@@ -83,12 +82,14 @@
 #define INCIDENT_EV_SIZE (INCIDENT_MAX_EV + 1)
 /* Everything before "alert": a key and the eventIDs of a group, escaped. */
 #define INCIDENT_MAX_HEADER (4u << 20)
-#define INCIDENT_ALERT_FIELD ",\"alert\":"
 /* When a cap is hit, sweep expired state at most this often: a sweep is
  * O(state), and at a cap of live state it frees nothing. */
 #define INCIDENT_SWEEP_S 60
 /* Evict this share of the keys at once, so eviction is amortised. */
 #define INCIDENT_EVICT_DIV 16
+/* The smallest tables of keys and of a key's eventIDs (most have few). */
+#define INCIDENT_KEYS_MIN 16
+#define INCIDENT_IDS_MIN 8
 /* About what a line costs in the journal beyond its strings. */
 #define INCIDENT_LINE_BYTES 96
 
@@ -102,19 +103,13 @@ enum incident_kind {
 };
 
 struct incident_id {
-	char *ev; /* NULL: a free slot */
-	size_t len;
-	uint64_t hash; /* covers whether it is a resolve */
+	/* First: the key is ev; its hash covers whether it is a resolve. */
+	struct ht_entry e;
 	uint64_t t;
 	uint64_t n; /* SENT, RESOLVED: the suppressed count it carried */
 	uint64_t since;
 	uint8_t kind;
-};
-
-struct incident_ids {
-	struct incident_id *tab;
-	size_t cap; /* 0 or a power of two */
-	size_t n;
+	char ev[];
 };
 
 struct incident_group {
@@ -135,9 +130,7 @@ struct incident_group {
 };
 
 struct incident_key {
-	char *key; /* "<rule id>\t<group key>" */
-	size_t len;
-	uint64_t hash;
+	struct ht_entry e; /* first: the key is "<rule id>\t<group key>" */
 	char *rule;        /* the rule id alone */
 	const char *group; /* in key */
 	uint64_t last_t;   /* the last match */
@@ -147,10 +140,11 @@ struct incident_key {
 	bool open;         /* an incident: triggered, not resolved */
 	uint64_t open_t;   /* its last trigger */
 	bool dropped;      /* evicted; its slot goes at the next rebuild */
-	struct incident_ids ids;
+	struct ht ids;     /* of struct incident_id */
 	struct incident_group *g;
 	struct incident_key *gnext; /* keys with a group */
 	struct incident_key *gprev;
+	char text[]; /* the key */
 };
 
 struct incident {
@@ -161,9 +155,7 @@ struct incident {
 	uint64_t seed;
 	struct json_tokener *tok;
 
-	struct incident_key **keys;
-	size_t keys_cap; /* 0 or a power of two */
-	size_t n_keys;
+	struct ht keys; /* of struct incident_key */
 	struct incident_key *groups;
 	size_t n_groups;
 	uint64_t n_ids;
@@ -174,8 +166,8 @@ struct incident {
 	bool replaying; /* keep everything until the end of the replay */
 
 	bool iterating;
-	struct buf line;
-	struct buf key; /* scratch for lookups */
+	struct buf line; /* the line being built; empty between calls */
+	struct buf key;  /* scratch for lookups */
 
 	uint64_t suppressed_total;
 	uint64_t untracked;
@@ -194,11 +186,30 @@ struct incident_extra {
 
 /* An eventID about to be remembered: a copy and room, made up front. */
 struct incident_newid {
-	char *ev; /* NULL: not remembered (present, or the cap) */
+	struct incident_id *id; /* NULL: not remembered (present, or the cap) */
 	size_t len;
 	uint64_t hash;
 	uint8_t kind;
 	bool present; /* already there: updated in place */
+};
+
+/* What a rebuild of the keys (k NULL) or of k's eventIDs needs. */
+struct incident_sweep {
+	struct incident *inc;
+	struct incident_key *k;
+	uint64_t now;
+};
+
+/* A match being handled: its key, eventID, alert and time. */
+struct incident_match {
+	struct incident_key *k;    /* NULL: none (not created) */
+	struct incident_id *id;    /* what k remembers of ev; NULL: nothing */
+	char ev[INCIDENT_EV_SIZE]; /* as incident_ev() makes it */
+	size_t evlen;
+	const char *json; /* the alert, as given */
+	size_t len;
+	struct span js; /* the same, trimmed to its braces */
+	uint64_t now;
 };
 
 struct incident_replay {
@@ -206,6 +217,20 @@ struct incident_replay {
 	struct buf hdr;
 	struct diag *reterr;
 };
+
+/* What a line naming an eventID carries besides its own fields. */
+struct incident_rec {
+	const char *ev;
+	size_t evlen;
+	uint64_t t;
+	const char *json; /* "group", "gres": the alert */
+	size_t json_len;
+};
+
+/* Replays a line naming an eventID, its "e" and "t" read. */
+typedef int incident_replay_fn(struct incident_replay *rp,
+    struct incident_key *k, struct json_object *hdr,
+    const struct incident_rec *rec);
 
 const char *
 incident_verdict_str(enum incident_verdict v)
@@ -267,24 +292,10 @@ incident_secs(uint64_t us)
 }
 
 static uint64_t
-incident_hash(uint64_t seed, const char *s, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ull ^ seed;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
-static uint64_t
 incident_id_hash(const struct incident *inc, const char *ev, size_t len,
     bool res)
 {
-	return incident_hash(inc->seed ^ (res ? 0x9e3779b97f4a7c15ull : 0), ev,
-	    len);
+	return ht_hash(inc->seed ^ (res ? 0x9e3779b97f4a7c15ull : 0), ev, len);
 }
 
 static bool
@@ -320,40 +331,17 @@ incident_json_span(const char *json, size_t len, struct span *ret)
 	return 0;
 }
 
-/* One whole JSON object, nothing after it. */
+/* "sha256:<hex>" of p, as an eventID. */
 static int
-incident_json_parse(struct incident *inc, const char *s, size_t len)
+incident_digest(const void *p, size_t len, char out[INCIDENT_EV_SIZE],
+    size_t *ret_len)
 {
-	struct json_object *o;
-	bool good;
+	int r;
 
-	if (len > INT_MAX)
-		return -EBADMSG;
-	json_tokener_reset(inc->tok);
-	o = json_tokener_parse_ex(inc->tok, s, (int)len);
-	good = o != NULL && json_tokener_get_parse_end(inc->tok) == len &&
-	    json_object_is_type(o, json_type_object);
-	json_object_put(o);
-	return good ? 0 : -EBADMSG;
-}
-
-static int
-incident_sha256_hex(const void *p, size_t len, char *out, size_t *ret_len)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n;
-	unsigned int i;
-
-	if (EVP_Digest(p, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
-		return -ENOMEM;
-	memcpy(out, "sha256:", 7);
-	for (i = 0; i < n; i++) {
-		out[7 + 2 * i] = hex[md[i] >> 4];
-		out[7 + 2 * i + 1] = hex[md[i] & 15];
-	}
-	out[7 + 2 * n] = '\0';
-	*ret_len = 7 + 2 * n;
+	r = ht_digest(p, len, out);
+	if (r < 0)
+		return r;
+	*ret_len = HT_DIGEST_LEN;
 	return 0;
 }
 
@@ -365,10 +353,10 @@ incident_ev(const char *event_id, const struct span *json,
 	size_t len;
 
 	if (event_id == NULL || event_id[0] == '\0')
-		return incident_sha256_hex(json->p, json->len, out, ret_len);
+		return incident_digest(json->p, json->len, out, ret_len);
 	len = strlen(event_id);
 	if (len > INCIDENT_MAX_EV)
-		return incident_sha256_hex(event_id, len, out, ret_len);
+		return incident_digest(event_id, len, out, ret_len);
 	memcpy(out, event_id, len + 1);
 	*ret_len = len;
 	return 0;
@@ -380,17 +368,13 @@ static int
 incident_key_build(struct buf *b, const char *rule_id, const char *group)
 {
 	size_t rlen;
-	size_t i;
 	int r;
 
 	if (rule_id == NULL || group == NULL)
 		return -EINVAL;
 	rlen = strlen(rule_id);
-	if (rlen == 0 || rlen > INCIDENT_MAX_RULE_ID)
+	if (!ht_key_rule_ok(rule_id, rlen, INCIDENT_MAX_RULE_ID))
 		return -EINVAL;
-	for (i = 0; i < rlen; i++)
-		if ((unsigned char)rule_id[i] < 0x20 || rule_id[i] == 0x7f)
-			return -EINVAL;
 	if (strlen(group) > INCIDENT_MAX_GROUP)
 		return -E2BIG;
 	buf_reset(b);
@@ -405,51 +389,28 @@ static bool
 incident_key_valid(const char *key, size_t len)
 {
 	const char *tab = memchr(key, '\t', len);
-	size_t i;
 
-	if (tab == NULL || tab == key || tab - key > INCIDENT_MAX_RULE_ID ||
-	    len > INCIDENT_MAX_KEY || memchr(key, '\0', len) != NULL)
-		return false;
-	for (i = 0; key + i < tab; i++)
-		if ((unsigned char)key[i] < 0x20 || key[i] == 0x7f)
-			return false;
-	return true;
+	return tab != NULL && len <= INCIDENT_MAX_KEY &&
+	    memchr(key, '\0', len) == NULL &&
+	    ht_key_rule_ok(key, (size_t)(tab - key), INCIDENT_MAX_RULE_ID);
 }
 
 /* ---- eventIDs -------------------------------------------------------- */
+
+static bool
+incident_id_res_is(const struct ht_entry *e, const void *arg)
+{
+	const bool *res = arg;
+
+	return incident_kind_res(((const struct incident_id *)e)->kind) == *res;
+}
 
 static struct incident_id *
 incident_id_find(const struct incident_key *k, const char *ev, size_t len,
     bool res, uint64_t h)
 {
-	struct incident_id *id;
-	size_t mask;
-	size_t i;
-
-	if (k->ids.cap == 0)
-		return NULL;
-	mask = k->ids.cap - 1;
-	for (i = h & mask;; i = (i + 1) & mask) {
-		id = &k->ids.tab[i];
-		if (id->ev == NULL)
-			return NULL;
-		if (id->hash == h && id->len == len &&
-		    incident_kind_res(id->kind) == res &&
-		    memcmp(id->ev, ev, len) == 0)
-			return id;
-	}
-}
-
-static void
-incident_id_place(struct incident_id *tab, size_t cap,
-    const struct incident_id *id)
-{
-	size_t i;
-
-	for (i = id->hash & (cap - 1); tab[i].ev != NULL;
-	     i = (i + 1) & (cap - 1))
-		;
-	tab[i] = *id;
+	return (struct incident_id *)ht_find_if(&k->ids, ev, len, h,
+	    incident_id_res_is, &res);
 }
 
 /*
@@ -470,61 +431,41 @@ incident_id_expired(const struct incident *inc, const struct incident_key *k,
 	return now > id->t && now - id->t >= INCIDENT_REMEMBER_S;
 }
 
+static bool
+incident_id_keep(struct ht_entry *e, void *arg)
+{
+	const struct incident_sweep *sw = arg;
+
+	return !incident_id_expired(sw->inc, sw->k,
+	    (const struct incident_id *)e, sw->now);
+}
+
+static void
+incident_id_drop(struct ht_entry *e, void *arg)
+{
+	struct incident_sweep *sw = arg;
+
+	free(e);
+	sw->inc->n_ids--;
+}
+
 /* Rebuilds k's table with room for extra more, dropping the expired. */
 static int
 incident_ids_rebuild(struct incident *inc, struct incident_key *k, size_t extra,
     uint64_t now)
 {
-	struct incident_id *tab;
-	struct incident_id *id;
-	size_t keep = 0;
-	size_t cap = 8;
-	size_t i;
+	struct incident_sweep sw = {inc, k, now};
 
-	for (i = 0; i < k->ids.cap; i++)
-		if (k->ids.tab[i].ev != NULL &&
-		    !incident_id_expired(inc, k, &k->ids.tab[i], now))
-			keep++;
-	if (keep + extra == 0) {
-		cap = 0;
-		tab = NULL;
-	} else {
-		if (keep + extra > SIZE_MAX / 4 / sizeof(*tab))
-			return -ENOMEM;
-		while (cap < 2 * (keep + extra))
-			cap *= 2;
-		tab = calloc(cap, sizeof(*tab));
-		if (tab == NULL)
-			return -ENOMEM;
-	}
-	for (i = 0; i < k->ids.cap; i++) {
-		id = &k->ids.tab[i];
-		if (id->ev == NULL)
-			continue;
-		if (incident_id_expired(inc, k, id, now)) {
-			free(id->ev);
-			inc->n_ids--;
-			continue;
-		}
-		incident_id_place(tab, cap, id);
-	}
-	free(k->ids.tab);
-	k->ids.tab = tab;
-	k->ids.cap = cap;
-	k->ids.n = keep;
-	return 0;
+	return ht_rebuild(&k->ids, extra, incident_id_keep, incident_id_drop,
+	    &sw);
 }
 
 static void
 incident_ids_free(struct incident *inc, struct incident_key *k)
 {
-	size_t i;
+	struct incident_sweep sw = {inc, k, 0};
 
-	for (i = 0; i < k->ids.cap; i++)
-		free(k->ids.tab[i].ev);
-	free(k->ids.tab);
-	inc->n_ids -= k->ids.n;
-	memset(&k->ids, 0, sizeof(k->ids));
+	ht_done(&k->ids, incident_id_drop, &sw);
 }
 
 /* Drops expired eventIDs of every key: when INCIDENT_MAX_IDS is hit, at
@@ -532,16 +473,17 @@ incident_ids_free(struct incident *inc, struct incident_key *k)
 static void
 incident_ids_sweep(struct incident *inc, uint64_t now)
 {
-	size_t i;
+	struct ht_entry *e;
+	size_t i = 0;
 
 	if (inc->replaying ||
 	    (inc->last_sweep != 0 && now >= inc->last_sweep &&
 		now - inc->last_sweep < INCIDENT_SWEEP_S))
 		return;
 	inc->last_sweep = now;
-	for (i = 0; i < inc->keys_cap; i++)
-		if (inc->keys[i] != NULL)
-			(void)incident_ids_rebuild(inc, inc->keys[i], 0, now);
+	while ((e = ht_next(&inc->keys, &i)) != NULL)
+		(void)incident_ids_rebuild(inc, (struct incident_key *)e, 0,
+		    now);
 }
 
 static int
@@ -549,7 +491,9 @@ incident_newid_prep(struct incident *inc, struct incident_key *k,
     const char *ev, size_t len, uint8_t kind, uint64_t now,
     struct incident_newid *ret)
 {
+	struct incident_sweep sw = {inc, k, now};
 	bool res = incident_kind_res(kind);
+	struct incident_id *id;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
@@ -564,20 +508,25 @@ incident_newid_prep(struct incident *inc, struct incident_key *k,
 		incident_ids_sweep(inc, now);
 	if (inc->n_ids >= INCIDENT_MAX_IDS && !inc->replaying)
 		return 0; /* not remembered: a redelivery counts twice */
-	if (2 * (k->ids.n + 1) > k->ids.cap) {
-		r = incident_ids_rebuild(inc, k, k->ids.n + 1, now);
-		if (r < 0)
-			return r;
-	}
-	ret->ev = strndup(ev, len);
-	return ret->ev == NULL ? -ENOMEM : 0;
+	r = ht_reserve(&k->ids, 1, incident_id_keep, incident_id_drop, &sw);
+	if (r < 0)
+		return r;
+	id = calloc(1, sizeof(*id) + len + 1);
+	if (id == NULL)
+		return -ENOMEM;
+	memcpy(id->ev, ev, len);
+	id->e.key = id->ev;
+	id->e.len = len;
+	id->e.hash = ret->hash;
+	ret->id = id;
+	return 0;
 }
 
 static void
 incident_newid_done(struct incident_newid *nid)
 {
-	free(nid->ev);
-	nid->ev = NULL;
+	free(nid->id);
+	nid->id = NULL;
 }
 
 /* Remembers (or updates) the prepared eventID; cannot fail. */
@@ -586,33 +535,22 @@ incident_newid_put(struct incident *inc, struct incident_key *k,
     struct incident_newid *nid, const char *ev, uint64_t t, uint64_t n,
     uint64_t since)
 {
-	struct incident_id id;
-	struct incident_id *p;
+	struct incident_id *id = nid->id;
 
-	if (nid->present) {
-		p = incident_id_find(k, ev, nid->len,
+	if (nid->present)
+		id = incident_id_find(k, ev, nid->len,
 		    incident_kind_res(nid->kind), nid->hash);
-		if (p != NULL) {
-			p->kind = nid->kind;
-			p->t = t;
-			p->n = n;
-			p->since = since;
-		}
+	if (id == NULL)
 		return;
-	}
-	if (nid->ev == NULL)
+	id->kind = nid->kind;
+	id->t = t;
+	id->n = n;
+	id->since = since;
+	if (nid->present)
 		return;
-	id.ev = nid->ev;
-	id.len = nid->len;
-	id.hash = nid->hash;
-	id.t = t;
-	id.n = n;
-	id.since = since;
-	id.kind = nid->kind;
-	incident_id_place(k->ids.tab, k->ids.cap, &id);
-	k->ids.n++;
+	ht_add(&k->ids, &id->e);
 	inc->n_ids++;
-	nid->ev = NULL;
+	nid->id = NULL;
 }
 
 /* ---- groups ---------------------------------------------------------- */
@@ -713,6 +651,75 @@ incident_group_unlink(struct incident *inc, struct incident_key *k)
 	k->g = NULL;
 }
 
+/* ---- lines ----------------------------------------------------------- */
+
+/* Starts a line: {"op":op,"k":K,"e":E,"t":T, "e" left out for ev NULL. */
+static int
+incident_put_head(struct buf *b, const char *op, const struct incident_key *k,
+    const char *ev, size_t evlen, uint64_t t)
+{
+	int r;
+
+	r = buf_printf(b, "{\"op\":\"%s\",\"k\":", op);
+	r = r < 0 ? r : buf_json_str(b, k->e.key, k->e.len);
+	if (r == 0 && ev != NULL) {
+		r = buf_puts(b, ",\"e\":");
+		r = r < 0 ? r : buf_json_str(b, ev, evlen);
+	}
+	r = r < 0 ? r : buf_printf(b, ",\"t\":%" PRIu64, t);
+	return r;
+}
+
+/* Ends a line, with the alert (NULL: none) as its last field. */
+static int
+incident_put_tail(struct buf *b, const char *alert, size_t len)
+{
+	int r = 0;
+
+	if (alert != NULL) {
+		r = buf_puts(b, JOURNAL_ALERT_FIELD);
+		r = r < 0 ? r : buf_append(b, alert, len);
+	}
+	return r < 0 ? r : buf_puts(b, "}\n");
+}
+
+/* The matches k counted since its last alert, and since when. */
+static int
+incident_put_supp(struct buf *b, const struct incident_key *k)
+{
+	return buf_printf(b, ",\"n\":%" PRIu64 ",\"since\":%" PRIu64, k->supp,
+	    k->since);
+}
+
+/* A JSON array of the eventIDs. */
+static int
+incident_put_events(struct buf *b, char *const *events, size_t n)
+{
+	size_t i;
+	int r;
+
+	r = buf_putc(b, '[');
+	for (i = 0; r == 0 && i < n; i++) {
+		r = i == 0 ? 0 : buf_putc(b, ',');
+		r = r < 0 ? r : buf_json_str(b, events[i], strlen(events[i]));
+	}
+	return r < 0 ? r : buf_putc(b, ']');
+}
+
+/*
+ * Ends the line begun in inc->line with the alert (NULL: none) and
+ * appends it; r is how beginning it went. inc->line is emptied either way.
+ */
+static int
+incident_line_end(struct incident *inc, int r, const char *alert, size_t len)
+{
+	r = r < 0 ? r : incident_put_tail(&inc->line, alert, len);
+	r = r < 0 ? r
+		  : journal_append(&inc->j, inc->line.data, inc->line.len, 1);
+	journal_buf_reset(&inc->line);
+	return r;
+}
+
 /* ---- keys ------------------------------------------------------------ */
 
 static void
@@ -756,7 +763,6 @@ incident_key_free(struct incident *inc, struct incident_key *k)
 	if (k->g != NULL)
 		incident_group_unlink(inc, k);
 	incident_key_clear(inc, k);
-	free(k->key);
 	free(k->rule);
 	free(k);
 }
@@ -783,36 +789,24 @@ incident_key_removable(const struct incident *inc, const struct incident_key *k,
 	return now >= k->last_t && now - k->last_t >= INCIDENT_REMEMBER_S;
 }
 
-static struct incident_key *
-incident_key_find(const struct incident *inc, const char *key, size_t len,
-    uint64_t h)
+/* Ages open incidents too; called twice per key, which ages it once. */
+static bool
+incident_key_keep(struct ht_entry *e, void *arg)
 {
-	struct incident_key *k;
-	size_t mask;
-	size_t i;
+	const struct incident_sweep *sw = arg;
+	struct incident_key *k = (struct incident_key *)e;
 
-	if (inc->keys_cap == 0)
-		return NULL;
-	mask = inc->keys_cap - 1;
-	for (i = h & mask;; i = (i + 1) & mask) {
-		k = inc->keys[i];
-		if (k == NULL)
-			return NULL;
-		if (k->hash == h && k->len == len &&
-		    memcmp(k->key, key, len) == 0)
-			return k;
-	}
+	if (!sw->inc->replaying)
+		incident_key_age(sw->inc, k, sw->now);
+	return !incident_key_removable(sw->inc, k, sw->now);
 }
 
 static void
-incident_key_place(struct incident_key **tab, size_t cap,
-    struct incident_key *k)
+incident_key_drop(struct ht_entry *e, void *arg)
 {
-	size_t i;
+	const struct incident_sweep *sw = arg;
 
-	for (i = k->hash & (cap - 1); tab[i] != NULL; i = (i + 1) & (cap - 1))
-		;
-	tab[i] = k;
+	incident_key_free(sw->inc, (struct incident_key *)e);
 }
 
 /*
@@ -822,43 +816,24 @@ incident_key_place(struct incident_key **tab, size_t cap,
 static int
 incident_keys_rebuild(struct incident *inc, size_t extra, uint64_t now)
 {
-	struct incident_key **tab;
-	struct incident_key *k;
-	size_t keep = 0;
-	size_t cap = 16;
-	size_t i;
+	struct incident_sweep sw = {inc, NULL, now};
 
-	for (i = 0; i < inc->keys_cap; i++) {
-		k = inc->keys[i];
-		if (k == NULL)
-			continue;
-		if (!inc->replaying)
-			incident_key_age(inc, k, now);
-		if (!incident_key_removable(inc, k, now))
-			keep++;
-	}
-	if (keep + extra > SIZE_MAX / 4 / sizeof(*tab))
-		return -ENOMEM;
-	while (cap < 2 * (keep + extra))
-		cap *= 2;
-	tab = calloc(cap, sizeof(*tab));
-	if (tab == NULL)
-		return -ENOMEM;
-	for (i = 0; i < inc->keys_cap; i++) {
-		k = inc->keys[i];
-		if (k == NULL)
-			continue;
-		if (incident_key_removable(inc, k, now)) {
-			incident_key_free(inc, k);
-			continue;
-		}
-		incident_key_place(tab, cap, k);
-	}
-	free(inc->keys);
-	inc->keys = tab;
-	inc->keys_cap = cap;
-	inc->n_keys = keep;
-	return 0;
+	return ht_rebuild(&inc->keys, extra, incident_key_keep,
+	    incident_key_drop, &sw);
+}
+
+/* Forgets what expired: eventIDs first, so that a key whose eventIDs all
+ * expired may then go too. */
+static int
+incident_forget(struct incident *inc, uint64_t now)
+{
+	struct ht_entry *e;
+	size_t i = 0;
+	int r = 0;
+
+	while (r == 0 && (e = ht_next(&inc->keys, &i)) != NULL)
+		r = incident_ids_rebuild(inc, (struct incident_key *)e, 0, now);
+	return r < 0 ? r : incident_keys_rebuild(inc, 0, now);
 }
 
 static int
@@ -881,13 +856,14 @@ static int
 incident_keys_room(struct incident *inc, uint64_t now)
 {
 	struct incident_key **cand;
+	struct ht_entry *e;
 	struct buf b;
 	size_t n = 0;
 	size_t want;
 	size_t i;
 	int r = 0;
 
-	if (inc->n_keys < INCIDENT_MAX_KEYS || inc->replaying)
+	if (inc->keys.n < INCIDENT_MAX_KEYS || inc->replaying)
 		return 0;
 	if (inc->last_sweep == 0 || now < inc->last_sweep ||
 	    now - inc->last_sweep >= INCIDENT_SWEEP_S) {
@@ -896,16 +872,17 @@ incident_keys_room(struct incident *inc, uint64_t now)
 		r = incident_keys_rebuild(inc, 0, now);
 		if (r < 0)
 			return r;
-		if (inc->n_keys < INCIDENT_MAX_KEYS)
+		if (inc->keys.n < INCIDENT_MAX_KEYS)
 			return 0;
 	}
-	cand = calloc(inc->n_keys, sizeof(*cand));
+	cand = calloc(inc->keys.n, sizeof(*cand));
 	if (cand == NULL)
 		return -ENOMEM;
-	for (i = 0; i < inc->keys_cap; i++) {
-		struct incident_key *k = inc->keys[i];
+	i = 0;
+	while ((e = ht_next(&inc->keys, &i)) != NULL) {
+		struct incident_key *k = (struct incident_key *)e;
 
-		if (k != NULL && k->g == NULL && !k->open && !k->dropped)
+		if (k->g == NULL && !k->open && !k->dropped)
 			cand[n++] = k;
 	}
 	if (n == 0) {
@@ -920,9 +897,8 @@ incident_keys_room(struct incident *inc, uint64_t now)
 	for (i = 0; r == 0 && i < want; i++) {
 		size_t mark = b.len;
 
-		r = buf_puts(&b, "{\"op\":\"drop\",\"k\":");
-		r = r < 0 ? r : buf_json_str(&b, cand[i]->key, cand[i]->len);
-		r = r < 0 ? r : buf_printf(&b, ",\"t\":%" PRIu64 "}\n", now);
+		r = incident_put_head(&b, "drop", cand[i], NULL, 0, now);
+		r = r < 0 ? r : buf_puts(&b, "}\n");
 		if (r == -E2BIG && i > 0) { /* enough for one write */
 			b.len = mark;
 			want = i;
@@ -956,12 +932,13 @@ static int
 incident_key_raw(struct incident *inc, const char *key, size_t len, bool create,
     uint64_t now, struct incident_key **ret)
 {
+	struct incident_sweep sw = {inc, NULL, now};
 	struct incident_key *k;
 	const char *tab;
-	uint64_t h = incident_hash(inc->seed, key, len);
+	uint64_t h = ht_hash(inc->seed, key, len);
 	int r;
 
-	k = incident_key_find(inc, key, len, h);
+	k = (struct incident_key *)ht_find(&inc->keys, key, len, h);
 	if (k != NULL && k->dropped) {
 		if (!create)
 			k = NULL;
@@ -975,28 +952,26 @@ incident_key_raw(struct incident *inc, const char *key, size_t len, bool create,
 	r = incident_keys_room(inc, now);
 	if (r != 0)
 		return r;
-	if (2 * (inc->n_keys + 1) > inc->keys_cap) {
-		r = incident_keys_rebuild(inc, inc->n_keys + 1, now);
-		if (r < 0)
-			return r;
-	}
-	k = calloc(1, sizeof(*k));
+	r = ht_reserve(&inc->keys, 1, incident_key_keep, incident_key_drop,
+	    &sw);
+	if (r < 0)
+		return r;
+	k = calloc(1, sizeof(*k) + len + 1);
 	if (k == NULL)
 		return -ENOMEM;
 	tab = memchr(key, '\t', len);
-	k->key = strndup(key, len);
 	k->rule = strndup(key, (size_t)(tab - key));
-	if (k->key == NULL || k->rule == NULL) {
-		free(k->key);
-		free(k->rule);
+	if (k->rule == NULL) {
 		free(k);
 		return -ENOMEM;
 	}
-	k->len = len;
-	k->hash = h;
-	k->group = k->key + (tab - key) + 1;
-	incident_key_place(inc->keys, inc->keys_cap, k);
-	inc->n_keys++;
+	ht_init(&k->ids, INCIDENT_IDS_MIN);
+	memcpy(k->text, key, len);
+	k->e.key = k->text;
+	k->e.len = len;
+	k->e.hash = h;
+	k->group = k->text + (tab - key) + 1;
+	ht_add(&inc->keys, &k->e);
 	*ret = k;
 	return 0;
 }
@@ -1061,15 +1036,9 @@ incident_annotate(const char *json, size_t len, const struct incident_extra *x,
 	buf_init(&b, INCIDENT_MAX_LINE);
 	r = buf_append(&b, json, end);
 	if (r == 0 && x->count != 0) {
-		r = buf_printf(&b, "%s\"count\":%" PRIu64 ",\"events\":[", sep,
+		r = buf_printf(&b, "%s\"count\":%" PRIu64 ",\"events\":", sep,
 		    x->count);
-		for (i = 0; r == 0 && i < x->n_events; i++) {
-			r = i == 0 ? 0 : buf_putc(&b, ',');
-			r = r < 0 ? r
-				  : buf_json_str(&b, x->events[i],
-					strlen(x->events[i]));
-		}
-		r = r < 0 ? r : buf_putc(&b, ']');
+		r = r < 0 ? r : incident_put_events(&b, x->events, x->n_events);
 		sep = ",";
 	}
 	if (r == 0 && x->suppressed != 0) {
@@ -1099,18 +1068,26 @@ incident_out_verdict(struct incident_out *ret, enum incident_verdict v)
 	ret->len = 0;
 }
 
-/* An alert sent again (a redelivery of what it was sent for). */
+/*
+ * A redelivered match (m->id set): DUPLICATE, or, if its alert (resolve:
+ * its resolve) was sent, SEND with the same text again.
+ */
 static int
-incident_out_again(const char *json, size_t len, const struct incident_id *id,
-    bool resolved, struct incident_out *ret)
+incident_redelivery(const struct incident_match *m, bool resolve,
+    struct incident_out *ret)
 {
 	struct incident_extra x;
 
+	if (m->id->kind !=
+	    (resolve ? INCIDENT_ID_RESOLVED : INCIDENT_ID_SENT)) {
+		incident_out_verdict(ret, INCIDENT_DUPLICATE);
+		return 0;
+	}
 	memset(&x, 0, sizeof(x));
-	x.suppressed = id->n;
-	x.since = id->since;
-	x.resolved = resolved;
-	return incident_annotate(json, len, &x, ret);
+	x.suppressed = m->id->n;
+	x.since = m->id->since;
+	x.resolved = resolve;
+	return incident_annotate(m->json, m->len, &x, ret);
 }
 
 void
@@ -1121,47 +1098,6 @@ incident_out_done(struct incident_out *o)
 	free(o->alert_json);
 	o->alert_json = NULL;
 	o->len = 0;
-}
-
-/* ---- lines ----------------------------------------------------------- */
-
-static int
-incident_line_head(struct buf *b, const char *op, const struct incident_key *k,
-    const char *ev, size_t evlen, uint64_t t)
-{
-	int r;
-
-	buf_reset(b);
-	r = buf_printf(b, "{\"op\":\"%s\",\"k\":", op);
-	r = r < 0 ? r : buf_json_str(b, k->key, k->len);
-	if (r == 0 && ev != NULL) {
-		r = buf_puts(b, ",\"e\":");
-		r = r < 0 ? r : buf_json_str(b, ev, evlen);
-	}
-	r = r < 0 ? r : buf_printf(b, ",\"t\":%" PRIu64, t);
-	return r;
-}
-
-static int
-incident_line_tail(struct buf *b, const char *alert, size_t len)
-{
-	int r = 0;
-
-	if (alert != NULL) {
-		r = buf_puts(b, INCIDENT_ALERT_FIELD);
-		r = r < 0 ? r : buf_append(b, alert, len);
-	}
-	return r < 0 ? r : buf_puts(b, "}\n");
-}
-
-static int
-incident_line_write(struct incident *inc)
-{
-	int r;
-
-	r = journal_append(&inc->j, inc->line.data, inc->line.len, 1);
-	journal_buf_reset(&inc->line);
-	return r;
 }
 
 /* ---- state changes (live and replay) -------------------------------- */
@@ -1280,140 +1216,172 @@ incident_apply_resolve(struct incident *inc, struct incident_key *k,
 /* ---- the live operations --------------------------------------------- */
 
 static int
-incident_do_supp(struct incident *inc, struct incident_key *k, const char *ev,
-    size_t evlen, uint64_t now)
+incident_do_supp(struct incident *inc, const struct incident_match *m)
 {
 	struct incident_newid nid;
 	int r;
 
-	r = incident_newid_prep(inc, k, ev, evlen, INCIDENT_ID_SUPP, now, &nid);
+	r = incident_newid_prep(inc, m->k, m->ev, m->evlen, INCIDENT_ID_SUPP,
+	    m->now, &nid);
 	r = r < 0 ? r
-		  : incident_line_head(&inc->line, "supp", k, ev, evlen, now);
-	r = r < 0 ? r : incident_line_tail(&inc->line, NULL, 0);
-	r = r < 0 ? r : incident_line_write(inc);
+		  : incident_put_head(&inc->line, "supp", m->k, m->ev, m->evlen,
+			m->now);
+	r = incident_line_end(inc, r, NULL, 0);
 	if (r < 0) {
-		journal_buf_reset(&inc->line);
 		incident_newid_done(&nid);
 		return r;
 	}
-	incident_apply_supp(inc, k, &nid, ev, now);
+	incident_apply_supp(inc, m->k, &nid, m->ev, m->now);
 	inc->suppressed_total++;
 	return 0;
 }
 
 static int
-incident_do_member(struct incident *inc, struct incident_key *k, const char *ev,
-    size_t evlen, uint64_t now)
+incident_do_member(struct incident *inc, const struct incident_match *m)
 {
+	struct incident_group *g = m->k->g;
 	struct incident_newid nid;
 	char *copy = NULL;
 	int r;
 
-	r = incident_newid_prep(inc, k, ev, evlen, INCIDENT_ID_MEMBER, now,
-	    &nid);
+	r = incident_newid_prep(inc, m->k, m->ev, m->evlen, INCIDENT_ID_MEMBER,
+	    m->now, &nid);
 	if (r < 0)
 		return r;
-	if (k->g->n_events < INCIDENT_MAX_EVENTS) {
-		r = incident_group_reserve(k->g);
-		copy = r < 0 ? NULL : strndup(ev, evlen);
+	if (g->n_events < INCIDENT_MAX_EVENTS) {
+		r = incident_group_reserve(g);
+		copy = r < 0 ? NULL : strndup(m->ev, m->evlen);
 		r = copy == NULL ? -ENOMEM : 0;
 	}
 	r = r < 0 ? r
-		  : incident_line_head(&inc->line, "member", k, ev, evlen, now);
-	r = r < 0 ? r : incident_line_tail(&inc->line, NULL, 0);
-	r = r < 0 ? r : incident_line_write(inc);
+		  : incident_put_head(&inc->line, "member", m->k, m->ev,
+			m->evlen, m->now);
+	r = incident_line_end(inc, r, NULL, 0);
 	if (r < 0) {
-		journal_buf_reset(&inc->line);
 		incident_newid_done(&nid);
 		free(copy);
 		return r;
 	}
-	incident_apply_member(inc, k, &nid, ev, copy, now);
+	incident_apply_member(inc, m->k, &nid, m->ev, copy, m->now);
 	return 0;
+}
+
+/* Whether m's alert can be held: 1 when held alerts would pass their
+ * cap, -EINVAL when it is not one JSON object. */
+static int
+incident_hold_check(struct incident *inc, const struct incident_match *m)
+{
+	if (inc->held_bytes + m->js.len > INCIDENT_MAX_HELD_BYTES)
+		return 1;
+	if (journal_parse_object(inc->tok, m->js.p, m->js.len, NULL) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* A "group" line for g but its tail; with its events listed for
+ * compaction. */
+static int
+incident_put_group(struct buf *b, const struct incident_key *k,
+    const struct incident_group *g, bool listed)
+{
+	int r;
+
+	r = incident_put_head(b, "group", k, g->events[0], strlen(g->events[0]),
+	    g->opened);
+	r = r < 0
+	    ? r
+	    : buf_printf(b,
+		  ",\"due\":%" PRIu64 ",\"thr\":%" PRIu64 ",\"res\":%s", g->due,
+		  g->throttle_s, g->resolve_on ? "true" : "false");
+	if (r == 0 && listed) {
+		r = buf_printf(b,
+		    ",\"count\":%" PRIu64 ",\"events\":", g->count);
+		r = r < 0 ? r : incident_put_events(b, g->events, g->n_events);
+	}
+	return r;
 }
 
 /* 1: no room to hold it (the caller sends it as is). */
 static int
-incident_do_group(struct incident *inc, struct incident_key *k,
-    const struct rule *rule, const char *ev, size_t evlen,
-    const struct span *js, uint64_t now)
+incident_do_group(struct incident *inc, const struct incident_match *m,
+    const struct rule *rule)
 {
 	struct incident_group *g = NULL;
 	struct incident_newid nid;
 	int r;
 
-	if (inc->held_bytes + js->len > INCIDENT_MAX_HELD_BYTES)
-		return 1;
-	r = incident_json_parse(inc, js->p, js->len);
-	if (r < 0)
-		return -EINVAL;
-	r = incident_newid_prep(inc, k, ev, evlen, INCIDENT_ID_MEMBER, now,
-	    &nid);
+	r = incident_hold_check(inc, m);
+	if (r != 0)
+		return r;
+	r = incident_newid_prep(inc, m->k, m->ev, m->evlen, INCIDENT_ID_MEMBER,
+	    m->now, &nid);
 	if (r < 0)
 		return r;
-	r = incident_group_new(js->p, js->len, ev, evlen, &g);
+	r = incident_group_new(m->js.p, m->js.len, m->ev, m->evlen, &g);
 	if (r == 0) {
-		g->opened = now;
-		g->due = now + incident_secs(rule->group_wait_us);
+		g->opened = m->now;
+		g->due = m->now + incident_secs(rule->group_wait_us);
 		g->throttle_s = incident_secs(rule->throttle_us);
 		g->resolve_on = rule->resolve_on != NULL;
+		r = incident_put_group(&inc->line, m->k, g, false);
 	}
-	r = r < 0 ? r
-		  : incident_line_head(&inc->line, "group", k, ev, evlen, now);
-	r = r < 0
-	    ? r
-	    : buf_printf(&inc->line,
-		  ",\"due\":%" PRIu64 ",\"thr\":%" PRIu64 ",\"res\":%s", g->due,
-		  g->throttle_s, g->resolve_on ? "true" : "false");
-	r = r < 0 ? r : incident_line_tail(&inc->line, js->p, js->len);
-	r = r < 0 ? r : incident_line_write(inc);
+	r = incident_line_end(inc, r, m->js.p, m->js.len);
 	if (r < 0) {
-		journal_buf_reset(&inc->line);
 		incident_newid_done(&nid);
 		incident_group_free(g);
 		return r;
 	}
-	incident_apply_group(inc, k, g, &nid, ev, now);
+	incident_apply_group(inc, m->k, g, &nid, m->ev, m->now);
 	return 0;
 }
 
+/*
+ * Sends m's alert now, with the matches throttled since the last one: a
+ * "send" line, whose alert starts rule's throttle window and opens an
+ * incident for a rule with resolve_on; or, resolve set, a "resolve" line,
+ * which closes the key's incident and ends its window.
+ */
 static int
-incident_do_send(struct incident *inc, struct incident_key *k,
-    const struct rule *rule, const char *ev, size_t evlen, const char *json,
-    size_t len, uint64_t now, struct incident_out *ret)
+incident_do_send(struct incident *inc, const struct incident_match *m,
+    const struct rule *rule, bool resolve, struct incident_out *ret)
 {
+	struct incident_key *k = m->k;
 	struct incident_extra x;
 	struct incident_newid nid;
 	struct incident_out out;
-	uint64_t thr = incident_secs(rule->throttle_us);
-	uint64_t until = thr != 0 ? now + thr : 0;
-	bool open = rule->resolve_on != NULL;
+	uint64_t thr = resolve ? 0 : incident_secs(rule->throttle_us);
+	uint64_t until = thr != 0 ? m->now + thr : 0;
+	bool open = !resolve && rule->resolve_on != NULL;
 	int r;
 
 	memset(&x, 0, sizeof(x));
 	x.suppressed = k->supp;
 	x.since = k->since;
-	r = incident_annotate(json, len, &x, &out);
+	x.resolved = resolve;
+	r = incident_annotate(m->json, m->len, &x, &out);
 	if (r < 0)
 		return r;
-	r = incident_newid_prep(inc, k, ev, evlen, INCIDENT_ID_SENT, now, &nid);
+	r = incident_newid_prep(inc, k, m->ev, m->evlen,
+	    resolve ? INCIDENT_ID_RESOLVED : INCIDENT_ID_SENT, m->now, &nid);
 	r = r < 0 ? r
-		  : incident_line_head(&inc->line, "send", k, ev, evlen, now);
-	r = r < 0 ? r
-		  : buf_printf(&inc->line,
-			",\"until\":%" PRIu64 ",\"open\":%s,\"n\":%" PRIu64
-			",\"since\":%" PRIu64,
-			until, open ? "true" : "false", k->supp, k->since);
-	r = r < 0 ? r : incident_line_tail(&inc->line, NULL, 0);
-	r = r < 0 ? r : incident_line_write(inc);
+		  : incident_put_head(&inc->line, resolve ? "resolve" : "send",
+			k, m->ev, m->evlen, m->now);
+	if (r == 0 && !resolve)
+		r = buf_printf(&inc->line, ",\"until\":%" PRIu64 ",\"open\":%s",
+		    until, open ? "true" : "false");
+	r = r < 0 ? r : incident_put_supp(&inc->line, k);
+	r = incident_line_end(inc, r, NULL, 0);
 	if (r < 0) {
-		journal_buf_reset(&inc->line);
 		incident_newid_done(&nid);
 		incident_out_done(&out);
 		return r;
 	}
-	incident_apply_send(inc, k, &nid, ev, now, until, open, k->supp,
-	    k->since);
+	if (resolve)
+		incident_apply_resolve(inc, k, &nid, m->ev, m->now, k->supp,
+		    k->since);
+	else
+		incident_apply_send(inc, k, &nid, m->ev, m->now, until, open,
+		    k->supp, k->since);
 	*ret = out;
 	return 0;
 }
@@ -1432,17 +1400,40 @@ incident_check(const struct incident *inc, const struct rule *r,
 	return 0;
 }
 
+/*
+ * Sets m up for a match of r: a trigger's key is created (1: no room for
+ * it), a resolve's only looked up; m->id is what the key remembers of the
+ * eventID as a trigger's, or as a resolve's.
+ */
+static int
+incident_match_init(struct incident *inc, const struct rule *r,
+    const char *group_key, const char *event_id, const char *alert_json,
+    size_t len, bool resolve, struct incident_match *m)
+{
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	m->json = alert_json;
+	m->len = len;
+	rc = incident_json_span(alert_json, len, &m->js);
+	rc = rc < 0 ? rc : incident_ev(event_id, &m->js, m->ev, &m->evlen);
+	if (rc < 0)
+		return rc;
+	m->now = incident_now(inc);
+	rc = incident_key_get(inc, r->id, group_key, !resolve, m->now, &m->k);
+	if (rc != 0 || m->k == NULL)
+		return rc;
+	m->id = incident_id_find(m->k, m->ev, m->evlen, resolve,
+	    incident_id_hash(inc, m->ev, m->evlen, resolve));
+	return 0;
+}
+
 int
 incident_trigger(struct incident *inc, const struct rule *r,
     const char *group_key, const char *event_id, const char *alert_json,
     size_t len, struct incident_out *ret)
 {
-	char ev[INCIDENT_EV_SIZE];
-	struct incident_key *k = NULL;
-	struct incident_id *id;
-	struct span js;
-	size_t evlen;
-	uint64_t now;
+	struct incident_match m;
 	int rc;
 
 	rc = incident_check(inc, r, group_key, alert_json, ret);
@@ -1453,46 +1444,35 @@ incident_trigger(struct incident *inc, const struct rule *r,
 		incident_out_verdict(ret, INCIDENT_SEND);
 		return 0;
 	}
-	rc = incident_json_span(alert_json, len, &js);
-	rc = rc < 0 ? rc : incident_ev(event_id, &js, ev, &evlen);
-	if (rc < 0)
-		return rc;
-	now = incident_now(inc);
-	rc = incident_key_get(inc, r->id, group_key, true, now, &k);
+	rc = incident_match_init(inc, r, group_key, event_id, alert_json, len,
+	    false, &m);
 	if (rc < 0)
 		return rc;
 	if (rc > 0)
 		goto untracked;
-	id = incident_id_find(k, ev, evlen, false,
-	    incident_id_hash(inc, ev, evlen, false));
-	if (id != NULL && id->kind == INCIDENT_ID_SENT)
-		return incident_out_again(alert_json, len, id, false, ret);
-	if (id != NULL) {
-		incident_out_verdict(ret, INCIDENT_DUPLICATE);
-		return 0;
-	}
-	if (k->g != NULL) {
-		rc = incident_do_member(inc, k, ev, evlen, now);
+	if (m.id != NULL)
+		return incident_redelivery(&m, false, ret);
+	if (m.k->g != NULL) {
+		rc = incident_do_member(inc, &m);
 		if (rc == 0)
 			incident_out_verdict(ret, INCIDENT_HELD);
 		return rc;
 	}
-	if (now < k->until) {
-		rc = incident_do_supp(inc, k, ev, evlen, now);
+	if (m.now < m.k->until) {
+		rc = incident_do_supp(inc, &m);
 		if (rc == 0)
 			incident_out_verdict(ret, INCIDENT_SUPPRESSED);
 		return rc;
 	}
 	if (r->group_wait_us != 0) {
-		rc = incident_do_group(inc, k, r, ev, evlen, &js, now);
+		rc = incident_do_group(inc, &m, r);
 		if (rc > 0)
 			goto untracked;
 		if (rc == 0)
 			incident_out_verdict(ret, INCIDENT_HELD);
 		return rc;
 	}
-	return incident_do_send(inc, k, r, ev, evlen, alert_json, len, now,
-	    ret);
+	return incident_do_send(inc, &m, r, false, ret);
 untracked:
 	inc->untracked++;
 	incident_out_verdict(ret, INCIDENT_SEND);
@@ -1501,77 +1481,34 @@ untracked:
 
 /* A resolve held with the key's group. 1: no room to hold it. */
 static int
-incident_do_gres(struct incident *inc, struct incident_key *k, const char *ev,
-    size_t evlen, const struct span *js, uint64_t now)
+incident_do_gres(struct incident *inc, const struct incident_match *m)
 {
 	struct incident_newid nid;
 	char *evc = NULL;
 	char *json = NULL;
 	int r;
 
-	if (inc->held_bytes + js->len > INCIDENT_MAX_HELD_BYTES)
-		return 1;
-	r = incident_json_parse(inc, js->p, js->len);
-	if (r < 0)
-		return -EINVAL;
-	r = incident_newid_prep(inc, k, ev, evlen, INCIDENT_ID_HELD_RESOLVE,
-	    now, &nid);
+	r = incident_hold_check(inc, m);
+	if (r != 0)
+		return r;
+	r = incident_newid_prep(inc, m->k, m->ev, m->evlen,
+	    INCIDENT_ID_HELD_RESOLVE, m->now, &nid);
 	if (r < 0)
 		return r;
-	evc = strndup(ev, evlen);
-	json = strndup(js->p, js->len);
+	evc = strndup(m->ev, m->evlen);
+	json = strndup(m->js.p, m->js.len);
 	r = evc == NULL || json == NULL ? -ENOMEM : 0;
 	r = r < 0 ? r
-		  : incident_line_head(&inc->line, "gres", k, ev, evlen, now);
-	r = r < 0 ? r : incident_line_tail(&inc->line, js->p, js->len);
-	r = r < 0 ? r : incident_line_write(inc);
+		  : incident_put_head(&inc->line, "gres", m->k, m->ev, m->evlen,
+			m->now);
+	r = incident_line_end(inc, r, m->js.p, m->js.len);
 	if (r < 0) {
-		journal_buf_reset(&inc->line);
 		incident_newid_done(&nid);
 		free(evc);
 		free(json);
 		return r;
 	}
-	incident_apply_gres(inc, k, &nid, evc, json, js->len, now);
-	return 0;
-}
-
-static int
-incident_do_resolve(struct incident *inc, struct incident_key *k,
-    const char *ev, size_t evlen, const char *json, size_t len, uint64_t now,
-    struct incident_out *ret)
-{
-	struct incident_extra x;
-	struct incident_newid nid;
-	struct incident_out out;
-	int r;
-
-	memset(&x, 0, sizeof(x));
-	x.suppressed = k->supp;
-	x.since = k->since;
-	x.resolved = true;
-	r = incident_annotate(json, len, &x, &out);
-	if (r < 0)
-		return r;
-	r = incident_newid_prep(inc, k, ev, evlen, INCIDENT_ID_RESOLVED, now,
-	    &nid);
-	r = r < 0
-	    ? r
-	    : incident_line_head(&inc->line, "resolve", k, ev, evlen, now);
-	r = r < 0
-	    ? r
-	    : buf_printf(&inc->line, ",\"n\":%" PRIu64 ",\"since\":%" PRIu64,
-		  k->supp, k->since);
-	r = r < 0 ? r : incident_line_tail(&inc->line, NULL, 0);
-	r = r < 0 ? r : incident_line_write(inc);
-	if (r < 0) {
-		journal_buf_reset(&inc->line);
-		incident_newid_done(&nid);
-		incident_out_done(&out);
-		return r;
-	}
-	incident_apply_resolve(inc, k, &nid, ev, now, k->supp, k->since);
-	*ret = out;
+	incident_apply_gres(inc, m->k, &nid, evc, json, m->js.len, m->now);
 	return 0;
 }
 
@@ -1580,40 +1517,25 @@ incident_resolve(struct incident *inc, const struct rule *r,
     const char *group_key, const char *event_id, const char *alert_json,
     size_t len, struct incident_out *ret)
 {
-	char ev[INCIDENT_EV_SIZE];
-	struct incident_key *k = NULL;
-	struct incident_id *id;
+	struct incident_match m;
 	struct incident_extra x;
-	struct span js;
-	size_t evlen;
-	uint64_t now;
 	int rc;
 
 	rc = incident_check(inc, r, group_key, alert_json, ret);
 	if (rc < 0)
 		return rc;
-	rc = incident_json_span(alert_json, len, &js);
-	rc = rc < 0 ? rc : incident_ev(event_id, &js, ev, &evlen);
+	rc = incident_match_init(inc, r, group_key, event_id, alert_json, len,
+	    true, &m);
 	if (rc < 0)
 		return rc;
-	now = incident_now(inc);
-	rc = incident_key_get(inc, r->id, group_key, false, now, &k);
-	if (rc < 0)
-		return rc;
-	if (k == NULL) {
+	if (m.k == NULL) {
 		incident_out_verdict(ret, INCIDENT_SUPPRESSED);
 		return 0;
 	}
-	id = incident_id_find(k, ev, evlen, true,
-	    incident_id_hash(inc, ev, evlen, true));
-	if (id != NULL && id->kind == INCIDENT_ID_RESOLVED)
-		return incident_out_again(alert_json, len, id, true, ret);
-	if (id != NULL) {
-		incident_out_verdict(ret, INCIDENT_DUPLICATE);
-		return 0;
-	}
-	if (k->g != NULL && k->g->resolve_on && k->g->res_ev == NULL) {
-		rc = incident_do_gres(inc, k, ev, evlen, &js, now);
+	if (m.id != NULL)
+		return incident_redelivery(&m, true, ret);
+	if (m.k->g != NULL && m.k->g->resolve_on && m.k->g->res_ev == NULL) {
+		rc = incident_do_gres(inc, &m);
 		if (rc == 0)
 			incident_out_verdict(ret, INCIDENT_HELD);
 		if (rc <= 0)
@@ -1626,9 +1548,8 @@ incident_resolve(struct incident *inc, const struct rule *r,
 		rc = incident_annotate(alert_json, len, &x, ret);
 		return rc < 0 ? rc : 1;
 	}
-	if (k->open)
-		return incident_do_resolve(inc, k, ev, evlen, alert_json, len,
-		    now, ret);
+	if (m.k->open)
+		return incident_do_send(inc, &m, r, true, ret);
 	incident_out_verdict(ret, INCIDENT_SUPPRESSED);
 	return 0;
 }
@@ -1675,23 +1596,18 @@ static int
 incident_close_groups(struct incident *inc, struct incident_key **keys,
     size_t n, uint64_t now)
 {
-	struct buf *b = &inc->line;
 	size_t i;
 	int r = 0;
 
 	for (i = 0; r == 0 && i < n; i++) {
 		struct incident_key *k = keys[i];
 
-		r = incident_line_head(b, "emit", k, NULL, 0, now);
-		r = r < 0 ? r
-			  : buf_printf(b,
-				",\"n\":%" PRIu64 ",\"since\":%" PRIu64 "}\n",
-				k->supp, k->since);
-		r = r < 0 ? r : journal_append(&inc->j, b->data, b->len, 1);
+		r = incident_put_head(&inc->line, "emit", k, NULL, 0, now);
+		r = r < 0 ? r : incident_put_supp(&inc->line, k);
+		r = incident_line_end(inc, r, NULL, 0);
 		if (r == 0)
 			incident_apply_emit(inc, k, now);
 	}
-	journal_buf_reset(&inc->line);
 	return r;
 }
 
@@ -1773,7 +1689,7 @@ incident_stats(const struct incident *inc, struct incident_stats *ret)
 	ret->open_groups = inc->n_groups;
 	ret->held_matches = inc->held;
 	ret->suppressed_total = inc->suppressed_total;
-	ret->keys = inc->n_keys;
+	ret->keys = inc->keys.n;
 	ret->ids = inc->n_ids;
 	ret->untracked = inc->untracked;
 	ret->evicted = inc->evicted;
@@ -1792,92 +1708,27 @@ incident_bad(struct incident_replay *rp, const char *why)
 static bool
 incident_get_u64(struct json_object *o, const char *name, uint64_t *ret)
 {
-	struct json_object *v;
 	int64_t i;
 
-	if (!json_object_object_get_ex(o, name, &v) ||
-	    !json_object_is_type(v, json_type_int))
-		return false;
-	i = json_object_get_int64(v);
-	if (i < 0 || i == INT64_MAX)
+	if (!journal_get_int(o, name, 0, &i))
 		return false;
 	*ret = (uint64_t)i;
 	return true;
 }
 
-static bool
-incident_get_bool(struct json_object *o, const char *name, bool *ret)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, name, &v) ||
-	    !json_object_is_type(v, json_type_boolean))
-		return false;
-	*ret = json_object_get_boolean(v);
-	return true;
-}
-
-static const char *
-incident_str(struct json_object *v, size_t max, size_t *ret_len)
-{
-	const char *s;
-	size_t len;
-
-	if (v == NULL || !json_object_is_type(v, json_type_string))
-		return NULL;
-	s = json_object_get_string(v);
-	len = (size_t)json_object_get_string_len(v);
-	if (len == 0 || len > max || memchr(s, '\0', len) != NULL)
-		return NULL;
-	*ret_len = len;
-	return s;
-}
-
-static const char *
-incident_get_str(struct json_object *o, const char *name, size_t max,
-    size_t *ret_len)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, name, &v))
-		return NULL;
-	return incident_str(v, max, ret_len);
-}
-
-/* The fields most lines have: "e" (when ev is wanted) and "t". */
-static int
-incident_replay_et(struct incident_replay *rp, struct json_object *hdr,
-    const char **ev, size_t *evlen, uint64_t *t)
-{
-	if (ev != NULL) {
-		*ev = incident_get_str(hdr, "e", INCIDENT_MAX_EV, evlen);
-		if (*ev == NULL)
-			return incident_bad(rp, "\"e\" missing or bad");
-	}
-	if (!incident_get_u64(hdr, "t", t))
-		return incident_bad(rp, "\"t\" missing or negative");
-	return 0;
-}
-
 static int
 incident_replay_send(struct incident_replay *rp, struct incident_key *k,
-    struct json_object *hdr)
+    struct json_object *hdr, const struct incident_rec *rec)
 {
 	struct incident_newid nid;
-	const char *ev;
-	size_t evlen;
-	uint64_t t;
 	uint64_t until;
 	uint64_t n;
 	uint64_t since;
 	bool open;
 	int r;
 
-	r = incident_replay_et(rp, hdr, &ev, &evlen, &t);
-	if (r < 0)
-		return r;
 	if (!incident_get_u64(hdr, "until", &until) ||
-	    !incident_get_bool(hdr, "open", &open) ||
+	    !journal_get_bool(hdr, "open", &open) ||
 	    !incident_get_u64(hdr, "n", &n) ||
 	    !incident_get_u64(hdr, "since", &since))
 		return incident_bad(rp,
@@ -1885,32 +1736,28 @@ incident_replay_send(struct incident_replay *rp, struct incident_key *k,
 		    "\"since\" missing or bad");
 	if (k->g != NULL)
 		return incident_bad(rp, "\"send\" while a group is held");
-	r = incident_newid_prep(rp->inc, k, ev, evlen, INCIDENT_ID_SENT, t,
-	    &nid);
+	r = incident_newid_prep(rp->inc, k, rec->ev, rec->evlen,
+	    INCIDENT_ID_SENT, rec->t, &nid);
 	if (r < 0)
 		return r;
-	incident_apply_send(rp->inc, k, &nid, ev, t, until, open, n, since);
+	incident_apply_send(rp->inc, k, &nid, rec->ev, rec->t, until, open, n,
+	    since);
 	return 0;
 }
 
 static int
 incident_replay_supp(struct incident_replay *rp, struct incident_key *k,
-    struct json_object *hdr)
+    struct json_object *hdr, const struct incident_rec *rec)
 {
 	struct incident_newid nid;
-	const char *ev;
-	size_t evlen;
-	uint64_t t;
 	int r;
 
-	r = incident_replay_et(rp, hdr, &ev, &evlen, &t);
+	(void)hdr;
+	r = incident_newid_prep(rp->inc, k, rec->ev, rec->evlen,
+	    INCIDENT_ID_SUPP, rec->t, &nid);
 	if (r < 0)
 		return r;
-	r = incident_newid_prep(rp->inc, k, ev, evlen, INCIDENT_ID_SUPP, t,
-	    &nid);
-	if (r < 0)
-		return r;
-	incident_apply_supp(rp->inc, k, &nid, ev, t);
+	incident_apply_supp(rp->inc, k, &nid, rec->ev, rec->t);
 	return 0;
 }
 
@@ -1932,7 +1779,7 @@ incident_replay_events(struct incident_replay *rp, struct json_object *hdr,
 		if (n == 0 || n > INCIDENT_MAX_EVENTS)
 			return incident_bad(rp, "bad number of \"events\"");
 		for (i = 0; i < n; i++) {
-			s = incident_str(json_object_array_get_idx(arr, i),
+			s = journal_str(json_object_array_get_idx(arr, i),
 			    INCIDENT_MAX_EV, &len);
 			if (s == NULL)
 				return incident_bad(rp, "an event is bad");
@@ -1962,138 +1809,159 @@ incident_replay_events(struct incident_replay *rp, struct json_object *hdr,
 
 static int
 incident_replay_group(struct incident_replay *rp, struct incident_key *k,
-    struct json_object *hdr, const char *json, size_t json_len)
+    struct json_object *hdr, const struct incident_rec *rec)
 {
 	struct incident_group *g = NULL;
 	struct incident_newid nid;
-	const char *ev;
-	size_t evlen;
-	uint64_t t;
 	int r;
 
-	r = incident_replay_et(rp, hdr, &ev, &evlen, &t);
-	if (r < 0)
-		return r;
-	if (json == NULL)
-		return incident_bad(rp, "\"alert\" missing or not last");
 	if (k->g != NULL)
 		return incident_bad(rp, "a second group for a key");
-	r = incident_group_new(json, json_len, ev, evlen, &g);
+	r = incident_group_new(rec->json, rec->json_len, rec->ev, rec->evlen,
+	    &g);
 	if (r < 0)
 		return r;
-	g->opened = t;
+	g->opened = rec->t;
 	if (!incident_get_u64(hdr, "due", &g->due) ||
 	    !incident_get_u64(hdr, "thr", &g->throttle_s) ||
-	    !incident_get_bool(hdr, "res", &g->resolve_on))
+	    !journal_get_bool(hdr, "res", &g->resolve_on))
 		r = incident_bad(rp,
 		    "\"due\", \"thr\" or \"res\" missing or "
 		    "bad");
 	r = r < 0 ? r : incident_replay_events(rp, hdr, g);
 	r = r < 0 ? r
-		  : incident_newid_prep(rp->inc, k, ev, evlen,
-			INCIDENT_ID_MEMBER, t, &nid);
+		  : incident_newid_prep(rp->inc, k, rec->ev, rec->evlen,
+			INCIDENT_ID_MEMBER, rec->t, &nid);
 	if (r < 0) {
 		incident_group_free(g);
 		return r;
 	}
-	incident_apply_group(rp->inc, k, g, &nid, ev, t);
+	incident_apply_group(rp->inc, k, g, &nid, rec->ev, rec->t);
 	return 0;
 }
 
 static int
 incident_replay_member(struct incident_replay *rp, struct incident_key *k,
-    struct json_object *hdr)
+    struct json_object *hdr, const struct incident_rec *rec)
 {
 	struct incident_newid nid;
-	const char *ev;
 	char *copy = NULL;
-	size_t evlen;
-	uint64_t t;
 	int r;
 
-	r = incident_replay_et(rp, hdr, &ev, &evlen, &t);
-	if (r < 0)
-		return r;
+	(void)hdr;
 	if (k->g == NULL)
 		return incident_bad(rp, "\"member\" with no group");
 	if (k->g->n_events < INCIDENT_MAX_EVENTS) {
 		if (incident_group_reserve(k->g) < 0)
 			return -ENOMEM;
-		copy = strndup(ev, evlen);
+		copy = strndup(rec->ev, rec->evlen);
 		if (copy == NULL)
 			return -ENOMEM;
 	}
-	r = incident_newid_prep(rp->inc, k, ev, evlen, INCIDENT_ID_MEMBER, t,
-	    &nid);
+	r = incident_newid_prep(rp->inc, k, rec->ev, rec->evlen,
+	    INCIDENT_ID_MEMBER, rec->t, &nid);
 	if (r < 0) {
 		free(copy);
 		return r;
 	}
-	incident_apply_member(rp->inc, k, &nid, ev, copy, t);
+	incident_apply_member(rp->inc, k, &nid, rec->ev, copy, rec->t);
 	return 0;
 }
 
 static int
 incident_replay_gres(struct incident_replay *rp, struct incident_key *k,
-    struct json_object *hdr, const char *json, size_t json_len)
+    struct json_object *hdr, const struct incident_rec *rec)
 {
 	struct incident_newid nid;
-	const char *ev;
 	char *evc;
 	char *jc;
-	size_t evlen;
-	uint64_t t;
 	int r;
 
-	r = incident_replay_et(rp, hdr, &ev, &evlen, &t);
-	if (r < 0)
-		return r;
-	if (json == NULL)
-		return incident_bad(rp, "\"alert\" missing or not last");
+	(void)hdr;
 	if (k->g == NULL || k->g->res_ev != NULL)
 		return incident_bad(rp, "\"gres\" with no group, or twice");
-	evc = strndup(ev, evlen);
-	jc = strndup(json, json_len);
+	evc = strndup(rec->ev, rec->evlen);
+	jc = strndup(rec->json, rec->json_len);
 	r = evc == NULL || jc == NULL ? -ENOMEM : 0;
 	r = r < 0 ? r
-		  : incident_newid_prep(rp->inc, k, ev, evlen,
-			INCIDENT_ID_HELD_RESOLVE, t, &nid);
+		  : incident_newid_prep(rp->inc, k, rec->ev, rec->evlen,
+			INCIDENT_ID_HELD_RESOLVE, rec->t, &nid);
 	if (r < 0) {
 		free(evc);
 		free(jc);
 		return r;
 	}
-	incident_apply_gres(rp->inc, k, &nid, evc, jc, json_len, t);
+	incident_apply_gres(rp->inc, k, &nid, evc, jc, rec->json_len, rec->t);
 	return 0;
 }
 
 static int
 incident_replay_resolve(struct incident_replay *rp, struct incident_key *k,
-    struct json_object *hdr)
+    struct json_object *hdr, const struct incident_rec *rec)
 {
 	struct incident_newid nid;
-	const char *ev;
-	size_t evlen;
-	uint64_t t;
 	uint64_t n;
 	uint64_t since;
 	int r;
 
-	r = incident_replay_et(rp, hdr, &ev, &evlen, &t);
-	if (r < 0)
-		return r;
 	if (!incident_get_u64(hdr, "n", &n) ||
 	    !incident_get_u64(hdr, "since", &since))
 		return incident_bad(rp, "\"n\" or \"since\" missing or bad");
 	if (!k->open)
 		return incident_bad(rp, "\"resolve\" with no open incident");
-	r = incident_newid_prep(rp->inc, k, ev, evlen, INCIDENT_ID_RESOLVED, t,
-	    &nid);
+	r = incident_newid_prep(rp->inc, k, rec->ev, rec->evlen,
+	    INCIDENT_ID_RESOLVED, rec->t, &nid);
 	if (r < 0)
 		return r;
-	incident_apply_resolve(rp->inc, k, &nid, ev, t, n, since);
+	incident_apply_resolve(rp->inc, k, &nid, rec->ev, rec->t, n, since);
 	return 0;
 }
+
+static int
+incident_replay_id(struct incident_replay *rp, struct incident_key *k,
+    struct json_object *hdr, const struct incident_rec *rec)
+{
+	struct incident_newid nid;
+	const char *kind;
+	size_t klen;
+	uint64_t n;
+	uint64_t since;
+	int i;
+	int r;
+
+	kind = journal_get_str(hdr, "kind", 16, &klen);
+	if (kind == NULL || !incident_get_u64(hdr, "n", &n) ||
+	    !incident_get_u64(hdr, "since", &since))
+		return incident_bad(rp,
+		    "\"kind\", \"n\" or \"since\" missing "
+		    "or bad");
+	for (i = 0; i < INCIDENT_ID_COUNT; i++)
+		if (strcmp(kind, incident_kind_str(i)) == 0)
+			break;
+	if (i == INCIDENT_ID_COUNT)
+		return incident_bad(rp, "unknown \"kind\"");
+	r = incident_newid_prep(rp->inc, k, rec->ev, rec->evlen, (uint8_t)i,
+	    rec->t, &nid);
+	if (r < 0)
+		return r;
+	incident_newid_put(rp->inc, k, &nid, rec->ev, rec->t, n, since);
+	return 0;
+}
+
+/* The lines that name an eventID; alert: theirs carry one. */
+static const struct incident_rec_op {
+	const char *op;
+	incident_replay_fn *fn;
+	bool alert;
+} incident_rec_ops[] = {
+    {"send", incident_replay_send, false},
+    {"supp", incident_replay_supp, false},
+    {"group", incident_replay_group, true},
+    {"member", incident_replay_member, false},
+    {"gres", incident_replay_gres, true},
+    {"resolve", incident_replay_resolve, false},
+    {"id", incident_replay_id, false},
+};
 
 static int
 incident_replay_key(struct incident_replay *rp, struct incident_key *k,
@@ -2107,7 +1975,7 @@ incident_replay_key(struct incident_replay *rp, struct incident_key *k,
 	    !incident_get_u64(hdr, "until", &k->until) ||
 	    !incident_get_u64(hdr, "supp", &k->supp) ||
 	    !incident_get_u64(hdr, "since", &k->since) ||
-	    !incident_get_bool(hdr, "open", &open) ||
+	    !journal_get_bool(hdr, "open", &open) ||
 	    !incident_get_u64(hdr, "open_t", &open_t))
 		return incident_bad(rp, "a \"key\" field is missing or bad");
 	k->last_t = t;
@@ -2115,67 +1983,15 @@ incident_replay_key(struct incident_replay *rp, struct incident_key *k,
 	return 0;
 }
 
+/* A line that names no eventID. */
 static int
-incident_replay_id(struct incident_replay *rp, struct incident_key *k,
-    struct json_object *hdr)
-{
-	struct incident_newid nid;
-	const char *ev;
-	const char *kind;
-	size_t evlen;
-	size_t klen;
-	uint64_t t;
-	uint64_t n;
-	uint64_t since;
-	int i;
-	int r;
-
-	r = incident_replay_et(rp, hdr, &ev, &evlen, &t);
-	if (r < 0)
-		return r;
-	kind = incident_get_str(hdr, "kind", 16, &klen);
-	if (kind == NULL || !incident_get_u64(hdr, "n", &n) ||
-	    !incident_get_u64(hdr, "since", &since))
-		return incident_bad(rp,
-		    "\"kind\", \"n\" or \"since\" missing "
-		    "or bad");
-	for (i = 0; i < INCIDENT_ID_COUNT; i++)
-		if (strcmp(kind, incident_kind_str(i)) == 0)
-			break;
-	if (i == INCIDENT_ID_COUNT)
-		return incident_bad(rp, "unknown \"kind\"");
-	r = incident_newid_prep(rp->inc, k, ev, evlen, (uint8_t)i, t, &nid);
-	if (r < 0)
-		return r;
-	incident_newid_put(rp->inc, k, &nid, ev, t, n, since);
-	return 0;
-}
-
-static int
-incident_replay_op(struct incident_replay *rp, const char *op,
-    struct incident_key *k, struct json_object *hdr, const char *json,
-    size_t json_len)
+incident_replay_other(struct incident_replay *rp, const char *op,
+    struct incident_key *k, struct json_object *hdr)
 {
 	uint64_t t;
 
-	if (json != NULL && strcmp(op, "group") != 0 && strcmp(op, "gres") != 0)
-		return incident_bad(rp, "\"alert\" where none belongs");
-	if (strcmp(op, "send") == 0)
-		return incident_replay_send(rp, k, hdr);
-	if (strcmp(op, "supp") == 0)
-		return incident_replay_supp(rp, k, hdr);
-	if (strcmp(op, "group") == 0)
-		return incident_replay_group(rp, k, hdr, json, json_len);
-	if (strcmp(op, "member") == 0)
-		return incident_replay_member(rp, k, hdr);
-	if (strcmp(op, "gres") == 0)
-		return incident_replay_gres(rp, k, hdr, json, json_len);
-	if (strcmp(op, "resolve") == 0)
-		return incident_replay_resolve(rp, k, hdr);
 	if (strcmp(op, "key") == 0)
 		return incident_replay_key(rp, k, hdr);
-	if (strcmp(op, "id") == 0)
-		return incident_replay_id(rp, k, hdr);
 	if (strcmp(op, "emit") == 0) {
 		if (!incident_get_u64(hdr, "t", &t))
 			return incident_bad(rp, "\"t\" missing or negative");
@@ -2195,64 +2011,63 @@ incident_replay_op(struct incident_replay *rp, const char *op,
 	return incident_bad(rp, "unknown op");
 }
 
+/* Every line naming an eventID starts with "e" and "t". */
+static int
+incident_replay_op(struct incident_replay *rp, const char *op,
+    struct incident_key *k, struct json_object *hdr, const char *json,
+    size_t json_len)
+{
+	const struct incident_rec_op *ro = NULL;
+	struct incident_rec rec = {NULL, 0, 0, json, json_len};
+	size_t i;
+
+	for (i = 0; ro == NULL && i < ARRAY_SIZE(incident_rec_ops); i++)
+		if (strcmp(op, incident_rec_ops[i].op) == 0)
+			ro = &incident_rec_ops[i];
+	if (json != NULL && (ro == NULL || !ro->alert))
+		return incident_bad(rp, "\"alert\" where none belongs");
+	if (ro == NULL)
+		return incident_replay_other(rp, op, k, hdr);
+	rec.ev = journal_get_str(hdr, "e", INCIDENT_MAX_EV, &rec.evlen);
+	if (rec.ev == NULL)
+		return incident_bad(rp, "\"e\" missing or bad");
+	if (!incident_get_u64(hdr, "t", &rec.t))
+		return incident_bad(rp, "\"t\" missing or negative");
+	if (ro->alert && json == NULL)
+		return incident_bad(rp, "\"alert\" missing or not last");
+	return ro->fn(rp, k, hdr, &rec);
+}
+
 /* One line (journal_line_cb). */
 static int
 incident_replay_line(const char *line, size_t len, void *arg)
 {
-	static const char field[] = INCIDENT_ALERT_FIELD;
 	struct incident_replay *rp = arg;
 	struct incident *inc = rp->inc;
-	struct json_object *hdr = NULL;
 	struct incident_key *k = NULL;
-	const char *json = NULL;
+	struct journal_line jl;
 	const char *key;
 	const char *op;
-	const char *p;
-	size_t json_len = 0;
 	size_t klen;
 	size_t oplen;
 	int r;
 
-	/* Strings in the header are escaped: no '"' of theirs can start
-	 * the field's name, so its first occurrence is the field. */
-	p = memmem(line, len, field, sizeof(field) - 1);
-	buf_reset(&rp->hdr);
-	if (p == NULL) {
-		r = buf_append(&rp->hdr, line, len);
-	} else {
-		json = p + sizeof(field) - 1;
-		json_len = (size_t)(line + len - 1 - json);
-		if (line[len - 1] != '}' ||
-		    (size_t)(p - line) > INCIDENT_MAX_HEADER)
-			return incident_bad(rp, "not a journal entry");
-		if (incident_json_parse(inc, json, json_len) < 0)
-			return incident_bad(rp,
-			    "\"alert\" is not a JSON object");
-		r = buf_append(&rp->hdr, line, (size_t)(p - line));
-		r = r < 0 ? r : buf_putc(&rp->hdr, '}');
-	}
-	if (r == -E2BIG)
-		return incident_bad(rp, "header too long");
+	r = journal_parse_line(&inc->j, inc->tok, &rp->hdr, INCIDENT_MAX_HEADER,
+	    line, len, &jl, rp->reterr);
 	if (r < 0)
 		return r;
-	json_tokener_reset(inc->tok);
-	hdr = json_tokener_parse_ex(inc->tok, rp->hdr.data, (int)rp->hdr.len);
-	if (hdr == NULL ||
-	    json_tokener_get_parse_end(inc->tok) != rp->hdr.len ||
-	    !json_object_is_type(hdr, json_type_object)) {
-		json_object_put(hdr);
-		return incident_bad(rp, "not a JSON object");
-	}
-	op = incident_get_str(hdr, "op", 16, &oplen);
-	key = incident_get_str(hdr, "k", INCIDENT_MAX_KEY, &klen);
+	op = journal_get_str(jl.hdr, "op", 16, &oplen);
+	key = journal_get_str(jl.hdr, "k", INCIDENT_MAX_KEY, &klen);
 	if (op == NULL)
 		r = incident_bad(rp, "\"op\" missing");
 	else if (key == NULL || !incident_key_valid(key, klen))
 		r = incident_bad(rp, "\"k\" missing or bad");
 	else
 		r = incident_key_raw(inc, key, klen, true, 0, &k);
-	r = r < 0 ? r : incident_replay_op(rp, op, k, hdr, json, json_len);
-	json_object_put(hdr);
+	r = r < 0
+	    ? r
+	    : incident_replay_op(rp, op, k, jl.hdr, jl.alert, jl.alert_len);
+	json_object_put(jl.hdr);
 	return r;
 }
 
@@ -2282,7 +2097,6 @@ incident_open(const char *dir, const struct incident_opts *o,
     struct incident **ret, struct diag *reterr)
 {
 	struct incident *inc;
-	size_t i;
 	int r;
 
 	if (dir == NULL || ret == NULL)
@@ -2291,8 +2105,9 @@ incident_open(const char *dir, const struct incident_opts *o,
 	if (inc == NULL)
 		return -ENOMEM;
 	journal_init(&inc->j);
+	ht_init(&inc->keys, INCIDENT_KEYS_MIN);
 	inc->compact_min = INCIDENT_COMPACT_MIN;
-	inc->seed = (uint64_t)arc4random() << 32 | arc4random();
+	inc->seed = ht_seed();
 	buf_init(&inc->line, INCIDENT_MAX_LINE);
 	buf_init(&inc->key, INCIDENT_MAX_KEY);
 	if (o != NULL) {
@@ -2313,11 +2128,7 @@ incident_open(const char *dir, const struct incident_opts *o,
 	if (r < 0)
 		goto fail;
 	/* Forget what expired while we were off. */
-	r = incident_keys_rebuild(inc, 0, incident_now(inc));
-	for (i = 0; r == 0 && i < inc->keys_cap; i++)
-		if (inc->keys[i] != NULL)
-			r = incident_ids_rebuild(inc, inc->keys[i], 0,
-			    incident_now(inc));
+	r = incident_forget(inc, incident_now(inc));
 	if (r < 0)
 		goto fail;
 	*ret = inc;
@@ -2330,13 +2141,11 @@ fail:
 void
 incident_free(struct incident *inc)
 {
-	size_t i;
+	struct incident_sweep sw = {inc, NULL, 0};
 
 	if (inc == NULL)
 		return;
-	for (i = 0; i < inc->keys_cap; i++)
-		incident_key_free(inc, inc->keys[i]);
-	free(inc->keys);
+	ht_done(&inc->keys, incident_key_drop, &sw);
 	if (inc->tok != NULL)
 		json_tokener_free(inc->tok);
 	journal_done(&inc->j);
@@ -2352,19 +2161,19 @@ static uint64_t
 incident_key_bytes(const struct incident_key *k)
 {
 	const struct incident_group *g = k->g;
-	uint64_t n = INCIDENT_LINE_BYTES + k->len;
-	size_t i;
+	uint64_t n = INCIDENT_LINE_BYTES + k->e.len;
+	struct ht_entry *e;
+	size_t i = 0;
 
-	for (i = 0; i < k->ids.cap; i++)
-		if (k->ids.tab[i].ev != NULL)
-			n += INCIDENT_LINE_BYTES + k->len + k->ids.tab[i].len;
+	while ((e = ht_next(&k->ids, &i)) != NULL)
+		n += INCIDENT_LINE_BYTES + k->e.len + e->len;
 	if (g == NULL)
 		return n;
-	n += INCIDENT_LINE_BYTES + k->len + g->json_len;
+	n += INCIDENT_LINE_BYTES + k->e.len + g->json_len;
 	for (i = 0; i < g->n_events; i++)
 		n += strlen(g->events[i]) + 3;
 	if (g->res_json != NULL)
-		n += INCIDENT_LINE_BYTES + k->len + g->res_len;
+		n += INCIDENT_LINE_BYTES + k->e.len + g->res_len;
 	return n;
 }
 
@@ -2374,78 +2183,51 @@ incident_snapshot(struct buf *b, const struct incident_key *k)
 {
 	const struct incident_group *g = k->g;
 	const struct incident_id *id;
-	size_t i;
+	struct ht_entry *e;
+	size_t i = 0;
 	int r;
 
-	r = buf_puts(b, "{\"op\":\"key\",\"k\":");
-	r = r < 0 ? r : buf_json_str(b, k->key, k->len);
+	r = incident_put_head(b, "key", k, NULL, 0, k->last_t);
 	r = r < 0 ? r
 		  : buf_printf(b,
-			",\"t\":%" PRIu64 ",\"until\":%" PRIu64
-			",\"supp\":%" PRIu64 ",\"since\":%" PRIu64
-			",\"open\":%s,\"open_t\":%" PRIu64 "}\n",
-			k->last_t, k->until, k->supp, k->since,
-			k->open ? "true" : "false", k->open_t);
-	for (i = 0; r == 0 && i < k->ids.cap; i++) {
-		id = &k->ids.tab[i];
-		if (id->ev == NULL)
-			continue;
-		r = buf_puts(b, "{\"op\":\"id\",\"k\":");
-		r = r < 0 ? r : buf_json_str(b, k->key, k->len);
-		r = r < 0 ? r : buf_puts(b, ",\"e\":");
-		r = r < 0 ? r : buf_json_str(b, id->ev, id->len);
-		r = r < 0
-		    ? r
-		    : buf_printf(b,
-			  ",\"t\":%" PRIu64 ",\"kind\":\"%s\",\"n\":%" PRIu64
-			  ",\"since\":%" PRIu64 "}\n",
-			  id->t, incident_kind_str(id->kind), id->n, id->since);
+			",\"until\":%" PRIu64 ",\"supp\":%" PRIu64
+			",\"since\":%" PRIu64 ",\"open\":%s,\"open_t\":%" PRIu64
+			"}\n",
+			k->until, k->supp, k->since, k->open ? "true" : "false",
+			k->open_t);
+	while (r == 0 && (e = ht_next(&k->ids, &i)) != NULL) {
+		id = (const struct incident_id *)e;
+		r = incident_put_head(b, "id", k, id->ev, e->len, id->t);
+		r = r < 0 ? r
+			  : buf_printf(b,
+				",\"kind\":\"%s\",\"n\":%" PRIu64
+				",\"since\":%" PRIu64 "}\n",
+				incident_kind_str(id->kind), id->n, id->since);
 	}
 	if (r < 0 || g == NULL)
 		return r;
-	r = buf_puts(b, "{\"op\":\"group\",\"k\":");
-	r = r < 0 ? r : buf_json_str(b, k->key, k->len);
-	r = r < 0 ? r : buf_puts(b, ",\"e\":");
-	r = r < 0 ? r : buf_json_str(b, g->events[0], strlen(g->events[0]));
-	r = r < 0
-	    ? r
-	    : buf_printf(b,
-		  ",\"t\":%" PRIu64 ",\"due\":%" PRIu64 ",\"thr\":%" PRIu64
-		  ",\"res\":%s,\"count\":%" PRIu64 ",\"events\":[",
-		  g->opened, g->due, g->throttle_s,
-		  g->resolve_on ? "true" : "false", g->count);
-	for (i = 0; r == 0 && i < g->n_events; i++) {
-		r = i == 0 ? 0 : buf_putc(b, ',');
-		r = r < 0 ? r
-			  : buf_json_str(b, g->events[i], strlen(g->events[i]));
-	}
-	r = r < 0 ? r : buf_putc(b, ']');
-	r = r < 0 ? r : incident_line_tail(b, g->json, g->json_len);
+	r = incident_put_group(b, k, g, true);
+	r = r < 0 ? r : incident_put_tail(b, g->json, g->json_len);
 	if (r < 0 || g->res_json == NULL)
 		return r;
-	r = buf_puts(b, "{\"op\":\"gres\",\"k\":");
-	r = r < 0 ? r : buf_json_str(b, k->key, k->len);
-	r = r < 0 ? r : buf_puts(b, ",\"e\":");
-	r = r < 0 ? r : buf_json_str(b, g->res_ev, strlen(g->res_ev));
-	r = r < 0 ? r : buf_printf(b, ",\"t\":%" PRIu64, g->res_t);
-	r = r < 0 ? r : incident_line_tail(b, g->res_json, g->res_len);
-	return r;
+	r = incident_put_head(b, "gres", k, g->res_ev, strlen(g->res_ev),
+	    g->res_t);
+	return r < 0 ? r : incident_put_tail(b, g->res_json, g->res_len);
 }
 
 static int
 incident_rewrite(struct incident *inc)
 {
 	struct journal_rewrite w;
-	size_t i;
+	struct ht_entry *e;
+	size_t i = 0;
 	int r;
 
 	r = journal_rewrite_begin(&inc->j, &w, 2 * (size_t)INCIDENT_MAX_LINE);
 	if (r < 0)
 		return r;
-	for (i = 0; r == 0 && i < inc->keys_cap; i++) {
-		if (inc->keys[i] == NULL)
-			continue;
-		r = incident_snapshot(&w.out, inc->keys[i]);
+	while (r == 0 && (e = ht_next(&inc->keys, &i)) != NULL) {
+		r = incident_snapshot(&w.out, (const struct incident_key *)e);
 		r = r < 0 ? r : journal_rewrite_flush(&w);
 	}
 	if (r < 0) {
@@ -2458,29 +2240,25 @@ incident_rewrite(struct incident *inc)
 int
 incident_compact(struct incident *inc)
 {
+	struct ht_entry *e;
 	uint64_t now;
 	uint64_t live = 0;
-	size_t i;
-	int r = 0;
+	size_t i = 0;
+	int r;
 
 	if (inc->j.broken < 0)
 		return inc->j.broken;
 	if (inc->iterating)
 		return -EBUSY;
 	now = incident_now(inc);
-	/* Ids first: a key whose ids all expired may then go too. */
-	for (i = 0; r == 0 && i < inc->keys_cap; i++)
-		if (inc->keys[i] != NULL)
-			r = incident_ids_rebuild(inc, inc->keys[i], 0, now);
-	r = r < 0 ? r : incident_keys_rebuild(inc, 0, now);
+	r = incident_forget(inc, now);
 	if (r < 0)
 		return r;
 	inc->last_sweep = now;
 	if (inc->j.size < inc->compact_min)
 		return 0;
-	for (i = 0; i < inc->keys_cap; i++)
-		if (inc->keys[i] != NULL)
-			live += incident_key_bytes(inc->keys[i]);
+	while ((e = ht_next(&inc->keys, &i)) != NULL)
+		live += incident_key_bytes((const struct incident_key *)e);
 	if (live > inc->j.size / 2)
 		return 0;
 	return incident_rewrite(inc);

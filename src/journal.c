@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "diag.h"
 #include "journal.h"
 
@@ -282,6 +284,128 @@ journal_buf_reset(struct buf *b)
 		buf_done(b);
 	else
 		buf_reset(b);
+}
+
+/* ---- lines ------------------------------------------------------------ */
+
+int
+journal_parse_object(struct json_tokener *tok, const char *s, size_t len,
+    struct json_object **ret)
+{
+	struct json_object *o;
+
+	if (len > INT_MAX)
+		return -EBADMSG;
+	json_tokener_reset(tok);
+	o = json_tokener_parse_ex(tok, s, (int)len);
+	if (o == NULL || json_tokener_get_parse_end(tok) != len ||
+	    !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return -EBADMSG;
+	}
+	if (ret != NULL)
+		*ret = o;
+	else
+		json_object_put(o);
+	return 0;
+}
+
+/*
+ * Strings in the header are escaped: no '"' of theirs can start the
+ * field's name, so its first occurrence is the field. The alert is parsed
+ * only to check it; it is handed out as text.
+ */
+int
+journal_parse_line(const struct journal *j, struct json_tokener *tok,
+    struct buf *hdr, size_t max_header, const char *line, size_t len,
+    struct journal_line *ret, struct diag *reterr)
+{
+	static const char field[] = JOURNAL_ALERT_FIELD;
+	const char *alert = NULL;
+	const char *p;
+	size_t alert_len = 0;
+	int r;
+
+	p = memmem(line, len, field, sizeof(field) - 1);
+	buf_reset(hdr);
+	if (p == NULL) {
+		r = buf_append(hdr, line, len);
+	} else {
+		alert = p + sizeof(field) - 1;
+		alert_len = (size_t)(line + len - 1 - alert);
+		if (line[len - 1] != '}' || (size_t)(p - line) > max_header)
+			return journal_bad(j, reterr, "not a journal entry");
+		if (journal_parse_object(tok, alert, alert_len, NULL) < 0)
+			return journal_bad(j, reterr,
+			    "\"alert\" is not a JSON object");
+		r = buf_append(hdr, line, (size_t)(p - line));
+		r = r < 0 ? r : buf_putc(hdr, '}');
+	}
+	if (r == -E2BIG)
+		return journal_bad(j, reterr, "header too long");
+	if (r < 0)
+		return r;
+	if (journal_parse_object(tok, hdr->data, hdr->len, &ret->hdr) < 0)
+		return journal_bad(j, reterr, "not a JSON object");
+	ret->alert = alert;
+	ret->alert_len = alert_len;
+	return 0;
+}
+
+bool
+journal_get_int(struct json_object *o, const char *name, int64_t min,
+    int64_t *ret)
+{
+	struct json_object *v;
+	int64_t i;
+
+	if (!json_object_object_get_ex(o, name, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return false;
+	i = json_object_get_int64(v);
+	if (i < min || i == INT64_MAX)
+		return false;
+	*ret = i;
+	return true;
+}
+
+bool
+journal_get_bool(struct json_object *o, const char *name, bool *ret)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, name, &v) ||
+	    !json_object_is_type(v, json_type_boolean))
+		return false;
+	*ret = json_object_get_boolean(v);
+	return true;
+}
+
+const char *
+journal_str(struct json_object *v, size_t max, size_t *ret_len)
+{
+	const char *s;
+	size_t len;
+
+	if (v == NULL || !json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	if (len == 0 || len > max || memchr(s, '\0', len) != NULL)
+		return NULL;
+	*ret_len = len;
+	return s;
+}
+
+const char *
+journal_get_str(struct json_object *o, const char *name, size_t max,
+    size_t *ret_len)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, name, &v))
+		return NULL;
+	return journal_str(v, max, ret_len);
 }
 
 /* ---- compaction ------------------------------------------------------- */

@@ -21,10 +21,17 @@
  * journal and fsyncs the directory; a .tmp left by a crash is removed at
  * open. Errors are -errno from the system; only open and replay fill a
  * diag. Blocking disk I/O; loop thread only; never prints.
+ *
+ * Lines are JSON objects; one may end with JOURNAL_ALERT_FIELD, an alert
+ * kept byte for byte as text (what sinks get), always the last field.
+ * journal_parse_line() splits such a line and parses the rest; the
+ * journal_get_*() helpers read its fields: false (NULL) for a field that
+ * is missing, of another type or out of range, so a caller can say which.
  */
 #ifndef SMTRAIL_JOURNAL_H
 #define SMTRAIL_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +39,11 @@
 #include "common.h"
 
 struct diag;
+struct json_object;
+struct json_tokener;
+
+/* The last field of a line that carries an alert. */
+#define JOURNAL_ALERT_FIELD ",\"alert\":"
 
 /* Embedded by its owner, who may read (not write) the fields. */
 struct journal {
@@ -55,6 +67,13 @@ struct journal_rewrite {
 	int fd;
 	uint64_t pos;
 	struct buf out;
+};
+
+/* A line as journal_parse_line() splits it. */
+struct journal_line {
+	struct json_object *hdr; /* every field but the alert: put it */
+	const char *alert;       /* the alert's text, in the line; NULL: none */
+	size_t alert_len;
 };
 
 /* Called with each line, '\n' excluded (never empty, no NUL, shorter than
@@ -86,6 +105,29 @@ int journal_sync(struct journal *j) MUST_CHECK;
 
 /* Empties a line buffer, freeing its memory if it grew past a chunk. */
 void journal_buf_reset(struct buf *b);
+
+/* One whole JSON object, nothing after it, into *ret (ret NULL: checked,
+ * not kept); -EBADMSG otherwise. */
+int journal_parse_object(struct json_tokener *tok, const char *s, size_t len,
+    struct json_object **ret) MUST_CHECK;
+/*
+ * Splits line (len bytes, from journal_replay()) at JOURNAL_ALERT_FIELD,
+ * which must then be last and hold one object, after at most max_header
+ * bytes; parses the rest, copied into hdr (its ceiling: "header too
+ * long"). -EBADMSG (reterr as journal_bad() says) or -ENOMEM; ret is set
+ * on success.
+ */
+int journal_parse_line(const struct journal *j, struct json_tokener *tok,
+    struct buf *hdr, size_t max_header, const char *line, size_t len,
+    struct journal_line *ret, struct diag *reterr) MUST_CHECK;
+/* An integer field from min to INT64_MAX - 1. */
+bool journal_get_int(struct json_object *o, const char *name, int64_t min,
+    int64_t *ret);
+bool journal_get_bool(struct json_object *o, const char *name, bool *ret);
+/* A string of 1 to max bytes, without NUL (v NULL: none); borrowed. */
+const char *journal_str(struct json_object *v, size_t max, size_t *ret_len);
+const char *journal_get_str(struct json_object *o, const char *name, size_t max,
+    size_t *ret_len);
 
 /* Creates and locks <name>.tmp; out takes max_batch bytes between
  * flushes. */

@@ -308,16 +308,21 @@ metrics_family_matches(const struct metrics_family *f, enum metrics_type type,
 	return true;
 }
 
-/* Index of name in m->fams, or where it would go (*found false). */
+/* Compares entry i of set, kept sorted, with the key sought. */
+typedef int metrics_cmp_fn(const void *set, size_t i, const void *key);
+
+/* Binary search of set's n entries: the index of key, or where it would
+ * go (*found false). */
 static size_t
-metrics_family_find(const struct metrics *m, const char *name, bool *found)
+metrics_search(const void *set, size_t n, metrics_cmp_fn *cmp, const void *key,
+    bool *found)
 {
 	size_t lo = 0;
-	size_t hi = m->n_fams;
+	size_t hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(m->fams[mid]->name, name);
+		int c = cmp(set, mid, key);
 
 		if (c == 0) {
 			*found = true;
@@ -330,6 +335,21 @@ metrics_family_find(const struct metrics *m, const char *name, bool *found)
 	}
 	*found = false;
 	return lo;
+}
+
+static int
+metrics_family_cmp(const void *set, size_t i, const void *key)
+{
+	const struct metrics *m = set;
+
+	return strcmp(m->fams[i]->name, key);
+}
+
+/* Index of name in m->fams, or where it would go (*found false). */
+static size_t
+metrics_family_find(const struct metrics *m, const char *name, bool *found)
+{
+	return metrics_search(m, m->n_fams, metrics_family_cmp, name, found);
 }
 
 /* NULL (no label) sorts before every value. */
@@ -341,28 +361,19 @@ metrics_label_cmp(const char *a, const char *b)
 	return strcmp(a, b);
 }
 
+static int
+metrics_series_cmp(const void *set, size_t i, const void *key)
+{
+	const struct metrics_family *f = set;
+
+	return metrics_label_cmp(f->series[i]->label_value, key);
+}
+
 static size_t
 metrics_series_find(const struct metrics_family *f, const char *value,
     bool *found)
 {
-	size_t lo = 0;
-	size_t hi = f->n_series;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = metrics_label_cmp(f->series[mid]->label_value, value);
-
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = false;
-	return lo;
+	return metrics_search(f, f->n_series, metrics_series_cmp, value, found);
 }
 
 /* Room for one more family or series pointer. Two copies rather than one

@@ -15,6 +15,7 @@
 
 #include "diag.h"
 #include "notif.h"
+#include "quote.h"
 
 /* Body bytes a diag may quote, and per quoted string (keys, types). */
 #define NOTIF_QUOTE_MAX 100
@@ -53,35 +54,6 @@ notif_shape_str(enum notif_shape s)
 		break;
 	}
 	return "?";
-}
-
-/* s (len bytes, untrusted) for a diag: printable ASCII kept, the rest as
- * \xNN, cut after max source bytes with "...". dst holds 4 * max + 4. */
-static const char *
-notif_quote(char *dst, size_t size, const char *s, size_t len, size_t max)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	size_t i = 0;
-
-	for (i = 0; i < len && i < max && o + 5 < size; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '\'') {
-			dst[o++] = (char)ch;
-			continue;
-		}
-		dst[o++] = '\\';
-		dst[o++] = 'x';
-		dst[o++] = hex[ch >> 4];
-		dst[o++] = hex[ch & 15];
-	}
-	if (i < len && o + 4 <= size) {
-		memcpy(dst + o, "...", 3);
-		o += 3;
-	}
-	dst[o] = '\0';
-	return dst;
 }
 
 static const char *
@@ -228,7 +200,7 @@ notif_obj(struct notif_ctx *c, struct json_object *o, const char *key,
 static int
 notif_check_bucket(struct notif_ctx *c, const char *b, size_t len)
 {
-	char q[4 * NOTIF_QUOTE_MAX + 4];
+	char q[QUOTE_SIZE(NOTIF_QUOTE_MAX)];
 	size_t i = 0;
 
 	if (len == 0)
@@ -246,7 +218,7 @@ notif_check_bucket(struct notif_ctx *c, const char *b, size_t len)
 	if (i < len || len > 255)
 		return diag_set(c->reterr, -EBADMSG, NULL, 0, 0,
 		    "%sbad bucket name '%s'", c->where,
-		    notif_quote(q, sizeof(q), b, len, NOTIF_QUOTE_MAX));
+		    quote_bytes(q, sizeof(q), b, len, NOTIF_QUOTE_MAX));
 	if (c->o == NULL || c->o->n_allowed == 0)
 		return 0;
 	for (i = 0; i < c->o->n_allowed; i++)
@@ -255,7 +227,7 @@ notif_check_bucket(struct notif_ctx *c, const char *b, size_t len)
 			return 0;
 	return diag_set(c->reterr, -EACCES, NULL, 0, 0,
 	    "bucket '%s' is not in s3.allowed_buckets",
-	    notif_quote(q, sizeof(q), b, len, NOTIF_QUOTE_MAX));
+	    quote_bytes(q, sizeof(q), b, len, NOTIF_QUOTE_MAX));
 }
 
 static int
@@ -504,7 +476,7 @@ notif_s3_record(struct notif_ctx *c, struct json_object *rec, size_t i,
 	size_t blen = 0;
 	size_t klen;
 	char path[64];
-	char q[4 * NOTIF_QUOTE_KEY + 4];
+	char q[QUOTE_SIZE(NOTIF_QUOTE_KEY)];
 	char *dec = NULL;
 	int has_name;
 	int r;
@@ -523,7 +495,7 @@ notif_s3_record(struct notif_ctx *c, struct json_object *rec, size_t i,
 		return diag_set(c->reterr, -EBADMSG, NULL, 0, 0,
 		    "%sRecords[%zu] is not an S3 event (eventSource '%s')",
 		    c->where, i,
-		    notif_quote(q, sizeof(q), src, klen, NOTIF_QUOTE_KEY));
+		    quote_bytes(q, sizeof(q), src, klen, NOTIF_QUOTE_KEY));
 	(void)snprintf(path, sizeof(path), "Records[%zu].eventName", i);
 	has_name = notif_str(c, rec, "eventName", path, &name, NULL);
 	if (has_name < 0)
@@ -667,7 +639,7 @@ notif_eventbridge(struct notif_ctx *c, struct json_object *root)
 	const char *s = NULL;
 	size_t len;
 	size_t i = 0;
-	char q[4 * NOTIF_QUOTE_MAX + 4];
+	char q[QUOTE_SIZE(NOTIF_QUOTE_MAX)];
 	int r;
 
 	r = notif_need_str(c, root, "detail-type", "detail-type", &type, &len);
@@ -681,7 +653,7 @@ notif_eventbridge(struct notif_ctx *c, struct json_object *root)
 		    "%sEventBridge detail-type '%s' is not a CloudTrail "
 		    "record (want 'AWS API Call via CloudTrail', ...)",
 		    c->where,
-		    notif_quote(q, sizeof(q), type, len, NOTIF_QUOTE_MAX / 2));
+		    quote_bytes(q, sizeof(q), type, len, NOTIF_QUOTE_MAX / 2));
 	detail = notif_obj(c, root, "detail", "detail", &r);
 	if (detail == NULL)
 		return r;
@@ -721,7 +693,7 @@ notif_sns(struct notif_ctx *c, struct json_object *root, const char *type,
 	struct json_object *inner = NULL;
 	const char *msg = NULL;
 	size_t len;
-	char q[4 * NOTIF_QUOTE_MAX + 4];
+	char q[QUOTE_SIZE(NOTIF_QUOTE_MAX)];
 	int r;
 
 	if (strcmp(type, "SubscriptionConfirmation") == 0 ||
@@ -735,7 +707,7 @@ notif_sns(struct notif_ctx *c, struct json_object *root, const char *type,
 		return diag_set(c->reterr, -EBADMSG, NULL, 0, 0,
 		    "unknown SNS message Type '%s' (want Notification, "
 		    "SubscriptionConfirmation or UnsubscribeConfirmation)",
-		    notif_quote(q, sizeof(q), type, tlen, NOTIF_QUOTE_MAX / 2));
+		    quote_bytes(q, sizeof(q), type, tlen, NOTIF_QUOTE_MAX / 2));
 	r = notif_need_str(c, root, "Message", "SNS Message", &msg, &len);
 	if (r < 0)
 		return r;
@@ -767,7 +739,7 @@ notif_unknown(struct notif_ctx *c, struct json_object *root)
 	list[0] = '\0';
 	json_object_object_foreach(root, k, v)
 	{
-		char q[4 * NOTIF_QUOTE_KEY + 4];
+		char q[QUOTE_SIZE(NOTIF_QUOTE_KEY)];
 
 		UNUSED(v);
 		if (n == NOTIF_QUOTE_LIST) {
@@ -776,7 +748,7 @@ notif_unknown(struct notif_ctx *c, struct json_object *root)
 		}
 		(void)snprintf(list + o, sizeof(list) - o, "%s%s",
 		    n != 0 ? ", " : "",
-		    notif_quote(q, sizeof(q), k, strlen(k), NOTIF_QUOTE_KEY));
+		    quote_bytes(q, sizeof(q), k, strlen(k), NOTIF_QUOTE_KEY));
 		o += strlen(list + o);
 		n++;
 	}

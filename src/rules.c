@@ -28,25 +28,18 @@
 #include "limits.h"
 #include "record.h"
 #include "rules.h"
+#include "rx.h"
 #include "yamlx.h"
 
 /*
- * Local ceilings (candidates for limits.h). Regex: glibc's regcomp() copies
- * a group once per counted repetition, so "((a{1,100}){1,100}){1,100}"
- * takes seconds and gigabytes, "a{1,30000}" half a minute and 7 GB
- * (optional copies cost quadratically), and a compiled pattern stays in
- * memory: a pattern's length, group nesting, repetition counts (POSIX's
- * RE_DUP_MAX minimum) and expanded size are capped before regcomp() sees
- * it, and so is the file's total (each pattern counting 16 at least, so
+ * Local ceilings (candidates for limits.h). Regex: each pattern is bounded
+ * by rx.h (a compiled pattern stays in memory), and so is the file's total
+ * of rx_cost() (each pattern counting 16 at least, so
  * that it also caps how many there are). Ids end up in logs, journald
  * fields and PagerDuty dedup keys; paths this long are typos. The YAML
  * ceilings (nesting, nodes, durations) are in yamlx.c.
  */
-#define RULES_MAX_REGEX 1024
-#define RULES_MAX_REGEX_COST 4096
 #define RULES_MAX_REGEX_TOTAL (1u << 16)
-#define RULES_MAX_REGEX_DUP 255
-#define RULES_MAX_REGEX_GROUPS 64
 #define RULES_MAX_ID 128
 #define RULES_MAX_PATH 512
 
@@ -514,159 +507,30 @@ rules_cond_list(struct rules_ctx *c, const struct yamlx_node *at,
 	return cd;
 }
 
-/*
- * An upper bound on how big glibc's regcomp() makes a pattern: counted
- * repetitions multiply what they repeat. Refuses back-references, which
- * make matching exponential. NULL when acceptable (*ret_cost set), else
- * why not.
- */
-static const char *
-rules_regex_cost(const char *p, size_t len, uint64_t *ret_cost)
-{
-	uint64_t sum[RULES_MAX_REGEX_GROUPS + 1];
-	uint64_t last[RULES_MAX_REGEX_GROUPS + 1];
-	size_t depth = 0;
-	size_t i = 0;
-
-	sum[0] = 0;
-	last[0] = 0;
-	while (i < len) {
-		uint64_t atom = 1;
-		char ch = p[i];
-
-		if (ch == '\\') {
-			if (i + 1 < len && p[i + 1] >= '0' && p[i + 1] <= '9')
-				return "back-references are not supported";
-			i += 2;
-		} else if (ch == '[') {
-			size_t j = i + 1;
-
-			if (j < len && p[j] == '^')
-				j++;
-			if (j < len && p[j] == ']')
-				j++;
-			while (j < len && p[j] != ']') {
-				if (p[j] == '[' && j + 1 < len &&
-				    (p[j + 1] == ':' || p[j + 1] == '=' ||
-					p[j + 1] == '.')) {
-					char close = p[j + 1];
-
-					j += 2;
-					while (j + 1 < len &&
-					    !(p[j] == close && p[j + 1] == ']'))
-						j++;
-					j += 2;
-					continue;
-				}
-				j++;
-			}
-			i = j + 1;
-			atom = 4; /* a bracket costs glibc more than a char */
-		} else if (ch == '(') {
-			if (depth == RULES_MAX_REGEX_GROUPS)
-				return "too many nested groups";
-			depth++;
-			sum[depth] = 0;
-			last[depth] = 0;
-			i++;
-			continue;
-		} else if (ch == ')' && depth > 0) {
-			atom = sum[depth];
-			depth--;
-			i++;
-		} else if (ch == '|') {
-			last[depth] = 0;
-			i++;
-			continue;
-		} else if (ch == '^' || ch == '$' || ch == '*' || ch == '?') {
-			i++;
-			continue;
-		} else if (ch == '+') {
-			sum[depth] += last[depth]; /* x+ is x x* */
-			i++;
-			atom = 0;
-		} else if (ch == '{' && i + 1 < len &&
-		    ((p[i + 1] >= '0' && p[i + 1] <= '9') || p[i + 1] == ',')) {
-			uint64_t m = 0;
-			uint64_t n = 0;
-			size_t j = i + 1;
-			bool comma = false;
-
-			while (j < len && p[j] >= '0' && p[j] <= '9' &&
-			    m <= RULES_MAX_REGEX_DUP)
-				m = m * 10 + (uint64_t)(p[j++] - '0');
-			if (j < len && p[j] == ',') {
-				comma = true;
-				j++;
-				while (j < len && p[j] >= '0' && p[j] <= '9' &&
-				    n <= RULES_MAX_REGEX_DUP)
-					n = n * 10 + (uint64_t)(p[j++] - '0');
-			}
-			if (m > RULES_MAX_REGEX_DUP || n > RULES_MAX_REGEX_DUP)
-				return "repetition count above 255";
-			if (!comma || n < m)
-				n = m + (comma ? 1 : 0);
-			if (n > 1)
-				sum[depth] += last[depth] * (n - 1);
-			last[depth] *= n;
-			while (j < len && p[j] != '}')
-				j++;
-			i = j + 1;
-			atom = 0;
-		} else {
-			i++;
-		}
-		if (atom != 0) {
-			sum[depth] += atom;
-			last[depth] = atom;
-		}
-		if (sum[depth] > RULES_MAX_REGEX_COST ||
-		    last[depth] > RULES_MAX_REGEX_COST)
-			return "too complex (counted repetitions expand too far)";
-	}
-	*ret_cost = 16 + sum[0];
-	return NULL;
-}
-
 static bool
 rules_regex_compile(struct rules_ctx *c, const struct yamlx_node *n,
     struct rules_cond *cd)
 {
 	char err[200];
-	const char *why;
 	uint64_t cost;
 	int r;
 
-	if (strlen(n->s) != n->len) {
-		yamlx_err(&c->y, n, "bad regex: NUL byte in pattern");
+	r = rx_compile(&cd->re, n->s, n->len, &cost, err, sizeof(err));
+	if (r == -ENOMEM) {
+		c->y.oom = true;
 		return false;
 	}
-	if (n->len > RULES_MAX_REGEX) {
-		yamlx_err(&c->y, n, "bad regex: longer than %d bytes",
-		    RULES_MAX_REGEX);
-		return false;
-	}
-	why = rules_regex_cost(n->s, n->len, &cost);
-	if (why != NULL) {
-		yamlx_err(&c->y, n, "bad regex: %s", why);
+	if (r < 0) {
+		yamlx_err(&c->y, n, "bad regex: %s", err);
 		return false;
 	}
 	if (cost > RULES_MAX_REGEX_TOTAL - c->regex_cost) {
+		regfree(&cd->re);
 		yamlx_err(&c->y, n,
 		    "bad regex: the file's regexes are too complex together");
 		return false;
 	}
 	c->regex_cost += cost;
-	r = regcomp(&cd->re, n->s, REG_EXTENDED | REG_NOSUB);
-	if (r == REG_ESPACE) {
-		c->y.oom = true;
-		return false;
-	}
-	if (r != 0) {
-		(void)regerror(r, &cd->re, err, sizeof(err));
-		yamlx_err(&c->y, n, "bad regex: %s", err);
-		return false;
-	}
 	cd->re_ok = true;
 	return true;
 }
@@ -1341,18 +1205,14 @@ rules_rule_done(struct rule *r)
 static bool
 rules_group_by(struct rules_ctx *c, const struct yamlx_node *n, struct rule *r)
 {
-	const struct yamlx_node *const *items =
-	    (const struct yamlx_node *const *)&n;
-	size_t count = 1;
+	const struct yamlx_node *const *items;
+	size_t count;
 	size_t i;
 	bool ok = true;
 
 	if (n->type == YAMLX_NODE_BAD)
 		return false;
-	if (n->type == YAMLX_NODE_SEQ) {
-		items = (const struct yamlx_node *const *)n->kid;
-		count = n->n;
-	}
+	count = yamlx_items(&n, &items);
 	r->group_by = calloc(count != 0 ? count : 1, sizeof(*r->group_by));
 	if (r->group_by == NULL) {
 		c->y.oom = true;
@@ -1368,41 +1228,17 @@ rules_group_by(struct rules_ctx *c, const struct yamlx_node *n, struct rule *r)
 	return ok;
 }
 
-/* The characters a rule id may use: it ends up in logs, keys and URLs. */
-static bool
-rules_id_ok(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len > RULES_MAX_ID)
-		return false;
-	for (i = 0; i < len; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			(ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
-			ch == '-'))
-			return false;
-	}
-	return true;
-}
-
 static bool
 rules_rule_id(struct rules_ctx *c, const struct yamlx_node *n, struct rule *r)
 {
 	struct json_object *v;
-	char q[YAMLX_Q_SIZE];
 	const char *s;
 
 	s = yamlx_str(&c->y, n, "id");
 	if (s == NULL)
 		return false;
-	if (!rules_id_ok(s, n->len)) {
-		yamlx_err(&c->y, n,
-		    "bad rule id '%s' (use letters, digits, '.', '_' and '-', at most %d)",
-		    YAMLX_QN(q, n), RULES_MAX_ID);
+	if (!yamlx_name(&c->y, n, "rule id", RULES_MAX_ID))
 		return false;
-	}
 	if (json_object_object_get_ex(c->ids, s, &v)) {
 		yamlx_err(&c->y, n, "duplicate rule id '%s' (first at line %d)",
 		    s, json_object_get_int(v));
@@ -1555,32 +1391,15 @@ rules_rule_add(struct rules_ctx *c, const struct yamlx_node *n)
 	rules_rule_compile(c, n, v);
 }
 
+/* The top-level mapping (yamlx_top_cb). */
 static void
-rules_top(struct rules_ctx *c, const struct yamlx_node *root)
+rules_top(const struct yamlx_node *root, void *arg)
 {
-	const struct yamlx_node *list = NULL;
+	const struct yamlx_node *list;
+	struct rules_ctx *c = arg;
 	size_t i;
 
-	if (root == NULL) {
-		yamlx_err_at(&c->y, 0, 0,
-		    "empty rules file (expected a mapping with a 'rules' list)");
-		return;
-	}
-	if (root->type == YAMLX_NODE_BAD)
-		return;
-	if (root->type != YAMLX_NODE_MAP) {
-		yamlx_err(&c->y, root,
-		    "expected a mapping with a 'rules' list at the top level");
-		return;
-	}
-	yamlx_map_dups(&c->y, root);
-	for (i = 0; i + 1 < root->n; i += 2) {
-		const struct yamlx_node *k = root->kid[i];
-
-		if (yamlx_key(&c->y, k, rules_top_keys, 1, "top-level") == 0 &&
-		    list == NULL)
-			list = root->kid[i + 1];
-	}
+	yamlx_keys(&c->y, root, "top-level", rules_top_keys, 1, &list);
 	if (list == NULL) {
 		yamlx_err(&c->y, root,
 		    "missing 'rules' (expected a list of rules)");
@@ -1614,7 +1433,6 @@ rules_load_buffer(const char *name, const char *text, size_t len, bool strict,
     struct rules **ret, struct diag_list *diags)
 {
 	struct rules_ctx c;
-	struct yamlx_node *root;
 	int r;
 
 	memset(&c, 0, sizeof(c));
@@ -1630,20 +1448,13 @@ rules_load_buffer(const char *name, const char *text, size_t len, bool strict,
 		return diag_list_add(diags, -ENOMEM, name, 0, 0,
 		    "out of memory");
 	}
-	root = yamlx_load(&c.y);
-	/* A whole tree (even with aliases or tags refused) is checked too. */
-	if (!c.y.oom && (root != NULL || c.y.errors == 0))
-		rules_top(&c, root);
-	yamlx_node_free(root);
+	yamlx_load_map(&c.y, "rules", "a mapping with a 'rules' list",
+	    rules_top, &c);
 	json_object_put(c.ids);
-	if (c.y.oom) {
+	r = yamlx_verdict(&c.y);
+	if (r < 0) {
 		rules_free(c.rs);
-		return diag_list_add(diags, -ENOMEM, name, 0, 0,
-		    "out of memory");
-	}
-	if (c.y.errors > 0) {
-		rules_free(c.rs);
-		return -EINVAL;
+		return r;
 	}
 	*ret = c.rs;
 	return 0;

@@ -28,15 +28,13 @@
  * twice, are -EBADMSG. Opening, locking, appending, syncing, cutting a
  * torn line and the compaction's rename dance are journal.c's.
  *
- * Memory: the dedup set is an open-addressing table (linear probing, load
- * at most 1/2, seeded FNV-1a: the keys come from AWS, not from whoever
- * can write to us, so a keyed hash is not worth its cost); it drops
- * expired keys whenever it is rebuilt (growth, open, compaction). Jobs are
- * an array sorted by id (ids only grow); a finished job is freed at once
- * and its slot swept later, so spool_mark() from inside
- * spool_foreach_pending() is safe. A pending alert's JSON stays in memory
- * (spool_alert_json() hands it out), so memory is about max_pending times
- * the size of an alert; a failed one keeps its destinations and offset.
+ * Memory: the dedup set is an ht.h table; it drops expired keys whenever
+ * it is rebuilt (growth, open, compaction). Jobs are an array sorted by id
+ * (ids only grow); a finished job is freed at once and its slot swept
+ * later, so spool_mark() from inside spool_foreach_pending() is safe. A
+ * pending alert's JSON stays in memory (spool_alert_json() hands it out),
+ * so memory is about max_pending times the size of an alert; a failed one
+ * keeps its destinations and offset.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -47,11 +45,11 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <openssl/evp.h>
 
 #include "alert.h"
 #include "buf.h"
 #include "diag.h"
+#include "ht.h"
 #include "journal.h"
 #include "spool.h"
 
@@ -67,17 +65,17 @@
 #define SPOOL_MAX_HEADER (SPOOL_MAX_DESTS * (SPOOL_MAX_DEST * 6 + 3) + 4096)
 /* "<rule id>\t<eventID>" and its NUL. */
 #define SPOOL_KEY_SIZE (SPOOL_MAX_RULE_ID + 1 + SPOOL_MAX_EVENT_ID + 1)
+/* The dedup set's smallest table. */
+#define SPOOL_KEYS_MIN 16
 /* About the size of a "seen" line, beyond its key. */
 #define SPOOL_SEEN_BYTES 40
-#define SPOOL_ALERT_FIELD ",\"alert\":"
 
 enum spool_state { SPOOL_ST_PENDING, SPOOL_ST_DELIVERED, SPOOL_ST_FAILED };
 
 struct spool_key {
-	char *key; /* NULL: free slot */
-	size_t len;
-	uint64_t hash;
-	uint64_t t; /* first seen, Unix seconds */
+	struct ht_entry e; /* first: the key is text */
+	uint64_t t;        /* first seen, Unix seconds */
+	char text[];
 };
 
 struct spool_job {
@@ -104,9 +102,7 @@ struct spool {
 	void *clock_arg;
 	uint64_t seed;
 
-	struct spool_key *keys;
-	size_t keys_cap; /* 0 or a power of two */
-	size_t n_keys;
+	struct ht keys; /* of struct spool_key */
 
 	struct spool_job **jobs; /* sorted by id */
 	size_t n_jobs;
@@ -122,6 +118,12 @@ struct spool {
 	uint64_t delivered;
 	uint64_t failed;
 	uint64_t deduplicated;
+};
+
+/* What a rebuild of the keys needs to tell an expired one. */
+struct spool_keys_arg {
+	struct spool *sp;
+	uint64_t now;
 };
 
 /* What replaying needs besides the spool. */
@@ -186,24 +188,6 @@ spool_pread_all(int fd, char *p, size_t len, uint64_t off)
 
 /* ---- identities ------------------------------------------------------ */
 
-static int
-spool_sha256_hex(const void *p, size_t len, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n;
-	unsigned int i;
-
-	if (EVP_Digest(p, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[2 * n] = '\0';
-	return 0;
-}
-
 /*
  * "<rule>\t<tail>", or "<rule>\tsha256:<hex of tail>" when hash is set.
  * Rule ids are [A-Za-z0-9._-] (rules.c); no control character, so the
@@ -214,17 +198,13 @@ spool_key_build(const char *rule, const char *tail, size_t tail_len, bool hash,
     char out[SPOOL_KEY_SIZE], size_t *ret_len)
 {
 	size_t rlen;
-	size_t i;
 	int r;
 
 	if (rule == NULL)
 		return -EINVAL;
 	rlen = strlen(rule);
-	if (rlen == 0 || rlen > SPOOL_MAX_RULE_ID)
+	if (!ht_key_rule_ok(rule, rlen, SPOOL_MAX_RULE_ID))
 		return -EINVAL;
-	for (i = 0; i < rlen; i++)
-		if ((unsigned char)rule[i] < 0x20 || rule[i] == 0x7f)
-			return -EINVAL;
 	memcpy(out, rule, rlen);
 	out[rlen] = '\t';
 	if (!hash) {
@@ -233,11 +213,10 @@ spool_key_build(const char *rule, const char *tail, size_t tail_len, bool hash,
 		*ret_len = rlen + 1 + tail_len;
 		return 0;
 	}
-	memcpy(out + rlen + 1, "sha256:", 7);
-	r = spool_sha256_hex(tail, tail_len, out + rlen + 8);
+	r = ht_digest(tail, tail_len, out + rlen + 1);
 	if (r < 0)
 		return r;
-	*ret_len = rlen + 8 + 64;
+	*ret_len = rlen + 1 + HT_DIGEST_LEN;
 	return 0;
 }
 
@@ -271,19 +250,6 @@ spool_key_alert(const struct alert *a, char out[SPOOL_KEY_SIZE],
 
 /* ---- the dedup set --------------------------------------------------- */
 
-static uint64_t
-spool_hash(const struct spool *sp, const char *s, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ull ^ sp->seed;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 static bool
 spool_key_expired(const struct spool *sp, const struct spool_key *k,
     uint64_t now)
@@ -296,102 +262,85 @@ spool_key_expired(const struct spool *sp, const struct spool_key *k,
 static struct spool_key *
 spool_key_find(const struct spool *sp, const char *key, size_t len, uint64_t h)
 {
-	struct spool_key *k;
-	size_t mask;
-	size_t i;
-
-	if (sp->keys_cap == 0)
-		return NULL;
-	mask = sp->keys_cap - 1;
-	for (i = h & mask;; i = (i + 1) & mask) {
-		k = &sp->keys[i];
-		if (k->key == NULL)
-			return NULL;
-		if (k->hash == h && k->len == len &&
-		    memcmp(k->key, key, len) == 0)
-			return k;
-	}
+	return (struct spool_key *)ht_find(&sp->keys, key, len, h);
 }
 
-/* Puts k, known to be absent, into a table with room. */
-static void
-spool_key_place(struct spool_key *tab, size_t cap, const struct spool_key *k)
+static bool
+spool_key_keep(struct ht_entry *e, void *arg)
 {
-	size_t i;
+	const struct spool_keys_arg *ka = arg;
 
-	for (i = k->hash & (cap - 1); tab[i].key != NULL;
-	     i = (i + 1) & (cap - 1))
-		;
-	tab[i] = *k;
+	return !spool_key_expired(ka->sp, (struct spool_key *)e, ka->now);
+}
+
+static void
+spool_key_drop(struct ht_entry *e, void *arg)
+{
+	struct spool_keys_arg *ka = arg;
+
+	ka->sp->live = spool_sub(ka->sp->live, e->len + SPOOL_SEEN_BYTES);
+	free(e);
 }
 
 /* Rebuilds the table with room for extra more keys, dropping the expired. */
 static int
 spool_keys_rebuild(struct spool *sp, size_t extra)
 {
-	uint64_t now = spool_now(sp);
-	struct spool_key *tab;
-	struct spool_key *k;
-	size_t keep = 0;
-	size_t cap = 16;
-	size_t i;
+	struct spool_keys_arg ka = {sp, spool_now(sp)};
 
-	for (i = 0; i < sp->keys_cap; i++)
-		if (sp->keys[i].key != NULL &&
-		    !spool_key_expired(sp, &sp->keys[i], now))
-			keep++;
-	if (keep + extra > SIZE_MAX / 4 / sizeof(*tab))
-		return -ENOMEM;
-	while (cap < 2 * (keep + extra))
-		cap *= 2;
-	tab = calloc(cap, sizeof(*tab));
-	if (tab == NULL)
-		return -ENOMEM;
-	for (i = 0; i < sp->keys_cap; i++) {
-		k = &sp->keys[i];
-		if (k->key == NULL)
-			continue;
-		if (spool_key_expired(sp, k, now)) {
-			sp->live =
-			    spool_sub(sp->live, k->len + SPOOL_SEEN_BYTES);
-			free(k->key);
-			continue;
-		}
-		spool_key_place(tab, cap, k);
-	}
-	free(sp->keys);
-	sp->keys = tab;
-	sp->keys_cap = cap;
-	sp->n_keys = keep;
-	return 0;
+	return ht_rebuild(&sp->keys, extra, spool_key_keep, spool_key_drop,
+	    &ka);
 }
 
 static int
 spool_keys_reserve(struct spool *sp, size_t extra)
 {
-	if (2 * (sp->n_keys + extra) <= sp->keys_cap)
-		return 0;
-	return spool_keys_rebuild(sp, sp->n_keys + extra);
+	struct spool_keys_arg ka = {sp, spool_now(sp)};
+
+	return ht_reserve(&sp->keys, extra, spool_key_keep, spool_key_drop,
+	    &ka);
 }
 
-/* Adds key owned (taken), known to be absent; room was reserved. */
-static void
-spool_key_add(struct spool *sp, char *owned, size_t len, uint64_t h, uint64_t t)
+/* A key not yet in the table; NULL: out of memory. */
+static struct spool_key *
+spool_key_new(const char *key, size_t len, uint64_t h)
 {
-	struct spool_key k = {owned, len, h, t};
+	struct spool_key *k;
 
-	spool_key_place(sp->keys, sp->keys_cap, &k);
-	sp->n_keys++;
-	sp->live += len + SPOOL_SEEN_BYTES;
+	k = malloc(sizeof(*k) + len + 1);
+	if (k == NULL)
+		return NULL;
+	memcpy(k->text, key, len);
+	k->text[len] = '\0';
+	k->e.key = k->text;
+	k->e.len = len;
+	k->e.hash = h;
+	k->t = 0;
+	return k;
+}
+
+static void
+spool_key_free(struct ht_entry *e, void *arg)
+{
+	(void)arg;
+	free(e);
+}
+
+/* Adds k (taken), known to be absent; room was reserved. */
+static void
+spool_key_add(struct spool *sp, struct spool_key *k, uint64_t t)
+{
+	k->t = t;
+	ht_add(&sp->keys, &k->e);
+	sp->live += k->e.len + SPOOL_SEEN_BYTES;
 }
 
 /* Replay: a key read from the journal; the latest time wins. */
 static int
 spool_key_put(struct spool *sp, const char *key, size_t len, uint64_t t)
 {
-	uint64_t h = spool_hash(sp, key, len);
+	uint64_t h = ht_hash(sp->seed, key, len);
 	struct spool_key *k;
-	char *copy;
 	int r;
 
 	k = spool_key_find(sp, key, len, h);
@@ -403,10 +352,10 @@ spool_key_put(struct spool *sp, const char *key, size_t len, uint64_t t)
 	r = spool_keys_reserve(sp, 1);
 	if (r < 0)
 		return r;
-	copy = strndup(key, len);
-	if (copy == NULL)
+	k = spool_key_new(key, len, h);
+	if (k == NULL)
 		return -ENOMEM;
-	spool_key_add(sp, copy, len, h, t);
+	spool_key_add(sp, k, t);
 	return 0;
 }
 
@@ -591,7 +540,7 @@ spool_seen_line(struct buf *b, const struct spool_key *k)
 	int r;
 
 	r = buf_puts(b, "{\"op\":\"seen\",\"key\":");
-	r = r < 0 ? r : buf_json_str(b, k->key, k->len);
+	r = r < 0 ? r : buf_json_str(b, k->e.key, k->e.len);
 	r = r < 0 ? r : buf_printf(b, ",\"t\":%" PRIu64 "}\n", k->t);
 	return r;
 }
@@ -626,58 +575,6 @@ spool_bad(struct spool_replay *rp, const char *why)
 	return journal_bad(&rp->sp->j, rp->reterr, why);
 }
 
-/* One whole JSON object, nothing after it. */
-static int
-spool_parse(struct spool_replay *rp, const char *s, size_t len,
-    struct json_object **ret)
-{
-	struct json_object *o;
-
-	if (len > INT_MAX)
-		return -EBADMSG;
-	json_tokener_reset(rp->tok);
-	o = json_tokener_parse_ex(rp->tok, s, (int)len);
-	if (o == NULL || json_tokener_get_parse_end(rp->tok) != len ||
-	    !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		return -EBADMSG;
-	}
-	*ret = o;
-	return 0;
-}
-
-static bool
-spool_get_int(struct json_object *o, const char *name, int64_t min,
-    int64_t *ret)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, name, &v) ||
-	    !json_object_is_type(v, json_type_int))
-		return false;
-	*ret = json_object_get_int64(v);
-	return *ret >= min && *ret < INT64_MAX;
-}
-
-static const char *
-spool_get_str(struct json_object *o, const char *name, size_t max,
-    size_t *ret_len)
-{
-	struct json_object *v;
-	const char *s;
-	size_t len;
-
-	if (!json_object_object_get_ex(o, name, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	s = json_object_get_string(v);
-	len = (size_t)json_object_get_string_len(v);
-	if (len == 0 || len > max || memchr(s, '\0', len) != NULL)
-		return NULL;
-	*ret_len = len;
-	return s;
-}
-
 static int
 spool_replay_alert(struct spool_replay *rp, struct json_object *hdr,
     const char *json, size_t json_len, size_t line_len)
@@ -696,16 +593,16 @@ spool_replay_alert(struct spool_replay *rp, struct json_object *hdr,
 
 	if (json == NULL)
 		return spool_bad(rp, "\"alert\" missing or not the last field");
-	if (!spool_get_int(hdr, "job", 1, &id))
+	if (!journal_get_int(hdr, "job", 1, &id))
 		return spool_bad(rp,
 		    "\"job\" missing or not a positive integer");
 	if (id <= rp->last_job)
 		return spool_bad(rp, "job id out of order");
 	rp->last_job = id;
-	key = spool_get_str(hdr, "key", SPOOL_KEY_SIZE - 1, &klen);
+	key = journal_get_str(hdr, "key", SPOOL_KEY_SIZE - 1, &klen);
 	if (key == NULL)
 		return spool_bad(rp, "\"key\" missing or bad");
-	if (!spool_get_int(hdr, "t", 0, &t))
+	if (!journal_get_int(hdr, "t", 0, &t))
 		return spool_bad(rp, "\"t\" missing or negative");
 	if (!json_object_object_get_ex(hdr, "dests", &arr) ||
 	    !json_object_is_type(arr, json_type_array))
@@ -751,23 +648,20 @@ spool_replay_done(struct spool_replay *rp, struct json_object *hdr,
     size_t line_len)
 {
 	struct spool_job *job;
-	struct json_object *v;
 	const char *dest;
 	size_t len;
 	int64_t id;
 	bool ok;
 	int i;
 
-	if (!spool_get_int(hdr, "job", 1, &id))
+	if (!journal_get_int(hdr, "job", 1, &id))
 		return spool_bad(rp,
 		    "\"job\" missing or not a positive integer");
-	dest = spool_get_str(hdr, "dest", SPOOL_MAX_DEST, &len);
+	dest = journal_get_str(hdr, "dest", SPOOL_MAX_DEST, &len);
 	if (dest == NULL)
 		return spool_bad(rp, "\"dest\" missing or bad");
-	if (!json_object_object_get_ex(hdr, "ok", &v) ||
-	    !json_object_is_type(v, json_type_boolean))
+	if (!journal_get_bool(hdr, "ok", &ok))
 		return spool_bad(rp, "\"ok\" missing or not a boolean");
-	ok = json_object_get_boolean(v);
 	job = spool_job_find(rp->sp, id);
 	if (job == NULL)
 		return spool_bad(rp, "outcome for an unknown or finished job");
@@ -790,75 +684,48 @@ spool_replay_seen(struct spool_replay *rp, struct json_object *hdr)
 	size_t len;
 	int64_t t;
 
-	key = spool_get_str(hdr, "key", SPOOL_KEY_SIZE - 1, &len);
+	key = journal_get_str(hdr, "key", SPOOL_KEY_SIZE - 1, &len);
 	if (key == NULL)
 		return spool_bad(rp, "\"key\" missing or bad");
-	if (!spool_get_int(hdr, "t", 0, &t))
+	if (!journal_get_int(hdr, "t", 0, &t))
 		return spool_bad(rp, "\"t\" missing or negative");
 	return spool_key_put(rp->sp, key, len,
 	    (uint64_t)t < rp->now ? (uint64_t)t : rp->now);
 }
 
-/*
- * One line (journal_line_cb). An "alert" line is parsed in two parts: the
- * header (everything before ,"alert": plus a closing brace) and the alert
- * text, kept as is. The first ,"alert": is the field: quotes inside the
- * header's strings are escaped, so the text cannot occur in them.
- */
+/* One line (journal_line_cb); an "alert" line's alert is kept as text. */
 static int
 spool_replay_line(const char *line, size_t len, void *arg)
 {
-	static const char field[] = SPOOL_ALERT_FIELD;
 	struct spool_replay *rp = arg;
-	struct json_object *hdr = NULL;
-	struct json_object *alert = NULL;
-	const char *json = NULL;
-	const char *p;
-	size_t json_len = 0;
+	struct journal_line jl;
+	struct json_object *hdr;
 	const char *op;
 	size_t oplen;
+	int64_t id;
 	int r;
 
-	p = memmem(line, len, field, sizeof(field) - 1);
-	if (p == NULL) {
-		r = spool_parse(rp, line, len, &hdr);
-	} else {
-		json = p + sizeof(field) - 1;
-		json_len = (size_t)(line + len - 1 - json);
-		if (line[len - 1] != '}' ||
-		    (size_t)(p - line) > SPOOL_MAX_HEADER)
-			return spool_bad(rp, "not a journal entry");
-		r = spool_parse(rp, json, json_len, &alert);
-		json_object_put(alert);
-		if (r < 0)
-			return spool_bad(rp, "\"alert\" is not a JSON object");
-		buf_reset(&rp->hdr);
-		r = buf_append(&rp->hdr, line, (size_t)(p - line));
-		r = r < 0 ? r : buf_putc(&rp->hdr, '}');
-		if (r < 0)
-			return r;
-		r = spool_parse(rp, rp->hdr.data, rp->hdr.len, &hdr);
-	}
+	r = journal_parse_line(&rp->sp->j, rp->tok, &rp->hdr, SPOOL_MAX_HEADER,
+	    line, len, &jl, rp->reterr);
 	if (r < 0)
-		return spool_bad(rp, "not a JSON object");
-	op = spool_get_str(hdr, "op", 16, &oplen);
+		return r;
+	hdr = jl.hdr;
+	op = journal_get_str(hdr, "op", 16, &oplen);
 	if (op == NULL)
 		r = spool_bad(rp, "\"op\" missing");
 	else if (strcmp(op, "alert") == 0)
-		r = spool_replay_alert(rp, hdr, json, json_len, len + 1);
+		r = spool_replay_alert(rp, hdr, jl.alert, jl.alert_len,
+		    len + 1);
 	else if (strcmp(op, "done") == 0)
 		r = spool_replay_done(rp, hdr, len + 1);
 	else if (strcmp(op, "seen") == 0)
 		r = spool_replay_seen(rp, hdr);
-	else if (strcmp(op, "next") == 0) {
-		int64_t id;
-
-		if (!spool_get_int(hdr, "job", 1, &id))
-			r = spool_bad(rp, "\"job\" missing or not positive");
-		else if (id > rp->sp->next_job)
-			rp->sp->next_job = id;
-	} else
+	else if (strcmp(op, "next") != 0)
 		r = spool_bad(rp, "unknown op");
+	else if (!journal_get_int(hdr, "job", 1, &id))
+		r = spool_bad(rp, "\"job\" missing or not positive");
+	else if (id > rp->sp->next_job)
+		rp->sp->next_job = id;
 	json_object_put(hdr);
 	return r;
 }
@@ -874,7 +741,8 @@ spool_replay(struct spool *sp, struct diag *reterr)
 	rp.sp = sp;
 	rp.now = spool_now(sp);
 	rp.reterr = reterr;
-	buf_init(&rp.hdr, SPOOL_MAX_HEADER + 1);
+	/* A line without an alert is its own header. */
+	buf_init(&rp.hdr, SPOOL_MAX_LINE);
 	rp.tok = json_tokener_new_ex(SPOOL_MAX_DEPTH);
 	if (rp.tok == NULL)
 		r = -ENOMEM;
@@ -900,10 +768,11 @@ spool_open(const char *dir, const struct spool_opts *o, struct spool **ret,
 	if (sp == NULL)
 		return -ENOMEM;
 	journal_init(&sp->j);
+	ht_init(&sp->keys, SPOOL_KEYS_MIN);
 	sp->next_job = 1;
 	sp->retention_s = SPOOL_DEFAULT_RETENTION_S;
 	sp->max_pending = SPOOL_DEFAULT_MAX_PENDING;
-	sp->seed = (uint64_t)arc4random() << 32 | arc4random();
+	sp->seed = ht_seed();
 	buf_init(&sp->line, SPOOL_MAX_LINE);
 	if (o != NULL) {
 		if (o->dedup_retention_s != 0)
@@ -937,9 +806,7 @@ spool_free(struct spool *sp)
 
 	if (sp == NULL)
 		return;
-	for (i = 0; i < sp->keys_cap; i++)
-		free(sp->keys[i].key);
-	free(sp->keys);
+	ht_done(&sp->keys, spool_key_free, NULL);
 	for (i = 0; i < sp->n_jobs; i++)
 		spool_job_free(sp->jobs[i]);
 	free(sp->jobs);
@@ -964,8 +831,8 @@ spool_append_any(struct spool *sp, const struct alert *a, const char *rule_id,
 	char key[SPOOL_KEY_SIZE];
 	struct spool_job *job = NULL;
 	struct spool_key *k;
+	struct spool_key *knew = NULL;
 	struct buf *b = &sp->line;
-	char *kcopy = NULL;
 	size_t klen;
 	size_t start;
 	size_t i;
@@ -987,7 +854,7 @@ spool_append_any(struct spool *sp, const struct alert *a, const char *rule_id,
 	if (r < 0)
 		return r;
 	now = spool_now(sp);
-	h = spool_hash(sp, key, klen);
+	h = ht_hash(sp->seed, key, klen);
 	k = spool_key_find(sp, key, klen, h);
 	if (k != NULL && !spool_key_expired(sp, k, now)) {
 		sp->deduplicated++;
@@ -1000,8 +867,8 @@ spool_append_any(struct spool *sp, const struct alert *a, const char *rule_id,
 		r = spool_keys_reserve(sp, 1);
 		if (r < 0)
 			return r;
-		kcopy = strndup(key, klen);
-		if (kcopy == NULL)
+		knew = spool_key_new(key, klen, h);
+		if (knew == NULL)
 			return -ENOMEM;
 	}
 	r = spool_jobs_reserve(sp);
@@ -1020,7 +887,7 @@ spool_append_any(struct spool *sp, const struct alert *a, const char *rule_id,
 		r = i == 0 ? 0 : buf_putc(b, ',');
 		r = r < 0 ? r : buf_json_str(b, dests[i], strlen(dests[i]));
 	}
-	r = r < 0 ? r : buf_puts(b, "]" SPOOL_ALERT_FIELD);
+	r = r < 0 ? r : buf_puts(b, "]" JOURNAL_ALERT_FIELD);
 	if (r < 0)
 		goto fail;
 	start = b->len;
@@ -1055,7 +922,7 @@ spool_append_any(struct spool *sp, const struct alert *a, const char *rule_id,
 		goto fail;
 
 	if (k == NULL)
-		spool_key_add(sp, kcopy, klen, h, now);
+		spool_key_add(sp, knew, now);
 	else
 		k->t = now; /* expired: seen anew */
 	spool_jobs_add(sp, job);
@@ -1064,7 +931,7 @@ spool_append_any(struct spool *sp, const struct alert *a, const char *rule_id,
 fail:
 	journal_buf_reset(&sp->line);
 	spool_job_free(job);
-	free(kcopy);
+	free(knew);
 	return r;
 }
 
@@ -1191,7 +1058,7 @@ spool_stats(const struct spool *sp, struct spool_stats *ret)
 	ret->deduplicated = sp->deduplicated;
 	ret->torn_tail = sp->j.torn_tail;
 	ret->journal_bytes = sp->j.size;
-	ret->dedup_keys = sp->n_keys;
+	ret->dedup_keys = sp->keys.n;
 }
 
 bool
@@ -1204,7 +1071,7 @@ spool_seen(const struct spool *sp, const char *rule_id, const char *event_id)
 	if (event_id == NULL ||
 	    spool_key_event(rule_id, event_id, key, &len) < 0)
 		return false;
-	k = spool_key_find(sp, key, len, spool_hash(sp, key, len));
+	k = spool_key_find(sp, key, len, ht_hash(sp->seed, key, len));
 	return k != NULL && !spool_key_expired(sp, k, spool_now(sp));
 }
 
@@ -1241,6 +1108,7 @@ spool_rewrite(struct spool *sp)
 {
 	struct journal_rewrite w;
 	struct buf *out = &w.out;
+	struct ht_entry *e;
 	size_t i;
 	int r;
 
@@ -1261,10 +1129,9 @@ spool_rewrite(struct spool *sp)
 		job->new_bytes = journal_rewrite_off(&w) - job->new_off;
 		r = r < 0 ? r : journal_rewrite_flush(&w);
 	}
-	for (i = 0; r == 0 && i < sp->keys_cap; i++) {
-		if (sp->keys[i].key == NULL)
-			continue;
-		r = spool_seen_line(out, &sp->keys[i]);
+	i = 0;
+	while (r == 0 && (e = ht_next(&sp->keys, &i)) != NULL) {
+		r = spool_seen_line(out, (const struct spool_key *)e);
 		r = r < 0 ? r : journal_rewrite_flush(&w);
 	}
 	if (r < 0) {

@@ -24,7 +24,7 @@
  * damage, and how many depends on its call boundaries, so such a stream can
  * fail as the JSON damage those bytes make instead ("NUL byte at byte N"
  * rather than "corrupt gzip stream"); -EBADMSG either way. zlib builds are
- * exact (tests/fuzz/crashes/trail-isal-gzip-error-depends-on-cut.gz).
+ * exact (tests/fuzz/corpus/trail/trail-isal-gzip-error-depends-on-cut.gz).
  *
  * Memory is bounded by the largest record plus a fixed window, whatever the
  * object's size. No allocation per record in the steady state. Not thread

@@ -787,24 +787,32 @@ big:
 	return false;
 }
 
+size_t
+yamlx_items(const struct yamlx_node *const *n,
+    const struct yamlx_node *const **ret)
+{
+	if ((*n)->type != YAMLX_NODE_SEQ) {
+		*ret = n;
+		return 1;
+	}
+	*ret = (const struct yamlx_node *const *)(*n)->kid;
+	return (*n)->n;
+}
+
 /* A list of strings, or one string. */
 bool
 yamlx_str_list(struct yamlx *y, const struct yamlx_node *n, const char *what,
     char ***ret, size_t *ret_n)
 {
-	const struct yamlx_node *const *items =
-	    (const struct yamlx_node *const *)&n;
-	size_t count = 1;
+	const struct yamlx_node *const *items;
+	size_t count;
 	char **v;
 	size_t i;
 	bool ok = true;
 
 	if (n->type == YAMLX_NODE_BAD)
 		return false;
-	if (n->type == YAMLX_NODE_SEQ) {
-		items = (const struct yamlx_node *const *)n->kid;
-		count = n->n;
-	}
+	count = yamlx_items(&n, &items);
 	v = calloc(count != 0 ? count : 1, sizeof(*v));
 	if (v == NULL) {
 		y->oom = true;
@@ -949,6 +957,97 @@ yamlx_key(struct yamlx *y, const struct yamlx_node *k, const char *const *names,
 	    yamlx_hint(hint, sizeof(hint),
 		yamlx_suggest(y, k->s, names, n, false)));
 	return n;
+}
+
+void
+yamlx_keys(struct yamlx *y, const struct yamlx_node *map, const char *what,
+    const char *const *names, size_t n, const struct yamlx_node **vals)
+{
+	size_t i;
+	size_t k;
+
+	memset(vals, 0, n * sizeof(*vals));
+	yamlx_map_dups(y, map);
+	for (i = 0; i + 1 < map->n; i += 2) {
+		k = yamlx_key(y, map->kid[i], names, n, what);
+		if (k < n && vals[k] == NULL)
+			vals[k] = map->kid[i + 1];
+	}
+}
+
+/* Letters, digits, '.', '_' and '-': names end up in logs, keys and
+ * URLs. */
+static bool
+yamlx_name_ok(const char *s, size_t len, size_t max)
+{
+	size_t i;
+
+	if (len == 0 || len > max)
+		return false;
+	for (i = 0; i < len; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			(ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+			ch == '-'))
+			return false;
+	}
+	return true;
+}
+
+bool
+yamlx_name(struct yamlx *y, const struct yamlx_node *n, const char *what,
+    size_t max)
+{
+	char q[YAMLX_Q_SIZE];
+
+	if (yamlx_name_ok(n->s, n->len, max))
+		return true;
+	yamlx_err(y, n,
+	    "bad %s '%s' (use letters, digits, '.', '_' and '-', at most %zu)",
+	    what, YAMLX_QN(q, n), max);
+	return false;
+}
+
+static void
+yamlx_top(struct yamlx *y, const struct yamlx_node *root, const char *kind,
+    const char *expect, yamlx_top_cb *top, void *arg)
+{
+	if (root == NULL) {
+		yamlx_err_at(y, 0, 0, "empty %s file (expected %s)", kind,
+		    expect);
+		return;
+	}
+	if (root->type == YAMLX_NODE_BAD)
+		return;
+	if (root->type != YAMLX_NODE_MAP) {
+		yamlx_err(y, root, "expected %s at the top level", expect);
+		return;
+	}
+	top(root, arg);
+}
+
+void
+yamlx_load_map(struct yamlx *y, const char *kind, const char *expect,
+    yamlx_top_cb *top, void *arg)
+{
+	struct yamlx_node *root;
+
+	if (y->oom)
+		return;
+	root = yamlx_load(y);
+	if (!y->oom && (root != NULL || y->errors == 0))
+		yamlx_top(y, root, kind, expect, top, arg);
+	yamlx_node_free(root);
+}
+
+int
+yamlx_verdict(struct yamlx *y)
+{
+	if (y->oom)
+		return diag_list_add(y->diags, -ENOMEM, y->name, 0, 0,
+		    "out of memory");
+	return y->errors > 0 ? -EINVAL : 0;
 }
 
 bool

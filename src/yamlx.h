@@ -100,6 +100,20 @@ int yamlx_init(struct yamlx *y, const char *name, const char *text, size_t len,
 struct yamlx_node *yamlx_load(struct yamlx *y);
 void yamlx_node_free(struct yamlx_node *n); /* NULL ok */
 
+/* A loader's top level, handed a mapping. */
+typedef void yamlx_top_cb(const struct yamlx_node *root, void *arg);
+/*
+ * Loads the tree (not after y->oom) and hands its root to top, then frees
+ * it; a whole tree is checked even if it came with errors (refused
+ * aliases or tags). No document: "empty <kind> file (expected <expect>)";
+ * a root that is not a mapping: "expected <expect> at the top level".
+ */
+void yamlx_load_map(struct yamlx *y, const char *kind, const char *expect,
+    yamlx_top_cb *top, void *arg);
+/* The load's outcome, last: 0; -ENOMEM after adding "name: out of memory"
+ * to y->diags (y->oom); -EINVAL when errors were reported. */
+int yamlx_verdict(struct yamlx *y);
+
 void yamlx_err_at(struct yamlx *y, unsigned line, unsigned col, const char *fmt,
     ...) PRINTF_LIKE(4, 5);
 void yamlx_err(struct yamlx *y, const struct yamlx_node *n, const char *fmt,
@@ -134,6 +148,10 @@ size_t yamlx_key(struct yamlx *y, const struct yamlx_node *k,
 /* Reports every key of map seen before ("duplicate key 'k' (first at line
  * N)"). Callers then use the first. */
 void yamlx_map_dups(struct yamlx *y, const struct yamlx_node *map);
+/* The value of each of names (n entries) in map, into vals[n] (NULL: not
+ * there; a duplicate's first); unknown and duplicate keys reported. */
+void yamlx_keys(struct yamlx *y, const struct yamlx_node *map, const char *what,
+    const char *const *names, size_t n, const struct yamlx_node **vals);
 
 /* "expected a mapping for 'what'" / "expected a list for 'what'". */
 bool yamlx_map(struct yamlx *y, const struct yamlx_node *n, const char *what);
@@ -164,6 +182,16 @@ bool yamlx_duration(struct yamlx *y, const struct yamlx_node *n,
 /* A list of non-empty strings, or one string; *ret is the caller's. */
 bool yamlx_str_list(struct yamlx *y, const struct yamlx_node *n,
     const char *what, char ***ret, size_t *ret_n);
+/* The items of a list, or n itself as a list of one (borrowed); how many. */
+size_t yamlx_items(const struct yamlx_node *const *n,
+    const struct yamlx_node *const **ret);
+/*
+ * A name: 1 to max letters, digits, '.', '_' and '-' (n a scalar); false
+ * after "bad <what> 'x' (use letters, digits, '.', '_' and '-', at most
+ * <max>)".
+ */
+bool yamlx_name(struct yamlx *y, const struct yamlx_node *n, const char *what,
+    size_t max);
 
 /* A copy (NUL-terminated); NULL with y->oom set. */
 char *yamlx_strdup(struct yamlx *y, const char *s, size_t len);

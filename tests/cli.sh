@@ -58,6 +58,11 @@ is "$ERR" "$T_TMP/bad.yaml:4:19: unknown operator 'regexp' (did you mean 'regex'
 st --rules "$T_TMP/bad.yaml" replay "$DEMO"
 is "$RC" 2 "replay: bad rules exit 2"
 is "$OUT" "" "replay: bad rules print no alerts"
+# A regex that would take regcomp() the whole stack: refused, not a crash.
+st --rules "$TOP_SRCDIR/tests/fuzz/corpus/rules/rules-empty-group-regcomp-stack-overflow.yaml" check
+is "$RC" 1 "check: an explosive regex exits 1"
+like "$ERR" 'rules-empty-group-regcomp-stack-overflow.yaml:4:25: bad regex: too complex' \
+    "check: and says where and why"
 st --rules /nonexistent/rules.yaml check
 is "$RC" 1 "check: missing rules file exit 1"
 like "$ERR" '/nonexistent/rules.yaml' "check: names the missing file"

@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "diag.h"
 #include "http.h"
+#include "quote.h"
 #include "sns.h"
 
 /* RSA 8192 signs in 1024 bytes; SNS uses 2048-bit keys (256 bytes). */
@@ -80,33 +81,6 @@ struct sns_sig {
 	size_t cert_url_len;
 };
 
-static const char *
-sns_quote(char *dst, size_t size, const char *s, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	size_t i = 0;
-
-	for (i = 0; i < len && i < SNS_QUOTE_MAX && o + 5 < size; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '\'') {
-			dst[o++] = (char)ch;
-			continue;
-		}
-		dst[o++] = '\\';
-		dst[o++] = 'x';
-		dst[o++] = hex[ch >> 4];
-		dst[o++] = hex[ch & 15];
-	}
-	if (i < len && o + 4 <= size) {
-		memcpy(dst + o, "...", 3);
-		o += 3;
-	}
-	dst[o] = '\0';
-	return dst;
-}
-
 /* A string member: 1 present, 0 absent or null, -EPROTO another type. */
 static int
 sns_field(struct json_object *env, const char *key, const char **ret,
@@ -137,7 +111,7 @@ sns_string_to_sign(struct json_object *envelope, struct buf *out,
 	size_t n;
 	size_t len = 0;
 	size_t i;
-	char q[4 * SNS_QUOTE_MAX + 4];
+	char q[QUOTE_SIZE(SNS_QUOTE_MAX)];
 	int r;
 
 	if (!json_object_is_type(envelope, json_type_object))
@@ -159,7 +133,7 @@ sns_string_to_sign(struct json_object *envelope, struct buf *out,
 	} else {
 		return diag_set(reterr, -EPROTO, NULL, 0, 0,
 		    "SNS message Type '%s' is not one SNS signs",
-		    sns_quote(q, sizeof(q), type, len));
+		    quote_bytes(q, sizeof(q), type, len, SNS_QUOTE_MAX));
 	}
 	for (i = 0; i < n; i++) {
 		const char *val = NULL;
@@ -256,7 +230,7 @@ sns_sig_parse(struct json_object *env, struct sns_sig *s, struct diag *reterr)
 	size_t ver_len = 0;
 	size_t sig_len = 0;
 	size_t url_len = 0;
-	char q[4 * SNS_QUOTE_MAX + 4];
+	char q[QUOTE_SIZE(SNS_QUOTE_MAX)];
 	int rv;
 	int rs;
 	int ru;
@@ -293,7 +267,7 @@ sns_sig_parse(struct json_object *env, struct sns_sig *s, struct diag *reterr)
 	else
 		return diag_set(reterr, -EPROTO, NULL, 0, 0,
 		    "unknown SNS SignatureVersion '%s' (want 1 or 2)",
-		    sns_quote(q, sizeof(q), ver, ver_len));
+		    quote_bytes(q, sizeof(q), ver, ver_len, SNS_QUOTE_MAX));
 	if (sns_b64decode(sig, sig_len, s->sig, sizeof(s->sig), &s->sig_len) <
 	    0)
 		return diag_set(reterr, -EPROTO, NULL, 0, 0,
@@ -598,13 +572,13 @@ sns_cert_done(struct http_response *resp, void *arg)
 	struct sns_verifier *v = c->v;
 	struct sns_op *op;
 	struct diag d;
-	char q[4 * SNS_QUOTE_MAX + 4];
+	char q[QUOTE_SIZE(SNS_QUOTE_MAX)];
 	X509 *x = NULL;
 	int r = 0;
 
 	c->req = NULL; /* http frees it after we return */
 	memset(&d, 0, sizeof(d));
-	sns_quote(q, sizeof(q), c->url, strlen(c->url));
+	quote_bytes(q, sizeof(q), c->url, strlen(c->url), SNS_QUOTE_MAX);
 	if (resp->error != 0)
 		r = diag_set(&d, resp->error, NULL, 0, 0,
 		    "fetching certificate '%s': %s", q, resp->errmsg);
@@ -711,7 +685,7 @@ sns_verify(struct sns_verifier *v, struct json_object *envelope,
 	struct sns_sig s;
 	struct sns_cert *c;
 	struct buf tbs;
-	char q[4 * SNS_QUOTE_MAX + 4];
+	char q[QUOTE_SIZE(SNS_QUOTE_MAX)];
 	int r;
 
 	if (v == NULL || envelope == NULL || cb == NULL)
@@ -749,7 +723,8 @@ sns_verify(struct sns_verifier *v, struct json_object *envelope,
 		(void)diag_set(&op->d, -EACCES, NULL, 0, 0,
 		    "SigningCertURL '%s' does not match the certificate URL "
 		    "pattern",
-		    sns_quote(q, sizeof(q), s.cert_url, s.cert_url_len));
+		    quote_bytes(q, sizeof(q), s.cert_url, s.cert_url_len,
+			SNS_QUOTE_MAX));
 		sns_op_fail(op, -EACCES, NULL);
 		return 0;
 	}
