@@ -2060,7 +2060,7 @@ daemon_run(const struct daemon_opts *o)
 	if (!o->log_level_given)
 		log_set_level(d.cfg->log_level);
 	(void)signal(SIGPIPE, SIG_IGN);
-	d.base = event_base_new();
+	d.base = http_base_new();
 	if (d.base == NULL) {
 		daemon_teardown(&d);
 		return 1;

@@ -184,6 +184,20 @@ http_sock_cb(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp)
 	return 0;
 }
 
+struct event_base *
+http_base_new(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *base;
+
+	if (ec == NULL)
+		return NULL;
+	(void)event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
 int
 http_new(struct event_base *base, const struct http_opts *o, struct http **ret)
 {

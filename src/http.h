@@ -60,6 +60,14 @@ struct http_request {
 	void *arg;
 };
 
+/*
+ * The event base every smtrail loop runs on: its timers use the precise
+ * monotonic clock, not the coarse one libevent picks by default (a few ms
+ * of granularity), so that a Retry-After or a rate limit is waited in full.
+ * NULL when out of memory.
+ */
+struct event_base *http_base_new(void);
+
 int http_new(struct event_base *base, const struct http_opts *o,
     struct http **ret) MUST_CHECK;
 /* Cancels what is in flight (no callbacks) and frees. NULL ok. */

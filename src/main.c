@@ -229,7 +229,7 @@ cli_sinks_init(struct cli_sinks *cs, const struct cfg *c)
 {
 	memset(cs, 0, sizeof(*cs));
 	cs->cfg = c;
-	cs->base = event_base_new();
+	cs->base = http_base_new();
 	if (cs->base == NULL)
 		return -ENOMEM;
 	cs->sinks = calloc(c->n_destinations + 1, sizeof(*cs->sinks));
@@ -746,7 +746,7 @@ cmd_aws_check(int argc, char **argv)
 		return EXIT_USAGE;
 	memset(&ac, 0, sizeof(ac));
 	memset(&dg, 0, sizeof(dg));
-	ac.base = event_base_new();
+	ac.base = http_base_new();
 	r = ac.base == NULL ? -ENOMEM : http_new(ac.base, NULL, &http);
 	memset(&co, 0, sizeof(co));
 	co.profile = c->aws.profile;
