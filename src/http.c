@@ -375,6 +375,10 @@ http_setup(struct http_req *r, const struct http_request *rq)
 	}
 	if (curl_easy_setopt(e, CURLOPT_URL, rq->url) != CURLE_OK)
 		return -EINVAL;
+	/* The path goes out as written: SigV4 signed it byte for byte, and
+	 * an S3 key "a/../b" names that key, not "b" (curl would squash the
+	 * dots and fetch another object than the one signed and allowed). */
+	(void)curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
 	(void)curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	(void)curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	(void)curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);

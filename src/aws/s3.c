@@ -73,6 +73,26 @@ s3_done(const struct aws_result *res, void *arg)
 	cb(res, cb_arg);
 }
 
+/*
+ * S3's naming rules, so that the bucket requested is exactly the one the
+ * caller checked against its allow-list: no '/' or other byte that could
+ * make the request path or host name another bucket's.
+ */
+bool
+s3_bucket_name_ok(const char *bucket)
+{
+	size_t len = strlen(bucket);
+	size_t i;
+
+	if (len < 3 || len > 63)
+		return false;
+	for (i = 0; i < len; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyz0123456789.-",
+			bucket[i]) == NULL)
+			return false;
+	return true;
+}
+
 /* Virtual-hosted addressing puts the bucket in the TLS host name, which a
  * dotted bucket breaks (the wildcard certificate covers one label). */
 static bool
@@ -93,7 +113,7 @@ s3_get_object(struct aws *a, const char *bucket, const char *key,
 	char host[320];
 	int r;
 
-	if (bucket[0] == '\0' || key[0] == '\0')
+	if (!s3_bucket_name_ok(bucket) || key[0] == '\0')
 		return -EINVAL;
 	g = calloc(1, sizeof(*g));
 	if (g == NULL)

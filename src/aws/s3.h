@@ -11,6 +11,7 @@
 #ifndef SMTRAIL_S3_H
 #define SMTRAIL_S3_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,9 +25,14 @@ struct s3_get_opts {
 	aws_restart_cb *on_restart;
 };
 
+/* The key is requested as written ("a/../b" is that key: the path is not
+ * normalised); a bucket that breaks S3's naming rules is -EINVAL. */
 int s3_get_object(struct aws *a, const char *bucket, const char *key,
     const struct s3_get_opts *o, aws_done_cb *cb, void *arg,
     struct aws_op **ret) MUST_CHECK;
+
+/* 3 to 63 of [a-z0-9.-]. */
+bool s3_bucket_name_ok(const char *bucket);
 
 /* The request path for a key: "/bucket/key" path-style, "/key" otherwise,
  * percent-encoded as S3 signs it. Exported for tests. */
