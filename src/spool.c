@@ -80,6 +80,7 @@ struct spool_key {
 
 struct spool_job {
 	int64_t id;
+	char *key;       /* its identity, while pending or failed */
 	uint64_t off;    /* of its "alert" line */
 	size_t line_len; /* '\n' included */
 	uint64_t bytes;  /* its lines in the journal */
@@ -92,6 +93,13 @@ struct spool_job {
 	bool dead;          /* all delivered; its slot goes at the next sweep */
 	uint64_t new_off;   /* compaction scratch */
 	uint64_t new_bytes; /* compaction scratch */
+};
+
+/* An outcome recorded in memory whose line could not be written yet. */
+struct spool_held {
+	int64_t job;
+	char *dest;
+	bool ok;
 };
 
 struct spool {
@@ -118,6 +126,10 @@ struct spool {
 	uint64_t delivered;
 	uint64_t failed;
 	uint64_t deduplicated;
+
+	struct spool_held *held; /* written by the next spool_sync() */
+	size_t n_held;
+	size_t cap_held;
 };
 
 /* What a rebuild of the keys needs to tell an expired one. */
@@ -371,6 +383,8 @@ spool_job_strip(struct spool_job *job)
 	free(job->dests);
 	free(job->state);
 	free(job->json);
+	free(job->key);
+	job->key = NULL;
 	job->dests = NULL;
 	job->state = NULL;
 	job->json = NULL;
@@ -629,7 +643,8 @@ spool_replay_alert(struct spool_replay *rp, struct json_object *hdr,
 	if (job == NULL)
 		return -ENOMEM;
 	job->json = strndup(json, json_len);
-	if (job->json == NULL) {
+	job->key = strndup(key, klen);
+	if (job->json == NULL || job->key == NULL) {
 		spool_job_free(job);
 		return -ENOMEM;
 	}
@@ -755,6 +770,67 @@ spool_replay(struct spool *sp, struct diag *reterr)
 	return r;
 }
 
+/* ---- outcomes not yet written ----------------------------------------- */
+
+static void
+spool_held_clear(struct spool *sp)
+{
+	size_t i;
+
+	for (i = 0; i < sp->n_held; i++)
+		free(sp->held[i].dest);
+	sp->n_held = 0;
+}
+
+/* Keeps (job, dest, ok) for a later write; -ENOMEM: cannot. */
+static int
+spool_held_add(struct spool *sp, int64_t job, const char *dest, bool ok)
+{
+	struct spool_held *p;
+	size_t cap;
+	char *d;
+
+	if (sp->n_held == sp->cap_held) {
+		cap = sp->cap_held != 0 ? sp->cap_held * 2 : 16;
+		p = realloc(sp->held, cap * sizeof(*p));
+		if (p == NULL)
+			return -ENOMEM;
+		sp->held = p;
+		sp->cap_held = cap;
+	}
+	d = strdup(dest);
+	if (d == NULL)
+		return -ENOMEM;
+	sp->held[sp->n_held].job = job;
+	sp->held[sp->n_held].dest = d;
+	sp->held[sp->n_held].ok = ok;
+	sp->n_held++;
+	return 0;
+}
+
+/* Writes the held outcomes, in the order they happened, in one append. */
+static int
+spool_held_write(struct spool *sp)
+{
+	struct buf *b = &sp->line;
+	size_t i;
+	int r = 0;
+
+	if (sp->n_held == 0)
+		return 0;
+	buf_reset(b);
+	for (i = 0; r == 0 && i < sp->n_held; i++)
+		r = spool_done_line(b, sp->held[i].job, sp->held[i].dest,
+		    sp->held[i].ok);
+	if (r == 0)
+		r = journal_append(&sp->j, b->data, b->len, sp->n_held);
+	journal_buf_reset(b);
+	if (r < 0)
+		return r;
+	spool_held_clear(sp);
+	return 0;
+}
+
 /* ---- open, free ------------------------------------------------------ */
 
 int
@@ -810,6 +886,8 @@ spool_free(struct spool *sp)
 	for (i = 0; i < sp->n_jobs; i++)
 		spool_job_free(sp->jobs[i]);
 	free(sp->jobs);
+	spool_held_clear(sp);
+	free(sp->held);
 	journal_done(&sp->j);
 	buf_done(&sp->line);
 	free(sp);
@@ -910,7 +988,8 @@ spool_append_any(struct spool *sp, const struct alert *a, const char *rule_id,
 		goto fail;
 	}
 	job->json = strndup(b->data + start, job->json_len);
-	if (job->json == NULL) {
+	job->key = strndup(key, klen);
+	if (job->json == NULL || job->key == NULL) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -955,6 +1034,10 @@ spool_append_json(struct spool *sp, const char *rule_id, const char *event_id,
 int
 spool_sync(struct spool *sp)
 {
+	/* Held outcomes first: still failing, they stay held (counted in
+	 * spool_stats()); what was written before is synced either way. */
+	if (sp->j.broken == 0 && !sp->iterating)
+		(void)spool_held_write(sp);
 	return journal_sync(&sp->j);
 }
 
@@ -964,6 +1047,7 @@ spool_mark(struct spool *sp, int64_t id, const char *dest,
 {
 	struct spool_job *job;
 	size_t len;
+	bool held;
 	int i;
 	int r;
 
@@ -983,9 +1067,17 @@ spool_mark(struct spool *sp, int64_t id, const char *dest,
 	buf_reset(&sp->line);
 	r = spool_done_line(&sp->line, id, dest, outcome == SPOOL_DELIVERED);
 	len = sp->line.len;
-	r = r < 0 ? r : journal_append(&sp->j, sp->line.data, len, 1);
+	/* After a held one, in order: never a line ahead of an older one. */
+	if (r == 0 && sp->n_held > 0)
+		r = -EAGAIN;
+	else if (r == 0)
+		r = journal_append(&sp->j, sp->line.data, len, 1);
 	journal_buf_reset(&sp->line);
-	if (r < 0)
+	held = r < 0 && r != -ENOMEM && sp->j.broken == 0;
+	if (held)
+		held = spool_held_add(sp, id, dest,
+			   outcome == SPOOL_DELIVERED) == 0;
+	if (r < 0 && !held)
 		return r;
 	if (outcome == SPOOL_DELIVERED)
 		sp->delivered++;
@@ -994,7 +1086,7 @@ spool_mark(struct spool *sp, int64_t id, const char *dest,
 	spool_job_set(sp, job, (size_t)i,
 	    outcome == SPOOL_DELIVERED ? SPOOL_ST_DELIVERED : SPOOL_ST_FAILED,
 	    len);
-	return 0;
+	return held ? 1 : 0;
 }
 
 int
@@ -1059,6 +1151,44 @@ spool_stats(const struct spool *sp, struct spool_stats *ret)
 	ret->torn_tail = sp->j.torn_tail;
 	ret->journal_bytes = sp->j.size;
 	ret->dedup_keys = sp->keys.n;
+	ret->unwritten = sp->n_held;
+}
+
+int
+spool_probe(struct spool *sp)
+{
+	struct buf *b = &sp->line;
+	int r;
+
+	if (sp->j.broken < 0)
+		return sp->j.broken;
+	buf_reset(b);
+	/* A "next" line at the id in use changes nothing at replay. */
+	r = buf_printf(b, "{\"op\":\"next\",\"job\":%" PRId64 "}\n",
+	    sp->next_job);
+	if (r == 0)
+		r = journal_append(&sp->j, b->data, b->len, 1);
+	journal_buf_reset(b);
+	return r;
+}
+
+int
+spool_alert_id(const struct spool *sp, int64_t id,
+    char out[SPOOL_ALERT_ID_SIZE])
+{
+	const struct spool_job *job = spool_job_find(sp, id);
+	char digest[HT_DIGEST_LEN + 1];
+	int r;
+
+	if (job == NULL || job->key == NULL)
+		return -ENOENT;
+	r = ht_digest(job->key, strlen(job->key), digest);
+	if (r < 0)
+		return r;
+	/* "sha256:" and the first 128 bits: unique enough, short enough. */
+	memcpy(out, digest + 7, SPOOL_ALERT_ID_SIZE - 1);
+	out[SPOOL_ALERT_ID_SIZE - 1] = '\0';
+	return 0;
 }
 
 bool
@@ -1141,6 +1271,8 @@ spool_rewrite(struct spool *sp)
 	r = journal_rewrite_commit(&sp->j, &w);
 	if (r < 0)
 		return r;
+	/* The new journal holds every outcome, the held ones too. */
+	spool_held_clear(sp);
 	sp->live = sp->j.size;
 	for (i = 0; i < sp->n_jobs; i++) {
 		sp->jobs[i]->off = sp->jobs[i]->new_off;

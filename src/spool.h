@@ -11,7 +11,11 @@
  * is durable only once spool_sync() returns >= 0; only then may the SQS
  * message that produced it be deleted. Outcomes (spool_mark) ride along
  * with the next sync: losing one to a crash costs one duplicate delivery
- * attempt after the restart, never a lost alert.
+ * attempt after the restart, never a lost alert. An outcome whose line
+ * cannot be written (-ENOSPC, -EIO) is held in memory, in order, and
+ * written by the next spool_sync() that can (spool_stats().unwritten
+ * counts them): a restart after the disk recovers never resends what was
+ * delivered. Compaction writes them too.
  *
  * Identity: (rule id, eventID); a record without eventID is identified by
  * the SHA-256 of its JSON text instead. An identity first seen less than
@@ -48,6 +52,8 @@ struct spool; /* opaque */
 /* At most this many destinations per alert, each name at most this long. */
 #define SPOOL_MAX_DESTS 32
 #define SPOOL_MAX_DEST 128
+/* An alert's id (spool_alert_id), NUL included: 32 hex digits. */
+#define SPOOL_ALERT_ID_SIZE 33
 /* Rule ids are at most 128 bytes (rules.c); a longer eventID is hashed. */
 #define SPOOL_MAX_RULE_ID 128
 #define SPOOL_MAX_EVENT_ID 256
@@ -70,6 +76,7 @@ struct spool_stats {
 	uint64_t torn_tail;    /* torn last lines cut off at open (0 or 1) */
 	uint64_t journal_bytes; /* current size of spool.journal */
 	uint64_t dedup_keys;    /* identities held (some may be expired) */
+	uint64_t unwritten;     /* outcomes held: their lines not yet written */
 };
 
 /* A negative return stops the iteration and is returned. */
@@ -103,15 +110,19 @@ int64_t spool_append(struct spool *sp, const struct alert *a,
 int64_t spool_append_json(struct spool *sp, const char *rule_id,
     const char *event_id, const char *json, size_t len,
     const char *const *dests, size_t n_dests) MUST_CHECK;
-/* fdatasync(2) if anything was written since the last sync; >= 0: the
+/* Writes the held outcomes if it can (they stay held if not), then
+ * fdatasync(2) if anything was written since the last sync; >= 0: the
  * number of journal entries (alerts and outcomes) made durable. */
 int spool_sync(struct spool *sp) MUST_CHECK;
 
 /*
  * Records the outcome of (job, dest). SPOOL_FAILED means given up: the
  * alert stays in the journal as failed, is counted, and is never resent
- * automatically. Synced with the next spool_sync(). -ENOENT: unknown job
- * or destination (or the job is complete); -EALREADY: already recorded.
+ * automatically. Synced with the next spool_sync(). 0: written; 1: held
+ * (recorded in memory, its line not written: the write failed, or an
+ * older outcome is still held; the next spool_sync() writes it). -ENOENT:
+ * unknown job or destination (or the job is complete); -EALREADY: already
+ * recorded; -ENOMEM, or the journal's broken code: not recorded at all.
  */
 int spool_mark(struct spool *sp, int64_t job, const char *dest,
     enum spool_outcome outcome) MUST_CHECK;
@@ -125,6 +136,17 @@ int spool_foreach_pending(struct spool *sp, spool_pending_cb *cb,
  * O(log jobs) to find the start. */
 int spool_foreach_pending_from(struct spool *sp, int64_t first,
     spool_pending_cb *cb, void *arg) MUST_CHECK;
+/* Whether the journal takes a write now: appends a line that changes
+ * nothing. 0, or the write's error. */
+int spool_probe(struct spool *sp) MUST_CHECK;
+
+/*
+ * The alert's id: the first 32 hex digits of the SHA-256 of its identity,
+ * the same for the same alert in every process (what receivers dedupe
+ * on, see X-Smtrail-Delivery-Id). -ENOENT: unknown or finished job.
+ */
+int spool_alert_id(const struct spool *sp, int64_t job,
+    char out[SPOOL_ALERT_ID_SIZE]) MUST_CHECK;
 /* The alert's JSON text (borrowed); NULL if unknown or nothing pending. */
 const char *spool_alert_json(const struct spool *sp, int64_t job);
 void spool_stats(const struct spool *sp, struct spool_stats *ret);
