@@ -50,6 +50,7 @@ struct sink_job {
 	void *arg;
 	char *body; /* what to POST, until the request starts */
 	size_t body_len;
+	char delivery_id[SINK_MAX_DELIVERY_ID + 1]; /* "": none */
 	struct sink_outcome out;
 	struct sink_job *prev;
 	struct sink_job *next;
@@ -1270,7 +1271,8 @@ sink_http_start(struct sink_job *j)
 	struct sink *s = j->s;
 	char sig[128];
 	char sig_line[160];
-	const char *hdrs[3];
+	char id_line[SINK_MAX_DELIVERY_ID + 40];
+	const char *hdrs[4];
 	struct http_request rq;
 	size_t n = 0;
 	int r;
@@ -1285,6 +1287,11 @@ sink_http_start(struct sink_job *j)
 		(void)snprintf(sig_line, sizeof(sig_line),
 		    "X-Smtrail-Signature: %s", sig);
 		hdrs[n++] = sig_line;
+	}
+	if (j->delivery_id[0] != '\0') {
+		(void)snprintf(id_line, sizeof(id_line),
+		    "X-Smtrail-Delivery-Id: %s", j->delivery_id);
+		hdrs[n++] = id_line;
 	}
 	memset(&rq, 0, sizeof(rq));
 	rq.method = "POST";
@@ -1355,12 +1362,27 @@ int
 sink_send(struct sink *s, const char *alert_json, size_t len, sink_done_cb *cb,
     void *arg)
 {
-	struct sink_job *j = sink_job_new(s, cb, arg);
+	return sink_send_id(s, alert_json, len, NULL, cb, arg);
+}
+
+int
+sink_send_id(struct sink *s, const char *alert_json, size_t len,
+    const char *delivery_id, sink_done_cb *cb, void *arg)
+{
+	struct sink_job *j;
 	struct diag e;
 	int r;
 
+	if (delivery_id != NULL &&
+	    (strlen(delivery_id) > SINK_MAX_DELIVERY_ID ||
+		!sink_text_clean(delivery_id, strlen(delivery_id))))
+		return -EINVAL;
+	j = sink_job_new(s, cb, arg);
 	if (j == NULL)
 		return -ENOMEM;
+	if (delivery_id != NULL)
+		(void)snprintf(j->delivery_id, sizeof(j->delivery_id), "%s",
+		    delivery_id);
 	if (s->type == SINK_TYPE_STDOUT) {
 		sink_stdout_send(j, alert_json, len);
 		return 0;

@@ -66,6 +66,8 @@ enum sink_result {
 	SINK_RESULT_COUNT
 };
 
+/* A delivery id (sink_send_id), in bytes. */
+#define SINK_MAX_DELIVERY_ID 200u
 /* Above this many per period, the sliding window is scaled down. */
 #define SINK_MAX_RATE_WINDOW 4096u
 /* Slack options longer than this are refused (a mistake, not a name). */
@@ -118,6 +120,15 @@ size_t sink_waiting(const struct sink *s); /* held back by the rate limit */
 /* 0: the delivery will end with one callback; < 0 (-ENOMEM): no callback. */
 int sink_send(struct sink *s, const char *alert_json, size_t len,
     sink_done_cb *cb, void *arg) MUST_CHECK;
+/*
+ * The same, with a delivery id: the same text for every attempt of one
+ * alert to one destination, in this process and after a restart, so a
+ * receiver can drop a repeat (a delivery in flight when the daemon died
+ * is sent again). Webhooks get it as X-Smtrail-Delivery-Id. Printable
+ * ASCII, at most SINK_MAX_DELIVERY_ID bytes, else -EINVAL; NULL: none.
+ */
+int sink_send_id(struct sink *s, const char *alert_json, size_t len,
+    const char *delivery_id, sink_done_cb *cb, void *arg) MUST_CHECK;
 
 /* HMAC-SHA256 of body as "sha256=<hex>" (X-Smtrail-Signature). */
 int sink_signature(const void *key, size_t key_len, const void *body,
