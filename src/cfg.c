@@ -64,6 +64,7 @@ enum cfg_key {
 	CFG_KEY_STATE_DIR,
 	CFG_KEY_LOG_LEVEL,
 	CFG_KEY_METRICS,
+	CFG_KEY_SPOOL,
 	CFG_KEY_DEFAULT_DESTINATIONS,
 	CFG_KEY_ROUTE,
 	CFG_KEY_DESTINATIONS,
@@ -80,6 +81,7 @@ static const char *const cfg_key_names[CFG_KEY_COUNT] = {
     [CFG_KEY_STATE_DIR] = "state_dir",
     [CFG_KEY_LOG_LEVEL] = "log_level",
     [CFG_KEY_METRICS] = "metrics",
+    [CFG_KEY_SPOOL] = "spool",
     [CFG_KEY_DEFAULT_DESTINATIONS] = "default_destinations",
     [CFG_KEY_ROUTE] = "route",
     [CFG_KEY_DESTINATIONS] = "destinations",
@@ -115,6 +117,9 @@ enum cfg_http_key { CFG_HTTP_CA_FILE, CFG_HTTP_CA_PATH, CFG_HTTP_TIMEOUT };
 static const char *const cfg_http_names[] = {"ca_file", "ca_path", "timeout"};
 
 static const char *const cfg_metrics_names[] = {"listen"};
+
+enum cfg_spool_key { CFG_SPOOL_MAX_PENDING, CFG_SPOOL_PAUSE_AT };
+static const char *const cfg_spool_names[] = {"max_pending", "pause_at"};
 
 enum cfg_route_key {
 	CFG_ROUTE_SEVERITY,
@@ -325,6 +330,8 @@ cfg_new(struct cfg **ret)
 	cfg->sqs.max_messages = 10;
 	cfg->sqs.max_receive_count = 0;
 	cfg->s3.max_object_size = 512ull << 20;
+	cfg->spool.max_pending = CFG_DEFAULT_SPOOL_MAX_PENDING;
+	cfg->spool.pause_at = CFG_DEFAULT_SPOOL_PAUSE_AT;
 	cfg->sns.verify_signatures = true;
 	cfg->http.timeout_ms = 30000;
 	cfg->log_level = LOG_LEVEL_NOTICE;
@@ -1344,6 +1351,37 @@ cfg_routes(struct cfg_ctx *c, const struct yamlx_node *n)
 		cfg_route(c, n->kid[i], &cfg->routes[cfg->n_routes++]);
 }
 
+/*
+ * How many alerts may wait for delivery, and where receiving pauses so
+ * that one more batch of messages still fits under the ceiling.
+ */
+static void
+cfg_spool(struct cfg_ctx *c, const struct yamlx_node *n)
+{
+	const struct yamlx_node *v[ARRAY_SIZE(cfg_spool_names)];
+	struct cfg_spool *s = &c->cfg->spool;
+	unsigned u;
+
+	if (!cfg_section(c, n, "spool", cfg_spool_names, ARRAY_SIZE(v), v))
+		return;
+	if (v[CFG_SPOOL_MAX_PENDING] != NULL &&
+	    cfg_uint(c, v[CFG_SPOOL_MAX_PENDING], "max_pending", 2, 10000000,
+		&u))
+		s->max_pending = u;
+	if (v[CFG_SPOOL_PAUSE_AT] == NULL) {
+		if (s->pause_at >= s->max_pending)
+			s->pause_at = s->max_pending / 2;
+		return;
+	}
+	if (!cfg_uint(c, v[CFG_SPOOL_PAUSE_AT], "pause_at", 1, 10000000, &u))
+		return;
+	s->pause_at = u;
+	if (s->pause_at >= s->max_pending)
+		yamlx_err(&c->y, v[CFG_SPOOL_PAUSE_AT],
+		    "spool.pause_at (%u) must be below spool.max_pending (%u)",
+		    s->pause_at, s->max_pending);
+}
+
 /* ---- the file ---------------------------------------------------------- */
 
 /* The top-level mapping (yamlx_top_cb). */
@@ -1376,6 +1414,8 @@ cfg_top(const struct yamlx_node *root, void *arg)
 		cfg_log_level(c, v[CFG_KEY_LOG_LEVEL]);
 	if (v[CFG_KEY_METRICS] != NULL)
 		cfg_metrics(c, v[CFG_KEY_METRICS]);
+	if (v[CFG_KEY_SPOOL] != NULL)
+		cfg_spool(c, v[CFG_KEY_SPOOL]);
 	if (v[CFG_KEY_DEFAULT_DESTINATIONS] != NULL &&
 	    !yamlx_is_null(v[CFG_KEY_DEFAULT_DESTINATIONS]))
 		(void)cfg_dest_refs(c, v[CFG_KEY_DEFAULT_DESTINATIONS],
@@ -1641,9 +1681,11 @@ cfg_summary(const struct cfg *cfg, struct buf *out)
 	if (r >= 0)
 		r = buf_printf(out,
 		    "rules: %s\nstate_dir: %s\nlog_level: %s\n"
-		    "metrics.listen: %s\n",
+		    "metrics.listen: %s\nspool.max_pending: %u\n"
+		    "spool.pause_at: %u\n",
 		    cfg->rules, cfg->state_dir, log_level_str(cfg->log_level),
-		    cfg->metrics.listen != NULL ? cfg->metrics.listen : "off");
+		    cfg->metrics.listen != NULL ? cfg->metrics.listen : "off",
+		    cfg->spool.max_pending, cfg->spool.pause_at);
 	if (r >= 0)
 		r = cfg_put_list(out, "default_destinations",
 		    cfg->default_destinations, cfg->n_default_destinations,
@@ -1674,6 +1716,28 @@ cfg_check_rules(const struct cfg *cfg, const struct rules *rs,
 				    ru->id, ru->destinations[j],
 				    cfg->file != NULL ? cfg->file
 						      : "the configuration");
+	}
+	return r;
+}
+
+int
+cfg_check_routes(const struct cfg *cfg, const struct rules *rs,
+    const char *rules_file, struct diag_list *diags)
+{
+	const char *dests[1];
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < rules_count(rs); i++) {
+		const struct rule *ru = rules_get(rs, i);
+
+		if (!ru->enabled || cfg_destinations(cfg, ru, dests, 1) > 0)
+			continue;
+		r = diag_list_add(diags, -EINVAL, rules_file, ru->line, 0,
+		    "rule '%s' has no destination: name some in the rule, or "
+		    "add a route for severity %s or default_destinations to %s",
+		    ru->id, rules_severity_str(ru->severity),
+		    cfg->file != NULL ? cfg->file : "the configuration");
 	}
 	return r;
 }

@@ -30,6 +30,10 @@ struct secret; /* secret.h */
 #define CFG_DEFAULT_CERT_URL_PATTERN                                           \
 	"^https://sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/"
 #define CFG_DEFAULT_METRICS_LISTEN "127.0.0.1:9410"
+/* Alerts awaiting delivery: the spool's ceiling, and where receiving
+ * pauses (the sinks are behind; messages wait in the queue meanwhile). */
+#define CFG_DEFAULT_SPOOL_MAX_PENDING 100000u
+#define CFG_DEFAULT_SPOOL_PAUSE_AT 50000u
 #define CFG_DEFAULT_PAGERDUTY_URL "https://events.pagerduty.com/v2/enqueue"
 
 enum cfg_dest_type {
@@ -102,6 +106,11 @@ struct cfg_http {
 	long timeout_ms; /* default 30 s */
 };
 
+struct cfg_spool {
+	unsigned max_pending; /* alerts awaiting delivery, at most */
+	unsigned pause_at;    /* receiving pauses at this many; < max */
+};
+
 struct cfg_metrics {
 	char *listen; /* as written; NULL: off */
 	char *host;   /* IPv6 without brackets; NULL: off */
@@ -119,6 +128,7 @@ struct cfg {
 	char *state_dir; /* default SMTRAIL_STATEDIR */
 	enum log_level log_level;
 	struct cfg_metrics metrics;
+	struct cfg_spool spool;
 	char **default_destinations; /* defined ones; default none */
 	size_t n_default_destinations;
 	struct cfg_route *routes; /* in file order; first match wins */
@@ -146,6 +156,15 @@ const char *cfg_dest_type_str(enum cfg_dest_type t);
  */
 struct rules;
 int cfg_check_rules(const struct cfg *cfg, const struct rules *rs,
+    const char *rules_file, struct diag_list *diags) MUST_CHECK;
+
+/*
+ * Every enabled rule must have somewhere to go (its own destinations, a
+ * route for its severity, or default_destinations), or its alerts would be
+ * dropped: one error per such rule (at its line) into diags. -EINVAL if
+ * any. For `run` and `check`; `replay` prints what it finds.
+ */
+int cfg_check_routes(const struct cfg *cfg, const struct rules *rs,
     const char *rules_file, struct diag_list *diags) MUST_CHECK;
 
 /*

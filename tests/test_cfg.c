@@ -713,6 +713,8 @@ test_default(void)
 	       "state_dir: %s\n"
 	       "log_level: notice\n"
 	       "metrics.listen: 127.0.0.1:9410\n"
+	       "spool.max_pending: 100000\n"
+	       "spool.pause_at: 50000\n"
 	       "default_destinations: (none)\n",
 		SMTRAIL_DEFAULT_RULES, SMTRAIL_STATEDIR),
 	    "default: summary text");
@@ -953,6 +955,8 @@ test_full(void)
 	    "state_dir: /srv/state\n"
 	    "log_level: debug\n"
 	    "metrics.listen: [::1]:9999\n"
+	    "spool.max_pending: 100000\n"
+	    "spool.pause_at: 50000\n"
 	    "default_destinations: ops-webhook, console\n"
 	    "route 1: critical -> pager\n"
 	    "route 2: warning, error, critical -> slack-ops (continue)\n"
