@@ -27,17 +27,6 @@ struct daemon_opts {
 	bool log_level_given; /* else the config's */
 };
 
-struct cfg_dest;
-struct diag;
-struct event_base;
-struct http;
-struct sink;
-
-/* A sink for a configured destination (test-destination, replay
- * --deliver and the daemon share it). */
-int daemon_sink_new(const struct cfg_dest *cd, struct event_base *base,
-    struct http *http, struct sink **ret, struct diag *reterr) MUST_CHECK;
-
 /* Runs until told to stop. Returns an exit status: 0 clean stop, 1 a
  * runtime failure (spool I/O), 2 bad configuration at start. */
 int daemon_run(const struct daemon_opts *o);

@@ -25,6 +25,7 @@
 #include "buf.h"
 #include "cfg.h"
 #include "daemon.h"
+#include "deliver.h"
 #include "diag.h"
 #include "http.h"
 #include "files.h"
@@ -173,6 +174,19 @@ cmd_check(int argc, char **argv)
 		cfg_free(c);
 		return EXIT_FILE_ERROR;
 	}
+	if (present) {
+		struct diag_list dl;
+
+		/* What run would do with these rules: somewhere to go. */
+		memset(&dl, 0, sizeof(dl));
+		r = cfg_check_routes(c, rs, rules_path(c), &dl);
+		print_diags(&dl);
+		if (r < 0) {
+			rules_free(rs);
+			cfg_free(c);
+			return EXIT_FILE_ERROR;
+		}
+	}
 	for (i = 0; i < rules_count(rs); i++) {
 		const struct rule *ru = rules_get(rs, i);
 
@@ -262,8 +276,8 @@ cli_sink(struct cli_sinks *cs, const char *name)
 			continue;
 		if (cs->sinks[i] == NULL) {
 			memset(&dg, 0, sizeof(dg));
-			if (daemon_sink_new(&cs->cfg->destinations[i], cs->base,
-				cs->http, &cs->sinks[i], &dg) < 0)
+			if (deliver_sink_new(&cs->cfg->destinations[i],
+				cs->base, cs->http, &cs->sinks[i], &dg) < 0)
 				(void)fprintf(stderr, "smtrail: %s\n", dg.msg);
 		}
 		return cs->sinks[i];

@@ -1,0 +1,617 @@
+/*
+ * deliver.c: see deliver.h. The pieces:
+ *
+ *   dsink_*    one configured destination: its sink, its queue of ready
+ *              deliveries, what is in flight, since when it fails
+ *   dlv_*      one (alert, destination): ready -> sending -> (waiting a
+ *              backoff -> ready ...) -> ended (outcome in the spool)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "backoff.h"
+#include "cfg.h"
+#include "deliver.h"
+#include "diag.h"
+#include "log.h"
+#include "metrics.h"
+#include "secret.h"
+#include "sink.h"
+#include "spool.h"
+
+/* The first retry waits about this long; each next one twice as long. */
+#define DELIVER_BACKOFF_BASE_MS 1000u
+/* A destination without its own deadline gives up after this long. */
+#define DELIVER_DEFAULT_DEADLINE_US (3600ull * 1000000)
+
+struct dlv;
+
+struct dsink {
+	struct deliver *dl;
+	char *name;
+	struct sink *sink;
+	uint64_t deadline_us;
+	unsigned in_flight;
+	unsigned refs;          /* deliveries pointing at it */
+	bool retired;           /* replaced by a reload */
+	uint64_t fail_since_us; /* first failure since its last success; 0 */
+	struct dlv *ready_head; /* waiting for a slot, FIFO */
+	struct dlv *ready_tail;
+	struct dlv *backoff; /* waiting out a backoff (list) */
+	struct metrics_counter *m_delivered;
+	struct metrics_counter *m_failed;
+	struct dsink *next;
+};
+
+struct dlv {
+	struct deliver *dl;
+	int64_t job;
+	struct dsink *ds;
+	unsigned attempt;
+	uint64_t deadline_us;
+	time_t event_time;                /* for the lag histogram; 0 unknown */
+	char rule[SPOOL_MAX_RULE_ID + 1]; /* for the log */
+	char event_id[SPOOL_MAX_EVENT_ID + 1];
+	char id[SPOOL_ALERT_ID_SIZE + SPOOL_MAX_DEST + 1]; /* delivery id */
+	struct event *timer;
+	bool sending;
+	struct dlv *next;   /* in its sink's ready queue */
+	struct dlv *b_prev; /* in its sink's backoff list */
+	struct dlv *b_next;
+	struct dlv *all_prev;
+	struct dlv *all_next;
+};
+
+struct deliver {
+	struct event_base *base;
+	struct http *http;
+	struct spool *spool;
+	struct metrics *metrics;
+	struct deliver_hooks hooks;
+	struct dsink *sinks;
+	struct dlv *dlvs; /* every delivery not yet ended */
+	size_t n_dlvs;
+	bool stopped;
+	struct event *sweep_ev; /* frees retired sinks, outside callbacks */
+	struct metrics_histogram *m_lag;
+};
+
+static void dlv_pump(struct dsink *ds);
+
+/* ---- destinations -------------------------------------------------------- */
+
+static struct dsink *
+dsink_find(struct deliver *dl, const char *name)
+{
+	struct dsink *ds;
+
+	for (ds = dl->sinks; ds != NULL; ds = ds->next)
+		if (!ds->retired && strcmp(ds->name, name) == 0)
+			return ds;
+	return NULL;
+}
+
+static void
+dsink_free(struct dsink *ds)
+{
+	sink_free(ds->sink);
+	free(ds->name);
+	free(ds);
+}
+
+/* Frees retired sinks nothing points at any more. */
+static void
+dsink_sweep(struct deliver *dl)
+{
+	struct dsink **pp = &dl->sinks;
+	struct dsink *ds;
+
+	while (*pp != NULL) {
+		ds = *pp;
+		if (ds->retired && ds->refs == 0) {
+			*pp = ds->next;
+			dsink_free(ds);
+		} else {
+			pp = &ds->next;
+		}
+	}
+}
+
+int
+deliver_sink_new(const struct cfg_dest *cd, struct event_base *base,
+    struct http *http, struct sink **ret, struct diag *reterr)
+{
+	struct sink_conf sc;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.name = cd->name;
+	sc.timeout_ms = cd->timeout_ms;
+	sc.rate_count = cd->rate_count;
+	sc.rate_period_us = cd->rate_period_us;
+	sc.fd = 1;
+	switch (cd->type) {
+	case CFG_DEST_STDOUT:
+		sc.type = SINK_TYPE_STDOUT;
+		break;
+	case CFG_DEST_WEBHOOK:
+		sc.type = SINK_TYPE_WEBHOOK;
+		sc.url = secret_value(cd->url);
+		sc.hmac_secret = secret_value(cd->hmac_secret);
+		sc.hmac_secret_len = secret_len(cd->hmac_secret);
+		break;
+	case CFG_DEST_SLACK:
+		sc.type = SINK_TYPE_SLACK;
+		sc.url = secret_value(cd->url);
+		sc.channel = cd->channel;
+		sc.username = cd->username;
+		sc.icon_emoji = cd->icon_emoji;
+		sc.mention = cd->mention;
+		break;
+	case CFG_DEST_PAGERDUTY:
+		sc.type = SINK_TYPE_PAGERDUTY;
+		sc.url = secret_value(cd->url);
+		sc.routing_key = secret_value(cd->routing_key);
+		break;
+	case CFG_DEST_COUNT:
+		return diag_set(reterr, -EINVAL, NULL, cd->line, 0,
+		    "destination '%s': unknown type", cd->name);
+	}
+	return sink_new(&sc, base, http, ret, reterr);
+}
+
+int
+deliver_configure(struct deliver *dl, const struct cfg *c, struct diag *reterr)
+{
+	struct dsink *list = NULL;
+	struct dsink *ds;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; r == 0 && i < c->n_destinations; i++) {
+		const struct cfg_dest *cd = &c->destinations[i];
+
+		ds = calloc(1, sizeof(*ds));
+		if (ds == NULL) {
+			r = -ENOMEM;
+			break;
+		}
+		ds->dl = dl;
+		ds->next = list;
+		list = ds;
+		ds->name = strdup(cd->name);
+		ds->deadline_us = cd->deadline_us ? cd->deadline_us
+						  : DELIVER_DEFAULT_DEADLINE_US;
+		r = ds->name == NULL ? -ENOMEM
+				     : deliver_sink_new(cd, dl->base, dl->http,
+					   &ds->sink, reterr);
+		ds->m_delivered = metrics_counter(dl->metrics,
+		    "smtrail_alerts_delivered_total",
+		    "Alerts delivered, by destination.", "destination",
+		    cd->name);
+		ds->m_failed =
+		    metrics_counter(dl->metrics, "smtrail_alerts_failed_total",
+			"Alerts given up on.", "destination", cd->name);
+	}
+	if (r < 0) {
+		while (list != NULL) {
+			ds = list->next;
+			dsink_free(list);
+			list = ds;
+		}
+		return r;
+	}
+	/* The old set retires; deliveries queued on it finish there. */
+	for (ds = dl->sinks; ds != NULL; ds = ds->next)
+		ds->retired = true;
+	if (list != NULL) {
+		for (ds = list; ds->next != NULL; ds = ds->next)
+			;
+		ds->next = dl->sinks;
+		dl->sinks = list;
+	}
+	dsink_sweep(dl);
+	return 0;
+}
+
+/* ---- one delivery -------------------------------------------------------- */
+
+static void
+dlv_backoff_unlink(struct dlv *v)
+{
+	struct dsink *ds = v->ds;
+
+	if (v->b_prev != NULL)
+		v->b_prev->b_next = v->b_next;
+	else if (ds->backoff == v)
+		ds->backoff = v->b_next;
+	else
+		return; /* not on the list */
+	if (v->b_next != NULL)
+		v->b_next->b_prev = v->b_prev;
+	v->b_prev = v->b_next = NULL;
+}
+
+static void
+dlv_free(struct dlv *v)
+{
+	struct deliver *dl = v->dl;
+	struct dsink *ds = v->ds;
+
+	dlv_backoff_unlink(v);
+	if (v->all_prev != NULL)
+		v->all_prev->all_next = v->all_next;
+	else
+		dl->dlvs = v->all_next;
+	if (v->all_next != NULL)
+		v->all_next->all_prev = v->all_prev;
+	dl->n_dlvs--;
+	if (v->timer != NULL)
+		event_free(v->timer);
+	free(v);
+	/* Not here: this may run inside the sink's own callback. */
+	if (--ds->refs == 0 && ds->retired && dl->sweep_ev != NULL)
+		event_active(dl->sweep_ev, 0, 0);
+}
+
+static void
+dlv_ready(struct dlv *v)
+{
+	struct dsink *ds = v->ds;
+
+	dlv_backoff_unlink(v);
+	v->next = NULL;
+	if (ds->ready_tail != NULL)
+		ds->ready_tail->next = v;
+	else
+		ds->ready_head = v;
+	ds->ready_tail = v;
+}
+
+static void
+dlv_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dlv *v = arg;
+
+	UNUSED(fd);
+	UNUSED(what);
+	dlv_ready(v);
+	dlv_pump(v->ds);
+}
+
+/* What the log and the lag histogram need, from the spooled alert. */
+static void
+dlv_describe(struct dlv *v, const char *json)
+{
+	struct json_object *o = json_tokener_parse(json);
+	struct json_object *t;
+	struct tm tm;
+
+	if (o == NULL)
+		return;
+	if (json_object_object_get_ex(o, "rule", &t))
+		(void)snprintf(v->rule, sizeof(v->rule), "%s",
+		    json_object_get_string(t));
+	if (json_object_object_get_ex(o, "eventID", &t) &&
+	    json_object_is_type(t, json_type_string))
+		(void)snprintf(v->event_id, sizeof(v->event_id), "%s",
+		    json_object_get_string(t));
+	if (json_object_object_get_ex(o, "eventTime", &t) &&
+	    json_object_is_type(t, json_type_string)) {
+		memset(&tm, 0, sizeof(tm));
+		if (strptime(json_object_get_string(t), "%Y-%m-%dT%H:%M:%S",
+			&tm) != NULL)
+			v->event_time = timegm(&tm);
+	}
+	json_object_put(o);
+}
+
+static void
+dlv_ctx(const struct dlv *v, struct log_ctx *ctx)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->rule = v->rule[0] != '\0' ? v->rule : NULL;
+	ctx->event_id = v->event_id[0] != '\0' ? v->event_id : NULL;
+}
+
+/* The delivery ended: its outcome into the spool. */
+static void
+dlv_end(struct dlv *v, const struct sink_outcome *o, enum spool_outcome oc)
+{
+	struct deliver *dl = v->dl;
+	struct log_ctx ctx;
+	int r;
+
+	dlv_ctx(v, &ctx);
+	r = spool_mark(dl->spool, v->job, v->ds->name, oc);
+	if (r == 1)
+		log_ctx_warn(&ctx,
+		    "spool: cannot write the outcome for '%s' yet; it is held "
+		    "and written once the disk allows, the alert is not sent "
+		    "again",
+		    v->ds->name);
+	else if (r < 0 && r != -EALREADY)
+		log_errno_at(LOG_LEVEL_ERR, &ctx, r,
+		    "spool: cannot record the outcome for '%s'; the alert will "
+		    "be sent again after a restart",
+		    v->ds->name);
+	if (dl->hooks.outcome != NULL)
+		dl->hooks.outcome(v->job, v->ds->name, o, true, dl->hooks.arg);
+	dlv_free(v);
+}
+
+/* The destination works again: what waits out a backoff goes now. */
+static void
+dsink_recovered(struct dsink *ds)
+{
+	while (ds->backoff != NULL) {
+		struct dlv *v = ds->backoff;
+
+		(void)evtimer_del(v->timer);
+		dlv_ready(v);
+	}
+}
+
+static void
+dlv_retry(struct dlv *v, const struct sink_outcome *o, uint64_t delay_ms)
+{
+	struct dsink *ds = v->ds;
+	struct deliver *dl = v->dl;
+	struct log_ctx ctx;
+	struct timeval tv;
+
+	dlv_ctx(v, &ctx);
+	log_ctx_warn(&ctx, "delivery to '%s' failed (%s), retrying in %llu ms",
+	    ds->name, o->detail[0] ? o->detail : sink_result_str(o->result),
+	    (unsigned long long)delay_ms);
+	if (dl->hooks.outcome != NULL)
+		dl->hooks.outcome(v->job, ds->name, o, false, dl->hooks.arg);
+	tv.tv_sec = (time_t)(delay_ms / 1000);
+	tv.tv_usec = (suseconds_t)(delay_ms % 1000) * 1000;
+	if (v->timer == NULL)
+		v->timer = evtimer_new(dl->base, dlv_timer_cb, v);
+	if (v->timer == NULL || evtimer_add(v->timer, &tv) < 0) {
+		dlv_ready(v); /* no timer: sooner beats never */
+		return;
+	}
+	v->b_prev = NULL;
+	v->b_next = ds->backoff;
+	if (ds->backoff != NULL)
+		ds->backoff->b_prev = v;
+	ds->backoff = v;
+}
+
+static void
+dlv_done(const struct sink_outcome *o, void *arg)
+{
+	struct dlv *v = arg;
+	struct deliver *dl = v->dl;
+	struct dsink *ds = v->ds;
+	struct log_ctx ctx;
+	uint64_t delay;
+	uint64_t now = now_us();
+
+	dlv_ctx(v, &ctx);
+	v->sending = false;
+	ds->in_flight--;
+	if (o->result == SINK_DELIVERED) {
+		ds->fail_since_us = 0;
+		metrics_inc(ds->m_delivered, 1);
+		if (v->event_time != 0)
+			metrics_observe(dl->m_lag,
+			    difftime(time(NULL), v->event_time));
+		log_ctx_info(&ctx, "delivered to '%s'%s%s%s", ds->name,
+		    o->detail[0] ? " (" : "", o->detail,
+		    o->detail[0] ? ")" : "");
+		dlv_end(v, o, SPOOL_DELIVERED);
+		dsink_recovered(ds);
+	} else {
+		if (ds->fail_since_us == 0)
+			ds->fail_since_us = now;
+		delay = backoff_next_ms(v->attempt++, DELIVER_BACKOFF_BASE_MS,
+		    DELIVER_BACKOFF_CAP_MS);
+		if (o->retry_after_ms > delay)
+			delay = o->retry_after_ms;
+		if (o->result == SINK_PERMANENT ||
+		    now + delay * 1000 > v->deadline_us) {
+			metrics_inc(ds->m_failed, 1);
+			log_ctx_err(&ctx,
+			    "delivery to '%s' failed for good (%s, %s after %u "
+			    "attempt(s)); the alert stays in the spool as "
+			    "failed",
+			    ds->name, o->detail, sink_result_str(o->result),
+			    v->attempt);
+			dlv_end(v, o, SPOOL_FAILED);
+		} else {
+			dlv_retry(v, o, delay);
+		}
+	}
+	dlv_pump(ds);
+	if (dl->hooks.settled != NULL)
+		dl->hooks.settled(dl->hooks.arg);
+}
+
+/* Starts what the destination's slots allow. */
+static void
+dlv_pump(struct dsink *ds)
+{
+	struct deliver *dl = ds->dl;
+
+	while (ds->ready_head != NULL && ds->in_flight < DELIVER_MAX_SENDS &&
+	    !dl->stopped) {
+		struct dlv *v = ds->ready_head;
+		struct sink_outcome o;
+		const char *json;
+		int r;
+
+		ds->ready_head = v->next;
+		if (ds->ready_head == NULL)
+			ds->ready_tail = NULL;
+		v->next = NULL;
+		json = spool_alert_json(dl->spool, v->job);
+		if (json == NULL) {
+			dlv_free(v); /* already ended */
+			continue;
+		}
+		ds->in_flight++;
+		v->sending = true;
+		r = sink_send_id(ds->sink, json, strlen(json), v->id, dlv_done,
+		    v);
+		if (r < 0) {
+			/* Not started: counts as a failed attempt (no
+			 * callback will come), so it waits a backoff. */
+			memset(&o, 0, sizeof(o));
+			o.result = SINK_RETRY;
+			o.error = r;
+			(void)snprintf(o.detail, sizeof(o.detail), "%s",
+			    strerror(-r));
+			ds->in_flight--;
+			v->sending = false;
+			dlv_retry(v, &o,
+			    backoff_next_ms(v->attempt++,
+				DELIVER_BACKOFF_BASE_MS,
+				DELIVER_BACKOFF_CAP_MS));
+		}
+	}
+}
+
+static int
+dlv_enqueue(int64_t job, const char *dest, const char *json, size_t len,
+    void *arg)
+{
+	struct deliver *dl = arg;
+	struct dsink *ds = dsink_find(dl, dest);
+	char aid[SPOOL_ALERT_ID_SIZE];
+	struct dlv *v;
+	int r;
+
+	UNUSED(len);
+	if (ds == NULL) {
+		log_err("an alert in the spool is for destination '%s', which "
+			"is no longer configured; marking it failed",
+		    dest);
+		r = spool_mark(dl->spool, job, dest, SPOOL_FAILED);
+		return r == 1 ? 0 : r;
+	}
+	r = spool_alert_id(dl->spool, job, aid);
+	if (r < 0)
+		return r;
+	v = calloc(1, sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	v->dl = dl;
+	v->job = job;
+	v->ds = ds;
+	ds->refs++;
+	v->deadline_us = now_us() + ds->deadline_us;
+	(void)snprintf(v->id, sizeof(v->id), "%s:%s", aid, dest);
+	dlv_describe(v, json);
+	v->all_next = dl->dlvs;
+	if (dl->dlvs != NULL)
+		dl->dlvs->all_prev = v;
+	dl->dlvs = v;
+	dl->n_dlvs++;
+	dlv_ready(v);
+	return 0;
+}
+
+int
+deliver_queue(struct deliver *dl, int64_t first)
+{
+	struct dsink *ds;
+	int r;
+
+	r = spool_foreach_pending_from(dl->spool, first, dlv_enqueue, dl);
+	for (ds = dl->sinks; ds != NULL; ds = ds->next)
+		dlv_pump(ds);
+	return r;
+}
+
+/* ---- the rest ------------------------------------------------------------ */
+
+static void
+deliver_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	UNUSED(fd);
+	UNUSED(what);
+	dsink_sweep(arg);
+}
+
+int
+deliver_new(struct event_base *base, struct http *http, struct spool *sp,
+    struct metrics *metrics, const struct deliver_hooks *hooks,
+    struct deliver **ret)
+{
+	struct deliver *dl = calloc(1, sizeof(*dl));
+
+	if (dl == NULL)
+		return -ENOMEM;
+	dl->base = base;
+	dl->http = http;
+	dl->spool = sp;
+	dl->metrics = metrics;
+	if (hooks != NULL)
+		dl->hooks = *hooks;
+	dl->sweep_ev = event_new(base, -1, 0, deliver_sweep_cb, dl);
+	if (dl->sweep_ev == NULL) {
+		free(dl);
+		return -ENOMEM;
+	}
+	dl->m_lag = metrics_histogram(metrics, "smtrail_delivery_lag_seconds",
+	    "Delivery time minus eventTime.", NULL, NULL, metrics_lag_buckets,
+	    ARRAY_SIZE(metrics_lag_buckets));
+	*ret = dl;
+	return 0;
+}
+
+void
+deliver_free(struct deliver *dl)
+{
+	struct dsink *ds;
+
+	if (dl == NULL)
+		return;
+	while (dl->dlvs != NULL)
+		dlv_free(dl->dlvs);
+	while (dl->sinks != NULL) {
+		ds = dl->sinks->next;
+		dsink_free(dl->sinks);
+		dl->sinks = ds;
+	}
+	event_free(dl->sweep_ev);
+	free(dl);
+}
+
+void
+deliver_stop(struct deliver *dl)
+{
+	dl->stopped = true;
+}
+
+void
+deliver_stats(const struct deliver *dl, struct deliver_stats *ret)
+{
+	const struct dsink *ds;
+	uint64_t since = 0;
+	bool working = false;
+	bool busy = false;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->queued = dl->n_dlvs;
+	for (ds = dl->sinks; ds != NULL; ds = ds->next) {
+		ret->in_flight += ds->in_flight;
+		if (ds->refs == 0)
+			continue;
+		busy = true;
+		if (ds->fail_since_us == 0)
+			working = true;
+		else if (ds->fail_since_us > since)
+			since = ds->fail_since_us;
+	}
+	ret->failing_since_us = busy && !working ? since : 0;
+}

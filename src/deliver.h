@@ -1,0 +1,108 @@
+/*
+ * deliver.h: alerts from the spool to their destinations (DESIGN.md,
+ * "Sinks": the one delivery path).
+ *
+ * One delivery per (spooled alert, destination), in spool order, at most
+ * DELIVER_MAX_SENDS in flight per destination. A failed attempt is retried
+ * with backoff (exponential from 1 s with jitter, capped at
+ * DELIVER_BACKOFF_CAP_MS; a longer Retry-After is honoured) until the
+ * destination's deadline, then given up: the alert stays in the spool as
+ * failed, counted and logged at err. A permanent refusal (4xx, an alert
+ * the sink cannot render) is given up at once. When a destination answers
+ * 2xx again, its deliveries waiting out a backoff go at once, so a
+ * recovered receiver drains its backlog in seconds, not after the longest
+ * backoff.
+ *
+ * Every attempt of one alert to one destination carries the same delivery
+ * id, "<alert id>:<destination>" (spool_alert_id()), in this process and
+ * after a restart: a delivery in flight when the process died is sent
+ * again, and the receiver can tell (webhooks: X-Smtrail-Delivery-Id).
+ *
+ * Outcomes go to the spool (spool_mark()); one the spool cannot write yet
+ * is held there (spool.h) and never sent again by this process.
+ *
+ * Destinations: deliver_configure() builds a sink per configured
+ * destination; a later call (a reload) builds a new set, and deliveries
+ * already queued keep the sink they were queued for until they end. An
+ * alert for a destination no longer configured is marked failed.
+ *
+ * Part of the daemon (it logs each outcome, with the rule and eventID);
+ * also used by the command line. Loop thread only. Callbacks never run
+ * from inside a deliver_*() call.
+ */
+#ifndef SMTRAIL_DELIVER_H
+#define SMTRAIL_DELIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+struct cfg;
+struct cfg_dest;
+struct diag;
+struct event_base;
+struct http;
+struct metrics;
+struct sink;
+struct sink_outcome;
+struct spool;
+struct deliver; /* opaque */
+
+/* In flight per destination: enough to hide a receiver's latency. */
+#define DELIVER_MAX_SENDS 4
+/* The longest wait between two attempts (unless Retry-After asks more). */
+#define DELIVER_BACKOFF_CAP_MS 60000u
+
+struct deliver_hooks {
+	/*
+	 * A delivery ended: delivered (final, o->result SINK_DELIVERED) or
+	 * given up (final), or an attempt failed and will be retried (not
+	 * final). NULL: nothing to tell.
+	 */
+	void (*outcome)(int64_t job, const char *dest,
+	    const struct sink_outcome *o, bool final, void *arg);
+	/* Something finished: a caller waiting for room or for idleness
+	 * looks again. NULL: nothing. */
+	void (*settled)(void *arg);
+	void *arg;
+};
+
+/* metrics may be NULL. Borrowed until deliver_free(): base, http, spool,
+ * metrics. */
+int deliver_new(struct event_base *base, struct http *http, struct spool *sp,
+    struct metrics *metrics, const struct deliver_hooks *hooks,
+    struct deliver **ret) MUST_CHECK;
+/* Cancels what is in flight (it stays pending in the spool). NULL ok. */
+void deliver_free(struct deliver *dl);
+
+/*
+ * The destinations of c (borrowed only for the call). -EINVAL (reterr
+ * says which destination and why) leaves the current set in place.
+ */
+int deliver_configure(struct deliver *dl, const struct cfg *c,
+    struct diag *reterr) MUST_CHECK;
+
+/* The sink for one configured destination (test-destination, replay). */
+int deliver_sink_new(const struct cfg_dest *cd, struct event_base *base,
+    struct http *http, struct sink **ret, struct diag *reterr) MUST_CHECK;
+
+/* Queues every pending (alert, destination) from job id first on (1:
+ * all, at startup; else the first job spooled since the last sync). */
+int deliver_queue(struct deliver *dl, int64_t first) MUST_CHECK;
+
+/* Starts nothing new (shutdown): queued deliveries stay pending in the
+ * spool for the next start. */
+void deliver_stop(struct deliver *dl);
+
+struct deliver_stats {
+	size_t in_flight; /* attempts on the wire */
+	size_t queued;    /* every delivery not yet ended, in_flight too */
+	/* Monotonic µs since when every destination that has deliveries
+	 * has seen only failures; 0: some destination works, or idle. */
+	uint64_t failing_since_us;
+};
+void deliver_stats(const struct deliver *dl, struct deliver_stats *ret);
+
+#endif
