@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """receiver.py: a real HTTP webhook receiver for the daemon tests and the demo.
 
-    python3 tests/receiver.py DIR [--port-file F] [--script "500,500,200"]
-                                  [--retry-after N] [--key HMACKEY]
+    python3 tests/receiver.py DIR [--port N] [--script "500,500,200"] [--script-file F]
+                                  [--retry-after N] [--key HMACKEY] [--delay SECONDS]
 
-Listens on 127.0.0.1 (a free port, written to DIR/port), appends every POST
-to DIR/received.jsonl as one line: {"status": S, "body": <the JSON body>,
-"sig_ok": true|false|null, "t": unix seconds}. The status answered for the
-n-th POST is the n-th entry of --script (the last one repeats; default 200);
-429 answers carry Retry-After: N. sig_ok checks X-Smtrail-Signature against
---key (null without a key). GET /NAME serves DIR/www/NAME. SIGTERM stops
-it. Stdlib only.
+Listens on 127.0.0.1 (a free port unless --port, written to DIR/port), appends
+every POST to DIR/received.jsonl as one line: {"status": S, "body": <the JSON
+body>, "sig_ok": true|false|null, "t": unix seconds when answered, "t0": unix
+seconds when it arrived, "delivery_id": its X-Smtrail-Delivery-Id header or
+null}; the line is written just before the answer is sent. The status
+answered for the n-th POST is the n-th entry of --script (the last one
+repeats; default 200); with --script-file it is the integer in F, read at
+each POST (unreadable: 200), so a test can turn a running receiver from
+failing to succeeding. Each POST is answered --delay seconds after it arrived
+(default 0), several at once (a thread per connection). 429 answers carry
+Retry-After: N. sig_ok checks X-Smtrail-Signature against --key (null
+without a key). GET /NAME serves DIR/www/NAME. SIGTERM stops it. Stdlib only.
 """
 import argparse
 import hashlib
@@ -23,6 +28,15 @@ import threading
 import time
 
 
+def scripted_status(path):
+    """The status in --script-file: its integer, or 200 if it has none."""
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return 200
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("dir")
@@ -30,6 +44,8 @@ def main():
     p.add_argument("--retry-after", default="1")
     p.add_argument("--key")
     p.add_argument("--port", type=int, default=0)
+    p.add_argument("--delay", type=float, default=0.0)
+    p.add_argument("--script-file")
     a = p.parse_args()
     script = [int(x) for x in a.script.split(",")]
     lock = threading.Lock()
@@ -59,12 +75,15 @@ def main():
             self.wfile.write(data)
 
         def do_POST(self):
+            t0 = time.time()
             n = int(self.headers.get("Content-Length", "0"))
             raw = self.rfile.read(n)
             with lock:
                 i = state["n"]
                 state["n"] += 1
             status = script[min(i, len(script) - 1)]
+            if a.script_file is not None:
+                status = scripted_status(a.script_file)
             sig_ok = None
             if a.key is not None:
                 want = "sha256=" + hmac.new(a.key.encode(), raw, hashlib.sha256).hexdigest()
@@ -73,9 +92,13 @@ def main():
                 body = json.loads(raw)
             except ValueError:
                 body = raw.decode("utf-8", "replace")
+            if a.delay > 0:
+                time.sleep(max(0.0, t0 + a.delay - time.time()))
             with lock:
                 out.write(json.dumps({"status": status, "body": body,
-                                      "sig_ok": sig_ok, "t": time.time()}) + "\n")
+                                      "sig_ok": sig_ok, "t": time.time(), "t0": t0,
+                                      "delivery_id": self.headers.get("X-Smtrail-Delivery-Id")})
+                          + "\n")
             self.send_response(status)
             if status == 429:
                 self.send_header("Retry-After", a.retry_after)
