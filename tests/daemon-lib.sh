@@ -8,6 +8,8 @@ S="$T_TMP/state"
 mkdir -p "$M" "$R" "$S"
 DAEMON_PID=
 RCV_PID=
+PROXY_PID=
+P="$T_TMP/proxy"
 
 moto() { "$PY" "$TOP_SRCDIR/tests/moto.py" "$@"; }
 
@@ -18,6 +20,8 @@ cleanup() {
 	fi
 	[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
 	[ -n "$RCV_PID" ] && kill "$RCV_PID" 2>/dev/null
+	[ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null
+	[ -n "${TMPFS:-}" ] && umount -l "$TMPFS" 2>/dev/null
 	moto stop "$M" >/dev/null 2>&1
 	rm -rf "$T_TMP"
 }
@@ -71,7 +75,7 @@ metrics: {listen: "127.0.0.1:${METRICS_PORT:-0}"}
 default_destinations: [hook]
 destinations:
   hook: {type: webhook, url: "http://127.0.0.1:${RCV_PORT:-1}/hook", hmac_secret_file: "$T_TMP/hook.key",
-         timeout: 2s, deadline: ${DEADLINE:-1h}}
+         timeout: ${HOOK_TIMEOUT:-2s}, deadline: ${DEADLINE:-1h}}
 $1
 YAML
 }
@@ -86,12 +90,12 @@ daemon_up() { # daemon_up: starts `smtrail run`, waits for "ready"
 
 # wait_log PATTERN SECONDS: until daemon.log has PATTERN (grep -E).
 wait_log() {
-	i=0
-	while [ $i -lt $(($2 * 10)) ]; do
+	_wl_i=0
+	while [ $_wl_i -lt $(($2 * 10)) ]; do
 		grep -Eq -- "$1" "$T_TMP/daemon.log" 2>/dev/null && return 0
 		kill -0 "$DAEMON_PID" 2>/dev/null || return 1
 		sleep 0.1
-		i=$((i + 1))
+		_wl_i=$((_wl_i + 1))
 	done
 	return 1
 }
@@ -110,11 +114,11 @@ queue_counts() { moto receive "$M" "$SMTRAIL_QUEUE_URL"; }
 
 # wait_queue_empty SECONDS
 wait_queue_empty() {
-	i=0
-	while [ $i -lt "$1" ]; do
+	_wq_i=0
+	while [ $_wq_i -lt "$1" ]; do
 		[ "$(queue_counts)" = "visible=0 inflight=0" ] && return 0
 		sleep 1
-		i=$((i + 1))
+		_wq_i=$((_wq_i + 1))
 	done
 	return 1
 }
@@ -150,3 +154,73 @@ resource-policy-changed demo-0005-0000-4000-8000-000000000000
 rotation-failed demo-0004-0000-4000-8000-000000000000
 secret-deleted demo-0006-0000-4000-8000-000000000000
 secret-read-denied demo-0002-0000-4000-8000-000000000000"
+
+# ---- faults ---------------------------------------------------------------
+
+KEYP="AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/25"
+
+# proxy_up: tests/s3proxy.py in front of moto's S3; the daemon started
+# after this fetches through it (AWS_ENDPOINT_URL_S3), SQS stays on moto.
+proxy_up() {
+	mkdir -p "$P"
+	"$PY" "$TOP_SRCDIR/tests/s3proxy.py" "$P" --upstream "$MOTO_ENDPOINT" \
+	    2>"$T_TMP/proxy.err" &
+	PROXY_PID=$!
+	wait_until 5 test -s "$P/port" || bail "s3proxy start"
+	AWS_ENDPOINT_URL_S3="http://127.0.0.1:$(cat "$P/port")"
+	export AWS_ENDPOINT_URL_S3
+}
+
+# setmode TEXT: the proxy's fault mode (tests/s3proxy.py), atomically.
+setmode() { printf '%s\n' "$1" >"$P/mode.tmp" && mv "$P/mode.tmp" "$P/mode"; }
+
+# trail NAME N [mktrail options]: a gzipped log with N DeleteSecret events
+# (eventIDs NAME-000001...), uploaded as $KEYP/NAME.json.gz.
+trail() {
+	_tn=$1 _tc=$2
+	shift 2
+	"$PY" "$TOP_SRCDIR/tests/mktrail.py" "$T_TMP/$_tn.json.gz" --events "$_tc" \
+	    --id-prefix "$_tn" --secret-prefix "$_tn" "$@" || bail "mktrail $_tn"
+	moto put "$M" "$BUCKET" "$KEYP/$_tn.json.gz" "$T_TMP/$_tn.json.gz" >/dev/null ||
+	    bail "put $_tn"
+}
+
+# publish_names NAME...: one CloudTrail notification per $KEYP/NAME.json.gz.
+publish_names() {
+	_pk=
+	for _n in "$@"; do _pk="$_pk $KEYP/$_n.json.gz"; done
+	# shellcheck disable=SC2086
+	moto publish-keys "$M" "$SMTRAIL_TOPIC_ARN" "$BUCKET" $_pk || bail "publish"
+}
+
+# expect_alerts NAME N...: the "rule eventID" lines trail NAME N gives.
+expect_alerts() {
+	while [ $# -ge 2 ]; do
+		seq 1 "$2" | awk -v n="$1" '{ printf "secret-deleted %s-%06d\n", n, $1 }'
+		shift 2
+	done
+}
+
+# received_sorted: the accepted alerts, sorted; dups: the repeated ones.
+received_sorted() { received | sort; }
+dups() { received | sort | uniq -d; }
+
+# healthz: HZ (the status code) and HZ_BODY from the daemon's /healthz.
+healthz() {
+	_hp=$(sed -n 's/.*metrics on http:\/\/127.0.0.1:\([0-9]*\)\/metrics.*/\1/p' \
+	    "$T_TMP/daemon.log" | tail -1)
+	HZ=$(curl -s -o "$T_TMP/hz" -w '%{http_code}' "http://127.0.0.1:$_hp/healthz")
+	HZ_BODY=$(cat "$T_TMP/hz" 2>/dev/null)
+}
+# healthz_is CODE: for wait_until.
+healthz_is() { healthz; [ "$HZ" = "$1" ]; }
+
+# has_alert EVENTID: the receiver accepted secret-deleted EVENTID.
+has_alert() { received | grep -qx "secret-deleted $1"; }
+
+# canary NAME [SECONDS]: a fresh one-event file through SNS arrives.
+canary() {
+	trail "$1" 1
+	publish_names "$1"
+	wait_until "${2:-30}" has_alert "$1-000001"
+}

@@ -15,6 +15,8 @@ The shell and C tests never talk to moto's Python API; they run this script:
     python3 tests/moto.py publish DIR TOPIC_ARN MESSAGE_FILE # (UTF-8), nothing stripped
     python3 tests/moto.py receive DIR QUEUE_URL      # "visible=N inflight=M"
     python3 tests/moto.py cloudtrail-message BUCKET KEY...   # CloudTrail's SNS message, no newline
+    python3 tests/moto.py publish-keys DIR TOPIC_ARN BUCKET KEY...  # one such message per key
+    python3 tests/moto.py mb DIR BUCKET                      # another bucket
     eval "$(python3 tests/moto.py assume-role DIR)"  # temporary ASIA... keys + session token
     python3 tests/moto.py stop DIR       # idempotent; start DIR also stops DIR's old moto
 
@@ -389,6 +391,13 @@ def main():
     s = sub.add_parser("receive")
     s.add_argument("dir")
     s.add_argument("queue_url")
+    s = sub.add_parser("publish-keys")
+    for x in ("dir", "topic_arn", "bucket"):
+        s.add_argument(x)
+    s.add_argument("keys", nargs="+")
+    s = sub.add_parser("mb")
+    s.add_argument("dir")
+    s.add_argument("bucket")
     s = sub.add_parser("cloudtrail-message")
     s.add_argument("bucket")
     s.add_argument("keys", nargs="+")
@@ -419,6 +428,13 @@ def main():
                 TopicArn=a.topic_arn, Message=read_file(a.file).decode())
         elif a.cmd == "receive":
             cmd_receive(a.dir, a.queue_url)
+        elif a.cmd == "publish-keys":
+            sns = user_client(need_env(a.dir), "sns")
+            for k in a.keys:
+                sns.publish(TopicArn=a.topic_arn, Message=json.dumps(
+                    {"s3Bucket": a.bucket, "s3ObjectKey": [k]}, separators=(",", ":")))
+        elif a.cmd == "mb":
+            user_client(need_env(a.dir), "s3").create_bucket(Bucket=a.bucket)
         elif a.cmd == "cloudtrail-message":
             # Compact, and no newline: `cloudtrail-message ... >F` then `publish DIR ARN F`
             # sends exactly what CloudTrail would.

@@ -3,6 +3,7 @@
 
     python3 tests/receiver.py DIR [--port N] [--script "500,500,200"] [--script-file F]
                                   [--retry-after N] [--key HMACKEY] [--delay SECONDS]
+                                  [--delay-file F]
 
 Listens on 127.0.0.1 (a free port unless --port, written to DIR/port), appends
 every POST to DIR/received.jsonl as one line: {"status": S, "body": <the JSON
@@ -13,7 +14,9 @@ answered for the n-th POST is the n-th entry of --script (the last one
 repeats; default 200); with --script-file it is the integer in F, read at
 each POST (unreadable: 200), so a test can turn a running receiver from
 failing to succeeding. Each POST is answered --delay seconds after it arrived
-(default 0), several at once (a thread per connection). 429 answers carry
+(default 0; with --delay-file, the number in F read at each POST), several at
+once (a thread per connection); its arrival is appended at once to
+DIR/arrivals.jsonl as {"t0": ..., "delivery_id": ...}. 429 answers carry
 Retry-After: N. sig_ok checks X-Smtrail-Signature against --key (null
 without a key). GET /NAME serves DIR/www/NAME. SIGTERM stops it. Stdlib only.
 """
@@ -46,11 +49,22 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--script-file")
+    p.add_argument("--delay-file")
     a = p.parse_args()
     script = [int(x) for x in a.script.split(",")]
     lock = threading.Lock()
     state = {"n": 0}
     out = open(os.path.join(a.dir, "received.jsonl"), "a", buffering=1)
+    arrivals = open(os.path.join(a.dir, "arrivals.jsonl"), "a", buffering=1)
+
+    def delay_now():
+        if a.delay_file is None:
+            return a.delay
+        try:
+            with open(a.delay_file) as f:
+                return float(f.read().strip())
+        except (OSError, ValueError):
+            return a.delay
 
     class H(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -79,6 +93,10 @@ def main():
             n = int(self.headers.get("Content-Length", "0"))
             raw = self.rfile.read(n)
             with lock:
+                arrivals.write(json.dumps({"t0": t0, "delivery_id":
+                                           self.headers.get("X-Smtrail-Delivery-Id")}) + "\n")
+            delay = delay_now()
+            with lock:
                 i = state["n"]
                 state["n"] += 1
             status = script[min(i, len(script) - 1)]
@@ -92,8 +110,8 @@ def main():
                 body = json.loads(raw)
             except ValueError:
                 body = raw.decode("utf-8", "replace")
-            if a.delay > 0:
-                time.sleep(max(0.0, t0 + a.delay - time.time()))
+            if delay > 0:
+                time.sleep(max(0.0, t0 + delay - time.time()))
             with lock:
                 out.write(json.dumps({"status": status, "body": body,
                                       "sig_ok": sig_ok, "t": time.time(), "t0": t0,
@@ -106,7 +124,11 @@ def main():
             self.end_headers()
             self.wfile.write(b"ok")
 
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), H)
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address):
+            pass  # a client that went away (a killed daemon): not news
+
+    srv = Server(("127.0.0.1", a.port), H)
     with open(os.path.join(a.dir, "port.tmp"), "w") as f:
         f.write(str(srv.server_address[1]))
     os.rename(os.path.join(a.dir, "port.tmp"), os.path.join(a.dir, "port"))
