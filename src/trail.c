@@ -58,8 +58,6 @@
 
 /* Inflate output window: big enough to amortise calls, small enough for L2. */
 #define TRAIL_WINDOW (128u << 10)
-/* Nesting, top-level object included; deeper is not a CloudTrail file. */
-#define TRAIL_MAX_DEPTH 512
 #define TRAIL_SOURCE "secretsmanager.amazonaws.com"
 #define TRAIL_SOURCE_LEN (sizeof(TRAIL_SOURCE) - 1)
 

@@ -35,8 +35,6 @@
 
 #define SM "secretsmanager.amazonaws.com"
 #define BIG (64u << 20)
-/* trail.c's TRAIL_MAX_DEPTH: the top-level object included. */
-#define MAX_DEPTH 512
 /* A literal and its length, NULs inside included. */
 #define LIT(s) s, sizeof(s) - 1
 /* Byte-by-byte feeding above this size costs too much under valgrind. */
@@ -109,7 +107,7 @@ naive(const void *doc, size_t len, struct buf *out)
 	} else if (buf_append(&json, doc, len) < 0) {
 		goto out;
 	}
-	tok = json_tokener_new_ex(2 * MAX_DEPTH);
+	tok = json_tokener_new_ex(2 * TRAIL_MAX_DEPTH);
 	/* What the scanner promises is RFC 8259, not json-c's extensions. */
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	root = json_tokener_parse_ex(tok, json.data != NULL ? json.data : "",
@@ -320,10 +318,10 @@ test_errors(void)
 
 		buf_reset(&b);
 		must(buf_puts(&b, "{\"Records\":[{\"deep\":"));
-		for (d = 0; d < MAX_DEPTH - 3 + pad; d++)
+		for (d = 0; d < TRAIL_MAX_DEPTH - 3 + pad; d++)
 			must(buf_putc(&b, d % 3 == 0 ? '{' : '['));
 		(void)snprintf(name, sizeof(name), "%zu levels",
-		    MAX_DEPTH + pad);
+		    TRAIL_MAX_DEPTH + pad);
 		ok(agree_quiet(name, b.data, b.len, &x), "%s: agree", name);
 		is_int(x.r, -EBADMSG, "%s: -EBADMSG", name);
 		ok(strstr(x.msg,
