@@ -6,6 +6,8 @@
 
 /* CloudTrail caps an event at 256 KB; leave room for pretty-printed files. */
 #define TRAIL_MAX_RECORD (4u << 20)
+/* Nesting, top-level object included; deeper is not a CloudTrail file. */
+#define TRAIL_MAX_DEPTH 512
 /* Default cap on an object's inflated size (an org trail file is < 1 GB). */
 #define TRAIL_MAX_INFLATED (2ull << 30)
 /* A rules or config file larger than this is a mistake, not a config. */

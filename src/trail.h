@@ -14,9 +14,21 @@
  * The record and raw span are borrowed for the duration of the callback.
  * A callback returning < 0 stops the scan; that code is returned.
  *
+ * A record over TRAIL_MAX_RECORD bytes, or nested past TRAIL_MAX_DEPTH
+ * (src/limits.h; the top-level object and Records count, so a record may
+ * nest 510 levels, itself included), is skipped: scanned to its end, but
+ * not kept, parsed or handed to cb; stats count it in skipped, and
+ * trail_skipped_first() says which was first, where and why. The scan goes
+ * on with the next record: one odd record costs no other its alert. It must
+ * still end: a NUL byte, a bracket that does not match or truncation fails
+ * the scan there as anywhere, except that brackets past TRAIL_MAX_DEPTH are
+ * only counted, not matched (a "[}" that deep is not seen). Nesting past
+ * TRAIL_MAX_DEPTH outside a record (another top-level key's value, an array
+ * in Records) is followed the same way, and counted nowhere.
+ *
  * Errors (the scanner is then dead until trail_reset): -EBADMSG malformed
- * gzip or JSON, truncated input (found by trail_finish); -E2BIG a record or
- * the inflated object over its limit; -ENOMEM. The diag says what and at
+ * gzip or JSON, truncated input (found by trail_finish); -E2BIG the
+ * inflated object over its limit; -ENOMEM. The diag says what and at
  * which byte offset (of the inflated JSON, or of the input for gzip errors).
  * Records before the error have already been delivered. How the input is
  * cut into chunks never changes the result, with one exception: ISA-L may
@@ -26,9 +38,10 @@
  * rather than "corrupt gzip stream"); -EBADMSG either way. zlib builds are
  * exact (tests/fuzz/corpus/trail/trail-isal-gzip-error-depends-on-cut.gz).
  *
- * Memory is bounded by the largest record plus a fixed window, whatever the
- * object's size. No allocation per record in the steady state. Not thread
- * safe; one scanner per concurrent object. Never prints.
+ * Memory is bounded by TRAIL_MAX_RECORD plus a fixed window, whatever the
+ * size of the object or of its records. No allocation per record in the
+ * steady state. Not thread safe; one scanner per concurrent object. Never
+ * prints.
  */
 #ifndef SMTRAIL_TRAIL_H
 #define SMTRAIL_TRAIL_H
@@ -51,6 +64,9 @@ struct trail_stats {
 	uint64_t records;    /* records in the Records array */
 	uint64_t candidates; /* records that passed the text prefilter */
 	uint64_t matched;    /* records handed to the callback */
+	/* Records skipped (in records too): over TRAIL_MAX_RECORD bytes or
+	 * nested past TRAIL_MAX_DEPTH. */
+	uint64_t skipped;
 };
 
 int trail_new(struct trail **ret) MUST_CHECK;
@@ -73,6 +89,14 @@ int trail_finish(struct trail *t, trail_record_cb *cb, void *arg,
     struct diag *reterr) MUST_CHECK;
 
 const struct trail_stats *trail_stats(const struct trail *t);
+
+/*
+ * The first record skipped since trail_reset, for the log: "record at byte
+ * N skipped: over 4194304 bytes" or "...: nesting deeper than 512" (N: the
+ * offset of its '{' in the JSON), as a warning. NULL if none was. Borrowed
+ * until the next trail_reset.
+ */
+const struct diag *trail_skipped_first(const struct trail *t);
 
 /* Convenience: reset, feed all of data, finish. */
 int trail_scan(struct trail *t, const void *data, size_t len,

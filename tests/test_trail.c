@@ -5,7 +5,8 @@
  * check() scans a document every way we know: in one shot, a byte at a
  * time, in random chunks (fresh scanner and reused one), and, for JSON, also
  * gzipped and as a multi-member gzip, each fed those ways too. All must agree
- * on the return code, the diag, the counts and the eventIDs delivered.
+ * on the return code, the diag, the counts, the records skipped (and the
+ * first one's diag) and the eventIDs delivered.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -84,6 +85,12 @@ run(const void *doc, size_t len, enum feed how, struct tl_scan *g)
 }
 
 #define CHECK_GZ 0x1 /* doc is JSON: also try it gzipped, one and 3 members */
+/*
+ * Big doc (valgrind pays for every megabyte): in random chunks, with fresh
+ * and reused scanners, besides the one piece; gzipped (with CHECK_GZ) as
+ * one member only, in random chunks only.
+ */
+#define CHECK_LIGHT 0x2
 
 /*
  * Scans doc every way; *ret gets the one-shot result of doc as given (the
@@ -105,7 +112,10 @@ scan_all(const char *name, const void *doc, size_t len, int flags,
 	buf_init(&forms[2], BIG);
 	if (buf_append(&forms[0], doc, len) < 0)
 		abort();
-	if ((flags & CHECK_GZ) != 0) {
+	if ((flags & CHECK_GZ) != 0 && (flags & CHECK_LIGHT) != 0) {
+		tl_gzip(&forms[1], doc, len, NULL);
+		nforms = 2;
+	} else if ((flags & CHECK_GZ) != 0) {
 		tl_gzip(&forms[1], doc, len, NULL);
 		/* An empty member first, then three pieces. */
 		tl_gzip(&forms[2], "", 0, NULL);
@@ -119,33 +129,29 @@ scan_all(const char *name, const void *doc, size_t len, int flags,
 	tl_scan_init(ret);
 	run(forms[0].data, forms[0].len, FEED_ONESHOT, ret);
 	for (f = 0; f < nforms; f++) {
-		struct tl_scan first;
-
-		tl_scan_init(&first);
 		for (how = 0; how < FEED_COUNT; how++) {
 			struct tl_scan g;
 
 			if (how == FEED_BYTES && forms[f].len > BYTEWISE_MAX)
 				continue;
+			if ((flags & CHECK_LIGHT) != 0 &&
+			    (how == FEED_ONESHOT ||
+				(f > 0 && how != FEED_RANDOM)))
+				continue;
 			tl_scan_init(&g);
 			run(forms[f].data, forms[f].len, (enum feed)how, &g);
-			if (how == FEED_ONESHOT) {
-				first.r = g.r;
-				first.st = g.st;
-			}
 			/* Feeding stops at an error: bytes_in varies. */
 			if (!tl_scan_same(&g, ret) ||
-			    (g.r == 0 && g.st.bytes_in != first.st.bytes_in)) {
+			    (g.r == 0 && g.st.bytes_in != forms[f].len)) {
 				agree = 0;
 				diag_note("%s: %s fed %d: r=%d '%s' ids=%zu "
-					  "records=%llu",
+					  "records=%llu skipped=%llu '%s'",
 				    name, form_name[f], how, g.r, g.msg,
-				    g.ids.len,
-				    (unsigned long long)g.st.records);
+				    g.ids.len, (unsigned long long)g.st.records,
+				    (unsigned long long)g.st.skipped, g.skip);
 			}
 			tl_scan_done(&g);
 		}
-		tl_scan_done(&first);
 	}
 	ok(agree, "%s: every way of feeding agrees", name);
 	buf_done(&forms[0]);
@@ -153,10 +159,14 @@ scan_all(const char *name, const void *doc, size_t len, int flags,
 	buf_done(&forms[2]);
 }
 
-/* scan_all(), then the exact result: code, eventIDs, diag prefix. */
+/*
+ * scan_all(), then the exact result: code, eventIDs, diag prefix, and the
+ * records skipped with the first one's diag, in full (want_skip NULL: "").
+ */
 static void
-check(const char *name, const char *doc, size_t len, int flags, int want_r,
-    const char *want_ids, const char *want_msg)
+check_skip(const char *name, const char *doc, size_t len, int flags, int want_r,
+    const char *want_ids, const char *want_msg, uint64_t want_skipped,
+    const char *want_skip)
 {
 	struct tl_scan g;
 
@@ -166,6 +176,64 @@ check(const char *name, const char *doc, size_t len, int flags, int want_r,
 	if (want_msg != NULL)
 		ok(strncmp(g.msg, want_msg, strlen(want_msg)) == 0,
 		    "%s: diag '%s' starts '%s'", name, g.msg, want_msg);
+	is_int((long long)g.st.skipped, (long long)want_skipped,
+	    "%s: %llu records skipped", name, (unsigned long long)want_skipped);
+	is_str(g.skip, want_skip != NULL ? want_skip : "",
+	    "%s: the first skip's diag", name);
+	tl_scan_done(&g);
+}
+
+/* check_skip(), nothing skipped. */
+static void
+check(const char *name, const char *doc, size_t len, int flags, int want_r,
+    const char *want_ids, const char *want_msg)
+{
+	check_skip(name, doc, len, flags, want_r, want_ids, want_msg, 0, NULL);
+}
+
+/* Feeding that cuts at every byte from at - 4 to at + 4, few cuts else. */
+struct cuts {
+	size_t at;
+	size_t off;
+};
+
+static size_t
+cut_around(void *arg)
+{
+	struct cuts *c = arg;
+	size_t n = 1;
+
+	if (c->off + 4 < c->at)
+		n = c->at - 4 - c->off;
+	else if (c->off >= c->at + 4)
+		n = SIZE_MAX / 2; /* the rest */
+	c->off += n;
+	return n;
+}
+
+/*
+ * A big document in one piece, then cut at every byte around at (where a
+ * record meets its limit), by the reused scanner; one test: they agree.
+ * *ret gets the one-piece result (tl_scan_done() it).
+ */
+static void
+scan_around(const char *name, const char *doc, size_t len, size_t at,
+    struct tl_scan *ret)
+{
+	struct cuts c = {at, 0};
+	struct tl_scan g;
+	bool same;
+
+	tl_scan_init(ret);
+	run(doc, len, FEED_ONESHOT, ret);
+	tl_scan_init(&g);
+	tl_scan_run(reused, doc, len, cut_around, &c, &g);
+	same = tl_scan_same(&g, ret);
+	if (!same)
+		diag_note("%s: cut: r=%d '%s' ids=%zu skipped=%llu '%s'", name,
+		    g.r, g.msg, g.ids.len, (unsigned long long)g.st.skipped,
+		    g.skip);
+	ok(same, "%s: cut at every byte around %zu, the same", name, at);
 	tl_scan_done(&g);
 }
 
@@ -262,6 +330,7 @@ sample(const char *rel, long long want_records, long long want_matched,
 	is_int((long long)g.st.records, (long long)ref_records,
 	    "%s: %llu records, as the reference", rel,
 	    (unsigned long long)ref_records);
+	is_int((long long)g.st.skipped, 0, "%s: none skipped", rel);
 	is_str(tl_scan_ids(&g), want.data != NULL ? want.data : "",
 	    "%s: the reference's eventIDs, in order", rel);
 	is_int((long long)g.st.bytes_json, (long long)json.len,
@@ -284,6 +353,53 @@ out:
 }
 
 /* ---- hostile input --------------------------------------------------- */
+
+static void
+put(struct buf *b, const char *s)
+{
+	if (buf_puts(b, s) < 0)
+		abort();
+}
+
+/* n bytes c, without a call per byte (valgrind pays for each). */
+static void
+put_n(struct buf *b, char c, size_t n)
+{
+	if (buf_reserve(b, n) < 0)
+		abort();
+	memset(b->data + b->len, c, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+/*
+ * n containers, '[' and an object whose key is full of brackets in turn,
+ * the value inner at the bottom, then each one closed.
+ */
+static void
+put_nest(struct buf *b, unsigned n, const char *inner)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		put(b, i % 2 == 0 ? "[" : "{\"k}]\\\"\":");
+	put(b, inner);
+	while (n-- > 0)
+		put(b, n % 2 == 0 ? "]" : "}");
+}
+
+/* A record levels deep, itself included; brackets in its strings. */
+static void
+put_deep(struct buf *b, const char *src, const char *id, unsigned levels)
+{
+	put(b, "{\"eventSource\":\"");
+	put(b, src);
+	put(b, "\",\"eventID\":\"");
+	put(b, id);
+	put(b, "\",\"p\":");
+	put_nest(b, levels - 1, "\"}]\\\"{[\\\\\"");
+	put(b, ",\"q\":\"]}\"}");
+}
 
 static void
 test_not_an_object(void)
@@ -676,8 +792,9 @@ test_depth(void)
 	for (i = 0; i < 100000; i++)
 		if (buf_putc(&b, '[') < 0)
 			abort();
-	check("100000 levels", b.data, b.len, CHECK_GZ, -EBADMSG, "",
-	    "malformed JSON at byte 516: nesting deeper than 512");
+	/* Past 512 in another key's value: followed (counted), not kept. */
+	check("100000 levels, unclosed", b.data, b.len, CHECK_GZ, -EBADMSG, "",
+	    "truncated at byte 100005");
 	/* A matching record nested 500 deep: json-c takes it too. */
 	buf_reset(&b);
 	if (buf_puts(&b,
@@ -694,15 +811,188 @@ test_depth(void)
 		abort();
 	check("a record 500 levels deep", b.data, b.len, CHECK_GZ, 0, "nest\n",
 	    NULL);
-	/* Records nested too deep inside the record. */
+	/* A record nested too deep, and cut there: truncated, not skipped. */
 	buf_reset(&b);
 	if (buf_puts(&b, "{\"Records\":[{\"p\":") < 0)
 		abort();
 	for (i = 0; i < 600; i++)
 		if (buf_putc(&b, '[') < 0)
 			abort();
-	check("a record 600 arrays deep", b.data, b.len, CHECK_GZ, -EBADMSG, "",
-	    "malformed JSON at byte 526: nesting deeper than 512");
+	check("a record 600 arrays deep, unclosed", b.data, b.len, CHECK_GZ,
+	    -EBADMSG, "", "truncated at byte 617");
+	buf_done(&b);
+}
+
+/*
+ * Records nested past TRAIL_MAX_DEPTH are skipped, and the file goes on.
+ * The limit counts the top-level object and Records: a record may nest 510
+ * levels. Past 512 a plain counter follows the brackets; strings, escapes,
+ * NUL bytes and the brackets below 512 are checked as ever.
+ */
+static void
+test_skip_depth(void)
+{
+	static const char head[] = "{\"Records\":[" SMREC("a") ",";
+	static const char tail[] = "," SMREC("b") "]}";
+	const size_t at = sizeof(head) - 1; /* the deep record's '{' */
+	char deeper[128];
+	char deeper2[128];
+	char want[128];
+	struct buf b;
+	struct tl_scan g;
+	size_t at2;
+	size_t deep;
+
+	buf_init(&b, BIG);
+	(void)snprintf(deeper, sizeof(deeper),
+	    "record at byte %zu skipped: nesting deeper than %d", at,
+	    TRAIL_MAX_DEPTH);
+
+	/* 510 levels in a record, 512 in all: the most there may be. */
+	put(&b, head);
+	put_deep(&b, SM, "d510", 510);
+	put(&b, tail);
+	check("a record 512 levels deep in all", b.data, b.len, CHECK_GZ, 0,
+	    "a\nd510\nb\n", NULL);
+	/* One more: skipped, Secrets Manager's or not. */
+	buf_reset(&b);
+	put(&b, head);
+	put_deep(&b, SM, "d511", 511);
+	put(&b, tail);
+	check_skip("a record 513 levels deep in all", b.data, b.len, CHECK_GZ,
+	    0, "a\nb\n", NULL, 1, deeper);
+	scan_all("513 levels: counts", b.data, b.len, 0, &g);
+	ok(g.st.records == 3 && g.st.candidates == 2 && g.st.matched == 2 &&
+		g.st.skipped == 1,
+	    "513 levels: 3 records, 2 candidates, 2 matched, 1 skipped");
+	tl_scan_done(&g);
+
+	buf_reset(&b);
+	put(&b, head);
+	put_deep(&b, "kms.amazonaws.com", "k600", 600);
+	put(&b, tail);
+	check_skip("a record 600 deep between two", b.data, b.len, CHECK_GZ, 0,
+	    "a\nb\n", NULL, 1, deeper);
+	/* 20000 levels: the counter, not the stack, follows them. */
+	buf_reset(&b);
+	put(&b, head);
+	put_deep(&b, SM, "d20000", 20000);
+	put(&b, tail);
+	check_skip("a record 20000 deep between two", b.data, b.len, CHECK_GZ,
+	    0, "a\nb\n", NULL, 1, deeper);
+	/* The last record. */
+	buf_reset(&b);
+	put(&b, head);
+	put_deep(&b, SM, "last", 600);
+	put(&b, "]}");
+	check_skip("a record 600 deep, the last", b.data, b.len, CHECK_GZ, 0,
+	    "a\n", NULL, 1, deeper);
+	/* Two: both counted, the first one reported. */
+	buf_reset(&b);
+	put(&b, "{\"Records\":[");
+	at2 = b.len;
+	put_deep(&b, "kms.amazonaws.com", "k1", 700);
+	put(&b, "," SMREC("a") ",");
+	put_deep(&b, SM, "s2", 1000);
+	put(&b, tail);
+	(void)snprintf(deeper2, sizeof(deeper2),
+	    "record at byte %zu skipped: nesting deeper than %d", at2,
+	    TRAIL_MAX_DEPTH);
+	check_skip("two records too deep", b.data, b.len, CHECK_GZ, 0, "a\nb\n",
+	    NULL, 2, deeper2);
+
+	/* What fails anywhere fails in a skipped record too. */
+	buf_reset(&b);
+	put(&b, head);
+	put(&b, "{\"p\":");
+	put_n(&b, '[', 600);
+	deep = b.len; /* 91 levels past the limit */
+	put(&b, "\"x\\");
+	check("a record too deep, cut after a backslash", b.data, b.len,
+	    CHECK_GZ, -EBADMSG, "a\n", "truncated at byte");
+	b.len = deep;
+	put(&b, "1,\"\\\"]}\"");
+	check("a record too deep, cut past a string", b.data, b.len, CHECK_GZ,
+	    -EBADMSG, "a\n", "truncated at byte");
+	b.len = deep;
+	if (buf_append(&b, "\"x\0\"", 4) < 0)
+		abort();
+	(void)snprintf(want, sizeof(want), "NUL byte at byte %zu", deep + 2);
+	check("NUL in a string past 512 levels", b.data, b.len, CHECK_GZ,
+	    -EBADMSG, "a\n", want);
+	b.len = deep;
+	if (buf_append(&b, "1\0", 2) < 0)
+		abort();
+	(void)snprintf(want, sizeof(want), "NUL byte at byte %zu", deep + 1);
+	check("NUL past 512 levels", b.data, b.len, CHECK_GZ, -EBADMSG, "a\n",
+	    want);
+	b.len = deep;
+	put(&b, "1\\]");
+	(void)snprintf(want, sizeof(want),
+	    "malformed JSON at byte %zu: unexpected '\\'", deep + 1);
+	check("backslash outside a string past 512 levels", b.data, b.len,
+	    CHECK_GZ, -EBADMSG, "a\n", want);
+	b.len = deep;
+	put_n(&b, ']', 600);
+	put(&b, "]" SMREC("b") "]}");
+	(void)snprintf(want, sizeof(want),
+	    "malformed JSON at byte %zu: unexpected ']'", deep + 600);
+	check("a record too deep closed by ']'", b.data, b.len, CHECK_GZ,
+	    -EBADMSG, "a\n", want);
+	/* Below 512 brackets are matched; past it only counted. */
+	b.len = deep;
+	put(&b, "}");
+	put_n(&b, ']', 599);
+	put(&b, "}");
+	put(&b, tail);
+	check_skip("'}' closes '[' past 512 levels: not seen", b.data, b.len,
+	    CHECK_GZ, 0, "a\nb\n", NULL, 1, deeper);
+	b.len = deep;
+	put(&b, "]");
+	put_n(&b, ']', 598);
+	put(&b, "}]}");
+	put(&b, tail);
+	(void)snprintf(want, sizeof(want),
+	    "malformed JSON at byte %zu: unexpected '}'", deep + 599);
+	check("'}' closes '[' below 512 levels: seen", b.data, b.len, CHECK_GZ,
+	    -EBADMSG, "a\n", want);
+
+	/* Too deep, but not a record: followed, not counted. */
+	buf_reset(&b);
+	put(&b, "{\"x\":");
+	put_nest(&b, 600, "1");
+	put(&b, ",\"Records\":[");
+	put_nest(&b, 600, "\"]}\"");
+	put(&b, "," SMREC("c") "],\"z\":");
+	put_nest(&b, 1000, "[]");
+	put(&b, "}");
+	check("600 levels in another key, in Records, after it", b.data, b.len,
+	    CHECK_GZ, 0, "c\n", NULL);
+
+	/* The first skip is a warning, kept until reset, none after it. */
+	{
+		const struct diag *d;
+		struct trail *t;
+
+		buf_reset(&b);
+		put(&b, head);
+		put_deep(&b, SM, "w", 600);
+		put(&b, tail);
+		if (trail_new(&t) < 0)
+			abort();
+		ok(trail_skipped_first(t) == NULL, "new scanner: no skip");
+		is_int(trail_scan(t, b.data, b.len, NULL, NULL, NULL), 0,
+		    "skip: scans");
+		d = trail_skipped_first(t);
+		ok(d != NULL && d->warning && d->line == 0 && d->col == 0 &&
+			d->file[0] == '\0' && strcmp(d->msg, deeper) == 0,
+		    "skip: a warning, '%s'", d != NULL ? d->msg : "(none)");
+		trail_reset(t);
+		ok(trail_skipped_first(t) == NULL &&
+			trail_stats(t)->skipped == 0,
+		    "reset: no skip");
+		trail_free(t);
+	}
 	buf_done(&b);
 }
 
@@ -817,7 +1107,7 @@ test_big(void)
 	struct tl_scan g;
 	size_t i;
 	size_t head;
-	char name[64];
+	char name[128];
 
 	buf_init(&b, BIG);
 	/* A record larger than the inflate window and most chunks. */
@@ -855,7 +1145,7 @@ test_big(void)
 	check("a record of TRAIL_MAX_RECORD bytes", b.data, b.len, CHECK_GZ, 0,
 	    "r0\nmax\nr2\n", NULL);
 
-	/* ... one more byte does not, matching or not. */
+	/* ... one more byte is skipped, and the file goes on. */
 	buf_reset(&b);
 	if (buf_puts(&b, "{\"Records\":[" SMREC("r0") ",") < 0)
 		abort();
@@ -868,9 +1158,26 @@ test_big(void)
 	if (buf_puts(&b, "\"}," SMREC("r2") "]}") < 0)
 		abort();
 	(void)snprintf(name, sizeof(name),
-	    "record at byte %zu exceeds %u bytes", head, TRAIL_MAX_RECORD);
-	check("a record of TRAIL_MAX_RECORD + 1 bytes", b.data, b.len, CHECK_GZ,
-	    -E2BIG, "r0\n", name);
+	    "record at byte %zu skipped: over %u bytes", head,
+	    TRAIL_MAX_RECORD);
+	check_skip("a record of TRAIL_MAX_RECORD + 1 bytes", b.data, b.len,
+	    CHECK_GZ, 0, "r0\nr2\n", NULL, 1, name);
+	/* Cut before its '}', the byte past the limit, and after it: a
+	 * record is counted, skipped or not, once it ends. */
+	for (i = 0; i < 2; i++) {
+		size_t cut = head + TRAIL_MAX_RECORD + i;
+		char want[64];
+
+		(void)snprintf(want, sizeof(want), "truncated at byte %zu",
+		    cut);
+		scan_around(want, b.data, cut, head + TRAIL_MAX_RECORD, &g);
+		ok(g.r == -EBADMSG && strcmp(g.msg, want) == 0 &&
+			strcmp(tl_scan_ids(&g), "r0\n") == 0 &&
+			g.st.skipped == i &&
+			strcmp(g.skip, i != 0 ? name : "") == 0,
+		    "%s: -EBADMSG, r0 delivered, %zu skipped", want, i);
+		tl_scan_done(&g);
+	}
 
 	/* A huge value of another key is not a record: no limit but the
 	 * object's. */
@@ -887,6 +1194,113 @@ test_big(void)
 	is_str(tl_scan_ids(&g), "pad\n",
 	    "a 4 MB value of another key: eventIDs");
 	tl_scan_done(&g);
+	buf_done(&b);
+}
+
+/*
+ * Records over TRAIL_MAX_RECORD, with what is hardest about where the
+ * limit falls right at it: an escape astride it, the record's own '}' just
+ * past it, strings of brackets and deep nesting past it. Each is cut at
+ * every byte around the limit too (each chunk boundary there is another
+ * place where the scanner stops keeping the record's bytes).
+ */
+static void
+test_skip_big(void)
+{
+	static const struct {
+		const char *name;
+		const char *tail; /* the rest of the record, after "v":"... */
+		unsigned nest;    /* then this many '[', as many ']' and '}' */
+		size_t k;         /* tail[k] is the first byte past the limit */
+		bool deep;        /* skipped for depth: that came first */
+	} v[] = {
+	    {"an escaped quote astride the limit", "\\\"\"}", 0, 1, false},
+	    {"a backslash at the limit", "\\\"\"}", 0, 0, false},
+	    {"the record's '}' just past the limit", "\"}", 0, 1, false},
+	    {"an escaped backslash astride the limit", "\\\\\"}", 0, 1, false},
+	    {"brackets in strings past the limit",
+		"\",\"w\":[\"}]{[\",{\"x\":[\"\\\"]\"]}],\"z\":\"\\\\\"}", 0, 0,
+		false},
+	    {"600 levels past the limit", "\",\"d\":", 600, 0, false},
+	    {"600 levels astride the limit", "\",\"d\":", 600, 600, true},
+	};
+	struct buf b;
+	struct tl_scan g;
+	char want[128];
+	size_t head;
+	size_t lim;
+	size_t i;
+
+	buf_init(&b, BIG);
+	/* c0, then a record of Secrets Manager's that is too big, then c1. */
+	put(&b, "{\"Records\":[" SMREC("c0") ",");
+	head = b.len;
+	lim = head + TRAIL_MAX_RECORD;
+	put(&b, "{\"eventSource\":\"" SM "\",\"eventID\":\"big\",\"v\":\"");
+	/* Escapes and brackets in the string, then only 'y' near the end. */
+	while (b.len < head + (1u << 20)) {
+		put_n(&b, 'y', 97);
+		put(&b, "\\\"}]{[\\\\");
+	}
+	put_n(&b, 'y', lim - b.len);
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
+		b.len = lim - 1000; /* the last one's tail undone */
+		put_n(&b, 'y', 1000 - v[i].k);
+		put(&b, v[i].tail);
+		if (v[i].nest > 0) {
+			put_n(&b, '[', v[i].nest);
+			put_n(&b, ']', v[i].nest);
+			put(&b, "}");
+		}
+		put(&b, "," SMREC("c1") "]}");
+		(void)snprintf(want, sizeof(want),
+		    "record at byte %zu skipped: %s", head,
+		    v[i].deep ? "nesting deeper than 512"
+			      : "over 4194304 bytes");
+		scan_around(v[i].name, b.data, b.len, lim, &g);
+		ok(g.r == 0 && strcmp(tl_scan_ids(&g), "c0\nc1\n") == 0 &&
+			g.st.records == 3 && g.st.matched == 2 &&
+			g.st.skipped == 1 && strcmp(g.skip, want) == 0,
+		    "%s: c0 and c1 delivered, 3 records, 1 skipped: '%s'",
+		    v[i].name, g.skip);
+		tl_scan_done(&g);
+	}
+	/* The last one cut inside the record, before and past the limit. */
+	for (i = 0; i < 3; i++) {
+		const size_t cut = i == 0 ? lim - 300 : lim + 1 + 299 * (i - 1);
+		char name[64];
+
+		(void)snprintf(name, sizeof(name), "truncated at byte %zu",
+		    cut);
+		scan_around(name, b.data, cut, lim, &g);
+		ok(g.r == -EBADMSG && strcmp(g.msg, name) == 0 &&
+			strcmp(tl_scan_ids(&g), "c0\n") == 0 &&
+			g.st.skipped == 0 && g.skip[0] == '\0',
+		    "%s: -EBADMSG, c0 delivered, none skipped", name);
+		tl_scan_done(&g);
+	}
+
+	/*
+	 * 20 MiB, with a record too deep after it: memory stays bounded. The
+	 * carry buffer's ceiling is TRAIL_MAX_RECORD: had the scanner kept
+	 * the big record's bytes, the scan would fail with -E2BIG.
+	 */
+	buf_reset(&b);
+	put(&b, "{\"Records\":[" SMREC("m0") ",");
+	head = b.len;
+	put(&b, "{\"eventSource\":\"kms.amazonaws.com\",\"v\":\"");
+	while (b.len - head < (20u << 20)) {
+		put_n(&b, 'y', 1000);
+		put(&b, "\\\"}]{[\\\\");
+	}
+	put(&b, "\"}," SMREC("m1") ",");
+	put_deep(&b, SM, "deep", 600);
+	put(&b, "," SMREC("m2") "]}");
+	(void)snprintf(want, sizeof(want),
+	    "record at byte %zu skipped: over %u bytes", head,
+	    TRAIL_MAX_RECORD);
+	check_skip("a record of 20 MiB", b.data, b.len, CHECK_LIGHT, 0,
+	    "m0\nm1\nm2\n", NULL, 2, want);
 	buf_done(&b);
 }
 
@@ -1112,8 +1526,10 @@ main(void)
 	test_nul();
 	test_malformed();
 	test_depth();
+	test_skip_depth();
 	test_strings();
 	test_big();
+	test_skip_big();
 	test_kms_by_secretsmanager();
 	test_callback_and_state();
 	test_tokener_after_error();

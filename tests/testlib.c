@@ -664,6 +664,7 @@ tl_scan_run(struct trail *t, const void *doc, size_t len, tl_chunk_fn *chunk,
     void *arg, struct tl_scan *x)
 {
 	const unsigned char *p = doc;
+	const struct diag *skip;
 	struct diag d;
 	size_t off;
 	size_t n;
@@ -687,6 +688,9 @@ tl_scan_run(struct trail *t, const void *doc, size_t len, tl_chunk_fn *chunk,
 	x->r = r;
 	x->st = *trail_stats(t);
 	(void)snprintf(x->msg, sizeof(x->msg), "%s", r < 0 ? d.msg : "");
+	skip = trail_skipped_first(t);
+	(void)snprintf(x->skip, sizeof(x->skip), "%s",
+	    skip != NULL ? skip->msg : "");
 }
 
 bool
@@ -696,7 +700,8 @@ tl_scan_same(const struct tl_scan *a, const struct tl_scan *b)
 	    strcmp(tl_scan_ids(a), tl_scan_ids(b)) == 0 &&
 	    a->st.records == b->st.records &&
 	    a->st.candidates == b->st.candidates &&
-	    a->st.matched == b->st.matched &&
+	    a->st.matched == b->st.matched && a->st.skipped == b->st.skipped &&
+	    strcmp(a->skip, b->skip) == 0 &&
 	    (a->r < 0 || a->st.bytes_json == b->st.bytes_json) &&
 	    a->bad_spans == 0 && b->bad_spans == 0;
 }

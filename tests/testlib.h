@@ -189,6 +189,7 @@ uint64_t tl_xorshift(uint64_t *state); /* the next of a xorshift64 stream */
 struct tl_scan {
 	int r;
 	char msg[256];  /* the diag when r < 0, else "" */
+	char skip[256]; /* trail_skipped_first()'s message, or "" */
 	struct buf ids; /* eventIDs delivered, one a line ("?": none) */
 	struct trail_stats st;
 	unsigned delivered;
@@ -209,8 +210,9 @@ int tl_scan_collect(struct json_object *rec, struct span raw, void *arg);
  * fed chunk(arg) bytes at a time, then finished. */
 void tl_scan_run(struct trail *t, const void *doc, size_t len,
     tl_chunk_fn *chunk, void *arg, struct tl_scan *x);
-/* The same code, diag, eventIDs and counts (bytes_json only when both
- * succeeded; bytes_in not at all), and no bad span in either. */
+/* The same code, diag, eventIDs, counts (bytes_json only when both
+ * succeeded; bytes_in not at all) and first skip, and no bad span in
+ * either. */
 bool tl_scan_same(const struct tl_scan *a, const struct tl_scan *b);
 
 #endif

@@ -6,11 +6,12 @@
  * Each input is scanned twice by one scanner: whole, by the kernel a hash
  * of the input picks; then, after trail_reset(), fed in two chunks split
  * where the hash says, by the portable kernel. trail.h promises the same
- * return code, diag and counters for any kernel and any chunking: a
- * difference aborts. An input that does not start with the gzip magic is
- * gzipped here for half of the hashes (as one member, or as two split at
- * the chunk point), so that mutations reach the JSON stage behind the
- * inflater too.
+ * return code, diag, counters and first skipped record for any kernel and
+ * any chunking: a difference aborts, as do counters out of order (more
+ * records handed out than matched, or skipped than seen). An input that
+ * does not start with the gzip magic is gzipped here for half of the
+ * hashes (as one member, or as two split at the chunk point), so that
+ * mutations reach the JSON stage behind the inflater too.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -238,6 +239,7 @@ fail:
 struct ft_result {
 	int r;
 	struct diag d;
+	struct diag skip; /* trail_skipped_first(), or all zero */
 	struct trail_stats st;
 	size_t calls;
 };
@@ -246,12 +248,32 @@ static void
 ft_result(struct trail *t, int r, const struct diag *d, const struct ft_ctx *c,
     struct ft_result *ret)
 {
+	const struct diag *skip = trail_skipped_first(t);
+
 	memset(ret, 0, sizeof(*ret));
 	ret->r = r;
 	if (r < 0)
 		ret->d = *d;
+	if (skip != NULL)
+		ret->skip = *skip;
 	ret->st = *trail_stats(t);
 	ret->calls = c->calls;
+	/* What trail.h promises of the counts, whatever the input. */
+	if ((skip != NULL) != (ret->st.skipped != 0) ||
+	    ret->st.skipped > ret->st.records ||
+	    ret->st.candidates > ret->st.records - ret->st.skipped ||
+	    ret->st.matched > ret->st.candidates ||
+	    ret->calls > ret->st.matched) {
+		(void)fprintf(stderr,
+		    "fuzz_trail: counts out of order: records %llu, "
+		    "skipped %llu (first '%s'), candidates %llu, matched "
+		    "%llu, calls %zu\n",
+		    (unsigned long long)ret->st.records,
+		    (unsigned long long)ret->st.skipped, ret->skip.msg,
+		    (unsigned long long)ret->st.candidates,
+		    (unsigned long long)ret->st.matched, ret->calls);
+		abort();
+	}
 }
 
 static bool
@@ -266,7 +288,9 @@ ft_same(const struct ft_result *a, const struct ft_result *b)
 		    a->st.bytes_json == b->st.bytes_json)) &&
 	    a->st.records == b->st.records &&
 	    a->st.candidates == b->st.candidates &&
-	    a->st.matched == b->st.matched;
+	    a->st.matched == b->st.matched && a->st.skipped == b->st.skipped &&
+	    strcmp(a->skip.msg, b->skip.msg) == 0 &&
+	    a->skip.warning == b->skip.warning;
 }
 
 static void
@@ -277,7 +301,8 @@ ft_differ(const struct ft_result *a, const struct ft_result *b,
 	    "fuzz_trail: %s whole and scalar split at %zu differ:\n"
 	    "  r %d / %d, diag '%s' / '%s'\n"
 	    "  records %llu / %llu, candidates %llu / %llu, matched "
-	    "%llu / %llu, json bytes %llu / %llu\n",
+	    "%llu / %llu, json bytes %llu / %llu\n"
+	    "  skipped %llu / %llu, first '%s' / '%s'\n",
 	    trail_kernel_str(k), cut, a->r, b->r, a->d.msg, b->d.msg,
 	    (unsigned long long)a->st.records,
 	    (unsigned long long)b->st.records,
@@ -286,7 +311,9 @@ ft_differ(const struct ft_result *a, const struct ft_result *b,
 	    (unsigned long long)a->st.matched,
 	    (unsigned long long)b->st.matched,
 	    (unsigned long long)a->st.bytes_json,
-	    (unsigned long long)b->st.bytes_json);
+	    (unsigned long long)b->st.bytes_json,
+	    (unsigned long long)a->st.skipped,
+	    (unsigned long long)b->st.skipped, a->skip.msg, b->skip.msg);
 	abort();
 }
 
