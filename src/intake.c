@@ -563,12 +563,20 @@ obj_scanned(struct obj *ob, const struct log_ctx *ctx)
 	const struct trail_stats *st = trail_stats(ob->trail);
 	struct intake *in = ob->m->in;
 
+	const struct diag *first = trail_skipped_first(ob->trail);
+
 	metrics_inc(in->m_fetched, 1);
 	log_ctx_info(ctx,
 	    "object scanned: %llu bytes, %llu records, %llu Secrets Manager "
 	    "events",
 	    (unsigned long long)st->bytes_in, (unsigned long long)st->records,
 	    (unsigned long long)st->matched);
+	if (st->skipped == 0 || first == NULL)
+		return;
+	/* The rest of the file was scanned: worth a warning, not a failure. */
+	metrics_inc(in->m_skipped_records, st->skipped);
+	log_ctx_warn(ctx, "%llu record(s) skipped, unread (first: %s)",
+	    (unsigned long long)st->skipped, first->msg);
 }
 
 static void
@@ -1158,6 +1166,10 @@ intake_metrics(struct intake *in)
 	    "S3 objects fetched and scanned.", NULL, NULL);
 	in->m_bytes = metrics_counter(mt, "smtrail_bytes_fetched_total",
 	    "Bytes fetched from S3.", NULL, NULL);
+	in->m_skipped_records =
+	    metrics_counter(mt, "smtrail_records_skipped_total",
+		"Records skipped unread: over the size or nesting limit.", NULL,
+		NULL);
 	in->m_not_log = metrics_counter(mt, "smtrail_objects_skipped_total",
 	    "Keys skipped: digests and non-log files.", "reason",
 	    "not_a_log_file");

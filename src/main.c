@@ -477,6 +477,7 @@ replay_add(struct replay_totals *tot, const struct trail_stats *st)
 	tot->st.records += st->records;
 	tot->st.candidates += st->candidates;
 	tot->st.matched += st->matched;
+	tot->st.skipped += st->skipped;
 }
 
 static void
@@ -489,6 +490,7 @@ replay_print_stats(const struct replay_totals *tot, uint64_t alerts,
 	    "files: %llu (%llu failed)\n"
 	    "bytes: %llu read, %llu JSON\n"
 	    "records: %llu scanned, %llu candidates, %llu Secrets Manager\n"
+	    "skipped: %llu records over the size or nesting limit\n"
 	    "alerts: %llu\n"
 	    "time: %.3f s, %.1f MB/s of JSON, %.0f records/s\n"
 	    "inflater: %s\n",
@@ -497,7 +499,8 @@ replay_print_stats(const struct replay_totals *tot, uint64_t alerts,
 	    (unsigned long long)tot->st.bytes_json,
 	    (unsigned long long)tot->st.records,
 	    (unsigned long long)tot->st.candidates,
-	    (unsigned long long)tot->st.matched, (unsigned long long)alerts,
+	    (unsigned long long)tot->st.matched,
+	    (unsigned long long)tot->st.skipped, (unsigned long long)alerts,
 	    secs, secs > 0 ? mb / secs : 0.0,
 	    secs > 0 ? (double)tot->st.records / secs : 0.0, trail_inflater());
 }
@@ -561,6 +564,13 @@ cmd_replay(int argc, char **argv)
 		r = files_scan(fl.paths[i], t, replay_record, &rp, &d);
 		tot.files++;
 		replay_add(&tot, trail_stats(t));
+		if (trail_skipped_first(t) != NULL)
+			(void)fprintf(stderr,
+			    "smtrail: %s: warning: %llu record(s) skipped, unread "
+			    "(first: %s)\n",
+			    fl.paths[i],
+			    (unsigned long long)trail_stats(t)->skipped,
+			    trail_skipped_first(t)->msg);
 		if (r < 0) {
 			tot.failed++;
 			(void)fprintf(stderr, "smtrail: %s\n",

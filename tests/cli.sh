@@ -79,4 +79,27 @@ like "$ERR" "^warning: .*typo.yaml:4:18: unknown event name 'RotationFaild' \(di
     "check: did you mean"
 st --rules "$T_TMP/typo.yaml" check --strict
 is "$RC" 1 "check --strict: unknown event name is an error"
+# A rule whose alerts would have nowhere to go: check and run refuse it.
+cat >"$T_TMP/nodest.yaml" <<'YAML'
+destinations:
+  pager: {type: stdout}
+route:
+  - {severity: [critical], destinations: [pager]}
+YAML
+cat >"$T_TMP/sev.yaml" <<'YAML'
+rules:
+  - id: paged
+    severity: critical
+    match: {eventName: DeleteSecret}
+  - id: dropped
+    severity: warning
+    match: {eventName: RotationFailed}
+YAML
+st --config "$T_TMP/nodest.yaml" --rules "$T_TMP/sev.yaml" check --strict
+is "$RC" 1 "check: a rule with no destination is an error"
+is "$ERR" "$T_TMP/sev.yaml:5: rule 'dropped' has no destination: name some in the rule, or add a route for severity warning or default_destinations to $T_TMP/nodest.yaml" \
+    "check: says which rule and what to add"
+st --config "$T_TMP/nodest.yaml" --rules "$T_TMP/sev.yaml" run
+is "$RC" 2 "run: refuses it too (exit 2)"
+like "$ERR" "rule 'dropped' has no destination" "run: and says why"
 done_testing

@@ -105,12 +105,38 @@ like "$(jq -r .path "$P/requests.jsonl")" "^/$BUCKET/\.\./smtrail-intake-other/x
     "dot segments: requested from the allowed bucket, as written"
 unlike "$(received)" "o1-000001" "dot segments: nothing from the other bucket"
 
+# ---- 5. an oversized and an over-deep record do not stop the file ----------
+"$PY" - "$SMTRAIL_SHARED_DATA" "$T_TMP/big.json" <<'EOF'
+import json, sys
+recs = json.load(open(sys.argv[1] + "/cloudtrail/secretsmanager/aws-docs_secretsmanager.json"))
+tmpl = [r for r in recs["Records"] if r["eventName"] == "DeleteSecret"][0]
+def sm(i):
+    r = dict(tmpl, eventID="big-%06d" % i, readOnly=False, responseElements={
+        "arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:big-%d" % i})
+    r.pop("errorCode", None)
+    return json.dumps(r)
+big = '{"eventSource":"ec2.amazonaws.com","pad":"%s"}' % ("x" * (5 << 20))
+deep = '{"eventSource":"secretsmanager.amazonaws.com","d":' + "[" * 600 + "]" * 600 + "}"
+open(sys.argv[2], "w").write('{"Records":[%s]}' % ",".join([sm(1), big, sm(2), deep, sm(3)]))
+EOF
+gzip -n "$T_TMP/big.json"
+moto put "$M" "$BUCKET" "$KEYP/big.json.gz" "$T_TMP/big.json.gz" >/dev/null || bail put
+publish_names big
+wait_until 30 has_alert big-000003
+t_ok $? "oversized records: the alerts after a 5 MiB and a 600-deep record arrive"
+is "$(received | grep ' big-' | sort)" "$(expect_alerts big 3)" \
+    "oversized records: all three, once"
+like "$(log_lines 'skipped')" \
+    "2 record\(s\) skipped, unread \(first: record at byte [0-9]+ skipped: over 4194304 bytes\).*key=.*big.json.gz" \
+    "oversized records: logged with the offset"
+is "$(metric smtrail_records_skipped_total)" 2 "oversized records: counted"
+
 canary canary3
 t_ok $? "a canary after everything arrives"
 is "$(dups)" "" "no alert was delivered twice"
 unlike "$(cat "$T_TMP/daemon.log")" "hook-secret-$$" "the HMAC key is never logged"
 
-# ---- 5. a queue that does not exist: the hint names the region --------------
+# ---- 6. a queue that does not exist: the hint names the region --------------
 daemon_stop TERM
 is "$STOP_RC" 0 "SIGTERM: exit 0"
 sed -i "s|queue_url: \"[^\"]*\"|queue_url: \"${SMTRAIL_QUEUE_URL%/*}/no-such-queue\"|" \
