@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aws/s3.h"
 #include "buf.h"
 #include "cfg.h"
 #include "diag.h"
@@ -684,22 +685,6 @@ cfg_sqs(struct cfg_ctx *c, const struct yamlx_node *n)
 		    "max_receive_count", 0, 1000, &s->max_receive_count);
 }
 
-/* S3's naming rules: 3 to 63 lowercase letters, digits, '.' and '-'. */
-static bool
-cfg_bucket_ok(const char *s)
-{
-	size_t len = strlen(s);
-	size_t i;
-
-	if (len < 3 || len > 63)
-		return false;
-	for (i = 0; i < len; i++)
-		if (strchr("abcdefghijklmnopqrstuvwxyz0123456789.-", s[i]) ==
-		    NULL)
-			return false;
-	return true;
-}
-
 /* The i-th item of a list that may be written as one scalar. */
 static const struct yamlx_node *
 cfg_item(const struct yamlx_node *n, size_t i)
@@ -728,7 +713,7 @@ cfg_s3(struct cfg_ctx *c, const struct yamlx_node *n)
 		for (i = 0; i < (b->type == YAMLX_NODE_SEQ ? b->n : 1); i++) {
 			it = cfg_item(b, i);
 			if (it->type != YAMLX_NODE_SCALAR || it->len == 0 ||
-			    strlen(it->s) != it->len || cfg_bucket_ok(it->s))
+			    strlen(it->s) != it->len || s3_bucket_name_ok(it->s))
 				continue;
 			yamlx_err(&c->y, it,
 			    "bad bucket name '%s' (expected 3 to 63 lowercase letters, digits, '.' and '-')",
