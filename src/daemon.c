@@ -4,7 +4,8 @@
  *
  *   intake.c   SQS messages -> records (receive, notification, SNS check,
  *              S3 objects, scan), its message state machine, backpressure
- *   match_*    records against rules, alerts into the spool (the engine)
+ *   engine.c   records -> alerts (rules, throttle, groups, resolves);
+ *              daemon_keep routes each alert and spools it
  *   sync_*     group commit: one fsync per loop pass, then the intake
  *              deletes what is durable and deliver.c sends it
  *   deliver.c  spool -> sinks, retried to a deadline
@@ -25,7 +26,6 @@
 #include <json-c/json.h>
 #include <systemd/sd-daemon.h>
 
-#include "alert.h"
 #include "aws/aws.h"
 #include "aws/creds.h"
 #include "aws/sns.h"
@@ -36,16 +36,13 @@
 #include "deliver.h"
 #include "diag.h"
 #include "http.h"
-#include "incident.h"
+#include "engine.h"
 #include "intake.h"
-#include "limits.h"
 #include "log.h"
 #include "metrics.h"
-#include "record.h"
 #include "rules.h"
 #include "sink.h"
 #include "spool.h"
-#include "trail.h"
 
 /* How long SIGTERM waits for work in flight. */
 #define DAEMON_DRAIN_US (25ull * 1000000)
@@ -64,8 +61,8 @@ struct daemon {
 	struct aws *aws;
 	struct sns_verifier *sns;
 	struct spool *spool;
-	struct incident *incidents;
-	struct event *incident_timer;
+	struct engine *engine;
+	struct event *engine_timer;
 	struct metrics *metrics;
 	struct intake *intake;
 	struct deliver *deliver;
@@ -90,17 +87,14 @@ struct daemon {
 	char last_error[160];
 
 	/* metrics */
-	struct metrics_counter *m_records;
 	struct metrics_counter *m_spooled;
 	struct metrics_counter *m_dedup;
-	struct metrics_counter *m_throttled;
-	struct metrics_counter *m_held;
 	struct metrics_counter *m_undeliverable;
 	struct metrics_gauge *m_depth;
 	struct metrics_gauge *m_unwritten;
 };
 
-static void incident_schedule(struct daemon *d);
+static void engine_schedule(struct daemon *d);
 static void daemon_check_idle(struct daemon *d);
 static void daemon_spool_failed(struct daemon *d, int r);
 
@@ -112,17 +106,6 @@ daemon_error(struct daemon *d, const char *what)
 	(void)snprintf(d->last_error, sizeof(d->last_error), "%s", what);
 }
 
-static void
-daemon_count(struct daemon *d, const char *name, const char *help,
-    const char *label, const char *value)
-{
-	struct metrics_counter *c =
-	    metrics_counter(d->metrics, name, help, label, value);
-
-	if (c != NULL)
-		metrics_inc(c, 1);
-}
-
 /* ---- group commit ------------------------------------------------------- */
 
 static void
@@ -131,21 +114,25 @@ sync_request(struct daemon *d)
 	event_active(d->sync_ev, 0, 0);
 }
 
-/* ---- rules and alerts --------------------------------------------------- */
+/* ---- alerts from the engine into the spool ------------------------------ */
 
-/* Spools one alert (JSON with the record) for rule_id's destinations and
- * queues its delivery after the next sync. -EEXIST: already spooled. */
+/*
+ * The engine's alert hook: the alert goes to its rule's destinations (a
+ * group of a rule a reload removed: default_destinations), spooled; its
+ * deliveries are queued after the next sync. -EEXIST: already spooled.
+ */
 static int
-match_spool(struct daemon *d, const struct rule *rule, const char *event_id,
-    const char *json, size_t len, const struct log_ctx *ctx)
+daemon_keep(const struct rule *rule, const char *rule_id, const char *event_id,
+    const char *json, size_t len, const struct log_ctx *ctx, void *arg)
 {
+	struct daemon *d = arg;
 	const char *dests[SPOOL_MAX_DESTS];
 	int64_t job;
 	size_t n;
 
 	if (rule != NULL)
 		n = cfg_destinations(d->cfg, rule, dests, ARRAY_SIZE(dests));
-	else /* a group of a rule removed by a reload */
+	else
 		for (n = 0; n < d->cfg->n_default_destinations &&
 		     n < ARRAY_SIZE(dests);
 		     n++)
@@ -159,8 +146,8 @@ match_spool(struct daemon *d, const struct rule *rule, const char *event_id,
 		metrics_inc(d->m_undeliverable, 1);
 		return 0;
 	}
-	job = spool_append_json(d->spool, ctx->rule, event_id, json, len, dests,
-	    n);
+	job =
+	    spool_append_json(d->spool, rule_id, event_id, json, len, dests, n);
 	if (job == -EEXIST) {
 		metrics_inc(d->m_dedup, 1);
 		log_ctx_info(ctx, "duplicate alert, not sent again");
@@ -179,175 +166,62 @@ match_spool(struct daemon *d, const struct rule *rule, const char *event_id,
 	return 0;
 }
 
-/* Throttle, group, resolve (incident.c), then the spool. */
-static int
-match_alert(struct daemon *d, const struct rule *rule, struct json_object *rec,
-    bool resolve, struct log_ctx *ctx)
-{
-	char event_id[SPOOL_MAX_EVENT_ID + 16];
-	struct incident_out out;
-	struct alert a;
-	struct buf json;
-	int r;
-
-	r = alert_build(rule, rec, &a);
-	if (r < 0)
-		return log_errno_at(LOG_LEVEL_ERR, ctx, r,
-		    "cannot build the alert");
-	buf_init(&json, ALERT_MAX_JSON + 2 * (size_t)TRAIL_MAX_RECORD);
-	r = alert_json(&a, true, &json);
-	if (r == -E2BIG) /* never lose an alert for its raw record */
-		r = alert_json(&a, false, &json);
-	/* A resolve is an alert of its own: never the trigger's duplicate. */
-	(void)snprintf(event_id, sizeof(event_id), "%s%s",
-	    a.event_id != NULL ? a.event_id : "", resolve ? "#resolved" : "");
-	memset(&out, 0, sizeof(out));
-	if (r == 0)
-		r = resolve ? incident_resolve(d->incidents, rule, a.group,
-				  a.event_id, json.data, json.len, &out)
-			    : incident_trigger(d->incidents, rule, a.group,
-				  a.event_id, json.data, json.len, &out);
-	if (r == 1)
-		log_ctx_warn(ctx, "incident state full: alert sent as is");
-	if (r < 0) {
-		log_ctx_err(ctx, "incident state: %s", strerror(-r));
-	} else {
-		r = 0;
-		switch (out.verdict) {
-		case INCIDENT_SEND:
-			r = match_spool(d, rule,
-			    event_id[0] != '\0' ? event_id : NULL,
-			    out.alert_json != NULL ? out.alert_json : json.data,
-			    out.alert_json != NULL ? out.len : json.len, ctx);
-			if (r == -EEXIST)
-				r = 0;
-			break;
-		case INCIDENT_SUPPRESSED:
-			if (!resolve) {
-				metrics_inc(d->m_throttled, 1);
-				log_ctx_info(ctx,
-				    "throttled: counted, not sent");
-			}
-			break;
-		case INCIDENT_HELD:
-			metrics_inc(d->m_held, 1);
-			log_ctx_info(ctx, "held for group_wait");
-			incident_schedule(d);
-			break;
-		case INCIDENT_DUPLICATE:
-			metrics_inc(d->m_dedup, 1);
-			log_ctx_info(ctx, "duplicate match, not counted again");
-			break;
-		case INCIDENT_VERDICT_COUNT:
-			break;
-		}
-	}
-	incident_out_done(&out);
-	buf_done(&json);
-	alert_done(&a);
-	return r;
-}
-
-/* One record, every rule (the intake's record hook). */
-static int
-match_record(struct json_object *rec, const struct log_ctx *mctx, void *arg)
+static bool
+daemon_seen(const char *rule_id, const char *event_id, void *arg)
 {
 	struct daemon *d = arg;
-	struct log_ctx ctx = *mctx;
-	size_t i;
-	int r;
 
-	ctx.event_id = record_string(rec, "eventID");
-	metrics_inc(d->m_records, 1);
-	for (i = 0; i < rules_count(d->rules); i++) {
-		const struct rule *rule = rules_get(d->rules, i);
-
-		if (!rule->enabled)
-			continue;
-		ctx.rule = rule->id;
-		if (rules_match_eval(rule->match, rec)) {
-			daemon_count(d, "smtrail_matches_total",
-			    "Records that matched a rule.", "rule", rule->id);
-			if (ctx.event_id != NULL &&
-			    spool_seen(d->spool, rule->id, ctx.event_id)) {
-				metrics_inc(d->m_dedup, 1);
-				log_ctx_info(&ctx,
-				    "duplicate alert, not sent again");
-				continue;
-			}
-			r = match_alert(d, rule, rec, false, &ctx);
-			if (r < 0)
-				return r;
-		} else if (rule->resolve_on != NULL &&
-		    rules_match_eval(rule->resolve_on, rec)) {
-			r = match_alert(d, rule, rec, true, &ctx);
-			if (r < 0)
-				return r;
-		}
-	}
-	return 0;
-}
-
-/* ---- grouped alerts: due groups go to the spool -------------------------- */
-
-static int
-incident_emit(const char *rule_id, const char *group_key, const char *event_id,
-    const char *json, size_t len, void *arg)
-{
-	struct daemon *d = arg;
-	struct log_ctx ctx = {0};
-	char id[SPOOL_MAX_EVENT_ID + 16];
-	bool resolved = strstr(json, "\"status\":\"resolved\"") != NULL;
-	int r;
-
-	UNUSED(group_key);
-	ctx.rule = rule_id;
-	ctx.event_id = event_id;
-	(void)snprintf(id, sizeof(id), "%s%s", event_id,
-	    resolved ? "#resolved" : "");
-	r = match_spool(d, rules_find(d->rules, rule_id), id, json, len, &ctx);
-	return r == -EEXIST ? 0 : r;
+	return spool_seen(d->spool, rule_id, event_id);
 }
 
 static int
-incident_sync_spool(void *arg)
+daemon_sync_spool(void *arg)
 {
 	struct daemon *d = arg;
 
 	return spool_sync(d->spool);
 }
 
+/* The intake's record hook. */
+static int
+daemon_record(struct json_object *rec, const struct log_ctx *ctx, void *arg)
+{
+	struct daemon *d = arg;
+
+	return engine_feed(d->engine, rec, ctx);
+}
+
+/* ---- held groups ----------------------------------------------------------
+ */
+
 static void
-incident_timer_cb(evutil_socket_t fd, short what, void *arg)
+engine_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	int r;
 
 	UNUSED(fd);
 	UNUSED(what);
-	r = incident_flush_due(d->incidents, incident_emit, incident_sync_spool,
-	    d);
+	r = engine_tick(d->engine);
 	if (r < 0)
 		log_warn_errno(r, "cannot emit grouped alerts, retrying");
-	else if (r > 0)
-		log_info("%d grouped alert(s) emitted", r);
-	incident_schedule(d);
+	engine_schedule(d);
 	sync_request(d);
 }
 
 /* Arms the timer for the next group due (at least 1 s away on errors). */
 static void
-incident_schedule(struct daemon *d)
+engine_schedule(struct daemon *d)
 {
-	long due = incident_next_due_s(d->incidents);
+	long due = engine_next_due_s(d->engine);
 	struct timeval tv = {0, 0};
 
 	if (due < 0)
 		return;
 	tv.tv_sec = due;
-	if (evtimer_pending(d->incident_timer, NULL))
-		(void)evtimer_del(d->incident_timer);
-	(void)evtimer_add(d->incident_timer, &tv);
+	if (evtimer_pending(d->engine_timer, NULL))
+		(void)evtimer_del(d->engine_timer);
+	(void)evtimer_add(d->engine_timer, &tv);
 }
 
 /* ---- the spool, when it cannot be written -------------------------------- */
@@ -438,7 +312,7 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 	UNUSED(what);
 	r = spool_sync(d->spool);
 	if (r >= 0)
-		r = incident_sync(d->incidents); /* held matches, windows */
+		r = engine_sync(d->engine); /* held matches, windows */
 	if (r < 0) {
 		log_err_errno(r,
 		    "spool: fsync failed; stopping (a restart "
@@ -462,9 +336,10 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 	r = spool_compact(d->spool);
 	if (r < 0)
 		log_warn_errno(r, "spool: compaction failed, will retry");
-	r = incident_compact(d->incidents);
+	r = engine_compact(d->engine);
 	if (r < 0)
 		log_warn_errno(r, "incidents: compaction failed, will retry");
+	engine_schedule(d); /* a group may have opened */
 	spool_stats(d->spool, &st);
 	metrics_gauge_set(d->m_depth, (double)st.pending);
 	metrics_gauge_set(d->m_unwritten, (double)st.unwritten);
@@ -654,6 +529,7 @@ daemon_reload(struct daemon *d)
 			   "on restart");
 	/* Queued deliveries finish on the sink they were queued for. */
 	intake_set_cfg(d->intake, c);
+	engine_set_rules(d->engine, rs);
 	rules_free(d->rules);
 	d->rules = rs;
 	cfg_free(d->cfg);
@@ -738,9 +614,6 @@ daemon_metrics(struct daemon *d)
 	r = metrics_new(&d->metrics);
 	if (r < 0)
 		return r;
-	d->m_records = metrics_counter(d->metrics,
-	    "smtrail_records_scanned_total",
-	    "Secrets Manager records matched against the rules.", NULL, NULL);
 	d->m_spooled =
 	    metrics_counter(d->metrics, "smtrail_alerts_spooled_total",
 		"Alerts written to the spool.", NULL, NULL);
@@ -748,13 +621,6 @@ daemon_metrics(struct daemon *d)
 	    metrics_counter(d->metrics, "smtrail_alerts_deduplicated_total",
 		"Alerts not sent again: already in the spool's memory.", NULL,
 		NULL);
-	d->m_throttled =
-	    metrics_counter(d->metrics, "smtrail_alerts_throttled_total",
-		"Matches counted, not sent, inside a rule's throttle window.",
-		NULL, NULL);
-	d->m_held = metrics_counter(d->metrics, "smtrail_alerts_grouped_total",
-	    "Matches held to be merged into one alert (group_wait).", NULL,
-	    NULL);
 	d->m_undeliverable =
 	    metrics_counter(d->metrics, "smtrail_alerts_failed_total",
 		"Alerts given up on.", "destination", "(none)");
@@ -801,6 +667,8 @@ daemon_setup(struct daemon *d)
 	struct spool_opts so;
 	struct intake_hooks ih;
 	struct deliver_hooks dh;
+	struct engine_opts eo;
+	struct engine_hooks eh;
 	struct diag dg;
 	uint64_t wd_usec = 0;
 	int r;
@@ -850,16 +718,25 @@ daemon_setup(struct daemon *d)
 		log_err("spool: %s", diag_format(&dg, line, sizeof(line)));
 		return r;
 	}
-	r = incident_open(d->cfg->state_dir, NULL, &d->incidents, &dg);
+	r = daemon_metrics(d);
+	if (r < 0)
+		return log_err_errno(r, "metrics");
+	memset(&eo, 0, sizeof(eo));
+	eo.state_dir = d->cfg->state_dir;
+	eo.wall_clock = true;
+	eo.metrics = d->metrics;
+	memset(&eh, 0, sizeof(eh));
+	eh.alert = daemon_keep;
+	eh.seen = daemon_seen;
+	eh.sync = daemon_sync_spool;
+	eh.arg = d;
+	r = engine_open(d->rules, &eo, &eh, &d->engine, &dg);
 	if (r < 0) {
 		char line[600];
 
 		log_err("incidents: %s", diag_format(&dg, line, sizeof(line)));
 		return r;
 	}
-	r = daemon_metrics(d);
-	if (r < 0)
-		return log_err_errno(r, "metrics");
 	memset(&dh, 0, sizeof(dh));
 	dh.outcome = deliver_outcome;
 	dh.settled = deliver_settled;
@@ -874,7 +751,7 @@ daemon_setup(struct daemon *d)
 		return r;
 	}
 	memset(&ih, 0, sizeof(ih));
-	ih.record = match_record;
+	ih.record = daemon_record;
 	ih.scanned = intake_scanned;
 	ih.pause = daemon_pause;
 	ih.received = notify_ready;
@@ -903,14 +780,14 @@ daemon_setup(struct daemon *d)
 	    aws_endpoint(d->aws, "sqs"), aws_endpoint(d->aws, "s3"),
 	    aws_s3_path_style(d->aws) ? " (path-style)" : "");
 	d->sync_ev = event_new(d->base, -1, 0, sync_cb, d);
-	d->incident_timer = evtimer_new(d->base, incident_timer_cb, d);
+	d->engine_timer = evtimer_new(d->base, engine_timer_cb, d);
 	d->spool_timer = evtimer_new(d->base, spool_timer_cb, d);
 	d->drain_timer = evtimer_new(d->base, drain_timeout_cb, d);
 	d->sig_term = evsignal_new(d->base, SIGTERM, sig_cb, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, sig_cb, d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, sig_cb, d);
 	d->status_timer = event_new(d->base, -1, EV_PERSIST, status_cb, d);
-	if (d->sync_ev == NULL || d->incident_timer == NULL ||
+	if (d->sync_ev == NULL || d->engine_timer == NULL ||
 	    d->spool_timer == NULL || d->drain_timer == NULL ||
 	    d->sig_term == NULL || d->sig_int == NULL || d->sig_hup == NULL ||
 	    d->status_timer == NULL)
@@ -945,7 +822,7 @@ daemon_setup(struct daemon *d)
 				   "spool",
 			    ds.queued);
 	}
-	incident_schedule(d); /* groups a previous run held */
+	engine_schedule(d); /* groups a previous run held */
 	return 0;
 }
 
@@ -967,15 +844,15 @@ daemon_teardown(struct daemon *d)
 				"the next start",
 			    (unsigned long long)st.unwritten);
 	}
-	if (d->incidents != NULL) {
-		int r = incident_sync(d->incidents);
+	if (d->engine != NULL) {
+		int r = engine_sync(d->engine);
 
 		if (r < 0)
 			log_err_errno(r, "incidents: final sync failed");
 	}
-	incident_free(d->incidents);
-	if (d->incident_timer)
-		event_free(d->incident_timer);
+	engine_free(d->engine);
+	if (d->engine_timer)
+		event_free(d->engine_timer);
 	spool_free(d->spool);
 	sns_verifier_free(d->sns);
 	aws_free(d->aws);

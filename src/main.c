@@ -25,10 +25,10 @@
 #include "buf.h"
 #include "cfg.h"
 #include "daemon.h"
-#include "deliver.h"
 #include "diag.h"
 #include "http.h"
 #include "files.h"
+#include "replay.h"
 #include "limits.h"
 #include "log.h"
 #include "rules.h"
@@ -46,6 +46,10 @@ static bool arg_log_level_given;
 static bool arg_strict;
 static bool arg_stats;
 static bool arg_deliver;
+static const char *arg_state;
+static bool arg_no_state;
+/* test-destination: report every outcome (replay: only failures). */
+static bool arg_verbose_delivery;
 static enum log_level arg_log_level = LOG_LEVEL_NOTICE;
 
 struct command {
@@ -81,6 +85,11 @@ usage(FILE *f)
 	    "      --stats         print statistics to stderr (replay)\n"
 	    "      --deliver       also send the alerts to their destinations\n"
 	    "                      (replay)\n"
+	    "      --state DIR     keep replay's state (spool, windows) in DIR,\n"
+	    "                      to continue it later (default: a temporary\n"
+	    "                      directory)\n"
+	    "      --no-state      replay: print every match as it is (no\n"
+	    "                      throttle, grouping, resolves or dedup)\n"
 	    "  -l, --log-level L   err, warning, notice, info or debug\n"
 	    "  -h, --help          this text\n"
 	    "  -V, --version       same as the version command\n"
@@ -209,250 +218,7 @@ cmd_check(int argc, char **argv)
 	return 0;
 }
 
-/* ---- sending alerts outside the daemon --------------------------------- */
-
-/*
- * A small, synchronous-looking delivery pool for the CLI: each alert goes
- * to its destinations with a few retries (no spool: what fails is
- * reported and the exit status says so).
- */
-#define CLI_SEND_ATTEMPTS 3
-
-struct cli_sinks {
-	struct event_base *base;
-	struct http *http;
-	const struct cfg *cfg;
-	struct sink **sinks; /* by destination index, built on first use */
-	unsigned in_flight;
-	unsigned delivered;
-	unsigned failed;
-	bool verbose;
-};
-
-struct cli_send {
-	struct cli_sinks *cs;
-	struct sink *sink;
-	char *json;
-	size_t len;
-	unsigned attempt;
-	struct event *timer;
-};
-
-static int
-cli_sinks_init(struct cli_sinks *cs, const struct cfg *c)
-{
-	memset(cs, 0, sizeof(*cs));
-	cs->cfg = c;
-	cs->base = http_base_new();
-	if (cs->base == NULL)
-		return -ENOMEM;
-	cs->sinks = calloc(c->n_destinations + 1, sizeof(*cs->sinks));
-	if (cs->sinks == NULL)
-		return -ENOMEM;
-	return http_new(cs->base, NULL, &cs->http);
-}
-
-static void
-cli_sinks_done(struct cli_sinks *cs)
-{
-	size_t i;
-
-	for (i = 0; cs->sinks != NULL && i < cs->cfg->n_destinations; i++)
-		sink_free(cs->sinks[i]);
-	free(cs->sinks);
-	http_free(cs->http);
-	if (cs->base != NULL)
-		event_base_free(cs->base);
-}
-
-static struct sink *
-cli_sink(struct cli_sinks *cs, const char *name)
-{
-	struct diag dg;
-	size_t i;
-
-	for (i = 0; i < cs->cfg->n_destinations; i++) {
-		if (strcmp(cs->cfg->destinations[i].name, name) != 0)
-			continue;
-		if (cs->sinks[i] == NULL) {
-			memset(&dg, 0, sizeof(dg));
-			if (deliver_sink_new(&cs->cfg->destinations[i],
-				cs->base, cs->http, &cs->sinks[i], &dg) < 0)
-				(void)fprintf(stderr, "smtrail: %s\n", dg.msg);
-		}
-		return cs->sinks[i];
-	}
-	return NULL;
-}
-
-static void cli_send_done(const struct sink_outcome *o, void *arg);
-
-static void
-cli_send_free(struct cli_send *cd)
-{
-	if (cd->timer != NULL)
-		event_free(cd->timer);
-	free(cd->json);
-	free(cd);
-}
-
-static void
-cli_send_start(struct cli_send *cd)
-{
-	int r = sink_send(cd->sink, cd->json, cd->len, cli_send_done, cd);
-
-	if (r < 0) {
-		(void)fprintf(stderr, "smtrail: %s: %s\n", sink_name(cd->sink),
-		    strerror(-r));
-		cd->cs->failed++;
-		cd->cs->in_flight--;
-		cli_send_free(cd);
-	}
-}
-
-static void
-cli_send_retry(evutil_socket_t fd, short what, void *arg)
-{
-	UNUSED(fd);
-	UNUSED(what);
-	cli_send_start(arg);
-}
-
-static void
-cli_send_done(const struct sink_outcome *o, void *arg)
-{
-	struct cli_send *cd = arg;
-	struct cli_sinks *cs = cd->cs;
-
-	cd->attempt++;
-	if (o->result == SINK_RETRY && cd->attempt < CLI_SEND_ATTEMPTS) {
-		struct timeval tv = {1, 0};
-
-		if (o->retry_after_ms > 1000)
-			tv.tv_sec = (time_t)(o->retry_after_ms / 1000);
-		if (cd->timer == NULL)
-			cd->timer = evtimer_new(cs->base, cli_send_retry, cd);
-		if (cd->timer != NULL && evtimer_add(cd->timer, &tv) == 0)
-			return;
-	}
-	if (cs->verbose || o->result != SINK_DELIVERED)
-		printf("%s (%s): %s (%s)\n", sink_name(cd->sink),
-		    sink_type_str(sink_type(cd->sink)),
-		    o->result == SINK_DELIVERED ? "delivered" : "failed",
-		    o->detail[0] ? o->detail : sink_result_str(o->result));
-	if (o->result == SINK_DELIVERED)
-		cs->delivered++;
-	else
-		cs->failed++;
-	cs->in_flight--;
-	cli_send_free(cd);
-	if (cs->in_flight == 0)
-		(void)event_base_loopbreak(cs->base);
-}
-
-/* Queues one alert (JSON text, copied) for one destination. */
-static int
-cli_send(struct cli_sinks *cs, const char *dest, const char *json, size_t len)
-{
-	struct sink *sk = cli_sink(cs, dest);
-	struct cli_send *cd;
-
-	if (sk == NULL) {
-		cs->failed++;
-		return -ENOENT;
-	}
-	cd = calloc(1, sizeof(*cd));
-	if (cd == NULL)
-		return -ENOMEM;
-	cd->cs = cs;
-	cd->sink = sk;
-	cd->json = strndup(json, len);
-	cd->len = len;
-	if (cd->json == NULL) {
-		free(cd);
-		return -ENOMEM;
-	}
-	cs->in_flight++;
-	cli_send_start(cd);
-	return 0;
-}
-
-static void
-cli_sinks_wait(struct cli_sinks *cs)
-{
-	if (cs->in_flight > 0)
-		(void)event_base_dispatch(cs->base);
-}
-
-struct replay {
-	const struct rules *rules;
-	const struct cfg *cfg;
-	struct cli_sinks *deliver; /* --deliver, else NULL */
-	struct buf line;
-	uint64_t alerts;
-	int error;
-};
-
-/* Sends the alert to its destinations (replay --deliver), keeping at most
- * a few dozen deliveries in flight. */
-static int
-replay_deliver(struct replay *rp, const struct rule *rule,
-    const struct alert *a)
-{
-	const char *dests[32];
-	struct buf json;
-	size_t n;
-	size_t i;
-	int r;
-
-	n = cfg_destinations(rp->cfg, rule, dests, ARRAY_SIZE(dests));
-	if (n == 0)
-		return 0;
-	buf_init(&json, ALERT_MAX_JSON + 2 * (size_t)TRAIL_MAX_RECORD);
-	r = alert_json(a, true, &json);
-	for (i = 0; r == 0 && i < n; i++)
-		r = cli_send(rp->deliver, dests[i], json.data, json.len);
-	buf_done(&json);
-	while (rp->deliver->in_flight > 32)
-		(void)event_base_loop(rp->deliver->base, EVLOOP_ONCE);
-	(void)event_base_loop(rp->deliver->base, EVLOOP_NONBLOCK);
-	return r == -ENOENT ? 0 : r;
-}
-
-static int
-replay_record(struct json_object *rec, struct span raw, void *arg)
-{
-	struct replay *rp = arg;
-	size_t i;
-	int r;
-
-	UNUSED(raw);
-	for (i = 0; i < rules_count(rp->rules); i++) {
-		const struct rule *rule = rules_get(rp->rules, i);
-		struct alert a;
-
-		if (!rule->enabled || !rules_match_eval(rule->match, rec))
-			continue;
-		r = alert_build(rule, rec, &a);
-		if (r < 0)
-			return r;
-		buf_reset(&rp->line);
-		r = alert_json(&a, false, &rp->line);
-		if (r == 0 && rp->deliver != NULL)
-			r = replay_deliver(rp, rule, &a);
-		alert_done(&a);
-		if (r < 0)
-			return r;
-		r = buf_putc(&rp->line, '\n');
-		if (r < 0)
-			return r;
-		if (fwrite(rp->line.data, 1, rp->line.len, stdout) !=
-		    rp->line.len)
-			return -EIO;
-		rp->alerts++;
-	}
-	return 0;
-}
+/* ---- replay and test-destination ------------------------------------- */
 
 static double
 now_s(void)
@@ -505,16 +271,68 @@ replay_print_stats(const struct replay_totals *tot, uint64_t alerts,
 	    secs > 0 ? (double)tot->st.records / secs : 0.0, trail_inflater());
 }
 
+/* A delivery that ended, as the command line reports it. */
+static void
+cli_delivered(const char *dest, const struct sink_outcome *o, void *arg)
+{
+	const struct cfg *c = arg;
+	const struct cfg_dest *cd = cfg_dest_find(c, dest);
+	bool ok = o->result == SINK_DELIVERED;
+
+	if (ok && !arg_verbose_delivery)
+		return;
+	printf("%s (%s): %s%s%s%s\n", dest,
+	    cd != NULL ? cfg_dest_type_str(cd->type) : "?",
+	    ok ? "delivered" : "failed", o->detail[0] ? " (" : "", o->detail,
+	    o->detail[0] ? ")" : "");
+}
+
+/* replay's print hook: an alert line on standard output. */
+static int
+cli_print(const char *line, size_t len, void *arg)
+{
+	UNUSED(arg);
+	if (fwrite(line, 1, len, stdout) != len || putchar('\n') == EOF)
+		return -EIO;
+	return 0;
+}
+
+static int
+replay_open(const struct cfg *cfg, const struct rules *rs, bool deliver,
+    struct replay **ret)
+{
+	struct replay_opts ro;
+	struct diag d;
+	char msg[600];
+	int r;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.cfg = cfg;
+	ro.rules = rs;
+	ro.state_dir = arg_state;
+	ro.no_state = arg_no_state;
+	ro.deliver = deliver;
+	ro.print = deliver && arg_verbose_delivery ? NULL : cli_print;
+	ro.delivered = cli_delivered;
+	ro.arg = (void *)cfg;
+	memset(&d, 0, sizeof(d));
+	r = replay_new(&ro, ret, &d);
+	if (r < 0)
+		(void)fprintf(stderr, "smtrail: %s\n",
+		    d.msg[0] != '\0' ? diag_format(&d, msg, sizeof(msg))
+				     : strerror(-r));
+	return r;
+}
+
 static int
 cmd_replay(int argc, char **argv)
 {
 	struct replay_totals tot;
+	struct replay_stats rs_st;
 	struct files_list fl = {0};
-	struct replay rp;
+	struct replay *rp = NULL;
 	struct rules *rs = NULL;
-	struct trail *t = NULL;
 	struct cfg *cfg = NULL;
-	struct cli_sinks deliver;
 	bool present;
 	double start;
 	size_t i;
@@ -527,70 +345,63 @@ cmd_replay(int argc, char **argv)
 		cfg_free(cfg);
 		return EXIT_USAGE;
 	}
-	r = files_expand(argv, (size_t)argc, &fl);
+	if (arg_deliver && arg_no_state) {
+		(void)fprintf(stderr,
+		    "smtrail: --deliver needs the state (--no-state given)\n");
+		r = -EINVAL;
+	}
 	if (r == 0)
-		r = trail_new(&t);
+		r = files_expand(argv, (size_t)argc, &fl);
+	if (r == 0)
+		r = replay_open(cfg, rs, arg_deliver, &rp);
 	if (r < 0) {
-		(void)fprintf(stderr, "smtrail: %s\n", strerror(-r));
 		files_list_done(&fl);
 		rules_free(rs);
 		cfg_free(cfg);
 		return EXIT_USAGE;
 	}
 	memset(&tot, 0, sizeof(tot));
-	memset(&rp, 0, sizeof(rp));
-	rp.rules = rs;
-	rp.cfg = cfg;
-	if (arg_deliver) {
-		r = cli_sinks_init(&deliver, cfg);
-		if (r < 0) {
-			(void)fprintf(stderr, "smtrail: %s\n", strerror(-r));
-			cli_sinks_done(&deliver);
-			trail_free(t);
-			files_list_done(&fl);
-			rules_free(rs);
-			cfg_free(cfg);
-			return EXIT_USAGE;
-		}
-		rp.deliver = &deliver;
-	}
-	buf_init(&rp.line, ALERT_MAX_JSON);
 	start = now_s();
 	for (i = 0; i < fl.n; i++) {
+		struct trail_stats st;
 		struct diag d;
 		char msg[600];
 
 		memset(&d, 0, sizeof(d));
-		r = files_scan(fl.paths[i], t, replay_record, &rp, &d);
+		memset(&st, 0, sizeof(st));
+		r = replay_file(rp, fl.paths[i], &st, &d);
 		tot.files++;
-		replay_add(&tot, trail_stats(t));
-		if (trail_skipped_first(t) != NULL)
+		replay_add(&tot, &st);
+		if (st.skipped > 0)
 			(void)fprintf(stderr,
-			    "smtrail: %s: warning: %llu record(s) skipped, unread "
-			    "(first: %s)\n",
-			    fl.paths[i],
-			    (unsigned long long)trail_stats(t)->skipped,
-			    trail_skipped_first(t)->msg);
+			    "smtrail: %s: warning: %llu record(s) skipped, "
+			    "unread\n",
+			    fl.paths[i], (unsigned long long)st.skipped);
 		if (r < 0) {
 			tot.failed++;
 			(void)fprintf(stderr, "smtrail: %s\n",
 			    diag_format(&d, msg, sizeof(msg)));
 		}
 	}
-	if (rp.deliver != NULL) {
-		cli_sinks_wait(rp.deliver);
-		(void)fprintf(stderr, "deliveries: %u delivered, %u failed\n",
-		    deliver.delivered, deliver.failed);
-		if (deliver.failed > 0)
+	r = replay_finish(rp);
+	if (r < 0) {
+		(void)fprintf(stderr, "smtrail: %s\n", strerror(-r));
+		tot.failed++;
+	}
+	replay_stats(rp, &rs_st);
+	if (arg_deliver) {
+		(void)fprintf(stderr,
+		    "deliveries: %llu delivered, %llu failed\n",
+		    (unsigned long long)rs_st.delivered,
+		    (unsigned long long)rs_st.failed);
+		if (rs_st.failed > 0)
 			tot.failed++;
-		cli_sinks_done(rp.deliver);
 	}
 	(void)fflush(stdout);
 	if (arg_stats)
-		replay_print_stats(&tot, rp.alerts, now_s() - start);
+		replay_print_stats(&tot, rs_st.alerts, now_s() - start);
+	replay_free(rp);
 	cfg_free(cfg);
-	buf_done(&rp.line);
-	trail_free(t);
 	files_list_done(&fl);
 	rules_free(rs);
 	return tot.failed != 0 ? EXIT_FILE_ERROR : 0;
@@ -599,12 +410,14 @@ cmd_replay(int argc, char **argv)
 static int
 cmd_test_destination(int argc, char **argv)
 {
+	struct replay_stats rs_st;
 	const struct cfg_dest *cd;
-	struct cli_sinks cs = {0};
+	struct replay *rp = NULL;
 	struct cfg *c = NULL;
 	struct buf json;
 	char host[256];
 	char when[32];
+	char id[64];
 	time_t now = time(NULL);
 	bool present;
 	int r;
@@ -623,30 +436,39 @@ cmd_test_destination(int argc, char **argv)
 		(void)snprintf(host, sizeof(host), "this host");
 	host[sizeof(host) - 1] = '\0';
 	(void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	(void)snprintf(id, sizeof(id), "smtrail-test-%lld", (long long)now);
 	/* A clearly marked alert with every member a real one has. */
 	buf_init(&json, 64u << 10);
 	r = buf_printf(&json,
 	    "{\"rule\":\"smtrail-test\",\"title\":\"smtrail test alert\","
 	    "\"severity\":\"info\",\"summary\":\"TEST: if you can read this, "
 	    "smtrail on %s can deliver to '%s'. Nothing happened to any "
-	    "secret.\",\"eventID\":\"smtrail-test-%lld\","
+	    "secret.\",\"eventID\":\"%s\","
 	    "\"eventName\":\"TestDestination\",\"eventTime\":\"%s\","
 	    "\"awsRegion\":\"%s\",\"recipientAccountId\":null,"
 	    "\"secretId\":null,\"principal\":null,\"sourceIPAddress\":null,"
 	    "\"errorCode\":null,\"group\":\"smtrail-test\",\"test\":true,"
 	    "\"record\":{}}",
-	    host, cd->name, (long long)now, when,
+	    host, cd->name, id, when,
 	    c->aws.region != NULL ? c->aws.region : "us-east-1");
+	/* The daemon's delivery path: its backoff, Retry-After and the
+	 * destination's deadline. */
+	arg_verbose_delivery = true;
+	arg_state = NULL;
+	arg_no_state = false;
 	if (r == 0)
-		r = cli_sinks_init(&cs, c);
-	if (r == 0) {
-		cs.verbose = true;
-		r = cli_send(&cs, cd->name, json.data, json.len);
-		cli_sinks_wait(&cs);
-	}
+		r = replay_open(c, NULL, true, &rp);
+	if (r == 0)
+		r = replay_send(rp, "smtrail-test", id, json.data, json.len,
+		    cd->name);
+	if (r == 0)
+		r = replay_finish(rp);
 	(void)fflush(stdout);
-	r = r < 0 || cs.failed > 0 || cs.delivered != 1 ? EXIT_FILE_ERROR : 0;
-	cli_sinks_done(&cs);
+	if (rp != NULL)
+		replay_stats(rp, &rs_st);
+	r = r < 0 || rs_st.failed > 0 || rs_st.delivered != 1 ? EXIT_FILE_ERROR
+							      : 0;
+	replay_free(rp);
 	buf_done(&json);
 	cfg_free(c);
 	return r;
@@ -838,6 +660,8 @@ enum {
 	OPT_STRICT = 256,
 	OPT_STATS,
 	OPT_DELIVER,
+	OPT_STATE,
+	OPT_NO_STATE,
 };
 
 static int
@@ -850,6 +674,8 @@ parse_options(int argc, char **argv)
 	    {"strict", no_argument, NULL, OPT_STRICT},
 	    {"stats", no_argument, NULL, OPT_STATS},
 	    {"deliver", no_argument, NULL, OPT_DELIVER},
+	    {"state", required_argument, NULL, OPT_STATE},
+	    {"no-state", no_argument, NULL, OPT_NO_STATE},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -883,6 +709,12 @@ parse_options(int argc, char **argv)
 			break;
 		case OPT_DELIVER:
 			arg_deliver = true;
+			break;
+		case OPT_STATE:
+			arg_state = optarg;
+			break;
+		case OPT_NO_STATE:
+			arg_no_state = true;
 			break;
 		case 'h':
 			usage(stdout);

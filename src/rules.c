@@ -1009,6 +1009,31 @@ rules_match_eval(const struct rules_match *m, struct json_object *rec)
 	return false;
 }
 
+int
+rules_eval(const struct rules *rs, struct json_object *rec, rules_hit_cb *cb,
+    void *arg)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < rules_count(rs); i++) {
+		const struct rule *rule = rules_get(rs, i);
+
+		if (!rule->enabled)
+			continue;
+		if (rules_match_eval(rule->match, rec))
+			r = cb(rule, RULES_HIT_MATCH, arg);
+		else if (rule->resolve_on != NULL &&
+		    rules_match_eval(rule->resolve_on, rec))
+			r = cb(rule, RULES_HIT_RESOLVE, arg);
+		else
+			continue;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* ---- match mappings --------------------------------------------------- */
 
 static struct rules_match *

@@ -68,6 +68,21 @@ const struct rule *rules_find(const struct rules *rs, const char *id);
 /* True when every condition of m holds for rec. */
 bool rules_match_eval(const struct rules_match *m, struct json_object *rec);
 
+/*
+ * What one record is to one rule: it matches the rule's "match", or it
+ * does not but matches its "resolve_on".
+ */
+enum rules_hit { RULES_HIT_MATCH, RULES_HIT_RESOLVE, RULES_HIT_COUNT };
+typedef int rules_hit_cb(const struct rule *r, enum rules_hit hit, void *arg);
+
+/*
+ * The one place a record is matched against the rules: cb for each enabled
+ * rule it hits, in file order. A negative return from cb stops and is
+ * returned; else 0.
+ */
+int rules_eval(const struct rules *rs, struct json_object *rec,
+    rules_hit_cb *cb, void *arg) MUST_CHECK;
+
 /* Renders the rule's summary template ({{field.path}}; missing: empty). */
 int rules_render_summary(const struct rule *r, struct json_object *rec,
     struct buf *out) MUST_CHECK;

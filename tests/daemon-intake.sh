@@ -56,8 +56,8 @@ like "$HZ_BODY" "messages failing for [0-9]+ s and none completed" \
 like "$(log_lines 'nothing deleted; it comes back')" "object_fetch" \
     "outage: transient, the messages are left for redelivery"
 sleep 10
-setmode pass
 want=$({ received; for n in $names; do expect_alerts "$n" 3; done; } | sort)
+setmode pass
 wait_received "$(printf '%s\n' "$want" | wc -l)" 60
 is "$(received_sorted)" "$want" "outage: all 90 alerts once S3 is back"
 is "$(dups)" "" "outage: none twice"

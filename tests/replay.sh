@@ -25,10 +25,10 @@ R="$T_TMP/every.yaml"
 ids() { jq -r '[.rule, (.eventID // "-"), (.eventName // "-")] | join(" ")'; }
 
 # 1. Every Secrets Manager record, in file order, from .json and .json.gz.
-st replay -r "$R" "$SM/combined_secretsmanager.json"
+st replay --no-state -r "$R" "$SM/combined_secretsmanager.json"
 is "$RC" 0 "plain sample: exit 0"
 printf '%s\n' "$OUT" | ids >"$T_TMP/got-plain"
-st replay -r "$R" "$SM/combined_secretsmanager.json.gz"
+st replay --no-state -r "$R" "$SM/combined_secretsmanager.json.gz"
 is "$RC" 0 "gzip sample: exit 0"
 printf '%s\n' "$OUT" | ids >"$T_TMP/got-gz"
 is "$(cmp -s "$T_TMP/got-plain" "$T_TMP/got-gz" && echo same)" same \
@@ -48,7 +48,7 @@ is "$(grep '^reads ' "$T_TMP/got-gz")" "$(cat "$T_TMP/want-reads")" \
     "rule 'reads': list any-of and a boolean"
 
 # 2. The whole corpus: only the 38 Secrets Manager events, none of the rest.
-st replay -r "$R" "$ALL"
+st replay --no-state -r "$R" "$ALL"
 is "$RC" 0 "corpus: exit 0"
 got=$(printf '%s\n' "$OUT" | jq -r 'select(.rule == "every") | .eventID // "-"')
 want=$(gzip -dc "$ALL" | jq -r '.Records[] | select(.eventSource == "secretsmanager.amazonaws.com") | .eventID // "-"')
@@ -56,12 +56,12 @@ is "$got" "$want" "corpus: exactly the Secrets Manager records"
 is "$(printf '%s\n' "$got" | wc -l)" 38 "corpus: 38 of 814"
 
 # 3. KMS calls made by Secrets Manager mention it everywhere; not its events.
-st replay -r "$R" "$SM/aws-docs_kms-calls-made-by-secretsmanager.json"
+st replay --no-state -r "$R" "$SM/aws-docs_kms-calls-made-by-secretsmanager.json"
 is "$RC" 0 "KMS-by-Secrets-Manager: exit 0"
 is "$OUT" "" "KMS-by-Secrets-Manager: no alerts"
 
 # 4. Output fields (the contract in smtrail(8)).
-st replay -r "$R" "$DATA/cloudtrail/secretsmanager/aws-docs_secretsmanager.json"
+st replay --no-state -r "$R" "$DATA/cloudtrail/secretsmanager/aws-docs_secretsmanager.json"
 line=$(printf '%s\n' "$OUT" | grep '"eventName":"DeleteSecret"' | head -1)
 is "$(printf '%s' "$line" | jq -r 'keys_unsorted | join(",")')" \
     "rule,title,severity,summary,eventID,eventName,eventTime,awsRegion,recipientAccountId,secretId,principal,sourceIPAddress,errorCode,group" \
@@ -91,7 +91,7 @@ cp "$SM/combined_secretsmanager.json" "$T_TMP/mix/g-good.json"
 mkdir -p "$T_TMP/mix/CloudTrail-Digest" "$T_TMP/mix/sub"
 printf 'digest' >"$T_TMP/mix/CloudTrail-Digest/x.json.gz"
 printf 'ignored' >"$T_TMP/mix/sub/notes.txt"
-st replay -r "$R" "$T_TMP/mix"
+st replay --no-state -r "$R" "$T_TMP/mix"
 is "$RC" 1 "a bad file among good ones: exit 1"
 # The truncated file's complete records still alert (they are real events);
 # count them independently of our scanner.
@@ -115,7 +115,7 @@ like "$ERR" "e-empty.json: .*empty" "empty file"
 unlike "$ERR" "Digest|notes.txt" "digests and non-log files are not read"
 is "$(printf '%s\n' "$OUT" | jq -r 'select(.eventID == "z-1") | .eventName')" X \
     "braces, quotes and backslashes in strings keep the record whole"
-st replay -r "$R" /nonexistent/file.json.gz "$SM/combined_secretsmanager.json.gz"
+st replay --no-state -r "$R" /nonexistent/file.json.gz "$SM/combined_secretsmanager.json.gz"
 is "$RC" 1 "missing file: exit 1"
 is "$(printf '%s\n' "$OUT" | grep -c '"rule":"every"')" 52 "missing file: the rest still scanned"
 like "$ERR" '/nonexistent/file.json.gz: .*No such file' "missing file named"
@@ -136,7 +136,7 @@ is "$(printf '%s\n' "$OUT" | jq -r 'select(.rule == "secret-deleted") | .group')
     "demo: a deletion is grouped by the secret's ARN"
 
 # 7. --stats
-st replay --stats -r "$R" "$ALL"
+st replay --no-state --stats -r "$R" "$ALL"
 like "$ERR" '^records: 814 scanned, [0-9]+ candidates, 38 Secrets Manager$' "--stats counts records"
 like "$ERR" '^files: 1 \(0 failed\)$' "--stats counts files"
 like "$ERR" 'MB/s' "--stats gives throughput"
