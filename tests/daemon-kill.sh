@@ -44,8 +44,9 @@ wait_queue_empty 30
 t_ok $? "10 kills: the queue drains"
 
 # Each repeat: same delivery id as its first copy, and that first copy was
-# in flight at a kill (arrived before it, answered at most 1 s before it:
-# the answer may be on its way back when the kill lands).
+# in flight at a kill: it arrived before the kill and was answered at most
+# 5 s before it (the answer may still be on its way into the daemon, which
+# under valgrind on a loaded machine takes seconds to read and record it).
 jq -sc '[.[] | select(.status < 300)] | group_by(.body.eventID) | map(select(length > 1))
     | .[] | {id: .[0].body.eventID, ids: ([.[].delivery_id] | unique), t0: .[0].t0, t: .[0].t}' \
     "$R/received.jsonl" >"$T_TMP/repeats"
@@ -54,7 +55,7 @@ is "$(jq -r 'select((.ids | length) != 1 or .ids[0] == null) | .id' "$T_TMP/repe
     "10 kills: every repeated alert carried one delivery id ($n_rep repeated)"
 bad=$(jq -r '"\(.id) \(.t0) \(.t)"' "$T_TMP/repeats" | while read -r id t0 t; do
 	awk -v t0="$t0" -v t="$t" -v id="$id" '
-	    { if ($1 >= t0 && $1 <= t + 1) ok = 1 } END { if (!ok) print id }' "$T_TMP/kills"
+	    { if ($1 >= t0 && $1 <= t + 5) ok = 1 } END { if (!ok) print id }' "$T_TMP/kills"
 done)
 is "$bad" "" "10 kills: only POSTs in flight at a kill were repeated"
 awk -v n="$n_rep" 'BEGIN { exit !(n <= 40) }'
