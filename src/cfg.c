@@ -1736,6 +1736,8 @@ cfg_destinations(const struct cfg *cfg, const struct rule *r, const char **out,
 	size_t i;
 	size_t j;
 
+	if (r == NULL)
+		goto fallback;
 	if (r->n_destinations > 0) {
 		for (i = 0; i < r->n_destinations && n < max; i++)
 			out[n++] = r->destinations[i];
@@ -1753,6 +1755,7 @@ cfg_destinations(const struct cfg *cfg, const struct rule *r, const char **out,
 	}
 	if (n > 0)
 		return n;
+fallback:
 	for (i = 0; i < cfg->n_default_destinations && n < max; i++)
 		out[n++] = cfg->default_destinations[i];
 	return n;

@@ -170,8 +170,8 @@ int cfg_check_routes(const struct cfg *cfg, const struct rules *rs,
 /*
  * Where an alert of rule r goes: the rule's own destinations, else the
  * routes matching its severity (first match, or more with "continue"),
- * else default_destinations. Fills out (borrowed names) up to max;
- * returns how many.
+ * else default_destinations (also for r NULL: a rule a reload removed).
+ * Fills out (borrowed names) up to max; returns how many.
  */
 struct rule;
 size_t cfg_destinations(const struct cfg *cfg, const struct rule *r,

@@ -130,13 +130,7 @@ daemon_keep(const struct rule *rule, const char *rule_id, const char *event_id,
 	int64_t job;
 	size_t n;
 
-	if (rule != NULL)
-		n = cfg_destinations(d->cfg, rule, dests, ARRAY_SIZE(dests));
-	else
-		for (n = 0; n < d->cfg->n_default_destinations &&
-		     n < ARRAY_SIZE(dests);
-		     n++)
-			dests[n] = d->cfg->default_destinations[n];
+	n = cfg_destinations(d->cfg, rule, dests, ARRAY_SIZE(dests));
 	if (n == 0) {
 		/* check and reload refuse such a rule; a group of a rule a
 		 * reload removed can still end here. */

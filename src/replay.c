@@ -95,13 +95,8 @@ replay_keep(const struct rule *rule, const char *rule_id, const char *event_id,
 	UNUSED(ctx);
 	if (rp->spool == NULL)
 		return replay_print(rp, json, len);
-	if (rp->deliver != NULL && rule != NULL)
+	if (rp->deliver != NULL)
 		n = cfg_destinations(rp->o.cfg, rule, dests, ARRAY_SIZE(dests));
-	else if (rp->deliver != NULL)
-		for (n = 0; n < rp->o.cfg->n_default_destinations &&
-		     n < ARRAY_SIZE(dests);
-		     n++)
-			dests[n] = rp->o.cfg->default_destinations[n];
 	if (n == 0) {
 		/* Printing only (or nowhere to deliver): one pseudo
 		 * destination, done at once, keeps the dedup memory. */
