@@ -8,7 +8,6 @@ S="$T_TMP/state"
 mkdir -p "$M" "$R" "$S"
 DAEMON_PID=
 RCV_PID=
-PROXY_PID=
 P="$T_TMP/proxy"
 
 moto() { "$PY" "$TOP_SRCDIR/tests/moto.py" "$@"; }
@@ -20,10 +19,9 @@ cleanup() {
 	fi
 	[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
 	[ -n "$RCV_PID" ] && kill "$RCV_PID" 2>/dev/null
-	[ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null
 	[ -n "${TMPFS:-}" ] && umount -l "$TMPFS" 2>/dev/null
 	moto stop "$M" >/dev/null 2>&1
-	rm -rf "$T_TMP"
+	t_cleanup
 }
 trap cleanup EXIT
 
@@ -46,12 +44,10 @@ moto_up() { # moto_up BUCKET QUEUE: checked moto, bucket, queue, SNS topic
 
 receiver_up() { # receiver_up [receiver.py options]: (re)starts it
 	receiver_down
-	rm -f "$R/port"
-	"$PY" "$TOP_SRCDIR/tests/receiver.py" "$R" "$@" &
-	RCV_PID=$!
-	wait_until 5 test -s "$R/port"
-	[ -s "$R/port" ] || bail "receiver start"
-	RCV_PORT=$(cat "$R/port")
+	t_start "$R" "$PY" "$TOP_SRCDIR/tests/receiver.py" "$R" "$@" ||
+	    bail "receiver start"
+	RCV_PID=$T_LAST_PID
+	RCV_PORT=$T_PORT
 }
 
 receiver_down() {
@@ -162,12 +158,9 @@ KEYP="AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/25"
 # proxy_up: tests/s3proxy.py in front of moto's S3; the daemon started
 # after this fetches through it (AWS_ENDPOINT_URL_S3), SQS stays on moto.
 proxy_up() {
-	mkdir -p "$P"
-	"$PY" "$TOP_SRCDIR/tests/s3proxy.py" "$P" --upstream "$MOTO_ENDPOINT" \
-	    2>"$T_TMP/proxy.err" &
-	PROXY_PID=$!
-	wait_until 5 test -s "$P/port" || bail "s3proxy start"
-	AWS_ENDPOINT_URL_S3="http://127.0.0.1:$(cat "$P/port")"
+	t_start "$P" "$PY" "$TOP_SRCDIR/tests/s3proxy.py" "$P" \
+	    --upstream "$MOTO_ENDPOINT" 2>"$T_TMP/proxy.err" || bail "s3proxy start"
+	AWS_ENDPOINT_URL_S3="http://127.0.0.1:$T_PORT"
 	export AWS_ENDPOINT_URL_S3
 }
 

@@ -3,18 +3,10 @@
 . "$(dirname "$0")/lib.sh"
 PY=${PYTHON:-python3}
 R="$T_TMP/rcv"
-mkdir -p "$R"
-"$PY" "$TOP_SRCDIR/tests/receiver.py" "$R" --script 200 &
-RCV=$!
-trap 'kill $RCV 2>/dev/null; rm -rf "$T_TMP"' EXIT
-wait_until 5 test -s "$R/port"
-P=$(cat "$R/port")
-mkdir -p "$T_TMP/r404"
-"$PY" "$TOP_SRCDIR/tests/receiver.py" "$T_TMP/r404" --script 404 &
-RCV404=$!
-trap 'kill $RCV $RCV404 2>/dev/null; rm -rf "$T_TMP"' EXIT
-wait_until 5 test -s "$T_TMP/r404/port"
-P404=$(cat "$T_TMP/r404/port")
+t_start "$R" "$PY" "$TOP_SRCDIR/tests/receiver.py" "$R" --script 200
+P=$T_PORT
+t_start "$T_TMP/r404" "$PY" "$TOP_SRCDIR/tests/receiver.py" "$T_TMP/r404" --script 404
+P404=$T_PORT
 cat >"$T_TMP/c.yaml" <<YAML
 default_destinations: [hook]
 destinations:

@@ -20,13 +20,9 @@ M=$T_TMP/moto
 P=$T_TMP/proxy
 R=$T_TMP/rcv
 mkdir -p "$M" "$P" "$R"
-PROXY_PID=
-RCV_PID=
 cleanup() {
-	[ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null
-	[ -n "$RCV_PID" ] && kill "$RCV_PID" 2>/dev/null
 	"$PY" "$TOP_SRCDIR/tests/moto.py" stop "$M" >/dev/null 2>&1
-	rm -rf "$T_TMP"
+	t_cleanup
 }
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM  # so that the EXIT trap runs on these too
@@ -147,10 +143,10 @@ moto put "$M" $B "$K2" "$T_TMP/c.json.gz" || bail "put $K2"
 moto put "$M" $B "$K3" "$T_TMP/b.json" || bail "put $K3"
 moto put "$M" $B x.json.gz "$T_TMP/x" || bail "put x.json.gz"
 
-"$PY" "$TOP_SRCDIR/tests/s3proxy.py" "$P" --upstream "$MOTO_ENDPOINT" 2>"$T_TMP/proxy.err" &
-PROXY_PID=$!
-wait_until 5 test -s "$P/port" || bail "s3proxy start"
-PORT=$(cat "$P/port")
+t_start "$P" "$PY" "$TOP_SRCDIR/tests/s3proxy.py" "$P" --upstream "$MOTO_ENDPOINT" \
+    2>"$T_TMP/proxy.err" || bail "s3proxy start"
+PORT=$T_PORT
+PROXY_PID=$T_LAST_PID
 PROXY=http://127.0.0.1:$PORT
 like "$PORT" '^[0-9]+$' "s3proxy: DIR/port has the port"
 
@@ -239,7 +235,6 @@ is "$(jq -c 'keys_unsorted' "$P/requests.jsonl" | sort -u)" '["t","method","path
 kill -TERM "$PROXY_PID"
 wait "$PROXY_PID"
 is "$?" 0 "SIGTERM: s3proxy exits 0"
-PROXY_PID=
 "$PY" -c 'import socket, sys
 sys.exit(socket.socket().connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0)' "$PORT"
 t_ok $? "SIGTERM: port $PORT is closed"
@@ -268,10 +263,9 @@ print(" ".join(map(str, res)), "%.3f" % (time.monotonic() - t))
 EOF
 post() { "$PY" "$T_TMP/post.py" "$@" 2>&1; }
 
-"$PY" "$TOP_SRCDIR/tests/receiver.py" "$R" --delay 0.3 --script-file "$T_TMP/status" &
-RCV_PID=$!
-wait_until 5 test -s "$R/port" || bail "receiver start"
-RP=$(cat "$R/port")
+t_start "$R" "$PY" "$TOP_SRCDIR/tests/receiver.py" "$R" --delay 0.3 \
+    --script-file "$T_TMP/status" || bail "receiver start"
+RP=$T_PORT
 out=$(post "$RP" d-1 d-2)
 like "$out" '^200 200 ' "--delay: both POSTs answered (no --script-file yet: 200)"
 awk -v s="${out##* }" 'BEGIN { exit !(s >= 0.3 && s < 0.6) }'
@@ -289,7 +283,4 @@ echo 200 >"$T_TMP/status"
 is "$(post "$RP" d-3 | cut -d' ' -f1)" 200 "--script-file 200: the same receiver now answers 200"
 echo nonsense >"$T_TMP/status"
 is "$(post "$RP" d-4 | cut -d' ' -f1)" 200 "--script-file unreadable: 200"
-kill "$RCV_PID"
-wait "$RCV_PID" 2>/dev/null
-RCV_PID=
 done_testing

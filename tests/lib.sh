@@ -9,7 +9,13 @@ DATA=$SMTRAIL_SHARED_DATA
 T_N=0
 T_FAILED=0
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/smtrail-test.XXXXXX")
-trap 'rm -rf "$T_TMP"' EXIT
+T_PIDS=
+# What a test started in the background (t_start) is stopped at exit.
+t_cleanup() {
+	[ -n "$T_PIDS" ] && kill $T_PIDS 2>/dev/null
+	rm -rf "$T_TMP"
+}
+trap t_cleanup EXIT
 
 t_ok() { # t_ok PASS(0|1) NAME
 	T_N=$((T_N + 1))
@@ -97,3 +103,18 @@ at_least() {
 
 # log_lines PATTERN: the daemon log's lines matching PATTERN (grep -E).
 log_lines() { grep -E -- "$1" "$T_TMP/daemon.log" 2>/dev/null; }
+
+# t_start DIR COMMAND...: COMMAND in the background, stopped at exit; waits
+# for it to write DIR/port (tests/receiver.py and tests/s3proxy.py do) and
+# sets T_PORT to it. False if it did not.
+t_start() {
+	_ts_dir=$1
+	shift
+	mkdir -p "$_ts_dir"
+	rm -f "$_ts_dir/port"
+	"$@" &
+	T_LAST_PID=$!
+	T_PIDS="$T_PIDS $T_LAST_PID"
+	wait_until 5 test -s "$_ts_dir/port" || return 1
+	T_PORT=$(cat "$_ts_dir/port")
+}

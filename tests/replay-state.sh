@@ -92,12 +92,8 @@ is "$(cat "$T_TMP/tmp-after")" "" "the temporary state is removed"
 
 # ---- 4. --deliver: PagerDuty and Slack -----------------------------------------
 R="$T_TMP/rcv"
-mkdir -p "$R"
-"$PY" "$TOP_SRCDIR/tests/receiver.py" "$R" &
-RCV_PID=$!
-trap 'kill $RCV_PID 2>/dev/null; rm -rf "$T_TMP"' EXIT
-wait_until 5 test -s "$R/port"
-PORT=$(cat "$R/port")
+t_start "$R" "$PY" "$TOP_SRCDIR/tests/receiver.py" "$R"
+PORT=$T_PORT
 cat >"$T_TMP/smtrail.yaml" <<YAML
 default_destinations: [pd, slack]
 destinations:
