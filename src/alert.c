@@ -23,20 +23,6 @@ alert_dup(const char *s, char **ret)
 	return *ret == NULL ? -ENOMEM : 0;
 }
 
-static const char *
-alert_principal(struct json_object *rec)
-{
-	struct json_object *v;
-
-	v = record_get_str(rec, "userIdentity.arn");
-	if (v != NULL && json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	v = record_get_str(rec, "userIdentity.invokedBy");
-	if (v != NULL && json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
-}
-
 /*
  * A record's fields are the sender's text: one huge errorMessage must not
  * cost the alert, so text over the ceiling is cut, and says so.
@@ -84,7 +70,7 @@ alert_build(const struct rule *r, struct json_object *rec, struct alert *ret)
 	    ? rc
 	    : alert_dup(record_string(rec, "recipientAccountId"), &a.account);
 	rc = rc < 0 ? rc : alert_dup(record_secret_id(rec), &a.secret_id);
-	rc = rc < 0 ? rc : alert_dup(alert_principal(rec), &a.principal);
+	rc = rc < 0 ? rc : alert_dup(record_principal(rec), &a.principal);
 	rc = rc < 0
 	    ? rc
 	    : alert_dup(record_string(rec, "sourceIPAddress"), &a.source_ip);

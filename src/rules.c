@@ -12,6 +12,7 @@
  * allocates nothing.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <regex.h>
@@ -83,11 +84,13 @@ const char *const rules_known_events[] = {
 };
 
 /*
- * Top-level fields of a CloudTrail record, plus our synthetic secretId. A
+ * Top-level fields of a CloudTrail record, plus the derived ones (record.h:
+ * secretId, principal, isServiceEvent, policyAllowsPublic, accountAlias). A
  * path starting elsewhere is most likely a typo ("eventname") that would
  * silently never match, so it is a warning.
  */
 static const char *const rules_record_fields[] = {
+    "accountAlias",
     "additionalEventData",
     "addendum",
     "apiVersion",
@@ -103,7 +106,10 @@ static const char *const rules_record_fields[] = {
     "eventType",
     "eventVersion",
     "insightDetails",
+    "isServiceEvent",
     "managementEvent",
+    "policyAllowsPublic",
+    "principal",
     "readOnly",
     "recipientAccountId",
     "requestID",
@@ -171,12 +177,13 @@ enum rules_op {
 	RULES_OP_NOT,
 	RULES_OP_ANY, /* also a plain list */
 	RULES_OP_ALL,
+	RULES_OP_EVERY, /* a field's condition: for every "*" element */
 	RULES_OP_COUNT
 };
 
 /* Operator names as written in a condition mapping; EQ has none. */
 static const char *const rules_op_names[RULES_OP_COUNT + 1] = {
-    [RULES_OP_EQ] = NULL,
+    [RULES_OP_EQ] = "eq",
     [RULES_OP_EXISTS] = "exists",
     [RULES_OP_PREFIX] = "prefix",
     [RULES_OP_SUFFIX] = "suffix",
@@ -191,6 +198,7 @@ static const char *const rules_op_names[RULES_OP_COUNT + 1] = {
     [RULES_OP_NOT] = "not",
     [RULES_OP_ANY] = "any",
     [RULES_OP_ALL] = "all",
+    [RULES_OP_EVERY] = "every",
     [RULES_OP_COUNT] = NULL,
 };
 
@@ -208,8 +216,9 @@ struct rules_cond {
 	int af; /* CIDR: AF_INET or AF_INET6 */
 	unsigned char net[16];
 	unsigned bits;
-	struct rules_cond **sub; /* NOT (one), ANY, ALL */
+	struct rules_cond **sub; /* NOT, EVERY (one), ANY, ALL */
 	size_t n;
+	bool icase; /* EQ string, PREFIX..REGEX: ASCII case ignored */
 };
 
 enum rules_mkind { RULES_M_FIELD, RULES_M_ALL, RULES_M_ANY, RULES_M_NOT };
@@ -231,6 +240,7 @@ struct rules {
 
 struct rules_ctx {
 	struct yamlx y;          /* the file, its diagnostics, errors, oom */
+	bool cond_top;           /* the next condition is a field's whole one */
 	uint64_t regex_cost;     /* spent of RULES_MAX_REGEX_TOTAL */
 	struct json_object *ids; /* rule id -> line, for duplicates */
 	struct rules *rs;
@@ -515,7 +525,8 @@ rules_regex_compile(struct rules_ctx *c, const struct yamlx_node *n,
 	uint64_t cost;
 	int r;
 
-	r = rx_compile(&cd->re, n->s, n->len, &cost, err, sizeof(err));
+	r = rx_compile_flags(&cd->re, n->s, n->len, cd->icase ? REG_ICASE : 0,
+	    &cost, err, sizeof(err));
 	if (r == -ENOMEM) {
 		c->y.oom = true;
 		return false;
@@ -623,32 +634,60 @@ rules_operand_number(struct rules_ctx *c, const struct yamlx_node *n,
 	return true;
 }
 
-/* A condition mapping: exactly one operator. */
-static struct rules_cond *
-rules_cond_op(struct rules_ctx *c, const struct yamlx_node *map, unsigned depth,
-    bool event_name)
+/* The operators 'icase' applies to. */
+static bool
+rules_op_has_case(enum rules_op op)
+{
+	return op == RULES_OP_EQ || op == RULES_OP_PREFIX ||
+	    op == RULES_OP_SUFFIX || op == RULES_OP_CONTAINS ||
+	    op == RULES_OP_GLOB || op == RULES_OP_REGEX;
+}
+
+/*
+ * Finds the operator of a condition mapping (its key index in *ret) and
+ * reads an 'icase' flag beside it. False (reported) when there is no
+ * operator, more than one, or a bad flag.
+ */
+static bool
+rules_cond_keys(struct rules_ctx *c, const struct yamlx_node *map, size_t *ret,
+    bool *ret_icase, const struct yamlx_node **ret_icase_at)
 {
 	const struct yamlx_node *k;
-	const struct yamlx_node *v;
-	struct rules_cond *cd;
-	enum rules_op op;
-	const char *s;
-	const char *why;
-	char hint[96];
+	const struct yamlx_node *k2;
 	char q[YAMLX_Q_SIZE];
 	char q2[YAMLX_Q_SIZE];
-	bool ok = true;
+	size_t first = 0;
+	size_t second = 0;
+	size_t n = 0;
+	size_t i;
 
-	if (map->n == 0) {
-		yamlx_err(&c->y, map,
-		    "empty condition (expected an operator such as 'prefix' or 'regex')");
-		return NULL;
+	*ret_icase = false;
+	*ret_icase_at = NULL;
+	for (i = 0; i + 1 < map->n; i += 2) {
+		k = map->kid[i];
+		if (k->type == YAMLX_NODE_SCALAR &&
+		    strcmp(k->s, "icase") == 0) {
+			*ret_icase_at = k;
+			if (!yamlx_bool(&c->y, map->kid[i + 1], "icase",
+				ret_icase))
+				return false;
+			continue;
+		}
+		if (n++ == 0)
+			first = i;
+		else if (n == 2)
+			second = i;
 	}
-	k = map->kid[0];
-	v = map->kid[1];
-	if (map->n > 2) {
-		const struct yamlx_node *k2 = map->kid[2];
-
+	if (n == 0) {
+		yamlx_err(&c->y, map,
+		    *ret_icase_at != NULL
+			? "'icase' alone (expected beside an operator such as 'eq' or 'prefix')"
+			: "empty condition (expected an operator such as 'prefix' or 'regex')");
+		return false;
+	}
+	if (n > 1) {
+		k = map->kid[first];
+		k2 = map->kid[second];
 		if (k->type == YAMLX_NODE_SCALAR &&
 		    k2->type == YAMLX_NODE_SCALAR)
 			yamlx_err(&c->y, k2,
@@ -657,15 +696,43 @@ rules_cond_op(struct rules_ctx *c, const struct yamlx_node *map, unsigned depth,
 		else
 			yamlx_err(&c->y, k2,
 			    "more than one operator in a condition; combine them with 'all'");
-		return NULL;
+		return false;
 	}
+	*ret = first;
+	return true;
+}
+
+/* A condition mapping: exactly one operator (and 'icase'). */
+static struct rules_cond *
+rules_cond_op(struct rules_ctx *c, const struct yamlx_node *map, unsigned depth,
+    bool event_name)
+{
+	const struct yamlx_node *k;
+	const struct yamlx_node *v;
+	const struct yamlx_node *icase_at;
+	struct rules_cond *cd;
+	enum rules_op op;
+	const char *s;
+	const char *why;
+	char hint[96];
+	char q[YAMLX_Q_SIZE];
+	size_t at;
+	bool top = c->cond_top;
+	bool icase;
+	bool ok = true;
+
+	c->cond_top = false; /* what this one holds is nested */
+	if (!rules_cond_keys(c, map, &at, &icase, &icase_at))
+		return NULL;
+	k = map->kid[at];
+	v = map->kid[at + 1];
 	if (k->type == YAMLX_NODE_BAD)
 		return NULL;
 	if (k->type != YAMLX_NODE_SCALAR) {
 		yamlx_err(&c->y, k, "expected an operator name");
 		return NULL;
 	}
-	for (op = RULES_OP_EXISTS; op < RULES_OP_COUNT; op++)
+	for (op = RULES_OP_EQ; op < RULES_OP_COUNT; op++)
 		if (strcmp(k->s, rules_op_names[op]) == 0)
 			break;
 	if (op == RULES_OP_COUNT || strlen(k->s) != k->len) {
@@ -675,7 +742,30 @@ rules_cond_op(struct rules_ctx *c, const struct yamlx_node *map, unsigned depth,
 			    RULES_OP_COUNT, false)));
 		return NULL;
 	}
-	if (op == RULES_OP_NOT) {
+	if (icase && !rules_op_has_case(op)) {
+		yamlx_err(&c->y, icase_at,
+		    "'icase' applies to eq, prefix, suffix, contains, glob and regex, not '%s'",
+		    rules_op_names[op]);
+		return NULL;
+	}
+	if (op == RULES_OP_EQ) {
+		if (v->type != YAMLX_NODE_SCALAR) {
+			if (v->type != YAMLX_NODE_BAD)
+				yamlx_err(&c->y, v,
+				    "expected one value for 'eq'");
+			return NULL;
+		}
+		cd = rules_cond_scalar(c, v, event_name);
+		if (cd != NULL)
+			cd->icase = icase && cd->type == YAMLX_SCALAR_STRING;
+		return cd;
+	}
+	if (op == RULES_OP_EVERY && !top) {
+		yamlx_err(&c->y, k,
+		    "'every' must be a field's whole condition (a path with a '*' segment: 'a.*.b: {every: ...}')");
+		return NULL;
+	}
+	if (op == RULES_OP_NOT || op == RULES_OP_EVERY) {
 		if (!rules_depth_ok(c, k, depth))
 			return NULL;
 		cd = rules_cond_new(c, op);
@@ -709,6 +799,7 @@ rules_cond_op(struct rules_ctx *c, const struct yamlx_node *map, unsigned depth,
 	cd = rules_cond_new(c, op);
 	if (cd == NULL)
 		return NULL;
+	cd->icase = icase;
 	switch (op) {
 	case RULES_OP_EXISTS:
 		ok = yamlx_bool(&c->y, v, rules_op_names[op], &cd->b);
@@ -760,6 +851,7 @@ rules_cond_op(struct rules_ctx *c, const struct yamlx_node *map, unsigned depth,
 	case RULES_OP_NOT:
 	case RULES_OP_ANY:
 	case RULES_OP_ALL:
+	case RULES_OP_EVERY:
 	case RULES_OP_COUNT:
 		ok = false; /* handled above */
 		break;
@@ -828,6 +920,36 @@ rules_jnum(struct json_object *v, double *ret)
 	return false;
 }
 
+/* len bytes of a and b agree (ASCII letters in either case, if icase). */
+static bool
+rules_memeq(const char *a, const char *b, size_t len, bool icase)
+{
+	size_t i;
+
+	if (!icase)
+		return memcmp(a, b, len) == 0;
+	for (i = 0; i < len; i++)
+		if (tolower((unsigned char)a[i]) !=
+		    tolower((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
+/* Whether needle (nlen bytes, > 0) occurs in hay (hlen bytes). */
+static bool
+rules_contains(const char *hay, size_t hlen, const char *needle, size_t nlen,
+    bool icase)
+{
+	size_t i;
+
+	if (!icase)
+		return memmem(hay, hlen, needle, nlen) != NULL;
+	for (i = 0; i + nlen <= hlen; i++)
+		if (rules_memeq(hay + i, needle, nlen, true))
+			return true;
+	return false;
+}
+
 static bool
 rules_eq(const struct rules_cond *cd, struct json_object *v)
 {
@@ -853,7 +975,7 @@ rules_eq(const struct rules_cond *cd, struct json_object *v)
 	case YAMLX_SCALAR_STRING:
 		s = rules_jstr(v, &len);
 		return s != NULL && len == cd->len &&
-		    memcmp(s, cd->s, len) == 0;
+		    rules_memeq(s, cd->s, len, cd->icase);
 	}
 	return false;
 }
@@ -921,18 +1043,20 @@ rules_cond_eval(const struct rules_cond *cd, struct json_object *v,
 	case RULES_OP_PREFIX:
 		s = rules_jstr(v, &len);
 		return s != NULL && len >= cd->len &&
-		    memcmp(s, cd->s, cd->len) == 0;
+		    rules_memeq(s, cd->s, cd->len, cd->icase);
 	case RULES_OP_SUFFIX:
 		s = rules_jstr(v, &len);
 		return s != NULL && len >= cd->len &&
-		    memcmp(s + len - cd->len, cd->s, cd->len) == 0;
+		    rules_memeq(s + len - cd->len, cd->s, cd->len, cd->icase);
 	case RULES_OP_CONTAINS:
 		s = rules_jstr(v, &len);
 		return s != NULL &&
-		    (cd->len == 0 || memmem(s, len, cd->s, cd->len) != NULL);
+		    (cd->len == 0 ||
+			rules_contains(s, len, cd->s, cd->len, cd->icase));
 	case RULES_OP_GLOB:
 		s = rules_jstr(v, &len);
-		return s != NULL && fnmatch(cd->s, s, 0) == 0;
+		return s != NULL &&
+		    fnmatch(cd->s, s, cd->icase ? FNM_CASEFOLD : 0) == 0;
 	case RULES_OP_REGEX:
 		s = rules_jstr(v, &len);
 		return s != NULL && rules_regex_match(&cd->re, s, len);
@@ -959,10 +1083,52 @@ rules_cond_eval(const struct rules_cond *cd, struct json_object *v,
 			if (!rules_cond_eval(cd->sub[i], v, present))
 				return false;
 		return true;
+	case RULES_OP_EVERY: /* one value: it, if there is one */
+		return present && rules_cond_eval(cd->sub[0], v, present);
 	case RULES_OP_COUNT:
 		break;
 	}
 	return false;
+}
+
+/* record_visit() callbacks: the condition holds / does not hold. */
+static bool
+rules_holds_cb(struct json_object *v, void *arg)
+{
+	return rules_cond_eval(arg, v, true);
+}
+
+static bool
+rules_fails_cb(struct json_object *v, void *arg)
+{
+	return !rules_cond_eval(arg, v, true);
+}
+
+/*
+ * A field's condition. With "*" segments it holds when it holds for one
+ * of the values reached (and, when none is reached, as for an absent
+ * field); {every: C} when C holds for each of them, and there is one.
+ */
+static bool
+rules_field_eval(const struct rules_match *m, struct json_object *rec)
+{
+	struct json_object *v;
+	bool present;
+	size_t n;
+
+	if (m->cond->op == RULES_OP_EVERY) {
+		if (record_visit(rec, m->path, rules_fails_cb, m->cond->sub[0],
+			&n))
+			return false;
+		return n > 0;
+	}
+	if (!record_path_wild(m->path)) {
+		v = record_get(rec, m->path, &present);
+		return rules_cond_eval(m->cond, v, present);
+	}
+	if (record_visit(rec, m->path, rules_holds_cb, m->cond, &n))
+		return true;
+	return n == 0 && rules_cond_eval(m->cond, NULL, false);
 }
 
 static void
@@ -983,16 +1149,13 @@ rules_match_free(struct rules_match *m)
 bool
 rules_match_eval(const struct rules_match *m, struct json_object *rec)
 {
-	struct json_object *v;
-	bool present;
 	size_t i;
 
 	if (m == NULL)
 		return false;
 	switch (m->kind) {
 	case RULES_M_FIELD:
-		v = record_get(rec, m->path, &present);
-		return rules_cond_eval(m->cond, v, present);
+		return rules_field_eval(m, rec);
 	case RULES_M_ALL:
 		for (i = 0; i < m->n; i++)
 			if (!rules_match_eval(m->sub[i], rec))
@@ -1118,8 +1281,10 @@ rules_match_entry(struct rules_ctx *c, const struct yamlx_node *k,
 	if (m == NULL)
 		return NULL;
 	m->path = rules_path(c, k);
+	c->cond_top = true;
 	m->cond = rules_cond_compile(c, v, depth,
 	    k->type == YAMLX_NODE_SCALAR && strcmp(k->s, "eventName") == 0);
+	c->cond_top = false;
 	if (m->path == NULL || m->cond == NULL) {
 		rules_match_free(m);
 		return NULL;

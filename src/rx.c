@@ -142,6 +142,13 @@ int
 rx_compile(regex_t *re, const char *p, size_t len, uint64_t *ret_cost,
     char *err, size_t errsz)
 {
+	return rx_compile_flags(re, p, len, 0, ret_cost, err, errsz);
+}
+
+int
+rx_compile_flags(regex_t *re, const char *p, size_t len, int cflags,
+    uint64_t *ret_cost, char *err, size_t errsz)
+{
 	const char *why;
 	uint64_t cost;
 	int r;
@@ -155,7 +162,7 @@ rx_compile(regex_t *re, const char *p, size_t len, uint64_t *ret_cost,
 		(void)snprintf(err, errsz, "%s", why);
 		return -EINVAL;
 	}
-	r = regcomp(re, p, REG_EXTENDED | REG_NOSUB);
+	r = regcomp(re, p, REG_EXTENDED | REG_NOSUB | (cflags & REG_ICASE));
 	if (r == REG_ESPACE)
 		return -ENOMEM;
 	if (r != 0) {

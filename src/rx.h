@@ -35,5 +35,8 @@ const char *rx_cost(const char *p, size_t len, uint64_t *ret_cost);
  */
 int rx_compile(regex_t *re, const char *p, size_t len, uint64_t *ret_cost,
     char *err, size_t errsz);
+/* The same with extra regcomp() flags; only REG_ICASE is taken. */
+int rx_compile_flags(regex_t *re, const char *p, size_t len, int cflags,
+    uint64_t *ret_cost, char *err, size_t errsz);
 
 #endif

@@ -58,6 +58,10 @@ bad=$(jq -r '"\(.id) \(.t0) \(.t)"' "$T_TMP/repeats" | while read -r id t0 t; do
 	    { if ($1 >= t0 && $1 <= t + 5) ok = 1 } END { if (!ok) print id }' "$T_TMP/kills"
 done)
 is "$bad" "" "10 kills: only POSTs in flight at a kill were repeated"
+[ -n "$bad" ] && { echo "# kills:"; sed 's/^/#   /' "$T_TMP/kills"; echo "# repeats:";
+	sed 's/^/#   /' "$T_TMP/repeats"; for id in $bad; do
+	jq -c --arg id "$id" 'select(.body.eventID == $id) | [.t0, .t, .status, .delivery_id]' \
+	    "$R/received.jsonl" | sed 's/^/#   /'; done; }
 awk -v n="$n_rep" 'BEGIN { exit !(n <= 40) }'
 t_ok $? "10 kills: at most 4 in flight per kill were repeated ($n_rep)"
 like "$(jq -r '.delivery_id' "$R/received.jsonl" | sort -u | head -3)" \

@@ -1672,6 +1672,152 @@ test_default_pack(void)
 	rules_free(rs);
 }
 
+/* ---- arrays, every, icase, derived fields ------------------------------ */
+
+#define BATCH(f)                                                               \
+	"{\"eventName\":\"BatchGetSecretValue\",\"requestParameters\":"        \
+	"{\"filters\":" f "}}"
+
+static void
+test_match_arrays(void)
+{
+	/* Errors first. */
+	load_err(
+	    "rules:\n  - id: a\n    match: {userAgent: {any: [{every: x}]}}\n",
+	    "rules.yaml:3:32: 'every' must be a field's whole condition (a path with a '*' segment: 'a.*.b: {every: ...}')",
+	    "every nested");
+	load_err("rules:\n  - id: a\n    match: {userAgent: {icase: true}}\n",
+	    "rules.yaml:3:24: 'icase' alone (expected beside an operator such as 'eq' or 'prefix')",
+	    "icase alone");
+	load_err(
+	    "rules:\n  - id: a\n    match: {userAgent: {gt: 1, icase: true}}\n",
+	    "rules.yaml:3:32: 'icase' applies to eq, prefix, suffix, contains, glob and regex, not 'gt'",
+	    "icase on gt");
+	load_err(
+	    "rules:\n  - id: a\n    match: {userAgent: {icase: maybe, eq: x}}\n",
+	    "rules.yaml:3:32: expected true or false for 'icase'",
+	    "icase not a boolean");
+	load_err("rules:\n  - id: a\n    match: {userAgent: {eq: [x]}}\n",
+	    "rules.yaml:3:29: expected one value for 'eq'", "eq with a list");
+	load_err(
+	    "rules:\n  - id: a\n    match: {userAgent: {prefix: x, contains: y}}\n",
+	    "rules.yaml:3:36: more than one operator in a condition ('prefix' and 'contains'); combine them with 'all'",
+	    "two operators still refused");
+
+	/* "*": one element suffices. */
+	is_int(match("{requestParameters.filters.*.key: tag-key}",
+		   BATCH("[{\"key\":\"name\"},{\"key\":\"tag-key\"}]")),
+	    1, "*: one element of two");
+	is_int(match("{requestParameters.filters.*.key: tag-key}",
+		   BATCH("[{\"key\":\"name\"}]")),
+	    0, "*: no element");
+	is_int(match("{requestParameters.filters.*.key: {exists: false}}",
+		   BATCH("[]")),
+	    1, "*: nothing reached reads as absent");
+	is_int(match("{requestParameters.*: {eq: x}}",
+		   "{\"requestParameters\":{\"a\":\"y\",\"b\":\"x\"}}"),
+	    1, "*: every member of an object");
+	is_int(match("{requestParameters.filters.*.values.*: {prefix: '!'}}",
+		   BATCH("[{\"key\":\"tag-key\",\"values\":[\"a\",\"!b\"]}]")),
+	    1, "*.*: nested arrays");
+	/* every: all elements, and at least one. */
+	is_int(match("{requestParameters.filters.*.key: {every: tag-key}}",
+		   BATCH("[{\"key\":\"tag-key\"},{\"key\":\"tag-key\"}]")),
+	    1, "every: all hold");
+	is_int(match("{requestParameters.filters.*.key: {every: tag-key}}",
+		   BATCH("[{\"key\":\"tag-key\"},{\"key\":\"name\"}]")),
+	    0, "every: one does not");
+	is_int(match("{requestParameters.filters.*.key: {every: tag-key}}",
+		   BATCH("[]")),
+	    0, "every: none is not every");
+	is_int(match("{requestParameters.filters.*.values.*: {every: {prefix: "
+		     "'!'}}}",
+		   BATCH("[{\"key\":\"tag-key\",\"values\":[\"!a\"]},"
+			 "{\"key\":\"tag-key\",\"values\":[\"!b\",\"!c\"]}]")),
+	    1, "every over nested arrays");
+	is_int(match("{eventName: {every: BatchGetSecretValue}}", BATCH("[]")),
+	    1, "every on a plain path: the one value");
+
+	/* eq and icase. */
+	is_int(match("{eventName: {eq: batchgetsecretvalue, icase: true}}",
+		   BATCH("[]")),
+	    1, "eq icase");
+	is_int(match("{eventName: {eq: batchgetsecretvalue}}", BATCH("[]")), 0,
+	    "eq is exact by default");
+	is_int(match("{userAgent: {contains: AWS-CLI, icase: true}}",
+		   "{\"userAgent\":\"aws-cli/2.15 Python\"}"),
+	    1, "contains icase");
+	is_int(match("{userAgent: {prefix: MOZILLA, icase: true}}",
+		   "{\"userAgent\":\"Mozilla/5.0\"}"),
+	    1, "prefix icase");
+	is_int(match("{userAgent: {suffix: PYTHON, icase: true}}",
+		   "{\"userAgent\":\"aws-cli/2.15 python\"}"),
+	    1, "suffix icase");
+	is_int(match("{userAgent: {glob: 'MOZ*', icase: true}}",
+		   "{\"userAgent\":\"mozilla/5.0\"}"),
+	    1, "glob icase");
+	is_int(match("{userAgent: {regex: '^MOZ', icase: true}}",
+		   "{\"userAgent\":\"mozilla/5.0\"}"),
+	    1, "regex icase");
+	is_int(match("{userAgent: {regex: '^MOZ'}}",
+		   "{\"userAgent\":\"mozilla/5.0\"}"),
+	    0, "regex is exact by default");
+}
+
+static void
+test_match_derived(void)
+{
+	const char *role =
+	    "{\"userIdentity\":{\"type\":\"AssumedRole\",\"arn\":"
+	    "\"arn:aws:sts::1:assumed-role/app/i-1\",\"sessionContext\":{"
+	    "\"sessionIssuer\":{\"arn\":\"arn:aws:iam::1:role/app\"}}}}";
+	const char *svc =
+	    "{\"eventType\":\"AwsServiceEvent\",\"userIdentity\":{"
+	    "\"accountId\":\"1\",\"invokedBy\":\"secretsmanager.amazonaws.com\"}}";
+
+	is_int(match("{principal: 'arn:aws:iam::1:role/app'}", role), 1,
+	    "principal: the assumed role's issuer");
+	is_int(match("{principal: 'arn:aws:iam::1:user/bob'}",
+		   "{\"userIdentity\":{\"type\":\"IAMUser\",\"arn\":"
+		   "\"arn:aws:iam::1:user/bob\"}}"),
+	    1, "principal: a user's ARN");
+	is_int(match("{principal: secretsmanager.amazonaws.com}", svc), 1,
+	    "principal: the service, for service events");
+	is_int(match("{isServiceEvent: true}", svc), 1, "isServiceEvent: true");
+	is_int(match("{isServiceEvent: false}", role), 1,
+	    "isServiceEvent: false");
+#define POLICY(stmt)                                                           \
+	"{\"eventName\":\"PutResourcePolicy\",\"requestParameters\":{"         \
+	"\"resourcePolicy\":\"{\\\"Version\\\":\\\"2012-10-17\\\","            \
+	"\\\"Statement\\\":" stmt "}\"}}"
+	is_int(
+	    match("{policyAllowsPublic: true}",
+		POLICY("[{\\\"Effect\\\":\\\"Allow\\\",\\\"Principal\\\":"
+		       "\\\"*\\\",\\\"Action\\\":\\\"secretsmanager:*\\\"}]")),
+	    1, "policyAllowsPublic: Principal *");
+	is_int(
+	    match("{policyAllowsPublic: true}",
+		POLICY(
+		    "{\\\"Effect\\\":\\\"Allow\\\",\\\"Principal\\\":{"
+		    "\\\"AWS\\\":[\\\"arn:aws:iam::2:root\\\",\\\"*\\\"]}}")),
+	    1, "policyAllowsPublic: a single statement, AWS list with *");
+	is_int(match("{policyAllowsPublic: false}",
+		   POLICY("[{\\\"Effect\\\":\\\"Allow\\\",\\\"Principal\\\":"
+			  "\\\"*\\\",\\\"Condition\\\":{\\\"StringEquals\\\":{"
+			  "\\\"aws:principalorgid\\\":\\\"o-1\\\"}}}]")),
+	    1, "policyAllowsPublic: false with an org condition (any case)");
+	is_int(match("{policyAllowsPublic: false}",
+		   POLICY("[{\\\"Effect\\\":\\\"Deny\\\",\\\"Principal\\\":"
+			  "\\\"*\\\"}]")),
+	    1, "policyAllowsPublic: a Deny is not public");
+	is_int(match("{policyAllowsPublic: {exists: false}}", role), 1,
+	    "policyAllowsPublic: absent without a policy");
+	is_int(
+	    match("{policyAllowsPublic: {exists: false}}",
+		"{\"requestParameters\":{\"resourcePolicy\":\"{not json\"}}"),
+	    1, "policyAllowsPublic: absent for a policy that is not JSON");
+}
+
 int
 main(void)
 {
@@ -1686,6 +1832,8 @@ main(void)
 	test_match_secret_id();
 	test_match_operators();
 	test_match_combinators();
+	test_match_arrays();
+	test_match_derived();
 	test_render();
 	test_default_pack();
 	return done_testing();
