@@ -713,7 +713,8 @@ cfg_s3(struct cfg_ctx *c, const struct yamlx_node *n)
 		for (i = 0; i < (b->type == YAMLX_NODE_SEQ ? b->n : 1); i++) {
 			it = cfg_item(b, i);
 			if (it->type != YAMLX_NODE_SCALAR || it->len == 0 ||
-			    strlen(it->s) != it->len || s3_bucket_name_ok(it->s))
+			    strlen(it->s) != it->len ||
+			    s3_bucket_name_ok(it->s))
 				continue;
 			yamlx_err(&c->y, it,
 			    "bad bucket name '%s' (expected 3 to 63 lowercase letters, digits, '.' and '-')",
