@@ -25,6 +25,7 @@
 #include "aws/s3.h"
 #include "buf.h"
 #include "cfg.h"
+#include "clock.h"
 #include "diag.h"
 #include "http.h"
 #include "limits.h"
@@ -50,8 +51,7 @@
 #define CFG_MAX_NAME 128
 #define CFG_MAX_CREDENTIAL 255
 #define CFG_MAX_RATE 1000000u
-#define CFG_S 1000000ull /* microseconds */
-#define CFG_DEFAULT_DEADLINE_US (3600 * CFG_S)
+#define CFG_DEFAULT_DEADLINE_US (3600 * US_PER_S)
 
 #define CFG_SEV_ALL ((1u << RULES_SEV_COUNT) - 1)
 
@@ -391,7 +391,7 @@ cfg_default(struct cfg **ret)
 static const char *
 cfg_fmt_duration(uint64_t us, char *buf, size_t size)
 {
-	uint64_t s = us / CFG_S;
+	uint64_t s = us / US_PER_S;
 
 	if (s != 0 && s % 86400 == 0)
 		(void)snprintf(buf, size, "%llud",
@@ -514,12 +514,12 @@ cfg_duration(struct cfg_ctx *c, const struct yamlx_node *n, const char *what,
 
 	if (!yamlx_duration(&c->y, n, what, &us))
 		return false;
-	if (us < min_s * CFG_S || us > max_s * CFG_S) {
+	if (us < min_s * US_PER_S || us > max_s * US_PER_S) {
 		yamlx_err(&c->y, n,
 		    "bad value '%s' for '%s' (expected %s to %s)",
 		    YAMLX_QN(q, n), what,
-		    cfg_fmt_duration(min_s * CFG_S, lo, sizeof(lo)),
-		    cfg_fmt_duration(max_s * CFG_S, hi, sizeof(hi)));
+		    cfg_fmt_duration(min_s * US_PER_S, lo, sizeof(lo)),
+		    cfg_fmt_duration(max_s * US_PER_S, hi, sizeof(hi)));
 		return false;
 	}
 	*ret_us = us;
@@ -672,11 +672,11 @@ cfg_sqs(struct cfg_ctx *c, const struct yamlx_node *n)
 	/* SQS's own limits: a long poll of at most 20 s, 12 h visibility. */
 	if (v[CFG_SQS_WAIT_TIME] != NULL &&
 	    cfg_duration(c, v[CFG_SQS_WAIT_TIME], "wait_time", 0, 20, &us))
-		s->wait_time_s = (unsigned)(us / CFG_S);
+		s->wait_time_s = (unsigned)(us / US_PER_S);
 	if (v[CFG_SQS_VISIBILITY_TIMEOUT] != NULL &&
 	    cfg_duration(c, v[CFG_SQS_VISIBILITY_TIMEOUT], "visibility_timeout",
 		0, 43200, &us))
-		s->visibility_timeout_s = (unsigned)(us / CFG_S);
+		s->visibility_timeout_s = (unsigned)(us / US_PER_S);
 	if (v[CFG_SQS_MAX_MESSAGES] != NULL)
 		(void)cfg_uint(c, v[CFG_SQS_MAX_MESSAGES], "max_messages", 1,
 		    10, &s->max_messages);
@@ -811,7 +811,7 @@ cfg_http(struct cfg_ctx *c, const struct yamlx_node *n)
 		    &h->ca_path);
 	if (v[CFG_HTTP_TIMEOUT] != NULL &&
 	    cfg_duration(c, v[CFG_HTTP_TIMEOUT], "timeout", 1, 3600, &us))
-		h->timeout_ms = (long)(us / 1000);
+		h->timeout_ms = (long)(us / US_PER_MS);
 }
 
 static void
@@ -1001,7 +1001,7 @@ cfg_rate(struct cfg_ctx *c, const struct yamlx_node *n, struct cfg_dest *d)
 		return false;
 	}
 	d->rate_count = (unsigned)v;
-	d->rate_period_us = per[u - units] * CFG_S;
+	d->rate_period_us = per[u - units] * US_PER_S;
 	return true;
 }
 
@@ -1105,7 +1105,7 @@ cfg_dest_fill(struct cfg_ctx *c, const struct yamlx_node *map,
 	d->deadline_us = CFG_DEFAULT_DEADLINE_US;
 	if (d->type == CFG_DEST_SLACK) {
 		d->rate_count = 1; /* Slack's limit for an incoming webhook */
-		d->rate_period_us = CFG_S;
+		d->rate_period_us = US_PER_S;
 	}
 
 	if (v[CFG_DKEY_URL] != NULL || v[CFG_DKEY_URL_FILE] != NULL) {
@@ -1153,7 +1153,7 @@ cfg_dest_fill(struct cfg_ctx *c, const struct yamlx_node *map,
 		    &d->mention);
 	if (v[CFG_DKEY_TIMEOUT] != NULL &&
 	    cfg_duration(c, v[CFG_DKEY_TIMEOUT], "timeout", 1, 3600, &us))
-		d->timeout_ms = (long)(us / 1000);
+		d->timeout_ms = (long)(us / US_PER_MS);
 	if (v[CFG_DKEY_DEADLINE] != NULL)
 		(void)cfg_duration(c, v[CFG_DKEY_DEADLINE], "deadline", 1,
 		    7 * 86400, &d->deadline_us);
@@ -1567,11 +1567,11 @@ cfg_put_dest(struct buf *out, const struct cfg_dest *d)
 		    yamlx_q(q, sizeof(q), d->mention, strlen(d->mention)));
 	if (r >= 0 && d->type != CFG_DEST_STDOUT)
 		r = buf_printf(out, " timeout %s deadline %s",
-		    cfg_fmt_duration((uint64_t)d->timeout_ms * 1000, t1,
+		    cfg_fmt_duration((uint64_t)d->timeout_ms * US_PER_MS, t1,
 			sizeof(t1)),
 		    cfg_fmt_duration(d->deadline_us, t2, sizeof(t2)));
 	for (i = 0; i < ARRAY_SIZE(per); i++)
-		if (d->rate_period_us == per[i] * CFG_S)
+		if (d->rate_period_us == per[i] * US_PER_S)
 			unit = units[i];
 	if (r >= 0 && d->rate_count != 0 && unit != NULL)
 		r = buf_printf(out, " rate %u/%s", d->rate_count, unit);
@@ -1634,10 +1634,10 @@ cfg_summary(const struct cfg *cfg, struct buf *out)
 		r = buf_printf(out,
 		    "sqs.wait_time: %s\nsqs.visibility_timeout: %s\n"
 		    "sqs.max_messages: %u\nsqs.max_receive_count: %u%s\n",
-		    cfg_fmt_duration(cfg->sqs.wait_time_s * CFG_S, t1,
+		    cfg_fmt_duration(cfg->sqs.wait_time_s * US_PER_S, t1,
 			sizeof(t1)),
-		    cfg_fmt_duration(cfg->sqs.visibility_timeout_s * CFG_S, t2,
-			sizeof(t2)),
+		    cfg_fmt_duration(cfg->sqs.visibility_timeout_s * US_PER_S,
+			t2, sizeof(t2)),
 		    cfg->sqs.max_messages, cfg->sqs.max_receive_count,
 		    cfg->sqs.max_receive_count == 0 ? " (off)" : "");
 	if (r >= 0)
@@ -1662,8 +1662,8 @@ cfg_summary(const struct cfg *cfg, struct buf *out)
 					      : "(system default)",
 		    cfg->http.ca_path != NULL ? cfg->http.ca_path
 					      : "(system default)",
-		    cfg_fmt_duration((uint64_t)cfg->http.timeout_ms * 1000, t1,
-			sizeof(t1)));
+		    cfg_fmt_duration((uint64_t)cfg->http.timeout_ms * US_PER_MS,
+			t1, sizeof(t1)));
 	if (r >= 0)
 		r = buf_printf(out,
 		    "rules: %s\nstate_dir: %s\nlog_level: %s\n"

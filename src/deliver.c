@@ -17,6 +17,7 @@
 
 #include "backoff.h"
 #include "cfg.h"
+#include "clock.h"
 #include "deliver.h"
 #include "diag.h"
 #include "log.h"

@@ -20,8 +20,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "aws/sigv4.h"
 #include "buf.h"
+#include "clock.h"
 #include "diag.h"
 #include "http.h"
 #include "pd.h"
@@ -29,7 +29,7 @@
 #include "slack.h"
 
 #define SINK_DEFAULT_TIMEOUT_MS 10000L
-#define SINK_MAX_RETRY_AFTER_MS (3600u * 1000u)
+#define SINK_MAX_RETRY_AFTER_MS (3600 * MS_PER_S)
 /* Receivers answer "ok" or a short error; we only keep a little. */
 #define SINK_MAX_REPLY (64u << 10)
 /* Records nest up to 512 deep (trail.c); the alert adds a level. */
@@ -40,7 +40,6 @@
 /* URL path parts shorter than this are not worth hiding (and would hide
  * half of every message). */
 #define SINK_MIN_SCRUB 6
-#define SINK_S_US 1000000ull
 
 struct sink_job {
 	struct sink *s;
@@ -133,15 +132,6 @@ sink_result_str(enum sink_result r)
 		break;
 	}
 	return "?";
-}
-
-static uint64_t
-sink_now_us(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * SINK_S_US + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /* ---- text for receivers ------------------------------------------------ */
@@ -734,7 +724,7 @@ sink_rate_init(struct sink *s, const struct sink_conf *c)
 	s->rate_period_us = c->rate_period_us;
 	if (s->rate_count == 0 && s->type == SINK_TYPE_SLACK) {
 		s->rate_count = 1; /* Slack: one message a second */
-		s->rate_period_us = SINK_S_US;
+		s->rate_period_us = US_PER_S;
 	}
 	if (s->rate_count > SINK_MAX_RATE_WINDOW) {
 		/* Same average rate, bursts of at most the window. */
@@ -1072,16 +1062,14 @@ static void
 sink_pump(struct sink *s)
 {
 	while (s->wait_head != NULL) {
-		uint64_t now = sink_now_us();
+		uint64_t now = now_us();
 		uint64_t wait = sink_rate_wait_us(s, now);
 		struct sink_job *j;
 		int r;
 
 		if (wait > 0) {
-			struct timeval tv;
+			struct timeval tv = clock_tv_us(wait);
 
-			tv.tv_sec = (time_t)(wait / SINK_S_US);
-			tv.tv_usec = (suseconds_t)(wait % SINK_S_US);
 			if (evtimer_add(s->pump_ev, &tv) == 0)
 				return;
 			/* No timer: sending early beats never sending. */
@@ -1185,15 +1173,15 @@ sink_retry_after_ms(const char *value, time_t now)
 	errno = 0;
 	secs = strtoull(value, &end, 10);
 	if (end != value && *end == '\0' && errno == 0) {
-		if (secs > SINK_MAX_RETRY_AFTER_MS / 1000)
+		if (secs > SINK_MAX_RETRY_AFTER_MS / MS_PER_S)
 			return SINK_MAX_RETRY_AFTER_MS;
-		return secs * 1000;
+		return secs * MS_PER_S;
 	}
-	if (sigv4_parse_http_date(value, &when) < 0 || when <= now)
+	if (clock_parse_http_date(value, &when) < 0 || when <= now)
 		return 0;
-	if ((uint64_t)(when - now) > SINK_MAX_RETRY_AFTER_MS / 1000)
+	if ((uint64_t)(when - now) > SINK_MAX_RETRY_AFTER_MS / MS_PER_S)
 		return SINK_MAX_RETRY_AFTER_MS;
-	return (uint64_t)(when - now) * 1000;
+	return (uint64_t)(when - now) * MS_PER_S;
 }
 
 /* A response that is not 2xx: the result, and what the detail says. */
@@ -1237,9 +1225,11 @@ sink_http_failed(struct sink_job *j, struct http_response *resp)
 	if (s->type == SINK_TYPE_SLACK && resp->status == 429 &&
 	    j->out.retry_after_ms > 0) {
 		/* The whole destination waits, not just this alert. */
-		now = sink_now_us();
-		if (s->paused_until_us < now + j->out.retry_after_ms * 1000)
-			s->paused_until_us = now + j->out.retry_after_ms * 1000;
+		now = now_us();
+		if (s->paused_until_us <
+		    now + j->out.retry_after_ms * US_PER_MS)
+			s->paused_until_us =
+			    now + j->out.retry_after_ms * US_PER_MS;
 	}
 }
 
