@@ -17,6 +17,7 @@
 #include "diag.h"
 #include "pd.h"
 #include "sink.h"
+#include "text.h"
 
 /* Deeper requestParameters are kept as (cut) JSON text in a string, so
  * the event nests at most 20 deep (parsers commonly stop at 32). */
@@ -44,9 +45,8 @@ pd_dedup_key(const char *rule, const char *group, struct buf *out)
 	int ok;
 	int r;
 
-	if (rlen + 1 + glen <= PD_MAX_DEDUP_KEY &&
-	    sink_text_clean(rule, rlen) &&
-	    sink_text_clean(group != NULL ? group : "", glen)) {
+	if (rlen + 1 + glen <= PD_MAX_DEDUP_KEY && text_clean(rule, rlen) &&
+	    text_clean(group != NULL ? group : "", glen)) {
 		r = buf_append(out, rule, rlen);
 		r = r < 0 ? r : buf_putc(out, ':');
 		r = r < 0 ? r : buf_append(out, group, glen);
@@ -69,7 +69,7 @@ pd_dedup_key(const char *rule, const char *group, struct buf *out)
 	}
 	/* The rule id stays readable, cut on a character boundary. */
 	cut = 0;
-	if (sink_text_clean(rule, rlen)) {
+	if (text_clean(rule, rlen)) {
 		cut = rlen < PD_DEDUP_PREFIX ? rlen : PD_DEDUP_PREFIX;
 		while (cut > 0 && cut < rlen &&
 		    ((unsigned char)rule[cut] & 0xc0) == 0x80)
@@ -120,16 +120,16 @@ pd_reply_errors(const char *body, size_t len, struct buf *out)
 			if (s == NULL)
 				continue;
 			if (out->len > start)
-				r = sink_text_append(out, "; ", 2, out->max, 0);
+				r = text_append(out, "; ", 2, out->max, 0);
 			if (r == 0)
-				r = sink_text_append(out, s, strlen(s),
-				    out->max, SINK_TEXT_ONELINE);
+				r = text_append(out, s, strlen(s), out->max,
+				    TEXT_ONELINE);
 		}
 	} else if (json_object_object_get_ex(o, "message", &v) &&
 	    json_object_is_type(v, json_type_string)) {
-		r = sink_text_append(out, json_object_get_string(v),
+		r = text_append(out, json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v), out->max,
-		    SINK_TEXT_ONELINE);
+		    TEXT_ONELINE);
 	} else {
 		r = -EBADMSG;
 	}
@@ -196,7 +196,7 @@ pd_str(struct buf *out, bool *first, const char *key, const char *value,
 	if (value == NULL)
 		return 0;
 	r = pd_key(out, first, key);
-	return r < 0 ? r : sink_json_text(out, value, strlen(value), max, 0);
+	return r < 0 ? r : text_json(out, value, strlen(value), max, 0);
 }
 
 static int pd_json_value(struct buf *b, struct json_object *v, unsigned depth);
@@ -214,7 +214,7 @@ pd_json_object(struct buf *b, struct json_object *v, unsigned depth)
 		const char *k = json_object_iter_peek_name(&it);
 
 		r = buf_puts(b, first ? "" : ",");
-		r = r < 0 ? r : sink_json_text(b, k, strlen(k), PD_MAX_KEY, 0);
+		r = r < 0 ? r : text_json(b, k, strlen(k), PD_MAX_KEY, 0);
 		r = r < 0 ? r : buf_putc(b, ':');
 		r = r < 0 ? r
 			  : pd_json_value(b, json_object_iter_peek_value(&it),
@@ -247,7 +247,7 @@ pd_json_value(struct buf *b, struct json_object *v, unsigned depth)
 		return buf_puts(b,
 		    json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
 	case json_type_string:
-		return sink_json_text(b, json_object_get_string(v),
+		return text_json(b, json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v), PD_MAX_PARAMS, 0);
 	case json_type_object:
 	case json_type_array:
@@ -256,7 +256,7 @@ pd_json_value(struct buf *b, struct json_object *v, unsigned depth)
 	if (depth >= PD_MAX_DEPTH) {
 		raw = json_object_to_json_string_ext(v,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-		return sink_json_text(b, raw, strlen(raw), PD_MAX_DETAIL, 0);
+		return text_json(b, raw, strlen(raw), PD_MAX_DETAIL, 0);
 	}
 	if (json_object_is_type(v, json_type_object))
 		return pd_json_object(b, v, depth);
@@ -291,7 +291,7 @@ pd_params(struct buf *out, bool *first, struct json_object *v)
 	} else if (r == -E2BIG) {
 		raw = json_object_to_json_string_ext(v,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-		r = sink_json_text(out, raw, strlen(raw), PD_MAX_PARAMS, 0);
+		r = text_json(out, raw, strlen(raw), PD_MAX_PARAMS, 0);
 	}
 	buf_done(&tmp);
 	return r;
@@ -320,10 +320,10 @@ pd_events(struct buf *out, bool *first, const struct sink_alert *a)
 		if (!json_object_is_type(e, json_type_string))
 			continue;
 		r = buf_puts(out, shown > 0 ? "," : "");
-		r = r < 0 ? r
-			  : sink_json_text(out, json_object_get_string(e),
-				strlen(json_object_get_string(e)), 128,
-				SINK_TEXT_ONELINE);
+		r = r < 0
+		    ? r
+		    : text_json(out, json_object_get_string(e),
+			  strlen(json_object_get_string(e)), 128, TEXT_ONELINE);
 		shown++;
 	}
 	return r < 0 ? r : buf_putc(out, ']');
@@ -414,7 +414,7 @@ pd_add(struct buf *t, int r, const char *s, size_t max, unsigned flags)
 {
 	if (r != 0 || s == NULL)
 		return r;
-	return sink_text_append(t, s, strlen(s), max, flags);
+	return text_append(t, s, strlen(s), max, flags);
 }
 
 static int
@@ -426,7 +426,7 @@ pd_summary(struct buf *out, struct buf *t, const struct sink_alert *a)
 	buf_reset(t);
 	if (a->test)
 		r = pd_add(t, r, "[TEST] ", PD_MAX_SUMMARY, 0);
-	r = pd_add(t, r, a->title, PD_MAX_SUMMARY, SINK_TEXT_ONELINE);
+	r = pd_add(t, r, a->title, PD_MAX_SUMMARY, TEXT_ONELINE);
 	if (a->count > 0) {
 		(void)snprintf(num, sizeof(num), " (%" PRIu64 " events)",
 		    a->count);
@@ -439,13 +439,13 @@ pd_summary(struct buf *out, struct buf *t, const struct sink_alert *a)
 		if (a->suppressed_since != NULL) {
 			r = pd_add(t, r, " since ", PD_MAX_SUMMARY, 0);
 			r = pd_add(t, r, a->suppressed_since, PD_MAX_SUMMARY,
-			    SINK_TEXT_ONELINE);
+			    TEXT_ONELINE);
 		}
 		r = pd_add(t, r, ")", PD_MAX_SUMMARY, 0);
 	}
 	if (a->summary != NULL && strcmp(a->summary, a->title) != 0) {
 		r = pd_add(t, r, ": ", PD_MAX_SUMMARY, 0);
-		r = pd_add(t, r, a->summary, PD_MAX_SUMMARY, SINK_TEXT_ONELINE);
+		r = pd_add(t, r, a->summary, PD_MAX_SUMMARY, TEXT_ONELINE);
 	}
 	if (r < 0)
 		return r;
@@ -459,10 +459,10 @@ pd_source(struct buf *out, struct buf *t, const struct sink_alert *a)
 
 	buf_reset(t);
 	r = pd_add(t, r, pd_or(a->account, "unknown"), PD_MAX_SOURCE,
-	    SINK_TEXT_ONELINE);
+	    TEXT_ONELINE);
 	r = pd_add(t, r, "/", PD_MAX_SOURCE, 0);
 	r = pd_add(t, r, pd_or(a->region, "unknown"), PD_MAX_SOURCE,
-	    SINK_TEXT_ONELINE);
+	    TEXT_ONELINE);
 	return r < 0 ? r : buf_json_str(out, t->data, t->len);
 }
 
@@ -531,10 +531,9 @@ pd_trigger(struct buf *out, const struct sink_alert *a, const struct pd_opts *o)
 	r = r < 0 ? r : buf_puts(out, ",\"client\":\"smtrail\"");
 	if (r == 0 && o->client_url != NULL) {
 		r = buf_puts(out, ",\"client_url\":");
-		r = r < 0
-		    ? r
-		    : sink_json_text(out, o->client_url, strlen(o->client_url),
-			  PD_MAX_DETAIL, SINK_TEXT_ONELINE);
+		r = r < 0 ? r
+			  : text_json(out, o->client_url, strlen(o->client_url),
+				PD_MAX_DETAIL, TEXT_ONELINE);
 	}
 	buf_done(&t);
 	return r;

@@ -34,7 +34,7 @@
  * The dedup_key is "<rule id>:<group>" (the alert's "group"; its eventID
  * when it has none), so a resolve finds its trigger and a repeat joins the
  * open incident. When that is over PD_MAX_DEDUP_KEY bytes, or not clean
- * text (sink_text_clean()), it is "<rule id, cut>:<sha256 hex of the
+ * text (text_clean()), it is "<rule id, cut>:<sha256 hex of the
  * whole>", still unique and stable.
  */
 #ifndef SMTRAIL_PD_H

@@ -186,28 +186,6 @@ void sink_alert_done(struct sink_alert *a);
 const char *sink_alert_record_str(const struct sink_alert *a, const char *key);
 
 /*
- * Text for receivers: invalid UTF-8 becomes U+FFFD; with SINK_TEXT_MRKDWN
- * '&', '<' and '>' become entities (Slack); with SINK_TEXT_ONELINE control
- * characters, newlines included, become spaces. The result is cut on a
- * character (and entity) boundary so that it takes at most max bytes,
- * ending in U+2026 when cut. Byte limits are safe for limits counted in
- * characters. sink_text_append() adds the text to t (max counts from the
- * start of t) and returns 1 when it cut or had no room (the caller stops
- * adding), 0 when all fit. sink_json_text() appends a JSON string literal
- * of the text (max counts the text, not the escapes).
- */
-#define SINK_TEXT_MRKDWN 1u
-#define SINK_TEXT_ONELINE 2u
-int sink_text_append(struct buf *t, const char *s, size_t len, size_t max,
-    unsigned flags) MUST_CHECK;
-int sink_json_text(struct buf *b, const char *s, size_t len, size_t max,
-    unsigned flags) MUST_CHECK;
-/* True when s is valid UTF-8 without control characters. */
-bool sink_text_clean(const char *s, size_t len);
-
-/* Percent-encodes all but RFC 3986's unreserved characters. */
-int sink_url_encode(struct buf *b, const char *s) MUST_CHECK;
-/*
  * AWS console links: the CloudTrail event and the secret, on the host of
  * the region's partition (cn-*: <region>.console.amazonaws.cn, us-gov-*:
  * console.amazonaws-us-gov.com, else <region>.console.aws.amazon.com).

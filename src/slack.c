@@ -15,8 +15,9 @@
 #include "diag.h"
 #include "sink.h"
 #include "slack.h"
+#include "text.h"
 
-#define SLACK_MRKDWN SINK_TEXT_MRKDWN
+#define SLACK_MRKDWN TEXT_MRKDWN
 /* Longest eventID kept in the grouped list; real ones are 36. */
 #define SLACK_MAX_EVENT_ID 100
 
@@ -33,7 +34,7 @@ slack_add(struct slack_msg *m, int r, const char *s, size_t max, unsigned flags)
 {
 	if (r != 0 || s == NULL)
 		return r;
-	return sink_text_append(&m->t, s, strlen(s), max, flags);
+	return text_append(&m->t, s, strlen(s), max, flags);
 }
 
 static const char *
@@ -122,7 +123,7 @@ slack_header(struct slack_msg *m, const struct sink_alert *a)
 		    0);
 		r = slack_add(m, r, ": ", SLACK_MAX_HEADER, 0);
 	}
-	r = slack_add(m, r, a->title, SLACK_MAX_HEADER, SINK_TEXT_ONELINE);
+	r = slack_add(m, r, a->title, SLACK_MAX_HEADER, TEXT_ONELINE);
 	if (r < 0)
 		return r;
 	r = slack_block(m, "header");
@@ -177,7 +178,7 @@ slack_events(struct slack_msg *m, const struct sink_alert *a)
 		if (lim > SLACK_MAX_EVENTS_TEXT)
 			lim = SLACK_MAX_EVENTS_TEXT;
 		if (r == 0)
-			r = sink_text_append(&m->t, id, strlen(id), lim,
+			r = text_append(&m->t, id, strlen(id), lim,
 			    SLACK_MRKDWN);
 		if (r == 1 && lim < SLACK_MAX_EVENTS_TEXT)
 			r = 0; /* only this id was cut */
@@ -205,7 +206,7 @@ slack_suppressed(struct slack_msg *m, const struct sink_alert *a)
 	if (a->suppressed_since != NULL) {
 		r = slack_add(m, r, " since ", SLACK_MAX_CONTEXT_TEXT, 0);
 		r = slack_add(m, r, a->suppressed_since, SLACK_MAX_CONTEXT_TEXT,
-		    SLACK_MRKDWN | SINK_TEXT_ONELINE);
+		    SLACK_MRKDWN | TEXT_ONELINE);
 	} else {
 		r = slack_add(m, r, " suppressed", SLACK_MAX_CONTEXT_TEXT, 0);
 	}
@@ -278,7 +279,7 @@ slack_link(struct slack_msg *m, const char *sep, const struct buf *url,
 	r = slack_add(m, r, sep, SLACK_MAX_LINKS_TEXT, 0);
 	r = slack_add(m, r, "<", SLACK_MAX_LINKS_TEXT, 0);
 	if (r == 0)
-		r = sink_text_append(&m->t, url->data, url->len,
+		r = text_append(&m->t, url->data, url->len,
 		    SLACK_MAX_LINKS_TEXT, SLACK_MRKDWN);
 	r = slack_add(m, r, "|", SLACK_MAX_LINKS_TEXT, 0);
 	r = slack_add(m, r, text, SLACK_MAX_LINKS_TEXT, 0);
@@ -322,13 +323,13 @@ slack_context(struct slack_msg *m, const struct sink_alert *a)
 	r = r < 0 ? r : buf_puts(m->out, "\"elements\":[");
 	r = slack_add(m, r, "Rule: ", SLACK_MAX_CONTEXT_TEXT, 0);
 	r = slack_add(m, r, a->rule, SLACK_MAX_CONTEXT_TEXT,
-	    SLACK_MRKDWN | SINK_TEXT_ONELINE);
+	    SLACK_MRKDWN | TEXT_ONELINE);
 	r = r < 0 ? r : slack_text_obj(m, "mrkdwn");
 	if (r == 0 && a->event_id != NULL) {
 		r = buf_putc(m->out, ',');
 		r = slack_add(m, r, "Event: ", SLACK_MAX_CONTEXT_TEXT, 0);
 		r = slack_add(m, r, a->event_id, SLACK_MAX_CONTEXT_TEXT,
-		    SLACK_MRKDWN | SINK_TEXT_ONELINE);
+		    SLACK_MRKDWN | TEXT_ONELINE);
 		r = r < 0 ? r : slack_text_obj(m, "mrkdwn");
 	}
 	return r < 0 ? r : buf_puts(m->out, "]}");
@@ -356,7 +357,7 @@ slack_fallback(struct slack_msg *m, const struct sink_alert *a,
 		r = slack_add(m, r, ": ", SLACK_MAX_FALLBACK, 0);
 	}
 	r = slack_add(m, r, a->title, SLACK_MAX_FALLBACK,
-	    SLACK_MRKDWN | SINK_TEXT_ONELINE);
+	    SLACK_MRKDWN | TEXT_ONELINE);
 	if (a->count > 0) {
 		(void)snprintf(num, sizeof(num), " (%" PRIu64 " events)",
 		    a->count);
@@ -365,7 +366,7 @@ slack_fallback(struct slack_msg *m, const struct sink_alert *a,
 	if (a->summary != NULL) {
 		r = slack_add(m, r, ": ", SLACK_MAX_FALLBACK, 0);
 		r = slack_add(m, r, a->summary, SLACK_MAX_FALLBACK,
-		    SLACK_MRKDWN | SINK_TEXT_ONELINE);
+		    SLACK_MRKDWN | TEXT_ONELINE);
 	}
 	if (r < 0)
 		return r;
@@ -384,8 +385,8 @@ slack_opt(struct buf *out, const char *name, const char *value)
 		return 0;
 	r = buf_printf(out, "\"%s\":", name);
 	r = r < 0 ? r
-		  : sink_json_text(out, value, strlen(value),
-			SINK_MAX_SLACK_OPTION, SINK_TEXT_ONELINE);
+		  : text_json(out, value, strlen(value), SINK_MAX_SLACK_OPTION,
+			TEXT_ONELINE);
 	return r < 0 ? r : buf_putc(out, ',');
 }
 

@@ -26,6 +26,7 @@
 #include "slack.h"
 #include "tap.h"
 #include "testlib.h"
+#include "text.h"
 
 #define EVID "3f4e5d6c-1a2b-4c3d-9e8f-0a1b2c3d4e5f"
 #define SECRET_ARN                                                             \
@@ -396,25 +397,25 @@ test_text(void)
 	int r;
 
 	buf_init(&t, 4096);
-	r = sink_text_append(&t, "a<b>&c", 6, 100, SINK_TEXT_MRKDWN);
+	r = text_append(&t, "a<b>&c", 6, 100, TEXT_MRKDWN);
 	is_int(r, 0, "text: fits");
 	is_str(t.data, "a&lt;b&gt;&amp;c", "text: mrkdwn escapes");
 	buf_reset(&t);
 	/* "é" is 2 bytes: 5 of them in 8 bytes is 2 and the ellipsis. */
-	r = sink_text_append(&t, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 10,
-	    8, 0);
+	r = text_append(&t, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 10, 8,
+	    0);
 	is_int(r, 1, "text: cut says so");
 	is_str(t.data, "\xc3\xa9\xc3\xa9\xe2\x80\xa6",
 	    "text: cut on a character boundary, then U+2026");
 	buf_reset(&t);
-	r = sink_text_append(&t, "\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 8, 7, 0);
+	r = text_append(&t, "\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 8, 7, 0);
 	is_str(t.data, "\xf0\x9f\x98\x80\xe2\x80\xa6",
 	    "text: a 4-byte character is never split");
 	buf_reset(&t);
-	r = sink_text_append(&t, "ab&cd", 5, 8, SINK_TEXT_MRKDWN);
+	r = text_append(&t, "ab&cd", 5, 8, TEXT_MRKDWN);
 	is_str(t.data, "ab\xe2\x80\xa6", "text: an entity is never split");
 	buf_reset(&t);
-	r = sink_text_append(&t,
+	r = text_append(&t,
 	    "a\xff"
 	    "b\xc3(\xed\xa0\x80"
 	    "c",
@@ -425,21 +426,21 @@ test_text(void)
 	    "c",
 	    "text: invalid UTF-8 and surrogates become U+FFFD");
 	buf_reset(&t);
-	r = sink_text_append(&t, "a\nb\tc\001d", 7, 100, 0);
+	r = text_append(&t, "a\nb\tc\001d", 7, 100, 0);
 	is_str(t.data, "a\nb\tc d", "text: controls but newline, tab: space");
 	buf_reset(&t);
-	r = sink_text_append(&t, "a\nb\tc", 5, 100, SINK_TEXT_ONELINE);
+	r = text_append(&t, "a\nb\tc", 5, 100, TEXT_ONELINE);
 	is_str(t.data, "a b c", "text: one line");
 	buf_reset(&t);
-	r = sink_json_text(&t, "q\"\\\n\xe2\x82\xac", 7, 100, 0);
+	r = text_json(&t, "q\"\\\n\xe2\x82\xac", 7, 100, 0);
 	is_int(r, 0, "json text: ok");
 	is_str(t.data, "\"q\\\"\\\\\\n\xe2\x82\xac\"",
 	    "json text: quotes, backslashes, newlines escaped");
-	ok(sink_text_clean("arn:aws:\xc3\xa9", 10), "clean: UTF-8 is clean");
-	ok(!sink_text_clean("a\nb", 3), "clean: a newline is not");
-	ok(!sink_text_clean("a\xff", 2), "clean: bad UTF-8 is not");
+	ok(text_clean("arn:aws:\xc3\xa9", 10), "clean: UTF-8 is clean");
+	ok(!text_clean("a\nb", 3), "clean: a newline is not");
+	ok(!text_clean("a\xff", 2), "clean: bad UTF-8 is not");
 	buf_reset(&t);
-	is_int(sink_url_encode(&t, "a b/c:d?e&f=g~h.i_j-k\xc3\xa9"), 0,
+	is_int(text_url_encode(&t, "a b/c:d?e&f=g~h.i_j-k\xc3\xa9"), 0,
 	    "url encode");
 	is_str(t.data, "a%20b%2Fc%3Ad%3Fe%26f%3Dg~h.i_j-k%C3%A9",
 	    "url encode: all but unreserved");
