@@ -13,10 +13,10 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
+#include "alert.h"
 #include "buf.h"
 #include "diag.h"
 #include "pd.h"
-#include "sink.h"
 #include "text.h"
 
 /* Deeper requestParameters are kept as (cut) JSON text in a string, so
@@ -298,7 +298,7 @@ pd_params(struct buf *out, bool *first, struct json_object *v)
 }
 
 static int
-pd_events(struct buf *out, bool *first, const struct sink_alert *a)
+pd_events(struct buf *out, bool *first, const struct alert_view *a)
 {
 	size_t n;
 	size_t i;
@@ -336,10 +336,10 @@ pd_or(const char *a, const char *b)
 }
 
 static int
-pd_details(struct buf *out, const struct sink_alert *a)
+pd_details(struct buf *out, const struct alert_view *a)
 {
 	struct json_object *params = NULL;
-	const char *arn = sink_alert_record_str(a, "userIdentity.arn");
+	const char *arn = alert_record_str(a, "userIdentity.arn");
 	bool first = true;
 	int r;
 
@@ -348,17 +348,16 @@ pd_details(struct buf *out, const struct sink_alert *a)
 		    &params);
 	r = buf_putc(out, '{');
 	r = r < 0 ? r : pd_str(out, &first, "rule", a->rule, PD_MAX_DETAIL);
-	r = r < 0
-	    ? r
-	    : pd_str(out, &first, "eventName",
-		  pd_or(a->event_name, sink_alert_record_str(a, "eventName")),
-		  PD_MAX_DETAIL);
+	r = r < 0 ? r
+		  : pd_str(out, &first, "eventName",
+			pd_or(a->event_name, alert_record_str(a, "eventName")),
+			PD_MAX_DETAIL);
 	r = r < 0 ? r
 		  : pd_str(out, &first, "eventSource",
-			sink_alert_record_str(a, "eventSource"), PD_MAX_DETAIL);
+			alert_record_str(a, "eventSource"), PD_MAX_DETAIL);
 	r = r < 0 ? r
 		  : pd_str(out, &first, "eventID",
-			pd_or(a->event_id, sink_alert_record_str(a, "eventID")),
+			pd_or(a->event_id, alert_record_str(a, "eventID")),
 			PD_MAX_DETAIL);
 	r = r < 0 ? r
 		  : pd_str(out, &first, "userIdentity.arn", arn, PD_MAX_DETAIL);
@@ -366,29 +365,27 @@ pd_details(struct buf *out, const struct sink_alert *a)
 		r = r < 0 ? r
 			  : pd_str(out, &first, "principal", a->principal,
 				PD_MAX_DETAIL);
-	r = r < 0 ? r
-		  : pd_str(out, &first, "sourceIPAddress",
-			pd_or(a->source_ip,
-			    sink_alert_record_str(a, "sourceIPAddress")),
-			PD_MAX_DETAIL);
 	r = r < 0
 	    ? r
-	    : pd_str(out, &first, "errorCode",
-		  pd_or(a->error_code, sink_alert_record_str(a, "errorCode")),
+	    : pd_str(out, &first, "sourceIPAddress",
+		  pd_or(a->source_ip, alert_record_str(a, "sourceIPAddress")),
 		  PD_MAX_DETAIL);
-	r = r < 0
-	    ? r
-	    : pd_str(out, &first, "errorMessage",
-		  sink_alert_record_str(a, "errorMessage"), PD_MAX_DETAIL);
+	r = r < 0 ? r
+		  : pd_str(out, &first, "errorCode",
+			pd_or(a->error_code, alert_record_str(a, "errorCode")),
+			PD_MAX_DETAIL);
+	r = r < 0 ? r
+		  : pd_str(out, &first, "errorMessage",
+			alert_record_str(a, "errorMessage"), PD_MAX_DETAIL);
 	r = r < 0 ? r
 		  : pd_str(out, &first, "awsRegion",
-			pd_or(a->region, sink_alert_record_str(a, "awsRegion")),
+			pd_or(a->region, alert_record_str(a, "awsRegion")),
 			PD_MAX_DETAIL);
-	r = r < 0 ? r
-		  : pd_str(out, &first, "recipientAccountId",
-			pd_or(a->account,
-			    sink_alert_record_str(a, "recipientAccountId")),
-			PD_MAX_DETAIL);
+	r = r < 0
+	    ? r
+	    : pd_str(out, &first, "recipientAccountId",
+		  pd_or(a->account, alert_record_str(a, "recipientAccountId")),
+		  PD_MAX_DETAIL);
 	r = r < 0
 	    ? r
 	    : pd_str(out, &first, "secretId", a->secret_id, PD_MAX_DETAIL);
@@ -418,7 +415,7 @@ pd_add(struct buf *t, int r, const char *s, size_t max, unsigned flags)
 }
 
 static int
-pd_summary(struct buf *out, struct buf *t, const struct sink_alert *a)
+pd_summary(struct buf *out, struct buf *t, const struct alert_view *a)
 {
 	char num[48];
 	int r = 0;
@@ -453,7 +450,7 @@ pd_summary(struct buf *out, struct buf *t, const struct sink_alert *a)
 }
 
 static int
-pd_source(struct buf *out, struct buf *t, const struct sink_alert *a)
+pd_source(struct buf *out, struct buf *t, const struct alert_view *a)
 {
 	int r = 0;
 
@@ -480,18 +477,18 @@ pd_link(struct buf *out, bool *first, const struct buf *url, const char *text)
 }
 
 static int
-pd_links(struct buf *out, const struct sink_alert *a)
+pd_links(struct buf *out, const struct alert_view *a)
 {
 	struct buf url;
 	bool first = true;
 	int r = 0;
 
 	buf_init(&url, PD_MAX_PARAMS);
-	if (sink_console_event_url(&url, a->region, a->event_id) == 0)
+	if (alert_console_event_url(&url, a->region, a->event_id) == 0)
 		r = pd_link(out, &first, &url, "CloudTrail event");
 	buf_reset(&url);
 	if (r == 0 &&
-	    sink_console_secret_url(&url, a->region, a->secret_id) == 0)
+	    alert_console_secret_url(&url, a->region, a->secret_id) == 0)
 		r = pd_link(out, &first, &url, "Secret in Secrets Manager");
 	buf_done(&url);
 	if (r == 0 && !first)
@@ -500,7 +497,7 @@ pd_links(struct buf *out, const struct sink_alert *a)
 }
 
 static int
-pd_trigger(struct buf *out, const struct sink_alert *a, const struct pd_opts *o)
+pd_trigger(struct buf *out, const struct alert_view *a, const struct pd_opts *o)
 {
 	struct buf t;
 	bool first = false;
@@ -543,14 +540,14 @@ int
 pd_payload(const char *alert_json, size_t len, const struct pd_opts *o,
     struct buf *out, struct diag *reterr)
 {
-	struct sink_alert a;
+	struct alert_view a;
 	struct buf key;
 	size_t start = out->len;
 	int r;
 
 	if (o == NULL || o->routing_key == NULL || *o->routing_key == '\0')
 		return -EINVAL;
-	r = sink_alert_parse(alert_json, len, &a, reterr);
+	r = alert_parse(alert_json, len, &a, reterr);
 	if (r < 0)
 		return r;
 	buf_init(&key, PD_MAX_DEDUP_KEY);
@@ -566,7 +563,7 @@ pd_payload(const char *alert_json, size_t len, const struct pd_opts *o,
 		r = pd_trigger(out, &a, o);
 	r = r < 0 ? r : buf_putc(out, '}');
 	buf_done(&key);
-	sink_alert_done(&a);
+	alert_view_done(&a);
 	if (r < 0) {
 		if (out->data != NULL)
 			explicit_bzero(out->data + start, out->len - start);

@@ -2,11 +2,11 @@
  * pd.h: an alert as a PagerDuty Events API v2 event.
  *
  * pd_payload() is pure: it parses the alert's JSON text (as the spool holds
- * it; see sink_alert in sink.h) and appends the event to out, or leaves out
- * as it was and returns -EBADMSG (with reterr, which never holds the key)
- * for an alert it cannot render, -EINVAL without a routing key, -E2BIG when
- * out's ceiling is too small (an event never exceeds PD_MAX_PAYLOAD),
- * -ENOMEM.
+ * it; see struct alert_view in alert.h) and appends the event to out, or
+ * leaves out as it was and returns -EBADMSG (with reterr, which never holds
+ * the key) for an alert it cannot render, -EINVAL without a routing key,
+ * -E2BIG when out's ceiling is too small (an event never exceeds
+ * PD_MAX_PAYLOAD), -ENOMEM.
  *
  * A firing alert is a trigger:
  *   {"routing_key", "event_action": "trigger", "dedup_key",

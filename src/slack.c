@@ -11,6 +11,7 @@
 
 #include <json-c/json.h>
 
+#include "alert.h"
 #include "buf.h"
 #include "diag.h"
 #include "sink.h"
@@ -106,7 +107,7 @@ slack_text_block(struct slack_msg *m, const char *type)
 }
 
 static int
-slack_header(struct slack_msg *m, const struct sink_alert *a)
+slack_header(struct slack_msg *m, const struct alert_view *a)
 {
 	int r = 0;
 
@@ -133,7 +134,7 @@ slack_header(struct slack_msg *m, const struct sink_alert *a)
 }
 
 static int
-slack_summary(struct slack_msg *m, const struct sink_alert *a,
+slack_summary(struct slack_msg *m, const struct alert_view *a,
     const struct slack_opts *o)
 {
 	int r = 0;
@@ -152,7 +153,7 @@ slack_summary(struct slack_msg *m, const struct sink_alert *a,
 }
 
 static int
-slack_events(struct slack_msg *m, const struct sink_alert *a)
+slack_events(struct slack_msg *m, const struct alert_view *a)
 {
 	char num[32];
 	size_t n = a->events != NULL ? json_object_array_length(a->events) : 0;
@@ -193,7 +194,7 @@ slack_events(struct slack_msg *m, const struct sink_alert *a)
 }
 
 static int
-slack_suppressed(struct slack_msg *m, const struct sink_alert *a)
+slack_suppressed(struct slack_msg *m, const struct alert_view *a)
 {
 	char num[48];
 	int r = 0;
@@ -243,7 +244,7 @@ slack_field(struct slack_msg *m, unsigned *n, const char *label,
 }
 
 static int
-slack_fields(struct slack_msg *m, const struct sink_alert *a)
+slack_fields(struct slack_msg *m, const struct alert_view *a)
 {
 	unsigned n = 0;
 	int r;
@@ -292,17 +293,18 @@ slack_link(struct slack_msg *m, const char *sep, const struct buf *url,
 }
 
 static int
-slack_links(struct slack_msg *m, const struct sink_alert *a)
+slack_links(struct slack_msg *m, const struct alert_view *a)
 {
 	struct buf url;
 	int r = 0;
 
 	buf_init(&url, SLACK_MAX_LINKS_TEXT);
-	if (sink_console_event_url(&url, a->region, a->event_id) == 0)
+	if (alert_console_event_url(&url, a->region, a->event_id) == 0)
 		r = slack_link(m, "", &url, "CloudTrail event");
 	if (r >= 0) {
 		buf_reset(&url);
-		if (sink_console_secret_url(&url, a->region, a->secret_id) == 0)
+		if (alert_console_secret_url(&url, a->region, a->secret_id) ==
+		    0)
 			r = slack_link(m, m->t.len > 0 ? "  |  " : "", &url,
 			    "Secret in Secrets Manager");
 	}
@@ -315,7 +317,7 @@ slack_links(struct slack_msg *m, const struct sink_alert *a)
 }
 
 static int
-slack_context(struct slack_msg *m, const struct sink_alert *a)
+slack_context(struct slack_msg *m, const struct alert_view *a)
 {
 	int r = 0;
 
@@ -337,7 +339,7 @@ slack_context(struct slack_msg *m, const struct sink_alert *a)
 
 /* The top-level "text": what a notification shows. */
 static int
-slack_fallback(struct slack_msg *m, const struct sink_alert *a,
+slack_fallback(struct slack_msg *m, const struct alert_view *a,
     const struct slack_opts *o)
 {
 	char num[32];
@@ -396,7 +398,7 @@ slack_payload(const char *alert_json, size_t len, const struct slack_opts *o,
 {
 	static const struct slack_opts none;
 	const char *opts[4];
-	struct sink_alert a;
+	struct alert_view a;
 	struct slack_msg m;
 	size_t start = out->len;
 	size_t i;
@@ -411,7 +413,7 @@ slack_payload(const char *alert_json, size_t len, const struct slack_opts *o,
 	for (i = 0; i < ARRAY_SIZE(opts); i++)
 		if (opts[i] != NULL && strlen(opts[i]) > SINK_MAX_SLACK_OPTION)
 			return -EINVAL;
-	r = sink_alert_parse(alert_json, len, &a, reterr);
+	r = alert_parse(alert_json, len, &a, reterr);
 	if (r < 0)
 		return r;
 	memset(&m, 0, sizeof(m));
@@ -440,7 +442,7 @@ slack_payload(const char *alert_json, size_t len, const struct slack_opts *o,
 	r = r < 0 ? r : buf_puts(out, "]}");
 	assert(r < 0 || m.block_text <= SLACK_MAX_BLOCK_TEXT);
 	buf_done(&m.t);
-	sink_alert_done(&a);
+	alert_view_done(&a);
 	if (r < 0) {
 		out->len = start;
 		if (out->data != NULL)

@@ -2,9 +2,9 @@
  * slack.h: an alert as a Slack incoming-webhook message (Block Kit).
  *
  * slack_payload() is pure: it parses the alert's JSON text (as the spool
- * holds it; see sink_alert in sink.h for the members it reads) and appends
- * the message to out, or leaves out as it was and returns -EBADMSG (with
- * reterr) for an alert it cannot render, -EINVAL for an option over
+ * holds it; see struct alert_view in alert.h for the members it reads) and
+ * appends the message to out, or leaves out as it was and returns -EBADMSG
+ * (with reterr) for an alert it cannot render, -EINVAL for an option over
  * SINK_MAX_SLACK_OPTION, -E2BIG when out's ceiling is too small (the
  * message never exceeds SLACK_MAX_PAYLOAD), -ENOMEM.
  *

@@ -19,6 +19,7 @@
 #include <event2/event.h>
 #include <json-c/json.h>
 
+#include "alert.h"
 #include "buf.h"
 #include "diag.h"
 #include "http.h"
@@ -445,35 +446,35 @@ test_text(void)
 	is_str(t.data, "a%20b%2Fc%3Ad%3Fe%26f%3Dg~h.i_j-k%C3%A9",
 	    "url encode: all but unreserved");
 	buf_reset(&t);
-	is_int(sink_console_event_url(&t, "eu-west-1", EVID), 0,
+	is_int(alert_console_event_url(&t, "eu-west-1", EVID), 0,
 	    "console event url");
 	is_str(t.data,
 	    "https://eu-west-1.console.aws.amazon.com/cloudtrail/home?region=eu-west-1#/events/" EVID,
 	    "console event url: the documented form");
 	buf_reset(&t);
-	is_int(sink_console_secret_url(&t, "eu-west-1", "prod/db"), 0,
+	is_int(alert_console_secret_url(&t, "eu-west-1", "prod/db"), 0,
 	    "console secret url");
 	is_str(t.data,
 	    "https://eu-west-1.console.aws.amazon.com/secretsmanager/secret?name=prod%2Fdb&region=eu-west-1",
 	    "console secret url: name encoded");
 	buf_reset(&t);
-	is_int(sink_console_event_url(&t, "cn-north-1", EVID), 0,
+	is_int(alert_console_event_url(&t, "cn-north-1", EVID), 0,
 	    "console event url, China");
 	is_str(t.data,
 	    "https://cn-north-1.console.amazonaws.cn/cloudtrail/home?region=cn-north-1#/events/" EVID,
 	    "console event url: China's partition has its own hosts");
 	buf_reset(&t);
-	is_int(sink_console_secret_url(&t, "us-gov-west-1", "db"), 0,
+	is_int(alert_console_secret_url(&t, "us-gov-west-1", "db"), 0,
 	    "console secret url, GovCloud");
 	is_str(t.data,
 	    "https://console.amazonaws-us-gov.com/secretsmanager/secret?name=db&region=us-gov-west-1",
 	    "console secret url: GovCloud's one host, the region in the query");
 	buf_reset(&t);
-	is_int(sink_console_event_url(&t, "eu-west-1/../evil.example#", EVID),
+	is_int(alert_console_event_url(&t, "eu-west-1/../evil.example#", EVID),
 	    -EINVAL, "console url: a region with a path is refused");
-	is_int(sink_console_event_url(&t, "EU", EVID), -EINVAL,
+	is_int(alert_console_event_url(&t, "EU", EVID), -EINVAL,
 	    "console url: not a region");
-	is_int(sink_console_secret_url(&t, "eu-west-1", NULL), -EINVAL,
+	is_int(alert_console_secret_url(&t, "eu-west-1", NULL), -EINVAL,
 	    "console url: no secret");
 	is_int((long long)t.len, 0, "console url: nothing appended on failure");
 	buf_done(&t);
