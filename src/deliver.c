@@ -129,40 +129,34 @@ deliver_sink_new(const struct cfg_dest *cd, struct event_base *base,
     struct http *http, struct sink **ret, struct diag *reterr)
 {
 	struct sink_conf sc;
+	int r = 0;
 
 	memset(&sc, 0, sizeof(sc));
 	sc.name = cd->name;
+	sc.kind = sink_kind_find(cfg_dest_type_str(cd->type));
 	sc.timeout_ms = cd->timeout_ms;
 	sc.rate_count = cd->rate_count;
 	sc.rate_period_us = cd->rate_period_us;
 	sc.fd = 1;
-	switch (cd->type) {
-	case CFG_DEST_STDOUT:
-		sc.type = SINK_TYPE_STDOUT;
-		break;
-	case CFG_DEST_WEBHOOK:
-		sc.type = SINK_TYPE_WEBHOOK;
-		sc.url = secret_value(cd->url);
-		sc.hmac_secret = secret_value(cd->hmac_secret);
-		sc.hmac_secret_len = secret_len(cd->hmac_secret);
-		break;
-	case CFG_DEST_SLACK:
-		sc.type = SINK_TYPE_SLACK;
-		sc.url = secret_value(cd->url);
-		sc.channel = cd->channel;
-		sc.username = cd->username;
-		sc.icon_emoji = cd->icon_emoji;
-		sc.mention = cd->mention;
-		break;
-	case CFG_DEST_PAGERDUTY:
-		sc.type = SINK_TYPE_PAGERDUTY;
-		sc.url = secret_value(cd->url);
-		sc.routing_key = secret_value(cd->routing_key);
-		break;
-	case CFG_DEST_COUNT:
+	if (cd->url != NULL)
+		r = sink_conf_set(&sc, "url", secret_value(cd->url));
+	if (r == 0 && cd->hmac_secret != NULL)
+		r = sink_conf_set(&sc, "hmac_secret",
+		    secret_value(cd->hmac_secret));
+	if (r == 0 && cd->routing_key != NULL)
+		r = sink_conf_set(&sc, "routing_key",
+		    secret_value(cd->routing_key));
+	if (r == 0 && cd->channel != NULL)
+		r = sink_conf_set(&sc, "channel", cd->channel);
+	if (r == 0 && cd->username != NULL)
+		r = sink_conf_set(&sc, "username", cd->username);
+	if (r == 0 && cd->icon_emoji != NULL)
+		r = sink_conf_set(&sc, "icon_emoji", cd->icon_emoji);
+	if (r == 0 && cd->mention != NULL)
+		r = sink_conf_set(&sc, "mention", cd->mention);
+	if (r < 0)
 		return diag_set(reterr, -EINVAL, NULL, cd->line, 0,
 		    "destination '%s': unknown type", cd->name);
-	}
 	return sink_new(&sc, base, http, ret, reterr);
 }
 

@@ -1,43 +1,38 @@
 /*
- * sink.c: see sink.h. Each delivery is a struct sink_job on its sink's list
- * from sink_send() to its callback, so that sink_free() can cancel them
- * without callbacks. A job the rate limit holds back also sits on the
+ * sink.c: see sink.h. The dispatcher: it reads a sink's kind (sink_kind.h)
+ * and never names one. Each delivery is a struct sink_job on its sink's
+ * list from sink_send() to its callback, so that sink_free() can cancel
+ * them without callbacks. A job the rate limit holds back also sits on the
  * sink's FIFO (wait_head) until sink_pump() starts it. Completions that
- * need no response (stdout, an alert that cannot be rendered, a request
- * that cannot start) are deferred through the job's own event, so that a
- * callback never runs inside sink_send() or sink_pump().
+ * need no response (a local kind, an alert that cannot be rendered, a
+ * request that cannot start) are deferred through the job's own event, so
+ * that a callback never runs inside sink_send() or sink_pump().
  */
+#include <assert.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <json-c/json.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "buf.h"
 #include "clock.h"
 #include "diag.h"
 #include "http.h"
-#include "pd.h"
 #include "sink.h"
-#include "slack.h"
+#include "sink_kind.h"
 #include "text.h"
 
-#define SINK_DEFAULT_TIMEOUT_MS 10000L
 #define SINK_MAX_RETRY_AFTER_MS (3600 * MS_PER_S)
 /* Receivers answer "ok" or a short error; we only keep a little. */
 #define SINK_MAX_REPLY (64u << 10)
 /* Where an outcome's detail is composed and scrubbed before it is cut to
  * sizeof(detail): a secret is removed whole, never half. */
 #define SINK_DETAIL_SCRATCH 4096
-/* URL path parts shorter than this are not worth hiding (and would hide
- * half of every message). */
+/* Secrets and URL path parts shorter than this are not worth hiding (and
+ * would hide half of every message). */
 #define SINK_MIN_SCRUB 6
 
 struct sink_job {
@@ -46,8 +41,7 @@ struct sink_job {
 	struct event *ev; /* the deferred completion */
 	sink_done_cb *cb;
 	void *arg;
-	char *body; /* what to POST, until the request starts */
-	size_t body_len;
+	struct sink_request rq; /* what to send, until the request starts */
 	char delivery_id[SINK_MAX_DELIVERY_ID + 1]; /* "": none */
 	struct sink_outcome out;
 	struct sink_job *prev;
@@ -57,15 +51,9 @@ struct sink_job {
 
 struct sink {
 	char *name;
-	enum sink_type type;
-	char *url;
-	unsigned char *hmac;
-	size_t hmac_len;
-	char *routing_key;
-	char *channel;
-	char *username;
-	char *icon_emoji;
-	char *mention;
+	const struct sink_kind *kind;
+	char *opts[SINK_MAX_OPTS]; /* copies, defaults applied; wiped */
+	const char *url;           /* the kind's SINK_OPT_URL, or NULL */
 	long timeout_ms;
 	int fd;
 	struct event_base *base;
@@ -78,7 +66,7 @@ struct sink {
 	uint64_t *rate_starts;
 	unsigned rate_used;
 	unsigned rate_next;
-	uint64_t paused_until_us; /* a Slack 429's Retry-After */
+	uint64_t paused_until_us; /* a 429's Retry-After (pause_on_429) */
 	struct event *pump_ev;
 	struct sink_job *wait_head;
 	struct sink_job *wait_tail;
@@ -86,35 +74,9 @@ struct sink {
 };
 
 const char *
-sink_type_str(enum sink_type t)
+sink_type_str(const struct sink_kind *k)
 {
-	switch (t) {
-	case SINK_TYPE_STDOUT:
-		return "stdout";
-	case SINK_TYPE_WEBHOOK:
-		return "webhook";
-	case SINK_TYPE_SLACK:
-		return "slack";
-	case SINK_TYPE_PAGERDUTY:
-		return "pagerduty";
-	case SINK_TYPE_COUNT:
-		break;
-	}
-	return "?";
-}
-
-int
-sink_type_parse(const char *s, enum sink_type *ret)
-{
-	int t;
-
-	for (t = 0; t < SINK_TYPE_COUNT; t++) {
-		if (strcmp(s, sink_type_str((enum sink_type)t)) == 0) {
-			*ret = (enum sink_type)t;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	return k != NULL ? k->name : "?";
 }
 
 const char *
@@ -133,76 +95,96 @@ sink_result_str(enum sink_result r)
 	return "?";
 }
 
+int
+sink_conf_set(struct sink_conf *c, const char *key, const char *value)
+{
+	size_t i;
+
+	if (c->kind == NULL)
+		return -EINVAL;
+	i = sink_kind_opt(c->kind, key);
+	if (i == c->kind->n_opts)
+		return -EINVAL;
+	c->opts[i] = value;
+	return 0;
+}
+
 /* ---- sinks ------------------------------------------------------------- */
 
+/* Wipes (bodies and options may hold secrets) and frees. */
 static void
-sink_wipe_free(void *p, size_t len)
+sink_wipe_str(char *p)
 {
 	if (p == NULL)
 		return;
-	explicit_bzero(p, len);
+	explicit_bzero(p, strlen(p));
 	free(p);
 }
 
 static void
-sink_wipe_str(char *p)
+sink_wipe_buf(struct buf *b)
 {
-	if (p != NULL)
-		sink_wipe_free(p, strlen(p));
+	if (b->data != NULL)
+		explicit_bzero(b->data, b->cap);
+	buf_done(b);
 }
 
-/* A copy of s, or NULL for NULL; sets *oom when the copy fails. */
-static char *
-sink_dup(const char *s, bool *oom)
+/* The value of option i of c, its default applied; NULL: absent. */
+static const char *
+sink_conf_opt(const struct sink_conf *c, size_t i)
 {
-	char *p;
+	const char *v = c->opts[i];
 
-	if (s == NULL)
-		return NULL;
-	p = strdup(s);
-	if (p == NULL)
-		*oom = true;
-	return p;
+	return v != NULL && *v != '\0' ? v : c->kind->opts[i].def;
+}
+
+/* "routing_key" as "routing key", for messages. */
+static const char *
+sink_opt_noun(const char *key, char *buf, size_t size)
+{
+	size_t i;
+
+	(void)snprintf(buf, size, "%s", key);
+	for (i = 0; buf[i] != '\0'; i++)
+		if (buf[i] == '_')
+			buf[i] = ' ';
+	return buf;
 }
 
 static int
 sink_check(const struct sink_conf *c, struct http *http, struct diag *reterr)
 {
-	const char *opts[] = {c->channel, c->username, c->icon_emoji,
-	    c->mention};
-	const char *const names[] = {"channel", "username", "icon_emoji",
-	    "mention"};
+	const struct sink_kind *k = c->kind;
+	const char *v[SINK_MAX_OPTS];
+	char noun[64];
+	struct diag e;
+	size_t at;
 	size_t i;
+	int r;
 
-	switch (c->type) {
-	case SINK_TYPE_STDOUT:
-		return 0;
-	case SINK_TYPE_WEBHOOK:
-	case SINK_TYPE_SLACK:
-		if (c->url == NULL || *c->url == '\0')
-			return diag_set(reterr, -EINVAL, NULL, 0, 0,
-			    "destination '%s': a %s destination needs a url",
-			    c->name, sink_type_str(c->type));
-		break;
-	case SINK_TYPE_PAGERDUTY:
-		if (c->routing_key == NULL || *c->routing_key == '\0')
-			return diag_set(reterr, -EINVAL, NULL, 0, 0,
-			    "destination '%s': a pagerduty destination needs a routing key",
-			    c->name);
-		break;
-	case SINK_TYPE_COUNT:
+	if (k == NULL)
 		return diag_set(reterr, -EINVAL, NULL, 0, 0,
 		    "destination '%s': no such sink type", c->name);
+	assert(k->n_opts <= SINK_MAX_OPTS);
+	for (i = 0; i < k->n_opts; i++) {
+		v[i] = sink_conf_opt(c, i);
+		if (v[i] == NULL && k->opts[i].required)
+			return diag_set(reterr, -EINVAL, NULL, 0, 0,
+			    "destination '%s': a %s destination needs a %s",
+			    c->name, k->name,
+			    sink_opt_noun(k->opts[i].key, noun, sizeof(noun)));
 	}
-	if (http == NULL)
+	if (k->network && http == NULL)
 		return diag_set(reterr, -EINVAL, NULL, 0, 0,
 		    "destination '%s': no HTTP client", c->name);
-	for (i = 0; i < ARRAY_SIZE(opts); i++)
-		if (opts[i] != NULL && strlen(opts[i]) > SINK_MAX_SLACK_OPTION)
-			return diag_set(reterr, -EINVAL, NULL, 0, 0,
-			    "destination '%s': '%s' is longer than %u bytes",
-			    c->name, names[i], SINK_MAX_SLACK_OPTION);
-	if ((c->rate_count == 0) != (c->rate_period_us == 0))
+	if (k->check != NULL) {
+		memset(&e, 0, sizeof(e));
+		r = k->check(v, &at, &e);
+		if (r < 0)
+			return diag_set(reterr, r, NULL, 0, 0,
+			    "destination '%s': %s", c->name, e.msg);
+	}
+	if (k->network && (c->rate_count == 0) != (c->rate_period_us == 0))
 		return diag_set(reterr, -EINVAL, NULL, 0, 0,
 		    "destination '%s': a rate needs a count and a period",
 		    c->name);
@@ -214,9 +196,9 @@ sink_rate_init(struct sink *s, const struct sink_conf *c)
 {
 	s->rate_count = c->rate_count;
 	s->rate_period_us = c->rate_period_us;
-	if (s->rate_count == 0 && s->type == SINK_TYPE_SLACK) {
-		s->rate_count = 1; /* Slack: one message a second */
-		s->rate_period_us = US_PER_S;
+	if (s->rate_count == 0) {
+		s->rate_count = s->kind->rate_count;
+		s->rate_period_us = s->kind->rate_period_us;
 	}
 	if (s->rate_count > SINK_MAX_RATE_WINDOW) {
 		/* Same average rate, bursts of at most the window. */
@@ -238,8 +220,11 @@ int
 sink_new(const struct sink_conf *c, struct event_base *base, struct http *http,
     struct sink **ret, struct diag *reterr)
 {
+	const struct sink_kind *k = c->kind;
 	struct sink *s;
 	bool oom = false;
+	const char *v;
+	size_t i;
 	int r;
 
 	r = sink_check(c, http, reterr);
@@ -248,35 +233,23 @@ sink_new(const struct sink_conf *c, struct event_base *base, struct http *http,
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
-	s->type = c->type;
+	s->kind = k;
 	s->base = base;
 	s->http = http;
 	s->fd = c->fd;
-	s->timeout_ms =
-	    c->timeout_ms > 0 ? c->timeout_ms : SINK_DEFAULT_TIMEOUT_MS;
-	s->name = sink_dup(c->name, &oom);
-	if (c->type == SINK_TYPE_PAGERDUTY && c->url == NULL)
-		s->url = sink_dup(PD_DEFAULT_URL, &oom);
-	else if (c->type != SINK_TYPE_STDOUT)
-		s->url = sink_dup(c->url, &oom);
-	if (c->type == SINK_TYPE_WEBHOOK && c->hmac_secret != NULL) {
-		s->hmac = malloc(c->hmac_secret_len + 1);
-		if (s->hmac != NULL) {
-			memcpy(s->hmac, c->hmac_secret, c->hmac_secret_len);
-			s->hmac_len = c->hmac_secret_len;
-		} else {
+	s->timeout_ms = c->timeout_ms;
+	s->name = c->name != NULL ? strdup(c->name) : NULL;
+	for (i = 0; i < k->n_opts; i++) {
+		v = sink_conf_opt(c, i);
+		if (v == NULL)
+			continue;
+		s->opts[i] = strdup(v);
+		if (s->opts[i] == NULL)
 			oom = true;
-		}
+		else if (k->opts[i].form == SINK_OPT_URL)
+			s->url = s->opts[i];
 	}
-	if (c->type == SINK_TYPE_PAGERDUTY)
-		s->routing_key = sink_dup(c->routing_key, &oom);
-	if (c->type == SINK_TYPE_SLACK) {
-		s->channel = sink_dup(c->channel, &oom);
-		s->username = sink_dup(c->username, &oom);
-		s->icon_emoji = sink_dup(c->icon_emoji, &oom);
-		s->mention = sink_dup(c->mention, &oom);
-	}
-	if (c->type != SINK_TYPE_STDOUT) {
+	if (k->network) {
 		if (sink_rate_init(s, c) < 0)
 			oom = true;
 		s->pump_ev = evtimer_new(base, sink_pump_cb, s);
@@ -311,14 +284,16 @@ sink_job_free(struct sink_job *j)
 		http_cancel(j->req);
 	if (j->ev != NULL)
 		event_free(j->ev);
-	/* A PagerDuty body holds the routing key. */
-	sink_wipe_free(j->body, j->body_len);
+	/* A body may hold a secret (a routing key). */
+	sink_wipe_buf(&j->rq.body);
 	free(j);
 }
 
 void
 sink_free(struct sink *s)
 {
+	size_t i;
+
 	if (s == NULL)
 		return;
 	s->wait_head = NULL;
@@ -330,13 +305,8 @@ sink_free(struct sink *s)
 		event_free(s->pump_ev);
 	free(s->rate_starts);
 	free(s->name);
-	sink_wipe_str(s->url);
-	sink_wipe_free(s->hmac, s->hmac_len);
-	sink_wipe_str(s->routing_key);
-	free(s->channel);
-	free(s->username);
-	free(s->icon_emoji);
-	free(s->mention);
+	for (i = 0; i < SINK_MAX_OPTS; i++)
+		sink_wipe_str(s->opts[i]);
 	free(s);
 }
 
@@ -346,10 +316,10 @@ sink_name(const struct sink *s)
 	return s->name;
 }
 
-enum sink_type
+const struct sink_kind *
 sink_type(const struct sink *s)
 {
-	return s->type;
+	return s->kind;
 }
 
 size_t
@@ -439,20 +409,21 @@ sink_scrub_tok(char *d, const void *tok, size_t tlen)
 }
 
 /*
- * Nothing of a secret reaches an outcome: the routing key, the HMAC key,
- * and the URL's path and query (the whole, then each part long enough to
- * be a credential: a Slack hook's path is one).
+ * Nothing of a secret reaches an outcome: each secret option, and the URL's
+ * path and query (the whole, then each part long enough to be a
+ * credential: a Slack hook's path is one).
  */
 static void
 sink_scrub(const struct sink *s, char *d)
 {
 	const char *p;
 	size_t n;
+	size_t i;
 
-	if (s->routing_key != NULL)
-		sink_scrub_tok(d, s->routing_key, strlen(s->routing_key));
-	if (s->hmac_len >= SINK_MIN_SCRUB)
-		sink_scrub_tok(d, s->hmac, s->hmac_len);
+	for (i = 0; i < s->kind->n_opts; i++)
+		if (s->kind->opts[i].form == SINK_OPT_SECRET &&
+		    s->opts[i] != NULL && strlen(s->opts[i]) >= SINK_MIN_SCRUB)
+			sink_scrub_tok(d, s->opts[i], strlen(s->opts[i]));
 	if (s->url == NULL)
 		return;
 	p = strstr(s->url, "://");
@@ -592,7 +563,7 @@ sink_pump_cb(evutil_socket_t fd, short what, void *arg)
 	sink_pump(arg);
 }
 
-/* ---- stdout ------------------------------------------------------------ */
+/* ---- local kinds ------------------------------------------------------- */
 
 static int
 sink_write_all(int fd, const char *p, size_t len)
@@ -610,16 +581,13 @@ sink_write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/* Writes the rendered request to the sink's fd; ends from the loop. */
 static void
-sink_stdout_send(struct sink_job *j, const char *json, size_t len)
+sink_local_send(struct sink_job *j)
 {
-	struct sink *s = j->s;
 	int r;
 
-	/* One JSON line per alert, as the spool holds it (with "record"). */
-	r = sink_write_all(s->fd, json, len);
-	if (r == 0)
-		r = sink_write_all(s->fd, "\n", 1);
+	r = sink_write_all(j->s->fd, j->rq.body.data, j->rq.body.len);
 	j->out.result = r == 0 ? SINK_DELIVERED : SINK_RETRY;
 	j->out.error = r;
 	if (r < 0)
@@ -628,30 +596,7 @@ sink_stdout_send(struct sink_job *j, const char *json, size_t len)
 	sink_job_finish_later(j);
 }
 
-/* ---- HTTP sinks -------------------------------------------------------- */
-
-int
-sink_signature(const void *key, size_t key_len, const void *body, size_t len,
-    char *buf, size_t size)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
-	unsigned int i;
-
-	if (size < 7 + 2 * 32 + 1)
-		return -ENOBUFS;
-	if (HMAC(EVP_sha256(), key, (int)key_len, body, len, mac, &mac_len) ==
-	    NULL)
-		return -ENOMEM;
-	memcpy(buf, "sha256=", 7);
-	for (i = 0; i < mac_len; i++) {
-		buf[7 + 2 * i] = hex[mac[i] >> 4];
-		buf[7 + 2 * i + 1] = hex[mac[i] & 15];
-	}
-	buf[7 + 2 * mac_len] = '\0';
-	return 0;
-}
+/* ---- network kinds ----------------------------------------------------- */
 
 uint64_t
 sink_retry_after_ms(const char *value, time_t now)
@@ -685,43 +630,30 @@ sink_http_failed(struct sink_job *j, struct http_response *resp)
 	char prefix[32];
 	char ra[64];
 	struct buf e;
-	uint64_t now;
+	uint64_t until;
 
 	j->out.result =
 	    resp->status == 429 || resp->status == 408 || resp->status >= 500
 	    ? SINK_RETRY
 	    : SINK_PERMANENT;
 	(void)snprintf(prefix, sizeof(prefix), "HTTP %ld", resp->status);
-	switch (s->type) {
-	case SINK_TYPE_PAGERDUTY:
-		/* PagerDuty sends no Retry-After: the caller's backoff. */
-		buf_init(&e, SINK_DETAIL_SCRATCH);
-		if (pd_reply_errors(body, resp->body.len, &e) == 0)
-			sink_detail(j, prefix, e.data, e.len);
-		else
-			sink_detail(j, prefix, body, resp->body.len);
-		buf_done(&e);
-		return;
-	case SINK_TYPE_SLACK:
-		/* Slack answers in a word: invalid_payload, no_service... */
-		sink_detail(j, prefix, body, resp->body.len);
-		break;
-	case SINK_TYPE_WEBHOOK:
-	case SINK_TYPE_STDOUT:
-	case SINK_TYPE_COUNT:
+	buf_init(&e, SINK_MAX_REPLY);
+	if (s->kind->reply != NULL &&
+	    s->kind->reply(body, resp->body.len, &e) >= 0 && e.len > 0)
+		sink_detail(j, prefix, e.data, e.len);
+	else
 		sink_detail(j, prefix, "", 0);
-		break;
-	}
+	sink_wipe_buf(&e); /* a reply may echo a key */
+	if (!s->kind->retry_after)
+		return;
 	j->out.retry_after_ms = sink_retry_after_ms(
 	    http_header(resp, "retry-after", ra, sizeof(ra)), time(NULL));
-	if (s->type == SINK_TYPE_SLACK && resp->status == 429 &&
+	if (s->kind->pause_on_429 && resp->status == 429 &&
 	    j->out.retry_after_ms > 0) {
 		/* The whole destination waits, not just this alert. */
-		now = now_us();
-		if (s->paused_until_us <
-		    now + j->out.retry_after_ms * US_PER_MS)
-			s->paused_until_us =
-			    now + j->out.retry_after_ms * US_PER_MS;
+		until = now_us() + j->out.retry_after_ms * US_PER_MS;
+		if (s->paused_until_us < until)
+			s->paused_until_us = until;
 	}
 }
 
@@ -751,25 +683,17 @@ static int
 sink_http_start(struct sink_job *j)
 {
 	struct sink *s = j->s;
-	char sig[128];
-	char sig_line[160];
 	char id_line[SINK_MAX_DELIVERY_ID + 40];
-	const char *hdrs[4];
+	const char *hdrs[3 + SINK_MAX_HEADERS];
 	struct http_request rq;
 	size_t n = 0;
+	size_t i;
 	int r;
 
 	hdrs[n++] = "Content-Type: application/json";
 	hdrs[n++] = "Accept: */*";
-	if (s->hmac != NULL) {
-		r = sink_signature(s->hmac, s->hmac_len, j->body, j->body_len,
-		    sig, sizeof(sig));
-		if (r < 0)
-			return r;
-		(void)snprintf(sig_line, sizeof(sig_line),
-		    "X-Smtrail-Signature: %s", sig);
-		hdrs[n++] = sig_line;
-	}
+	for (i = 0; i < j->rq.n_headers; i++)
+		hdrs[n++] = j->rq.headers[i];
 	if (j->delivery_id[0] != '\0') {
 		(void)snprintf(id_line, sizeof(id_line),
 		    "X-Smtrail-Delivery-Id: %s", j->delivery_id);
@@ -780,64 +704,16 @@ sink_http_start(struct sink_job *j)
 	rq.url = s->url;
 	rq.headers = hdrs;
 	rq.n_headers = n;
-	rq.body = j->body;
-	rq.body_len = j->body_len;
+	rq.body = j->rq.body.data;
+	rq.body_len = j->rq.body.len;
 	rq.timeout_ms = s->timeout_ms;
 	rq.max_body = SINK_MAX_REPLY;
 	rq.on_done = sink_http_done;
 	rq.arg = j;
 	r = http_start(s->http, &rq, &j->req);
-	if (r == 0) {
-		/* http_start copied it. */
-		sink_wipe_free(j->body, j->body_len);
-		j->body = NULL;
-		j->body_len = 0;
-	}
+	if (r == 0)
+		sink_wipe_buf(&j->rq.body); /* http_start copied it */
 	return r;
-}
-
-/* The request body for the sink's type into j->body. */
-static int
-sink_render(struct sink_job *j, const char *json, size_t len,
-    struct diag *reterr)
-{
-	struct sink *s = j->s;
-	struct slack_opts so;
-	struct pd_opts po;
-	struct buf b;
-	int r = -EINVAL;
-
-	switch (s->type) {
-	case SINK_TYPE_WEBHOOK:
-		buf_init(&b, len);
-		r = buf_append(&b, json, len);
-		break;
-	case SINK_TYPE_SLACK:
-		memset(&so, 0, sizeof(so));
-		so.channel = s->channel;
-		so.username = s->username;
-		so.icon_emoji = s->icon_emoji;
-		so.mention = s->mention;
-		buf_init(&b, SLACK_MAX_PAYLOAD);
-		r = slack_payload(json, len, &so, &b, reterr);
-		break;
-	case SINK_TYPE_PAGERDUTY:
-		memset(&po, 0, sizeof(po));
-		po.routing_key = s->routing_key;
-		buf_init(&b, PD_MAX_PAYLOAD);
-		r = pd_payload(json, len, &po, &b, reterr);
-		break;
-	case SINK_TYPE_STDOUT:
-	case SINK_TYPE_COUNT:
-		return -EINVAL;
-	}
-	if (r < 0) {
-		sink_wipe_free(b.data, b.len);
-		return r;
-	}
-	j->body_len = b.len;
-	j->body = buf_steal(&b);
-	return j->body == NULL ? -ENOMEM : 0;
 }
 
 int
@@ -865,12 +741,9 @@ sink_send_id(struct sink *s, const char *alert_json, size_t len,
 	if (delivery_id != NULL)
 		(void)snprintf(j->delivery_id, sizeof(j->delivery_id), "%s",
 		    delivery_id);
-	if (s->type == SINK_TYPE_STDOUT) {
-		sink_stdout_send(j, alert_json, len);
-		return 0;
-	}
 	memset(&e, 0, sizeof(e));
-	r = sink_render(j, alert_json, len, &e);
+	r = s->kind->render((const char *const *)s->opts, alert_json, len,
+	    &j->rq, &e);
 	if (r == -EBADMSG || r == -E2BIG) {
 		/* Retrying cannot make this alert renderable. */
 		j->out.result = SINK_PERMANENT;
@@ -884,6 +757,10 @@ sink_send_id(struct sink *s, const char *alert_json, size_t len,
 	if (r < 0) {
 		sink_job_free(j);
 		return r;
+	}
+	if (!s->kind->network) {
+		sink_local_send(j);
+		return 0;
 	}
 	if (s->wait_tail != NULL)
 		s->wait_tail->wnext = j;

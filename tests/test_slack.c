@@ -24,7 +24,7 @@
 #include "diag.h"
 #include "http.h"
 #include "sink.h"
-#include "slack.h"
+#include "sink_slack.h"
 #include "tap.h"
 #include "testlib.h"
 #include "text.h"
@@ -341,7 +341,7 @@ test_hostile(void)
 	static const char nul[] = "{\"rule\":\"r\"\0}";
 	struct slack_opts o;
 	struct buf out;
-	char big[SINK_MAX_SLACK_OPTION + 2];
+	char big[SLACK_MAX_OPTION + 2];
 
 	want_render_fail(LIT(""), -EBADMSG, "empty", "empty");
 	want_render_fail(LIT("{\"rule\":"), -EBADMSG, "truncated", "truncated");
@@ -745,12 +745,10 @@ slack_sink(struct event_base *base, struct http *h, const char *url,
 	struct sink *s = NULL;
 	struct diag e;
 
-	memset(&c, 0, sizeof(c));
-	c.name = "slack-ops";
-	c.type = SINK_TYPE_SLACK;
-	c.url = url;
-	c.channel = "#ops";
-	c.mention = "<!here>";
+	tl_sink_conf(&c, "slack", "slack-ops");
+	tl_sink_opt(&c, "url", url);
+	tl_sink_opt(&c, "channel", "#ops");
+	tl_sink_opt(&c, "mention", "<!here>");
 	c.rate_count = rate_count;
 	c.rate_period_us = rate_count ? 1000000u : 0;
 	c.timeout_ms = 5000;
@@ -801,16 +799,14 @@ test_e2e(void)
 		struct sink_conf c;
 		struct diag e;
 
-		memset(&c, 0, sizeof(c));
-		c.name = "s";
-		c.type = SINK_TYPE_SLACK;
+		tl_sink_conf(&c, "slack", "s");
 		memset(&e, 0, sizeof(e));
 		is_int(sink_new(&c, base, h, &s, &e), -EINVAL,
 		    "a slack sink needs a url");
 		is_str(e.msg,
 		    "destination 's': a slack destination needs a url",
 		    "and says so");
-		c.url = url;
+		tl_sink_opt(&c, "url", url);
 		c.rate_count = 3;
 		is_int(sink_new(&c, base, h, &s, &e), -EINVAL,
 		    "a rate count needs a period");

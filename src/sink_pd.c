@@ -1,7 +1,7 @@
 /*
- * pd.c: see pd.h. The event is written straight into the caller's buffer;
- * the few composed texts (summary, source) go through a scratch buffer so
- * that their limits hold on what PagerDuty will count.
+ * sink_pd.c: see sink_pd.h. The event is written straight into the caller's
+ * buffer; the few composed texts (summary, source) go through a scratch buffer
+ * so that their limits hold on what PagerDuty will count.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -16,7 +16,8 @@
 #include "alert.h"
 #include "buf.h"
 #include "diag.h"
-#include "pd.h"
+#include "sink_kind.h"
+#include "sink_pd.h"
 #include "text.h"
 
 /* Deeper requestParameters are kept as (cut) JSON text in a string, so
@@ -573,3 +574,47 @@ pd_payload(const char *alert_json, size_t len, const struct pd_opts *o,
 	}
 	return r;
 }
+
+/* ---- the kind ---------------------------------------------------------- */
+
+enum pd_opt { PD_URL, PD_ROUTING_KEY };
+
+static const struct sink_opt pd_kind_opts[] = {
+    [PD_URL] = {.key = "url",
+	.form = SINK_OPT_URL,
+	.no_file = true,
+	.def = "https://events.pagerduty.com/v2/enqueue"},
+    [PD_ROUTING_KEY] = {.key = "routing_key",
+	.form = SINK_OPT_SECRET,
+	.required = true},
+};
+
+static int
+pd_render(const char *const *v, const char *alert_json, size_t len,
+    struct sink_request *out, struct diag *reterr)
+{
+	struct pd_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.routing_key = v[PD_ROUTING_KEY];
+	buf_init(&out->body, PD_MAX_PAYLOAD);
+	return pd_payload(alert_json, len, &o, &out->body, reterr);
+}
+
+/* The Events API's "errors", else the body as it is. */
+static int
+pd_reply(const char *body, size_t len, struct buf *out)
+{
+	if (pd_reply_errors(body, len, out) == 0)
+		return 0;
+	return buf_append(out, body, len);
+}
+
+const struct sink_kind pd_kind = {
+    .name = "pagerduty",
+    .opts = pd_kind_opts,
+    .n_opts = ARRAY_SIZE(pd_kind_opts),
+    .network = true,
+    .render = pd_render,
+    .reply = pd_reply,
+};

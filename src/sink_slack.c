@@ -1,6 +1,6 @@
 /*
- * slack.c: see slack.h. Each text is composed in a scratch buffer (already
- * escaped and cut: what Slack will count) and then written as one JSON
+ * sink_slack.c: see sink_slack.h. Each text is composed in a scratch buffer
+ * (already escaped and cut: what Slack will count) and then written as one JSON
  * string, so a limit is checked where the text is made.
  */
 #include <assert.h>
@@ -13,9 +13,10 @@
 
 #include "alert.h"
 #include "buf.h"
+#include "clock.h"
 #include "diag.h"
-#include "sink.h"
-#include "slack.h"
+#include "sink_kind.h"
+#include "sink_slack.h"
 #include "text.h"
 
 #define SLACK_MRKDWN TEXT_MRKDWN
@@ -387,7 +388,7 @@ slack_opt(struct buf *out, const char *name, const char *value)
 		return 0;
 	r = buf_printf(out, "\"%s\":", name);
 	r = r < 0 ? r
-		  : text_json(out, value, strlen(value), SINK_MAX_SLACK_OPTION,
+		  : text_json(out, value, strlen(value), SLACK_MAX_OPTION,
 			TEXT_ONELINE);
 	return r < 0 ? r : buf_putc(out, ',');
 }
@@ -411,7 +412,7 @@ slack_payload(const char *alert_json, size_t len, const struct slack_opts *o,
 	opts[2] = o->icon_emoji;
 	opts[3] = o->mention;
 	for (i = 0; i < ARRAY_SIZE(opts); i++)
-		if (opts[i] != NULL && strlen(opts[i]) > SINK_MAX_SLACK_OPTION)
+		if (opts[i] != NULL && strlen(opts[i]) > SLACK_MAX_OPTION)
 			return -EINVAL;
 	r = alert_parse(alert_json, len, &a, reterr);
 	if (r < 0)
@@ -450,3 +451,73 @@ slack_payload(const char *alert_json, size_t len, const struct slack_opts *o,
 	}
 	return r;
 }
+
+/* ---- the kind ---------------------------------------------------------- */
+
+enum slack_opt {
+	SLACK_URL,
+	SLACK_CHANNEL,
+	SLACK_USERNAME,
+	SLACK_ICON_EMOJI,
+	SLACK_MENTION
+};
+
+static const struct sink_opt slack_kind_opts[] = {
+    [SLACK_URL] = {.key = "url", .form = SINK_OPT_URL, .required = true},
+    [SLACK_CHANNEL] = {.key = "channel", .form = SINK_OPT_TEXT},
+    [SLACK_USERNAME] = {.key = "username", .form = SINK_OPT_TEXT},
+    [SLACK_ICON_EMOJI] = {.key = "icon_emoji", .form = SINK_OPT_TEXT},
+    [SLACK_MENTION] = {.key = "mention", .form = SINK_OPT_TEXT},
+};
+
+static int
+slack_check(const char *const *v, size_t *ret_opt, struct diag *reterr)
+{
+	size_t i;
+
+	for (i = SLACK_CHANNEL; i <= SLACK_MENTION; i++) {
+		if (v[i] == NULL || strlen(v[i]) <= SLACK_MAX_OPTION)
+			continue;
+		*ret_opt = i;
+		return diag_set(reterr, -EINVAL, NULL, 0, 0,
+		    "'%s' is longer than %u bytes", slack_kind_opts[i].key,
+		    SLACK_MAX_OPTION);
+	}
+	return 0;
+}
+
+static int
+slack_render(const char *const *v, const char *alert_json, size_t len,
+    struct sink_request *out, struct diag *reterr)
+{
+	struct slack_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.channel = v[SLACK_CHANNEL];
+	o.username = v[SLACK_USERNAME];
+	o.icon_emoji = v[SLACK_ICON_EMOJI];
+	o.mention = v[SLACK_MENTION];
+	buf_init(&out->body, SLACK_MAX_PAYLOAD);
+	return slack_payload(alert_json, len, &o, &out->body, reterr);
+}
+
+/* Slack answers in a word: invalid_payload, no_service... */
+static int
+slack_reply(const char *body, size_t len, struct buf *out)
+{
+	return buf_append(out, body, len);
+}
+
+const struct sink_kind slack_kind = {
+    .name = "slack",
+    .opts = slack_kind_opts,
+    .n_opts = ARRAY_SIZE(slack_kind_opts),
+    .network = true,
+    .rate_count = 1, /* Slack's limit for an incoming webhook: 1/s */
+    .rate_period_us = US_PER_S,
+    .retry_after = true,
+    .pause_on_429 = true,
+    .check = slack_check,
+    .render = slack_render,
+    .reply = slack_reply,
+};
