@@ -129,34 +129,17 @@ deliver_sink_new(const struct cfg_dest *cd, struct event_base *base,
     struct http *http, struct sink **ret, struct diag *reterr)
 {
 	struct sink_conf sc;
-	int r = 0;
+	size_t i;
 
 	memset(&sc, 0, sizeof(sc));
 	sc.name = cd->name;
-	sc.kind = sink_kind_find(cfg_dest_type_str(cd->type));
+	sc.kind = cd->kind;
+	for (i = 0; i < SINK_MAX_OPTS; i++)
+		sc.opts[i] = secret_value(cd->opts[i]);
 	sc.timeout_ms = cd->timeout_ms;
 	sc.rate_count = cd->rate_count;
 	sc.rate_period_us = cd->rate_period_us;
 	sc.fd = 1;
-	if (cd->url != NULL)
-		r = sink_conf_set(&sc, "url", secret_value(cd->url));
-	if (r == 0 && cd->hmac_secret != NULL)
-		r = sink_conf_set(&sc, "hmac_secret",
-		    secret_value(cd->hmac_secret));
-	if (r == 0 && cd->routing_key != NULL)
-		r = sink_conf_set(&sc, "routing_key",
-		    secret_value(cd->routing_key));
-	if (r == 0 && cd->channel != NULL)
-		r = sink_conf_set(&sc, "channel", cd->channel);
-	if (r == 0 && cd->username != NULL)
-		r = sink_conf_set(&sc, "username", cd->username);
-	if (r == 0 && cd->icon_emoji != NULL)
-		r = sink_conf_set(&sc, "icon_emoji", cd->icon_emoji);
-	if (r == 0 && cd->mention != NULL)
-		r = sink_conf_set(&sc, "mention", cd->mention);
-	if (r < 0)
-		return diag_set(reterr, -EINVAL, NULL, cd->line, 0,
-		    "destination '%s': unknown type", cd->name);
 	return sink_new(&sc, base, http, ret, reterr);
 }
 

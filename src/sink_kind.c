@@ -11,7 +11,7 @@ extern const struct sink_kind stdout_kind;  /* sink_stdout.c */
 extern const struct sink_kind slack_kind;   /* sink_slack.c */
 extern const struct sink_kind pd_kind;      /* sink_pd.c */
 
-const struct sink_kind *const sink_kinds[] = {
+const struct sink_kind *const sink_kinds[SINK_MAX_KINDS + 1] = {
     &webhook_kind,
     &stdout_kind,
     &slack_kind,

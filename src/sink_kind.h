@@ -37,7 +37,9 @@
 
 struct diag;
 
-/* Options a kind takes beyond the common ones, at most. */
+/* Kinds in sink_kinds[], and options a kind takes beyond the common
+ * ones, at most. */
+#define SINK_MAX_KINDS 16
 #define SINK_MAX_OPTS 8
 /* Header lines a render hook may add, and the longest. */
 #define SINK_MAX_HEADERS 2
@@ -113,7 +115,7 @@ struct sink_kind {
 };
 
 /* Every kind, in the order messages list them; NULL-terminated. */
-extern const struct sink_kind *const sink_kinds[];
+extern const struct sink_kind *const sink_kinds[SINK_MAX_KINDS + 1];
 
 /* The kind called name (`type:`), or NULL. */
 const struct sink_kind *sink_kind_find(const char *name);
