@@ -28,8 +28,6 @@
 
 /* The first retry waits about this long; each next one twice as long. */
 #define DELIVER_BACKOFF_BASE_MS 1000u
-/* A destination without its own deadline gives up after this long. */
-#define DELIVER_DEFAULT_DEADLINE_US (3600ull * 1000000)
 
 struct dlv;
 
@@ -163,8 +161,7 @@ deliver_configure(struct deliver *dl, const struct cfg *c, struct diag *reterr)
 		ds->next = list;
 		list = ds;
 		ds->name = strdup(cd->name);
-		ds->deadline_us = cd->deadline_us ? cd->deadline_us
-						  : DELIVER_DEFAULT_DEADLINE_US;
+		ds->deadline_us = cd->deadline_us; /* cfg's default applied */
 		r = ds->name == NULL ? -ENOMEM
 				     : deliver_sink_new(cd, dl->base, dl->http,
 					   &ds->sink, reterr);
