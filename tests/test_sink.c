@@ -44,6 +44,7 @@ main(void)
 	struct tl_outcome g;
 	char url[128];
 	char sig[128];
+	size_t i;
 
 	if (tl_rcv_start(&rv, base) < 0)
 		tl_bail("test_sink: the receiver cannot listen");
@@ -148,6 +149,28 @@ main(void)
 		c.rate_period_us = 0;
 		is_int(sink_new(&c, base, h, &s, NULL), -EINVAL,
 		    "a rate without a period: -EINVAL");
+	}
+	/* The table: each kind found by its name, renderable, within the
+	 * limits; a network kind has one URL to POST to, a local one none. */
+	for (i = 0; sink_kinds[i] != NULL; i++) {
+		const struct sink_kind *k = sink_kinds[i];
+		size_t urls = 0;
+		size_t j;
+
+		for (j = 0; j < k->n_opts; j++)
+			urls += k->opts[j].form == SINK_OPT_URL;
+		ok(sink_kind_find(k->name) == k && k->render != NULL &&
+			k->n_opts <= SINK_MAX_OPTS &&
+			urls == (k->network ? 1u : 0u),
+		    "kind %s: well formed", k->name);
+	}
+	ok(i == 4, "four kinds");
+	{
+		struct sink_conf c;
+
+		tl_sink_conf(&c, "webhook", "hook");
+		is_int(sink_conf_set(&c, "channel", "#x"), -EINVAL,
+		    "an option of another kind: -EINVAL");
 	}
 	{
 		const struct sink_kind *t;

@@ -810,6 +810,19 @@ test_e2e(void)
 		c.rate_count = 3;
 		is_int(sink_new(&c, base, h, &s, &e), -EINVAL,
 		    "a rate count needs a period");
+		c.rate_count = 0;
+		{
+			char big[SLACK_MAX_OPTION + 2];
+
+			memset(big, 'x', sizeof(big) - 1);
+			big[sizeof(big) - 1] = '\0';
+			tl_sink_opt(&c, "mention", big);
+			is_int(sink_new(&c, base, h, &s, &e), -EINVAL,
+			    "an over-long mention: -EINVAL");
+			is_str(e.msg,
+			    "destination 's': 'mention' is longer than 256 bytes",
+			    "the kind's check says why");
+		}
 	}
 
 	/* 200 ok: delivered; the body is the rendered message. */
