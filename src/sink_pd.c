@@ -593,10 +593,8 @@ static int
 pd_render(const char *const *v, const char *alert_json, size_t len,
     struct sink_request *out, struct diag *reterr)
 {
-	struct pd_opts o;
+	const struct pd_opts o = {.routing_key = v[PD_ROUTING_KEY]};
 
-	memset(&o, 0, sizeof(o));
-	o.routing_key = v[PD_ROUTING_KEY];
 	buf_init(&out->body, PD_MAX_PAYLOAD);
 	return pd_payload(alert_json, len, &o, &out->body, reterr);
 }

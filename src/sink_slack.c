@@ -490,13 +490,11 @@ static int
 slack_render(const char *const *v, const char *alert_json, size_t len,
     struct sink_request *out, struct diag *reterr)
 {
-	struct slack_opts o;
+	const struct slack_opts o = {.channel = v[SLACK_CHANNEL],
+	    .username = v[SLACK_USERNAME],
+	    .icon_emoji = v[SLACK_ICON_EMOJI],
+	    .mention = v[SLACK_MENTION]};
 
-	memset(&o, 0, sizeof(o));
-	o.channel = v[SLACK_CHANNEL];
-	o.username = v[SLACK_USERNAME];
-	o.icon_emoji = v[SLACK_ICON_EMOJI];
-	o.mention = v[SLACK_MENTION];
 	buf_init(&out->body, SLACK_MAX_PAYLOAD);
 	return slack_payload(alert_json, len, &o, &out->body, reterr);
 }
