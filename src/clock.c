@@ -152,7 +152,12 @@ int
 clock_parse_iso8601(const char *s, time_t *ret)
 {
 	const char *p = s;
-	int y, mo, d, h, mi, sec;
+	int y;
+	int mo;
+	int d;
+	int h;
+	int mi;
+	int sec;
 	int oh = 0;
 	int om = 0;
 	int sign = 0;
