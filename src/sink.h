@@ -17,8 +17,10 @@
  * "[redacted]"; never the URL, a key or the body we sent.
  *
  * This file is the dispatcher: it reads the kinds from sink_kinds[] and
- * never names one. A new kind is a file of its own (see sink_kind.h); this
- * header does not change.
+ * never names one. A fifth kind touches exactly: a new src/sink_<kind>.c,
+ * two lines in src/sink_kind.c (its declaration and its entry in
+ * sink_kinds[]) and one in Makefile.am. Not this header, sink.c, cfg.h,
+ * cfg.c or deliver.c (sink_kind.h says what the file holds).
  *
  * Rate limit (network kinds): with rate_count > 0, at most rate_count
  * requests start in any rate_period_us (a sliding window over start times;

@@ -22,8 +22,11 @@
  * option. Secrets never hold a NUL (cfg refuses one).
  *
  * Adding a kind: a file sink_<kind>.c defining `const struct sink_kind
- * <kind>_kind`; in sink_kind.c, its declaration and its entry in
- * sink_kinds[]; its line in Makefile.am. Nothing else changes.
+ * <kind>_kind` (its option table, hooks and defaults; a header only if it
+ * has pure functions worth testing alone, like slack_payload()); in
+ * sink_kind.c, its declaration and its entry in sink_kinds[] (where it
+ * goes is where messages list it); its line in Makefile.am. Nothing else
+ * changes.
  */
 #ifndef SMTRAIL_SINK_KIND_H
 #define SMTRAIL_SINK_KIND_H
