@@ -2,7 +2,6 @@
  * backoff.c: see backoff.h.
  */
 #include <stdlib.h>
-#include <time.h>
 
 #include "backoff.h"
 
@@ -21,13 +20,4 @@ backoff_next_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms)
 		return d;
 	/* arc4random_uniform: no seeding, no modulo bias (glibc >= 2.36). */
 	return half + arc4random_uniform((uint32_t)(d - half + 1));
-}
-
-uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }

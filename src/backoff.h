@@ -10,7 +10,4 @@
 
 uint64_t backoff_next_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms);
 
-/* Monotonic clock in microseconds: timers, deadlines, backoff. */
-uint64_t now_us(void);
-
 #endif

@@ -14,6 +14,7 @@
 #endif
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <regex.h>
 #include <stdint.h>
@@ -25,6 +26,7 @@
 #include "aws/s3.h"
 #include "buf.h"
 #include "cfg.h"
+#include "clock.h"
 #include "diag.h"
 #include "http.h"
 #include "limits.h"
@@ -32,6 +34,7 @@
 #include "rules.h"
 #include "rx.h"
 #include "secret.h"
+#include "sink_kind.h"
 #include "yamlx.h"
 
 /* From the build (Makefile.am, config.h); these for a bare compile. */
@@ -50,8 +53,7 @@
 #define CFG_MAX_NAME 128
 #define CFG_MAX_CREDENTIAL 255
 #define CFG_MAX_RATE 1000000u
-#define CFG_S 1000000ull /* microseconds */
-#define CFG_DEFAULT_DEADLINE_US (3600 * CFG_S)
+#define CFG_DEFAULT_DEADLINE_US (3600 * US_PER_S)
 
 #define CFG_SEV_ALL ((1u << RULES_SEV_COUNT) - 1)
 
@@ -131,53 +133,43 @@ enum cfg_route_key {
 static const char *const cfg_route_names[] = {"severity", "min_severity",
     "destinations", "continue"};
 
-/* Every destination key; each type takes some (cfg_dkeys_of). */
+/*
+ * The keys every destination may have beside its kind's (sink_kind.h):
+ * type, then for a network kind timeout, deadline and rate.
+ */
 enum cfg_dkey {
 	CFG_DKEY_TYPE,
-	CFG_DKEY_URL,
-	CFG_DKEY_URL_FILE,
-	CFG_DKEY_HMAC_SECRET,
-	CFG_DKEY_HMAC_SECRET_FILE,
-	CFG_DKEY_ROUTING_KEY,
-	CFG_DKEY_ROUTING_KEY_FILE,
-	CFG_DKEY_CHANNEL,
-	CFG_DKEY_USERNAME,
-	CFG_DKEY_ICON_EMOJI,
-	CFG_DKEY_MENTION,
 	CFG_DKEY_TIMEOUT,
 	CFG_DKEY_DEADLINE,
 	CFG_DKEY_RATE,
 	CFG_DKEY_COUNT
 };
+static const char *const cfg_dkey_names[] = {"type", "timeout", "deadline",
+    "rate"};
 
-static const char *const cfg_dkey_names[CFG_DKEY_COUNT] = {
-    [CFG_DKEY_TYPE] = "type",
-    [CFG_DKEY_URL] = "url",
-    [CFG_DKEY_URL_FILE] = "url_file",
-    [CFG_DKEY_HMAC_SECRET] = "hmac_secret",
-    [CFG_DKEY_HMAC_SECRET_FILE] = "hmac_secret_file",
-    [CFG_DKEY_ROUTING_KEY] = "routing_key",
-    [CFG_DKEY_ROUTING_KEY_FILE] = "routing_key_file",
-    [CFG_DKEY_CHANNEL] = "channel",
-    [CFG_DKEY_USERNAME] = "username",
-    [CFG_DKEY_ICON_EMOJI] = "icon_emoji",
-    [CFG_DKEY_MENTION] = "mention",
-    [CFG_DKEY_TIMEOUT] = "timeout",
-    [CFG_DKEY_DEADLINE] = "deadline",
-    [CFG_DKEY_RATE] = "rate",
+/* A destination key's longest name ("routing_key_file"), with room. */
+#define CFG_MAX_DKEY 48
+#define CFG_MAX_DKEYS (2 * SINK_MAX_OPTS + CFG_DKEY_COUNT)
+
+/* A destination's values, by key: the common ones, and per option of its
+ * kind the inline value and the _file form's. */
+struct cfg_dvals {
+	const struct yamlx_node *common[CFG_DKEY_COUNT];
+	const struct yamlx_node *inl[SINK_MAX_OPTS];
+	const struct yamlx_node *file[SINK_MAX_OPTS];
 };
 
-#define CFG_D(k) (1u << CFG_DKEY_##k)
-#define CFG_D_NET (CFG_D(TYPE) | CFG_D(TIMEOUT) | CFG_D(DEADLINE) | CFG_D(RATE))
-
-static const unsigned cfg_dkeys_of[CFG_DEST_COUNT] = {
-    [CFG_DEST_WEBHOOK] = CFG_D_NET | CFG_D(URL) | CFG_D(URL_FILE) |
-	CFG_D(HMAC_SECRET) | CFG_D(HMAC_SECRET_FILE),
-    [CFG_DEST_STDOUT] = CFG_D(TYPE),
-    [CFG_DEST_SLACK] = CFG_D_NET | CFG_D(URL) | CFG_D(URL_FILE) |
-	CFG_D(CHANNEL) | CFG_D(USERNAME) | CFG_D(ICON_EMOJI) | CFG_D(MENTION),
-    [CFG_DEST_PAGERDUTY] =
-	CFG_D_NET | CFG_D(ROUTING_KEY) | CFG_D(ROUTING_KEY_FILE) | CFG_D(URL),
+/*
+ * The keys a destination of one kind takes, in the order messages suggest
+ * them: type, the kind's own (a secret's _file form after it), then
+ * timeout, deadline and rate for a network kind; each with where its value
+ * goes.
+ */
+struct cfg_dkeys {
+	const char *names[CFG_MAX_DKEYS];
+	const struct yamlx_node **slot[CFG_MAX_DKEYS];
+	char file_names[SINK_MAX_OPTS][CFG_MAX_DKEY];
+	size_t n;
 };
 
 struct cfg_ctx {
@@ -185,24 +177,6 @@ struct cfg_ctx {
 	struct cfg *cfg;
 	const char **dnames; /* the destinations' names, NULL-terminated */
 };
-
-const char *
-cfg_dest_type_str(enum cfg_dest_type t)
-{
-	switch (t) {
-	case CFG_DEST_WEBHOOK:
-		return "webhook";
-	case CFG_DEST_STDOUT:
-		return "stdout";
-	case CFG_DEST_SLACK:
-		return "slack";
-	case CFG_DEST_PAGERDUTY:
-		return "pagerduty";
-	case CFG_DEST_COUNT:
-		break;
-	}
-	return "unknown";
-}
 
 /* ---- freeing and defaults --------------------------------------------- */
 
@@ -221,14 +195,11 @@ cfg_strv_free(char **v, size_t n)
 static void
 cfg_dest_done(struct cfg_dest *d)
 {
+	size_t i;
+
 	free(d->name);
-	secret_free(d->url);
-	secret_free(d->hmac_secret);
-	secret_free(d->routing_key);
-	free(d->channel);
-	free(d->username);
-	free(d->icon_emoji);
-	free(d->mention);
+	for (i = 0; i < SINK_MAX_OPTS; i++)
+		secret_free(d->opts[i]);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -391,7 +362,7 @@ cfg_default(struct cfg **ret)
 static const char *
 cfg_fmt_duration(uint64_t us, char *buf, size_t size)
 {
-	uint64_t s = us / CFG_S;
+	uint64_t s = us / US_PER_S;
 
 	if (s != 0 && s % 86400 == 0)
 		(void)snprintf(buf, size, "%llud",
@@ -514,12 +485,12 @@ cfg_duration(struct cfg_ctx *c, const struct yamlx_node *n, const char *what,
 
 	if (!yamlx_duration(&c->y, n, what, &us))
 		return false;
-	if (us < min_s * CFG_S || us > max_s * CFG_S) {
+	if (us < min_s * US_PER_S || us > max_s * US_PER_S) {
 		yamlx_err(&c->y, n,
 		    "bad value '%s' for '%s' (expected %s to %s)",
 		    YAMLX_QN(q, n), what,
-		    cfg_fmt_duration(min_s * CFG_S, lo, sizeof(lo)),
-		    cfg_fmt_duration(max_s * CFG_S, hi, sizeof(hi)));
+		    cfg_fmt_duration(min_s * US_PER_S, lo, sizeof(lo)),
+		    cfg_fmt_duration(max_s * US_PER_S, hi, sizeof(hi)));
 		return false;
 	}
 	*ret_us = us;
@@ -672,11 +643,11 @@ cfg_sqs(struct cfg_ctx *c, const struct yamlx_node *n)
 	/* SQS's own limits: a long poll of at most 20 s, 12 h visibility. */
 	if (v[CFG_SQS_WAIT_TIME] != NULL &&
 	    cfg_duration(c, v[CFG_SQS_WAIT_TIME], "wait_time", 0, 20, &us))
-		s->wait_time_s = (unsigned)(us / CFG_S);
+		s->wait_time_s = (unsigned)(us / US_PER_S);
 	if (v[CFG_SQS_VISIBILITY_TIMEOUT] != NULL &&
 	    cfg_duration(c, v[CFG_SQS_VISIBILITY_TIMEOUT], "visibility_timeout",
 		0, 43200, &us))
-		s->visibility_timeout_s = (unsigned)(us / CFG_S);
+		s->visibility_timeout_s = (unsigned)(us / US_PER_S);
 	if (v[CFG_SQS_MAX_MESSAGES] != NULL)
 		(void)cfg_uint(c, v[CFG_SQS_MAX_MESSAGES], "max_messages", 1,
 		    10, &s->max_messages);
@@ -811,7 +782,7 @@ cfg_http(struct cfg_ctx *c, const struct yamlx_node *n)
 		    &h->ca_path);
 	if (v[CFG_HTTP_TIMEOUT] != NULL &&
 	    cfg_duration(c, v[CFG_HTTP_TIMEOUT], "timeout", 1, 3600, &us))
-		h->timeout_ms = (long)(us / 1000);
+		h->timeout_ms = (long)(us / US_PER_MS);
 }
 
 static void
@@ -877,19 +848,19 @@ cfg_credential_ok(const char *s, size_t len)
 }
 
 /*
- * One secret of destination d: inline (n_inl, where "credential:NAME"
- * reads $CREDENTIALS_DIRECTORY/NAME) or from a file (n_file). Errors are
+ * One secret of destination d, key kname: inline (n_inl, where
+ * "credential:NAME" reads $CREDENTIALS_DIRECTORY/NAME) or from a file
+ * (n_file, key fname). Errors are
  * reported at the value and name the key and the file, never the value.
  * src says where the secret came from, for later messages.
  */
 static bool
-cfg_secret(struct cfg_ctx *c, const struct cfg_dest *d, enum cfg_dkey key,
-    const struct yamlx_node *n_inl, const struct yamlx_node *n_file,
-    struct secret **ret, char *src, size_t srcsize)
+cfg_secret(struct cfg_ctx *c, const struct cfg_dest *d, const char *kname,
+    const char *fname, const struct yamlx_node *n_inl,
+    const struct yamlx_node *n_file, struct secret **ret, char *src,
+    size_t srcsize)
 {
 	static const char cred[] = "credential:";
-	const char *kname = cfg_dkey_names[key];
-	const char *fname = cfg_dkey_names[key + 1]; /* its _file form */
 	const char *s;
 	const char *dir;
 	const char *name;
@@ -1001,20 +972,37 @@ cfg_rate(struct cfg_ctx *c, const struct yamlx_node *n, struct cfg_dest *d)
 		return false;
 	}
 	d->rate_count = (unsigned)v;
-	d->rate_period_us = per[u - units] * CFG_S;
+	d->rate_period_us = per[u - units] * US_PER_S;
 	return true;
 }
 
-/* The destination's type, from its 'type' key; CFG_DEST_COUNT if bad. */
-static enum cfg_dest_type
-cfg_dest_type(struct cfg_ctx *c, const struct yamlx_node *map, const char *name)
+/* "webhook, stdout, slack or pagerduty": every kind, for messages. */
+static const char *
+cfg_kind_list(char *buf, size_t size)
+{
+	size_t o = 0;
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; sink_kinds[i] != NULL && o < size; i++)
+		o += (size_t)snprintf(buf + o, size - o, "%s%s",
+		    i == 0                          ? ""
+			: sink_kinds[i + 1] == NULL ? " or "
+						    : ", ",
+		    sink_kinds[i]->name);
+	return buf;
+}
+
+/* The destination's kind, from its 'type' key; NULL if bad. */
+static const struct sink_kind *
+cfg_dest_kind(struct cfg_ctx *c, const struct yamlx_node *map, const char *name)
 {
 	const struct yamlx_node *t = NULL;
-	const char *names[CFG_DEST_COUNT];
-	enum cfg_dest_type type;
+	const char *names[SINK_MAX_KINDS];
 	const char *s;
 	const char *sug;
 	char hint[96];
+	char kinds[256];
 	char q[YAMLX_Q_SIZE];
 	size_t i;
 
@@ -1024,35 +1012,90 @@ cfg_dest_type(struct cfg_ctx *c, const struct yamlx_node *map, const char *name)
 			t = map->kid[i + 1];
 	if (t == NULL) {
 		yamlx_err(&c->y, map,
-		    "missing 'type' in destination '%s' (expected webhook, stdout, slack or pagerduty)",
-		    name);
-		return CFG_DEST_COUNT;
+		    "missing 'type' in destination '%s' (expected %s)", name,
+		    cfg_kind_list(kinds, sizeof(kinds)));
+		return NULL;
 	}
 	s = yamlx_str(&c->y, t, "type");
 	if (s == NULL)
-		return CFG_DEST_COUNT;
-	for (type = 0; type < CFG_DEST_COUNT; type++) {
-		names[type] = cfg_dest_type_str(type);
-		if (strcmp(s, names[type]) == 0 && strlen(s) == t->len)
-			return type;
+		return NULL;
+	for (i = 0; sink_kinds[i] != NULL; i++) {
+		names[i] = sink_kinds[i]->name;
+		if (strcmp(s, names[i]) == 0 && strlen(s) == t->len)
+			return sink_kinds[i];
 	}
-	sug = yamlx_suggest(&c->y, s, names, CFG_DEST_COUNT, false);
+	sug = yamlx_suggest(&c->y, s, names, i, false);
 	if (sug != NULL)
 		(void)yamlx_hint(hint, sizeof(hint), sug);
 	else
-		(void)snprintf(hint, sizeof(hint),
-		    " (expected webhook, stdout, slack or pagerduty)");
+		(void)snprintf(hint, sizeof(hint), " (expected %s)",
+		    cfg_kind_list(kinds, sizeof(kinds)));
 	yamlx_err(&c->y, t, "unknown destination type '%s'%s", YAMLX_QN(q, t),
 	    hint);
-	return CFG_DEST_COUNT;
+	return NULL;
 }
 
-/* The secret URL of a destination: http(s), never quoted. */
+static void
+cfg_dkey_add(struct cfg_dkeys *ks, const char *name,
+    const struct yamlx_node **slot)
+{
+	assert(ks->n < CFG_MAX_DKEYS);
+	ks->names[ks->n] = name;
+	ks->slot[ks->n++] = slot;
+}
+
+/* The keys of kind k, their values to go into v. */
+static void
+cfg_dkeys_init(struct cfg_dkeys *ks, const struct sink_kind *k,
+    struct cfg_dvals *v)
+{
+	size_t i;
+
+	memset(ks, 0, sizeof(*ks));
+	memset(v, 0, sizeof(*v));
+	assert(k->n_opts <= SINK_MAX_OPTS);
+	cfg_dkey_add(ks, cfg_dkey_names[CFG_DKEY_TYPE],
+	    &v->common[CFG_DKEY_TYPE]);
+	for (i = 0; i < k->n_opts; i++) {
+		const struct sink_opt *o = &k->opts[i];
+
+		cfg_dkey_add(ks, o->key, &v->inl[i]);
+		if (o->form == SINK_OPT_TEXT || o->no_file)
+			continue;
+		(void)snprintf(ks->file_names[i], CFG_MAX_DKEY, "%s_file",
+		    o->key);
+		cfg_dkey_add(ks, ks->file_names[i], &v->file[i]);
+	}
+	if (!k->network)
+		return;
+	for (i = CFG_DKEY_TIMEOUT; i < CFG_DKEY_COUNT; i++)
+		cfg_dkey_add(ks, cfg_dkey_names[i], &v->common[i]);
+}
+
+/* Whether some kind takes key: "does not apply", not "unknown". */
+static bool
+cfg_dkey_known(const char *key)
+{
+	struct cfg_dkeys ks;
+	struct cfg_dvals v;
+	size_t i;
+	size_t j;
+
+	for (i = 0; sink_kinds[i] != NULL; i++) {
+		cfg_dkeys_init(&ks, sink_kinds[i], &v);
+		for (j = 0; j < ks.n; j++)
+			if (strcmp(ks.names[j], key) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* A secret URL: http(s) with a host, never quoted. */
 static void
 cfg_dest_url_check(struct cfg_ctx *c, const struct yamlx_node *at,
-    const struct cfg_dest *d, const char *src)
+    const struct cfg_dest *d, const struct secret *url, const char *src)
 {
-	const char *why = cfg_url_why(secret_value(d->url), secret_len(d->url));
+	const char *why = cfg_url_why(secret_value(url), secret_len(url));
 
 	if (why != NULL)
 		yamlx_err(&c->y, at,
@@ -1060,105 +1103,134 @@ cfg_dest_url_check(struct cfg_ctx *c, const struct yamlx_node *at,
 		    src, d->name, why);
 }
 
-/* Checks one destination's keys and reads its secrets into d. */
+static void
+cfg_dest_set(struct cfg_ctx *c, struct cfg_dest *d, size_t i, const char *val)
+{
+	d->opts[i] = secret_new(val, strlen(val));
+	if (d->opts[i] == NULL)
+		c->y.oom = true;
+}
+
+/* Option i of d's kind into d->opts[i]: read as its form says, else its
+ * default, else (if required) an error at the destination. */
+static void
+cfg_dest_opt_read(struct cfg_ctx *c, struct cfg_dest *d, size_t i,
+    const struct cfg_dkeys *ks, const struct cfg_dvals *v,
+    const struct yamlx_node *map)
+{
+	const struct sink_opt *o = &d->kind->opts[i];
+	const struct yamlx_node *inl = v->inl[i];
+	const struct yamlx_node *file = v->file[i];
+	const char *fname = ks->file_names[i]; /* "": no file form */
+	char src[YAMLX_Q_SIZE + 64];
+	char *t = NULL;
+
+	if (inl == NULL && file == NULL) {
+		if (o->def != NULL)
+			cfg_dest_set(c, d, i, o->def);
+		else if (o->required && fname[0] != '\0')
+			yamlx_err(&c->y, map,
+			    "missing '%s' or '%s' in %s destination '%s'",
+			    o->key, fname, d->kind->name, d->name);
+		else if (o->required)
+			yamlx_err(&c->y, map,
+			    "missing '%s' in %s destination '%s'", o->key,
+			    d->kind->name, d->name);
+		return;
+	}
+	if (o->form == SINK_OPT_TEXT) {
+		if (cfg_string(c, inl, o->key, &t))
+			cfg_dest_set(c, d, i, t);
+		free(t);
+		return;
+	}
+	if (cfg_secret(c, d, o->key, fname, inl, file, &d->opts[i], src,
+		sizeof(src)) &&
+	    o->form == SINK_OPT_URL)
+		cfg_dest_url_check(c, file != NULL ? file : inl, d, d->opts[i],
+		    src);
+}
+
+/* The kind's own rules, reported at the option at fault. */
+static void
+cfg_dest_check(struct cfg_ctx *c, const struct cfg_dest *d,
+    const struct cfg_dvals *v, const struct yamlx_node *map)
+{
+	const struct sink_kind *k = d->kind;
+	const struct yamlx_node *at = map;
+	const char *vals[SINK_MAX_OPTS];
+	struct diag e;
+	size_t opt = k->n_opts;
+	size_t i;
+
+	if (k->check == NULL)
+		return;
+	for (i = 0; i < k->n_opts; i++)
+		vals[i] = secret_value(d->opts[i]);
+	memset(&e, 0, sizeof(e));
+	if (k->check(vals, &opt, &e) == 0)
+		return;
+	if (opt < k->n_opts && v->file[opt] != NULL)
+		at = v->file[opt];
+	else if (opt < k->n_opts && v->inl[opt] != NULL)
+		at = v->inl[opt];
+	yamlx_err(&c->y, at, "destination '%s': %s", d->name, e.msg);
+}
+
+/* Checks one destination's keys and reads its options into d. */
 static void
 cfg_dest_fill(struct cfg_ctx *c, const struct yamlx_node *map,
     struct cfg_dest *d)
 {
-	const struct yamlx_node *v[CFG_DKEY_COUNT];
-	const char *names[CFG_DKEY_COUNT];
-	const struct yamlx_node *at;
-	unsigned allowed = cfg_dkeys_of[d->type];
+	const struct sink_kind *k = d->kind;
+	unsigned errors = c->y.errors;
+	struct cfg_dkeys ks;
+	struct cfg_dvals v;
 	char what[64];
-	char src[YAMLX_Q_SIZE + 64];
 	uint64_t us;
 	size_t i;
-	size_t k;
+	size_t j;
 
-	for (k = 0; k < CFG_DKEY_COUNT; k++)
-		names[k] =
-		    (allowed & (1u << k)) != 0 ? cfg_dkey_names[k] : NULL;
-	(void)snprintf(what, sizeof(what), "%s destination",
-	    cfg_dest_type_str(d->type));
-	memset(v, 0, sizeof(v));
+	cfg_dkeys_init(&ks, k, &v);
+	(void)snprintf(what, sizeof(what), "%s destination", k->name);
 	for (i = 0; i + 1 < map->n; i += 2) {
 		const struct yamlx_node *kn = map->kid[i];
 
-		for (k = 0; k < CFG_DKEY_COUNT; k++)
-			if (kn->type == YAMLX_NODE_SCALAR &&
-			    strcmp(kn->s, cfg_dkey_names[k]) == 0)
+		for (j = 0; kn->type == YAMLX_NODE_SCALAR && j < ks.n; j++)
+			if (strcmp(kn->s, ks.names[j]) == 0)
 				break;
-		if (k < CFG_DKEY_COUNT && names[k] == NULL) {
+		if (kn->type == YAMLX_NODE_SCALAR && j == ks.n &&
+		    cfg_dkey_known(kn->s)) {
 			yamlx_err(&c->y, kn,
-			    "'%s' does not apply to a %s destination",
-			    cfg_dkey_names[k], cfg_dest_type_str(d->type));
+			    "'%s' does not apply to a %s destination", kn->s,
+			    k->name);
 			continue;
 		}
-		k = yamlx_key(&c->y, kn, names, CFG_DKEY_COUNT, what);
-		if (k < CFG_DKEY_COUNT && v[k] == NULL)
-			v[k] = map->kid[i + 1];
+		j = yamlx_key(&c->y, kn, ks.names, ks.n, what);
+		if (j < ks.n && *ks.slot[j] == NULL)
+			*ks.slot[j] = map->kid[i + 1];
 	}
 
-	if (d->type == CFG_DEST_STDOUT)
-		return;
-	d->timeout_ms = c->cfg->http.timeout_ms;
 	d->deadline_us = CFG_DEFAULT_DEADLINE_US;
-	if (d->type == CFG_DEST_SLACK) {
-		d->rate_count = 1; /* Slack's limit for an incoming webhook */
-		d->rate_period_us = CFG_S;
+	if (k->network) {
+		d->timeout_ms = c->cfg->http.timeout_ms;
+		d->rate_count = k->rate_count;
+		d->rate_period_us = k->rate_period_us;
 	}
+	for (i = 0; i < k->n_opts && !c->y.oom; i++)
+		cfg_dest_opt_read(c, d, i, &ks, &v, map);
+	if (c->y.errors == errors && !c->y.oom)
+		cfg_dest_check(c, d, &v, map);
 
-	if (v[CFG_DKEY_URL] != NULL || v[CFG_DKEY_URL_FILE] != NULL) {
-		at = v[CFG_DKEY_URL_FILE] != NULL ? v[CFG_DKEY_URL_FILE]
-						  : v[CFG_DKEY_URL];
-		if (cfg_secret(c, d, CFG_DKEY_URL, v[CFG_DKEY_URL],
-			v[CFG_DKEY_URL_FILE], &d->url, src, sizeof(src)))
-			cfg_dest_url_check(c, at, d, src);
-	} else if (d->type == CFG_DEST_PAGERDUTY) {
-		d->url = secret_new(CFG_DEFAULT_PAGERDUTY_URL,
-		    strlen(CFG_DEFAULT_PAGERDUTY_URL));
-		if (d->url == NULL)
-			c->y.oom = true;
-	} else {
-		yamlx_err(&c->y, map,
-		    "missing 'url' or 'url_file' in %s destination '%s'",
-		    cfg_dest_type_str(d->type), d->name);
-	}
-	if (v[CFG_DKEY_HMAC_SECRET] != NULL ||
-	    v[CFG_DKEY_HMAC_SECRET_FILE] != NULL)
-		(void)cfg_secret(c, d, CFG_DKEY_HMAC_SECRET,
-		    v[CFG_DKEY_HMAC_SECRET], v[CFG_DKEY_HMAC_SECRET_FILE],
-		    &d->hmac_secret, src, sizeof(src));
-	if (v[CFG_DKEY_ROUTING_KEY] != NULL ||
-	    v[CFG_DKEY_ROUTING_KEY_FILE] != NULL)
-		(void)cfg_secret(c, d, CFG_DKEY_ROUTING_KEY,
-		    v[CFG_DKEY_ROUTING_KEY], v[CFG_DKEY_ROUTING_KEY_FILE],
-		    &d->routing_key, src, sizeof(src));
-	else if (d->type == CFG_DEST_PAGERDUTY)
-		yamlx_err(&c->y, map,
-		    "missing 'routing_key' or 'routing_key_file' in pagerduty destination '%s'",
-		    d->name);
-
-	if (v[CFG_DKEY_CHANNEL] != NULL)
-		(void)cfg_string(c, v[CFG_DKEY_CHANNEL], "channel",
-		    &d->channel);
-	if (v[CFG_DKEY_USERNAME] != NULL)
-		(void)cfg_string(c, v[CFG_DKEY_USERNAME], "username",
-		    &d->username);
-	if (v[CFG_DKEY_ICON_EMOJI] != NULL)
-		(void)cfg_string(c, v[CFG_DKEY_ICON_EMOJI], "icon_emoji",
-		    &d->icon_emoji);
-	if (v[CFG_DKEY_MENTION] != NULL)
-		(void)cfg_string(c, v[CFG_DKEY_MENTION], "mention",
-		    &d->mention);
-	if (v[CFG_DKEY_TIMEOUT] != NULL &&
-	    cfg_duration(c, v[CFG_DKEY_TIMEOUT], "timeout", 1, 3600, &us))
-		d->timeout_ms = (long)(us / 1000);
-	if (v[CFG_DKEY_DEADLINE] != NULL)
-		(void)cfg_duration(c, v[CFG_DKEY_DEADLINE], "deadline", 1,
-		    7 * 86400, &d->deadline_us);
-	if (v[CFG_DKEY_RATE] != NULL)
-		(void)cfg_rate(c, v[CFG_DKEY_RATE], d);
+	if (v.common[CFG_DKEY_TIMEOUT] != NULL &&
+	    cfg_duration(c, v.common[CFG_DKEY_TIMEOUT], "timeout", 1, 3600,
+		&us))
+		d->timeout_ms = (long)(us / US_PER_MS);
+	if (v.common[CFG_DKEY_DEADLINE] != NULL)
+		(void)cfg_duration(c, v.common[CFG_DKEY_DEADLINE], "deadline",
+		    1, 7 * 86400, &d->deadline_us);
+	if (v.common[CFG_DKEY_RATE] != NULL)
+		(void)cfg_rate(c, v.common[CFG_DKEY_RATE], d);
 }
 
 static void
@@ -1188,12 +1260,9 @@ cfg_dest(struct cfg_ctx *c, const struct yamlx_node *k,
 	if (!yamlx_map(&c->y, map, d->name))
 		return;
 	yamlx_map_dups(&c->y, map);
-	d->type = cfg_dest_type(c, map, d->name);
-	if (d->type == CFG_DEST_COUNT) {
-		d->type = CFG_DEST_STDOUT; /* a placeholder; the load fails */
-		return;
-	}
-	cfg_dest_fill(c, map, d);
+	d->kind = cfg_dest_kind(c, map, d->name);
+	if (d->kind != NULL)
+		cfg_dest_fill(c, map, d);
 }
 
 static void
@@ -1502,6 +1571,17 @@ cfg_dest_find(const struct cfg *cfg, const char *name)
 	return NULL;
 }
 
+const char *
+cfg_dest_opt(const struct cfg_dest *d, const char *key)
+{
+	size_t i;
+
+	if (d == NULL || d->kind == NULL)
+		return NULL;
+	i = sink_kind_opt(d->kind, key);
+	return i < d->kind->n_opts ? secret_value(d->opts[i]) : NULL;
+}
+
 /* ---- summary ----------------------------------------------------------- */
 
 static int
@@ -1530,48 +1610,49 @@ cfg_put_url(struct buf *out, const char *key, const char *url, const char *none)
 	    http_url_redact(url, red, sizeof(red)));
 }
 
+/* One option of a destination as check shows it: secrets never. */
+static int
+cfg_put_opt(struct buf *out, const struct sink_opt *o, const struct secret *v)
+{
+	char red[300];
+	char q[YAMLX_Q_SIZE];
+
+	switch (o->form) {
+	case SINK_OPT_TEXT:
+		return buf_printf(out, " %s '%s'", o->key,
+		    yamlx_q(q, sizeof(q), secret_value(v), secret_len(v)));
+	case SINK_OPT_SECRET:
+		return buf_printf(out, " %s (secret)", o->key);
+	case SINK_OPT_URL:
+		return buf_printf(out, " %s %s (secret)", o->key,
+		    http_url_redact(secret_value(v), red, sizeof(red)));
+	}
+	return 0;
+}
+
 static int
 cfg_put_dest(struct buf *out, const struct cfg_dest *d)
 {
 	static const char *const units[] = {"s", "m", "h", "d"};
 	static const uint64_t per[] = {1, 60, 3600, 86400};
-	char red[300];
-	char q[YAMLX_Q_SIZE];
+	const struct sink_kind *k = d->kind;
 	char t1[32];
 	char t2[32];
 	const char *unit = NULL;
 	size_t i;
 	int r;
 
-	r = buf_printf(out, "destination %s: %s", d->name,
-	    cfg_dest_type_str(d->type));
-	if (r >= 0 && d->url != NULL)
-		r = buf_printf(out, " url %s (secret)",
-		    http_url_redact(secret_value(d->url), red, sizeof(red)));
-	if (r >= 0 && d->hmac_secret != NULL)
-		r = buf_puts(out, " hmac_secret (secret)");
-	if (r >= 0 && d->routing_key != NULL)
-		r = buf_puts(out, " routing_key (secret)");
-	if (r >= 0 && d->channel != NULL)
-		r = buf_printf(out, " channel '%s'",
-		    yamlx_q(q, sizeof(q), d->channel, strlen(d->channel)));
-	if (r >= 0 && d->username != NULL)
-		r = buf_printf(out, " username '%s'",
-		    yamlx_q(q, sizeof(q), d->username, strlen(d->username)));
-	if (r >= 0 && d->icon_emoji != NULL)
-		r = buf_printf(out, " icon_emoji '%s'",
-		    yamlx_q(q, sizeof(q), d->icon_emoji,
-			strlen(d->icon_emoji)));
-	if (r >= 0 && d->mention != NULL)
-		r = buf_printf(out, " mention '%s'",
-		    yamlx_q(q, sizeof(q), d->mention, strlen(d->mention)));
-	if (r >= 0 && d->type != CFG_DEST_STDOUT)
+	r = buf_printf(out, "destination %s: %s", d->name, k->name);
+	for (i = 0; i < k->n_opts && r >= 0; i++)
+		if (d->opts[i] != NULL)
+			r = cfg_put_opt(out, &k->opts[i], d->opts[i]);
+	if (r >= 0 && k->network)
 		r = buf_printf(out, " timeout %s deadline %s",
-		    cfg_fmt_duration((uint64_t)d->timeout_ms * 1000, t1,
+		    cfg_fmt_duration((uint64_t)d->timeout_ms * US_PER_MS, t1,
 			sizeof(t1)),
 		    cfg_fmt_duration(d->deadline_us, t2, sizeof(t2)));
 	for (i = 0; i < ARRAY_SIZE(per); i++)
-		if (d->rate_period_us == per[i] * CFG_S)
+		if (d->rate_period_us == per[i] * US_PER_S)
 			unit = units[i];
 	if (r >= 0 && d->rate_count != 0 && unit != NULL)
 		r = buf_printf(out, " rate %u/%s", d->rate_count, unit);
@@ -1634,10 +1715,10 @@ cfg_summary(const struct cfg *cfg, struct buf *out)
 		r = buf_printf(out,
 		    "sqs.wait_time: %s\nsqs.visibility_timeout: %s\n"
 		    "sqs.max_messages: %u\nsqs.max_receive_count: %u%s\n",
-		    cfg_fmt_duration(cfg->sqs.wait_time_s * CFG_S, t1,
+		    cfg_fmt_duration(cfg->sqs.wait_time_s * US_PER_S, t1,
 			sizeof(t1)),
-		    cfg_fmt_duration(cfg->sqs.visibility_timeout_s * CFG_S, t2,
-			sizeof(t2)),
+		    cfg_fmt_duration(cfg->sqs.visibility_timeout_s * US_PER_S,
+			t2, sizeof(t2)),
 		    cfg->sqs.max_messages, cfg->sqs.max_receive_count,
 		    cfg->sqs.max_receive_count == 0 ? " (off)" : "");
 	if (r >= 0)
@@ -1662,8 +1743,8 @@ cfg_summary(const struct cfg *cfg, struct buf *out)
 					      : "(system default)",
 		    cfg->http.ca_path != NULL ? cfg->http.ca_path
 					      : "(system default)",
-		    cfg_fmt_duration((uint64_t)cfg->http.timeout_ms * 1000, t1,
-			sizeof(t1)));
+		    cfg_fmt_duration((uint64_t)cfg->http.timeout_ms * US_PER_MS,
+			t1, sizeof(t1)));
 	if (r >= 0)
 		r = buf_printf(out,
 		    "rules: %s\nstate_dir: %s\nlog_level: %s\n"

@@ -22,6 +22,7 @@
 
 #include "common.h"
 #include "log.h"
+#include "sink_kind.h"
 
 struct buf;
 struct diag_list;
@@ -34,31 +35,25 @@ struct secret; /* secret.h */
  * pauses (the sinks are behind; messages wait in the queue meanwhile). */
 #define CFG_DEFAULT_SPOOL_MAX_PENDING 100000u
 #define CFG_DEFAULT_SPOOL_PAUSE_AT 50000u
-#define CFG_DEFAULT_PAGERDUTY_URL "https://events.pagerduty.com/v2/enqueue"
 
-enum cfg_dest_type {
-	CFG_DEST_WEBHOOK,
-	CFG_DEST_STDOUT,
-	CFG_DEST_SLACK,
-	CFG_DEST_PAGERDUTY,
-	CFG_DEST_COUNT
-};
-
+/*
+ * A destination: a sink kind (sink_kind.h, its `type:`) and the kind's
+ * options, read as the kind says (secrets from inline text, a file or a
+ * credential) and held by the kind's option index, its defaults applied.
+ * The common settings follow; a local kind (stdout) takes none of them
+ * but the deadline.
+ */
 struct cfg_dest {
 	char *name;
-	enum cfg_dest_type type;
-	unsigned line;              /* where it is defined */
-	struct secret *url;         /* webhook, slack, pagerduty; else NULL */
-	struct secret *hmac_secret; /* webhook; NULL: not signed */
-	struct secret *routing_key; /* pagerduty */
-	char *channel;              /* slack; these four NULL: the hook's */
-	char *username;             /* own settings */
-	char *icon_emoji;
-	char *mention;        /* prefixed to the text, e.g. "<!here>" */
-	long timeout_ms;      /* per request; default http.timeout; stdout 0 */
-	uint64_t deadline_us; /* retries end; default 1 h; stdout 0 */
+	const struct sink_kind *kind;
+	unsigned line; /* where it is defined */
+	/* Each option's value, NULL when absent; held as secrets (wiped
+	 * when freed) whether the kind says secret or not. */
+	struct secret *opts[SINK_MAX_OPTS];
+	long timeout_ms;      /* per request; default http.timeout; local 0 */
+	uint64_t deadline_us; /* retries end; default 1 h */
 	unsigned rate_count;  /* at most this many per rate_period_us; */
-	uint64_t rate_period_us; /* 0: no limit (slack default: 1/s) */
+	uint64_t rate_period_us; /* 0: no limit; default the kind's */
 };
 
 /* A route sends alerts of some severities to some destinations. */
@@ -148,7 +143,9 @@ void cfg_free(struct cfg *cfg); /* NULL ok; wipes the secrets */
 
 /* The destination called name, or NULL. Borrowed from cfg. */
 const struct cfg_dest *cfg_dest_find(const struct cfg *cfg, const char *name);
-const char *cfg_dest_type_str(enum cfg_dest_type t);
+/* The value of d's option key (a secret's too), or NULL when d's kind has
+ * no such option or it is absent. Borrowed from d. */
+const char *cfg_dest_opt(const struct cfg_dest *d, const char *key);
 
 /*
  * Every destination a rule names must be defined here: one error per

@@ -17,6 +17,7 @@
 
 #include "backoff.h"
 #include "cfg.h"
+#include "clock.h"
 #include "deliver.h"
 #include "diag.h"
 #include "log.h"
@@ -27,8 +28,6 @@
 
 /* The first retry waits about this long; each next one twice as long. */
 #define DELIVER_BACKOFF_BASE_MS 1000u
-/* A destination without its own deadline gives up after this long. */
-#define DELIVER_DEFAULT_DEADLINE_US (3600ull * 1000000)
 
 struct dlv;
 
@@ -128,40 +127,17 @@ deliver_sink_new(const struct cfg_dest *cd, struct event_base *base,
     struct http *http, struct sink **ret, struct diag *reterr)
 {
 	struct sink_conf sc;
+	size_t i;
 
 	memset(&sc, 0, sizeof(sc));
 	sc.name = cd->name;
+	sc.kind = cd->kind;
+	for (i = 0; i < SINK_MAX_OPTS; i++)
+		sc.opts[i] = secret_value(cd->opts[i]);
 	sc.timeout_ms = cd->timeout_ms;
 	sc.rate_count = cd->rate_count;
 	sc.rate_period_us = cd->rate_period_us;
 	sc.fd = 1;
-	switch (cd->type) {
-	case CFG_DEST_STDOUT:
-		sc.type = SINK_TYPE_STDOUT;
-		break;
-	case CFG_DEST_WEBHOOK:
-		sc.type = SINK_TYPE_WEBHOOK;
-		sc.url = secret_value(cd->url);
-		sc.hmac_secret = secret_value(cd->hmac_secret);
-		sc.hmac_secret_len = secret_len(cd->hmac_secret);
-		break;
-	case CFG_DEST_SLACK:
-		sc.type = SINK_TYPE_SLACK;
-		sc.url = secret_value(cd->url);
-		sc.channel = cd->channel;
-		sc.username = cd->username;
-		sc.icon_emoji = cd->icon_emoji;
-		sc.mention = cd->mention;
-		break;
-	case CFG_DEST_PAGERDUTY:
-		sc.type = SINK_TYPE_PAGERDUTY;
-		sc.url = secret_value(cd->url);
-		sc.routing_key = secret_value(cd->routing_key);
-		break;
-	case CFG_DEST_COUNT:
-		return diag_set(reterr, -EINVAL, NULL, cd->line, 0,
-		    "destination '%s': unknown type", cd->name);
-	}
 	return sink_new(&sc, base, http, ret, reterr);
 }
 
@@ -185,8 +161,7 @@ deliver_configure(struct deliver *dl, const struct cfg *c, struct diag *reterr)
 		ds->next = list;
 		list = ds;
 		ds->name = strdup(cd->name);
-		ds->deadline_us = cd->deadline_us ? cd->deadline_us
-						  : DELIVER_DEFAULT_DEADLINE_US;
+		ds->deadline_us = cd->deadline_us; /* cfg's default applied */
 		r = ds->name == NULL ? -ENOMEM
 				     : deliver_sink_new(cd, dl->base, dl->http,
 					   &ds->sink, reterr);

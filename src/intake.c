@@ -27,6 +27,7 @@
 #include "backoff.h"
 #include "buf.h"
 #include "cfg.h"
+#include "clock.h"
 #include "diag.h"
 #include "intake.h"
 #include "limits.h"

@@ -1,46 +1,39 @@
 /*
- * sink.c: see sink.h. Each delivery is a struct sink_job on its sink's list
- * from sink_send() to its callback, so that sink_free() can cancel them
- * without callbacks. A job the rate limit holds back also sits on the
+ * sink.c: see sink.h. The dispatcher: it reads a sink's kind (sink_kind.h)
+ * and never names one. Each delivery is a struct sink_job on its sink's
+ * list from sink_send() to its callback, so that sink_free() can cancel
+ * them without callbacks. A job the rate limit holds back also sits on the
  * sink's FIFO (wait_head) until sink_pump() starts it. Completions that
- * need no response (stdout, an alert that cannot be rendered, a request
- * that cannot start) are deferred through the job's own event, so that a
- * callback never runs inside sink_send() or sink_pump().
+ * need no response (a local kind, an alert that cannot be rendered, a
+ * request that cannot start) are deferred through the job's own event, so
+ * that a callback never runs inside sink_send() or sink_pump().
  */
+#include <assert.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <json-c/json.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
-#include "aws/sigv4.h"
 #include "buf.h"
+#include "clock.h"
 #include "diag.h"
 #include "http.h"
-#include "pd.h"
 #include "sink.h"
-#include "slack.h"
+#include "sink_kind.h"
+#include "text.h"
 
-#define SINK_DEFAULT_TIMEOUT_MS 10000L
-#define SINK_MAX_RETRY_AFTER_MS (3600u * 1000u)
+#define SINK_MAX_RETRY_AFTER_MS (3600 * MS_PER_S)
 /* Receivers answer "ok" or a short error; we only keep a little. */
 #define SINK_MAX_REPLY (64u << 10)
-/* Records nest up to 512 deep (trail.c); the alert adds a level. */
-#define SINK_MAX_DEPTH 520
 /* Where an outcome's detail is composed and scrubbed before it is cut to
  * sizeof(detail): a secret is removed whole, never half. */
 #define SINK_DETAIL_SCRATCH 4096
-/* URL path parts shorter than this are not worth hiding (and would hide
- * half of every message). */
+/* Secrets and URL path parts shorter than this are not worth hiding (and
+ * would hide half of every message). */
 #define SINK_MIN_SCRUB 6
-#define SINK_S_US 1000000ull
 
 struct sink_job {
 	struct sink *s;
@@ -48,8 +41,7 @@ struct sink_job {
 	struct event *ev; /* the deferred completion */
 	sink_done_cb *cb;
 	void *arg;
-	char *body; /* what to POST, until the request starts */
-	size_t body_len;
+	struct sink_request rq; /* what to send, until the request starts */
 	char delivery_id[SINK_MAX_DELIVERY_ID + 1]; /* "": none */
 	struct sink_outcome out;
 	struct sink_job *prev;
@@ -59,15 +51,9 @@ struct sink_job {
 
 struct sink {
 	char *name;
-	enum sink_type type;
-	char *url;
-	unsigned char *hmac;
-	size_t hmac_len;
-	char *routing_key;
-	char *channel;
-	char *username;
-	char *icon_emoji;
-	char *mention;
+	const struct sink_kind *kind;
+	char *opts[SINK_MAX_OPTS]; /* copies, defaults applied; wiped */
+	const char *url;           /* the kind's SINK_OPT_URL, or NULL */
 	long timeout_ms;
 	int fd;
 	struct event_base *base;
@@ -80,7 +66,7 @@ struct sink {
 	uint64_t *rate_starts;
 	unsigned rate_used;
 	unsigned rate_next;
-	uint64_t paused_until_us; /* a Slack 429's Retry-After */
+	uint64_t paused_until_us; /* a 429's Retry-After (pause_on_429) */
 	struct event *pump_ev;
 	struct sink_job *wait_head;
 	struct sink_job *wait_tail;
@@ -88,35 +74,9 @@ struct sink {
 };
 
 const char *
-sink_type_str(enum sink_type t)
+sink_type_str(const struct sink_kind *k)
 {
-	switch (t) {
-	case SINK_TYPE_STDOUT:
-		return "stdout";
-	case SINK_TYPE_WEBHOOK:
-		return "webhook";
-	case SINK_TYPE_SLACK:
-		return "slack";
-	case SINK_TYPE_PAGERDUTY:
-		return "pagerduty";
-	case SINK_TYPE_COUNT:
-		break;
-	}
-	return "?";
-}
-
-int
-sink_type_parse(const char *s, enum sink_type *ret)
-{
-	int t;
-
-	for (t = 0; t < SINK_TYPE_COUNT; t++) {
-		if (strcmp(s, sink_type_str((enum sink_type)t)) == 0) {
-			*ret = (enum sink_type)t;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	return k != NULL ? k->name : "?";
 }
 
 const char *
@@ -135,592 +95,96 @@ sink_result_str(enum sink_result r)
 	return "?";
 }
 
-static uint64_t
-sink_now_us(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * SINK_S_US + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/* ---- text for receivers ------------------------------------------------ */
-
-/* The length of the valid UTF-8 sequence at s (2-4), or 0 if invalid. */
-static size_t
-sink_utf8_len(const unsigned char *s, size_t len)
-{
-	unsigned c = s[0];
-	uint32_t cp;
-	size_t n;
-	size_t i;
-
-	if (c < 0xc2 || c > 0xf4)
-		return 0;
-	n = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-	cp = c & (n == 2 ? 0x1fu : n == 3 ? 0x0fu : 0x07u);
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3fu);
-	}
-	if (n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-		return 0;
-	if (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
-		return 0;
-	return n;
-}
-
-/* One character of output: what it becomes, and how much input it took. */
-struct sink_unit {
-	char b[8];
-	size_t len;
-};
-
-static size_t
-sink_text_unit(const char *s, size_t len, unsigned flags, struct sink_unit *u)
-{
-	unsigned char c = (unsigned char)s[0];
-	const char *ent = NULL;
-	size_t n;
-
-	if (c >= 0x80) {
-		n = sink_utf8_len((const unsigned char *)s, len);
-		if (n == 0) {
-			memcpy(u->b, "\xef\xbf\xbd", 3); /* U+FFFD */
-			u->len = 3;
-			return 1;
-		}
-		memcpy(u->b, s, n);
-		u->len = n;
-		return n;
-	}
-	if ((flags & SINK_TEXT_MRKDWN) != 0)
-		ent = c == '&' ? "&amp;"
-		    : c == '<' ? "&lt;"
-		    : c == '>' ? "&gt;"
-			       : NULL;
-	if (ent != NULL) {
-		u->len = strlen(ent);
-		memcpy(u->b, ent, u->len);
-		return 1;
-	}
-	if (c < 0x20 || c == 0x7f) {
-		if ((c != '\n' && c != '\t') ||
-		    (flags & SINK_TEXT_ONELINE) != 0)
-			c = ' ';
-	}
-	u->b[0] = (char)c;
-	u->len = 1;
-	return 1;
-}
-
-static int
-sink_unit_put(struct buf *b, const struct sink_unit *u, bool json)
-{
-	if (!json || u->len > 1)
-		return buf_append(b, u->b, u->len);
-	switch (u->b[0]) {
-	case '"':
-		return buf_append(b, "\\\"", 2);
-	case '\\':
-		return buf_append(b, "\\\\", 2);
-	case '\n':
-		return buf_append(b, "\\n", 2);
-	case '\t':
-		return buf_append(b, "\\t", 2);
-	default:
-		return buf_append(b, u->b, 1);
-	}
-}
-
-/* Emits the text of s into b within avail bytes of text; 1 if cut. */
-static int
-sink_text_emit(struct buf *b, const char *s, size_t len, size_t avail,
-    unsigned flags, bool json)
-{
-	static const char ell[] = "\xe2\x80\xa6"; /* U+2026 */
-	struct sink_unit u;
-	size_t need = 0;
-	size_t used = 0;
-	size_t i;
-	size_t n;
-	int r = 0;
-
-	for (i = 0; i < len && need <= avail; i += n) {
-		n = sink_text_unit(s + i, len - i, flags, &u);
-		need += u.len;
-	}
-	if (need > avail) {
-		if (avail < sizeof(ell) - 1)
-			return 1;
-		avail -= sizeof(ell) - 1;
-	}
-	for (i = 0; r == 0 && i < len; i += n) {
-		n = sink_text_unit(s + i, len - i, flags, &u);
-		if (used + u.len > avail)
-			break;
-		used += u.len;
-		r = sink_unit_put(b, &u, json);
-	}
-	if (r < 0)
-		return r;
-	if (need <= avail)
-		return 0;
-	r = buf_append(b, ell, sizeof(ell) - 1);
-	return r < 0 ? r : 1;
-}
-
 int
-sink_text_append(struct buf *t, const char *s, size_t len, size_t max,
-    unsigned flags)
-{
-	size_t start = t->len;
-	int r;
-
-	if (t->len >= max)
-		return len == 0 ? 0 : 1;
-	r = sink_text_emit(t, s, len, max - t->len, flags, false);
-	if (r < 0) {
-		t->len = start;
-		if (t->data != NULL)
-			t->data[start] = '\0';
-	}
-	return r;
-}
-
-int
-sink_json_text(struct buf *b, const char *s, size_t len, size_t max,
-    unsigned flags)
-{
-	size_t start = b->len;
-	int r;
-
-	r = buf_putc(b, '"');
-	if (r == 0)
-		r = sink_text_emit(b, s, len, max, flags, true);
-	if (r >= 0)
-		r = buf_putc(b, '"');
-	if (r < 0) {
-		b->len = start;
-		if (b->data != NULL)
-			b->data[start] = '\0';
-		return r;
-	}
-	return 0;
-}
-
-bool
-sink_text_clean(const char *s, size_t len)
-{
-	size_t i = 0;
-	size_t n;
-
-	while (i < len) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		n = sink_utf8_len((const unsigned char *)s + i, len - i);
-		if (n == 0)
-			return false;
-		i += n;
-	}
-	return true;
-}
-
-int
-sink_url_encode(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t start = b->len;
-	int r = 0;
-
-	for (; r == 0 && *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_' || c == '~')
-			r = buf_putc(b, (char)c);
-		else
-			r = buf_append(b, esc, sizeof(esc));
-	}
-	if (r < 0) {
-		b->len = start;
-		if (b->data != NULL)
-			b->data[start] = '\0';
-	}
-	return r;
-}
-
-static bool
-sink_region_ok(const char *region)
+sink_conf_set(struct sink_conf *c, const char *key, const char *value)
 {
 	size_t i;
 
-	if (region == NULL || region[0] < 'a' || region[0] > 'z')
-		return false;
-	for (i = 0; region[i] != '\0'; i++) {
-		char c = region[i];
-
-		if (i >= 32 ||
-		    !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			c == '-'))
-			return false;
-	}
-	return true;
-}
-
-/*
- * The console's host for the region's partition: China regions have their
- * own regional hosts, GovCloud one global host (the region goes in the
- * query), everything else the commercial regional hosts.
- */
-static int
-sink_console_host(struct buf *b, const char *region)
-{
-	if (strncmp(region, "cn-", 3) == 0)
-		return buf_printf(b, "https://%s.console.amazonaws.cn", region);
-	if (strncmp(region, "us-gov-", 7) == 0)
-		return buf_puts(b, "https://console.amazonaws-us-gov.com");
-	return buf_printf(b, "https://%s.console.aws.amazon.com", region);
-}
-
-int
-sink_console_event_url(struct buf *b, const char *region, const char *event_id)
-{
-	size_t start = b->len;
-	int r;
-
-	if (!sink_region_ok(region) || event_id == NULL || *event_id == '\0')
+	if (c->kind == NULL)
 		return -EINVAL;
-	r = sink_console_host(b, region);
-	if (r == 0)
-		r = buf_printf(b, "/cloudtrail/home?region=%s#/events/",
-		    region);
-	if (r == 0)
-		r = sink_url_encode(b, event_id);
-	if (r < 0) {
-		b->len = start;
-		if (b->data != NULL)
-			b->data[start] = '\0';
-	}
-	return r;
-}
-
-int
-sink_console_secret_url(struct buf *b, const char *region, const char *secret)
-{
-	size_t start = b->len;
-	int r;
-
-	if (!sink_region_ok(region) || secret == NULL || *secret == '\0')
+	i = sink_kind_opt(c->kind, key);
+	if (i == c->kind->n_opts)
 		return -EINVAL;
-	r = sink_console_host(b, region);
-	if (r == 0)
-		r = buf_puts(b, "/secretsmanager/secret?name=");
-	if (r == 0)
-		r = sink_url_encode(b, secret);
-	if (r == 0)
-		r = buf_printf(b, "&region=%s", region);
-	if (r < 0) {
-		b->len = start;
-		if (b->data != NULL)
-			b->data[start] = '\0';
-	}
-	return r;
-}
-
-/* ---- the alert, parsed ------------------------------------------------- */
-
-static int
-sink_alert_member(struct json_object *root, const char *key,
-    enum json_type want, struct json_object **ret, struct diag *reterr)
-{
-	struct json_object *v = NULL;
-
-	*ret = NULL;
-	if (!json_object_object_get_ex(root, key, &v) || v == NULL)
-		return 0; /* absent, or null */
-	if (!json_object_is_type(v, want))
-		return diag_set(reterr, -EBADMSG, NULL, 0, 0,
-		    "alert: '%s' is not %s", key,
-		    want == json_type_string        ? "a string"
-			: want == json_type_int     ? "an integer"
-			: want == json_type_boolean ? "a boolean"
-			: want == json_type_array   ? "an array"
-						    : "an object");
-	*ret = v;
+	c->opts[i] = value;
 	return 0;
-}
-
-static int
-sink_alert_str(struct json_object *root, const char *key, const char **ret,
-    struct diag *reterr)
-{
-	struct json_object *v;
-	int r;
-
-	*ret = NULL;
-	r = sink_alert_member(root, key, json_type_string, &v, reterr);
-	if (r == 0 && v != NULL && json_object_get_string_len(v) > 0)
-		*ret = json_object_get_string(v);
-	return r;
-}
-
-static int
-sink_alert_count(struct json_object *root, const char *key, uint64_t *ret,
-    struct diag *reterr)
-{
-	struct json_object *v;
-	int r;
-
-	*ret = 0;
-	r = sink_alert_member(root, key, json_type_int, &v, reterr);
-	if (r < 0 || v == NULL)
-		return r;
-	if (json_object_get_int64(v) < 0)
-		return diag_set(reterr, -EBADMSG, NULL, 0, 0,
-		    "alert: '%s' is negative", key);
-	*ret = (uint64_t)json_object_get_int64(v);
-	return 0;
-}
-
-static int
-sink_alert_fields(struct sink_alert *a, struct diag *reterr)
-{
-	static const char *const sev[] = {"info", "warning", "error",
-	    "critical"};
-	struct json_object *o = a->root;
-	struct json_object *v = NULL;
-	const char *status = NULL;
-	size_t i;
-	int r;
-
-	r = sink_alert_str(o, "rule", &a->rule, reterr);
-	if (r == 0 && a->rule == NULL)
-		return diag_set(reterr, -EBADMSG, NULL, 0, 0,
-		    "alert: no rule id");
-	r = r < 0 ? r : sink_alert_str(o, "title", &a->title, reterr);
-	r = r < 0 ? r : sink_alert_str(o, "severity", &a->severity, reterr);
-	r = r < 0 ? r : sink_alert_str(o, "summary", &a->summary, reterr);
-	r = r < 0 ? r : sink_alert_str(o, "eventID", &a->event_id, reterr);
-	r = r < 0 ? r : sink_alert_str(o, "eventName", &a->event_name, reterr);
-	r = r < 0 ? r : sink_alert_str(o, "eventTime", &a->event_time, reterr);
-	r = r < 0 ? r : sink_alert_str(o, "awsRegion", &a->region, reterr);
-	r = r < 0
-	    ? r
-	    : sink_alert_str(o, "recipientAccountId", &a->account, reterr);
-	r = r < 0
-	    ? r
-	    : sink_alert_str(o, "accountAlias", &a->account_alias, reterr);
-	r = r < 0 ? r : sink_alert_str(o, "secretId", &a->secret_id, reterr);
-	r = r < 0 ? r : sink_alert_str(o, "principal", &a->principal, reterr);
-	r = r < 0 ? r
-		  : sink_alert_str(o, "sourceIPAddress", &a->source_ip, reterr);
-	r = r < 0 ? r : sink_alert_str(o, "errorCode", &a->error_code, reterr);
-	r = r < 0 ? r : sink_alert_str(o, "group", &a->group, reterr);
-	r = r < 0 ? r
-		  : sink_alert_str(o, "suppressed_since", &a->suppressed_since,
-			reterr);
-	r = r < 0 ? r : sink_alert_str(o, "status", &status, reterr);
-	r = r < 0 ? r : sink_alert_count(o, "count", &a->count, reterr);
-	r = r < 0 ? r
-		  : sink_alert_count(o, "suppressed", &a->suppressed, reterr);
-	r = r < 0 ? r
-		  : sink_alert_member(o, "events", json_type_array, &a->events,
-			reterr);
-	r = r < 0 ? r
-		  : sink_alert_member(o, "record", json_type_object, &a->record,
-			reterr);
-	r = r < 0 ? r
-		  : sink_alert_member(o, "test", json_type_boolean, &v, reterr);
-	if (r < 0)
-		return r;
-	a->test = v != NULL && json_object_get_boolean(v);
-	if (a->title == NULL)
-		a->title = a->rule;
-	if (a->severity == NULL)
-		a->severity = "warning";
-	for (i = 0; i < ARRAY_SIZE(sev); i++)
-		if (strcmp(a->severity, sev[i]) == 0)
-			break;
-	if (i == ARRAY_SIZE(sev))
-		return diag_set(reterr, -EBADMSG, NULL, 0, 0,
-		    "alert: unknown severity");
-	a->severity = sev[i]; /* static: the alert's may be cut below */
-	if (status != NULL && strcmp(status, "resolved") == 0)
-		a->resolved = true;
-	else if (status != NULL && strcmp(status, "firing") != 0)
-		return diag_set(reterr, -EBADMSG, NULL, 0, 0,
-		    "alert: unknown status");
-	if (a->count < 2 && a->events != NULL &&
-	    json_object_array_length(a->events) >= 2)
-		a->count = json_object_array_length(a->events);
-	if (a->count < 2)
-		a->count = 0;
-	return 0;
-}
-
-int
-sink_alert_parse(const char *json, size_t len, struct sink_alert *ret,
-    struct diag *reterr)
-{
-	struct sink_alert a;
-	struct json_tokener *tok;
-	enum json_tokener_error e;
-	size_t end;
-	int r;
-
-	memset(&a, 0, sizeof(a));
-	if (len == 0 || len > INT_MAX)
-		return diag_set(reterr, -EBADMSG, NULL, 0, 0, "alert: %s",
-		    len == 0 ? "empty" : "too large");
-	if (memchr(json, '\0', len) != NULL)
-		return diag_set(reterr, -EBADMSG, NULL, 0, 0,
-		    "alert: holds a NUL byte");
-	tok = json_tokener_new_ex(SINK_MAX_DEPTH);
-	if (tok == NULL)
-		return -ENOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	a.root = json_tokener_parse_ex(tok, json, (int)len);
-	e = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (e != json_tokener_success) {
-		json_object_put(a.root);
-		return diag_set(reterr, -EBADMSG, NULL, 0, 0,
-		    "alert: not JSON: %s at byte %zu",
-		    e == json_tokener_continue ? "truncated"
-					       : json_tokener_error_desc(e),
-		    end);
-	}
-	if (!json_object_is_type(a.root, json_type_object)) {
-		json_object_put(a.root);
-		return diag_set(reterr, -EBADMSG, NULL, 0, 0,
-		    "alert: not a JSON object");
-	}
-	r = sink_alert_fields(&a, reterr);
-	if (r < 0) {
-		json_object_put(a.root);
-		return r;
-	}
-	*ret = a;
-	return 0;
-}
-
-void
-sink_alert_done(struct sink_alert *a)
-{
-	json_object_put(a->root);
-	memset(a, 0, sizeof(*a));
-}
-
-const char *
-sink_alert_record_str(const struct sink_alert *a, const char *key)
-{
-	struct json_object *o = a->record;
-	struct json_object *v = NULL;
-	const char *dot = strchr(key, '.');
-	char head[64];
-
-	if (o == NULL)
-		return NULL;
-	if (dot != NULL) {
-		if ((size_t)(dot - key) >= sizeof(head))
-			return NULL;
-		memcpy(head, key, (size_t)(dot - key));
-		head[dot - key] = '\0';
-		if (!json_object_object_get_ex(o, head, &o) ||
-		    !json_object_is_type(o, json_type_object))
-			return NULL;
-		key = dot + 1;
-	}
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string) ||
-	    json_object_get_string_len(v) == 0)
-		return NULL;
-	return json_object_get_string(v);
 }
 
 /* ---- sinks ------------------------------------------------------------- */
 
+/* Wipes (bodies and options may hold secrets) and frees. */
 static void
-sink_wipe_free(void *p, size_t len)
+sink_wipe_str(char *p)
 {
 	if (p == NULL)
 		return;
-	explicit_bzero(p, len);
+	explicit_bzero(p, strlen(p));
 	free(p);
 }
 
 static void
-sink_wipe_str(char *p)
+sink_wipe_buf(struct buf *b)
 {
-	if (p != NULL)
-		sink_wipe_free(p, strlen(p));
+	if (b->data != NULL)
+		explicit_bzero(b->data, b->cap);
+	buf_done(b);
 }
 
-/* A copy of s, or NULL for NULL; sets *oom when the copy fails. */
-static char *
-sink_dup(const char *s, bool *oom)
+/* The value of option i of c, its default applied; NULL: absent. */
+static const char *
+sink_conf_opt(const struct sink_conf *c, size_t i)
 {
-	char *p;
+	const char *v = c->opts[i];
 
-	if (s == NULL)
-		return NULL;
-	p = strdup(s);
-	if (p == NULL)
-		*oom = true;
-	return p;
+	return v != NULL && *v != '\0' ? v : c->kind->opts[i].def;
+}
+
+/* "routing_key" as "routing key", for messages. */
+static const char *
+sink_opt_noun(const char *key, char *buf, size_t size)
+{
+	size_t i;
+
+	(void)snprintf(buf, size, "%s", key);
+	for (i = 0; buf[i] != '\0'; i++)
+		if (buf[i] == '_')
+			buf[i] = ' ';
+	return buf;
 }
 
 static int
 sink_check(const struct sink_conf *c, struct http *http, struct diag *reterr)
 {
-	const char *opts[] = {c->channel, c->username, c->icon_emoji,
-	    c->mention};
-	const char *const names[] = {"channel", "username", "icon_emoji",
-	    "mention"};
+	const struct sink_kind *k = c->kind;
+	const char *v[SINK_MAX_OPTS];
+	char noun[64];
+	struct diag e;
+	size_t at;
 	size_t i;
+	int r;
 
-	switch (c->type) {
-	case SINK_TYPE_STDOUT:
-		return 0;
-	case SINK_TYPE_WEBHOOK:
-	case SINK_TYPE_SLACK:
-		if (c->url == NULL || *c->url == '\0')
-			return diag_set(reterr, -EINVAL, NULL, 0, 0,
-			    "destination '%s': a %s destination needs a url",
-			    c->name, sink_type_str(c->type));
-		break;
-	case SINK_TYPE_PAGERDUTY:
-		if (c->routing_key == NULL || *c->routing_key == '\0')
-			return diag_set(reterr, -EINVAL, NULL, 0, 0,
-			    "destination '%s': a pagerduty destination needs a routing key",
-			    c->name);
-		break;
-	case SINK_TYPE_COUNT:
+	if (k == NULL)
 		return diag_set(reterr, -EINVAL, NULL, 0, 0,
 		    "destination '%s': no such sink type", c->name);
+	assert(k->n_opts <= SINK_MAX_OPTS);
+	for (i = 0; i < k->n_opts; i++) {
+		v[i] = sink_conf_opt(c, i);
+		if (v[i] == NULL && k->opts[i].required)
+			return diag_set(reterr, -EINVAL, NULL, 0, 0,
+			    "destination '%s': a %s destination needs a %s",
+			    c->name, k->name,
+			    sink_opt_noun(k->opts[i].key, noun, sizeof(noun)));
 	}
-	if (http == NULL)
+	if (k->network && http == NULL)
 		return diag_set(reterr, -EINVAL, NULL, 0, 0,
 		    "destination '%s': no HTTP client", c->name);
-	for (i = 0; i < ARRAY_SIZE(opts); i++)
-		if (opts[i] != NULL && strlen(opts[i]) > SINK_MAX_SLACK_OPTION)
-			return diag_set(reterr, -EINVAL, NULL, 0, 0,
-			    "destination '%s': '%s' is longer than %u bytes",
-			    c->name, names[i], SINK_MAX_SLACK_OPTION);
-	if ((c->rate_count == 0) != (c->rate_period_us == 0))
+	if (k->check != NULL) {
+		memset(&e, 0, sizeof(e));
+		r = k->check(v, &at, &e);
+		if (r < 0)
+			return diag_set(reterr, r, NULL, 0, 0,
+			    "destination '%s': %s", c->name, e.msg);
+	}
+	if (k->network && (c->rate_count == 0) != (c->rate_period_us == 0))
 		return diag_set(reterr, -EINVAL, NULL, 0, 0,
 		    "destination '%s': a rate needs a count and a period",
 		    c->name);
@@ -732,9 +196,9 @@ sink_rate_init(struct sink *s, const struct sink_conf *c)
 {
 	s->rate_count = c->rate_count;
 	s->rate_period_us = c->rate_period_us;
-	if (s->rate_count == 0 && s->type == SINK_TYPE_SLACK) {
-		s->rate_count = 1; /* Slack: one message a second */
-		s->rate_period_us = SINK_S_US;
+	if (s->rate_count == 0) {
+		s->rate_count = s->kind->rate_count;
+		s->rate_period_us = s->kind->rate_period_us;
 	}
 	if (s->rate_count > SINK_MAX_RATE_WINDOW) {
 		/* Same average rate, bursts of at most the window. */
@@ -756,8 +220,11 @@ int
 sink_new(const struct sink_conf *c, struct event_base *base, struct http *http,
     struct sink **ret, struct diag *reterr)
 {
+	const struct sink_kind *k = c->kind;
 	struct sink *s;
 	bool oom = false;
+	const char *v;
+	size_t i;
 	int r;
 
 	r = sink_check(c, http, reterr);
@@ -766,35 +233,23 @@ sink_new(const struct sink_conf *c, struct event_base *base, struct http *http,
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
-	s->type = c->type;
+	s->kind = k;
 	s->base = base;
 	s->http = http;
 	s->fd = c->fd;
-	s->timeout_ms =
-	    c->timeout_ms > 0 ? c->timeout_ms : SINK_DEFAULT_TIMEOUT_MS;
-	s->name = sink_dup(c->name, &oom);
-	if (c->type == SINK_TYPE_PAGERDUTY && c->url == NULL)
-		s->url = sink_dup(PD_DEFAULT_URL, &oom);
-	else if (c->type != SINK_TYPE_STDOUT)
-		s->url = sink_dup(c->url, &oom);
-	if (c->type == SINK_TYPE_WEBHOOK && c->hmac_secret != NULL) {
-		s->hmac = malloc(c->hmac_secret_len + 1);
-		if (s->hmac != NULL) {
-			memcpy(s->hmac, c->hmac_secret, c->hmac_secret_len);
-			s->hmac_len = c->hmac_secret_len;
-		} else {
+	s->timeout_ms = c->timeout_ms;
+	s->name = c->name != NULL ? strdup(c->name) : NULL;
+	for (i = 0; i < k->n_opts; i++) {
+		v = sink_conf_opt(c, i);
+		if (v == NULL)
+			continue;
+		s->opts[i] = strdup(v);
+		if (s->opts[i] == NULL)
 			oom = true;
-		}
+		else if (k->opts[i].form == SINK_OPT_URL)
+			s->url = s->opts[i];
 	}
-	if (c->type == SINK_TYPE_PAGERDUTY)
-		s->routing_key = sink_dup(c->routing_key, &oom);
-	if (c->type == SINK_TYPE_SLACK) {
-		s->channel = sink_dup(c->channel, &oom);
-		s->username = sink_dup(c->username, &oom);
-		s->icon_emoji = sink_dup(c->icon_emoji, &oom);
-		s->mention = sink_dup(c->mention, &oom);
-	}
-	if (c->type != SINK_TYPE_STDOUT) {
+	if (k->network) {
 		if (sink_rate_init(s, c) < 0)
 			oom = true;
 		s->pump_ev = evtimer_new(base, sink_pump_cb, s);
@@ -829,14 +284,16 @@ sink_job_free(struct sink_job *j)
 		http_cancel(j->req);
 	if (j->ev != NULL)
 		event_free(j->ev);
-	/* A PagerDuty body holds the routing key. */
-	sink_wipe_free(j->body, j->body_len);
+	/* A body may hold a secret (a routing key). */
+	sink_wipe_buf(&j->rq.body);
 	free(j);
 }
 
 void
 sink_free(struct sink *s)
 {
+	size_t i;
+
 	if (s == NULL)
 		return;
 	s->wait_head = NULL;
@@ -848,13 +305,8 @@ sink_free(struct sink *s)
 		event_free(s->pump_ev);
 	free(s->rate_starts);
 	free(s->name);
-	sink_wipe_str(s->url);
-	sink_wipe_free(s->hmac, s->hmac_len);
-	sink_wipe_str(s->routing_key);
-	free(s->channel);
-	free(s->username);
-	free(s->icon_emoji);
-	free(s->mention);
+	for (i = 0; i < SINK_MAX_OPTS; i++)
+		sink_wipe_str(s->opts[i]);
 	free(s);
 }
 
@@ -864,10 +316,10 @@ sink_name(const struct sink *s)
 	return s->name;
 }
 
-enum sink_type
+const struct sink_kind *
 sink_type(const struct sink *s)
 {
-	return s->type;
+	return s->kind;
 }
 
 size_t
@@ -957,20 +409,21 @@ sink_scrub_tok(char *d, const void *tok, size_t tlen)
 }
 
 /*
- * Nothing of a secret reaches an outcome: the routing key, the HMAC key,
- * and the URL's path and query (the whole, then each part long enough to
- * be a credential: a Slack hook's path is one).
+ * Nothing of a secret reaches an outcome: each secret option, and the URL's
+ * path and query (the whole, then each part long enough to be a
+ * credential: a Slack hook's path is one).
  */
 static void
 sink_scrub(const struct sink *s, char *d)
 {
 	const char *p;
 	size_t n;
+	size_t i;
 
-	if (s->routing_key != NULL)
-		sink_scrub_tok(d, s->routing_key, strlen(s->routing_key));
-	if (s->hmac_len >= SINK_MIN_SCRUB)
-		sink_scrub_tok(d, s->hmac, s->hmac_len);
+	for (i = 0; i < s->kind->n_opts; i++)
+		if (s->kind->opts[i].form == SINK_OPT_SECRET &&
+		    s->opts[i] != NULL && strlen(s->opts[i]) >= SINK_MIN_SCRUB)
+			sink_scrub_tok(d, s->opts[i], strlen(s->opts[i]));
 	if (s->url == NULL)
 		return;
 	p = strstr(s->url, "://");
@@ -1072,16 +525,14 @@ static void
 sink_pump(struct sink *s)
 {
 	while (s->wait_head != NULL) {
-		uint64_t now = sink_now_us();
+		uint64_t now = now_us();
 		uint64_t wait = sink_rate_wait_us(s, now);
 		struct sink_job *j;
 		int r;
 
 		if (wait > 0) {
-			struct timeval tv;
+			struct timeval tv = clock_tv_us(wait);
 
-			tv.tv_sec = (time_t)(wait / SINK_S_US);
-			tv.tv_usec = (suseconds_t)(wait % SINK_S_US);
 			if (evtimer_add(s->pump_ev, &tv) == 0)
 				return;
 			/* No timer: sending early beats never sending. */
@@ -1112,7 +563,7 @@ sink_pump_cb(evutil_socket_t fd, short what, void *arg)
 	sink_pump(arg);
 }
 
-/* ---- stdout ------------------------------------------------------------ */
+/* ---- local kinds ------------------------------------------------------- */
 
 static int
 sink_write_all(int fd, const char *p, size_t len)
@@ -1130,16 +581,13 @@ sink_write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/* Writes the rendered request to the sink's fd; ends from the loop. */
 static void
-sink_stdout_send(struct sink_job *j, const char *json, size_t len)
+sink_local_send(struct sink_job *j)
 {
-	struct sink *s = j->s;
 	int r;
 
-	/* One JSON line per alert, as the spool holds it (with "record"). */
-	r = sink_write_all(s->fd, json, len);
-	if (r == 0)
-		r = sink_write_all(s->fd, "\n", 1);
+	r = sink_write_all(j->s->fd, j->rq.body.data, j->rq.body.len);
 	j->out.result = r == 0 ? SINK_DELIVERED : SINK_RETRY;
 	j->out.error = r;
 	if (r < 0)
@@ -1148,30 +596,7 @@ sink_stdout_send(struct sink_job *j, const char *json, size_t len)
 	sink_job_finish_later(j);
 }
 
-/* ---- HTTP sinks -------------------------------------------------------- */
-
-int
-sink_signature(const void *key, size_t key_len, const void *body, size_t len,
-    char *buf, size_t size)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
-	unsigned int i;
-
-	if (size < 7 + 2 * 32 + 1)
-		return -ENOBUFS;
-	if (HMAC(EVP_sha256(), key, (int)key_len, body, len, mac, &mac_len) ==
-	    NULL)
-		return -ENOMEM;
-	memcpy(buf, "sha256=", 7);
-	for (i = 0; i < mac_len; i++) {
-		buf[7 + 2 * i] = hex[mac[i] >> 4];
-		buf[7 + 2 * i + 1] = hex[mac[i] & 15];
-	}
-	buf[7 + 2 * mac_len] = '\0';
-	return 0;
-}
+/* ---- network kinds ----------------------------------------------------- */
 
 uint64_t
 sink_retry_after_ms(const char *value, time_t now)
@@ -1185,15 +610,15 @@ sink_retry_after_ms(const char *value, time_t now)
 	errno = 0;
 	secs = strtoull(value, &end, 10);
 	if (end != value && *end == '\0' && errno == 0) {
-		if (secs > SINK_MAX_RETRY_AFTER_MS / 1000)
+		if (secs > SINK_MAX_RETRY_AFTER_MS / MS_PER_S)
 			return SINK_MAX_RETRY_AFTER_MS;
-		return secs * 1000;
+		return secs * MS_PER_S;
 	}
-	if (sigv4_parse_http_date(value, &when) < 0 || when <= now)
+	if (clock_parse_http_date(value, &when) < 0 || when <= now)
 		return 0;
-	if ((uint64_t)(when - now) > SINK_MAX_RETRY_AFTER_MS / 1000)
+	if ((uint64_t)(when - now) > SINK_MAX_RETRY_AFTER_MS / MS_PER_S)
 		return SINK_MAX_RETRY_AFTER_MS;
-	return (uint64_t)(when - now) * 1000;
+	return (uint64_t)(when - now) * MS_PER_S;
 }
 
 /* A response that is not 2xx: the result, and what the detail says. */
@@ -1205,41 +630,30 @@ sink_http_failed(struct sink_job *j, struct http_response *resp)
 	char prefix[32];
 	char ra[64];
 	struct buf e;
-	uint64_t now;
+	uint64_t until;
 
 	j->out.result =
 	    resp->status == 429 || resp->status == 408 || resp->status >= 500
 	    ? SINK_RETRY
 	    : SINK_PERMANENT;
 	(void)snprintf(prefix, sizeof(prefix), "HTTP %ld", resp->status);
-	switch (s->type) {
-	case SINK_TYPE_PAGERDUTY:
-		/* PagerDuty sends no Retry-After: the caller's backoff. */
-		buf_init(&e, SINK_DETAIL_SCRATCH);
-		if (pd_reply_errors(body, resp->body.len, &e) == 0)
-			sink_detail(j, prefix, e.data, e.len);
-		else
-			sink_detail(j, prefix, body, resp->body.len);
-		buf_done(&e);
-		return;
-	case SINK_TYPE_SLACK:
-		/* Slack answers in a word: invalid_payload, no_service... */
-		sink_detail(j, prefix, body, resp->body.len);
-		break;
-	case SINK_TYPE_WEBHOOK:
-	case SINK_TYPE_STDOUT:
-	case SINK_TYPE_COUNT:
+	buf_init(&e, SINK_MAX_REPLY);
+	if (s->kind->reply != NULL &&
+	    s->kind->reply(body, resp->body.len, &e) >= 0 && e.len > 0)
+		sink_detail(j, prefix, e.data, e.len);
+	else
 		sink_detail(j, prefix, "", 0);
-		break;
-	}
+	sink_wipe_buf(&e); /* a reply may echo a key */
+	if (!s->kind->retry_after)
+		return;
 	j->out.retry_after_ms = sink_retry_after_ms(
 	    http_header(resp, "retry-after", ra, sizeof(ra)), time(NULL));
-	if (s->type == SINK_TYPE_SLACK && resp->status == 429 &&
+	if (s->kind->pause_on_429 && resp->status == 429 &&
 	    j->out.retry_after_ms > 0) {
 		/* The whole destination waits, not just this alert. */
-		now = sink_now_us();
-		if (s->paused_until_us < now + j->out.retry_after_ms * 1000)
-			s->paused_until_us = now + j->out.retry_after_ms * 1000;
+		until = now_us() + j->out.retry_after_ms * US_PER_MS;
+		if (s->paused_until_us < until)
+			s->paused_until_us = until;
 	}
 }
 
@@ -1269,25 +683,17 @@ static int
 sink_http_start(struct sink_job *j)
 {
 	struct sink *s = j->s;
-	char sig[128];
-	char sig_line[160];
 	char id_line[SINK_MAX_DELIVERY_ID + 40];
-	const char *hdrs[4];
+	const char *hdrs[3 + SINK_MAX_HEADERS];
 	struct http_request rq;
 	size_t n = 0;
+	size_t i;
 	int r;
 
 	hdrs[n++] = "Content-Type: application/json";
 	hdrs[n++] = "Accept: */*";
-	if (s->hmac != NULL) {
-		r = sink_signature(s->hmac, s->hmac_len, j->body, j->body_len,
-		    sig, sizeof(sig));
-		if (r < 0)
-			return r;
-		(void)snprintf(sig_line, sizeof(sig_line),
-		    "X-Smtrail-Signature: %s", sig);
-		hdrs[n++] = sig_line;
-	}
+	for (i = 0; i < j->rq.n_headers; i++)
+		hdrs[n++] = j->rq.headers[i];
 	if (j->delivery_id[0] != '\0') {
 		(void)snprintf(id_line, sizeof(id_line),
 		    "X-Smtrail-Delivery-Id: %s", j->delivery_id);
@@ -1298,64 +704,16 @@ sink_http_start(struct sink_job *j)
 	rq.url = s->url;
 	rq.headers = hdrs;
 	rq.n_headers = n;
-	rq.body = j->body;
-	rq.body_len = j->body_len;
+	rq.body = j->rq.body.data;
+	rq.body_len = j->rq.body.len;
 	rq.timeout_ms = s->timeout_ms;
 	rq.max_body = SINK_MAX_REPLY;
 	rq.on_done = sink_http_done;
 	rq.arg = j;
 	r = http_start(s->http, &rq, &j->req);
-	if (r == 0) {
-		/* http_start copied it. */
-		sink_wipe_free(j->body, j->body_len);
-		j->body = NULL;
-		j->body_len = 0;
-	}
+	if (r == 0)
+		sink_wipe_buf(&j->rq.body); /* http_start copied it */
 	return r;
-}
-
-/* The request body for the sink's type into j->body. */
-static int
-sink_render(struct sink_job *j, const char *json, size_t len,
-    struct diag *reterr)
-{
-	struct sink *s = j->s;
-	struct slack_opts so;
-	struct pd_opts po;
-	struct buf b;
-	int r = -EINVAL;
-
-	switch (s->type) {
-	case SINK_TYPE_WEBHOOK:
-		buf_init(&b, len);
-		r = buf_append(&b, json, len);
-		break;
-	case SINK_TYPE_SLACK:
-		memset(&so, 0, sizeof(so));
-		so.channel = s->channel;
-		so.username = s->username;
-		so.icon_emoji = s->icon_emoji;
-		so.mention = s->mention;
-		buf_init(&b, SLACK_MAX_PAYLOAD);
-		r = slack_payload(json, len, &so, &b, reterr);
-		break;
-	case SINK_TYPE_PAGERDUTY:
-		memset(&po, 0, sizeof(po));
-		po.routing_key = s->routing_key;
-		buf_init(&b, PD_MAX_PAYLOAD);
-		r = pd_payload(json, len, &po, &b, reterr);
-		break;
-	case SINK_TYPE_STDOUT:
-	case SINK_TYPE_COUNT:
-		return -EINVAL;
-	}
-	if (r < 0) {
-		sink_wipe_free(b.data, b.len);
-		return r;
-	}
-	j->body_len = b.len;
-	j->body = buf_steal(&b);
-	return j->body == NULL ? -ENOMEM : 0;
 }
 
 int
@@ -1375,7 +733,7 @@ sink_send_id(struct sink *s, const char *alert_json, size_t len,
 
 	if (delivery_id != NULL &&
 	    (strlen(delivery_id) > SINK_MAX_DELIVERY_ID ||
-		!sink_text_clean(delivery_id, strlen(delivery_id))))
+		!text_clean(delivery_id, strlen(delivery_id))))
 		return -EINVAL;
 	j = sink_job_new(s, cb, arg);
 	if (j == NULL)
@@ -1383,12 +741,9 @@ sink_send_id(struct sink *s, const char *alert_json, size_t len,
 	if (delivery_id != NULL)
 		(void)snprintf(j->delivery_id, sizeof(j->delivery_id), "%s",
 		    delivery_id);
-	if (s->type == SINK_TYPE_STDOUT) {
-		sink_stdout_send(j, alert_json, len);
-		return 0;
-	}
 	memset(&e, 0, sizeof(e));
-	r = sink_render(j, alert_json, len, &e);
+	r = s->kind->render((const char *const *)s->opts, alert_json, len,
+	    &j->rq, &e);
 	if (r == -EBADMSG || r == -E2BIG) {
 		/* Retrying cannot make this alert renderable. */
 		j->out.result = SINK_PERMANENT;
@@ -1402,6 +757,10 @@ sink_send_id(struct sink *s, const char *alert_json, size_t len,
 	if (r < 0) {
 		sink_job_free(j);
 		return r;
+	}
+	if (!s->kind->network) {
+		sink_local_send(j);
+		return 0;
 	}
 	if (s->wait_tail != NULL)
 		s->wait_tail->wnext = j;

@@ -2,36 +2,39 @@
  * sink.h: delivering one alert to one destination (the "sinks" stage).
  *
  * A sink is built from a struct sink_conf (the daemon maps its config onto
- * it). sink_send() starts one delivery of an alert's JSON text (as the spool
+ * it) for one kind (sink_kind.h: webhook, stdout, slack, pagerduty, ...).
+ * sink_send() starts one delivery of an alert's JSON text (as the spool
  * holds it: the alert object as `replay` prints it, plus "record") and ends
  * exactly once, from the loop, with an outcome: delivered, retry (5xx, 429
- * with Retry-After, network errors) or permanent (any other 4xx, or a body
- * the sink cannot render). Retry timing and deadlines are the caller's.
- * Only `stdout` completes without the network; it still calls back from the
- * loop. Never logs. An outcome's detail is safe to log: the status and, for
- * slack and pagerduty, the receiver's short reply ("invalid_payload", the
- * Events API's "errors"), as printable ASCII with every occurrence of the
- * routing key, the HMAC key and the URL's path (and each long part of it)
- * replaced by "[redacted]"; never the URL, a key or the body we sent.
+ * with Retry-After, network errors) or permanent (any other 4xx, or an
+ * alert the kind cannot render). Retry timing and deadlines are the
+ * caller's. A local kind (stdout) completes without the network; it still
+ * calls back from the loop. Never logs. An outcome's detail is safe to log:
+ * the status and what the kind's reply hook keeps of a refusal (Slack's
+ * "invalid_payload", the Events API's "errors"), as printable ASCII with
+ * every occurrence of each secret option of at least 6 bytes (routing key,
+ * HMAC key) and of the URL's path (and each long part of it) replaced by
+ * "[redacted]"; never the URL, a key or the body we sent.
  *
- * Types: stdout writes the JSON line; webhook POSTs it as is (optionally
- * signed); slack POSTs a Block Kit message rendered by slack_payload()
- * (slack.h); pagerduty POSTs an Events API v2 event rendered by pd_payload()
- * (pd.h). An alert slack or pd cannot render ends SINK_PERMANENT.
+ * This file is the dispatcher: it reads the kinds from sink_kinds[] and
+ * never names one. A fifth kind touches exactly: a new src/sink_<kind>.c,
+ * two lines in src/sink_kind.c (its declaration and its entry in
+ * sink_kinds[]) and one in Makefile.am. Not this header, sink.c, cfg.h,
+ * cfg.c or deliver.c (sink_kind.h says what the file holds).
  *
- * Rate limit (webhook, slack, pagerduty): with rate_count > 0, at most
- * rate_count requests start in any rate_period_us (a sliding window over
- * start times; above SINK_MAX_RATE_WINDOW per period the window is scaled
- * down in proportion, same average rate). Sends beyond it wait in a FIFO
+ * Rate limit (network kinds): with rate_count > 0, at most rate_count
+ * requests start in any rate_period_us (a sliding window over start times;
+ * above SINK_MAX_RATE_WINDOW per period the window is scaled down in
+ * proportion, same average rate); 0/0 takes the kind's default (slack:
+ * 1/s, Slack's limit for incoming webhooks). Sends beyond it wait in a FIFO
  * inside the sink, on one libevent timer, in the order sink_send() was
  * called; each still ends with exactly one callback, and sink_free()
  * cancels waiting ones without callbacks. The wait does not count against
- * timeout_ms. A slack sink defaults to 1/s (Slack's limit for incoming
- * webhooks), and a Slack 429 with Retry-After pauses the whole sink for
- * that long (the 429'd delivery itself still ends SINK_RETRY with
- * retry_after_ms, for the caller to resend: it then waits out the pause;
- * a 429 without it pauses nothing).
- * PagerDuty sends no Retry-After: its 429 is SINK_RETRY with
+ * timeout_ms. For a kind with pause_on_429 (slack), a 429 with Retry-After
+ * pauses the whole sink for that long (the 429'd delivery itself still ends
+ * SINK_RETRY with retry_after_ms, for the caller to resend: it then waits
+ * out the pause; a 429 without it pauses nothing). A kind without
+ * retry_after (pagerduty, which sends none) ends a 429 SINK_RETRY with
  * retry_after_ms 0, for the caller's backoff.
  */
 #ifndef SMTRAIL_SINK_H
@@ -43,21 +46,12 @@
 #include <time.h>
 
 #include "common.h"
+#include "sink_kind.h"
 
-struct buf;
 struct diag;
 struct event_base;
 struct http;
-struct json_object;
 struct sink; /* opaque */
-
-enum sink_type {
-	SINK_TYPE_STDOUT,
-	SINK_TYPE_WEBHOOK,
-	SINK_TYPE_SLACK,
-	SINK_TYPE_PAGERDUTY,
-	SINK_TYPE_COUNT
-};
 
 enum sink_result {
 	SINK_DELIVERED,
@@ -70,26 +64,17 @@ enum sink_result {
 #define SINK_MAX_DELIVERY_ID 200u
 /* Above this many per period, the sliding window is scaled down. */
 #define SINK_MAX_RATE_WINDOW 4096u
-/* Slack options longer than this are refused (a mistake, not a name). */
-#define SINK_MAX_SLACK_OPTION 256u
 
 struct sink_conf {
 	const char *name;
-	enum sink_type type;
-	/* Secret for webhook and slack (never logged); pagerduty: the
-	 * Events API endpoint, NULL: PD_DEFAULT_URL (pd.h). */
-	const char *url;
-	const char *hmac_secret; /* webhook; secret; NULL: unsigned */
-	size_t hmac_secret_len;
-	const char *routing_key; /* pagerduty, required; secret */
-	const char *channel;     /* slack; these four NULL: the hook's own */
-	const char *username;
-	const char *icon_emoji;
-	const char *mention;     /* slack: before every message, see slack.h */
+	const struct sink_kind *kind;
+	/* The kind's options, in its order (kind->opts); NULL: absent (its
+	 * default, if it has one). Secrets among them: never logged. */
+	const char *opts[SINK_MAX_OPTS];
 	unsigned rate_count;     /* at most this many starts per period; */
-	uint64_t rate_period_us; /* 0/0: no limit (slack: 1 per second) */
-	long timeout_ms;         /* per attempt; 0: 10 s */
-	int fd;                  /* stdout sink: where to write (1) */
+	uint64_t rate_period_us; /* 0/0: the kind's default */
+	long timeout_ms;         /* per attempt; 0: the HTTP client's */
+	int fd;                  /* a local kind's output (stdout: 1) */
 };
 
 struct sink_outcome {
@@ -102,19 +87,25 @@ struct sink_outcome {
 
 typedef void sink_done_cb(const struct sink_outcome *o, void *arg);
 
-const char *sink_type_str(enum sink_type t);
-int sink_type_parse(const char *s, enum sink_type *ret) MUST_CHECK;
+/* The kind's name (`type:`), "?" for NULL. */
+const char *sink_type_str(const struct sink_kind *k);
 const char *sink_result_str(enum sink_result r);
 
-/* -EINVAL, reterr saying why: no url (webhook, slack), no routing key
- * (pagerduty), no http client, a slack option over SINK_MAX_SLACK_OPTION,
- * a rate count without a period or the reverse. */
+/* Sets c's option key (of c->kind) to value (borrowed until sink_new()).
+ * -EINVAL when the kind has no such option. */
+int sink_conf_set(struct sink_conf *c, const char *key,
+    const char *value) MUST_CHECK;
+
+/* -EINVAL, reterr saying why: no kind, a required option missing ("a
+ * slack destination needs a url"), the kind's check refusing an option, no
+ * http client for a network kind, a rate count without a period or the
+ * reverse. */
 int sink_new(const struct sink_conf *c, struct event_base *base,
     struct http *http, struct sink **ret, struct diag *reterr) MUST_CHECK;
 /* Cancels deliveries in flight or waiting, no callbacks. NULL ok. */
 void sink_free(struct sink *s);
 const char *sink_name(const struct sink *s);
-enum sink_type sink_type(const struct sink *s);
+const struct sink_kind *sink_type(const struct sink *s);
 size_t sink_waiting(const struct sink *s); /* held back by the rate limit */
 
 /* 0: the delivery will end with one callback; < 0 (-ENOMEM): no callback. */
@@ -124,99 +115,15 @@ int sink_send(struct sink *s, const char *alert_json, size_t len,
  * The same, with a delivery id: the same text for every attempt of one
  * alert to one destination, in this process and after a restart, so a
  * receiver can drop a repeat (a delivery in flight when the daemon died
- * is sent again). Webhooks get it as X-Smtrail-Delivery-Id. Printable
- * ASCII, at most SINK_MAX_DELIVERY_ID bytes, else -EINVAL; NULL: none.
+ * is sent again). Network kinds send it as X-Smtrail-Delivery-Id.
+ * Printable ASCII, at most SINK_MAX_DELIVERY_ID bytes, else -EINVAL; NULL:
+ * none.
  */
 int sink_send_id(struct sink *s, const char *alert_json, size_t len,
     const char *delivery_id, sink_done_cb *cb, void *arg) MUST_CHECK;
 
-/* HMAC-SHA256 of body as "sha256=<hex>" (X-Smtrail-Signature). */
-int sink_signature(const void *key, size_t key_len, const void *body,
-    size_t len, char *buf, size_t size) MUST_CHECK;
 /* Retry-After: delta-seconds or an HTTP date; 0 if absent or unparseable.
  * Capped at one hour. */
 uint64_t sink_retry_after_ms(const char *value, time_t now);
-
-/*
- * ---- For the renderers (slack.c, pd.c) ----------------------------------
- *
- * struct sink_alert is a parsed view of an alert's JSON text. Members
- * beyond alert_json()'s, set by grouping, throttling and test-destination:
- *   "status": "firing" (when absent) or "resolved";
- *   "count": N, "events": [eventID, ...]   several matches as one alert;
- *   "suppressed": N, "suppressed_since": "<ISO 8601>"  after a throttle;
- *   "test": true                             smtrail test-destination;
- *   "accountAlias": "<alias>"                shown next to the account.
- * A string member that is absent, null or "" reads as NULL. -EBADMSG (with
- * reterr) when the text is not a JSON object, "rule" is not a non-empty
- * string, a member has the wrong type, or "severity" or "status" is not
- * one of its values; an absent severity is "warning" (the rules' default).
- */
-struct sink_alert {
-	struct json_object *root;   /* owned; the strings borrow from it */
-	struct json_object *record; /* the CloudTrail record, or NULL */
-	const char *rule;
-	const char *title; /* the rule id when absent */
-	const char *severity;
-	const char *summary;
-	const char *event_id;
-	const char *event_name;
-	const char *event_time;
-	const char *region;
-	const char *account;
-	const char *account_alias;
-	const char *secret_id;
-	const char *principal;
-	const char *source_ip;
-	const char *error_code;
-	const char *group;
-	bool resolved;
-	bool test;
-	uint64_t count;             /* >= 2: grouped; else 0 */
-	struct json_object *events; /* array of eventIDs, or NULL */
-	uint64_t suppressed;        /* 0: none */
-	const char *suppressed_since;
-};
-
-int sink_alert_parse(const char *json, size_t len, struct sink_alert *ret,
-    struct diag *reterr) MUST_CHECK;
-void sink_alert_done(struct sink_alert *a);
-/* A string member of the record ("eventSource", "userIdentity.arn": one
- * dot level), or NULL. Borrowed. */
-const char *sink_alert_record_str(const struct sink_alert *a, const char *key);
-
-/*
- * Text for receivers: invalid UTF-8 becomes U+FFFD; with SINK_TEXT_MRKDWN
- * '&', '<' and '>' become entities (Slack); with SINK_TEXT_ONELINE control
- * characters, newlines included, become spaces. The result is cut on a
- * character (and entity) boundary so that it takes at most max bytes,
- * ending in U+2026 when cut. Byte limits are safe for limits counted in
- * characters. sink_text_append() adds the text to t (max counts from the
- * start of t) and returns 1 when it cut or had no room (the caller stops
- * adding), 0 when all fit. sink_json_text() appends a JSON string literal
- * of the text (max counts the text, not the escapes).
- */
-#define SINK_TEXT_MRKDWN 1u
-#define SINK_TEXT_ONELINE 2u
-int sink_text_append(struct buf *t, const char *s, size_t len, size_t max,
-    unsigned flags) MUST_CHECK;
-int sink_json_text(struct buf *b, const char *s, size_t len, size_t max,
-    unsigned flags) MUST_CHECK;
-/* True when s is valid UTF-8 without control characters. */
-bool sink_text_clean(const char *s, size_t len);
-
-/* Percent-encodes all but RFC 3986's unreserved characters. */
-int sink_url_encode(struct buf *b, const char *s) MUST_CHECK;
-/*
- * AWS console links: the CloudTrail event and the secret, on the host of
- * the region's partition (cn-*: <region>.console.amazonaws.cn, us-gov-*:
- * console.amazonaws-us-gov.com, else <region>.console.aws.amazon.com).
- * -EINVAL (nothing appended) when the region does not look like one
- * ([a-z][a-z0-9-]*, at most 32) or the eventID or secret is missing.
- */
-int sink_console_event_url(struct buf *b, const char *region,
-    const char *event_id) MUST_CHECK;
-int sink_console_secret_url(struct buf *b, const char *region,
-    const char *secret) MUST_CHECK;
 
 #endif

@@ -406,6 +406,17 @@ test_destinations(void)
 		 "'}\n",
 	    "smtrail.yaml:2:21: 'url' does not apply to a stdout destination",
 	    "stdout with a url");
+	load_err(
+	    xf("destinations:\n"
+	       "  s: {type: slack, url: 'https://h/x', channel: '%0300d'}\n",
+		0),
+	    "smtrail.yaml:2:49: destination 's': 'channel' is longer than 256 bytes",
+	    "the kind's check, at the option");
+	load_err("destinations:\n"
+		 "  p: {type: pagerduty, url_file: /x, routing_key: " CANARY
+		 "}\n",
+	    "smtrail.yaml:2:24: 'url_file' does not apply to a pagerduty destination",
+	    "pagerduty's url has no file form");
 	load_err("destinations:\n"
 		 "  h: {type: webhook, url: 'https://h/" CANARY "',\n"
 		 "      url: 'https://h/" CANARY "'}\n",
@@ -871,12 +882,13 @@ test_full(void)
 
 	is_int((long long)cfg->n_destinations, 6, "six destinations");
 	d = cfg_dest_find(cfg, "ops-webhook");
-	ok(d != NULL && d->type == CFG_DEST_WEBHOOK, "ops-webhook: webhook");
+	ok(d != NULL && d->kind == sink_kind_find("webhook"),
+	    "ops-webhook: webhook");
 	if (d != NULL) {
-		is_str(secret_value(d->url),
+		is_str(cfg_dest_opt(d, "url"),
 		    "https://example.net/hook?token=t0k",
 		    "ops-webhook: url inline");
-		is_str(secret_value(d->hmac_secret), "hmac-from-file",
+		is_str(cfg_dest_opt(d, "hmac_secret"), "hmac-from-file",
 		    "ops-webhook: hmac_secret from a file, newline trimmed");
 		is_int(d->timeout_ms, 10000, "ops-webhook: timeout");
 		is_int((long long)d->deadline_us, 7200000000ll,
@@ -885,19 +897,23 @@ test_full(void)
 		is_int(d->line, 32, "ops-webhook: line");
 	}
 	d = cfg_dest_find(cfg, "console");
-	ok(d != NULL && d->type == CFG_DEST_STDOUT && d->url == NULL &&
-		d->timeout_ms == 0,
+	ok(d != NULL && d->kind == sink_kind_find("stdout") &&
+		cfg_dest_opt(d, "url") == NULL && d->timeout_ms == 0,
 	    "console: stdout");
 	d = cfg_dest_find(cfg, "slack-ops");
-	ok(d != NULL && d->type == CFG_DEST_SLACK, "slack-ops: slack");
+	ok(d != NULL && d->kind == sink_kind_find("slack"), "slack-ops: slack");
 	if (d != NULL) {
-		is_str(secret_value(d->url),
+		is_str(cfg_dest_opt(d, "url"),
 		    "https://hooks.slack.com/services/T0/B0/XyZ",
 		    "slack-ops: url from a 0640 file, CRLF trimmed");
-		is_str(d->channel, "#ops", "slack-ops: channel");
-		is_str(d->username, "smtrail", "slack-ops: username");
-		is_str(d->icon_emoji, ":rotating_light:", "slack-ops: icon");
-		is_str(d->mention, "<!here>", "slack-ops: mention");
+		is_str(cfg_dest_opt(d, "channel"), "#ops",
+		    "slack-ops: channel");
+		is_str(cfg_dest_opt(d, "username"), "smtrail",
+		    "slack-ops: username");
+		is_str(cfg_dest_opt(d, "icon_emoji"),
+		    ":rotating_light:", "slack-ops: icon");
+		is_str(cfg_dest_opt(d, "mention"), "<!here>",
+		    "slack-ops: mention");
 		is_int(d->rate_count, 20, "slack-ops: rate count");
 		is_int((long long)d->rate_period_us, 60000000,
 		    "slack-ops: rate period");
@@ -906,27 +922,28 @@ test_full(void)
 		    "slack-ops: default deadline");
 	}
 	d = cfg_dest_find(cfg, "pager");
-	ok(d != NULL && d->type == CFG_DEST_PAGERDUTY, "pager: pagerduty");
+	ok(d != NULL && d->kind == sink_kind_find("pagerduty"),
+	    "pager: pagerduty");
 	if (d != NULL) {
-		is_str(secret_value(d->routing_key), "pd-routing-key",
+		is_str(cfg_dest_opt(d, "routing_key"), "pd-routing-key",
 		    "pager: routing key from a 0400 file, no newline");
-		is_str(secret_value(d->url),
+		is_str(cfg_dest_opt(d, "url"),
 		    "https://events.pagerduty.com/v2/enqueue",
 		    "pager: default url");
 	}
 	d = cfg_dest_find(cfg, "cred-hook");
 	if (ok(d != NULL, "cred-hook")) {
-		is_str(secret_value(d->url),
+		is_str(cfg_dest_opt(d, "url"),
 		    "https://hooks.example.org/cred-path",
 		    "cred-hook: url from a credential");
-		is_str(secret_value(d->hmac_secret), "inline-key",
+		is_str(cfg_dest_opt(d, "hmac_secret"), "inline-key",
 		    "cred-hook: hmac_secret inline");
 	}
 	d = cfg_dest_find(cfg, "pd2");
 	if (ok(d != NULL, "pd2")) {
-		is_str(secret_value(d->routing_key), "pd-from-credential",
+		is_str(cfg_dest_opt(d, "routing_key"), "pd-from-credential",
 		    "pd2: routing key from a credential");
-		is_str(secret_value(d->url), "https://pd.example/v2/enqueue",
+		is_str(cfg_dest_opt(d, "url"), "https://pd.example/v2/enqueue",
 		    "pd2: url");
 	}
 	ok(cfg_dest_find(cfg, "nope") == NULL, "find: unknown name");
@@ -1055,7 +1072,8 @@ test_shipped(void)
 	if (cfg == NULL || cfg_default(&def) < 0)
 		return;
 	d = cfg_dest_find(cfg, "console");
-	ok(d != NULL && d->type == CFG_DEST_STDOUT, "shipped: console");
+	ok(d != NULL && d->kind == sink_kind_find("stdout"),
+	    "shipped: console");
 	is_int((long long)cfg->n_destinations, 1, "shipped: one destination");
 	ok(cfg->n_default_destinations == 1 &&
 		strcmp(cfg->default_destinations[0], "console") == 0,

@@ -21,6 +21,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "clock.h"
 #include "creds.h"
 #include "diag.h"
 #include "http.h"
@@ -571,17 +572,17 @@ test_time(void)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(bad); i++)
-		is_int(creds_parse_time(bad[i], &t), -EBADMSG, "time '%s': bad",
-		    bad[i]);
-	is_int(creds_parse_time("2026-11-25T12:00:00Z", &t), 0, "time: Z");
+		is_int(clock_parse_iso8601(bad[i], &t), -EBADMSG,
+		    "time '%s': bad", bad[i]);
+	is_int(clock_parse_iso8601("2026-11-25T12:00:00Z", &t), 0, "time: Z");
 	is_int(t, 1795608000LL, "time: value");
-	is_int(creds_parse_time("2026-11-25T12:00:00.123Z", &t), 0,
+	is_int(clock_parse_iso8601("2026-11-25T12:00:00.123Z", &t), 0,
 	    "time: fraction");
 	is_int(t, 1795608000LL, "time: fraction ignored");
-	is_int(creds_parse_time("2026-11-25T13:30:00+01:30", &t), 0,
+	is_int(clock_parse_iso8601("2026-11-25T13:30:00+01:30", &t), 0,
 	    "time: offset");
 	is_int(t, 1795608000LL, "time: offset applied");
-	is_int(creds_parse_time("2024-02-29T00:00:00Z", &t), 0,
+	is_int(clock_parse_iso8601("2024-02-29T00:00:00Z", &t), 0,
 	    "time: leap day");
 }
 
@@ -773,7 +774,7 @@ test_web_identity(void)
 	is_str(g.key, "ASIASTS1", "STS key id");
 	is_str(g.secret, "SeCrEtSts1", "STS secret, trimmed");
 	is_str(g.token, "SeCrEtSts&Tok1", "STS token, &amp; decoded");
-	is_int(creds_parse_time("2099-11-25T12:00:00Z", &want), 0, "parse");
+	is_int(clock_parse_iso8601("2099-11-25T12:00:00Z", &want), 0, "parse");
 	is_int(g.exp, want, "STS expiration");
 	is_str(s.sts_body,
 	    "Action=AssumeRoleWithWebIdentity&Version=2011-06-15"

@@ -23,8 +23,8 @@
 #include "buf.h"
 #include "diag.h"
 #include "http.h"
-#include "pd.h"
 #include "sink.h"
+#include "sink_pd.h"
 #include "tap.h"
 #include "testlib.h"
 
@@ -746,11 +746,9 @@ pd_sink(struct event_base *base, struct http *h, const char *url,
 	struct sink_conf c;
 	struct sink *s = NULL;
 
-	memset(&c, 0, sizeof(c));
-	c.name = "pager";
-	c.type = SINK_TYPE_PAGERDUTY;
-	c.url = url;
-	c.routing_key = KEY;
+	tl_sink_conf(&c, "pagerduty", "pager");
+	tl_sink_opt(&c, "url", url);
+	tl_sink_opt(&c, "routing_key", KEY);
 	c.rate_count = rate_count;
 	c.rate_period_us = rate_count ? 1000000u : 0;
 	c.timeout_ms = 5000;
@@ -790,22 +788,21 @@ test_e2e(void)
 		struct sink_conf c;
 		struct diag e;
 
-		memset(&c, 0, sizeof(c));
-		c.name = "pager";
-		c.type = SINK_TYPE_PAGERDUTY;
+		tl_sink_conf(&c, "pagerduty", "pager");
 		memset(&e, 0, sizeof(e));
 		is_int(sink_new(&c, base, h, &s, &e), -EINVAL,
 		    "a pagerduty sink needs a routing key");
 		is_str(e.msg,
 		    "destination 'pager': a pagerduty destination needs a routing key",
 		    "and says so");
-		c.routing_key = KEY;
+		tl_sink_opt(&c, "routing_key", KEY);
 		is_int(sink_new(&c, base, h, &s, &e), 0,
 		    "the url defaults to PagerDuty's");
-		sink_free(s);
-		is_int(sink_type_parse("pagerduty", &c.type), 0,
+		ok(sink_kind_find("pagerduty") != NULL,
 		    "type 'pagerduty' parses");
-		is_int(c.type, SINK_TYPE_PAGERDUTY, "to SINK_TYPE_PAGERDUTY");
+		ok(sink_type(s) == sink_kind_find("pagerduty"),
+		    "to the pagerduty kind");
+		sink_free(s);
 	}
 
 	/* 202: delivered; the body is pd_payload's, with the key. */

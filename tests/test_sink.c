@@ -13,6 +13,7 @@
 
 #include "http.h"
 #include "sink.h"
+#include "sink_webhook.h"
 #include "tap.h"
 #include "testlib.h"
 
@@ -23,12 +24,9 @@ webhook(struct event_base *base, struct http *h, const char *url,
 	struct sink_conf c;
 	struct sink *s = NULL;
 
-	memset(&c, 0, sizeof(c));
-	c.name = "hook";
-	c.type = SINK_TYPE_WEBHOOK;
-	c.url = url;
-	c.hmac_secret = key;
-	c.hmac_secret_len = key ? strlen(key) : 0;
+	tl_sink_conf(&c, "webhook", "hook");
+	tl_sink_opt(&c, "url", url);
+	tl_sink_opt(&c, "hmac_secret", key);
 	c.timeout_ms = 2000;
 	if (sink_new(&c, base, h, &s, NULL) < 0)
 		return NULL;
@@ -46,6 +44,7 @@ main(void)
 	struct tl_outcome g;
 	char url[128];
 	char sig[128];
+	size_t i;
 
 	if (tl_rcv_start(&rv, base) < 0)
 		tl_bail("test_sink: the receiver cannot listen");
@@ -87,7 +86,8 @@ main(void)
 	is_int(g.o.result, SINK_DELIVERED, "204: delivered");
 	is_str(rv.body[0], body, "the body is the alert JSON, as given");
 	is_str(rv.ctype, "application/json", "Content-Type");
-	is_int(sink_signature("k3y", 3, body, strlen(body), sig, sizeof(sig)),
+	is_int(
+	    webhook_signature("k3y", 3, body, strlen(body), sig, sizeof(sig)),
 	    0, "signature computed");
 	is_str(rv.sig, sig, "X-Smtrail-Signature: sha256=HMAC(body)");
 	/* Independent check: openssl dgst -sha256 -hmac k3y of the body. */
@@ -109,9 +109,7 @@ main(void)
 		ssize_t n;
 
 		ok(pipe(fds) == 0, "pipe");
-		memset(&c, 0, sizeof(c));
-		c.name = "console";
-		c.type = SINK_TYPE_STDOUT;
+		tl_sink_conf(&c, "stdout", "console");
 		c.fd = fds[1];
 		is_int(sink_new(&c, base, NULL, &s, NULL), 0, "stdout sink");
 		is_int(tl_sink_send(s, body, &g), 0, "stdout send");
@@ -132,10 +130,8 @@ main(void)
 		struct timespec t0;
 		long ms;
 
-		memset(&c, 0, sizeof(c));
-		c.name = "hook";
-		c.type = SINK_TYPE_WEBHOOK;
-		c.url = url;
+		tl_sink_conf(&c, "webhook", "hook");
+		tl_sink_opt(&c, "url", url);
 		c.rate_count = 1;
 		c.rate_period_us = 300000;
 		is_int(sink_new(&c, base, h, &s, NULL), 0, "rated webhook");
@@ -154,15 +150,37 @@ main(void)
 		is_int(sink_new(&c, base, h, &s, NULL), -EINVAL,
 		    "a rate without a period: -EINVAL");
 	}
-	{
-		enum sink_type t;
+	/* The table: each kind found by its name, renderable, within the
+	 * limits; a network kind has one URL to POST to, a local one none. */
+	for (i = 0; sink_kinds[i] != NULL; i++) {
+		const struct sink_kind *k = sink_kinds[i];
+		size_t urls = 0;
+		size_t j;
 
-		ok(sink_type_parse("slack", &t) == 0 && t == SINK_TYPE_SLACK,
-		    "type slack");
-		ok(sink_type_parse("pagerduty", &t) == 0 &&
-			t == SINK_TYPE_PAGERDUTY,
+		for (j = 0; j < k->n_opts; j++)
+			urls += k->opts[j].form == SINK_OPT_URL;
+		ok(sink_kind_find(k->name) == k && k->render != NULL &&
+			k->n_opts <= SINK_MAX_OPTS &&
+			urls == (k->network ? 1u : 0u),
+		    "kind %s: well formed", k->name);
+	}
+	ok(i == 4, "four kinds");
+	{
+		struct sink_conf c;
+
+		tl_sink_conf(&c, "webhook", "hook");
+		is_int(sink_conf_set(&c, "channel", "#x"), -EINVAL,
+		    "an option of another kind: -EINVAL");
+	}
+	{
+		const struct sink_kind *t;
+
+		t = sink_kind_find("slack");
+		ok(t != NULL && strcmp(t->name, "slack") == 0, "type slack");
+		t = sink_kind_find("pagerduty");
+		ok(t != NULL && strcmp(t->name, "pagerduty") == 0,
 		    "type pagerduty");
-		is_int(sink_type_parse("pd", &t), -EINVAL, "type pd: unknown");
+		ok(sink_kind_find("pd") == NULL, "type pd: unknown");
 	}
 	is_int((long long)sink_retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT",
 		   1445412470),

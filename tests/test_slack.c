@@ -19,13 +19,15 @@
 #include <event2/event.h>
 #include <json-c/json.h>
 
+#include "alert.h"
 #include "buf.h"
 #include "diag.h"
 #include "http.h"
 #include "sink.h"
-#include "slack.h"
+#include "sink_slack.h"
 #include "tap.h"
 #include "testlib.h"
+#include "text.h"
 
 #define EVID "3f4e5d6c-1a2b-4c3d-9e8f-0a1b2c3d4e5f"
 #define SECRET_ARN                                                             \
@@ -339,7 +341,7 @@ test_hostile(void)
 	static const char nul[] = "{\"rule\":\"r\"\0}";
 	struct slack_opts o;
 	struct buf out;
-	char big[SINK_MAX_SLACK_OPTION + 2];
+	char big[SLACK_MAX_OPTION + 2];
 
 	want_render_fail(LIT(""), -EBADMSG, "empty", "empty");
 	want_render_fail(LIT("{\"rule\":"), -EBADMSG, "truncated", "truncated");
@@ -396,25 +398,25 @@ test_text(void)
 	int r;
 
 	buf_init(&t, 4096);
-	r = sink_text_append(&t, "a<b>&c", 6, 100, SINK_TEXT_MRKDWN);
+	r = text_append(&t, "a<b>&c", 6, 100, TEXT_MRKDWN);
 	is_int(r, 0, "text: fits");
 	is_str(t.data, "a&lt;b&gt;&amp;c", "text: mrkdwn escapes");
 	buf_reset(&t);
 	/* "é" is 2 bytes: 5 of them in 8 bytes is 2 and the ellipsis. */
-	r = sink_text_append(&t, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 10,
-	    8, 0);
+	r = text_append(&t, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 10, 8,
+	    0);
 	is_int(r, 1, "text: cut says so");
 	is_str(t.data, "\xc3\xa9\xc3\xa9\xe2\x80\xa6",
 	    "text: cut on a character boundary, then U+2026");
 	buf_reset(&t);
-	r = sink_text_append(&t, "\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 8, 7, 0);
+	r = text_append(&t, "\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 8, 7, 0);
 	is_str(t.data, "\xf0\x9f\x98\x80\xe2\x80\xa6",
 	    "text: a 4-byte character is never split");
 	buf_reset(&t);
-	r = sink_text_append(&t, "ab&cd", 5, 8, SINK_TEXT_MRKDWN);
+	r = text_append(&t, "ab&cd", 5, 8, TEXT_MRKDWN);
 	is_str(t.data, "ab\xe2\x80\xa6", "text: an entity is never split");
 	buf_reset(&t);
-	r = sink_text_append(&t,
+	r = text_append(&t,
 	    "a\xff"
 	    "b\xc3(\xed\xa0\x80"
 	    "c",
@@ -425,54 +427,54 @@ test_text(void)
 	    "c",
 	    "text: invalid UTF-8 and surrogates become U+FFFD");
 	buf_reset(&t);
-	r = sink_text_append(&t, "a\nb\tc\001d", 7, 100, 0);
+	r = text_append(&t, "a\nb\tc\001d", 7, 100, 0);
 	is_str(t.data, "a\nb\tc d", "text: controls but newline, tab: space");
 	buf_reset(&t);
-	r = sink_text_append(&t, "a\nb\tc", 5, 100, SINK_TEXT_ONELINE);
+	r = text_append(&t, "a\nb\tc", 5, 100, TEXT_ONELINE);
 	is_str(t.data, "a b c", "text: one line");
 	buf_reset(&t);
-	r = sink_json_text(&t, "q\"\\\n\xe2\x82\xac", 7, 100, 0);
+	r = text_json(&t, "q\"\\\n\xe2\x82\xac", 7, 100, 0);
 	is_int(r, 0, "json text: ok");
 	is_str(t.data, "\"q\\\"\\\\\\n\xe2\x82\xac\"",
 	    "json text: quotes, backslashes, newlines escaped");
-	ok(sink_text_clean("arn:aws:\xc3\xa9", 10), "clean: UTF-8 is clean");
-	ok(!sink_text_clean("a\nb", 3), "clean: a newline is not");
-	ok(!sink_text_clean("a\xff", 2), "clean: bad UTF-8 is not");
+	ok(text_clean("arn:aws:\xc3\xa9", 10), "clean: UTF-8 is clean");
+	ok(!text_clean("a\nb", 3), "clean: a newline is not");
+	ok(!text_clean("a\xff", 2), "clean: bad UTF-8 is not");
 	buf_reset(&t);
-	is_int(sink_url_encode(&t, "a b/c:d?e&f=g~h.i_j-k\xc3\xa9"), 0,
+	is_int(text_url_encode(&t, "a b/c:d?e&f=g~h.i_j-k\xc3\xa9"), 0,
 	    "url encode");
 	is_str(t.data, "a%20b%2Fc%3Ad%3Fe%26f%3Dg~h.i_j-k%C3%A9",
 	    "url encode: all but unreserved");
 	buf_reset(&t);
-	is_int(sink_console_event_url(&t, "eu-west-1", EVID), 0,
+	is_int(alert_console_event_url(&t, "eu-west-1", EVID), 0,
 	    "console event url");
 	is_str(t.data,
 	    "https://eu-west-1.console.aws.amazon.com/cloudtrail/home?region=eu-west-1#/events/" EVID,
 	    "console event url: the documented form");
 	buf_reset(&t);
-	is_int(sink_console_secret_url(&t, "eu-west-1", "prod/db"), 0,
+	is_int(alert_console_secret_url(&t, "eu-west-1", "prod/db"), 0,
 	    "console secret url");
 	is_str(t.data,
 	    "https://eu-west-1.console.aws.amazon.com/secretsmanager/secret?name=prod%2Fdb&region=eu-west-1",
 	    "console secret url: name encoded");
 	buf_reset(&t);
-	is_int(sink_console_event_url(&t, "cn-north-1", EVID), 0,
+	is_int(alert_console_event_url(&t, "cn-north-1", EVID), 0,
 	    "console event url, China");
 	is_str(t.data,
 	    "https://cn-north-1.console.amazonaws.cn/cloudtrail/home?region=cn-north-1#/events/" EVID,
 	    "console event url: China's partition has its own hosts");
 	buf_reset(&t);
-	is_int(sink_console_secret_url(&t, "us-gov-west-1", "db"), 0,
+	is_int(alert_console_secret_url(&t, "us-gov-west-1", "db"), 0,
 	    "console secret url, GovCloud");
 	is_str(t.data,
 	    "https://console.amazonaws-us-gov.com/secretsmanager/secret?name=db&region=us-gov-west-1",
 	    "console secret url: GovCloud's one host, the region in the query");
 	buf_reset(&t);
-	is_int(sink_console_event_url(&t, "eu-west-1/../evil.example#", EVID),
+	is_int(alert_console_event_url(&t, "eu-west-1/../evil.example#", EVID),
 	    -EINVAL, "console url: a region with a path is refused");
-	is_int(sink_console_event_url(&t, "EU", EVID), -EINVAL,
+	is_int(alert_console_event_url(&t, "EU", EVID), -EINVAL,
 	    "console url: not a region");
-	is_int(sink_console_secret_url(&t, "eu-west-1", NULL), -EINVAL,
+	is_int(alert_console_secret_url(&t, "eu-west-1", NULL), -EINVAL,
 	    "console url: no secret");
 	is_int((long long)t.len, 0, "console url: nothing appended on failure");
 	buf_done(&t);
@@ -743,12 +745,10 @@ slack_sink(struct event_base *base, struct http *h, const char *url,
 	struct sink *s = NULL;
 	struct diag e;
 
-	memset(&c, 0, sizeof(c));
-	c.name = "slack-ops";
-	c.type = SINK_TYPE_SLACK;
-	c.url = url;
-	c.channel = "#ops";
-	c.mention = "<!here>";
+	tl_sink_conf(&c, "slack", "slack-ops");
+	tl_sink_opt(&c, "url", url);
+	tl_sink_opt(&c, "channel", "#ops");
+	tl_sink_opt(&c, "mention", "<!here>");
 	c.rate_count = rate_count;
 	c.rate_period_us = rate_count ? 1000000u : 0;
 	c.timeout_ms = 5000;
@@ -799,19 +799,30 @@ test_e2e(void)
 		struct sink_conf c;
 		struct diag e;
 
-		memset(&c, 0, sizeof(c));
-		c.name = "s";
-		c.type = SINK_TYPE_SLACK;
+		tl_sink_conf(&c, "slack", "s");
 		memset(&e, 0, sizeof(e));
 		is_int(sink_new(&c, base, h, &s, &e), -EINVAL,
 		    "a slack sink needs a url");
 		is_str(e.msg,
 		    "destination 's': a slack destination needs a url",
 		    "and says so");
-		c.url = url;
+		tl_sink_opt(&c, "url", url);
 		c.rate_count = 3;
 		is_int(sink_new(&c, base, h, &s, &e), -EINVAL,
 		    "a rate count needs a period");
+		c.rate_count = 0;
+		{
+			char big[SLACK_MAX_OPTION + 2];
+
+			memset(big, 'x', sizeof(big) - 1);
+			big[sizeof(big) - 1] = '\0';
+			tl_sink_opt(&c, "mention", big);
+			is_int(sink_new(&c, base, h, &s, &e), -EINVAL,
+			    "an over-long mention: -EINVAL");
+			is_str(e.msg,
+			    "destination 's': 'mention' is longer than 256 bytes",
+			    "the kind's check says why");
+		}
 	}
 
 	/* 200 ok: delivered; the body is the rendered message. */

@@ -391,6 +391,24 @@ tl_sink_send(struct sink *s, const char *json, struct tl_outcome *g)
 	return sink_send(s, json, strlen(json), tl_outcome_cb, g);
 }
 
+void
+tl_sink_conf(struct sink_conf *c, const char *kind, const char *name)
+{
+	memset(c, 0, sizeof(*c));
+	c->name = name;
+	c->kind = sink_kind_find(kind);
+	if (c->kind == NULL)
+		tl_bail("no sink kind '%s'", kind);
+}
+
+void
+tl_sink_opt(struct sink_conf *c, const char *key, const char *value)
+{
+	if (sink_conf_set(c, key, value) < 0)
+		tl_bail("sink kind '%s' has no option '%s'",
+		    sink_type_str(c->kind), key);
+}
+
 /* ---- diags, rules, JSON ---- */
 
 const char *

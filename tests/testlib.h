@@ -146,6 +146,10 @@ void tl_outcome_wait(struct event_base *base, const struct tl_outcome *g);
 /* Clears g and sends json (a C string) to s, ending in g. */
 int tl_sink_send(struct sink *s, const char *json,
     struct tl_outcome *g) MUST_CHECK;
+/* Clears c for a sink called name of the kind called kind; and sets one
+ * option. Both bail out on a kind or option that does not exist. */
+void tl_sink_conf(struct sink_conf *c, const char *kind, const char *name);
+void tl_sink_opt(struct sink_conf *c, const char *key, const char *value);
 
 /* ---- diags, rules, JSON ---- */
 

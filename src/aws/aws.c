@@ -15,6 +15,7 @@
 
 #include "aws.h"
 #include "backoff.h"
+#include "clock.h"
 #include "creds.h"
 #include "diag.h"
 #include "profile.h"
@@ -605,7 +606,7 @@ aws_learn_skew(struct aws *a, const struct http_response *resp)
 	long skew;
 
 	if (http_header(resp, "date", date, sizeof(date)) == NULL ||
-	    sigv4_parse_http_date(date, &server) < 0)
+	    clock_parse_http_date(date, &server) < 0)
 		return false;
 	skew = (long)(server - time(NULL));
 	if (labs(skew - a->skew_s) < 60)
@@ -639,8 +640,7 @@ aws_schedule_retry(struct aws_op *op, uint64_t delay_ms)
 		op->timer = evtimer_new(op->a->base, aws_retry_cb, op);
 	if (op->timer == NULL)
 		return false;
-	tv.tv_sec = (time_t)(delay_ms / 1000);
-	tv.tv_usec = (suseconds_t)(delay_ms % 1000) * 1000;
+	tv = clock_tv_ms(delay_ms);
 	return evtimer_add(op->timer, &tv) == 0;
 }
 

@@ -32,6 +32,7 @@
 
 #include "backoff.h"
 #include "buf.h"
+#include "clock.h"
 #include "creds.h"
 #include "diag.h"
 #include "http.h"
@@ -339,96 +340,6 @@ creds_skip(struct creds *c, int r, struct diag *d, const char *what,
 }
 
 /*
- * Time.
- */
-
-static bool
-creds_digits(const char **p, int n, int *ret)
-{
-	int v = 0;
-	int i;
-
-	for (i = 0; i < n; i++) {
-		if ((*p)[i] < '0' || (*p)[i] > '9')
-			return false;
-		v = v * 10 + ((*p)[i] - '0');
-	}
-	*p += n;
-	*ret = v;
-	return true;
-}
-
-static bool
-creds_expect(const char **p, const char *set)
-{
-	if (**p == '\0' || strchr(set, **p) == NULL)
-		return false;
-	(*p)++;
-	return true;
-}
-
-int
-creds_parse_time(const char *s, time_t *ret)
-{
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30,
-	    31};
-	const char *p = s;
-	struct tm tm;
-	int y, mo, d, h, mi, sec;
-	int oh = 0;
-	int om = 0;
-	int sign = 0;
-	time_t t;
-
-	if (s == NULL)
-		return -EBADMSG;
-	memset(&tm, 0, sizeof(tm));
-	if (!creds_digits(&p, 4, &y) || !creds_expect(&p, "-") ||
-	    !creds_digits(&p, 2, &mo) || !creds_expect(&p, "-") ||
-	    !creds_digits(&p, 2, &d) || !creds_expect(&p, "Tt ") ||
-	    !creds_digits(&p, 2, &h) || !creds_expect(&p, ":") ||
-	    !creds_digits(&p, 2, &mi) || !creds_expect(&p, ":") ||
-	    !creds_digits(&p, 2, &sec))
-		return -EBADMSG;
-	if (*p == '.') {
-		p++;
-		if (*p < '0' || *p > '9')
-			return -EBADMSG;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p++ == '+' ? 1 : -1;
-		if (!creds_digits(&p, 2, &oh))
-			return -EBADMSG;
-		if (*p == ':')
-			p++;
-		if (!creds_digits(&p, 2, &om) || oh > 23 || om > 59)
-			return -EBADMSG;
-	} else {
-		return -EBADMSG;
-	}
-	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-	    (mo == 2 && d == 29 &&
-		(y % 4 != 0 || (y % 100 == 0 && y % 400 != 0))) ||
-	    h > 23 || mi > 59 || sec > 60)
-		return -EBADMSG;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -EBADMSG;
-	*ret = t - sign * (oh * 3600 + om * 60);
-	return 0;
-}
-
-/*
  * Files and URLs.
  */
 
@@ -693,7 +604,7 @@ creds_parse_json(const char *what, const struct buf *body, bool need_exp,
 		goto out;
 	}
 	if ((exp == NULL && need_exp) ||
-	    (exp != NULL && creds_parse_time(exp, &t) < 0)) {
+	    (exp != NULL && clock_parse_iso8601(exp, &t) < 0)) {
 		r = diag_set(d, -EBADMSG, NULL, 0, 0,
 		    "%s: missing or malformed Expiration", what);
 		goto out;
@@ -840,7 +751,7 @@ creds_parse_sts(const struct buf *body, struct aws_creds *nc, struct diag *d)
 		    bad);
 		goto out;
 	}
-	if (creds_parse_time(v[3], &t) < 0) {
+	if (clock_parse_iso8601(v[3], &t) < 0) {
 		r = diag_set(d, -EBADMSG, NULL, 0, 0,
 		    "%s: malformed Expiration", what);
 		goto out;
@@ -1418,8 +1329,7 @@ creds_schedule(struct creds *c, int64_t delay_ms)
 
 	if (delay_ms < 0)
 		delay_ms = 0;
-	tv.tv_sec = (time_t)(delay_ms / 1000);
-	tv.tv_usec = (suseconds_t)(delay_ms % 1000) * 1000;
+	tv = clock_tv_ms((uint64_t)delay_ms);
 	c->refresh_at_ms = creds_wall_ms() + delay_ms;
 	(void)evtimer_add(c->refresh_ev, &tv);
 }

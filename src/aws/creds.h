@@ -109,8 +109,4 @@ int creds_get(struct creds *c, creds_cb *cb, void *arg) MUST_CHECK;
  */
 const struct aws_creds *creds_current(const struct creds *c);
 
-/* "2026-11-25T12:00:00Z" (also fractional seconds, "+hh:mm", "-hh:mm") to
- * time_t. -EBADMSG if it is not such a time. */
-int creds_parse_time(const char *s, time_t *ret) MUST_CHECK;
-
 #endif

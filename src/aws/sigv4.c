@@ -17,6 +17,7 @@
 #include <openssl/hmac.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "diag.h"
 #include "sigv4.h"
 
@@ -1150,200 +1151,36 @@ fail:
 	return r;
 }
 
-/*
- * Dates. Our own calendar arithmetic (days_from_civil, H. Hinnant) rather
- * than timegm(), which is not C11 and may consult the environment.
- */
-static long long
-sigv4_days_from_civil(long long y, unsigned m, unsigned d)
-{
-	long long era;
-	unsigned yoe;
-	unsigned doy;
-	unsigned doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (long long)doe - 719468;
-}
-
-static bool
-sigv4_valid_ymd(int y, int m, int d)
-{
-	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31};
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	if (m < 1 || m > 12 || d < 1)
-		return false;
-	return d <= mdays[m - 1] + (m == 2 && leap);
-}
-
-/* Seconds 60 is a leap second (RFC 9110 allows it): the next minute. */
-static int
-sigv4_make_time(int y, int mo, int d, int h, int mi, int s, time_t *ret)
-{
-	long long t;
-
-	if (!sigv4_valid_ymd(y, mo, d) || h > 23 || mi > 59 || s > 60)
-		return -EINVAL;
-	t = sigv4_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
-	    h * 3600 + mi * 60 + s;
-	if ((long long)(time_t)t != t)
-		return -EINVAL;
-	*ret = (time_t)t;
-	return 0;
-}
-
-/* Cursor parsers: advance *pp only on success (curl's strparse idiom). */
-static bool
-sigv4_p_digits(const char **pp, int n, int *ret)
-{
-	const char *p = *pp;
-	int v = 0;
-	int i;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return false;
-		v = v * 10 + (p[i] - '0');
-	}
-	*pp = p + n;
-	*ret = v;
-	return true;
-}
-
-static bool
-sigv4_p_lit(const char **pp, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	if (strncmp(*pp, lit, n) != 0)
-		return false;
-	*pp += n;
-	return true;
-}
-
-/* One of names, exactly as spelt (HTTP dates are case-sensitive). */
-static bool
-sigv4_p_word(const char **pp, const char *const *names, int count, int *ret)
-{
-	int i;
-
-	for (i = 0; i < count; i++)
-		if (sigv4_p_lit(pp, names[i])) {
-			*ret = i;
-			return true;
-		}
-	return false;
-}
-
-static const char *const sigv4_months[12] = {"Jan", "Feb", "Mar", "Apr", "May",
-    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-static const char *const sigv4_wkdays[7] = {"Mon", "Tue", "Wed", "Thu", "Fri",
-    "Sat", "Sun"};
-static const char *const sigv4_weekdays[7] = {"Monday", "Tuesday", "Wednesday",
-    "Thursday", "Friday", "Saturday", "Sunday"};
-
-static bool
-sigv4_p_hms(const char **pp, int *h, int *mi, int *s)
-{
-	const char *p = *pp;
-
-	if (!sigv4_p_digits(&p, 2, h) || !sigv4_p_lit(&p, ":") ||
-	    !sigv4_p_digits(&p, 2, mi) || !sigv4_p_lit(&p, ":") ||
-	    !sigv4_p_digits(&p, 2, s))
-		return false;
-	*pp = p;
-	return true;
-}
-
-/* Sun, 06 Nov 1994 08:49:37 GMT */
-static bool
-sigv4_p_imf(const char *p, int f[6])
-{
-	int wd;
-
-	return sigv4_p_word(&p, sigv4_wkdays, 7, &wd) &&
-	    sigv4_p_lit(&p, ", ") && sigv4_p_digits(&p, 2, &f[2]) &&
-	    sigv4_p_lit(&p, " ") && sigv4_p_word(&p, sigv4_months, 12, &f[1]) &&
-	    sigv4_p_lit(&p, " ") && sigv4_p_digits(&p, 4, &f[0]) &&
-	    sigv4_p_lit(&p, " ") && sigv4_p_hms(&p, &f[3], &f[4], &f[5]) &&
-	    sigv4_p_lit(&p, " GMT") && *p == '\0';
-}
-
-/* Sunday, 06-Nov-94 08:49:37 GMT */
-static bool
-sigv4_p_rfc850(const char *p, int f[6])
-{
-	int wd;
-
-	if (!(sigv4_p_word(&p, sigv4_weekdays, 7, &wd) &&
-		sigv4_p_lit(&p, ", ") && sigv4_p_digits(&p, 2, &f[2]) &&
-		sigv4_p_lit(&p, "-") &&
-		sigv4_p_word(&p, sigv4_months, 12, &f[1]) &&
-		sigv4_p_lit(&p, "-") && sigv4_p_digits(&p, 2, &f[0]) &&
-		sigv4_p_lit(&p, " ") && sigv4_p_hms(&p, &f[3], &f[4], &f[5]) &&
-		sigv4_p_lit(&p, " GMT") && *p == '\0'))
-		return false;
-	f[0] += f[0] < 70 ? 2000 : 1900;
-	return true;
-}
-
-/* Sun Nov  6 08:49:37 1994 */
-static bool
-sigv4_p_asctime(const char *p, int f[6])
-{
-	int wd;
-
-	if (!(sigv4_p_word(&p, sigv4_wkdays, 7, &wd) && sigv4_p_lit(&p, " ") &&
-		sigv4_p_word(&p, sigv4_months, 12, &f[1]) &&
-		sigv4_p_lit(&p, " ")))
-		return false;
-	if (!sigv4_p_digits(&p, 2, &f[2]) &&
-	    !(sigv4_p_lit(&p, " ") && sigv4_p_digits(&p, 1, &f[2])))
-		return false;
-	return sigv4_p_lit(&p, " ") && sigv4_p_hms(&p, &f[3], &f[4], &f[5]) &&
-	    sigv4_p_lit(&p, " ") && sigv4_p_digits(&p, 4, &f[0]) && *p == '\0';
-}
-
-int
-sigv4_parse_http_date(const char *s, time_t *ret)
-{
-	int f[6] = {0, 0, 0, 0, 0, 0}; /* year, month 0-11, day, h, m, s */
-
-	if (s == NULL || ret == NULL)
-		return -EINVAL;
-	if (!sigv4_p_imf(s, f) && !sigv4_p_rfc850(s, f) &&
-	    !sigv4_p_asctime(s, f))
-		return -EINVAL;
-	return sigv4_make_time(f[0], f[1] + 1, f[2], f[3], f[4], f[5], ret);
-}
-
+/* "20150830T123600Z": digits where shape has 'd', else its character. */
 int
 sigv4_parse_amz_date(const char *s, time_t *ret)
 {
-	int y;
-	int mo;
-	int d;
-	int h;
-	int mi;
-	int sec;
+	static const char shape[] = "ddddddddTddddddZ";
+	static const int width[6] = {4, 2, 2, 2, 2, 2};
+	int f[6] = {0, 0, 0, 0, 0, 0}; /* year, month, day, h, m, s */
+	size_t i;
+	size_t k = 0;
+	int n = 0;
 
-	if (s == NULL || ret == NULL)
+	if (s == NULL || ret == NULL || strlen(s) != sizeof(shape) - 1)
 		return -EINVAL;
-	if (!(sigv4_p_digits(&s, 4, &y) && sigv4_p_digits(&s, 2, &mo) &&
-		sigv4_p_digits(&s, 2, &d) && sigv4_p_lit(&s, "T") &&
-		sigv4_p_digits(&s, 2, &h) && sigv4_p_digits(&s, 2, &mi) &&
-		sigv4_p_digits(&s, 2, &sec) && sigv4_p_lit(&s, "Z") &&
-		*s == '\0'))
+	for (i = 0; i < sizeof(shape) - 1; i++) {
+		if (shape[i] != 'd') {
+			if (s[i] != shape[i])
+				return -EINVAL;
+			continue;
+		}
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		f[k] = f[k] * 10 + (s[i] - '0');
+		if (++n == width[k]) {
+			k++;
+			n = 0;
+		}
+	}
+	if (f[5] > 59)
 		return -EINVAL;
-	if (sec > 59)
-		return -EINVAL;
-	return sigv4_make_time(y, mo, d, h, mi, sec, ret);
+	return clock_make_time(f[0], f[1], f[2], f[3], f[4], f[5], ret);
 }
 
 int

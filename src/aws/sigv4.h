@@ -2,7 +2,7 @@
  * sigv4.h: AWS Signature Version 4 (AWS4-HMAC-SHA256) for our own SQS and S3
  * requests, on libcrypto. Pure functions: no I/O, no clock, no globals, no
  * logging; any thread. The caller gives the signing time (wall clock plus any
- * skew learnt from a server's Date, see sigv4_parse_http_date()).
+ * skew learnt from a server's Date, see clock_parse_http_date()).
  *
  * A request is borrowed strings (struct sigv4_request). Its path and query
  * are what goes on the wire: the query without '?', the path already
@@ -151,13 +151,5 @@ int sigv4_uri_encode(const char *s, size_t len, bool encode_slash,
  * for formatting. */
 int sigv4_amz_date(time_t t, char ret[SIGV4_AMZ_DATE_SIZE]) MUST_CHECK;
 int sigv4_parse_amz_date(const char *s, time_t *ret) MUST_CHECK;
-
-/*
- * An HTTP Date header (RFC 9110 5.6.7: IMF-fixdate, or the obsolete RFC 850
- * and asctime forms; a 2-digit year is 1970-2069) to time_t. On
- * RequestTimeTooSkewed a caller keeps server time minus its own as an offset
- * to add to sigv4_params.now.
- */
-int sigv4_parse_http_date(const char *s, time_t *ret) MUST_CHECK;
 
 #endif

@@ -114,7 +114,8 @@ fc_use(const struct cfg *cfg, struct diag_list *dl)
 
 		if (cfg_dest_find(cfg, d->name) == NULL)
 			fc_broken("cfg_dest_find() misses", d->name);
-		(void)cfg_dest_type_str(d->type);
+		if (d->kind == NULL)
+			fc_broken("a destination without a kind", d->name);
 	}
 	fc_route(cfg);
 	buf_init(&b, 1u << 20);

@@ -1,7 +1,7 @@
 /*
- * pd.c: see pd.h. The event is written straight into the caller's buffer;
- * the few composed texts (summary, source) go through a scratch buffer so
- * that their limits hold on what PagerDuty will count.
+ * sink_pd.c: see sink_pd.h. The event is written straight into the caller's
+ * buffer; the few composed texts (summary, source) go through a scratch buffer
+ * so that their limits hold on what PagerDuty will count.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -13,10 +13,12 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
+#include "alert.h"
 #include "buf.h"
 #include "diag.h"
-#include "pd.h"
-#include "sink.h"
+#include "sink_kind.h"
+#include "sink_pd.h"
+#include "text.h"
 
 /* Deeper requestParameters are kept as (cut) JSON text in a string, so
  * the event nests at most 20 deep (parsers commonly stop at 32). */
@@ -44,9 +46,8 @@ pd_dedup_key(const char *rule, const char *group, struct buf *out)
 	int ok;
 	int r;
 
-	if (rlen + 1 + glen <= PD_MAX_DEDUP_KEY &&
-	    sink_text_clean(rule, rlen) &&
-	    sink_text_clean(group != NULL ? group : "", glen)) {
+	if (rlen + 1 + glen <= PD_MAX_DEDUP_KEY && text_clean(rule, rlen) &&
+	    text_clean(group != NULL ? group : "", glen)) {
 		r = buf_append(out, rule, rlen);
 		r = r < 0 ? r : buf_putc(out, ':');
 		r = r < 0 ? r : buf_append(out, group, glen);
@@ -69,7 +70,7 @@ pd_dedup_key(const char *rule, const char *group, struct buf *out)
 	}
 	/* The rule id stays readable, cut on a character boundary. */
 	cut = 0;
-	if (sink_text_clean(rule, rlen)) {
+	if (text_clean(rule, rlen)) {
 		cut = rlen < PD_DEDUP_PREFIX ? rlen : PD_DEDUP_PREFIX;
 		while (cut > 0 && cut < rlen &&
 		    ((unsigned char)rule[cut] & 0xc0) == 0x80)
@@ -120,16 +121,16 @@ pd_reply_errors(const char *body, size_t len, struct buf *out)
 			if (s == NULL)
 				continue;
 			if (out->len > start)
-				r = sink_text_append(out, "; ", 2, out->max, 0);
+				r = text_append(out, "; ", 2, out->max, 0);
 			if (r == 0)
-				r = sink_text_append(out, s, strlen(s),
-				    out->max, SINK_TEXT_ONELINE);
+				r = text_append(out, s, strlen(s), out->max,
+				    TEXT_ONELINE);
 		}
 	} else if (json_object_object_get_ex(o, "message", &v) &&
 	    json_object_is_type(v, json_type_string)) {
-		r = sink_text_append(out, json_object_get_string(v),
+		r = text_append(out, json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v), out->max,
-		    SINK_TEXT_ONELINE);
+		    TEXT_ONELINE);
 	} else {
 		r = -EBADMSG;
 	}
@@ -196,7 +197,7 @@ pd_str(struct buf *out, bool *first, const char *key, const char *value,
 	if (value == NULL)
 		return 0;
 	r = pd_key(out, first, key);
-	return r < 0 ? r : sink_json_text(out, value, strlen(value), max, 0);
+	return r < 0 ? r : text_json(out, value, strlen(value), max, 0);
 }
 
 static int pd_json_value(struct buf *b, struct json_object *v, unsigned depth);
@@ -214,7 +215,7 @@ pd_json_object(struct buf *b, struct json_object *v, unsigned depth)
 		const char *k = json_object_iter_peek_name(&it);
 
 		r = buf_puts(b, first ? "" : ",");
-		r = r < 0 ? r : sink_json_text(b, k, strlen(k), PD_MAX_KEY, 0);
+		r = r < 0 ? r : text_json(b, k, strlen(k), PD_MAX_KEY, 0);
 		r = r < 0 ? r : buf_putc(b, ':');
 		r = r < 0 ? r
 			  : pd_json_value(b, json_object_iter_peek_value(&it),
@@ -247,7 +248,7 @@ pd_json_value(struct buf *b, struct json_object *v, unsigned depth)
 		return buf_puts(b,
 		    json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
 	case json_type_string:
-		return sink_json_text(b, json_object_get_string(v),
+		return text_json(b, json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v), PD_MAX_PARAMS, 0);
 	case json_type_object:
 	case json_type_array:
@@ -256,7 +257,7 @@ pd_json_value(struct buf *b, struct json_object *v, unsigned depth)
 	if (depth >= PD_MAX_DEPTH) {
 		raw = json_object_to_json_string_ext(v,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-		return sink_json_text(b, raw, strlen(raw), PD_MAX_DETAIL, 0);
+		return text_json(b, raw, strlen(raw), PD_MAX_DETAIL, 0);
 	}
 	if (json_object_is_type(v, json_type_object))
 		return pd_json_object(b, v, depth);
@@ -291,14 +292,14 @@ pd_params(struct buf *out, bool *first, struct json_object *v)
 	} else if (r == -E2BIG) {
 		raw = json_object_to_json_string_ext(v,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-		r = sink_json_text(out, raw, strlen(raw), PD_MAX_PARAMS, 0);
+		r = text_json(out, raw, strlen(raw), PD_MAX_PARAMS, 0);
 	}
 	buf_done(&tmp);
 	return r;
 }
 
 static int
-pd_events(struct buf *out, bool *first, const struct sink_alert *a)
+pd_events(struct buf *out, bool *first, const struct alert_view *a)
 {
 	size_t n;
 	size_t i;
@@ -320,10 +321,10 @@ pd_events(struct buf *out, bool *first, const struct sink_alert *a)
 		if (!json_object_is_type(e, json_type_string))
 			continue;
 		r = buf_puts(out, shown > 0 ? "," : "");
-		r = r < 0 ? r
-			  : sink_json_text(out, json_object_get_string(e),
-				strlen(json_object_get_string(e)), 128,
-				SINK_TEXT_ONELINE);
+		r = r < 0
+		    ? r
+		    : text_json(out, json_object_get_string(e),
+			  strlen(json_object_get_string(e)), 128, TEXT_ONELINE);
 		shown++;
 	}
 	return r < 0 ? r : buf_putc(out, ']');
@@ -336,10 +337,10 @@ pd_or(const char *a, const char *b)
 }
 
 static int
-pd_details(struct buf *out, const struct sink_alert *a)
+pd_details(struct buf *out, const struct alert_view *a)
 {
 	struct json_object *params = NULL;
-	const char *arn = sink_alert_record_str(a, "userIdentity.arn");
+	const char *arn = alert_record_str(a, "userIdentity.arn");
 	bool first = true;
 	int r;
 
@@ -348,17 +349,16 @@ pd_details(struct buf *out, const struct sink_alert *a)
 		    &params);
 	r = buf_putc(out, '{');
 	r = r < 0 ? r : pd_str(out, &first, "rule", a->rule, PD_MAX_DETAIL);
-	r = r < 0
-	    ? r
-	    : pd_str(out, &first, "eventName",
-		  pd_or(a->event_name, sink_alert_record_str(a, "eventName")),
-		  PD_MAX_DETAIL);
+	r = r < 0 ? r
+		  : pd_str(out, &first, "eventName",
+			pd_or(a->event_name, alert_record_str(a, "eventName")),
+			PD_MAX_DETAIL);
 	r = r < 0 ? r
 		  : pd_str(out, &first, "eventSource",
-			sink_alert_record_str(a, "eventSource"), PD_MAX_DETAIL);
+			alert_record_str(a, "eventSource"), PD_MAX_DETAIL);
 	r = r < 0 ? r
 		  : pd_str(out, &first, "eventID",
-			pd_or(a->event_id, sink_alert_record_str(a, "eventID")),
+			pd_or(a->event_id, alert_record_str(a, "eventID")),
 			PD_MAX_DETAIL);
 	r = r < 0 ? r
 		  : pd_str(out, &first, "userIdentity.arn", arn, PD_MAX_DETAIL);
@@ -366,29 +366,27 @@ pd_details(struct buf *out, const struct sink_alert *a)
 		r = r < 0 ? r
 			  : pd_str(out, &first, "principal", a->principal,
 				PD_MAX_DETAIL);
-	r = r < 0 ? r
-		  : pd_str(out, &first, "sourceIPAddress",
-			pd_or(a->source_ip,
-			    sink_alert_record_str(a, "sourceIPAddress")),
-			PD_MAX_DETAIL);
 	r = r < 0
 	    ? r
-	    : pd_str(out, &first, "errorCode",
-		  pd_or(a->error_code, sink_alert_record_str(a, "errorCode")),
+	    : pd_str(out, &first, "sourceIPAddress",
+		  pd_or(a->source_ip, alert_record_str(a, "sourceIPAddress")),
 		  PD_MAX_DETAIL);
-	r = r < 0
-	    ? r
-	    : pd_str(out, &first, "errorMessage",
-		  sink_alert_record_str(a, "errorMessage"), PD_MAX_DETAIL);
+	r = r < 0 ? r
+		  : pd_str(out, &first, "errorCode",
+			pd_or(a->error_code, alert_record_str(a, "errorCode")),
+			PD_MAX_DETAIL);
+	r = r < 0 ? r
+		  : pd_str(out, &first, "errorMessage",
+			alert_record_str(a, "errorMessage"), PD_MAX_DETAIL);
 	r = r < 0 ? r
 		  : pd_str(out, &first, "awsRegion",
-			pd_or(a->region, sink_alert_record_str(a, "awsRegion")),
+			pd_or(a->region, alert_record_str(a, "awsRegion")),
 			PD_MAX_DETAIL);
-	r = r < 0 ? r
-		  : pd_str(out, &first, "recipientAccountId",
-			pd_or(a->account,
-			    sink_alert_record_str(a, "recipientAccountId")),
-			PD_MAX_DETAIL);
+	r = r < 0
+	    ? r
+	    : pd_str(out, &first, "recipientAccountId",
+		  pd_or(a->account, alert_record_str(a, "recipientAccountId")),
+		  PD_MAX_DETAIL);
 	r = r < 0
 	    ? r
 	    : pd_str(out, &first, "secretId", a->secret_id, PD_MAX_DETAIL);
@@ -414,11 +412,11 @@ pd_add(struct buf *t, int r, const char *s, size_t max, unsigned flags)
 {
 	if (r != 0 || s == NULL)
 		return r;
-	return sink_text_append(t, s, strlen(s), max, flags);
+	return text_append(t, s, strlen(s), max, flags);
 }
 
 static int
-pd_summary(struct buf *out, struct buf *t, const struct sink_alert *a)
+pd_summary(struct buf *out, struct buf *t, const struct alert_view *a)
 {
 	char num[48];
 	int r = 0;
@@ -426,7 +424,7 @@ pd_summary(struct buf *out, struct buf *t, const struct sink_alert *a)
 	buf_reset(t);
 	if (a->test)
 		r = pd_add(t, r, "[TEST] ", PD_MAX_SUMMARY, 0);
-	r = pd_add(t, r, a->title, PD_MAX_SUMMARY, SINK_TEXT_ONELINE);
+	r = pd_add(t, r, a->title, PD_MAX_SUMMARY, TEXT_ONELINE);
 	if (a->count > 0) {
 		(void)snprintf(num, sizeof(num), " (%" PRIu64 " events)",
 		    a->count);
@@ -439,13 +437,13 @@ pd_summary(struct buf *out, struct buf *t, const struct sink_alert *a)
 		if (a->suppressed_since != NULL) {
 			r = pd_add(t, r, " since ", PD_MAX_SUMMARY, 0);
 			r = pd_add(t, r, a->suppressed_since, PD_MAX_SUMMARY,
-			    SINK_TEXT_ONELINE);
+			    TEXT_ONELINE);
 		}
 		r = pd_add(t, r, ")", PD_MAX_SUMMARY, 0);
 	}
 	if (a->summary != NULL && strcmp(a->summary, a->title) != 0) {
 		r = pd_add(t, r, ": ", PD_MAX_SUMMARY, 0);
-		r = pd_add(t, r, a->summary, PD_MAX_SUMMARY, SINK_TEXT_ONELINE);
+		r = pd_add(t, r, a->summary, PD_MAX_SUMMARY, TEXT_ONELINE);
 	}
 	if (r < 0)
 		return r;
@@ -453,16 +451,16 @@ pd_summary(struct buf *out, struct buf *t, const struct sink_alert *a)
 }
 
 static int
-pd_source(struct buf *out, struct buf *t, const struct sink_alert *a)
+pd_source(struct buf *out, struct buf *t, const struct alert_view *a)
 {
 	int r = 0;
 
 	buf_reset(t);
 	r = pd_add(t, r, pd_or(a->account, "unknown"), PD_MAX_SOURCE,
-	    SINK_TEXT_ONELINE);
+	    TEXT_ONELINE);
 	r = pd_add(t, r, "/", PD_MAX_SOURCE, 0);
 	r = pd_add(t, r, pd_or(a->region, "unknown"), PD_MAX_SOURCE,
-	    SINK_TEXT_ONELINE);
+	    TEXT_ONELINE);
 	return r < 0 ? r : buf_json_str(out, t->data, t->len);
 }
 
@@ -480,18 +478,18 @@ pd_link(struct buf *out, bool *first, const struct buf *url, const char *text)
 }
 
 static int
-pd_links(struct buf *out, const struct sink_alert *a)
+pd_links(struct buf *out, const struct alert_view *a)
 {
 	struct buf url;
 	bool first = true;
 	int r = 0;
 
 	buf_init(&url, PD_MAX_PARAMS);
-	if (sink_console_event_url(&url, a->region, a->event_id) == 0)
+	if (alert_console_event_url(&url, a->region, a->event_id) == 0)
 		r = pd_link(out, &first, &url, "CloudTrail event");
 	buf_reset(&url);
 	if (r == 0 &&
-	    sink_console_secret_url(&url, a->region, a->secret_id) == 0)
+	    alert_console_secret_url(&url, a->region, a->secret_id) == 0)
 		r = pd_link(out, &first, &url, "Secret in Secrets Manager");
 	buf_done(&url);
 	if (r == 0 && !first)
@@ -500,7 +498,7 @@ pd_links(struct buf *out, const struct sink_alert *a)
 }
 
 static int
-pd_trigger(struct buf *out, const struct sink_alert *a, const struct pd_opts *o)
+pd_trigger(struct buf *out, const struct alert_view *a, const struct pd_opts *o)
 {
 	struct buf t;
 	bool first = false;
@@ -531,10 +529,9 @@ pd_trigger(struct buf *out, const struct sink_alert *a, const struct pd_opts *o)
 	r = r < 0 ? r : buf_puts(out, ",\"client\":\"smtrail\"");
 	if (r == 0 && o->client_url != NULL) {
 		r = buf_puts(out, ",\"client_url\":");
-		r = r < 0
-		    ? r
-		    : sink_json_text(out, o->client_url, strlen(o->client_url),
-			  PD_MAX_DETAIL, SINK_TEXT_ONELINE);
+		r = r < 0 ? r
+			  : text_json(out, o->client_url, strlen(o->client_url),
+				PD_MAX_DETAIL, TEXT_ONELINE);
 	}
 	buf_done(&t);
 	return r;
@@ -544,14 +541,14 @@ int
 pd_payload(const char *alert_json, size_t len, const struct pd_opts *o,
     struct buf *out, struct diag *reterr)
 {
-	struct sink_alert a;
+	struct alert_view a;
 	struct buf key;
 	size_t start = out->len;
 	int r;
 
 	if (o == NULL || o->routing_key == NULL || *o->routing_key == '\0')
 		return -EINVAL;
-	r = sink_alert_parse(alert_json, len, &a, reterr);
+	r = alert_parse(alert_json, len, &a, reterr);
 	if (r < 0)
 		return r;
 	buf_init(&key, PD_MAX_DEDUP_KEY);
@@ -567,7 +564,7 @@ pd_payload(const char *alert_json, size_t len, const struct pd_opts *o,
 		r = pd_trigger(out, &a, o);
 	r = r < 0 ? r : buf_putc(out, '}');
 	buf_done(&key);
-	sink_alert_done(&a);
+	alert_view_done(&a);
 	if (r < 0) {
 		if (out->data != NULL)
 			explicit_bzero(out->data + start, out->len - start);
@@ -577,3 +574,45 @@ pd_payload(const char *alert_json, size_t len, const struct pd_opts *o,
 	}
 	return r;
 }
+
+/* ---- the kind ---------------------------------------------------------- */
+
+enum pd_opt { PD_URL, PD_ROUTING_KEY };
+
+static const struct sink_opt pd_kind_opts[] = {
+    [PD_URL] = {.key = "url",
+	.form = SINK_OPT_URL,
+	.no_file = true,
+	.def = "https://events.pagerduty.com/v2/enqueue"},
+    [PD_ROUTING_KEY] = {.key = "routing_key",
+	.form = SINK_OPT_SECRET,
+	.required = true},
+};
+
+static int
+pd_render(const char *const *v, const char *alert_json, size_t len,
+    struct sink_request *out, struct diag *reterr)
+{
+	const struct pd_opts o = {.routing_key = v[PD_ROUTING_KEY]};
+
+	buf_init(&out->body, PD_MAX_PAYLOAD);
+	return pd_payload(alert_json, len, &o, &out->body, reterr);
+}
+
+/* The Events API's "errors", else the body as it is. */
+static int
+pd_reply(const char *body, size_t len, struct buf *out)
+{
+	if (pd_reply_errors(body, len, out) == 0)
+		return 0;
+	return buf_append(out, body, len);
+}
+
+const struct sink_kind pd_kind = {
+    .name = "pagerduty",
+    .opts = pd_kind_opts,
+    .n_opts = ARRAY_SIZE(pd_kind_opts),
+    .network = true,
+    .render = pd_render,
+    .reply = pd_reply,
+};

@@ -1,6 +1,6 @@
 /*
- * slack.c: see slack.h. Each text is composed in a scratch buffer (already
- * escaped and cut: what Slack will count) and then written as one JSON
+ * sink_slack.c: see sink_slack.h. Each text is composed in a scratch buffer
+ * (already escaped and cut: what Slack will count) and then written as one JSON
  * string, so a limit is checked where the text is made.
  */
 #include <assert.h>
@@ -11,12 +11,15 @@
 
 #include <json-c/json.h>
 
+#include "alert.h"
 #include "buf.h"
+#include "clock.h"
 #include "diag.h"
-#include "sink.h"
-#include "slack.h"
+#include "sink_kind.h"
+#include "sink_slack.h"
+#include "text.h"
 
-#define SLACK_MRKDWN SINK_TEXT_MRKDWN
+#define SLACK_MRKDWN TEXT_MRKDWN
 /* Longest eventID kept in the grouped list; real ones are 36. */
 #define SLACK_MAX_EVENT_ID 100
 
@@ -33,7 +36,7 @@ slack_add(struct slack_msg *m, int r, const char *s, size_t max, unsigned flags)
 {
 	if (r != 0 || s == NULL)
 		return r;
-	return sink_text_append(&m->t, s, strlen(s), max, flags);
+	return text_append(&m->t, s, strlen(s), max, flags);
 }
 
 static const char *
@@ -105,7 +108,7 @@ slack_text_block(struct slack_msg *m, const char *type)
 }
 
 static int
-slack_header(struct slack_msg *m, const struct sink_alert *a)
+slack_header(struct slack_msg *m, const struct alert_view *a)
 {
 	int r = 0;
 
@@ -122,7 +125,7 @@ slack_header(struct slack_msg *m, const struct sink_alert *a)
 		    0);
 		r = slack_add(m, r, ": ", SLACK_MAX_HEADER, 0);
 	}
-	r = slack_add(m, r, a->title, SLACK_MAX_HEADER, SINK_TEXT_ONELINE);
+	r = slack_add(m, r, a->title, SLACK_MAX_HEADER, TEXT_ONELINE);
 	if (r < 0)
 		return r;
 	r = slack_block(m, "header");
@@ -132,7 +135,7 @@ slack_header(struct slack_msg *m, const struct sink_alert *a)
 }
 
 static int
-slack_summary(struct slack_msg *m, const struct sink_alert *a,
+slack_summary(struct slack_msg *m, const struct alert_view *a,
     const struct slack_opts *o)
 {
 	int r = 0;
@@ -151,7 +154,7 @@ slack_summary(struct slack_msg *m, const struct sink_alert *a,
 }
 
 static int
-slack_events(struct slack_msg *m, const struct sink_alert *a)
+slack_events(struct slack_msg *m, const struct alert_view *a)
 {
 	char num[32];
 	size_t n = a->events != NULL ? json_object_array_length(a->events) : 0;
@@ -177,7 +180,7 @@ slack_events(struct slack_msg *m, const struct sink_alert *a)
 		if (lim > SLACK_MAX_EVENTS_TEXT)
 			lim = SLACK_MAX_EVENTS_TEXT;
 		if (r == 0)
-			r = sink_text_append(&m->t, id, strlen(id), lim,
+			r = text_append(&m->t, id, strlen(id), lim,
 			    SLACK_MRKDWN);
 		if (r == 1 && lim < SLACK_MAX_EVENTS_TEXT)
 			r = 0; /* only this id was cut */
@@ -192,7 +195,7 @@ slack_events(struct slack_msg *m, const struct sink_alert *a)
 }
 
 static int
-slack_suppressed(struct slack_msg *m, const struct sink_alert *a)
+slack_suppressed(struct slack_msg *m, const struct alert_view *a)
 {
 	char num[48];
 	int r = 0;
@@ -205,7 +208,7 @@ slack_suppressed(struct slack_msg *m, const struct sink_alert *a)
 	if (a->suppressed_since != NULL) {
 		r = slack_add(m, r, " since ", SLACK_MAX_CONTEXT_TEXT, 0);
 		r = slack_add(m, r, a->suppressed_since, SLACK_MAX_CONTEXT_TEXT,
-		    SLACK_MRKDWN | SINK_TEXT_ONELINE);
+		    SLACK_MRKDWN | TEXT_ONELINE);
 	} else {
 		r = slack_add(m, r, " suppressed", SLACK_MAX_CONTEXT_TEXT, 0);
 	}
@@ -242,7 +245,7 @@ slack_field(struct slack_msg *m, unsigned *n, const char *label,
 }
 
 static int
-slack_fields(struct slack_msg *m, const struct sink_alert *a)
+slack_fields(struct slack_msg *m, const struct alert_view *a)
 {
 	unsigned n = 0;
 	int r;
@@ -278,7 +281,7 @@ slack_link(struct slack_msg *m, const char *sep, const struct buf *url,
 	r = slack_add(m, r, sep, SLACK_MAX_LINKS_TEXT, 0);
 	r = slack_add(m, r, "<", SLACK_MAX_LINKS_TEXT, 0);
 	if (r == 0)
-		r = sink_text_append(&m->t, url->data, url->len,
+		r = text_append(&m->t, url->data, url->len,
 		    SLACK_MAX_LINKS_TEXT, SLACK_MRKDWN);
 	r = slack_add(m, r, "|", SLACK_MAX_LINKS_TEXT, 0);
 	r = slack_add(m, r, text, SLACK_MAX_LINKS_TEXT, 0);
@@ -291,17 +294,18 @@ slack_link(struct slack_msg *m, const char *sep, const struct buf *url,
 }
 
 static int
-slack_links(struct slack_msg *m, const struct sink_alert *a)
+slack_links(struct slack_msg *m, const struct alert_view *a)
 {
 	struct buf url;
 	int r = 0;
 
 	buf_init(&url, SLACK_MAX_LINKS_TEXT);
-	if (sink_console_event_url(&url, a->region, a->event_id) == 0)
+	if (alert_console_event_url(&url, a->region, a->event_id) == 0)
 		r = slack_link(m, "", &url, "CloudTrail event");
 	if (r >= 0) {
 		buf_reset(&url);
-		if (sink_console_secret_url(&url, a->region, a->secret_id) == 0)
+		if (alert_console_secret_url(&url, a->region, a->secret_id) ==
+		    0)
 			r = slack_link(m, m->t.len > 0 ? "  |  " : "", &url,
 			    "Secret in Secrets Manager");
 	}
@@ -314,7 +318,7 @@ slack_links(struct slack_msg *m, const struct sink_alert *a)
 }
 
 static int
-slack_context(struct slack_msg *m, const struct sink_alert *a)
+slack_context(struct slack_msg *m, const struct alert_view *a)
 {
 	int r = 0;
 
@@ -322,13 +326,13 @@ slack_context(struct slack_msg *m, const struct sink_alert *a)
 	r = r < 0 ? r : buf_puts(m->out, "\"elements\":[");
 	r = slack_add(m, r, "Rule: ", SLACK_MAX_CONTEXT_TEXT, 0);
 	r = slack_add(m, r, a->rule, SLACK_MAX_CONTEXT_TEXT,
-	    SLACK_MRKDWN | SINK_TEXT_ONELINE);
+	    SLACK_MRKDWN | TEXT_ONELINE);
 	r = r < 0 ? r : slack_text_obj(m, "mrkdwn");
 	if (r == 0 && a->event_id != NULL) {
 		r = buf_putc(m->out, ',');
 		r = slack_add(m, r, "Event: ", SLACK_MAX_CONTEXT_TEXT, 0);
 		r = slack_add(m, r, a->event_id, SLACK_MAX_CONTEXT_TEXT,
-		    SLACK_MRKDWN | SINK_TEXT_ONELINE);
+		    SLACK_MRKDWN | TEXT_ONELINE);
 		r = r < 0 ? r : slack_text_obj(m, "mrkdwn");
 	}
 	return r < 0 ? r : buf_puts(m->out, "]}");
@@ -336,7 +340,7 @@ slack_context(struct slack_msg *m, const struct sink_alert *a)
 
 /* The top-level "text": what a notification shows. */
 static int
-slack_fallback(struct slack_msg *m, const struct sink_alert *a,
+slack_fallback(struct slack_msg *m, const struct alert_view *a,
     const struct slack_opts *o)
 {
 	char num[32];
@@ -356,7 +360,7 @@ slack_fallback(struct slack_msg *m, const struct sink_alert *a,
 		r = slack_add(m, r, ": ", SLACK_MAX_FALLBACK, 0);
 	}
 	r = slack_add(m, r, a->title, SLACK_MAX_FALLBACK,
-	    SLACK_MRKDWN | SINK_TEXT_ONELINE);
+	    SLACK_MRKDWN | TEXT_ONELINE);
 	if (a->count > 0) {
 		(void)snprintf(num, sizeof(num), " (%" PRIu64 " events)",
 		    a->count);
@@ -365,7 +369,7 @@ slack_fallback(struct slack_msg *m, const struct sink_alert *a,
 	if (a->summary != NULL) {
 		r = slack_add(m, r, ": ", SLACK_MAX_FALLBACK, 0);
 		r = slack_add(m, r, a->summary, SLACK_MAX_FALLBACK,
-		    SLACK_MRKDWN | SINK_TEXT_ONELINE);
+		    SLACK_MRKDWN | TEXT_ONELINE);
 	}
 	if (r < 0)
 		return r;
@@ -384,8 +388,8 @@ slack_opt(struct buf *out, const char *name, const char *value)
 		return 0;
 	r = buf_printf(out, "\"%s\":", name);
 	r = r < 0 ? r
-		  : sink_json_text(out, value, strlen(value),
-			SINK_MAX_SLACK_OPTION, SINK_TEXT_ONELINE);
+		  : text_json(out, value, strlen(value), SLACK_MAX_OPTION,
+			TEXT_ONELINE);
 	return r < 0 ? r : buf_putc(out, ',');
 }
 
@@ -395,7 +399,7 @@ slack_payload(const char *alert_json, size_t len, const struct slack_opts *o,
 {
 	static const struct slack_opts none;
 	const char *opts[4];
-	struct sink_alert a;
+	struct alert_view a;
 	struct slack_msg m;
 	size_t start = out->len;
 	size_t i;
@@ -408,9 +412,9 @@ slack_payload(const char *alert_json, size_t len, const struct slack_opts *o,
 	opts[2] = o->icon_emoji;
 	opts[3] = o->mention;
 	for (i = 0; i < ARRAY_SIZE(opts); i++)
-		if (opts[i] != NULL && strlen(opts[i]) > SINK_MAX_SLACK_OPTION)
+		if (opts[i] != NULL && strlen(opts[i]) > SLACK_MAX_OPTION)
 			return -EINVAL;
-	r = sink_alert_parse(alert_json, len, &a, reterr);
+	r = alert_parse(alert_json, len, &a, reterr);
 	if (r < 0)
 		return r;
 	memset(&m, 0, sizeof(m));
@@ -439,7 +443,7 @@ slack_payload(const char *alert_json, size_t len, const struct slack_opts *o,
 	r = r < 0 ? r : buf_puts(out, "]}");
 	assert(r < 0 || m.block_text <= SLACK_MAX_BLOCK_TEXT);
 	buf_done(&m.t);
-	sink_alert_done(&a);
+	alert_view_done(&a);
 	if (r < 0) {
 		out->len = start;
 		if (out->data != NULL)
@@ -447,3 +451,71 @@ slack_payload(const char *alert_json, size_t len, const struct slack_opts *o,
 	}
 	return r;
 }
+
+/* ---- the kind ---------------------------------------------------------- */
+
+enum slack_opt {
+	SLACK_URL,
+	SLACK_CHANNEL,
+	SLACK_USERNAME,
+	SLACK_ICON_EMOJI,
+	SLACK_MENTION
+};
+
+static const struct sink_opt slack_kind_opts[] = {
+    [SLACK_URL] = {.key = "url", .form = SINK_OPT_URL, .required = true},
+    [SLACK_CHANNEL] = {.key = "channel", .form = SINK_OPT_TEXT},
+    [SLACK_USERNAME] = {.key = "username", .form = SINK_OPT_TEXT},
+    [SLACK_ICON_EMOJI] = {.key = "icon_emoji", .form = SINK_OPT_TEXT},
+    [SLACK_MENTION] = {.key = "mention", .form = SINK_OPT_TEXT},
+};
+
+static int
+slack_check(const char *const *v, size_t *ret_opt, struct diag *reterr)
+{
+	size_t i;
+
+	for (i = SLACK_CHANNEL; i <= SLACK_MENTION; i++) {
+		if (v[i] == NULL || strlen(v[i]) <= SLACK_MAX_OPTION)
+			continue;
+		*ret_opt = i;
+		return diag_set(reterr, -EINVAL, NULL, 0, 0,
+		    "'%s' is longer than %u bytes", slack_kind_opts[i].key,
+		    SLACK_MAX_OPTION);
+	}
+	return 0;
+}
+
+static int
+slack_render(const char *const *v, const char *alert_json, size_t len,
+    struct sink_request *out, struct diag *reterr)
+{
+	const struct slack_opts o = {.channel = v[SLACK_CHANNEL],
+	    .username = v[SLACK_USERNAME],
+	    .icon_emoji = v[SLACK_ICON_EMOJI],
+	    .mention = v[SLACK_MENTION]};
+
+	buf_init(&out->body, SLACK_MAX_PAYLOAD);
+	return slack_payload(alert_json, len, &o, &out->body, reterr);
+}
+
+/* Slack answers in a word: invalid_payload, no_service... */
+static int
+slack_reply(const char *body, size_t len, struct buf *out)
+{
+	return buf_append(out, body, len);
+}
+
+const struct sink_kind slack_kind = {
+    .name = "slack",
+    .opts = slack_kind_opts,
+    .n_opts = ARRAY_SIZE(slack_kind_opts),
+    .network = true,
+    .rate_count = 1, /* Slack's limit for an incoming webhook: 1/s */
+    .rate_period_us = US_PER_S,
+    .retry_after = true,
+    .pause_on_429 = true,
+    .check = slack_check,
+    .render = slack_render,
+    .reply = slack_reply,
+};

@@ -1,11 +1,17 @@
 /*
- * slack.h: an alert as a Slack incoming-webhook message (Block Kit).
+ * sink_slack.h: the slack kind (sink_kind.h): an alert as a Slack
+ * incoming-webhook message (Block Kit), POSTed to the hook's url (a
+ * secret: its path is the credential). Options channel, username,
+ * icon_emoji and mention (each at most SLACK_MAX_OPTION bytes, else the
+ * destination is refused); at most one message a second unless `rate` says
+ * otherwise (Slack's limit for incoming webhooks); a 429 with Retry-After
+ * pauses the destination; a refusal's detail is Slack's one-word reply.
  *
  * slack_payload() is pure: it parses the alert's JSON text (as the spool
- * holds it; see sink_alert in sink.h for the members it reads) and appends
- * the message to out, or leaves out as it was and returns -EBADMSG (with
- * reterr) for an alert it cannot render, -EINVAL for an option over
- * SINK_MAX_SLACK_OPTION, -E2BIG when out's ceiling is too small (the
+ * holds it; see struct alert_view in alert.h for the members it reads) and
+ * appends the message to out, or leaves out as it was and returns -EBADMSG
+ * (with reterr) for an alert it cannot render, -EINVAL for an option over
+ * SLACK_MAX_OPTION, -E2BIG when out's ceiling is too small (the
  * message never exceeds SLACK_MAX_PAYLOAD), -ENOMEM.
  *
  * The message, in order:
@@ -37,8 +43,8 @@
  * or status: to page only on critical alerts, route only those to a
  * destination with a mention (smtrail.yaml(5), "route").
  */
-#ifndef SMTRAIL_SLACK_H
-#define SMTRAIL_SLACK_H
+#ifndef SMTRAIL_SINK_SLACK_H
+#define SMTRAIL_SINK_SLACK_H
 
 #include <stddef.h>
 
@@ -63,6 +69,8 @@ struct diag;
 #define SLACK_MAX_BLOCK_TEXT 12000
 /* The JSON of a message: block text plus escapes, with room to spare. */
 #define SLACK_MAX_PAYLOAD (256u << 10)
+/* Options longer than this are refused (a mistake, not a name). */
+#define SLACK_MAX_OPTION 256u
 
 struct slack_opts {
 	const char *channel; /* NULL: the webhook's own */

@@ -1,12 +1,16 @@
 /*
- * pd.h: an alert as a PagerDuty Events API v2 event.
+ * sink_pd.h: the pagerduty kind (sink_kind.h): an alert as a PagerDuty
+ * Events API v2 event, POSTed to url (default: PagerDuty's endpoint) with
+ * the routing_key (a secret, required). PagerDuty sends no Retry-After:
+ * a 429 is left to the caller's backoff. A refusal's detail is the reply's
+ * "errors" (pd_reply_errors()), else its body.
  *
  * pd_payload() is pure: it parses the alert's JSON text (as the spool holds
- * it; see sink_alert in sink.h) and appends the event to out, or leaves out
- * as it was and returns -EBADMSG (with reterr, which never holds the key)
- * for an alert it cannot render, -EINVAL without a routing key, -E2BIG when
- * out's ceiling is too small (an event never exceeds PD_MAX_PAYLOAD),
- * -ENOMEM.
+ * it; see struct alert_view in alert.h) and appends the event to out, or
+ * leaves out as it was and returns -EBADMSG (with reterr, which never holds
+ * the key) for an alert it cannot render, -EINVAL without a routing key,
+ * -E2BIG when out's ceiling is too small (an event never exceeds
+ * PD_MAX_PAYLOAD), -ENOMEM.
  *
  * A firing alert is a trigger:
  *   {"routing_key", "event_action": "trigger", "dedup_key",
@@ -34,11 +38,11 @@
  * The dedup_key is "<rule id>:<group>" (the alert's "group"; its eventID
  * when it has none), so a resolve finds its trigger and a repeat joins the
  * open incident. When that is over PD_MAX_DEDUP_KEY bytes, or not clean
- * text (sink_text_clean()), it is "<rule id, cut>:<sha256 hex of the
+ * text (text_clean()), it is "<rule id, cut>:<sha256 hex of the
  * whole>", still unique and stable.
  */
-#ifndef SMTRAIL_PD_H
-#define SMTRAIL_PD_H
+#ifndef SMTRAIL_SINK_PD_H
+#define SMTRAIL_SINK_PD_H
 
 #include <stddef.h>
 
@@ -47,7 +51,6 @@
 struct buf;
 struct diag;
 
-#define PD_DEFAULT_URL "https://events.pagerduty.com/v2/enqueue"
 /* PagerDuty's limits. */
 #define PD_MAX_SUMMARY 1024
 #define PD_MAX_DEDUP_KEY 255
