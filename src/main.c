@@ -33,6 +33,7 @@
 #include "log.h"
 #include "rules.h"
 #include "sink.h"
+#include "sink_kind.h"
 #include "trail.h"
 
 #define EXIT_FILE_ERROR 1
@@ -281,8 +282,7 @@ cli_delivered(const char *dest, const struct sink_outcome *o, void *arg)
 
 	if (ok && !arg_verbose_delivery)
 		return;
-	printf("%s (%s): %s%s%s%s\n", dest,
-	    cd != NULL ? cfg_dest_type_str(cd->type) : "?",
+	printf("%s (%s): %s%s%s%s\n", dest, cd != NULL ? cd->kind->name : "?",
 	    ok ? "delivered" : "failed", o->detail[0] ? " (" : "", o->detail,
 	    o->detail[0] ? ")" : "");
 }
