@@ -1,7 +1,7 @@
 /*
  * bench/scan.c: the in-process ("warm") half of the benchmark.
  *
- *   scan -m MODE [-r N] [-c CHUNK] [-l IDS_OUT] FILE.json.gz
+ *   scan -m MODE [-r N] [-c CHUNK] [-l IDS_OUT] [-k A,B] FILE.json.gz
  *
  * Reads FILE into memory once, then runs MODE over it N times (after one
  * untimed warm-up run), every buffer reused, and prints one line:
@@ -20,12 +20,17 @@
  *   trail         trail_feed/trail_finish, the scanner as smtrail runs it,
  *                 with the fastest kernel the CPU has
  *   trail-scalar  the same with the portable byte-at-a-time kernel
- *   trail-avx2    the same with the AVX2 kernel (no AVX-512 prefilter)
  *   zlib          zlib inflate alone into a reused 128 KiB window
  *   isal          ISA-L inflate alone, the same way (when built with it)
  *   pair          zlib alone, isa-l alone and trail in turn, N times: the
  *                 medians of each and of the per-turn ratios (one line,
  *                 zlib= isal= trail= ratio_zlib= ratio_isal=)
+ *   kpair         two scanners, with kernels A and B (-k, names as
+ *                 trail_kernel_str() gives them), in turn, N times, the
+ *                 order alternating: the medians of each, of the per-turn
+ *                 ratios of throughput (A over B, wall and CPU time) and
+ *                 their least and greatest (one line, a= b= ratio= ...).
+ *                 FILE may be plain JSON too.
  *   jsonc         zlib-inflate the whole document into one buffer, parse
  *                 it with json-c, walk Records for Secrets Manager events
  *                 (the obvious way; RSS shows what it costs)
@@ -325,11 +330,110 @@ run_pair(struct trail *t, z_stream *zs, struct inflate_state *is,
 }
 #endif
 
+static enum trail_kernel
+kernel_named(const char *name, size_t len)
+{
+	enum trail_kernel k;
+
+	for (k = TRAIL_KERNEL_SCALAR; k < TRAIL_KERNEL_COUNT; k++)
+		if (strlen(trail_kernel_str(k)) == len &&
+		    strncmp(trail_kernel_str(k), name, len) == 0)
+			return k;
+	die("unknown kernel (-k A,B)");
+	return TRAIL_KERNEL_AUTO;
+}
+
+/*
+ * Kernels A and B in turn, n times after a warm-up, A first on even turns:
+ * what run_pair() does for the inflaters, for two kernels. Each turn's
+ * ratio is B's time over A's (above 1: A is faster), by the wall clock and
+ * by this process's CPU time (which the other core's load moves less).
+ */
+static void
+run_kpair(const char *spec, const unsigned char *file, size_t len, size_t chunk,
+    unsigned n)
+{
+	const char *comma = strchr(spec, ',');
+	struct trail *t[2];
+	struct run rn[2];
+	struct rusage ru;
+	double *v[6]; /* wall a, b, cpu a, b, ratio wall, ratio cpu */
+	double lo[2];
+	double hi[2];
+	double s[2];
+	double c[2];
+	unsigned i;
+	unsigned j;
+
+	if (comma == NULL)
+		die("-k A,B: two kernels");
+	for (j = 0; j < 2; j++) {
+		enum trail_kernel k = j == 0
+		    ? kernel_named(spec, (size_t)(comma - spec))
+		    : kernel_named(comma + 1, strlen(comma + 1));
+
+		if (trail_new(&t[j]) < 0)
+			die("trail_new");
+		if (trail_set_kernel(t[j], k) < 0)
+			die("kernel not on this CPU");
+	}
+	for (j = 0; j < 6; j++) {
+		v[j] = calloc(n, sizeof(double));
+		if (v[j] == NULL)
+			die("out of memory");
+	}
+	memset(rn, 0, sizeof(rn));
+	for (i = 0; i <= n; i++) {
+		for (j = 0; j < 2; j++) {
+			unsigned w = (i + j) % 2;
+			double start = now(CLOCK_MONOTONIC);
+			double start_cpu = now(CLOCK_PROCESS_CPUTIME_ID);
+
+			run_trail(t[w], file, len, chunk, &rn[w]);
+			s[w] = now(CLOCK_MONOTONIC) - start;
+			c[w] = now(CLOCK_PROCESS_CPUTIME_ID) - start_cpu;
+		}
+		if (i == 0)
+			continue; /* warm-up */
+		v[0][i - 1] = s[0];
+		v[1][i - 1] = s[1];
+		v[2][i - 1] = c[0];
+		v[3][i - 1] = c[1];
+		v[4][i - 1] = s[1] / s[0];
+		v[5][i - 1] = c[1] / c[0];
+	}
+	if (rn[0].json != rn[1].json || rn[0].records != rn[1].records ||
+	    rn[0].matched != rn[1].matched)
+		die("the two kernels disagree");
+	for (j = 0; j < 2; j++) {
+		qsort(v[4 + j], n, sizeof(double), cmp_double);
+		lo[j] = v[4 + j][0];
+		hi[j] = v[4 + j][n - 1];
+	}
+	(void)getrusage(RUSAGE_SELF, &ru);
+	printf("mode=kpair inflater=%s a=%s b=%s json_bytes=%" PRIu64
+	       " records=%" PRIu64 " matched=%" PRIu64
+	       " secs_a=%.6f secs_b=%.6f cpu_a=%.6f cpu_b=%.6f"
+	       " ratio=%.4f ratio_min=%.4f ratio_max=%.4f"
+	       " ratio_cpu=%.4f ratio_cpu_min=%.4f ratio_cpu_max=%.4f"
+	       " maxrss_kb=%ld\n",
+	    trail_inflater(), trail_kernel_str(trail_kernel(t[0])),
+	    trail_kernel_str(trail_kernel(t[1])), rn[0].json, rn[0].records,
+	    rn[0].matched, median(v[0], n), median(v[1], n), median(v[2], n),
+	    median(v[3], n), median(v[4], n), lo[0], hi[0], median(v[5], n),
+	    lo[1], hi[1], ru.ru_maxrss);
+	for (j = 0; j < 6; j++)
+		free(v[j]);
+	trail_free(t[0]);
+	trail_free(t[1]);
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *mode = "trail";
 	const char *ids_path = NULL;
+	const char *kpair = NULL;
 	const char *kernel = "-";
 	unsigned rounds = 5;
 	size_t chunk = 256u << 10;
@@ -349,7 +453,7 @@ main(int argc, char **argv)
 	static struct inflate_state is;
 #endif
 
-	while ((opt = getopt(argc, argv, "m:r:c:l:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:r:c:l:k:")) != -1) {
 		switch (opt) {
 		case 'm':
 			mode = optarg;
@@ -363,13 +467,17 @@ main(int argc, char **argv)
 		case 'l':
 			ids_path = optarg;
 			break;
+		case 'k':
+			kpair = optarg;
+			break;
 		default:
 			die("usage: scan -m MODE [-r N] [-c CHUNK] [-l IDS] "
-			    "FILE");
+			    "[-k A,B] FILE");
 		}
 	}
 	if (optind != argc - 1 || rounds == 0 || chunk == 0)
-		die("usage: scan -m MODE [-r N] [-c CHUNK] [-l IDS] FILE");
+		die("usage: scan -m MODE [-r N] [-c CHUNK] [-l IDS] [-k A,B] "
+		    "FILE");
 	fd = open(argv[optind], O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &sb) < 0)
 		die("cannot open the file");
@@ -395,10 +503,18 @@ main(int argc, char **argv)
 		if (strcmp(mode, "trail-scalar") == 0 &&
 		    trail_set_kernel(t, TRAIL_KERNEL_SCALAR) < 0)
 			die("no scalar kernel");
-		if (strcmp(mode, "trail-avx2") == 0 &&
-		    trail_set_kernel(t, TRAIL_KERNEL_AVX2) < 0)
-			die("no AVX2 kernel on this CPU");
 		kernel = trail_kernel_str(trail_kernel(t));
+	}
+	if (strcmp(mode, "kpair") == 0) {
+		if (kpair == NULL)
+			die("-m kpair needs -k A,B");
+		run_kpair(kpair, file, (size_t)sb.st_size, chunk, rounds);
+		(void)inflateEnd(&zs);
+		free(secs);
+		free(cpu);
+		free(bench_win);
+		free(file);
+		return 0;
 	}
 #ifdef BENCH_ISAL
 	if (strcmp(mode, "pair") == 0) {
