@@ -20,6 +20,7 @@
  *   trail         trail_feed/trail_finish, the scanner as smtrail runs it,
  *                 with the fastest kernel the CPU has
  *   trail-scalar  the same with the portable byte-at-a-time kernel
+ *   trail-avx2    the same with the AVX2 kernel (no AVX-512 prefilter)
  *   zlib          zlib inflate alone into a reused 128 KiB window
  *   isal          ISA-L inflate alone, the same way (when built with it)
  *   pair          zlib alone, isa-l alone and trail in turn, N times: the
@@ -503,6 +504,9 @@ main(int argc, char **argv)
 		if (strcmp(mode, "trail-scalar") == 0 &&
 		    trail_set_kernel(t, TRAIL_KERNEL_SCALAR) < 0)
 			die("no scalar kernel");
+		if (strcmp(mode, "trail-avx2") == 0 &&
+		    trail_set_kernel(t, TRAIL_KERNEL_AVX2) < 0)
+			die("no AVX2 kernel on this CPU");
 		kernel = trail_kernel_str(trail_kernel(t));
 	}
 	if (strcmp(mode, "kpair") == 0) {

@@ -16,10 +16,10 @@
  *     where almost all the bytes are, so it is the hot loop.
  *
  * The skipping and the prefilter have kernels (trail_kernel.h), listed in
- * trail_kernels[] and picked at run time: portable C (trail_scalar.c) and
- * AVX2, 64 bytes at a time (trail_avx2.c); they give the same results,
- * errors included, byte for byte. What they share with this file is in
- * trail_base.h.
+ * trail_kernels[] and picked at run time: portable C (trail_scalar.c), AVX2
+ * 64 bytes at a time (trail_avx2.c), and with AVX-512BW a faster prefilter
+ * (trail_avx512.c); they give the same results, errors included, byte for
+ * byte. What they share with this file is in trail_base.h.
  *
  * A record is one object element of Records. When it lies inside the chunk
  * being scanned it is handed on in place; when it straddles chunks (or
@@ -73,6 +73,7 @@
 static const struct trail_kernel_ops *const trail_kernels[] = {
     [TRAIL_KERNEL_SCALAR] = &trail_scalar_kernel,
     [TRAIL_KERNEL_AVX2] = &trail_avx2_kernel,
+    [TRAIL_KERNEL_AVX512] = &trail_avx512_kernel,
 };
 _Static_assert(ARRAY_SIZE(trail_kernels) == TRAIL_KERNEL_COUNT,
     "a kernel missing from trail_kernels[]");

@@ -108,9 +108,9 @@ const char *trail_inflater(void);
 /*
  * The kernels that skip the bytes inside records (strings, escapes, nested
  * brackets) and prefilter a record's text: portable C (SCALAR); AVX2, 64
- * bytes at a time (AVX2, x86-64 with AVX2 and PCLMUL). The CPU is asked at
- * run time. Every kernel gives the same results, errors and diags, byte for
- * byte; only the speed differs.
+ * bytes at a time (AVX2, x86-64 with AVX2 and PCLMUL); AVX2 with an AVX-512BW
+ * prefilter (AVX512). The CPU is asked at run time. Every kernel gives the
+ * same results, errors and diags, byte for byte; only the speed differs.
  * trail_new picks the best (TRAIL_KERNEL_AUTO); forcing one is for the
  * tests and the benchmark. -ENOTSUP: this CPU or build lacks it.
  */
@@ -118,6 +118,7 @@ enum trail_kernel {
 	TRAIL_KERNEL_AUTO,
 	TRAIL_KERNEL_SCALAR,
 	TRAIL_KERNEL_AVX2,
+	TRAIL_KERNEL_AVX512,
 	TRAIL_KERNEL_COUNT,
 };
 

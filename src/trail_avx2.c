@@ -20,7 +20,7 @@
  * third in the block loop, the rest in the loop over brackets, and there in
  * the exits the branch predictor cannot guess (0 to 4 brackets per block);
  * flattening the brackets of several blocks first, or looking runs of them
- * up in a table, measured slower, and AVX-512 saved 5 % of the kernel.
+ * up in a table, measured slower.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -100,7 +100,7 @@ trail_avx2_nest_state(uint64_t in_str, uint64_t carry)
 	return carry != 0 ? TRAIL_S_NEST_ESC : TRAIL_S_NEST_STR;
 }
 
-TRAIL_AVX2 static int
+TRAIL_AVX2 int
 trail_avx2_skip(struct trail *t, const unsigned char *p, size_t *ip, size_t end)
 {
 	const __m256i v_quote = _mm256_set1_epi8('"');
@@ -229,9 +229,7 @@ trail_avx2_skip(struct trail *t, const unsigned char *p, size_t *ip, size_t end)
  * 32 positions at a time: a backslash, or the name's first byte with its
  * last one 27 bytes on (Mula's SIMD substring search); each hit is then
  * checked in full. Positions are looked at more than once near the end;
- * that does not change an "is there any" answer. An AVX-512BW version, 64
- * positions a turn, made the scan of bench/'s gzipped 100 MB file 3 %
- * faster, under the 5 % a kernel must pay (bench/NOTES.md); it was dropped.
+ * that does not change an "is there any" answer.
  */
 TRAIL_AVX2 static uint32_t
 trail_avx2_hits(const char *p, size_t k, bool name)
@@ -254,7 +252,7 @@ trail_avx2_hits(const char *p, size_t k, bool name)
 	return (uint32_t)_mm256_movemask_epi8(m);
 }
 
-TRAIL_AVX2 static bool
+TRAIL_AVX2 bool
 trail_avx2_candidate(const char *p, size_t len)
 {
 	const size_t span = 32 + TRAIL_SOURCE_LEN - 1;

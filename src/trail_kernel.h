@@ -5,15 +5,13 @@
  * skip the bytes inside a container below the structural levels (strings,
  * escapes, nested brackets) and prefilter a record's text. Each is one
  * const struct trail_kernel_ops in its own file (trail_scalar.c,
- * trail_avx2.c); trail.c lists them in one table, by enum trail_kernel,
- * and picks one at run time. Every kernel gives the same results, errors
- * and diags, byte for byte (tests/test_trail_equiv.c): the SIMD one hands
- * anything unusual to the scalar kernel's functions, below.
- * A kernel stays only while it pays for itself: at least 5 % over the next
- * simpler one on bench/'s 100 MB gzipped file (bench/NOTES.md).
+ * trail_avx2.c, trail_avx512.c); trail.c lists them in one table, by enum
+ * trail_kernel, and picks one at run time. Every kernel gives the same
+ * results, errors and diags, byte for byte (tests/test_trail_equiv.c): the
+ * SIMD ones hand anything unusual to the scalar kernel's functions, below.
  *
- * A SIMD kernel compiles on any target: its functions carry target
- * attributes (no per-file flags), and away from x86-64 its file is only a
+ * The SIMD kernels compile on any target: their functions carry target
+ * attributes (no per-file flags), and away from x86-64 each file is only a
  * kernel that supported() always refuses.
  */
 #ifndef SMTRAIL_TRAIL_KERNEL_H
@@ -50,15 +48,21 @@ struct trail_kernel_ops {
 
 extern const struct trail_kernel_ops trail_scalar_kernel;
 extern const struct trail_kernel_ops trail_avx2_kernel;
+extern const struct trail_kernel_ops trail_avx512_kernel;
 
 /* The scalar kernel's skip() and candidate(), for the others to fall to. */
 int trail_scalar_skip(struct trail *t, const unsigned char *p, size_t *ip,
     size_t end);
 bool trail_scalar_candidate(const char *p, size_t len);
 /*
- * Whether the SIMD prefilter's hit at p[k] is one: a "\u", or the name
+ * Whether a SIMD prefilter's hit at p[k] is one: a "\u", or the name
  * (whole at p[k]) as the value of eventSource.
  */
 bool trail_scalar_hit(const char *p, size_t k, size_t len);
+
+/* The AVX2 kernel's, for trail_avx512.c (TRAIL_X86 only). */
+int trail_avx2_skip(struct trail *t, const unsigned char *p, size_t *ip,
+    size_t end);
+bool trail_avx2_candidate(const char *p, size_t len);
 
 #endif
