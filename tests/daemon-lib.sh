@@ -28,7 +28,7 @@ trap cleanup EXIT
 # A setup failure is one failed assertion, with the logs, then the end.
 bail() {
 	t_ok 1 "setup: $1"
-	for f in "$M/moto.log" "$T_TMP/daemon.log"; do
+	for f in "$M/moto.log" "$T_TMP/daemon.log" "$T_TMP/proxy.err"; do
 		[ -f "$f" ] && tail -20 "$f" | sed "s|^|# $(basename "$f"): |"
 	done
 	done_testing

@@ -15,33 +15,16 @@
 # path before it rebuilds the canonical request (as for + = % in tests/aws.sh).
 . "$(dirname "$0")/lib.sh"
 # The interpreter itself, not a pyenv shim (~0.4 s a call).
-PY=$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)')
-M=$T_TMP/moto
-P=$T_TMP/proxy
-R=$T_TMP/rcv
-mkdir -p "$M" "$P" "$R"
-cleanup() {
-	"$PY" "$TOP_SRCDIR/tests/moto.py" stop "$M" >/dev/null 2>&1
-	t_cleanup
-}
-trap cleanup EXIT
+PYTHON=$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)')
+. "$(dirname "$0")/daemon-lib.sh"
+mkdir -p "$P"
 trap 'exit 1' HUP INT TERM  # so that the EXIT trap runs on these too
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN
 NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 export NO_PROXY no_proxy
 
-moto() { "$PY" "$TOP_SRCDIR/tests/moto.py" "$@"; }
 mktrail() { "$PY" "$TOP_SRCDIR/tests/mktrail.py" "$@"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
-bail() {
-	t_ok 1 "setup: $1"
-	for f in "$M/moto.log" "$T_TMP/proxy.err"; do
-		[ -f "$f" ] && tail -20 "$f" | sed "s|^|# $(basename "$f"): |"
-	done
-	done_testing
-}
-# setmode TEXT: the proxy's DIR/mode, replaced atomically.
-setmode() { printf '%s\n' "$1" >"$P/mode.tmp" && mv "$P/mode.tmp" "$P/mode"; }
 # logged N FILTER: jq FILTER on the proxy's N-th last logged request.
 logged() { tail -n "$1" "$P/requests.jsonl" | head -n 1 | jq -r "$2"; }
 

@@ -27,6 +27,7 @@
 #include "sink_pd.h"
 #include "tap.h"
 #include "testlib.h"
+#include "sinklib.h"
 
 #define EVID "3f4e5d6c-1a2b-4c3d-9e8f-0a1b2c3d4e5f"
 #define SECRET_ARN                                                             \
@@ -62,7 +63,18 @@
 
 #define DEDUP "secret-read-external:" SECRET_ARN
 
-static struct diag last_diag;
+/* pd_payload() as sinklib.h calls a renderer. */
+static int
+pd_render_any(const char *json, size_t len, const void *opts, struct buf *out,
+    struct diag *reterr)
+{
+	return pd_payload(json, len, opts, out, reterr);
+}
+
+static const struct pd_opts pd_test_opts = {KEY, NULL};
+static const char *v_pd(const char *payload, size_t len);
+static const struct sl_renderer pd_rd = {pd_render_any, &pd_test_opts,
+    PD_MAX_PAYLOAD, v_pd, KEY, "events"};
 
 /* ---- an independent Events API v2 validator ---------------------------- */
 
@@ -202,16 +214,6 @@ v_pd(const char *payload, size_t len)
 
 /* ---- rendering --------------------------------------------------------- */
 
-static int
-render(const char *json, struct buf *out)
-{
-	struct pd_opts o = {KEY, NULL};
-
-	memset(&last_diag, 0, sizeof(last_diag));
-	buf_reset(out);
-	return pd_payload(json, strlen(json), &o, out, &last_diag);
-}
-
 /* A member by dotted path ("payload.summary"), as text or compact JSON. */
 static char *
 member(const char *payload, const char *path)
@@ -233,40 +235,6 @@ is_member(const char *payload, const char *path, const char *want,
 	free(got);
 }
 
-static char *
-variant(const char *extra)
-{
-	char *s = NULL;
-
-	if (asprintf(&s, "%s,%s}", ALERT_HEAD, extra) < 0)
-		tl_bail("variant: out of memory");
-	return s;
-}
-
-static void
-want_render_fail(const char *json, size_t len, int want, const char *msg,
-    const char *name)
-{
-	struct pd_opts o = {KEY, NULL};
-	struct buf out;
-	int r;
-
-	buf_init(&out, PD_MAX_PAYLOAD);
-	if (buf_puts(&out, "keep") < 0)
-		ok(0, "buffer");
-	memset(&last_diag, 0, sizeof(last_diag));
-	r = pd_payload(json, len, &o, &out, &last_diag);
-	is_int(r, want, "hostile: %s: refused", name);
-	is_str(out.data, "keep", "hostile: %s: out left as it was", name);
-	if (msg != NULL &&
-	    !ok(strstr(last_diag.msg, msg) != NULL,
-		"hostile: %s: diag says '%s'", name, msg))
-		diag_note("got '%s'", last_diag.msg);
-	ok(strstr(last_diag.msg, KEY) == NULL, "hostile: %s: no key in diag",
-	    name);
-	buf_done(&out);
-}
-
 static void
 test_hostile(void)
 {
@@ -275,25 +243,28 @@ test_hostile(void)
 	struct buf deep;
 	int i;
 
-	want_render_fail(LIT(""), -EBADMSG, "empty", "empty");
-	want_render_fail(LIT("{\"rule\":\"r\""), -EBADMSG, "truncated",
-	    "truncated");
-	want_render_fail(LIT("{\"rule\":\"r\",\"rule\""), -EBADMSG, "not JSON",
-	    "broken");
-	want_render_fail(LIT("\"rule\""), -EBADMSG, "not a JSON object",
-	    "a string");
-	want_render_fail(LIT("{\"title\":\"t\"}"), -EBADMSG, "no rule id",
-	    "no rule");
-	want_render_fail(LIT("{\"rule\":\"r\",\"severity\":\"CRITICAL\"}"),
-	    -EBADMSG, "unknown severity", "severity in capitals");
-	want_render_fail(LIT("{\"rule\":\"r\",\"status\":\"acknowledged\"}"),
-	    -EBADMSG, "unknown status", "an unknown status");
-	want_render_fail(LIT("{\"rule\":\"r\",\"count\":1e30}"), -EBADMSG,
-	    "'count' is not an integer", "a huge count");
-	want_render_fail(LIT("{\"rule\":\"r\",\"suppressed\":true}"), -EBADMSG,
-	    "'suppressed' is not an integer", "suppressed as a boolean");
-	want_render_fail(LIT("{\"rule\":\"r\",\"group\":{}}"), -EBADMSG,
-	    "'group' is not a string", "group as an object");
+	sl_want_render_fail(&pd_rd, LIT(""), -EBADMSG, "empty", "empty");
+	sl_want_render_fail(&pd_rd, LIT("{\"rule\":\"r\""), -EBADMSG,
+	    "truncated", "truncated");
+	sl_want_render_fail(&pd_rd, LIT("{\"rule\":\"r\",\"rule\""), -EBADMSG,
+	    "not JSON", "broken");
+	sl_want_render_fail(&pd_rd, LIT("\"rule\""), -EBADMSG,
+	    "not a JSON object", "a string");
+	sl_want_render_fail(&pd_rd, LIT("{\"title\":\"t\"}"), -EBADMSG,
+	    "no rule id", "no rule");
+	sl_want_render_fail(&pd_rd,
+	    LIT("{\"rule\":\"r\",\"severity\":\"CRITICAL\"}"), -EBADMSG,
+	    "unknown severity", "severity in capitals");
+	sl_want_render_fail(&pd_rd,
+	    LIT("{\"rule\":\"r\",\"status\":\"acknowledged\"}"), -EBADMSG,
+	    "unknown status", "an unknown status");
+	sl_want_render_fail(&pd_rd, LIT("{\"rule\":\"r\",\"count\":1e30}"),
+	    -EBADMSG, "'count' is not an integer", "a huge count");
+	sl_want_render_fail(&pd_rd, LIT("{\"rule\":\"r\",\"suppressed\":true}"),
+	    -EBADMSG, "'suppressed' is not an integer",
+	    "suppressed as a boolean");
+	sl_want_render_fail(&pd_rd, LIT("{\"rule\":\"r\",\"group\":{}}"),
+	    -EBADMSG, "'group' is not a string", "group as an object");
 	/* Deeper than any record may be. */
 	buf_init(&deep, 1u << 16);
 	if (buf_puts(&deep, "{\"rule\":\"r\",\"record\":") < 0)
@@ -306,7 +277,7 @@ test_hostile(void)
 	for (i = 0; i < 601; i++)
 		if (buf_putc(&deep, '}') < 0)
 			ok(0, "buffer");
-	want_render_fail(deep.data, deep.len, -EBADMSG, "not JSON",
+	sl_want_render_fail(&pd_rd, deep.data, deep.len, -EBADMSG, "not JSON",
 	    "600 levels deep");
 	buf_done(&deep);
 
@@ -318,7 +289,8 @@ test_hostile(void)
 	is_int((long long)out.len, 0, "no routing key: nothing out");
 	buf_done(&out);
 	buf_init(&out, 200);
-	is_int(render(ALERT, &out), -E2BIG, "a small buffer: -E2BIG");
+	is_int(sl_render(&pd_rd, ALERT, &out), -E2BIG,
+	    "a small buffer: -E2BIG");
 	is_int((long long)out.len, 0, "a small buffer: out as it was");
 	buf_done(&out);
 }
@@ -460,9 +432,9 @@ static const char golden_resolve[] =
 static void
 render_variant(const char *extra, const char *name, struct buf *out)
 {
-	char *s = variant(extra);
+	char *s = sl_variant(ALERT_HEAD, extra);
 
-	is_int(render(s, out), 0, "%s: rendered", name);
+	is_int(sl_render(&pd_rd, s, out), 0, "%s: rendered", name);
 	is_str(v_pd(out->data, out->len), NULL, "%s: valid", name);
 	free(s);
 }
@@ -479,12 +451,12 @@ test_shapes(void)
 	buf_init(&out, PD_MAX_PAYLOAD);
 	buf_init(&first, PD_MAX_PAYLOAD);
 
-	is_int(render(ALERT, &out), 0, "firing: rendered");
+	is_int(sl_render(&pd_rd, ALERT, &out), 0, "firing: rendered");
 	is_str(out.data, golden_trigger, "firing: the exact trigger");
 	is_str(v_pd(out.data, out.len), NULL, "firing: a valid event");
 	if (buf_append(&first, out.data, out.len) < 0)
 		ok(0, "buffer");
-	is_int(render(ALERT, &out), 0, "firing again");
+	is_int(sl_render(&pd_rd, ALERT, &out), 0, "firing again");
 	is_str(out.data, first.data, "firing: the same alert, the same event");
 
 	buf_reset(&out);
@@ -493,13 +465,13 @@ test_shapes(void)
 	    "client_url: when set");
 
 	/* Resolved: routing_key, event_action, dedup_key only, same key. */
-	s = variant("\"status\":\"resolved\"");
-	is_int(render(s, &out), 0, "resolved: rendered");
+	s = sl_variant(ALERT_HEAD, "\"status\":\"resolved\"");
+	is_int(sl_render(&pd_rd, s, &out), 0, "resolved: rendered");
 	is_str(out.data, golden_resolve, "resolved: the exact resolve");
 	is_str(v_pd(out.data, out.len), NULL, "resolved: a valid event");
 	free(s);
-	s = variant("\"status\":\"firing\"");
-	is_int(render(s, &out), 0, "status firing: rendered");
+	s = sl_variant(ALERT_HEAD, "\"status\":\"firing\"");
+	is_int(sl_render(&pd_rd, s, &out), 0, "status firing: rendered");
 	is_str(out.data, golden_trigger, "status firing: as when absent");
 	free(s);
 
@@ -549,7 +521,7 @@ test_shapes(void)
 			    "{\"rule\":\"r\","
 			    "\"severity\":\"%s\"}",
 			    sev[i]);
-			r = render(m, &out);
+			r = sl_render(&pd_rd, m, &out);
 			is_int(r, 0, "severity %s: rendered", sev[i]);
 			(void)snprintf(m, sizeof(m), "severity %s: the same",
 			    sev[i]);
@@ -558,7 +530,7 @@ test_shapes(void)
 	}
 
 	/* Missing fields: only a rule id. */
-	is_int(render("{\"rule\":\"lonely\"}", &out), 0,
+	is_int(sl_render(&pd_rd, "{\"rule\":\"lonely\"}", &out), 0,
 	    "missing fields: rendered");
 	is_str(v_pd(out.data, out.len), NULL, "missing fields: valid");
 	is_str(out.data,
@@ -569,8 +541,9 @@ test_shapes(void)
 	    "\"client\":\"smtrail\"}",
 	    "missing fields: the exact minimal trigger");
 	/* A group key falls back to the eventID; a bad time is left out. */
-	is_int(render("{\"rule\":\"r\",\"eventID\":\"e-1\",\"eventTime\":"
-		      "\"yesterday\",\"awsRegion\":\"../x\",\"record\":{}}",
+	is_int(sl_render(&pd_rd,
+		   "{\"rule\":\"r\",\"eventID\":\"e-1\",\"eventTime\":"
+		   "\"yesterday\",\"awsRegion\":\"../x\",\"record\":{}}",
 		   &out),
 	    0, "odd fields: rendered");
 	is_str(v_pd(out.data, out.len), NULL, "odd fields: valid");
@@ -588,7 +561,9 @@ test_shapes(void)
 static void
 test_huge(void)
 {
-	struct json_object *o = json_tokener_parse(ALERT);
+	static const char *const members[] = {"title", "summary", "secretId",
+	    "group", "eventName", "recipientAccountId", NULL};
+	struct json_object *o;
 	struct json_object *rec;
 	struct json_object *params = json_object_new_object();
 	struct json_object *deep;
@@ -601,24 +576,8 @@ test_huge(void)
 	for (i = 0; i < 3000; i++)
 		if (buf_puts(&b, "\xc3\xa9\xf0\x9f\x94\x91\xff\"\\\n") < 0)
 			break;
-	json_object_object_add(o, "title", json_object_new_string(b.data));
-	json_object_object_add(o, "summary", json_object_new_string(b.data));
-	json_object_object_add(o, "secretId", json_object_new_string(b.data));
-	json_object_object_add(o, "group", json_object_new_string(b.data));
-	json_object_object_add(o, "eventName", json_object_new_string(b.data));
-	json_object_object_add(o, "recipientAccountId",
-	    json_object_new_string(b.data));
-	{
-		struct json_object *ev = json_object_new_array();
-
-		for (i = 0; i < 1000; i++)
-			json_object_array_add(ev,
-			    json_object_new_string(b.data + 3 * i));
-		json_object_object_add(o, "events", ev);
-	}
+	o = sl_huge(ALERT, b.data, members, 1000, 3);
 	(void)json_object_object_get_ex(o, "record", &rec);
-	json_object_object_add(rec, "errorMessage",
-	    json_object_new_string(b.data));
 	for (i = 0; i < 200; i++) {
 		char k[32];
 
@@ -636,7 +595,8 @@ test_huge(void)
 	json_object_object_add(params, "deep", deep);
 	json_object_object_add(rec, "requestParameters", params);
 	buf_init(&out, PD_MAX_PAYLOAD);
-	is_int(render(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+	is_int(sl_render(&pd_rd,
+		   json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
 		   &out),
 	    0, "huge: rendered");
 	is_str(v_pd(out.data, out.len), NULL,
@@ -696,7 +656,8 @@ test_params(void)
 	(void)json_object_object_get_ex(o, "record", &rec);
 	json_object_object_add(rec, "requestParameters", params);
 	buf_init(&out, PD_MAX_PAYLOAD);
-	is_int(render(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+	is_int(sl_render(&pd_rd,
+		   json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
 		   &out),
 	    0, "params: rendered");
 	is_str(v_pd(out.data, out.len), NULL, "params: valid");
@@ -710,91 +671,42 @@ test_params(void)
 	buf_done(&out);
 }
 
-static int
-corpus_alert(const char *json, void *arg)
-{
-	struct buf *out = arg;
-
-	if (render(json, out) != 0 || v_pd(out->data, out->len) != NULL)
-		return -EBADMSG;
-	return 0;
-}
-
-static void
-test_corpus(void)
-{
-	char path[512];
-	struct buf out;
-	size_t bad = 0;
-	int n;
-
-	buf_init(&out, PD_MAX_PAYLOAD);
-	n = tl_corpus_alerts(NULL, corpus_alert, &out, path, sizeof(path),
-	    &bad);
-	if (ok(n >= 0, "corpus: %s", path))
-		ok(n > 0 && bad == 0,
-		    "corpus: all %d records render valid events", n);
-	buf_done(&out);
-}
-
 /* ---- end to end -------------------------------------------------------- */
 
 static struct sink *
 pd_sink(struct event_base *base, struct http *h, const char *url,
     unsigned rate_count)
 {
-	struct sink_conf c;
-	struct sink *s = NULL;
-
-	tl_sink_conf(&c, "pagerduty", "pager");
-	tl_sink_opt(&c, "url", url);
-	tl_sink_opt(&c, "routing_key", KEY);
-	c.rate_count = rate_count;
-	c.rate_period_us = rate_count ? 1000000u : 0;
-	c.timeout_ms = 5000;
-	if (sink_new(&c, base, h, &s, NULL) < 0)
-		return NULL;
-	return s;
-}
-
-static void
-send_one(struct sink *s, const char *json, struct tl_outcome *g,
-    const char *name)
-{
-	is_int(tl_sink_send(s, json, g), 0, "%s: sent", name);
-	is_int(g->done, 0, "%s: no callback inside sink_send", name);
+	return tl_sink_new(base, h, "pagerduty", "pager", rate_count, "url",
+	    url, "routing_key", KEY, NULL);
 }
 
 static void
 test_e2e(void)
 {
-	struct event_base *base = event_base_new();
-	struct http *h = NULL;
-	struct tl_rcv rv;
+	struct sl_e2e t;
+	struct event_base *base;
+	struct http *h;
 	struct sink *s;
 	struct tl_outcome g;
 	struct tl_outcome g3[3];
-	char url[256];
 	uint64_t t0;
 	char *res;
 	int i;
 
-	if (tl_rcv_start(&rv, base) < 0)
-		tl_bail("test_pd: the receiver cannot listen");
-	(void)snprintf(url, sizeof(url), "%s/v2/enqueue", rv.srv.url);
-	is_int(http_new(base, NULL, &h), 0, "http client");
+	sl_e2e_start(&t, "/v2/enqueue");
+	base = t.base;
+	h = t.h;
 
 	{
 		struct sink_conf c;
 		struct diag e;
 
 		tl_sink_conf(&c, "pagerduty", "pager");
-		memset(&e, 0, sizeof(e));
-		is_int(sink_new(&c, base, h, &s, &e), -EINVAL,
-		    "a pagerduty sink needs a routing key");
-		is_str(e.msg,
+		sl_refused(&t, &c,
 		    "destination 'pager': a pagerduty destination needs a routing key",
-		    "and says so");
+		    "a pagerduty sink needs a routing key");
+		memset(&e, 0, sizeof(e));
 		tl_sink_opt(&c, "routing_key", KEY);
 		is_int(sink_new(&c, base, h, &s, &e), 0,
 		    "the url defaults to PagerDuty's");
@@ -812,27 +724,24 @@ test_e2e(void)
 		    "processed\",\"dedup_key\":\"" DEDUP "\"}",
 		    NULL}};
 
-		tl_rcv_reset(&rv, r202, 1);
+		tl_rcv_reset(&t.rv, r202, 1);
 	}
-	s = pd_sink(base, h, url, 0);
+	s = pd_sink(base, h, t.url, 0);
 	ok(s != NULL, "pagerduty sink");
-	send_one(s, ALERT, &g, "202");
-	tl_outcome_wait(base, &g);
-	is_int(g.o.result, SINK_DELIVERED, "202: delivered");
-	is_int(g.o.status, 202, "202: status");
-	is_str(g.o.detail, "HTTP 202", "202: detail");
+	sl_expect(base, s, ALERT, &g, SINK_DELIVERED, 202, "HTTP 202", "202");
 	ok(strstr(g.o.detail, KEY) == NULL,
 	    "202: no routing key in the detail");
-	is_str(rv.ctype, "application/json", "202: Content-Type");
-	is_str(rv.body[0], golden_trigger,
+	is_str(t.rv.ctype, "application/json", "202: Content-Type");
+	is_str(t.rv.body[0], golden_trigger,
 	    "202: the request is the trigger, key included");
 
 	/* The resolve on the wire. */
-	res = variant("\"status\":\"resolved\"");
-	send_one(s, res, &g, "resolve");
+	res = sl_variant(ALERT_HEAD, "\"status\":\"resolved\"");
+	tl_send_one(s, res, &g, "resolve");
 	tl_outcome_wait(base, &g);
 	is_int(g.o.result, SINK_DELIVERED, "resolve: delivered");
-	is_str(rv.body[1], golden_resolve, "resolve: only key, action, dedup");
+	is_str(t.rv.body[1], golden_resolve,
+	    "resolve: only key, action, dedup");
 	free(res);
 	sink_free(s);
 
@@ -853,10 +762,10 @@ test_e2e(void)
 			NULL},
 		    {400, "<html>Bad Request</html>", NULL}};
 
-		tl_rcv_reset(&rv, r400, 3);
+		tl_rcv_reset(&t.rv, r400, 3);
 	}
-	s = pd_sink(base, h, url, 0);
-	send_one(s, ALERT, &g, "400");
+	s = pd_sink(base, h, t.url, 0);
+	tl_send_one(s, ALERT, &g, "400");
 	tl_outcome_wait(base, &g);
 	is_int(g.o.result, SINK_PERMANENT, "400: permanent");
 	is_int(g.o.status, 400, "400: status");
@@ -864,11 +773,11 @@ test_e2e(void)
 	    "HTTP 400: Length of 'routing_key' is incorrect (should be 32 "
 	    "characters); 'payload.severity' is invalid",
 	    "400: the errors, joined");
-	send_one(s, ALERT, &g, "400 echoing the key");
+	tl_send_one(s, ALERT, &g, "400 echoing the key");
 	tl_outcome_wait(base, &g);
 	is_str(g.o.detail, "HTTP 400: Unknown routing key [redacted]",
 	    "400 echoing the key: redacted");
-	send_one(s, ALERT, &g, "400 not JSON");
+	tl_send_one(s, ALERT, &g, "400 not JSON");
 	tl_outcome_wait(base, &g);
 	is_str(g.o.detail, "HTTP 400: <html>Bad Request</html>",
 	    "400 not JSON: the body text");
@@ -889,14 +798,14 @@ test_e2e(void)
 		    "HTTP 503", "HTTP 401: Unauthorized [redacted]", "HTTP 403",
 		    "HTTP 404"};
 
-		tl_rcv_reset(&rv, rx, 6);
-		s = pd_sink(base, h, url, 0);
+		tl_rcv_reset(&t.rv, rx, 6);
+		s = pd_sink(base, h, t.url, 0);
 		for (i = 0; i < 6; i++) {
 			char name[32];
 
 			(void)snprintf(name, sizeof(name), "%ld",
 			    want_status[i]);
-			send_one(s, ALERT, &g, name);
+			tl_send_one(s, ALERT, &g, name);
 			tl_outcome_wait(base, &g);
 			is_int(g.o.result, i < 3 ? SINK_RETRY : SINK_PERMANENT,
 			    "%s: %s", name, i < 3 ? "retry" : "permanent");
@@ -915,9 +824,9 @@ test_e2e(void)
 	{
 		static const struct tl_reply r202[] = {{202, "{}", NULL}};
 
-		tl_rcv_reset(&rv, r202, 1);
+		tl_rcv_reset(&t.rv, r202, 1);
 	}
-	s = pd_sink(base, h, url, 2);
+	s = pd_sink(base, h, t.url, 2);
 	memset(g3, 0, sizeof(g3));
 	t0 = tl_now_us();
 	for (i = 0; i < 3; i++)
@@ -935,20 +844,18 @@ test_e2e(void)
 	sink_free(s);
 
 	/* Unrenderable: permanent, nothing sent, no key in the detail. */
-	tl_rcv_reset(&rv, (const struct tl_reply[]){{202, "{}", NULL}}, 1);
-	s = pd_sink(base, h, url, 0);
-	send_one(s, "{\"rule\":\"r\",\"severity\":\"sev1\"}", &g,
+	tl_rcv_reset(&t.rv, (const struct tl_reply[]){{202, "{}", NULL}}, 1);
+	s = pd_sink(base, h, t.url, 0);
+	tl_send_one(s, "{\"rule\":\"r\",\"severity\":\"sev1\"}", &g,
 	    "unrenderable");
 	tl_outcome_wait(base, &g);
 	is_int(g.o.result, SINK_PERMANENT, "unrenderable: permanent");
 	is_str(g.o.detail, "cannot render the alert: alert: unknown severity",
 	    "unrenderable: why");
-	is_int(rv.hits, 0, "unrenderable: nothing sent");
+	is_int(t.rv.hits, 0, "unrenderable: nothing sent");
 	sink_free(s);
 
-	http_free(h);
-	tl_rcv_stop(&rv);
-	event_base_free(base);
+	sl_e2e_done(&t);
 }
 
 int
@@ -959,7 +866,7 @@ main(void)
 	test_shapes();
 	test_huge();
 	test_params();
-	test_corpus();
+	sl_test_corpus(&pd_rd, NULL);
 	test_e2e();
 	return done_testing();
 }

@@ -27,6 +27,7 @@
 #include "sink_slack.h"
 #include "tap.h"
 #include "testlib.h"
+#include "sinklib.h"
 #include "text.h"
 
 #define EVID "3f4e5d6c-1a2b-4c3d-9e8f-0a1b2c3d4e5f"
@@ -60,7 +61,17 @@
 #define HOOK_TOKEN "XXXXSECRETTOKENXXXX"
 #define HOOK_PATH "/services/T0000/B0000/" HOOK_TOKEN
 
-static struct diag last_diag;
+/* slack_payload() as sinklib.h calls a renderer. */
+static int
+slack_render_any(const char *json, size_t len, const void *opts,
+    struct buf *out, struct diag *reterr)
+{
+	return slack_payload(json, len, opts, out, reterr);
+}
+
+static const char *v_slack(const char *payload, size_t len);
+static const struct sl_renderer slack_rd = {slack_render_any, NULL,
+    SLACK_MAX_PAYLOAD, v_slack, NULL, "messages"};
 
 /* ---- an independent Block Kit validator -------------------------------- */
 
@@ -245,9 +256,10 @@ v_slack(const char *payload, size_t len)
 static int
 render(const char *json, const struct slack_opts *o, struct buf *out)
 {
-	memset(&last_diag, 0, sizeof(last_diag));
-	buf_reset(out);
-	return slack_payload(json, strlen(json), o, out, &last_diag);
+	struct sl_renderer rd = slack_rd;
+
+	rd.opts = o;
+	return sl_render(&rd, json, out);
 }
 
 /* The value of a top-level string member, or the text of block i's
@@ -303,38 +315,6 @@ has_member(const char *payload, int block, const char *path, const char *needle,
 	free(got);
 }
 
-/* ALERT with extra members added at its end. */
-static char *
-variant(const char *extra)
-{
-	char *s = NULL;
-
-	if (asprintf(&s, "%s,%s}", ALERT_HEAD, extra) < 0)
-		tl_bail("variant: out of memory");
-	return s;
-}
-
-static void
-want_render_fail(const char *json, size_t len, int want, const char *msg,
-    const char *name)
-{
-	struct buf out;
-	int r;
-
-	buf_init(&out, SLACK_MAX_PAYLOAD);
-	if (buf_puts(&out, "keep") < 0)
-		ok(0, "buffer");
-	memset(&last_diag, 0, sizeof(last_diag));
-	r = slack_payload(json, len, NULL, &out, &last_diag);
-	is_int(r, want, "hostile: %s: refused", name);
-	is_str(out.data, "keep", "hostile: %s: out left as it was", name);
-	if (msg != NULL &&
-	    !ok(strstr(last_diag.msg, msg) != NULL,
-		"hostile: %s: diag says '%s'", name, msg))
-		diag_note("got '%s'", last_diag.msg);
-	buf_done(&out);
-}
-
 static void
 test_hostile(void)
 {
@@ -343,33 +323,43 @@ test_hostile(void)
 	struct buf out;
 	char big[SLACK_MAX_OPTION + 2];
 
-	want_render_fail(LIT(""), -EBADMSG, "empty", "empty");
-	want_render_fail(LIT("{\"rule\":"), -EBADMSG, "truncated", "truncated");
-	want_render_fail(LIT("not json"), -EBADMSG, "not JSON", "not JSON");
-	want_render_fail(LIT("{\"rule\":\"r\"} x"), -EBADMSG, "not JSON",
-	    "trailing bytes");
-	want_render_fail(nul, sizeof(nul) - 1, -EBADMSG, "NUL", "a NUL byte");
-	want_render_fail(LIT("[1,2]"), -EBADMSG, "not a JSON object", "array");
-	want_render_fail(LIT("{}"), -EBADMSG, "no rule id", "no rule");
-	want_render_fail(LIT("{\"rule\":\"\"}"), -EBADMSG, "no rule id",
-	    "empty rule");
-	want_render_fail(LIT("{\"rule\":7}"), -EBADMSG,
+	sl_want_render_fail(&slack_rd, LIT(""), -EBADMSG, "empty", "empty");
+	sl_want_render_fail(&slack_rd, LIT("{\"rule\":"), -EBADMSG, "truncated",
+	    "truncated");
+	sl_want_render_fail(&slack_rd, LIT("not json"), -EBADMSG, "not JSON",
+	    "not JSON");
+	sl_want_render_fail(&slack_rd, LIT("{\"rule\":\"r\"} x"), -EBADMSG,
+	    "not JSON", "trailing bytes");
+	sl_want_render_fail(&slack_rd, nul, sizeof(nul) - 1, -EBADMSG, "NUL",
+	    "a NUL byte");
+	sl_want_render_fail(&slack_rd, LIT("[1,2]"), -EBADMSG,
+	    "not a JSON object", "array");
+	sl_want_render_fail(&slack_rd, LIT("{}"), -EBADMSG, "no rule id",
+	    "no rule");
+	sl_want_render_fail(&slack_rd, LIT("{\"rule\":\"\"}"), -EBADMSG,
+	    "no rule id", "empty rule");
+	sl_want_render_fail(&slack_rd, LIT("{\"rule\":7}"), -EBADMSG,
 	    "'rule' is not a string", "numeric rule");
-	want_render_fail(LIT("{\"rule\":\"r\",\"severity\":\"fatal\"}"),
-	    -EBADMSG, "unknown severity", "unknown severity");
-	want_render_fail(LIT("{\"rule\":\"r\",\"status\":\"open\"}"), -EBADMSG,
+	sl_want_render_fail(&slack_rd,
+	    LIT("{\"rule\":\"r\",\"severity\":\"fatal\"}"), -EBADMSG,
+	    "unknown severity", "unknown severity");
+	sl_want_render_fail(&slack_rd,
+	    LIT("{\"rule\":\"r\",\"status\":\"open\"}"), -EBADMSG,
 	    "unknown status", "unknown status");
-	want_render_fail(LIT("{\"rule\":\"r\",\"count\":\"3\"}"), -EBADMSG,
-	    "'count' is not an integer", "count as a string");
-	want_render_fail(LIT("{\"rule\":\"r\",\"count\":-3}"), -EBADMSG,
-	    "'count' is negative", "negative count");
-	want_render_fail(LIT("{\"rule\":\"r\",\"events\":\"e1\"}"), -EBADMSG,
+	sl_want_render_fail(&slack_rd, LIT("{\"rule\":\"r\",\"count\":\"3\"}"),
+	    -EBADMSG, "'count' is not an integer", "count as a string");
+	sl_want_render_fail(&slack_rd, LIT("{\"rule\":\"r\",\"count\":-3}"),
+	    -EBADMSG, "'count' is negative", "negative count");
+	sl_want_render_fail(&slack_rd,
+	    LIT("{\"rule\":\"r\",\"events\":\"e1\"}"), -EBADMSG,
 	    "'events' is not an array", "events not an array");
-	want_render_fail(LIT("{\"rule\":\"r\",\"test\":\"yes\"}"), -EBADMSG,
-	    "'test' is not a boolean", "test not a boolean");
-	want_render_fail(LIT("{\"rule\":\"r\",\"record\":\"{}\"}"), -EBADMSG,
+	sl_want_render_fail(&slack_rd, LIT("{\"rule\":\"r\",\"test\":\"yes\"}"),
+	    -EBADMSG, "'test' is not a boolean", "test not a boolean");
+	sl_want_render_fail(&slack_rd,
+	    LIT("{\"rule\":\"r\",\"record\":\"{}\"}"), -EBADMSG,
 	    "'record' is not an object", "record as a string");
-	want_render_fail(LIT("{\"rule\":\"r\",\"title\":[\"t\"]}"), -EBADMSG,
+	sl_want_render_fail(&slack_rd,
+	    LIT("{\"rule\":\"r\",\"title\":[\"t\"]}"), -EBADMSG,
 	    "'title' is not a string", "title as an array");
 
 	memset(big, 'x', sizeof(big) - 1);
@@ -549,7 +539,7 @@ test_shapes(void)
 
 	/* Resolved: "Resolved: <title>", green, the mention kept. */
 	o.mention = "<!here>";
-	s = variant("\"status\":\"resolved\"");
+	s = sl_variant(ALERT_HEAD, "\"status\":\"resolved\"");
 	is_int(render(s, &o, &out), 0, "resolved: rendered");
 	is_str(v_slack(out.data, out.len), NULL, "resolved: valid");
 	is_member(out.data, 0, "text.text",
@@ -562,9 +552,10 @@ test_shapes(void)
 	free(s);
 
 	/* Grouped: "12 events", the first 10 ids, "and 2 more". */
-	s = variant("\"count\":12,\"events\":[\"e01\",\"e02\",\"e03\","
-		    "\"e04\",\"e05\",\"e06\",\"e07\",\"e08\",\"e09\",\"e10\","
-		    "\"e11\",\"e12\"]");
+	s = sl_variant(ALERT_HEAD,
+	    "\"count\":12,\"events\":[\"e01\",\"e02\",\"e03\","
+	    "\"e04\",\"e05\",\"e06\",\"e07\",\"e08\",\"e09\",\"e10\","
+	    "\"e11\",\"e12\"]");
 	is_int(render(s, &o, &out), 0, "grouped: rendered");
 	is_str(v_slack(out.data, out.len), NULL, "grouped: valid");
 	is_member(out.data, 2, "text.text",
@@ -575,15 +566,16 @@ test_shapes(void)
 	    "grouped: the fallback says how many");
 	free(s);
 	/* events alone make a group of their number */
-	s = variant("\"events\":[\"e<1>\",\"e2\"]");
+	s = sl_variant(ALERT_HEAD, "\"events\":[\"e<1>\",\"e2\"]");
 	is_int(render(s, &o, &out), 0, "grouped by events: rendered");
 	is_member(out.data, 2, "text.text", "*2 events*: e&lt;1&gt;, e2",
 	    "grouped by events: counted, ids escaped");
 	free(s);
 
 	/* Suppressed: "N more since <time>". */
-	s = variant("\"suppressed\":7,\"suppressed_since\":"
-		    "\"2024-05-01T12:00:00Z\"");
+	s = sl_variant(ALERT_HEAD,
+	    "\"suppressed\":7,\"suppressed_since\":"
+	    "\"2024-05-01T12:00:00Z\"");
 	is_int(render(s, &o, &out), 0, "suppressed: rendered");
 	is_str(v_slack(out.data, out.len), NULL, "suppressed: valid");
 	is_member(out.data, 2, "elements",
@@ -593,7 +585,7 @@ test_shapes(void)
 	free(s);
 
 	/* Test: marked in the header, the fallback and a context line. */
-	s = variant("\"test\":true");
+	s = sl_variant(ALERT_HEAD, "\"test\":true");
 	is_int(render(s, &o, &out), 0, "test: rendered");
 	is_str(v_slack(out.data, out.len), NULL, "test: valid");
 	is_member(out.data, 0, "text.text",
@@ -606,9 +598,10 @@ test_shapes(void)
 	free(s);
 
 	/* Everything at once still fits. */
-	s = variant("\"status\":\"resolved\",\"test\":true,\"count\":3,"
-		    "\"events\":[\"a\",\"b\",\"c\"],\"suppressed\":2,"
-		    "\"accountAlias\":\"prod & co\"");
+	s = sl_variant(ALERT_HEAD,
+	    "\"status\":\"resolved\",\"test\":true,\"count\":3,"
+	    "\"events\":[\"a\",\"b\",\"c\"],\"suppressed\":2,"
+	    "\"accountAlias\":\"prod & co\"");
 	is_int(render(s, &o, &out), 0, "all shapes: rendered");
 	is_str(v_slack(out.data, out.len), NULL, "all shapes: valid");
 	is_int((long long)n_blocks(out.data), 8, "all shapes: 8 blocks");
@@ -643,11 +636,14 @@ test_shapes(void)
 static void
 test_huge(void)
 {
-	struct json_object *o = json_tokener_parse(ALERT);
-	struct json_object *rec;
+	static const char *const members[] = {"summary", "principal",
+	    "secretId", "eventID", "rule", "accountAlias", "errorCode",
+	    "suppressed_since", NULL};
+	struct json_object *o;
 	struct slack_opts so;
 	struct buf b;
 	struct buf out;
+	char *title;
 	char *hdr;
 	size_t i;
 
@@ -655,34 +651,16 @@ test_huge(void)
 	for (i = 0; i < 400; i++)
 		if (buf_puts(&b, "\xc3\xa9\xf0\x9f\x94\x91<&>") < 0)
 			break;
-	json_object_object_add(o, "title", json_object_new_string(b.data));
+	title = strdup(b.data);
 	for (i = 0; i < 2000; i++)
 		if (buf_puts(&b, "\xe6\xbc\xa2\xff*_~`") < 0)
 			break;
-	json_object_object_add(o, "summary", json_object_new_string(b.data));
-	json_object_object_add(o, "principal", json_object_new_string(b.data));
-	json_object_object_add(o, "secretId", json_object_new_string(b.data));
-	json_object_object_add(o, "eventID", json_object_new_string(b.data));
-	json_object_object_add(o, "rule", json_object_new_string(b.data));
-	json_object_object_add(o, "accountAlias",
-	    json_object_new_string(b.data));
-	json_object_object_add(o, "errorCode", json_object_new_string(b.data));
+	o = sl_huge(ALERT, b.data, members, 500, 1);
+	json_object_object_add(o, "title", json_object_new_string(title));
+	free(title);
 	json_object_object_add(o, "suppressed", json_object_new_int(3));
-	json_object_object_add(o, "suppressed_since",
-	    json_object_new_string(b.data));
 	json_object_object_add(o, "count", json_object_new_int(500));
-	{
-		struct json_object *ev = json_object_new_array();
-
-		for (i = 0; i < 500; i++)
-			json_object_array_add(ev,
-			    json_object_new_string(b.data + i));
-		json_object_object_add(o, "events", ev);
-	}
 	json_object_object_add(o, "test", json_object_new_boolean(1));
-	(void)json_object_object_get_ex(o, "record", &rec);
-	json_object_object_add(rec, "errorMessage",
-	    json_object_new_string(b.data));
 	memset(&so, 0, sizeof(so));
 	so.mention = "<!channel>";
 	so.channel = "#\xc3\xa9quipe";
@@ -705,56 +683,14 @@ test_huge(void)
 	buf_done(&out);
 }
 
-static int
-corpus_alert(const char *json, void *arg)
-{
-	struct buf *out = arg;
-
-	buf_reset(out);
-	if (slack_payload(json, strlen(json), NULL, out, NULL) != 0 ||
-	    v_slack(out->data, out->len) != NULL)
-		return -EBADMSG;
-	return 0;
-}
-
-/* Every Secrets Manager record we have, as an alert: always valid. */
-static void
-test_corpus(void)
-{
-	char path[512];
-	struct buf out;
-	size_t bad = 0;
-	int n;
-
-	buf_init(&out, SLACK_MAX_PAYLOAD);
-	n = tl_corpus_alerts("error", corpus_alert, &out, path, sizeof(path),
-	    &bad);
-	if (ok(n >= 0, "corpus: %s", path))
-		ok(n > 0 && bad == 0,
-		    "corpus: all %d records render valid messages", n);
-	buf_done(&out);
-}
-
 /* ---- end to end -------------------------------------------------------- */
 
 static struct sink *
 slack_sink(struct event_base *base, struct http *h, const char *url,
     unsigned rate_count)
 {
-	struct sink_conf c;
-	struct sink *s = NULL;
-	struct diag e;
-
-	tl_sink_conf(&c, "slack", "slack-ops");
-	tl_sink_opt(&c, "url", url);
-	tl_sink_opt(&c, "channel", "#ops");
-	tl_sink_opt(&c, "mention", "<!here>");
-	c.rate_count = rate_count;
-	c.rate_period_us = rate_count ? 1000000u : 0;
-	c.timeout_ms = 5000;
-	if (sink_new(&c, base, h, &s, &e) < 0)
-		return NULL;
-	return s;
+	return tl_sink_new(base, h, "slack", "slack-ops", rate_count, "url",
+	    url, "channel", "#ops", "mention", "<!here>", NULL);
 }
 
 static void
@@ -767,32 +703,22 @@ no_secret(const struct tl_outcome *g, const char *name)
 }
 
 static void
-send_one(struct sink *s, const char *json, struct tl_outcome *g,
-    const char *name)
-{
-	is_int(tl_sink_send(s, json, g), 0, "%s: sent", name);
-	is_int(g->done, 0, "%s: no callback inside sink_send", name);
-}
-
-static void
 test_e2e(void)
 {
-	struct event_base *base = event_base_new();
-	struct http *h = NULL;
-	struct tl_rcv rv;
+	struct sl_e2e t;
+	struct event_base *base;
+	struct http *h;
 	struct sink *s;
 	struct tl_outcome g;
 	struct tl_outcome g3[3];
 	struct buf want;
 	struct slack_opts so;
-	char url[256];
 	uint64_t t0;
 	int i;
 
-	if (tl_rcv_start(&rv, base) < 0)
-		tl_bail("test_slack: the receiver cannot listen");
-	(void)snprintf(url, sizeof(url), "%s" HOOK_PATH, rv.srv.url);
-	is_int(http_new(base, NULL, &h), 0, "http client");
+	sl_e2e_start(&t, HOOK_PATH);
+	base = t.base;
+	h = t.h;
 
 	/* Refused without a url, and a type needs its url. */
 	{
@@ -800,13 +726,11 @@ test_e2e(void)
 		struct diag e;
 
 		tl_sink_conf(&c, "slack", "s");
-		memset(&e, 0, sizeof(e));
-		is_int(sink_new(&c, base, h, &s, &e), -EINVAL,
-		    "a slack sink needs a url");
-		is_str(e.msg,
+		sl_refused(&t, &c,
 		    "destination 's': a slack destination needs a url",
-		    "and says so");
-		tl_sink_opt(&c, "url", url);
+		    "a slack sink needs a url");
+		memset(&e, 0, sizeof(e));
+		tl_sink_opt(&c, "url", t.url);
 		c.rate_count = 3;
 		is_int(sink_new(&c, base, h, &s, &e), -EINVAL,
 		    "a rate count needs a period");
@@ -826,28 +750,20 @@ test_e2e(void)
 	}
 
 	/* 200 ok: delivered; the body is the rendered message. */
-	{
-		static const struct tl_reply r200[] = {{200, "ok", NULL}};
-
-		tl_rcv_reset(&rv, r200, 1);
-	}
-	s = slack_sink(base, h, url, 0);
+	tl_rcv_ok(&t.rv);
+	s = slack_sink(base, h, t.url, 0);
 	ok(s != NULL, "slack sink (default rate 1/s)");
 	is_str(sink_type_str(sink_type(s)), "slack", "its type");
-	send_one(s, ALERT, &g, "200");
-	tl_outcome_wait(base, &g);
-	is_int(g.o.result, SINK_DELIVERED, "200 ok: delivered");
-	is_int(g.o.status, 200, "200 ok: status");
-	is_str(g.o.detail, "HTTP 200", "200 ok: detail");
+	sl_expect(base, s, ALERT, &g, SINK_DELIVERED, 200, "HTTP 200", "200");
 	no_secret(&g, "200 ok");
-	is_str(rv.ctype, "application/json", "200 ok: Content-Type");
+	is_str(t.rv.ctype, "application/json", "200 ok: Content-Type");
 	buf_init(&want, SLACK_MAX_PAYLOAD);
 	memset(&so, 0, sizeof(so));
 	so.channel = "#ops";
 	so.mention = "<!here>";
 	is_int(slack_payload(ALERT, strlen(ALERT), &so, &want, NULL), 0,
 	    "render for comparison");
-	is_str(rv.body[0], want.data, "200 ok: the body is slack_payload's");
+	is_str(t.rv.body[0], want.data, "200 ok: the body is slack_payload's");
 	buf_done(&want);
 	sink_free(s);
 
@@ -856,10 +772,10 @@ test_e2e(void)
 		static const struct tl_reply r429[] = {
 		    {429, "rate_limited", "2"}, {200, "ok", NULL}};
 
-		tl_rcv_reset(&rv, r429, 2);
+		tl_rcv_reset(&t.rv, r429, 2);
 	}
-	s = slack_sink(base, h, url, 0);
-	send_one(s, ALERT, &g, "429");
+	s = slack_sink(base, h, t.url, 0);
+	tl_send_one(s, ALERT, &g, "429");
 	tl_outcome_wait(base, &g);
 	is_int(g.o.result, SINK_RETRY, "429: retry");
 	is_int(g.o.status, 429, "429: status");
@@ -867,25 +783,21 @@ test_e2e(void)
 	is_str(g.o.detail, "HTTP 429: rate_limited", "429: detail");
 	no_secret(&g, "429");
 	t0 = g.t_us;
-	send_one(s, ALERT, &g, "after 429");
+	tl_send_one(s, ALERT, &g, "after 429");
 	is_int((long long)sink_waiting(s), 1, "after 429: held back");
 	tl_outcome_wait(base, &g);
 	is_int(g.o.result, SINK_DELIVERED, "after 429: delivered");
-	ok(rv.hits == 2 && rv.t_us[1] - rv.t_us[0] >= 2000000u,
+	ok(t.rv.hits == 2 && t.rv.t_us[1] - t.rv.t_us[0] >= 2000000u,
 	    "after 429: the next request came >= 2 s later (%.3f s)",
-	    (double)(rv.t_us[1] - rv.t_us[0]) / 1e6);
+	    (double)(t.rv.t_us[1] - t.rv.t_us[0]) / 1e6);
 	ok(g.t_us - t0 >= 1990000u,
 	    "after 429: delivered >= 2 s after the 429 (%.3f s)",
 	    (double)(g.t_us - t0) / 1e6);
 	sink_free(s);
 
 	/* The rate: 3 sends at 1/s take >= 2 s, in order. */
-	{
-		static const struct tl_reply r200[] = {{200, "ok", NULL}};
-
-		tl_rcv_reset(&rv, r200, 1);
-	}
-	s = slack_sink(base, h, url, 0);
+	tl_rcv_ok(&t.rv);
+	s = slack_sink(base, h, t.url, 0);
 	memset(g3, 0, sizeof(g3));
 	t0 = tl_now_us();
 	for (i = 0; i < 3; i++) {
@@ -893,7 +805,7 @@ test_e2e(void)
 		char ev[32];
 
 		(void)snprintf(ev, sizeof(ev), "\"eventID\":\"ev-%d\"", i);
-		v = variant(ev);
+		v = sl_variant(ALERT_HEAD, ev);
 		is_int(sink_send(s, v, strlen(v), tl_outcome_cb, &g3[i]), 0,
 		    "rate: send %d", i);
 		free(v);
@@ -910,8 +822,8 @@ test_e2e(void)
 	    "rate: in the order sent");
 	ok(g3[2].t_us - t0 >= 2000000u, "rate: 3 sends took >= 2 s (%.3f s)",
 	    (double)(g3[2].t_us - t0) / 1e6);
-	ok(rv.hits == 3 && strstr(rv.body[0], "ev-0") != NULL &&
-		strstr(rv.body[2], "ev-2") != NULL,
+	ok(t.rv.hits == 3 && strstr(t.rv.body[0], "ev-0") != NULL &&
+		strstr(t.rv.body[2], "ev-2") != NULL,
 	    "rate: the receiver saw them in order");
 	sink_free(s);
 
@@ -927,10 +839,10 @@ test_e2e(void)
 		    "HTTP 403: action_prohibited for [redacted]",
 		    "HTTP 500: rollup_error"};
 
-		tl_rcv_reset(&rv, r4, 5);
-		s = slack_sink(base, h, url, 100);
+		tl_rcv_reset(&t.rv, r4, 5);
+		s = slack_sink(base, h, t.url, 100);
 		for (i = 0; i < 5; i++) {
-			send_one(s, ALERT, &g, want4[i]);
+			tl_send_one(s, ALERT, &g, want4[i]);
 			tl_outcome_wait(base, &g);
 			is_int(g.o.result, i < 4 ? SINK_PERMANENT : SINK_RETRY,
 			    "%s: %s", want4[i], i < 4 ? "permanent" : "retry");
@@ -942,20 +854,16 @@ test_e2e(void)
 	}
 
 	/* An alert it cannot render: permanent, no request. */
-	{
-		static const struct tl_reply r200[] = {{200, "ok", NULL}};
-
-		tl_rcv_reset(&rv, r200, 1);
-	}
-	s = slack_sink(base, h, url, 0);
-	send_one(s, "{\"rule\":", &g, "unrenderable");
+	tl_rcv_ok(&t.rv);
+	s = slack_sink(base, h, t.url, 0);
+	tl_send_one(s, "{\"rule\":", &g, "unrenderable");
 	tl_outcome_wait(base, &g);
 	is_int(g.o.result, SINK_PERMANENT, "unrenderable: permanent");
 	is_int(g.o.error, -EBADMSG, "unrenderable: -EBADMSG");
 	is_str(g.o.detail,
 	    "cannot render the alert: alert: not JSON: truncated at byte 8",
 	    "unrenderable: why");
-	is_int(rv.hits, 0, "unrenderable: nothing sent");
+	is_int(t.rv.hits, 0, "unrenderable: nothing sent");
 	no_secret(&g, "unrenderable");
 	sink_free(s);
 
@@ -966,7 +874,7 @@ test_e2e(void)
 		(void)snprintf(bad, sizeof(bad),
 		    "http://127.0.0.1:1" HOOK_PATH);
 		s = slack_sink(base, h, bad, 0);
-		send_one(s, ALERT, &g, "refused");
+		tl_send_one(s, ALERT, &g, "refused");
 		tl_outcome_wait(base, &g);
 		is_int(g.o.result, SINK_RETRY, "refused: retry");
 		is_int(g.o.error, -ECONNREFUSED, "refused: the error");
@@ -975,12 +883,8 @@ test_e2e(void)
 	}
 
 	/* Freed with one in flight and two waiting: no callbacks. */
-	{
-		static const struct tl_reply r200[] = {{200, "ok", NULL}};
-
-		tl_rcv_reset(&rv, r200, 1);
-	}
-	s = slack_sink(base, h, url, 0);
+	tl_rcv_ok(&t.rv);
+	s = slack_sink(base, h, t.url, 0);
 	memset(g3, 0, sizeof(g3));
 	for (i = 0; i < 3; i++)
 		is_int(
@@ -991,11 +895,9 @@ test_e2e(void)
 	tl_run_for(base, 1500);
 	is_int(g3[0].done + g3[1].done + g3[2].done, 0,
 	    "freed sink: no callback, in flight or waiting");
-	ok(rv.hits <= 1, "freed sink: the waiting ones were never sent");
+	ok(t.rv.hits <= 1, "freed sink: the waiting ones were never sent");
 
-	http_free(h);
-	tl_rcv_stop(&rv);
-	event_base_free(base);
+	sl_e2e_done(&t);
 }
 
 int
@@ -1005,7 +907,7 @@ main(void)
 	test_text();
 	test_shapes();
 	test_huge();
-	test_corpus();
+	sl_test_corpus(&slack_rd, "error");
 	test_e2e();
 	return done_testing();
 }

@@ -409,6 +409,36 @@ tl_sink_opt(struct sink_conf *c, const char *key, const char *value)
 		    sink_type_str(c->kind), key);
 }
 
+struct sink *
+tl_sink_new(struct event_base *base, struct http *h, const char *kind,
+    const char *name, unsigned rate_count, ...)
+{
+	struct sink_conf c;
+	struct sink *s = NULL;
+	const char *key;
+	va_list ap;
+
+	tl_sink_conf(&c, kind, name);
+	va_start(ap, rate_count);
+	while ((key = va_arg(ap, const char *)) != NULL)
+		tl_sink_opt(&c, key, va_arg(ap, const char *));
+	va_end(ap);
+	c.rate_count = rate_count;
+	c.rate_period_us = rate_count ? 1000000u : 0;
+	c.timeout_ms = 5000;
+	if (sink_new(&c, base, h, &s, NULL) < 0)
+		return NULL;
+	return s;
+}
+
+void
+tl_rcv_ok(struct tl_rcv *r)
+{
+	static const struct tl_reply r200[] = {{200, "ok", NULL}};
+
+	tl_rcv_reset(r, r200, 1);
+}
+
 /* ---- diags, rules, JSON ---- */
 
 const char *

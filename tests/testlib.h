@@ -150,6 +150,21 @@ int tl_sink_send(struct sink *s, const char *json,
  * option. Both bail out on a kind or option that does not exist. */
 void tl_sink_conf(struct sink_conf *c, const char *kind, const char *name);
 void tl_sink_opt(struct sink_conf *c, const char *key, const char *value);
+/* tl_sink_send() that must start and must not call back at once (two
+ * assertions, in the test's own TAP count: tap.h is per test). */
+#define tl_send_one(s, json, g, name)                                          \
+	do {                                                                   \
+		is_int(tl_sink_send((s), (json), (g)), 0, "%s: sent", (name)); \
+		is_int((g)->done, 0, "%s: no callback inside sink_send",       \
+		    (name));                                                   \
+	} while (0)
+/* A sink of kind called name, at rate_count a second (0: none), 5 s a
+ * request, with the option pairs (key, value, ..., NULL); NULL if
+ * sink_new() refuses it. */
+struct sink *tl_sink_new(struct event_base *base, struct http *h,
+    const char *kind, const char *name, unsigned rate_count, ...);
+/* Every request answered 200 "ok" from now on. */
+void tl_rcv_ok(struct tl_rcv *r);
 
 /* ---- diags, rules, JSON ---- */
 
