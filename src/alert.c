@@ -2,6 +2,8 @@
  * alert.c: see alert.h.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,7 +176,7 @@ alert_json(const struct alert *a, bool with_record, struct buf *out)
 	r = r < 0 ? r : buf_append(out, obj.data, obj.len);
 	buf_done(&obj);
 	if (r < 0)
-		out->len = start;
+		buf_truncate(out, start);
 	return r;
 }
 
@@ -228,9 +230,7 @@ alert_console_event_url(struct buf *b, const char *region, const char *event_id)
 	if (r == 0)
 		r = text_url_encode(b, event_id);
 	if (r < 0) {
-		b->len = start;
-		if (b->data != NULL)
-			b->data[start] = '\0';
+		buf_truncate(b, start);
 	}
 	return r;
 }
@@ -251,9 +251,7 @@ alert_console_secret_url(struct buf *b, const char *region, const char *secret)
 	if (r == 0)
 		r = buf_printf(b, "&region=%s", region);
 	if (r < 0) {
-		b->len = start;
-		if (b->data != NULL)
-			b->data[start] = '\0';
+		buf_truncate(b, start);
 	}
 	return r;
 }
@@ -468,4 +466,27 @@ alert_record_str(const struct alert_view *a, const char *key)
 	    json_object_get_string_len(v) == 0)
 		return NULL;
 	return json_object_get_string(v);
+}
+
+const char *
+alert_count_text(const struct alert_view *a, char *buf, size_t size)
+{
+	if (a->count == 0 || size == 0) {
+		if (size > 0)
+			buf[0] = '\0';
+		return size > 0 ? buf : "";
+	}
+	(void)snprintf(buf, size, " (%" PRIu64 " events)", a->count);
+	return buf;
+}
+
+const char *
+alert_suppressed_text(const struct alert_view *a, char *buf, size_t size)
+{
+	if (a->suppressed_since != NULL)
+		(void)snprintf(buf, size, "%" PRIu64 " more since %s",
+		    a->suppressed, a->suppressed_since);
+	else
+		(void)snprintf(buf, size, "%" PRIu64 " more", a->suppressed);
+	return buf;
 }

@@ -88,6 +88,16 @@ struct alert_view {
 	const char *suppressed_since;
 };
 
+/* "N more since <suppressed_since>", or "N more" without it: what a
+ * receiver says of the matches a throttle held back. Into buf (at least
+ * ALERT_MAX_SUPPRESSED_TEXT bytes to hold any). */
+#define ALERT_MAX_SUPPRESSED_TEXT 320
+const char *alert_suppressed_text(const struct alert_view *a, char *buf,
+    size_t size);
+/* " (N events)" for an alert of N >= 2 grouped matches, else "": what a
+ * receiver's one-line summary says after the title. Into buf. */
+const char *alert_count_text(const struct alert_view *a, char *buf,
+    size_t size);
 int alert_parse(const char *json, size_t len, struct alert_view *ret,
     struct diag *reterr) MUST_CHECK;
 void alert_view_done(struct alert_view *v);

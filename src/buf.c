@@ -36,6 +36,16 @@ buf_reset(struct buf *b)
 		b->data[0] = '\0';
 }
 
+void
+buf_truncate(struct buf *b, size_t len)
+{
+	if (len >= b->len)
+		return;
+	b->len = len;
+	if (b->data != NULL)
+		b->data[len] = '\0';
+}
+
 int
 buf_reserve(struct buf *b, size_t extra)
 {

@@ -22,6 +22,8 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 void buf_done(struct buf *b);
 void buf_reset(struct buf *b);
+/* Cuts b back to its first len bytes (what a failed append added). */
+void buf_truncate(struct buf *b, size_t len);
 int buf_reserve(struct buf *b, size_t extra) MUST_CHECK;
 int buf_append(struct buf *b, const void *p, size_t len) MUST_CHECK;
 int buf_puts(struct buf *b, const char *s) MUST_CHECK;

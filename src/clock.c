@@ -17,6 +17,12 @@ now_us(void)
 	return (uint64_t)ts.tv_sec * US_PER_S + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+uint64_t
+clock_wall_s(clock_wall_fn *fn, void *arg)
+{
+	return fn != NULL ? fn(arg) : (uint64_t)time(NULL);
+}
+
 struct timeval
 clock_tv_us(uint64_t us)
 {

@@ -29,6 +29,11 @@
 /* Monotonic clock in microseconds: timers, deadlines, backoff. */
 uint64_t now_us(void);
 
+/* A wall clock that tests may stand in for: Unix seconds from fn(arg),
+ * or time(2) when fn is NULL. */
+typedef uint64_t clock_wall_fn(void *arg);
+uint64_t clock_wall_s(clock_wall_fn *fn, void *arg);
+
 /* A duration as a struct timeval (evtimer_add()). */
 struct timeval clock_tv_us(uint64_t us);
 struct timeval clock_tv_ms(uint64_t ms);

@@ -126,12 +126,12 @@ daemon_keep(const struct rule *rule, const char *rule_id, const char *event_id,
     const char *json, size_t len, const struct log_ctx *ctx, void *arg)
 {
 	struct daemon *d = arg;
-	const char *dests[SPOOL_MAX_DESTS];
 	int64_t job;
-	size_t n;
+	size_t n = 0;
 
-	n = cfg_destinations(d->cfg, rule, dests, ARRAY_SIZE(dests));
-	if (n == 0) {
+	job = deliver_spool(d->spool, d->cfg, rule, rule_id, event_id, json,
+	    len, NULL, &n);
+	if (job == -ENOENT) {
 		/* check and reload refuse such a rule; a group of a rule a
 		 * reload removed can still end here. */
 		log_ctx_err(ctx,
@@ -140,8 +140,6 @@ daemon_keep(const struct rule *rule, const char *rule_id, const char *event_id,
 		metrics_inc(d->m_undeliverable, 1);
 		return 0;
 	}
-	job =
-	    spool_append_json(d->spool, rule_id, event_id, json, len, dests, n);
 	if (job == -EEXIST) {
 		metrics_inc(d->m_dedup, 1);
 		log_ctx_info(ctx, "duplicate alert, not sent again");
@@ -673,22 +671,19 @@ daemon_setup(struct daemon *d)
 		    d->opts->config_path);
 		return -EINVAL;
 	}
-	memset(&ho, 0, sizeof(ho));
-	ho.ca_file = d->cfg->http.ca_file;
-	ho.ca_path = d->cfg->http.ca_path;
+	ho = (struct http_opts){.ca_file = d->cfg->http.ca_file,
+	    .ca_path = d->cfg->http.ca_path};
 	r = http_new(d->base, &ho, &d->http);
 	if (r < 0)
 		return log_err_errno(r, "cannot start the HTTP client");
-	memset(&co, 0, sizeof(co));
-	co.profile = d->cfg->aws.profile;
-	co.region = d->cfg->aws.region;
+	co = (struct creds_opts){.profile = d->cfg->aws.profile,
+	    .region = d->cfg->aws.region};
 	r = creds_new(d->base, d->http, &co, &d->creds);
 	if (r < 0)
 		return log_err_errno(r, "cannot set up credentials");
-	memset(&ao, 0, sizeof(ao));
-	ao.region = d->cfg->aws.region;
-	ao.profile = d->cfg->aws.profile;
-	ao.endpoint_url = d->cfg->aws.endpoint_url;
+	ao = (struct aws_opts){.region = d->cfg->aws.region,
+	    .profile = d->cfg->aws.profile,
+	    .endpoint_url = d->cfg->aws.endpoint_url};
 	r = aws_new(d->base, d->http, d->creds, &ao, &d->aws, &dg);
 	if (r < 0) {
 		log_err("%s", dg.msg);
@@ -715,15 +710,13 @@ daemon_setup(struct daemon *d)
 	r = daemon_metrics(d);
 	if (r < 0)
 		return log_err_errno(r, "metrics");
-	memset(&eo, 0, sizeof(eo));
-	eo.state_dir = d->cfg->state_dir;
-	eo.wall_clock = true;
-	eo.metrics = d->metrics;
-	memset(&eh, 0, sizeof(eh));
-	eh.alert = daemon_keep;
-	eh.seen = daemon_seen;
-	eh.sync = daemon_sync_spool;
-	eh.arg = d;
+	eo = (struct engine_opts){.state_dir = d->cfg->state_dir,
+	    .wall_clock = true,
+	    .metrics = d->metrics};
+	eh = (struct engine_hooks){.alert = daemon_keep,
+	    .seen = daemon_seen,
+	    .sync = daemon_sync_spool,
+	    .arg = d};
 	r = engine_open(d->rules, &eo, &eh, &d->engine, &dg);
 	if (r < 0) {
 		char line[600];
@@ -731,10 +724,9 @@ daemon_setup(struct daemon *d)
 		log_err("incidents: %s", diag_format(&dg, line, sizeof(line)));
 		return r;
 	}
-	memset(&dh, 0, sizeof(dh));
-	dh.outcome = deliver_outcome;
-	dh.settled = deliver_settled;
-	dh.arg = d;
+	dh = (struct deliver_hooks){.outcome = deliver_outcome,
+	    .settled = deliver_settled,
+	    .arg = d};
 	r = deliver_new(d->base, d->http, d->spool, d->metrics, &dh,
 	    &d->deliver);
 	if (r < 0)
@@ -744,12 +736,11 @@ daemon_setup(struct daemon *d)
 		log_err("%s", dg.msg);
 		return r;
 	}
-	memset(&ih, 0, sizeof(ih));
-	ih.record = daemon_record;
-	ih.scanned = intake_scanned;
-	ih.pause = daemon_pause;
-	ih.received = notify_ready;
-	ih.arg = d;
+	ih = (struct intake_hooks){.record = daemon_record,
+	    .scanned = intake_scanned,
+	    .pause = daemon_pause,
+	    .received = notify_ready,
+	    .arg = d};
 	r = intake_new(d->base, d->aws, d->sns, d->metrics, d->cfg, &ih,
 	    &d->intake);
 	if (r < 0)

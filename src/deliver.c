@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -30,6 +31,11 @@
 #define DELIVER_BACKOFF_BASE_MS 1000u
 
 struct dlv;
+TAILQ_HEAD(dlv_q, dlv);
+
+/* Where a delivery waits: nowhere (on the wire), or on one of its
+ * destination's queues. */
+enum dlv_where { DLV_SENDING, DLV_READY, DLV_BACKOFF };
 
 struct dsink {
 	struct deliver *dl;
@@ -40,9 +46,8 @@ struct dsink {
 	unsigned refs;          /* deliveries pointing at it */
 	bool retired;           /* replaced by a reload */
 	uint64_t fail_since_us; /* first failure since its last success; 0 */
-	struct dlv *ready_head; /* waiting for a slot, FIFO */
-	struct dlv *ready_tail;
-	struct dlv *backoff; /* waiting out a backoff (list) */
+	struct dlv_q ready;     /* waiting for a slot, FIFO */
+	struct dlv_q backoff;   /* waiting out a backoff */
 	struct metrics_counter *m_delivered;
 	struct metrics_counter *m_failed;
 	struct dsink *next;
@@ -59,12 +64,9 @@ struct dlv {
 	char event_id[SPOOL_MAX_EVENT_ID + 1];
 	char id[SPOOL_ALERT_ID_SIZE + SPOOL_MAX_DEST + 1]; /* delivery id */
 	struct event *timer;
-	bool sending;
-	struct dlv *next;   /* in its sink's ready queue */
-	struct dlv *b_prev; /* in its sink's backoff list */
-	struct dlv *b_next;
-	struct dlv *all_prev;
-	struct dlv *all_next;
+	enum dlv_where where;
+	TAILQ_ENTRY(dlv) q;   /* on ready or backoff, as where says */
+	TAILQ_ENTRY(dlv) all; /* on deliver.dlvs */
 };
 
 struct deliver {
@@ -74,7 +76,7 @@ struct deliver {
 	struct metrics *metrics;
 	struct deliver_hooks hooks;
 	struct dsink *sinks;
-	struct dlv *dlvs; /* every delivery not yet ended */
+	struct dlv_q dlvs; /* every delivery not yet ended */
 	size_t n_dlvs;
 	bool stopped;
 	struct event *sweep_ev; /* frees retired sinks, outside callbacks */
@@ -157,6 +159,8 @@ deliver_configure(struct deliver *dl, const struct cfg *c, struct diag *reterr)
 			r = -ENOMEM;
 			break;
 		}
+		TAILQ_INIT(&ds->ready);
+		TAILQ_INIT(&ds->backoff);
 		ds->dl = dl;
 		ds->next = list;
 		list = ds;
@@ -196,20 +200,15 @@ deliver_configure(struct deliver *dl, const struct cfg *c, struct diag *reterr)
 
 /* ---- one delivery -------------------------------------------------------- */
 
+/* Off whichever queue it waits on. */
 static void
-dlv_backoff_unlink(struct dlv *v)
+dlv_unqueue(struct dlv *v)
 {
-	struct dsink *ds = v->ds;
-
-	if (v->b_prev != NULL)
-		v->b_prev->b_next = v->b_next;
-	else if (ds->backoff == v)
-		ds->backoff = v->b_next;
-	else
-		return; /* not on the list */
-	if (v->b_next != NULL)
-		v->b_next->b_prev = v->b_prev;
-	v->b_prev = v->b_next = NULL;
+	if (v->where == DLV_READY)
+		TAILQ_REMOVE(&v->ds->ready, v, q);
+	else if (v->where == DLV_BACKOFF)
+		TAILQ_REMOVE(&v->ds->backoff, v, q);
+	v->where = DLV_SENDING;
 }
 
 static void
@@ -218,13 +217,8 @@ dlv_free(struct dlv *v)
 	struct deliver *dl = v->dl;
 	struct dsink *ds = v->ds;
 
-	dlv_backoff_unlink(v);
-	if (v->all_prev != NULL)
-		v->all_prev->all_next = v->all_next;
-	else
-		dl->dlvs = v->all_next;
-	if (v->all_next != NULL)
-		v->all_next->all_prev = v->all_prev;
+	dlv_unqueue(v);
+	TAILQ_REMOVE(&dl->dlvs, v, all);
 	dl->n_dlvs--;
 	if (v->timer != NULL)
 		event_free(v->timer);
@@ -237,15 +231,9 @@ dlv_free(struct dlv *v)
 static void
 dlv_ready(struct dlv *v)
 {
-	struct dsink *ds = v->ds;
-
-	dlv_backoff_unlink(v);
-	v->next = NULL;
-	if (ds->ready_tail != NULL)
-		ds->ready_tail->next = v;
-	else
-		ds->ready_head = v;
-	ds->ready_tail = v;
+	dlv_unqueue(v);
+	TAILQ_INSERT_TAIL(&v->ds->ready, v, q);
+	v->where = DLV_READY;
 }
 
 static void
@@ -324,8 +312,9 @@ dlv_end(struct dlv *v, const struct sink_outcome *o, enum spool_outcome oc)
 static void
 dsink_recovered(struct dsink *ds)
 {
-	while (ds->backoff != NULL) {
-		struct dlv *v = ds->backoff;
+	struct dlv *v;
+
+	while ((v = TAILQ_FIRST(&ds->backoff)) != NULL) {
 
 		(void)evtimer_del(v->timer);
 		dlv_ready(v);
@@ -354,11 +343,8 @@ dlv_retry(struct dlv *v, const struct sink_outcome *o, uint64_t delay_ms)
 		dlv_ready(v); /* no timer: sooner beats never */
 		return;
 	}
-	v->b_prev = NULL;
-	v->b_next = ds->backoff;
-	if (ds->backoff != NULL)
-		ds->backoff->b_prev = v;
-	ds->backoff = v;
+	TAILQ_INSERT_TAIL(&ds->backoff, v, q);
+	v->where = DLV_BACKOFF;
 }
 
 static void
@@ -372,7 +358,6 @@ dlv_done(const struct sink_outcome *o, void *arg)
 	uint64_t now = now_us();
 
 	dlv_ctx(v, &ctx);
-	v->sending = false;
 	ds->in_flight--;
 	if (o->result == SINK_DELIVERED) {
 		ds->fail_since_us = 0;
@@ -417,24 +402,21 @@ dlv_pump(struct dsink *ds)
 {
 	struct deliver *dl = ds->dl;
 
-	while (ds->ready_head != NULL && ds->in_flight < DELIVER_MAX_SENDS &&
-	    !dl->stopped) {
-		struct dlv *v = ds->ready_head;
+	struct dlv *v;
+
+	while ((v = TAILQ_FIRST(&ds->ready)) != NULL &&
+	    ds->in_flight < DELIVER_MAX_SENDS && !dl->stopped) {
 		struct sink_outcome o;
 		const char *json;
 		int r;
 
-		ds->ready_head = v->next;
-		if (ds->ready_head == NULL)
-			ds->ready_tail = NULL;
-		v->next = NULL;
+		dlv_unqueue(v);
 		json = spool_alert_json(dl->spool, v->job);
 		if (json == NULL) {
 			dlv_free(v); /* already ended */
 			continue;
 		}
 		ds->in_flight++;
-		v->sending = true;
 		r = sink_send_id(ds->sink, json, strlen(json), v->id, dlv_done,
 		    v);
 		if (r < 0) {
@@ -446,7 +428,6 @@ dlv_pump(struct dsink *ds)
 			(void)snprintf(o.detail, sizeof(o.detail), "%s",
 			    strerror(-r));
 			ds->in_flight--;
-			v->sending = false;
 			dlv_retry(v, &o,
 			    backoff_next_ms(v->attempt++,
 				DELIVER_BACKOFF_BASE_MS,
@@ -476,23 +457,42 @@ dlv_enqueue(int64_t job, const char *dest, const char *json, size_t len,
 	r = spool_alert_id(dl->spool, job, aid);
 	if (r < 0)
 		return r;
-	v = calloc(1, sizeof(*v));
+	v = malloc(sizeof(*v));
 	if (v == NULL)
 		return -ENOMEM;
-	v->dl = dl;
-	v->job = job;
-	v->ds = ds;
+	*v = (struct dlv){.dl = dl,
+	    .job = job,
+	    .ds = ds,
+	    .deadline_us = now_us() + ds->deadline_us,
+	    .where = DLV_SENDING};
 	ds->refs++;
-	v->deadline_us = now_us() + ds->deadline_us;
 	(void)snprintf(v->id, sizeof(v->id), "%s:%s", aid, dest);
 	dlv_describe(v, json);
-	v->all_next = dl->dlvs;
-	if (dl->dlvs != NULL)
-		dl->dlvs->all_prev = v;
-	dl->dlvs = v;
+	TAILQ_INSERT_TAIL(&dl->dlvs, v, all);
 	dl->n_dlvs++;
 	dlv_ready(v);
 	return 0;
+}
+
+int64_t
+deliver_spool(struct spool *sp, const struct cfg *cfg, const struct rule *rule,
+    const char *rule_id, const char *event_id, const char *json, size_t len,
+    const char *fallback, size_t *ret_n)
+{
+	const char *dests[SPOOL_MAX_DESTS];
+	size_t n = 0;
+	int64_t job;
+
+	if (cfg != NULL)
+		n = cfg_destinations(cfg, rule, dests, ARRAY_SIZE(dests));
+	if (n == 0 && fallback != NULL)
+		dests[n++] = fallback;
+	if (n == 0)
+		return -ENOENT;
+	job = spool_append_json(sp, rule_id, event_id, json, len, dests, n);
+	if (job >= 0 && ret_n != NULL)
+		*ret_n = n;
+	return job;
 }
 
 int
@@ -530,6 +530,7 @@ deliver_new(struct event_base *base, struct http *http, struct spool *sp,
 	dl->http = http;
 	dl->spool = sp;
 	dl->metrics = metrics;
+	TAILQ_INIT(&dl->dlvs);
 	if (hooks != NULL)
 		dl->hooks = *hooks;
 	dl->sweep_ev = event_new(base, -1, 0, deliver_sweep_cb, dl);
@@ -551,8 +552,8 @@ deliver_free(struct deliver *dl)
 
 	if (dl == NULL)
 		return;
-	while (dl->dlvs != NULL)
-		dlv_free(dl->dlvs);
+	while (!TAILQ_EMPTY(&dl->dlvs))
+		dlv_free(TAILQ_FIRST(&dl->dlvs));
 	while (dl->sinks != NULL) {
 		ds = dl->sinks->next;
 		dsink_free(dl->sinks);

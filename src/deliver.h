@@ -45,6 +45,7 @@ struct diag;
 struct event_base;
 struct http;
 struct metrics;
+struct rule;
 struct sink;
 struct sink_outcome;
 struct spool;
@@ -87,6 +88,20 @@ int deliver_configure(struct deliver *dl, const struct cfg *c,
 /* The sink for one configured destination (test-destination, replay). */
 int deliver_sink_new(const struct cfg_dest *cd, struct event_base *base,
     struct http *http, struct sink **ret, struct diag *reterr) MUST_CHECK;
+
+/*
+ * Spools an alert (rule id, identity's eventID or NULL, its JSON text)
+ * for its destinations: cfg's route for rule (NULL: a rule a reload
+ * removed, default_destinations), or, when cfg is NULL or routes it
+ * nowhere, the one destination fallback (NULL: none). Returns the job id
+ * (delivered after the next spool_sync() and deliver_queue()), -EEXIST
+ * for a duplicate, -ENOENT when it has nowhere to go, or the spool's
+ * error. *ret_n (may be NULL): how many destinations.
+ */
+int64_t deliver_spool(struct spool *sp, const struct cfg *cfg,
+    const struct rule *rule, const char *rule_id, const char *event_id,
+    const char *json, size_t len, const char *fallback,
+    size_t *ret_n) MUST_CHECK;
 
 /* Queues every pending (alert, destination) from job id first on (1:
  * all, at startup; else the first job spooled since the last sync). */

@@ -16,6 +16,7 @@
 
 #include "alert.h"
 #include "buf.h"
+#include "clock.h"
 #include "engine.h"
 #include "incident.h"
 #include "limits.h"
@@ -59,9 +60,7 @@ struct engine {
 static uint64_t
 engine_wall(const struct engine *e)
 {
-	if (e->wall_s != NULL)
-		return e->wall_s(e->wall_arg);
-	return (uint64_t)time(NULL);
+	return clock_wall_s(e->wall_s, e->wall_arg);
 }
 
 /* The engine's now: the watermark, run on by the wall clock (daemon). */
@@ -385,11 +384,10 @@ engine_open(const struct rules *rs, const struct engine_opts *o,
 
 	if (hooks == NULL || hooks->alert == NULL)
 		return -EINVAL;
-	e = calloc(1, sizeof(*e));
+	e = malloc(sizeof(*e));
 	if (e == NULL)
 		return -ENOMEM;
-	e->rules = rs;
-	e->hooks = *hooks;
+	*e = (struct engine){.rules = rs, .hooks = *hooks};
 	if (o != NULL) {
 		e->wall_clock = o->wall_clock;
 		e->wall_s = o->clock_s;

@@ -60,6 +60,7 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "diag.h"
 #include "ht.h"
 #include "incident.h"
@@ -279,9 +280,7 @@ incident_kind_res(uint8_t kind)
 static uint64_t
 incident_now(const struct incident *inc)
 {
-	if (inc->clock_s != NULL)
-		return inc->clock_s(inc->clock_arg);
-	return (uint64_t)time(NULL);
+	return clock_wall_s(inc->clock_s, inc->clock_arg);
 }
 
 /* Durations are whole seconds in rules files; round up anyway. */

@@ -219,9 +219,7 @@ struct intake;
 
 struct msg {
 	struct intake *in;
-	char *id;
-	char *receipt;
-	char *body;
+	struct sqs_msg sm; /* taken over from the receive: id, handle, body */
 	unsigned receive_count;
 	enum msg_state state;
 	uint64_t received_us;
@@ -313,7 +311,7 @@ static void
 msg_ctx(const struct msg *m, struct log_ctx *ctx)
 {
 	memset(ctx, 0, sizeof(*ctx));
-	ctx->message_id = m->id;
+	ctx->message_id = m->sm.message_id;
 }
 
 /* The one place a message changes state: checked, traced, and the pass
@@ -350,9 +348,7 @@ msg_free(struct msg *m)
 		event_free(m->extend);
 	aws_call_cancel(m->op);
 	notif_free(m->notif);
-	free(m->id);
-	free(m->receipt);
-	free(m->body);
+	sqs_msg_done(&m->sm);
 	free(m);
 }
 
@@ -390,7 +386,7 @@ static void
 msg_set_visibility(struct msg *m, unsigned timeout_s)
 {
 	struct intake *in = m->in;
-	const char *h[1] = {m->receipt};
+	const char *h[1] = {m->sm.receipt_handle};
 	int r;
 
 	if (m->op != NULL)
@@ -446,7 +442,7 @@ msg_park(struct msg *m)
 		    "giving up after %u receives (%s: %s), deleting; body: "
 		    "'%s'",
 		    m->receive_count, label, text,
-		    log_quote(m->body, quoted, sizeof(quoted)));
+		    log_quote(m->sm.body, quoted, sizeof(quoted)));
 		msg_set_state(m, MSG_GIVEN_UP);
 		if (in->hooks.scanned != NULL)
 			in->hooks.scanned(in->hooks.arg);
@@ -648,11 +644,10 @@ obj_start(struct msg *m, const struct notif_object *o)
 	 * could make the request another bucket's). */
 	if (!intake_bucket_allowed(in, o->bucket))
 		return -EACCES;
-	ob = calloc(1, sizeof(*ob));
+	ob = malloc(sizeof(*ob));
 	if (ob == NULL)
 		return -ENOMEM;
-	ob->m = m;
-	ob->o = o;
+	*ob = (struct obj){.m = m, .o = o};
 	if (in->n_trails > 0) {
 		ob->trail = in->trails[--in->n_trails];
 	} else {
@@ -805,7 +800,7 @@ msg_parse(struct msg *m)
 	memset(&dg, 0, sizeof(dg));
 	no.allowed_buckets = (const char *const *)in->cfg->s3.allowed_buckets;
 	no.n_allowed = in->cfg->s3.n_allowed_buckets;
-	r = notif_parse(m->body, strlen(m->body), &no, &m->notif, &dg);
+	r = notif_parse(m->sm.body, strlen(m->sm.body), &no, &m->notif, &dg);
 	if (r < 0) {
 		log_ctx_warn(&ctx, "bad notification: %s", dg.msg);
 		msg_fail(m,
@@ -854,9 +849,7 @@ msg_new(struct intake *in, struct sqs_msg *sm)
 	if (m == NULL)
 		return NULL;
 	m->in = in;
-	m->id = sm->message_id;
-	m->receipt = sm->receipt_handle;
-	m->body = sm->body;
+	m->sm = *sm; /* the strings are ours now */
 	sm->message_id = sm->receipt_handle = sm->body = NULL;
 	m->receive_count = sm->receive_count;
 	m->received_us = now_us();
@@ -927,8 +920,8 @@ del_flush(struct intake *in)
 			if (m->state != MSG_SPOOLED)
 				continue;
 			batch[b->n] = m;
-			handles[b->n] = m->receipt;
-			b->ids[b->n++] = m->id;
+			handles[b->n] = m->sm.receipt_handle;
+			b->ids[b->n++] = m->sm.message_id;
 		}
 		if (b->n == 0) {
 			free(b);
@@ -938,7 +931,7 @@ del_flush(struct intake *in)
 		    del_done, b, NULL);
 		/* The handles were copied by the call: the messages go. */
 		for (i = 0; i < b->n; i++) {
-			batch[i]->id = NULL;
+			batch[i]->sm.message_id = NULL;
 			msg_set_state(batch[i], MSG_DELETING);
 			msg_set_state(batch[i], MSG_DONE);
 		}
@@ -1341,7 +1334,7 @@ intake_health(const struct intake *in, struct buf *out)
 		if (!msg_in_work(m) || now - m->received_us <= bound)
 			continue;
 		return buf_printf(out, "message %s in work for %llu s (%s)\n",
-			   m->id != NULL ? m->id : "?",
+			   m->sm.message_id != NULL ? m->sm.message_id : "?",
 			   (unsigned long long)((now - m->received_us) /
 			       1000000),
 			   msg_state_str(m->state)) < 0

@@ -306,15 +306,14 @@ replay_open(const struct cfg *cfg, const struct rules *rs, bool deliver,
 	char msg[600];
 	int r;
 
-	memset(&ro, 0, sizeof(ro));
-	ro.cfg = cfg;
-	ro.rules = rs;
-	ro.state_dir = arg_state;
-	ro.no_state = arg_no_state;
-	ro.deliver = deliver;
-	ro.print = deliver && arg_verbose_delivery ? NULL : cli_print;
-	ro.delivered = cli_delivered;
-	ro.arg = (void *)cfg;
+	ro = (struct replay_opts){.cfg = cfg,
+	    .rules = rs,
+	    .state_dir = arg_state,
+	    .no_state = arg_no_state,
+	    .deliver = deliver,
+	    .print = deliver && arg_verbose_delivery ? NULL : cli_print,
+	    .delivered = cli_delivered,
+	    .arg = (void *)cfg};
 	memset(&d, 0, sizeof(d));
 	r = replay_new(&ro, ret, &d);
 	if (r < 0)
@@ -495,11 +494,10 @@ cmd_run(int argc, char **argv)
 
 	UNUSED(argc);
 	UNUSED(argv);
-	memset(&o, 0, sizeof(o));
-	o.config_path = arg_config;
-	o.rules_path = arg_rules_given ? arg_rules : NULL;
-	o.log_level = arg_log_level;
-	o.log_level_given = arg_log_level_given;
+	o = (struct daemon_opts){.config_path = arg_config,
+	    .rules_path = arg_rules_given ? arg_rules : NULL,
+	    .log_level = arg_log_level,
+	    .log_level_given = arg_log_level_given};
 	return daemon_run(&o);
 }
 
@@ -594,16 +592,14 @@ cmd_aws_check(int argc, char **argv)
 	memset(&dg, 0, sizeof(dg));
 	ac.base = http_base_new();
 	r = ac.base == NULL ? -ENOMEM : http_new(ac.base, NULL, &http);
-	memset(&co, 0, sizeof(co));
-	co.profile = c->aws.profile;
-	co.region = c->aws.region;
+	co = (struct creds_opts){.profile = c->aws.profile,
+	    .region = c->aws.region};
 	if (r == 0)
 		r = creds_new(ac.base, http, &co, &cr);
-	memset(&ao, 0, sizeof(ao));
-	ao.region = c->aws.region;
-	ao.profile = c->aws.profile;
-	ao.endpoint_url = c->aws.endpoint_url;
-	ao.max_attempts = 2;
+	ao = (struct aws_opts){.region = c->aws.region,
+	    .profile = c->aws.profile,
+	    .endpoint_url = c->aws.endpoint_url,
+	    .max_attempts = 2};
 	if (r == 0)
 		r = aws_new(ac.base, http, cr, &ao, &aws, &dg);
 	if (r < 0) {

@@ -87,34 +87,26 @@ replay_keep(const struct rule *rule, const char *rule_id, const char *event_id,
     const char *json, size_t len, const struct log_ctx *ctx, void *arg)
 {
 	struct replay *rp = arg;
-	const char *dests[SPOOL_MAX_DESTS];
 	int64_t job;
-	size_t n = 0;
 	int r;
 
 	UNUSED(ctx);
 	if (rp->spool == NULL)
 		return replay_print(rp, json, len);
-	if (rp->deliver != NULL)
-		n = cfg_destinations(rp->o.cfg, rule, dests, ARRAY_SIZE(dests));
-	if (n == 0) {
-		/* Printing only (or nowhere to deliver): one pseudo
-		 * destination, done at once, keeps the dedup memory. */
-		dests[0] = REPLAY_DEST;
-		n = 1;
-	}
-	job = spool_append_json(rp->spool, rule_id, event_id, json, len, dests,
-	    n);
+	/* Printing only (or nowhere to deliver): one pseudo destination,
+	 * done at once, keeps the dedup memory. */
+	job = deliver_spool(rp->spool, rp->deliver != NULL ? rp->o.cfg : NULL,
+	    rule, rule_id, event_id, json, len, REPLAY_DEST, NULL);
 	if (job < 0)
 		return (int)job; /* -EEXIST: a duplicate, not printed */
 	r = replay_print(rp, json, len);
 	if (r < 0)
 		return r;
-	if (strcmp(dests[0], REPLAY_DEST) == 0)
-		return spool_mark(rp->spool, job, REPLAY_DEST,
-			   SPOOL_DELIVERED) < 0
-		    ? -EIO
-		    : 0;
+	/* Printed is done, for the pseudo destination; -ENOENT: the job
+	 * went to real ones, which deliver.c sends. */
+	r = spool_mark(rp->spool, job, REPLAY_DEST, SPOOL_DELIVERED);
+	if (r != -ENOENT)
+		return r < 0 ? -EIO : 0;
 	if (rp->first_new_job == 0)
 		rp->first_new_job = job;
 	return 0;
@@ -253,9 +245,7 @@ replay_open_deliver(struct replay *rp, struct diag *reterr)
 	r = http_new(rp->base, NULL, &rp->http);
 	if (r < 0)
 		return r;
-	memset(&dh, 0, sizeof(dh));
-	dh.outcome = replay_outcome;
-	dh.arg = rp;
+	dh = (struct deliver_hooks){.outcome = replay_outcome, .arg = rp};
 	r = deliver_new(rp->base, rp->http, rp->spool, NULL, &dh, &rp->deliver);
 	if (r < 0)
 		return r;
@@ -288,11 +278,10 @@ replay_new(const struct replay_opts *o, struct replay **ret,
 		goto fail;
 	memset(&eo, 0, sizeof(eo));
 	eo.state_dir = dir;
-	memset(&eh, 0, sizeof(eh));
-	eh.alert = replay_keep;
-	eh.seen = replay_seen;
-	eh.sync = replay_sync_spool;
-	eh.arg = rp;
+	eh = (struct engine_hooks){.alert = replay_keep,
+	    .seen = replay_seen,
+	    .sync = replay_sync_spool,
+	    .arg = rp};
 	r = engine_open(o->rules, &eo, &eh, &rp->engine, reterr);
 	if (r < 0)
 		goto fail;

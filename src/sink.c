@@ -641,6 +641,8 @@ sink_http_failed(struct sink_job *j, struct http_response *resp)
 	if (s->kind->reply != NULL &&
 	    s->kind->reply(body, resp->body.len, &e) >= 0 && e.len > 0)
 		sink_detail(j, prefix, e.data, e.len);
+	else if (s->kind->reply_body)
+		sink_detail(j, prefix, body, resp->body.len);
 	else
 		sink_detail(j, prefix, "", 0);
 	sink_wipe_buf(&e); /* a reply may echo a key */
@@ -742,6 +744,8 @@ sink_send_id(struct sink *s, const char *alert_json, size_t len,
 		(void)snprintf(j->delivery_id, sizeof(j->delivery_id), "%s",
 		    delivery_id);
 	memset(&e, 0, sizeof(e));
+	buf_init(&j->rq.body,
+	    s->kind->max_body != 0 ? s->kind->max_body : len + 1);
 	r = s->kind->render((const char *const *)s->opts, alert_json, len,
 	    &j->rq, &e);
 	if (r == -EBADMSG || r == -E2BIG) {

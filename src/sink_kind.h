@@ -73,7 +73,8 @@ struct sink_opt {
 
 /* What a render hook makes of one alert. */
 struct sink_request {
-	struct buf body; /* the hook buf_init()s it with its own ceiling */
+	struct buf body; /* ready, its ceiling max_body (or the alert's
+			    length and a line feed, when 0) */
 	char headers[SINK_MAX_HEADERS][SINK_MAX_HEADER_LINE]; /* "Name: v" */
 	size_t n_headers;
 };
@@ -81,8 +82,9 @@ struct sink_request {
 struct sink_kind {
 	const char *name; /* the config's `type:` */
 	const struct sink_opt *opts;
-	size_t n_opts; /* at most SINK_MAX_OPTS */
-	bool network;  /* POSTs; takes timeout, deadline and rate */
+	size_t n_opts;   /* at most SINK_MAX_OPTS */
+	bool network;    /* POSTs; takes timeout, deadline and rate */
+	size_t max_body; /* the rendered request's ceiling; 0: as above */
 	/* The default rate: at most rate_count starts per rate_period_us;
 	 * 0/0: no limit. */
 	unsigned rate_count;
@@ -112,10 +114,15 @@ struct sink_kind {
 	/*
 	 * What of a refused request's reply (status not 2xx) is worth
 	 * logging, appended to out as text; the caller makes it printable
-	 * ASCII, scrubs and cuts it. < 0: nothing. NULL: the status alone.
+	 * ASCII, scrubs and cuts it. < 0 or nothing appended: the body as
+	 * it is if reply_body, else the status alone. NULL: the same.
 	 */
 	int (*reply)(const char *body, size_t len, struct buf *out);
+	bool reply_body; /* a refusal's body says why (Slack's one word) */
 };
+
+/* A kind's option table, in its initializer. */
+#define SINK_KIND_OPTS(a) .opts = (a), .n_opts = ARRAY_SIZE(a)
 
 /* Every kind, in the order messages list them; NULL-terminated. */
 extern const struct sink_kind *const sink_kinds[SINK_MAX_KINDS + 1];

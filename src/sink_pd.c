@@ -81,9 +81,7 @@ pd_dedup_key(const char *rule, const char *group, struct buf *out)
 	r = r < 0 ? r : buf_append(out, h, sizeof(h));
 done:
 	if (r < 0) {
-		out->len = start;
-		if (out->data != NULL)
-			out->data[start] = '\0';
+		buf_truncate(out, start);
 	}
 	return r;
 }
@@ -136,9 +134,7 @@ pd_reply_errors(const char *body, size_t len, struct buf *out)
 	}
 	json_object_put(o);
 	if (r < 0) {
-		out->len = start;
-		if (out->data != NULL)
-			out->data[start] = '\0';
+		buf_truncate(out, start);
 		return r;
 	}
 	return 0;
@@ -419,26 +415,19 @@ static int
 pd_summary(struct buf *out, struct buf *t, const struct alert_view *a)
 {
 	char num[48];
+	char since[ALERT_MAX_SUPPRESSED_TEXT];
 	int r = 0;
 
 	buf_reset(t);
 	if (a->test)
 		r = pd_add(t, r, "[TEST] ", PD_MAX_SUMMARY, 0);
 	r = pd_add(t, r, a->title, PD_MAX_SUMMARY, TEXT_ONELINE);
-	if (a->count > 0) {
-		(void)snprintf(num, sizeof(num), " (%" PRIu64 " events)",
-		    a->count);
-		r = pd_add(t, r, num, PD_MAX_SUMMARY, 0);
-	}
+	r = pd_add(t, r, alert_count_text(a, num, sizeof(num)), PD_MAX_SUMMARY,
+	    0);
 	if (a->suppressed > 0) {
-		(void)snprintf(num, sizeof(num), " (%" PRIu64 " more",
-		    a->suppressed);
-		r = pd_add(t, r, num, PD_MAX_SUMMARY, 0);
-		if (a->suppressed_since != NULL) {
-			r = pd_add(t, r, " since ", PD_MAX_SUMMARY, 0);
-			r = pd_add(t, r, a->suppressed_since, PD_MAX_SUMMARY,
-			    TEXT_ONELINE);
-		}
+		r = pd_add(t, r, " (", PD_MAX_SUMMARY, 0);
+		r = pd_add(t, r, alert_suppressed_text(a, since, sizeof(since)),
+		    PD_MAX_SUMMARY, TEXT_ONELINE);
 		r = pd_add(t, r, ")", PD_MAX_SUMMARY, 0);
 	}
 	if (a->summary != NULL && strcmp(a->summary, a->title) != 0) {
@@ -568,9 +557,7 @@ pd_payload(const char *alert_json, size_t len, const struct pd_opts *o,
 	if (r < 0) {
 		if (out->data != NULL)
 			explicit_bzero(out->data + start, out->len - start);
-		out->len = start;
-		if (out->data != NULL)
-			out->data[start] = '\0';
+		buf_truncate(out, start);
 	}
 	return r;
 }
@@ -595,24 +582,15 @@ pd_render(const char *const *v, const char *alert_json, size_t len,
 {
 	const struct pd_opts o = {.routing_key = v[PD_ROUTING_KEY]};
 
-	buf_init(&out->body, PD_MAX_PAYLOAD);
 	return pd_payload(alert_json, len, &o, &out->body, reterr);
-}
-
-/* The Events API's "errors", else the body as it is. */
-static int
-pd_reply(const char *body, size_t len, struct buf *out)
-{
-	if (pd_reply_errors(body, len, out) == 0)
-		return 0;
-	return buf_append(out, body, len);
 }
 
 const struct sink_kind pd_kind = {
     .name = "pagerduty",
-    .opts = pd_kind_opts,
-    .n_opts = ARRAY_SIZE(pd_kind_opts),
+    SINK_KIND_OPTS(pd_kind_opts),
     .network = true,
+    .max_body = PD_MAX_PAYLOAD,
     .render = pd_render,
-    .reply = pd_reply,
+    .reply = pd_reply_errors, /* else the body as it is */
+    .reply_body = true,
 };

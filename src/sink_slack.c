@@ -197,21 +197,16 @@ slack_events(struct slack_msg *m, const struct alert_view *a)
 static int
 slack_suppressed(struct slack_msg *m, const struct alert_view *a)
 {
-	char num[48];
+	char text[ALERT_MAX_SUPPRESSED_TEXT];
 	int r = 0;
 
 	if (a->suppressed == 0)
 		return 0;
-	(void)snprintf(num, sizeof(num), ":mute: %" PRIu64 " more",
-	    a->suppressed);
-	r = slack_add(m, r, num, SLACK_MAX_CONTEXT_TEXT, 0);
-	if (a->suppressed_since != NULL) {
-		r = slack_add(m, r, " since ", SLACK_MAX_CONTEXT_TEXT, 0);
-		r = slack_add(m, r, a->suppressed_since, SLACK_MAX_CONTEXT_TEXT,
-		    SLACK_MRKDWN | TEXT_ONELINE);
-	} else {
+	r = slack_add(m, r, ":mute: ", SLACK_MAX_CONTEXT_TEXT, 0);
+	r = slack_add(m, r, alert_suppressed_text(a, text, sizeof(text)),
+	    SLACK_MAX_CONTEXT_TEXT, SLACK_MRKDWN | TEXT_ONELINE);
+	if (a->suppressed_since == NULL)
 		r = slack_add(m, r, " suppressed", SLACK_MAX_CONTEXT_TEXT, 0);
-	}
 	return r < 0 ? r : slack_text_block(m, "context");
 }
 
@@ -287,8 +282,7 @@ slack_link(struct slack_msg *m, const char *sep, const struct buf *url,
 	r = slack_add(m, r, text, SLACK_MAX_LINKS_TEXT, 0);
 	r = slack_add(m, r, ">", SLACK_MAX_LINKS_TEXT, 0);
 	if (r == 1) {
-		m->t.len = start; /* a cut link is a broken link */
-		m->t.data[start] = '\0';
+		buf_truncate(&m->t, start); /* a cut link is a broken link */
 	}
 	return r;
 }
@@ -361,11 +355,8 @@ slack_fallback(struct slack_msg *m, const struct alert_view *a,
 	}
 	r = slack_add(m, r, a->title, SLACK_MAX_FALLBACK,
 	    SLACK_MRKDWN | TEXT_ONELINE);
-	if (a->count > 0) {
-		(void)snprintf(num, sizeof(num), " (%" PRIu64 " events)",
-		    a->count);
-		r = slack_add(m, r, num, SLACK_MAX_FALLBACK, 0);
-	}
+	r = slack_add(m, r, alert_count_text(a, num, sizeof(num)),
+	    SLACK_MAX_FALLBACK, 0);
 	if (a->summary != NULL) {
 		r = slack_add(m, r, ": ", SLACK_MAX_FALLBACK, 0);
 		r = slack_add(m, r, a->summary, SLACK_MAX_FALLBACK,
@@ -445,9 +436,7 @@ slack_payload(const char *alert_json, size_t len, const struct slack_opts *o,
 	buf_done(&m.t);
 	alert_view_done(&a);
 	if (r < 0) {
-		out->len = start;
-		if (out->data != NULL)
-			out->data[start] = '\0';
+		buf_truncate(out, start);
 	}
 	return r;
 }
@@ -495,27 +484,14 @@ slack_render(const char *const *v, const char *alert_json, size_t len,
 	    .icon_emoji = v[SLACK_ICON_EMOJI],
 	    .mention = v[SLACK_MENTION]};
 
-	buf_init(&out->body, SLACK_MAX_PAYLOAD);
 	return slack_payload(alert_json, len, &o, &out->body, reterr);
 }
 
-/* Slack answers in a word: invalid_payload, no_service... */
-static int
-slack_reply(const char *body, size_t len, struct buf *out)
-{
-	return buf_append(out, body, len);
-}
-
 const struct sink_kind slack_kind = {
-    .name = "slack",
-    .opts = slack_kind_opts,
-    .n_opts = ARRAY_SIZE(slack_kind_opts),
-    .network = true,
+    SINK_KIND_OPTS(slack_kind_opts), .name = "slack", .network = true,
+    .max_body = SLACK_MAX_PAYLOAD,
     .rate_count = 1, /* Slack's limit for an incoming webhook: 1/s */
-    .rate_period_us = US_PER_S,
-    .retry_after = true,
-    .pause_on_429 = true,
-    .check = slack_check,
-    .render = slack_render,
-    .reply = slack_reply,
+    .rate_period_us = US_PER_S, .retry_after = true, .pause_on_429 = true,
+    .check = slack_check, .render = slack_render,
+    .reply_body = true, /* a word: invalid_payload, no_service... */
 };

@@ -13,7 +13,6 @@ stdout_render(const char *const *v, const char *alert_json, size_t len,
 
 	UNUSED(v);
 	UNUSED(reterr);
-	buf_init(&out->body, len + 1);
 	r = buf_append(&out->body, alert_json, len);
 	return r < 0 ? r : buf_putc(&out->body, '\n');
 }

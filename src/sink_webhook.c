@@ -50,7 +50,6 @@ webhook_render(const char *const *v, const char *alert_json, size_t len,
 	int r;
 
 	UNUSED(reterr);
-	buf_init(&out->body, len);
 	r = buf_append(&out->body, alert_json, len);
 	if (r < 0 || key == NULL)
 		return r;
@@ -65,8 +64,7 @@ webhook_render(const char *const *v, const char *alert_json, size_t len,
 
 const struct sink_kind webhook_kind = {
     .name = "webhook",
-    .opts = webhook_opts,
-    .n_opts = ARRAY_SIZE(webhook_opts),
+    SINK_KIND_OPTS(webhook_opts),
     .network = true,
     .retry_after = true,
     .render = webhook_render,

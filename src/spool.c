@@ -48,6 +48,7 @@
 
 #include "alert.h"
 #include "buf.h"
+#include "clock.h"
 #include "diag.h"
 #include "ht.h"
 #include "journal.h"
@@ -165,9 +166,7 @@ spool_outcome_str(enum spool_outcome o)
 static uint64_t
 spool_now(const struct spool *sp)
 {
-	if (sp->clock_s != NULL)
-		return sp->clock_s(sp->clock_arg);
-	return (uint64_t)time(NULL);
+	return clock_wall_s(sp->clock_s, sp->clock_arg);
 }
 
 static uint64_t

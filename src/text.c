@@ -147,9 +147,7 @@ text_append(struct buf *t, const char *s, size_t len, size_t max,
 		return len == 0 ? 0 : 1;
 	r = text_emit(t, s, len, max - t->len, flags, false);
 	if (r < 0) {
-		t->len = start;
-		if (t->data != NULL)
-			t->data[start] = '\0';
+		buf_truncate(t, start);
 	}
 	return r;
 }
@@ -166,9 +164,7 @@ text_json(struct buf *b, const char *s, size_t len, size_t max, unsigned flags)
 	if (r >= 0)
 		r = buf_putc(b, '"');
 	if (r < 0) {
-		b->len = start;
-		if (b->data != NULL)
-			b->data[start] = '\0';
+		buf_truncate(b, start);
 		return r;
 	}
 	return 0;
@@ -216,9 +212,7 @@ text_url_encode(struct buf *b, const char *s)
 			r = buf_append(b, esc, sizeof(esc));
 	}
 	if (r < 0) {
-		b->len = start;
-		if (b->data != NULL)
-			b->data[start] = '\0';
+		buf_truncate(b, start);
 	}
 	return r;
 }

@@ -81,15 +81,21 @@ sqs_str(struct json_object *o, const char *key)
 }
 
 void
+sqs_msg_done(struct sqs_msg *m)
+{
+	free(m->message_id);
+	free(m->receipt_handle);
+	free(m->body);
+	m->message_id = m->receipt_handle = m->body = NULL;
+}
+
+void
 sqs_msgs_free(struct sqs_msg *msgs, size_t n)
 {
 	size_t i;
 
-	for (i = 0; msgs != NULL && i < n; i++) {
-		free(msgs[i].message_id);
-		free(msgs[i].receipt_handle);
-		free(msgs[i].body);
-	}
+	for (i = 0; msgs != NULL && i < n; i++)
+		sqs_msg_done(&msgs[i]);
 	free(msgs);
 }
 

@@ -45,6 +45,8 @@ int sqs_receive(struct aws *a, const char *queue_url,
     const struct sqs_receive_opts *o, sqs_receive_cb *cb, void *arg,
     struct aws_op **ret) MUST_CHECK;
 void sqs_msgs_free(struct sqs_msg *msgs, size_t n);
+/* Frees one message's strings (not the message). */
+void sqs_msg_done(struct sqs_msg *m);
 
 int sqs_delete_batch(struct aws *a, const char *queue_url,
     const char *const *receipt_handles, size_t n, sqs_batch_cb *cb, void *arg,
