@@ -45,11 +45,11 @@
 #include "spool.h"
 
 /* How long SIGTERM waits for work in flight. */
-#define DAEMON_DRAIN_US (25ull * 1000000)
+#define DAEMON_DRAIN_US (25 * US_PER_S)
 /* While the spool cannot be written: how often to try again, and how
  * long receiving waits after a failed append before it tries again. */
 #define DAEMON_SPOOL_RETRY_MS 1000
-#define DAEMON_SPOOL_PAUSE_US (5ull * 1000000)
+#define DAEMON_SPOOL_PAUSE_US (5 * US_PER_S)
 
 struct daemon {
 	struct event_base *base;
@@ -206,11 +206,11 @@ static void
 engine_schedule(struct daemon *d)
 {
 	long due = engine_next_due_s(d->engine);
-	struct timeval tv = {0, 0};
+	struct timeval tv;
 
 	if (due < 0)
 		return;
-	tv.tv_sec = due;
+	tv = clock_tv_ms((uint64_t)due * MS_PER_S);
 	if (evtimer_pending(d->engine_timer, NULL))
 		(void)evtimer_del(d->engine_timer);
 	(void)evtimer_add(d->engine_timer, &tv);
@@ -221,7 +221,7 @@ engine_schedule(struct daemon *d)
 static void
 daemon_spool_failed(struct daemon *d, int r)
 {
-	struct timeval tv = {0, DAEMON_SPOOL_RETRY_MS * 1000};
+	struct timeval tv = clock_tv_ms(DAEMON_SPOOL_RETRY_MS);
 
 	if (r == -E2BIG)
 		return; /* full, not failing: deliveries make room */
@@ -246,7 +246,7 @@ static void
 spool_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
-	struct timeval tv = {0, DAEMON_SPOOL_RETRY_MS * 1000};
+	struct timeval tv = clock_tv_ms(DAEMON_SPOOL_RETRY_MS);
 	struct spool_stats st;
 
 	UNUSED(fd);
@@ -370,7 +370,7 @@ deliver_outcome(int64_t job, const char *dest, const struct sink_outcome *o,
 {
 	struct daemon *d = arg;
 	struct spool_stats st;
-	struct timeval tv = {0, DAEMON_SPOOL_RETRY_MS * 1000};
+	struct timeval tv = clock_tv_ms(DAEMON_SPOOL_RETRY_MS);
 
 	UNUSED(job);
 	UNUSED(dest);
@@ -489,13 +489,10 @@ daemon_reload(struct daemon *d)
 	struct cfg *c = NULL;
 	struct rules *rs = NULL;
 	struct diag dg;
-	struct timespec ts;
 	int r;
 
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
 	(void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-	    (unsigned long long)ts.tv_sec * 1000000ull +
-		(unsigned long long)ts.tv_nsec / 1000);
+	    (unsigned long long)now_us());
 	log_notice("reloading %s", d->opts->config_path);
 	memset(&dg, 0, sizeof(dg));
 	r = daemon_load(d->opts, &c, &rs, LOG_LEVEL_ERR);
@@ -571,7 +568,7 @@ drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
 static void
 daemon_stop(struct daemon *d, const char *why)
 {
-	struct timeval tv = {(time_t)(DAEMON_DRAIN_US / 1000000), 0};
+	struct timeval tv = clock_tv_us(DAEMON_DRAIN_US);
 
 	if (d->draining)
 		return;
@@ -781,13 +778,12 @@ daemon_setup(struct daemon *d)
 	(void)event_add(d->sig_int, NULL);
 	(void)event_add(d->sig_hup, NULL);
 	{
-		struct timeval tv = {5, 0};
+		struct timeval tv = clock_tv_ms(5 * MS_PER_S);
 
 		(void)event_add(d->status_timer, &tv);
 	}
 	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
-		struct timeval tv = {(time_t)(wd_usec / 2 / 1000000),
-		    (suseconds_t)(wd_usec / 2 % 1000000)};
+		struct timeval tv = clock_tv_us(wd_usec / 2);
 
 		d->watchdog =
 		    event_new(d->base, -1, EV_PERSIST, watchdog_cb, d);

@@ -335,8 +335,7 @@ dlv_retry(struct dlv *v, const struct sink_outcome *o, uint64_t delay_ms)
 	    (unsigned long long)delay_ms);
 	if (dl->hooks.outcome != NULL)
 		dl->hooks.outcome(v->job, ds->name, o, false, dl->hooks.arg);
-	tv.tv_sec = (time_t)(delay_ms / 1000);
-	tv.tv_usec = (suseconds_t)(delay_ms % 1000) * 1000;
+	tv = clock_tv_ms(delay_ms);
 	if (v->timer == NULL)
 		v->timer = evtimer_new(dl->base, dlv_timer_cb, v);
 	if (v->timer == NULL || evtimer_add(v->timer, &tv) < 0) {

@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "http.h"
 
 #define HTTP_DEFAULT_TIMEOUT_MS 60000L
@@ -134,8 +135,7 @@ http_timer_cb(CURLM *multi, long timeout_ms, void *arg)
 		(void)evtimer_del(h->timer);
 		return 0;
 	}
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	tv = clock_tv_ms((uint64_t)timeout_ms);
 	return evtimer_add(h->timer, &tv) == 0 ? 0 : -1;
 }
 

@@ -409,8 +409,7 @@ msg_extend_cb(evutil_socket_t fd, short what, void *arg)
 	if (!msg_in_work(m) || vis == 0)
 		return;
 	msg_set_visibility(m, vis);
-	tv.tv_sec = vis / 2;
-	tv.tv_usec = 0;
+	tv = clock_tv_ms((uint64_t)vis * MS_PER_S / 2);
 	(void)evtimer_add(m->extend, &tv);
 }
 
@@ -857,7 +856,7 @@ msg_new(struct intake *in, struct sqs_msg *sm)
 	TAILQ_INSERT_TAIL(&in->msgs, m, entry);
 	in->n_msgs++;
 	if (m->extend != NULL && vis > 1) {
-		struct timeval tv = {vis / 2, 0};
+		struct timeval tv = clock_tv_ms((uint64_t)vis * MS_PER_S / 2);
 
 		(void)evtimer_add(m->extend, &tv);
 	}
@@ -997,8 +996,7 @@ recv_done(const struct aws_result *res, struct sqs_msg *msgs, size_t n,
 			: "");
 		intake_error(in, "ReceiveMessage: %s",
 		    res->code[0] ? res->code : strerror(-res->error));
-		tv.tv_sec = (time_t)(delay / 1000);
-		tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
+		tv = clock_tv_ms(delay);
 		(void)evtimer_add(in->recv_timer, &tv);
 		sqs_msgs_free(msgs, n);
 		return;
@@ -1067,7 +1065,7 @@ static void
 recv_kick(struct intake *in)
 {
 	struct sqs_receive_opts ro;
-	struct timeval tv = {0, INTAKE_PAUSE_RECHECK_MS * 1000};
+	struct timeval tv = clock_tv_ms(INTAKE_PAUSE_RECHECK_MS);
 	int r;
 
 	if (!in->started || in->stopped || in->recv_op != NULL ||
@@ -1302,7 +1300,7 @@ intake_health(const struct intake *in, struct buf *out)
 {
 	unsigned vis = in->cfg->sqs.visibility_timeout_s;
 	uint64_t bound =
-	    2ull * (vis != 0 ? vis : INTAKE_DEFAULT_BOUND_S) * 1000000;
+	    2ull * (vis != 0 ? vis : INTAKE_DEFAULT_BOUND_S) * US_PER_S;
 	uint64_t now = now_us();
 	const struct msg *m;
 	int r;
@@ -1316,7 +1314,7 @@ intake_health(const struct intake *in, struct buf *out)
 	if (in->paused_since_us != 0 && now - in->paused_since_us > bound)
 		return buf_printf(out, "receiving paused for %llu s: %s\n",
 			   (unsigned long long)((now - in->paused_since_us) /
-			       1000000),
+			       US_PER_S),
 			   in->pause_why) < 0
 		    ? -ENOMEM
 		    : -EIO;
@@ -1325,7 +1323,7 @@ intake_health(const struct intake *in, struct buf *out)
 			   "messages failing for %llu s and none completed "
 			   "(last: %s)\n",
 			   (unsigned long long)((now - in->failing_since_us) /
-			       1000000),
+			       US_PER_S),
 			   in->last_error) < 0
 		    ? -ENOMEM
 		    : -EIO;
@@ -1336,7 +1334,7 @@ intake_health(const struct intake *in, struct buf *out)
 		return buf_printf(out, "message %s in work for %llu s (%s)\n",
 			   m->sm.message_id != NULL ? m->sm.message_id : "?",
 			   (unsigned long long)((now - m->received_us) /
-			       1000000),
+			       US_PER_S),
 			   msg_state_str(m->state)) < 0
 		    ? -ENOMEM
 		    : -EIO;
