@@ -141,6 +141,11 @@ enum rules_key {
 	RULES_KEY_GROUP_WAIT,
 	RULES_KEY_RESOLVE_ON,
 	RULES_KEY_ENABLED,
+	RULES_KEY_THRESHOLD,
+	RULES_KEY_DISTINCT,
+	RULES_KEY_FIRST_SEEN,
+	RULES_KEY_EXPECT,
+	RULES_KEY_READERS,
 	RULES_KEY_COUNT
 };
 
@@ -156,7 +161,38 @@ static const char *const rules_key_names[RULES_KEY_COUNT + 1] = {
     [RULES_KEY_GROUP_WAIT] = "group_wait",
     [RULES_KEY_RESOLVE_ON] = "resolve_on",
     [RULES_KEY_ENABLED] = "enabled",
+    [RULES_KEY_THRESHOLD] = "threshold",
+    [RULES_KEY_DISTINCT] = "distinct",
+    [RULES_KEY_FIRST_SEEN] = "first_seen",
+    [RULES_KEY_EXPECT] = "expect",
+    [RULES_KEY_READERS] = "readers",
     [RULES_KEY_COUNT] = NULL,
+};
+
+/* The keys of each kind's mapping. */
+static const char *const rules_window_keys[] = {"count", "within", "field",
+    "learn", "match"};
+enum rules_wkey {
+	RULES_W_COUNT,
+	RULES_W_WITHIN,
+	RULES_W_FIELD,
+	RULES_W_LEARN,
+	RULES_W_MATCH,
+	RULES_W_COUNT_KEYS
+};
+/* Which of them each kind takes (bit per enum rules_wkey), and needs. */
+static const struct {
+	const char *name;
+	unsigned takes;
+} rules_kinds[RULES_KIND_COUNT] = {
+    [RULES_KIND_EVENT] = {"event", 0},
+    [RULES_KIND_THRESHOLD] = {"threshold",
+	(1u << RULES_W_COUNT) | (1u << RULES_W_WITHIN)},
+    [RULES_KIND_DISTINCT] = {"distinct",
+	(1u << RULES_W_FIELD) | (1u << RULES_W_COUNT) | (1u << RULES_W_WITHIN)},
+    [RULES_KIND_FIRST_SEEN] = {"first_seen", 1u << RULES_W_LEARN},
+    [RULES_KIND_EXPECT] = {"expect",
+	(1u << RULES_W_MATCH) | (1u << RULES_W_WITHIN)},
 };
 
 static const char *const rules_top_keys[] = {"rules", NULL};
@@ -1389,6 +1425,8 @@ rules_rule_done(struct rule *r)
 	free(r->destinations);
 	rules_match_free(r->match);
 	rules_match_free(r->resolve_on);
+	rules_match_free(r->expected);
+	record_path_free(r->field);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -1438,6 +1476,105 @@ rules_rule_id(struct rules_ctx *c, const struct yamlx_node *n, struct rule *r)
 		return false;
 	r->id = yamlx_strdup(&c->y, s, n->len);
 	return r->id != NULL;
+}
+
+const char *
+rules_kind_str(enum rules_kind k)
+{
+	return k < RULES_KIND_COUNT ? rules_kinds[k].name : "unknown";
+}
+
+/* A whole number from min to max for key 'what' of kind. */
+static bool
+rules_uint(struct rules_ctx *c, const struct yamlx_node *n, const char *what,
+    unsigned min, unsigned max, unsigned *ret)
+{
+	int64_t i;
+	double d;
+	bool b;
+
+	if (n->type == YAMLX_NODE_BAD)
+		return false;
+	if (n->type != YAMLX_NODE_SCALAR || !n->plain ||
+	    yamlx_scalar_type(n, &b, &i, &d) != YAMLX_SCALAR_INT || i < min ||
+	    i > max) {
+		yamlx_err(&c->y, n,
+		    "expected a whole number from %u to %u for '%s'", min, max,
+		    what);
+		return false;
+	}
+	*ret = (unsigned)i;
+	return true;
+}
+
+/*
+ * threshold: {count, within}, distinct: {field, count, within},
+ * first_seen: {learn}, expect: {match, within}: every key the kind takes
+ * is required, no other.
+ */
+static void
+rules_kind_compile(struct rules_ctx *c, const struct yamlx_node *n,
+    enum rules_kind kind, struct rule *r)
+{
+	const struct yamlx_node *v[RULES_W_COUNT_KEYS];
+	const char *name = rules_kinds[kind].name;
+	unsigned takes = rules_kinds[kind].takes;
+	unsigned k;
+
+	if (r->kind != RULES_KIND_EVENT) {
+		yamlx_err(&c->y, n,
+		    "'%s' and '%s' in one rule (a rule has at most one of threshold, distinct, first_seen and expect)",
+		    rules_kinds[r->kind].name, name);
+		return;
+	}
+	r->kind = kind;
+	if (n->type == YAMLX_NODE_BAD || !yamlx_map(&c->y, n, name))
+		return;
+	yamlx_keys(&c->y, n, name, rules_window_keys, RULES_W_COUNT_KEYS, v);
+	for (k = 0; k < RULES_W_COUNT_KEYS; k++) {
+		if ((takes & (1u << k)) != 0 && v[k] == NULL)
+			yamlx_err(&c->y, n, "missing '%s' in '%s'",
+			    rules_window_keys[k], name);
+		else if ((takes & (1u << k)) == 0 && v[k] != NULL)
+			yamlx_err(&c->y, v[k], "'%s' does not apply to '%s'",
+			    rules_window_keys[k], name);
+	}
+	if ((takes & (1u << RULES_W_COUNT)) != 0 && v[RULES_W_COUNT] != NULL)
+		(void)rules_uint(c, v[RULES_W_COUNT], "count",
+		    kind == RULES_KIND_DISTINCT ? 2 : 1,
+		    kind == RULES_KIND_DISTINCT ? RULES_MAX_DISTINCT
+						: RULES_MAX_THRESHOLD,
+		    &r->count);
+	if ((takes & (1u << RULES_W_WITHIN)) != 0 && v[RULES_W_WITHIN] != NULL)
+		(void)yamlx_duration(&c->y, v[RULES_W_WITHIN], "within",
+		    &r->within_us);
+	if ((takes & (1u << RULES_W_LEARN)) != 0 && v[RULES_W_LEARN] != NULL)
+		(void)yamlx_duration(&c->y, v[RULES_W_LEARN], "learn",
+		    &r->learn_us);
+	if ((takes & (1u << RULES_W_FIELD)) != 0 && v[RULES_W_FIELD] != NULL)
+		r->field = rules_path(c, v[RULES_W_FIELD]);
+	if ((takes & (1u << RULES_W_MATCH)) != 0 && v[RULES_W_MATCH] != NULL)
+		r->expected =
+		    rules_match_compile(c, v[RULES_W_MATCH], 0, "expect.match");
+	if (r->within_us == 0 && v[RULES_W_WITHIN] != NULL &&
+	    (takes & (1u << RULES_W_WITHIN)) != 0)
+		yamlx_err(&c->y, v[RULES_W_WITHIN],
+		    "'within' must be longer than 0s");
+}
+
+/* FNV-1a over a node tree: what a rule says, however it is spaced. */
+static uint64_t
+rules_fingerprint(const struct yamlx_node *n, uint64_t h)
+{
+	size_t i;
+
+	h = (h ^ (uint64_t)n->type) * 0x100000001b3ull;
+	for (i = 0; n->type == YAMLX_NODE_SCALAR && i < n->len; i++)
+		h = (h ^ (unsigned char)n->s[i]) * 0x100000001b3ull;
+	h = (h ^ (n->plain ? 1u : 2u)) * 0x100000001b3ull;
+	for (i = 0; i < n->n; i++)
+		h = rules_fingerprint(n->kid[i], h);
+	return (h ^ 0xffu) * 0x100000001b3ull;
 }
 
 /* Compiles one rule into r (which the caller frees either way). */
@@ -1529,10 +1666,26 @@ rules_rule_compile(struct rules_ctx *c, const struct yamlx_node *map,
 		case RULES_KEY_ENABLED:
 			(void)yamlx_bool(&c->y, v, "enabled", &r->enabled);
 			break;
+		case RULES_KEY_THRESHOLD:
+			rules_kind_compile(c, v, RULES_KIND_THRESHOLD, r);
+			break;
+		case RULES_KEY_DISTINCT:
+			rules_kind_compile(c, v, RULES_KIND_DISTINCT, r);
+			break;
+		case RULES_KEY_FIRST_SEEN:
+			rules_kind_compile(c, v, RULES_KIND_FIRST_SEEN, r);
+			break;
+		case RULES_KEY_EXPECT:
+			rules_kind_compile(c, v, RULES_KIND_EXPECT, r);
+			break;
+		case RULES_KEY_READERS:
+			(void)yamlx_bool(&c->y, v, "readers", &r->readers);
+			break;
 		case RULES_KEY_COUNT:
 			break;
 		}
 	}
+	r->fingerprint = rules_fingerprint(map, 0xcbf29ce484222325ull);
 	if (nodes[RULES_KEY_MATCH] == NULL) {
 		if (r->id != NULL)
 			yamlx_err(&c->y, map, "missing 'match' in rule '%s'",

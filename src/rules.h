@@ -34,6 +34,26 @@ enum rules_severity {
 	RULES_SEV_COUNT
 };
 
+/*
+ * What makes a rule alert (at most one kind per rule): every match
+ * (EVENT), N matches within a window (THRESHOLD), N distinct values of a
+ * field within a window (DISTINCT), a group key not seen before, after a
+ * learning period (FIRST_SEEN), or a match not followed by another within
+ * a window (EXPECT). Counted per group key; smtrail-rules(5).
+ */
+enum rules_kind {
+	RULES_KIND_EVENT,
+	RULES_KIND_THRESHOLD,
+	RULES_KIND_DISTINCT,
+	RULES_KIND_FIRST_SEEN,
+	RULES_KIND_EXPECT,
+	RULES_KIND_COUNT
+};
+
+/* Ceilings on the kinds' parameters (state the engine keeps per key). */
+#define RULES_MAX_THRESHOLD 1000u
+#define RULES_MAX_DISTINCT 1000u
+
 struct rule {
 	char *id;
 	char *title;   /* defaults to id */
@@ -49,7 +69,19 @@ struct rule {
 	uint64_t group_wait_us; /* 0: none */
 	struct rules_match *match;
 	struct rules_match *resolve_on; /* NULL: none */
+	enum rules_kind kind;
+	unsigned count;               /* THRESHOLD, DISTINCT */
+	uint64_t within_us;           /* THRESHOLD, DISTINCT, EXPECT */
+	struct record_path *field;    /* DISTINCT */
+	uint64_t learn_us;            /* FIRST_SEEN */
+	struct rules_match *expected; /* EXPECT: what closes it */
+	bool readers; /* the alert says who read the secret lately */
+	/* Of the rule's whole definition in its file: a reload that
+	 * changes a rule starts its state afresh. */
+	uint64_t fingerprint;
 };
+
+const char *rules_kind_str(enum rules_kind k);
 
 const char *rules_severity_str(enum rules_severity s);
 int rules_severity_parse(const char *s, enum rules_severity *ret) MUST_CHECK;
