@@ -45,8 +45,11 @@ t_ok $? "10 kills: the queue drains"
 
 # Each repeat: same delivery id as its first copy, and that first copy was
 # in flight at a kill: it arrived before the kill and was answered at most
-# 5 s before it (the answer may still be on its way into the daemon, which
-# under valgrind on a loaded machine takes seconds to read and record it).
+# 5 s before it (the answer may still be on its way into the daemon). Under
+# valgrind on a loaded machine the daemon takes seconds to read and record
+# an answer (CI once saw more than 5): 15 s there; the ASan run keeps 5.
+slack=5
+[ "${SMTRAIL_VALGRIND:-0}" = 1 ] && slack=15
 jq -sc '[.[] | select(.status < 300)] | group_by(.body.eventID) | map(select(length > 1))
     | .[] | {id: .[0].body.eventID, ids: ([.[].delivery_id] | unique), t0: .[0].t0, t: .[0].t}' \
     "$R/received.jsonl" >"$T_TMP/repeats"
@@ -54,8 +57,9 @@ n_rep=$(wc -l <"$T_TMP/repeats")
 is "$(jq -r 'select((.ids | length) != 1 or .ids[0] == null) | .id' "$T_TMP/repeats")" "" \
     "10 kills: every repeated alert carried one delivery id ($n_rep repeated)"
 bad=$(jq -r '"\(.id) \(.t0) \(.t)"' "$T_TMP/repeats" | while read -r id t0 t; do
-	awk -v t0="$t0" -v t="$t" -v id="$id" '
-	    { if ($1 >= t0 && $1 <= t + 5) ok = 1 } END { if (!ok) print id }' "$T_TMP/kills"
+	awk -v t0="$t0" -v t="$t" -v id="$id" -v slack="$slack" '
+	    { if ($1 >= t0 && $1 <= t + slack) ok = 1 }
+	    END { if (!ok) printf "%s (arrived %s, answered %s)\n", id, t0, t }' "$T_TMP/kills"
 done)
 is "$bad" "" "10 kills: only POSTs in flight at a kill were repeated"
 [ -n "$bad" ] && { echo "# kills:"; sed 's/^/#   /' "$T_TMP/kills"; echo "# repeats:";
