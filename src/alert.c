@@ -77,6 +77,8 @@ alert_build(const struct rule *r, struct json_object *rec, struct alert *ret)
 	rc = rc < 0
 	    ? rc
 	    : alert_dup(record_string(rec, "recipientAccountId"), &a.account);
+	rc = rc < 0 ? rc
+		    : alert_dup(record_account_alias(rec), &a.account_alias);
 	rc = rc < 0 ? rc : alert_dup(record_secret_id(rec), &a.secret_id);
 	rc = rc < 0 ? rc : alert_dup(record_principal(rec), &a.principal);
 	rc = rc < 0
@@ -119,6 +121,7 @@ alert_done(struct alert *a)
 	free(a->event_time);
 	free(a->region);
 	free(a->account);
+	free(a->account_alias);
 	free(a->secret_id);
 	free(a->principal);
 	free(a->source_ip);
@@ -160,11 +163,18 @@ alert_json(const struct alert *a, bool with_record, struct buf *out)
 	r = r < 0 ? r : alert_field(&obj, "eventTime", a->event_time);
 	r = r < 0 ? r : alert_field(&obj, "awsRegion", a->region);
 	r = r < 0 ? r : alert_field(&obj, "recipientAccountId", a->account);
+	if (a->account_alias != NULL)
+		r = r < 0 ? r
+			  : alert_field(&obj, "accountAlias", a->account_alias);
 	r = r < 0 ? r : alert_field(&obj, "secretId", a->secret_id);
 	r = r < 0 ? r : alert_field(&obj, "principal", a->principal);
 	r = r < 0 ? r : alert_field(&obj, "sourceIPAddress", a->source_ip);
 	r = r < 0 ? r : alert_field(&obj, "errorCode", a->error_code);
 	r = r < 0 ? r : alert_field(&obj, "group", a->group);
+	if (r == 0 && a->extra != NULL && a->extra[0] != '\0') {
+		r = buf_putc(&obj, ',');
+		r = r < 0 ? r : buf_puts(&obj, a->extra);
+	}
 	if (r == 0 && with_record && a->record != NULL) {
 		const char *raw = json_object_to_json_string_ext(a->record,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -356,6 +366,12 @@ alert_view_fields(struct alert_view *a, struct diag *reterr)
 		  : alert_view_member(o, "events", json_type_array, &a->events,
 			reterr);
 	r = r < 0 ? r
+		  : alert_view_member(o, "values", json_type_array, &a->values,
+			reterr);
+	r = r < 0 ? r
+		  : alert_view_member(o, "readers", json_type_array,
+			&a->readers, reterr);
+	r = r < 0 ? r
 		  : alert_view_member(o, "record", json_type_object, &a->record,
 			reterr);
 	r = r < 0 ? r
@@ -385,6 +401,74 @@ alert_view_fields(struct alert_view *a, struct diag *reterr)
 	if (a->count < 2)
 		a->count = 0;
 	return 0;
+}
+
+/* Appends s, and sep before it unless first; 1 once max is reached. */
+static int
+alert_list_add(struct buf *out, size_t start, size_t max, const char *sep,
+    const char *s)
+{
+	int r = 0;
+
+	if (out->len > start)
+		r = buf_puts(out, sep);
+	r = r < 0 ? r : buf_puts(out, s);
+	if (r == 0 && out->len - start > max) {
+		buf_truncate(out, start + max - 3);
+		r = buf_puts(out, "...");
+		return r < 0 ? r : 1;
+	}
+	return r;
+}
+
+int
+alert_values_text(const struct alert_view *a, struct buf *out, size_t max)
+{
+	size_t start = out->len;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; r == 0 && a->values != NULL &&
+	     i < json_object_array_length(a->values);
+	     i++) {
+		struct json_object *v = json_object_array_get_idx(a->values, i);
+
+		if (json_object_is_type(v, json_type_string))
+			r = alert_list_add(out, start, max, ", ",
+			    json_object_get_string(v));
+	}
+	return r < 0 ? r : 0;
+}
+
+int
+alert_readers_text(const struct alert_view *a, struct buf *out, size_t max)
+{
+	size_t start = out->len;
+	size_t i;
+	int r = 0;
+
+	if (a->readers != NULL && json_object_array_length(a->readers) == 0)
+		return buf_puts(out, "nobody lately");
+	for (i = 0; r == 0 && a->readers != NULL &&
+	     i < json_object_array_length(a->readers);
+	     i++) {
+		struct json_object *e =
+		    json_object_array_get_idx(a->readers, i);
+		struct json_object *p = NULL, *t = NULL;
+		char one[512];
+
+		if (!json_object_object_get_ex(e, "principal", &p) ||
+		    !json_object_is_type(p, json_type_string))
+			continue;
+		(void)json_object_object_get_ex(e, "lastRead", &t);
+		(void)snprintf(one, sizeof(one), "%s (%s)",
+		    json_object_get_string(p),
+		    json_object_is_type(t, json_type_string)
+			? json_object_get_string(t)
+			: "?");
+		r = alert_list_add(out, start, max, ", ", one);
+	}
+	return r < 0 ? r : 0;
 }
 
 int

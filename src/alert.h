@@ -33,11 +33,15 @@ struct alert {
 	char *event_name;
 	char *event_time;
 	char *region;
-	char *account;   /* recipientAccountId */
-	char *secret_id; /* normalised, see record.h */
-	char *principal; /* userIdentity.arn, else invokedBy */
+	char *account;       /* recipientAccountId */
+	char *account_alias; /* smtrail.yaml accounts:, or NULL */
+	char *secret_id;     /* normalised, see record.h */
+	char *principal;     /* userIdentity.arn, else invokedBy */
 	char *source_ip;
 	char *error_code;
+	/* Members a stateful rule adds ("count", "events", "values",
+	 * "readers"): JSON text without braces, borrowed; NULL: none. */
+	const char *extra;
 	struct json_object *record; /* a reference; NULL once dropped */
 };
 
@@ -53,7 +57,11 @@ int alert_json(const struct alert *a, bool with_record,
  * struct alert_view is a parsed view of an alert's JSON text. Members
  * beyond alert_json()'s, set by grouping, throttling and test-destination:
  *   "status": "firing" (when absent) or "resolved";
- *   "count": N, "events": [eventID, ...]   several matches as one alert;
+ *   "count": N, "events": [eventID, ...]   several matches as one alert
+ *                                            (grouped, or a threshold's);
+ *   "values": [text, ...]                    a distinct rule's values;
+ *   "readers": [{"principal": P, "lastRead": ISO}, ...]  who read the
+ *                                            secret lately (readers: true);
  *   "suppressed": N, "suppressed_since": "<ISO 8601>"  after a throttle;
  *   "test": true                             smtrail test-destination;
  *   "accountAlias": "<alias>"                shown next to the account.
@@ -82,9 +90,11 @@ struct alert_view {
 	const char *group;
 	bool resolved;
 	bool test;
-	uint64_t count;             /* >= 2: grouped; else 0 */
-	struct json_object *events; /* array of eventIDs, or NULL */
-	uint64_t suppressed;        /* 0: none */
+	uint64_t count;              /* >= 2: grouped; else 0 */
+	struct json_object *events;  /* array of eventIDs, or NULL */
+	struct json_object *values;  /* array, or NULL */
+	struct json_object *readers; /* array of objects, or NULL */
+	uint64_t suppressed;         /* 0: none */
 	const char *suppressed_since;
 };
 
@@ -98,6 +108,13 @@ const char *alert_suppressed_text(const struct alert_view *a, char *buf,
  * receiver's one-line summary says after the title. Into buf. */
 const char *alert_count_text(const struct alert_view *a, char *buf,
     size_t size);
+/* "v1, v2, ..." of the values, or "P1 (ISO), P2 (ISO), ..." of the
+ * readers ("" when none; "nobody lately" for an empty readers list), into
+ * out, cut at max bytes with "...". */
+int alert_values_text(const struct alert_view *a, struct buf *out,
+    size_t max) MUST_CHECK;
+int alert_readers_text(const struct alert_view *a, struct buf *out,
+    size_t max) MUST_CHECK;
 int alert_parse(const char *json, size_t len, struct alert_view *ret,
     struct diag *reterr) MUST_CHECK;
 void alert_view_done(struct alert_view *v);

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -68,6 +69,8 @@ enum cfg_key {
 	CFG_KEY_LOG_LEVEL,
 	CFG_KEY_METRICS,
 	CFG_KEY_SPOOL,
+	CFG_KEY_WINDOWS,
+	CFG_KEY_ACCOUNTS,
 	CFG_KEY_DEFAULT_DESTINATIONS,
 	CFG_KEY_ROUTE,
 	CFG_KEY_DESTINATIONS,
@@ -85,6 +88,8 @@ static const char *const cfg_key_names[CFG_KEY_COUNT] = {
     [CFG_KEY_LOG_LEVEL] = "log_level",
     [CFG_KEY_METRICS] = "metrics",
     [CFG_KEY_SPOOL] = "spool",
+    [CFG_KEY_WINDOWS] = "windows",
+    [CFG_KEY_ACCOUNTS] = "accounts",
     [CFG_KEY_DEFAULT_DESTINATIONS] = "default_destinations",
     [CFG_KEY_ROUTE] = "route",
     [CFG_KEY_DESTINATIONS] = "destinations",
@@ -123,6 +128,14 @@ static const char *const cfg_metrics_names[] = {"listen"};
 
 enum cfg_spool_key { CFG_SPOOL_MAX_PENDING, CFG_SPOOL_PAUSE_AT };
 static const char *const cfg_spool_names[] = {"max_pending", "pause_at"};
+
+enum cfg_windows_key {
+	CFG_WINDOWS_LATE,
+	CFG_WINDOWS_MAX_KEYS,
+	CFG_WINDOWS_MAX_BYTES
+};
+static const char *const cfg_windows_names[] = {"late", "max_keys",
+    "max_bytes"};
 
 enum cfg_route_key {
 	CFG_ROUTE_SEVERITY,
@@ -234,6 +247,11 @@ cfg_free(struct cfg *cfg)
 	for (i = 0; i < cfg->n_destinations; i++)
 		cfg_dest_done(&cfg->destinations[i]);
 	free(cfg->destinations);
+	for (i = 0; i < cfg->n_accounts; i++) {
+		free(cfg->accounts[i].id);
+		free(cfg->accounts[i].alias);
+	}
+	free(cfg->accounts);
 	free(cfg);
 }
 
@@ -304,6 +322,9 @@ cfg_new(struct cfg **ret)
 	cfg->s3.max_object_size = 512ull << 20;
 	cfg->spool.max_pending = CFG_DEFAULT_SPOOL_MAX_PENDING;
 	cfg->spool.pause_at = CFG_DEFAULT_SPOOL_PAUSE_AT;
+	cfg->windows.late_s = CFG_DEFAULT_WINDOWS_LATE_S;
+	cfg->windows.max_keys = CFG_DEFAULT_WINDOWS_MAX_KEYS;
+	cfg->windows.max_bytes = CFG_DEFAULT_WINDOWS_MAX_BYTES;
 	cfg->sns.verify_signatures = true;
 	cfg->http.timeout_ms = 30000;
 	cfg->log_level = LOG_LEVEL_NOTICE;
@@ -1437,6 +1458,103 @@ cfg_spool(struct cfg_ctx *c, const struct yamlx_node *n)
 		    s->pause_at, s->max_pending);
 }
 
+/* How late an event may come, and how much state the windows keep. */
+static void
+cfg_windows(struct cfg_ctx *c, const struct yamlx_node *n)
+{
+	const struct yamlx_node *v[ARRAY_SIZE(cfg_windows_names)];
+	struct cfg_windows *w = &c->cfg->windows;
+	uint64_t us;
+	unsigned u;
+
+	if (!cfg_section(c, n, "windows", cfg_windows_names, ARRAY_SIZE(v), v))
+		return;
+	if (v[CFG_WINDOWS_LATE] != NULL &&
+	    cfg_duration(c, v[CFG_WINDOWS_LATE], "late", 0, 7 * 86400, &us))
+		w->late_s = us / US_PER_S;
+	if (v[CFG_WINDOWS_MAX_KEYS] != NULL &&
+	    cfg_uint(c, v[CFG_WINDOWS_MAX_KEYS], "max_keys", 1000, 100000000,
+		&u))
+		w->max_keys = u;
+	if (v[CFG_WINDOWS_MAX_BYTES] != NULL)
+		(void)cfg_size(c, v[CFG_WINDOWS_MAX_BYTES], "max_bytes",
+		    1u << 20, 64ull << 30, &w->max_bytes);
+}
+
+/* An account ID: 12 digits. */
+static bool
+cfg_account_id_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return len == 12;
+}
+
+/* accounts: {"123456789012": prod, ...}: the aliases shown in alerts. */
+static void
+cfg_accounts(struct cfg_ctx *c, const struct yamlx_node *n)
+{
+	struct cfg *cfg = c->cfg;
+	size_t i, k;
+
+	if (yamlx_is_null(n) || !yamlx_map(&c->y, n, "accounts"))
+		return;
+	cfg->accounts = calloc(n->n / 2 + 1, sizeof(*cfg->accounts));
+	if (cfg->accounts == NULL) {
+		c->y.oom = true;
+		return;
+	}
+	for (i = 0; i + 1 < n->n && !c->y.oom; i += 2) {
+		const struct yamlx_node *key = n->kid[i];
+		struct cfg_account *a = &cfg->accounts[cfg->n_accounts];
+
+		if (key->type != YAMLX_NODE_SCALAR ||
+		    !cfg_account_id_ok(key->s, key->len)) {
+			yamlx_err(&c->y, key,
+			    "expected an account ID (12 digits; quote it) as a key of 'accounts'");
+			continue;
+		}
+		for (k = 0; k < cfg->n_accounts; k++)
+			if (strcmp(cfg->accounts[k].id, key->s) == 0)
+				break;
+		if (k < cfg->n_accounts) {
+			yamlx_err(&c->y, key, "account '%s' listed twice",
+			    key->s);
+			continue;
+		}
+		if (!cfg_string(c, n->kid[i + 1], "accounts", &a->alias))
+			continue;
+		if (strlen(a->alias) > 64) {
+			yamlx_err(&c->y, n->kid[i + 1],
+			    "an account alias has at most 64 bytes");
+			free(a->alias);
+			a->alias = NULL;
+			continue;
+		}
+		a->id = yamlx_strdup(&c->y, key->s, key->len);
+		if (a->id == NULL) {
+			free(a->alias);
+			a->alias = NULL;
+			continue;
+		}
+		cfg->n_accounts++;
+	}
+}
+
+const char *
+cfg_account_alias(const struct cfg *cfg, const char *id)
+{
+	size_t i;
+
+	for (i = 0; cfg != NULL && id != NULL && i < cfg->n_accounts; i++)
+		if (strcmp(cfg->accounts[i].id, id) == 0)
+			return cfg->accounts[i].alias;
+	return NULL;
+}
+
 /* ---- the file ---------------------------------------------------------- */
 
 /* The top-level mapping (yamlx_top_cb). */
@@ -1471,6 +1589,10 @@ cfg_top(const struct yamlx_node *root, void *arg)
 		cfg_metrics(c, v[CFG_KEY_METRICS]);
 	if (v[CFG_KEY_SPOOL] != NULL)
 		cfg_spool(c, v[CFG_KEY_SPOOL]);
+	if (v[CFG_KEY_WINDOWS] != NULL)
+		cfg_windows(c, v[CFG_KEY_WINDOWS]);
+	if (v[CFG_KEY_ACCOUNTS] != NULL)
+		cfg_accounts(c, v[CFG_KEY_ACCOUNTS]);
 	if (v[CFG_KEY_DEFAULT_DESTINATIONS] != NULL &&
 	    !yamlx_is_null(v[CFG_KEY_DEFAULT_DESTINATIONS]))
 		(void)cfg_dest_refs(c, v[CFG_KEY_DEFAULT_DESTINATIONS],
@@ -1749,10 +1871,18 @@ cfg_summary(const struct cfg *cfg, struct buf *out)
 		r = buf_printf(out,
 		    "rules: %s\nstate_dir: %s\nlog_level: %s\n"
 		    "metrics.listen: %s\nspool.max_pending: %u\n"
-		    "spool.pause_at: %u\n",
+		    "spool.pause_at: %u\nwindows.late: %s\n"
+		    "windows.max_keys: %" PRIu64 "\nwindows.max_bytes: %s\n",
 		    cfg->rules, cfg->state_dir, log_level_str(cfg->log_level),
 		    cfg->metrics.listen != NULL ? cfg->metrics.listen : "off",
-		    cfg->spool.max_pending, cfg->spool.pause_at);
+		    cfg->spool.max_pending, cfg->spool.pause_at,
+		    cfg_fmt_duration(cfg->windows.late_s * US_PER_S, t1,
+			sizeof(t1)),
+		    cfg->windows.max_keys,
+		    cfg_fmt_size(cfg->windows.max_bytes, t2, sizeof(t2)));
+	for (i = 0; i < cfg->n_accounts && r >= 0; i++)
+		r = buf_printf(out, "accounts.%s: %s\n", cfg->accounts[i].id,
+		    cfg->accounts[i].alias);
 	if (r >= 0)
 		r = cfg_put_list(out, "default_destinations",
 		    cfg->default_destinations, cfg->n_default_destinations,

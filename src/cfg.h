@@ -35,6 +35,11 @@ struct secret; /* secret.h */
  * pauses (the sinks are behind; messages wait in the queue meanwhile). */
 #define CFG_DEFAULT_SPOOL_MAX_PENDING 100000u
 #define CFG_DEFAULT_SPOOL_PAUSE_AT 50000u
+/* The stateful rules' windows: how late an event may come, and the
+ * state's ceilings (store.h says what happens beyond them). */
+#define CFG_DEFAULT_WINDOWS_LATE_S (15 * 60)
+#define CFG_DEFAULT_WINDOWS_MAX_KEYS 4000000u
+#define CFG_DEFAULT_WINDOWS_MAX_BYTES (256ull << 20)
 
 /*
  * A destination: a sink kind (sink_kind.h, its `type:`) and the kind's
@@ -106,6 +111,18 @@ struct cfg_spool {
 	unsigned pause_at;    /* receiving pauses at this many; < max */
 };
 
+struct cfg_windows {
+	uint64_t late_s;    /* tolerance for events that arrive late */
+	uint64_t max_keys;  /* keys the state may hold */
+	uint64_t max_bytes; /* bytes of values it may hold */
+};
+
+/* An AWS account's alias (accounts:), shown beside its ID. */
+struct cfg_account {
+	char *id; /* 12 digits */
+	char *alias;
+};
+
 struct cfg_metrics {
 	char *listen; /* as written; NULL: off */
 	char *host;   /* IPv6 without brackets; NULL: off */
@@ -124,6 +141,9 @@ struct cfg {
 	enum log_level log_level;
 	struct cfg_metrics metrics;
 	struct cfg_spool spool;
+	struct cfg_windows windows;
+	struct cfg_account *accounts; /* in file order */
+	size_t n_accounts;
 	char **default_destinations; /* defined ones; default none */
 	size_t n_default_destinations;
 	struct cfg_route *routes; /* in file order; first match wins */
@@ -131,6 +151,9 @@ struct cfg {
 	struct cfg_dest *destinations; /* in file order */
 	size_t n_destinations;
 };
+
+/* The alias of an account ID, or NULL. */
+const char *cfg_account_alias(const struct cfg *cfg, const char *id);
 
 int cfg_load(const char *path, struct cfg **ret,
     struct diag_list *diags) MUST_CHECK;

@@ -155,6 +155,17 @@ clock_p_hms(const char **pp, int *h, int *mi, int *s)
 /* ---- ISO 8601 ---------------------------------------------------------- */
 
 int
+clock_format_iso8601(uint64_t t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t > (uint64_t)INT64_MAX / 2 || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return -EINVAL;
+	return 0;
+}
+int
 clock_parse_iso8601(const char *s, time_t *ret)
 {
 	const char *p = s;

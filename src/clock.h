@@ -44,6 +44,10 @@ struct timeval clock_tv_ms(uint64_t ms);
  * -EBADMSG if it is not such a time.
  */
 int clock_parse_iso8601(const char *s, time_t *ret) MUST_CHECK;
+/* Unix seconds as "2026-11-25T12:00:00Z" into buf (at least
+ * CLOCK_ISO8601_SIZE bytes); -EINVAL for a time gmtime() cannot take. */
+#define CLOCK_ISO8601_SIZE 32
+int clock_format_iso8601(uint64_t t, char *buf, size_t size) MUST_CHECK;
 
 /*
  * An HTTP date (RFC 9110 5.6.7): IMF-fixdate, or the obsolete RFC 850 and

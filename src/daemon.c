@@ -344,11 +344,17 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
  */
 
 static void
-notify_ready(void *arg)
+notify_ready(size_t n, bool idle, void *arg)
 {
 	struct daemon *d = arg;
 	const struct aws_creds *cr = creds_current(d->creds);
 
+	UNUSED(n);
+	if (idle) {
+		/* Caught up: expectations may now fall due by the clock. */
+		engine_caught_up(d->engine);
+		engine_schedule(d);
+	}
 	if (d->ready_sent)
 		return;
 	d->ready_sent = true;
@@ -513,12 +519,15 @@ daemon_reload(struct daemon *d)
 	}
 	if (strcmp(c->sqs.queue_url ? c->sqs.queue_url : "",
 		d->cfg->sqs.queue_url ? d->cfg->sqs.queue_url : "") != 0 ||
-	    strcmp(c->state_dir, d->cfg->state_dir) != 0)
-		log_notice("sqs.queue_url and state_dir changes take effect "
-			   "on restart");
+	    strcmp(c->state_dir, d->cfg->state_dir) != 0 ||
+	    memcmp(&c->windows, &d->cfg->windows, sizeof(c->windows)) != 0)
+		log_notice("sqs.queue_url, state_dir and windows changes take "
+			   "effect on restart");
 	/* Queued deliveries finish on the sink they were queued for. */
 	intake_set_cfg(d->intake, c);
-	engine_set_rules(d->engine, rs);
+	if (engine_set_rules(d->engine, rs, c->accounts, c->n_accounts) < 0)
+		log_err("reload: out of memory for the account aliases; "
+			"alerts go without them");
 	rules_free(d->rules);
 	d->rules = rs;
 	cfg_free(d->cfg);
@@ -709,7 +718,12 @@ daemon_setup(struct daemon *d)
 		return log_err_errno(r, "metrics");
 	eo = (struct engine_opts){.state_dir = d->cfg->state_dir,
 	    .wall_clock = true,
-	    .metrics = d->metrics};
+	    .metrics = d->metrics,
+	    .late_s = d->cfg->windows.late_s,
+	    .max_keys = d->cfg->windows.max_keys,
+	    .max_bytes = d->cfg->windows.max_bytes,
+	    .accounts = d->cfg->accounts,
+	    .n_accounts = d->cfg->n_accounts};
 	eh = (struct engine_hooks){.alert = daemon_keep,
 	    .seen = daemon_seen,
 	    .sync = daemon_sync_spool,

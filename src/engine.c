@@ -3,8 +3,10 @@
  *
  *   engine_clock*  event time: the record's own, the watermark, and (in the
  *                  daemon) the wall clock since the watermark last moved
- *   engine_hit     one rule hit: the alert, the incident layer, the hook
- *   engine_emit    held groups coming out of the incident layer
+ *   engine_hit     one rule hit: the alert, the window of a stateful rule
+ *                  (window.h), the incident layer, the hook
+ *   engine_emit    held groups coming out of the incident layer, and
+ *                  overdue expectations coming out of the windows
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 
 #include "alert.h"
 #include "buf.h"
+#include "cfg.h"
 #include "clock.h"
 #include "engine.h"
 #include "incident.h"
@@ -25,6 +28,8 @@
 #include "record.h"
 #include "rules.h"
 #include "spool.h"
+#include "store.h"
+#include "window.h"
 
 /* An eventTime this far ahead of the wall clock is not believed (the
  * daemon): one bad record must not make every window end at once. */
@@ -35,6 +40,18 @@
 struct engine {
 	const struct rules *rules;
 	struct incident *inc; /* NULL: stateless */
+	struct store *store;  /* the windows' (NULL: stateless) */
+	struct window *win;
+	uint64_t late_s;
+	bool caught_up;     /* wall_clock: the input was drained once */
+	bool track_readers; /* a rule wants a secret's readers */
+	/* Account aliases as JSON strings (the accountAlias field). */
+	struct engine_alias {
+		const char *id;
+		struct json_object *alias;
+	} * aliases;
+	size_t n_aliases;
+	struct record_env env;
 	struct engine_hooks hooks;
 	bool wall_clock;
 	uint64_t (*wall_s)(void *arg);
@@ -53,6 +70,12 @@ struct engine {
 	struct metrics_counter *m_throttled;
 	struct metrics_counter *m_held;
 	struct metrics_counter *m_dedup;
+	struct metrics_counter *m_late;
+	struct metrics_counter *m_evicted;
+	struct metrics_gauge *m_keys;
+	struct metrics_gauge *m_open;
+	struct window_stats last_win;
+	uint64_t last_evicted;
 };
 
 /* ---- time --------------------------------------------------------------- */
@@ -92,18 +115,9 @@ static bool
 engine_event_time(struct json_object *rec, uint64_t *ret)
 {
 	const char *s = record_string(rec, "eventTime");
-	struct tm tm;
-	const char *end;
 	time_t t;
 
-	if (s == NULL)
-		return false;
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (end == NULL)
-		return false;
-	t = timegm(&tm);
-	if (t <= 0)
+	if (s == NULL || clock_parse_iso8601(s, &t) < 0 || t <= 0)
 		return false;
 	*ret = (uint64_t)t;
 	return true;
@@ -161,42 +175,117 @@ engine_sync_cb(void *arg)
 	return e->hooks.sync != NULL ? e->hooks.sync(e->hooks.arg) : 0;
 }
 
-/* Emits what is due at now. */
-static int
-engine_flush(struct engine *e, uint64_t now)
+/* The clock expectations fall due by: the watermark less the tolerance;
+ * in the daemon, once it has caught up with its input, the watermark run
+ * on by the wall clock: a backlog must not make them due early. */
+static uint64_t
+engine_expect_now(const struct engine *e)
 {
+	uint64_t now =
+	    e->wall_clock && e->caught_up ? engine_now(e) : e->watermark;
+
+	return now > e->late_s ? now - e->late_s : 0;
+}
+
+static void engine_metrics(struct engine *e);
+static int engine_verdict(struct engine *e, const struct rule *rule,
+    const struct log_ctx *ctx, const struct incident_out *out, const char *id,
+    const char *json, size_t len, bool resolve);
+
+/* An overdue expectation: its opening alert goes out as any alert. */
+static int
+engine_overdue(const struct rule *rule, const char *group, const char *event_id,
+    const char *json, size_t len, uint64_t deadline, void *arg)
+{
+	struct engine *e = arg;
+	struct log_ctx ctx = {.rule = rule->id, .event_id = event_id};
+	struct incident_out out;
 	int r;
+
+	log_ctx_info(&ctx, "expectation overdue: no follow-up by its deadline");
+	if (event_id != NULL && e->hooks.seen != NULL &&
+	    e->hooks.seen(rule->id, event_id, e->hooks.arg)) {
+		e->st.duplicates++;
+		metrics_inc(e->m_dedup, 1);
+		return 0;
+	}
+	e->clock = deadline;
+	memset(&out, 0, sizeof(out));
+	r = incident_trigger(e->inc, rule, group, event_id, json, len, &out);
+	if (r == 1) {
+		out.verdict = INCIDENT_SEND;
+		r = 0;
+	}
+	if (r == 0)
+		r = engine_verdict(e, rule, &ctx, &out,
+		    event_id != NULL ? event_id : "", json, len, false);
+	incident_out_done(&out);
+	return r;
+}
+
+/* Emits the groups due at now and the expectations overdue at due. */
+static int
+engine_flush(struct engine *e, uint64_t now, uint64_t due)
+{
+	int r = 0, n;
 
 	if (e->inc == NULL)
 		return 0;
 	e->clock = now;
-	if (incident_next_due_s(e->inc) != 0)
-		return 0;
-	r = incident_flush_due(e->inc, engine_emit, engine_sync_cb, e);
-	if (r > 0)
-		log_info("%d grouped alert(s) emitted", r);
+	if (incident_next_due_s(e->inc) == 0) {
+		r = incident_flush_due(e->inc, engine_emit, engine_sync_cb, e);
+		if (r > 0)
+			log_info("%d grouped alert(s) emitted", r);
+	}
+	if (r >= 0 && e->win != NULL && window_next_deadline(e->win) != 0 &&
+	    window_next_deadline(e->win) <= due) {
+		n = window_due(e->win, e->rules, due, engine_overdue, e);
+		r = n < 0 ? n : r + n;
+		e->clock = now;
+	}
+	engine_metrics(e);
 	return r;
 }
 
 int
 engine_tick(struct engine *e)
 {
-	return engine_flush(e, engine_now(e));
+	return engine_flush(e, engine_now(e), engine_expect_now(e));
 }
 
 long
 engine_next_due_s(struct engine *e)
 {
+	uint64_t deadline, now;
+	long due, s;
+
 	if (e->inc == NULL)
 		return -1;
-	e->clock = engine_now(e);
-	return incident_next_due_s(e->inc);
+	now = engine_now(e);
+	e->clock = now;
+	due = incident_next_due_s(e->inc);
+	deadline = e->win != NULL ? window_next_deadline(e->win) : 0;
+	if (deadline != 0 && e->wall_clock && e->caught_up) {
+		s = deadline + e->late_s > now
+		    ? (long)(deadline + e->late_s - now)
+		    : 0;
+		if (due < 0 || s < due)
+			due = s;
+	}
+	return due;
+}
+
+void
+engine_caught_up(struct engine *e)
+{
+	e->caught_up = true;
 }
 
 /*
  * The end of the input: each held group is emitted at its own due time,
  * in order, so the throttle window its emission starts is where it would
- * have been had more events come.
+ * have been had more events come; then every expectation whose deadline
+ * the input passed is overdue (no follow-up can come any more).
  */
 int
 engine_finish(struct engine *e)
@@ -214,14 +303,15 @@ engine_finish(struct engine *e)
 		if (due < 0)
 			break;
 		at += (uint64_t)due;
-		r = engine_flush(e, at);
+		r = engine_flush(e, at, 0);
 		if (r < 0)
 			return r;
 		if (r == 0)
 			break; /* nothing came out: do not spin */
 		n += r;
 	}
-	return n;
+	r = engine_flush(e, at, e->watermark);
+	return r < 0 ? r : n + r;
 }
 
 /* ---- one rule hit ---------------------------------------------------------
@@ -230,17 +320,16 @@ engine_finish(struct engine *e)
 /* What the incident layer said about a match or a resolve. */
 static int
 engine_verdict(struct engine *e, const struct rule *rule,
-    const struct incident_out *out, const char *id, const struct buf *json,
-    bool resolve)
+    const struct log_ctx *ctx, const struct incident_out *out, const char *id,
+    const char *json, size_t len, bool resolve)
 {
-	const struct log_ctx *ctx = &e->ctx;
 	int r = 0;
 
 	switch (out->verdict) {
 	case INCIDENT_SEND:
 		r = e->hooks.alert(rule, rule->id, id[0] != '\0' ? id : NULL,
-		    out->alert_json != NULL ? out->alert_json : json->data,
-		    out->alert_json != NULL ? out->len : json->len, ctx,
+		    out->alert_json != NULL ? out->alert_json : json,
+		    out->alert_json != NULL ? out->len : len, ctx,
 		    e->hooks.arg);
 		if (r == 0)
 			e->st.alerts++;
@@ -268,7 +357,43 @@ engine_verdict(struct engine *e, const struct rule *rule,
 	return r;
 }
 
-/* The alert of one hit: built, throttled, grouped or resolved, kept. */
+/*
+ * What a stateful rule says of a match (window.h): 1 alert now (extra
+ * holds what it adds), 0 counted (or opened, for expect: json is kept
+ * until it is due or met). Event rules, resolves and the stateless engine
+ * alert on every match.
+ */
+static int
+engine_window(struct engine *e, const struct rule *rule, const struct alert *a,
+    struct buf *extra)
+{
+	int r;
+
+	if (e->win == NULL || rule->kind == RULES_KIND_EVENT ||
+	    rule->kind == RULES_KIND_EXPECT)
+		return 1;
+	r = window_hit(e->win, rule, a->group, a->event_id, e->rec, e->clock,
+	    e->watermark, extra);
+	if (r == 0)
+		log_ctx_debug(&e->ctx, "counted for its %s window",
+		    rules_kind_str(rule->kind));
+	return r;
+}
+
+static int
+engine_expect(struct engine *e, const struct rule *rule, const struct alert *a,
+    const struct buf *json)
+{
+	int r = window_expect(e->win, rule, a->group, a->event_id, e->clock,
+	    json->data, json->len);
+
+	if (r == 1)
+		log_ctx_info(&e->ctx, "expectation opened for '%s'", a->group);
+	return r < 0 ? r : 0;
+}
+
+/* The alert of one hit: built, counted, throttled, grouped or resolved,
+ * kept. */
 static int
 engine_alert(struct engine *e, const struct rule *rule, bool resolve)
 {
@@ -276,16 +401,32 @@ engine_alert(struct engine *e, const struct rule *rule, bool resolve)
 	struct incident_out out;
 	struct alert a;
 	struct buf json;
+	struct buf extra;
 	int r;
 
 	r = alert_build(rule, e->rec, &a);
 	if (r < 0)
 		return log_errno_at(LOG_LEVEL_ERR, &e->ctx, r,
 		    "cannot build the alert");
+	buf_init(&extra, ALERT_MAX_JSON);
 	buf_init(&json, ALERT_MAX_JSON + 2 * (size_t)TRAIL_MAX_RECORD);
+	r = resolve ? 1 : engine_window(e, rule, &a, &extra);
+	if (r == 1 && rule->readers && e->win != NULL) {
+		r = extra.len > 0 ? buf_putc(&extra, ',') : 0;
+		r = r < 0 ? r : window_readers(e->win, e->rec, &extra);
+		r = r < 0 ? r : 1;
+	}
+	if (r <= 0)
+		goto done; /* counted, or the state's error */
+	a.extra = extra.data;
 	r = alert_json(&a, true, &json);
 	if (r == -E2BIG) /* never lose an alert for its raw record */
 		r = alert_json(&a, false, &json);
+	if (r == 0 && !resolve && e->win != NULL &&
+	    rule->kind == RULES_KIND_EXPECT) {
+		r = engine_expect(e, rule, &a, &json);
+		goto done;
+	}
 	(void)snprintf(id, sizeof(id), "%s%s",
 	    a.event_id != NULL ? a.event_id : "", resolve ? "#resolved" : "");
 	memset(&out, 0, sizeof(out));
@@ -299,18 +440,39 @@ engine_alert(struct engine *e, const struct rule *rule, bool resolve)
 		if (r == 1) {
 			log_ctx_warn(&e->ctx,
 			    "incident state full: alert sent as is");
+			out.verdict = INCIDENT_SEND;
 			r = 0;
 		}
-		if (r < 0)
-			log_ctx_err(&e->ctx, "incident state: %s",
-			    strerror(-r));
 	}
 	if (r == 0)
-		r = engine_verdict(e, rule, &out, id, &json, resolve);
+		r = engine_verdict(e, rule, &e->ctx, &out, id, json.data,
+		    json.len, resolve);
 	incident_out_done(&out);
+done:
+	if (r < 0 && r != -EEXIST)
+		log_ctx_err(&e->ctx, "engine state: %s", strerror(-r));
+	buf_done(&extra);
 	buf_done(&json);
 	alert_done(&a);
 	return r;
+}
+
+/* A follow-up an expect rule waits for: closes its group's expectation. */
+static int
+engine_expected(struct engine *e, const struct rule *rule)
+{
+	struct buf group;
+	int r;
+
+	if (e->win == NULL)
+		return 0;
+	buf_init(&group, ALERT_MAX_JSON);
+	r = rules_group_key(rule, e->rec, &group);
+	r = r < 0 ? r : window_close(e->win, rule, group.data, e->clock);
+	if (r == 1)
+		log_ctx_info(&e->ctx, "expectation met for '%s'", group.data);
+	buf_done(&group);
+	return r < 0 ? r : 0;
 }
 
 static int
@@ -319,6 +481,8 @@ engine_hit(const struct rule *rule, enum rules_hit hit, void *arg)
 	struct engine *e = arg;
 
 	e->ctx.rule = rule->id;
+	if (hit == RULES_HIT_EXPECTED)
+		return engine_expected(e, rule);
 	e->st.matches++;
 	if (hit == RULES_HIT_RESOLVE && e->inc == NULL)
 		return 0; /* stateless: no incidents to resolve */
@@ -357,7 +521,7 @@ engine_feed(struct engine *e, struct json_object *rec,
 	/* What the watermark made due goes out first: a group holds the
 	 * matches within group_wait of its first in event time, whether
 	 * they come in one file or in several (run and replay agree). */
-	r = engine_flush(e, e->watermark);
+	r = engine_flush(e, e->watermark, engine_expect_now(e));
 	if (r < 0)
 		return r;
 	memset(&e->ctx, 0, sizeof(e->ctx));
@@ -366,13 +530,97 @@ engine_feed(struct engine *e, struct json_object *rec,
 	e->ctx.event_id = record_string(rec, "eventID");
 	e->rec = rec;
 	e->clock = t;
-	r = rules_eval(e->rules, rec, engine_hit, e);
+	record_env_set(rec, &e->env);
+	r = e->track_readers ? window_read(e->win, rec, t) : 0;
+	if (r < 0)
+		log_ctx_err(&e->ctx, "engine state: %s", strerror(-r));
+	else
+		r = rules_eval(e->rules, rec, engine_hit, e);
+	record_env_set(rec, NULL);
 	e->rec = NULL;
 	return r;
 }
 
 /* ---- the rest -------------------------------------------------------------
  */
+
+/* record_env.alias: accountAlias. */
+static struct json_object *
+engine_alias(const char *account, void *arg)
+{
+	const struct engine *e = arg;
+	size_t i;
+
+	for (i = 0; i < e->n_aliases; i++)
+		if (strcmp(e->aliases[i].id, account) == 0)
+			return e->aliases[i].alias;
+	return NULL;
+}
+
+static void
+engine_aliases_free(struct engine *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n_aliases; i++)
+		json_object_put(e->aliases[i].alias);
+	free(e->aliases);
+	e->aliases = NULL;
+	e->n_aliases = 0;
+}
+
+static int
+engine_set_aliases(struct engine *e, const struct cfg_account *a, size_t n)
+{
+	size_t i;
+
+	engine_aliases_free(e);
+	if (n == 0)
+		return 0;
+	e->aliases = calloc(n, sizeof(*e->aliases));
+	if (e->aliases == NULL)
+		return -ENOMEM;
+	for (; e->n_aliases < n; e->n_aliases++) {
+		i = e->n_aliases;
+		e->aliases[i].id = a[i].id;
+		e->aliases[i].alias = json_object_new_string(a[i].alias);
+		if (e->aliases[i].alias == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The rules want a secret's readers kept. */
+static bool
+engine_wants_readers(const struct rules *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rules_count(rs); i++)
+		if (rules_get(rs, i)->readers && rules_get(rs, i)->enabled)
+			return true;
+	return false;
+}
+
+/* The windows' state: the store, and what it holds open. */
+static int
+engine_open_windows(struct engine *e, const struct engine_opts *o,
+    struct diag *reterr)
+{
+	struct store_opts so = {.max_keys = o->max_keys,
+	    .max_bytes = o->max_bytes};
+	int r;
+
+	r = store_local_open(o->state_dir, &so, &e->store, reterr);
+	if (r < 0)
+		return r;
+	r = window_new(e->store, e->late_s, &e->win);
+	if (r < 0) {
+		store_free(e->store);
+		e->store = NULL;
+	}
+	return r;
+}
 
 int
 engine_open(const struct rules *rs, const struct engine_opts *o,
@@ -387,12 +635,21 @@ engine_open(const struct rules *rs, const struct engine_opts *o,
 	e = malloc(sizeof(*e));
 	if (e == NULL)
 		return -ENOMEM;
-	*e = (struct engine){.rules = rs, .hooks = *hooks};
+	*e = (struct engine){.rules = rs,
+	    .hooks = *hooks,
+	    .late_s = CFG_DEFAULT_WINDOWS_LATE_S};
 	if (o != NULL) {
 		e->wall_clock = o->wall_clock;
 		e->wall_s = o->clock_s;
 		e->wall_arg = o->clock_arg;
 		e->metrics = o->metrics;
+		e->late_s = o->late_s;
+	}
+	e->env = (struct record_env){.alias = engine_alias, .arg = e};
+	if (o != NULL &&
+	    engine_set_aliases(e, o->accounts, o->n_accounts) < 0) {
+		engine_free(e);
+		return -ENOMEM;
 	}
 	if (o != NULL && o->state_dir != NULL) {
 		memset(&io, 0, sizeof(io));
@@ -400,11 +657,14 @@ engine_open(const struct rules *rs, const struct engine_opts *o,
 		io.clock_arg = e;
 		e->clock = engine_now(e);
 		r = incident_open(o->state_dir, &io, &e->inc, reterr);
+		if (r == 0)
+			r = engine_open_windows(e, o, reterr);
 		if (r < 0) {
-			free(e);
+			engine_free(e);
 			return r;
 		}
 	}
+	e->track_readers = e->win != NULL && engine_wants_readers(rs);
 	e->m_records = metrics_counter(e->metrics,
 	    "smtrail_records_scanned_total",
 	    "Secrets Manager records matched against the rules.", NULL, NULL);
@@ -419,8 +679,43 @@ engine_open(const struct rules *rs, const struct engine_opts *o,
 	    metrics_counter(e->metrics, "smtrail_alerts_deduplicated_total",
 		"Alerts not sent again: already in the spool's memory.", NULL,
 		NULL);
+	e->m_late = metrics_counter(e->metrics, "smtrail_window_late_total",
+	    "Matches of a threshold or distinct rule that came after their "
+	    "window had closed: not counted.",
+	    NULL, NULL);
+	e->m_evicted =
+	    metrics_counter(e->metrics, "smtrail_state_evicted_total",
+		"Window keys dropped to stay within windows.max_keys or "
+		"windows.max_bytes: those windows start afresh.",
+		NULL, NULL);
+	e->m_keys = metrics_gauge(e->metrics, "smtrail_state_keys",
+	    "Keys the stateful rules keep (windows, seen keys, readers).", NULL,
+	    NULL);
+	e->m_open = metrics_gauge(e->metrics, "smtrail_expectations_open",
+	    "Expectations of expect rules waiting for their follow-up.", NULL,
+	    NULL);
+	engine_metrics(e);
 	*ret = e;
 	return 0;
+}
+
+/* The windows' figures into the metrics (counters by their growth). */
+static void
+engine_metrics(struct engine *e)
+{
+	struct window_stats ws;
+	struct store_stats ss;
+
+	if (e->win == NULL)
+		return;
+	window_stats(e->win, &ws);
+	e->store->ops->stats(e->store, &ss);
+	metrics_inc(e->m_late, ws.late - e->last_win.late);
+	metrics_inc(e->m_evicted, ss.evicted - e->last_evicted);
+	metrics_gauge_set(e->m_keys, (double)ss.keys);
+	metrics_gauge_set(e->m_open, (double)ws.open);
+	e->last_win = ws;
+	e->last_evicted = ss.evicted;
 }
 
 void
@@ -428,29 +723,53 @@ engine_free(struct engine *e)
 {
 	if (e == NULL)
 		return;
+	window_free(e->win);
+	store_free(e->store);
 	incident_free(e->inc);
+	engine_aliases_free(e);
 	free(e);
 }
 
-void
-engine_set_rules(struct engine *e, const struct rules *rs)
+int
+engine_set_rules(struct engine *e, const struct rules *rs,
+    const struct cfg_account *accounts, size_t n_accounts)
 {
 	e->rules = rs;
+	e->track_readers = e->win != NULL && engine_wants_readers(rs);
+	return engine_set_aliases(e, accounts, n_accounts);
 }
 
+/* The spool's sync comes first (the caller's): an alert a window gave is
+ * durable before the window forgets what made it. */
 int
 engine_sync(struct engine *e)
 {
-	return e->inc != NULL ? incident_sync(e->inc) : 0;
+	int r;
+
+	if (e->inc == NULL)
+		return 0;
+	r = incident_sync(e->inc);
+	return r < 0 ? r : e->store->ops->sync(e->store);
 }
 
 int
 engine_compact(struct engine *e)
 {
+	uint64_t floor;
+	int r;
+
 	if (e->inc == NULL)
 		return 0;
 	e->clock = engine_now(e);
-	return incident_compact(e->inc);
+	r = incident_compact(e->inc);
+	if (r < 0)
+		return r;
+	/* Keys expire in event time: what the watermark left behind. */
+	floor = e->watermark > e->late_s ? e->watermark - e->late_s : 0;
+	if (floor != 0)
+		(void)e->store->ops->expire(e->store, floor);
+	engine_metrics(e);
+	return e->store->ops->compact(e->store);
 }
 
 void

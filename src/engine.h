@@ -4,10 +4,14 @@
  * --deliver`, so that a rule behaves the same everywhere.
  *
  * engine_feed() matches a record against the rules (rules_eval(), the only
- * matcher) and, for each rule it hits, builds the alert (alert.h) and
- * passes it through the incident layer (incident.h: throttle, group_wait,
- * resolve_on), whose state lives in state_dir; what comes out goes to
- * hooks.alert (the caller spools or prints it). An alert's identity is
+ * matcher) and, for each rule it hits, builds the alert (alert.h); a
+ * stateful rule's window (window.h: threshold, distinct, first_seen,
+ * expect) says whether it fires now and what it adds ("count", "events",
+ * "values", "readers"); the alert then passes through the incident layer
+ * (incident.h: throttle, group_wait, resolve_on). Both keep their state in
+ * state_dir (the windows' in a store, store.h); what comes out goes to
+ * hooks.alert (the caller spools or prints it). An expectation that falls
+ * due comes out the same way, with its opening alert. An alert's identity is
  * (rule id, eventID), "#resolved" appended for a resolve: hooks.seen tells
  * the engine which identities are already kept (a redelivered event).
  *
@@ -22,7 +26,9 @@
  * so a group is due group_wait after its last newer event was seen even
  * when no other event comes; without it (replay), only events move it,
  * and engine_finish() ends the input. A record without a usable eventTime
- * is judged at the clock.
+ * is judged at the clock. Expectations fall due by the watermark less the
+ * `late` tolerance (the clock in the daemon only once engine_caught_up());
+ * at engine_finish(), by the watermark itself.
  *
  * Stateless (no state_dir): every match is an alert as it is, resolves
  * are not looked for, nothing is kept: today's raw `replay --no-state`.
@@ -45,6 +51,7 @@
 
 #include "common.h"
 
+struct cfg_account;
 struct diag;
 struct json_object;
 struct log_ctx;
@@ -73,7 +80,14 @@ struct engine_hooks {
 };
 
 struct engine_opts {
-	const char *state_dir;   /* NULL: stateless */
+	const char *state_dir; /* NULL: stateless */
+	uint64_t late_s;       /* windows.late (o NULL: the default) */
+	uint64_t max_keys;     /* the windows' state; 0: store.h's */
+	uint64_t max_bytes;
+	/* Account aliases (the accountAlias field), borrowed; a reload
+	 * passes new ones to engine_set_rules(). */
+	const struct cfg_account *accounts;
+	size_t n_accounts;
 	bool wall_clock;         /* the daemon: the clock runs with wall time */
 	struct metrics *metrics; /* NULL: none */
 	/* Tests: the wall clock in Unix seconds; NULL: time(2). */
@@ -88,8 +102,10 @@ int engine_open(const struct rules *rs, const struct engine_opts *o,
     struct diag *reterr) MUST_CHECK;
 void engine_free(struct engine *e); /* NULL ok; does not sync */
 /* A reload: rules by id keep their state (held groups of a removed rule
- * are still emitted). */
-void engine_set_rules(struct engine *e, const struct rules *rs);
+ * are still emitted; a rule whose definition changed starts its window
+ * afresh). accounts as in engine_opts. */
+int engine_set_rules(struct engine *e, const struct rules *rs,
+    const struct cfg_account *accounts, size_t n_accounts) MUST_CHECK;
 
 /* One Secrets Manager record (borrowed). ctx (message, object) may be
  * NULL. < 0: hooks.alert's error, or the state's (-ENOSPC, -EIO...). */
@@ -98,8 +114,13 @@ int engine_feed(struct engine *e, struct json_object *rec,
 /* Emits the held groups due now (wall_clock) or at the watermark;
  * returns how many were emitted, or < 0 (they stay, for the next tick). */
 int engine_tick(struct engine *e) MUST_CHECK;
-/* Seconds until the next group is due (0: now), or -1 if none. */
+/* Seconds until the next group or expectation is due (0: now), or -1 if
+ * none. */
 long engine_next_due_s(struct engine *e);
+/* The daemon drained its input once (a receive came back empty): from
+ * now on the wall clock runs the expectations' clock on too. Before, only
+ * events move it, so a backlog does not make them due early. */
+void engine_caught_up(struct engine *e);
 /* The input ended (replay): every held group is emitted. */
 int engine_finish(struct engine *e) MUST_CHECK;
 

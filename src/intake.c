@@ -969,6 +969,7 @@ intake_synced(struct intake *in)
 /* ---- receive ------------------------------------------------------------- */
 
 static void recv_kick(struct intake *in);
+static size_t intake_in_work(const struct intake *in);
 
 static void
 recv_done(const struct aws_result *res, struct sqs_msg *msgs, size_t n,
@@ -1006,7 +1007,8 @@ recv_done(const struct aws_result *res, struct sqs_msg *msgs, size_t n,
 	in->recv_errors = 0;
 	metrics_gauge_set(in->m_last_receive, (double)time(NULL));
 	if (in->hooks.received != NULL)
-		in->hooks.received(in->hooks.arg);
+		in->hooks.received(n, n == 0 && intake_in_work(in) == 0,
+		    in->hooks.arg);
 	for (i = 0; i < n; i++) {
 		struct msg *m = msg_new(in, &msgs[i]);
 		struct log_ctx ctx;

@@ -70,8 +70,9 @@ struct intake_hooks {
 	void (*scanned)(void *arg);
 	/* Why receiving must wait (a short phrase), or NULL. */
 	const char *(*pause)(void *arg);
-	/* ReceiveMessage succeeded (each time). NULL: nothing. */
-	void (*received)(void *arg);
+	/* ReceiveMessage succeeded (each time), with n messages; idle: none
+	 * came and none is in work (the queue is drained). NULL: nothing. */
+	void (*received)(size_t n, bool idle, void *arg);
 	void *arg;
 };
 

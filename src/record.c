@@ -431,6 +431,14 @@ record_alias_obj(struct json_object *rec)
 	return env->alias(json_object_get_string(acct), env->arg);
 }
 
+const char *
+record_account_alias(struct json_object *rec)
+{
+	struct json_object *o = record_alias_obj(rec);
+
+	return o != NULL ? json_object_get_string(o) : NULL;
+}
+
 /* The string object holding the secret's identity, or NULL. */
 static struct json_object *
 record_secret_obj(struct json_object *rec)

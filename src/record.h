@@ -94,6 +94,9 @@ struct json_object *record_get_str(struct json_object *rec, const char *dotted);
 /* The caller's best identity (see "principal" above), or NULL. */
 const char *record_principal(struct json_object *rec);
 
+/* recipientAccountId's alias (record_env_set()), or NULL. Borrowed. */
+const char *record_account_alias(struct json_object *rec);
+
 /* The normalised secret identity, or NULL. Borrowed. */
 const char *record_secret_id(struct json_object *rec);
 

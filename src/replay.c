@@ -217,7 +217,8 @@ static void
 replay_remove_tmp(struct replay *rp)
 {
 	static const char *const files[] = {"spool.journal",
-	    "spool.journal.tmp", "incidents.journal", "incidents.journal.tmp"};
+	    "spool.journal.tmp", "incidents.journal", "incidents.journal.tmp",
+	    "state.journal", "state.journal.tmp"};
 	char path[4096];
 	size_t i;
 
@@ -278,6 +279,14 @@ replay_new(const struct replay_opts *o, struct replay **ret,
 		goto fail;
 	memset(&eo, 0, sizeof(eo));
 	eo.state_dir = dir;
+	eo.late_s = CFG_DEFAULT_WINDOWS_LATE_S;
+	if (o->cfg != NULL) {
+		eo.late_s = o->cfg->windows.late_s;
+		eo.max_keys = o->cfg->windows.max_keys;
+		eo.max_bytes = o->cfg->windows.max_bytes;
+		eo.accounts = o->cfg->accounts;
+		eo.n_accounts = o->cfg->n_accounts;
+	}
 	eh = (struct engine_hooks){.alert = replay_keep,
 	    .seen = replay_seen,
 	    .sync = replay_sync_spool,

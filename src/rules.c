@@ -1220,6 +1220,12 @@ rules_eval(const struct rules *rs, struct json_object *rec, rules_hit_cb *cb,
 
 		if (!rule->enabled)
 			continue;
+		if (rule->expected != NULL &&
+		    rules_match_eval(rule->expected, rec)) {
+			r = cb(rule, RULES_HIT_EXPECTED, arg);
+			if (r < 0)
+				return r;
+		}
 		if (rules_match_eval(rule->match, rec))
 			r = cb(rule, RULES_HIT_MATCH, arg);
 		else if (rule->resolve_on != NULL &&
@@ -1686,6 +1692,10 @@ rules_rule_compile(struct rules_ctx *c, const struct yamlx_node *map,
 		}
 	}
 	r->fingerprint = rules_fingerprint(map, 0xcbf29ce484222325ull);
+	if (r->kind != RULES_KIND_EVENT && nodes[RULES_KEY_GROUP_WAIT] != NULL)
+		yamlx_err(&c->y, nodes[RULES_KEY_GROUP_WAIT],
+		    "'group_wait' does not apply to a %s rule (its alert stands for its window already)",
+		    rules_kinds[r->kind].name);
 	if (nodes[RULES_KEY_MATCH] == NULL) {
 		if (r->id != NULL)
 			yamlx_err(&c->y, map, "missing 'match' in rule '%s'",

@@ -101,10 +101,16 @@ const struct rule *rules_find(const struct rules *rs, const char *id);
 bool rules_match_eval(const struct rules_match *m, struct json_object *rec);
 
 /*
- * What one record is to one rule: it matches the rule's "match", or it
- * does not but matches its "resolve_on".
+ * What one record is to one rule: it meets the rule's expect.match (the
+ * follow-up an expect rule waits for), then, independently, it matches
+ * the rule's "match", or it does not but matches its "resolve_on".
  */
-enum rules_hit { RULES_HIT_MATCH, RULES_HIT_RESOLVE, RULES_HIT_COUNT };
+enum rules_hit {
+	RULES_HIT_MATCH,
+	RULES_HIT_RESOLVE,
+	RULES_HIT_EXPECTED,
+	RULES_HIT_COUNT
+};
 typedef int rules_hit_cb(const struct rule *r, enum rules_hit hit, void *arg);
 
 /*

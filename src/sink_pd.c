@@ -332,6 +332,73 @@ pd_or(const char *a, const char *b)
 	return a != NULL ? a : b;
 }
 
+/* A distinct rule's values (strings, at most PD_MAX_EVENTS). */
+static int
+pd_values(struct buf *out, bool *first, const struct alert_view *a)
+{
+	size_t i, shown = 0;
+	int r;
+
+	if (a->values == NULL)
+		return 0;
+	r = pd_key(out, first, "values");
+	r = r < 0 ? r : buf_putc(out, '[');
+	for (i = 0; r == 0 && i < json_object_array_length(a->values) &&
+	     shown < PD_MAX_EVENTS;
+	     i++) {
+		struct json_object *v = json_object_array_get_idx(a->values, i);
+
+		if (!json_object_is_type(v, json_type_string))
+			continue;
+		r = buf_puts(out, shown++ > 0 ? "," : "");
+		r = r < 0
+		    ? r
+		    : text_json(out, json_object_get_string(v),
+			  strlen(json_object_get_string(v)), 256, TEXT_ONELINE);
+	}
+	return r < 0 ? r : buf_putc(out, ']');
+}
+
+/* Who read the secret lately: [{"principal", "lastRead"}], as given. */
+static int
+pd_readers(struct buf *out, bool *first, const struct alert_view *a)
+{
+	size_t i, shown = 0;
+	int r;
+
+	if (a->readers == NULL)
+		return 0;
+	r = pd_key(out, first, "readers");
+	r = r < 0 ? r : buf_putc(out, '[');
+	for (i = 0;
+	     r == 0 && i < json_object_array_length(a->readers) && shown < 5;
+	     i++) {
+		struct json_object *e =
+		    json_object_array_get_idx(a->readers, i);
+		struct json_object *p = NULL, *t = NULL;
+
+		if (!json_object_object_get_ex(e, "principal", &p) ||
+		    !json_object_is_type(p, json_type_string))
+			continue;
+		(void)json_object_object_get_ex(e, "lastRead", &t);
+		r = buf_puts(out, shown++ > 0 ? ",{" : "{");
+		r = r < 0 ? r : buf_puts(out, "\"principal\":");
+		r = r < 0
+		    ? r
+		    : text_json(out, json_object_get_string(p),
+			  strlen(json_object_get_string(p)), 256, TEXT_ONELINE);
+		if (r == 0 && json_object_is_type(t, json_type_string)) {
+			r = buf_puts(out, ",\"lastRead\":");
+			r = r < 0 ? r
+				  : text_json(out, json_object_get_string(t),
+					strlen(json_object_get_string(t)), 64,
+					TEXT_ONELINE);
+		}
+		r = r < 0 ? r : buf_putc(out, '}');
+	}
+	return r < 0 ? r : buf_putc(out, ']');
+}
+
 static int
 pd_details(struct buf *out, const struct alert_view *a)
 {
@@ -383,11 +450,16 @@ pd_details(struct buf *out, const struct alert_view *a)
 	    : pd_str(out, &first, "recipientAccountId",
 		  pd_or(a->account, alert_record_str(a, "recipientAccountId")),
 		  PD_MAX_DETAIL);
+	r = r < 0 ? r
+		  : pd_str(out, &first, "accountAlias", a->account_alias,
+			PD_MAX_DETAIL);
 	r = r < 0
 	    ? r
 	    : pd_str(out, &first, "secretId", a->secret_id, PD_MAX_DETAIL);
 	r = r < 0 ? r : pd_params(out, &first, params);
 	r = r < 0 ? r : pd_events(out, &first, a);
+	r = r < 0 ? r : pd_values(out, &first, a);
+	r = r < 0 ? r : pd_readers(out, &first, a);
 	if (r == 0 && a->suppressed > 0) {
 		r = pd_key(out, &first, "suppressed");
 		r = r < 0 ? r : buf_printf(out, "%" PRIu64, a->suppressed);

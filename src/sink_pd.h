@@ -23,7 +23,9 @@
  *                 "custom_details" (the rule id, the record's eventName,
  *                 eventSource, eventID, userIdentity.arn, sourceIPAddress,
  *                 errorCode, errorMessage, awsRegion, recipientAccountId,
- *                 requestParameters; secretId; count and events, suppressed
+ *                 accountAlias, requestParameters; secretId; count and
+ *                 events, values (a distinct rule's), readers (who read
+ *                 the secret lately: principal, lastRead), suppressed
  *                 and suppressed_since, test: those present)},
  *    "links": [{"href", "text"}] (the CloudTrail event and the secret in
  *                 the AWS console, when the region is known),

@@ -20,6 +20,9 @@
 #include "text.h"
 
 #define SLACK_MRKDWN TEXT_MRKDWN
+/* A distinct rule's values, and a secret's readers, as a field: what the
+ * block text budget leaves (SLACK_MAX_BLOCK_TEXT). */
+#define SLACK_MAX_LIST_TEXT 300
 /* Longest eventID kept in the grouped list; real ones are 36. */
 #define SLACK_MAX_EVENT_ID 100
 
@@ -220,7 +223,7 @@ slack_field(struct slack_msg *m, unsigned *n, const char *label,
 	if (value == NULL && more == NULL)
 		return 0;
 	if (*n >= SLACK_MAX_FIELDS)
-		return -E2BIG; /* not reached: there are 8 */
+		return -E2BIG; /* not reached: there are 10 */
 	r = slack_add(m, r, "*", SLACK_MAX_FIELD_TEXT, 0);
 	r = slack_add(m, r, label, SLACK_MAX_FIELD_TEXT, 0);
 	r = slack_add(m, r, "*\n", SLACK_MAX_FIELD_TEXT, 0);
@@ -245,11 +248,17 @@ slack_fields(struct slack_msg *m, const struct alert_view *a)
 	unsigned n = 0;
 	int r;
 
+	struct buf values;
+	struct buf readers;
+
 	if (a->account == NULL && a->account_alias == NULL &&
 	    a->region == NULL && a->secret_id == NULL && a->principal == NULL &&
 	    a->source_ip == NULL && a->event_time == NULL &&
-	    a->event_name == NULL && a->error_code == NULL)
+	    a->event_name == NULL && a->error_code == NULL &&
+	    a->values == NULL && a->readers == NULL)
 		return 0; /* Slack refuses an empty fields list */
+	buf_init(&values, SLACK_MAX_FIELD_TEXT + 1);
+	buf_init(&readers, SLACK_MAX_FIELD_TEXT + 1);
 	r = slack_block(m, "section");
 	r = r < 0 ? r : buf_puts(m->out, "\"fields\":[");
 	r = r < 0 ? r
@@ -261,6 +270,16 @@ slack_fields(struct slack_msg *m, const struct alert_view *a)
 	r = r < 0 ? r : slack_field(m, &n, "Event time", a->event_time, NULL);
 	r = r < 0 ? r : slack_field(m, &n, "Event", a->event_name, NULL);
 	r = r < 0 ? r : slack_field(m, &n, "Error", a->error_code, NULL);
+	r = r < 0 ? r : alert_values_text(a, &values, SLACK_MAX_LIST_TEXT);
+	r = r < 0 ? r
+		  : slack_field(m, &n, "Distinct values",
+			values.len > 0 ? values.data : NULL, NULL);
+	r = r < 0 ? r : alert_readers_text(a, &readers, SLACK_MAX_LIST_TEXT);
+	r = r < 0 ? r
+		  : slack_field(m, &n, "Read lately by",
+			readers.len > 0 ? readers.data : NULL, NULL);
+	buf_done(&values);
+	buf_done(&readers);
 	return r < 0 ? r : buf_puts(m->out, "]}");
 }
 

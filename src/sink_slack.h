@@ -27,8 +27,10 @@
  *     section   (grouped) "*N events*" and up to SLACK_MAX_EVENT_IDS ids;
  *     context   (suppressed) "N more since <suppressed_since>";
  *     section   fields: Account (and alias), Region, Secret, Principal,
- *               Source IP, Event time, Event, Error, those known, each
- *               at most SLACK_MAX_FIELD_TEXT;
+ *               Source IP, Event time, Event, Error, Distinct values
+ *               (a distinct rule's), Read lately by (readers: true),
+ *               those known, each at most SLACK_MAX_FIELD_TEXT (the last
+ *               two at most 300 bytes);
  *     section   links to the CloudTrail console event and the secret
  *               (when the region and the eventID or secret are known);
  *     context   the rule id and the eventID.

@@ -42,7 +42,7 @@ struct diag;
 struct store; /* opaque beyond its ops */
 
 /* A value longer than this is refused (-E2BIG). */
-#define STORE_MAX_VALUE (256u << 10)
+#define STORE_MAX_VALUE (1u << 20)
 
 struct store_stats {
 	uint64_t keys;

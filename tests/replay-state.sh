@@ -85,7 +85,7 @@ is "$OUT" "" "--state: what was alerted is not alerted again"
 st replay -r "$RULES" "$T_TMP/ok.json"
 is "$OUT" "" "without --state: nothing to resolve"
 test -d "$T_TMP/state" && ls "$T_TMP/state" | sort | tr '\n' ' ' >"$T_TMP/ls"
-is "$(cat "$T_TMP/ls")" "incidents.journal spool.journal " "--state keeps the spool and the incidents"
+is "$(cat "$T_TMP/ls")" "incidents.journal spool.journal state.journal " "--state keeps the spool, the incidents and the windows"
 : >"$T_TMP/tmp-before"
 ls -d "${TMPDIR:-/tmp}"/smtrail-replay.* >"$T_TMP/tmp-after" 2>/dev/null
 is "$(cat "$T_TMP/tmp-after")" "" "the temporary state is removed"

@@ -121,15 +121,18 @@ is "$(printf '%s\n' "$OUT" | grep -c '"rule":"every"')" 52 "missing file: the re
 like "$ERR" '/nonexistent/file.json.gz: .*No such file' "missing file named"
 
 # 6. The demo file through the default rule pack: exactly these alerts
-# (a harmless read, a tag change and a KMS call by Secrets Manager: none).
+# (a harmless read and a KMS call by Secrets Manager: none; the policy
+# allows Principal "*" with no condition: public as well as changed).
 st replay -r "$TOP_SRCDIR/etc/smtrail/rules.yaml" "$TOP_SRCDIR/tests/data/demo"
 is "$RC" 0 "demo: exit 0"
 is "$(printf '%s\n' "$OUT" | jq -r '[.rule, .severity, .eventID] | join(" ")')" \
 "secret-read-denied warning demo-0002-0000-4000-8000-000000000000
 rotation-failed error demo-0004-0000-4000-8000-000000000000
 resource-policy-changed error demo-0005-0000-4000-8000-000000000000
+resource-policy-public critical demo-0005-0000-4000-8000-000000000000
 secret-deleted critical demo-0006-0000-4000-8000-000000000000
-replication-added warning demo-0007-0000-4000-8000-000000000000" \
+replication-added warning demo-0007-0000-4000-8000-000000000000
+secret-tags-changed warning demo-0008-0000-4000-8000-000000000000" \
     "demo: the default pack's exact alerts"
 is "$(printf '%s\n' "$OUT" | jq -r 'select(.rule == "secret-deleted") | .group')" \
     "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api/key-XyZ123" \

@@ -726,6 +726,9 @@ test_default(void)
 	       "metrics.listen: 127.0.0.1:9410\n"
 	       "spool.max_pending: 100000\n"
 	       "spool.pause_at: 50000\n"
+	       "windows.late: 15m\n"
+	       "windows.max_keys: 4000000\n"
+	       "windows.max_bytes: 256MiB\n"
 	       "default_destinations: (none)\n",
 		SMTRAIL_DEFAULT_RULES, SMTRAIL_STATEDIR),
 	    "default: summary text");
@@ -974,6 +977,9 @@ test_full(void)
 	    "metrics.listen: [::1]:9999\n"
 	    "spool.max_pending: 100000\n"
 	    "spool.pause_at: 50000\n"
+	    "windows.late: 15m\n"
+	    "windows.max_keys: 4000000\n"
+	    "windows.max_bytes: 256MiB\n"
 	    "default_destinations: ops-webhook, console\n"
 	    "route 1: critical -> pager\n"
 	    "route 2: warning, error, critical -> slack-ops (continue)\n"

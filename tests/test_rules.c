@@ -1540,8 +1540,11 @@ test_default_pack(void)
 	static const char *const want_docs[] = {
 	    "rotation-failed", /* RotationFailed */
 	    "",                /* CreateSecret */
-	    "secret-deleted",  /* DeleteSecret */
-	    "",                /* GetSecretValue */
+	    /* DeleteSecret: the alert, and the reminder (an expect rule) */
+	    "secret-deleted,secret-deletion-reminder",
+	    /* GetSecretValue: counted by the rules over time (matches, not
+	     * alerts: they alert on a pattern) */
+	    "secret-mass-read,secret-reader-first-seen",
 	};
 	struct json_object *doc;
 	struct json_object *recs;
@@ -1566,7 +1569,7 @@ test_default_pack(void)
 		diag_note("%s", diags());
 	if (rs == NULL)
 		return;
-	is_int((long long)rules_count(rs), 15, "default pack: 15 rules");
+	is_int((long long)rules_count(rs), 31, "default pack: 31 rules");
 	for (i = 0; i < rules_count(rs); i++) {
 		r = rules_get(rs, i);
 		ok(r->match != NULL && r->title != NULL && r->summary != NULL,
@@ -1582,7 +1585,7 @@ test_default_pack(void)
 	r = rules_find(rs, "secret-read-outside-network");
 	ok(r != NULL && !r->enabled, "the example rule is disabled");
 
-	/* aws-docs: RotationFailed and DeleteSecret match, nothing else. */
+	/* aws-docs: RotationFailed, DeleteSecret and the read match. */
 	doc = read_records(
 	    "cloudtrail/secretsmanager/aws-docs_secretsmanager.json");
 	if (doc != NULL) {
@@ -1665,7 +1668,12 @@ test_default_pack(void)
 				    "%s%s=%zu", o > 0 ? " " : "",
 				    rules_get(rs, i)->id, counts[i]);
 		is_str(got,
-		    "rotation-failed=1 secret-deleted=1 resource-policy-changed=2 secret-read-denied=3",
+		    "rotation-failed=1 secret-deleted=1 secret-deletion-reminder=1 "
+		    "resource-policy-changed=2 secret-read-denied=3 "
+		    "secret-mass-read=27 secret-read-denied-repeatedly=3 "
+		    "secret-batch-reads=10 secret-batch-reads-many-regions=10 "
+		    "secret-batch-read-catch-all=2 secret-reader-first-seen=37 "
+		    "secret-batch-reader-first-seen=10",
 		    "combined corpus: matches per rule");
 		json_object_put(doc);
 	}
