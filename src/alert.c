@@ -403,22 +403,29 @@ alert_view_fields(struct alert_view *a, struct diag *reterr)
 	return 0;
 }
 
-/* Appends s, and sep before it unless first; 1 once max is reached. */
+/* Appends s, and sep before it unless first, keeping what was appended
+ * since start within max bytes (then cut, with "..."); 1 once cut. */
 static int
 alert_list_add(struct buf *out, size_t start, size_t max, const char *sep,
     const char *s)
 {
+	size_t used = out->len - start;
+	size_t len = strlen(s);
 	int r = 0;
 
-	if (out->len > start)
+	if (used > 0) {
 		r = buf_puts(out, sep);
-	r = r < 0 ? r : buf_puts(out, s);
-	if (r == 0 && out->len - start > max) {
-		buf_truncate(out, start + max - 3);
-		r = buf_puts(out, "...");
-		return r < 0 ? r : 1;
+		used += strlen(sep);
 	}
-	return r;
+	if (r < 0 || used + len <= max)
+		return r < 0 ? r : buf_append(out, s, len);
+	len = max > used + 3 ? max - used - 3 : 0;
+	while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+		len--; /* a character's first byte */
+	buf_truncate(out, used > max - 3 ? start + max - 3 : out->len);
+	r = buf_append(out, s, len);
+	r = r < 0 ? r : buf_puts(out, "...");
+	return r < 0 ? r : 1;
 }
 
 int

@@ -58,6 +58,7 @@ struct engine {
 	void *wall_arg;
 	uint64_t watermark;    /* newest eventTime seen, Unix s; 0: none */
 	uint64_t wall_at_mark; /* the wall clock when it last moved */
+	uint64_t kept_mark;    /* the watermark as the state has it */
 	uint64_t clock;        /* what the incident layer reads as now */
 
 	/* The record being fed. */
@@ -416,6 +417,8 @@ engine_alert(struct engine *e, const struct rule *rule, bool resolve)
 		r = r < 0 ? r : window_readers(e->win, e->rec, &extra);
 		r = r < 0 ? r : 1;
 	}
+	if (r < 0)
+		log_ctx_err(&e->ctx, "rule window state: %s", strerror(-r));
 	if (r <= 0)
 		goto done; /* counted, or the state's error */
 	a.extra = extra.data;
@@ -425,6 +428,9 @@ engine_alert(struct engine *e, const struct rule *rule, bool resolve)
 	if (r == 0 && !resolve && e->win != NULL &&
 	    rule->kind == RULES_KIND_EXPECT) {
 		r = engine_expect(e, rule, &a, &json);
+		if (r < 0)
+			log_ctx_err(&e->ctx, "rule window state: %s",
+			    strerror(-r));
 		goto done;
 	}
 	(void)snprintf(id, sizeof(id), "%s%s",
@@ -449,8 +455,6 @@ engine_alert(struct engine *e, const struct rule *rule, bool resolve)
 		    json.len, resolve);
 	incident_out_done(&out);
 done:
-	if (r < 0 && r != -EEXIST)
-		log_ctx_err(&e->ctx, "engine state: %s", strerror(-r));
 	buf_done(&extra);
 	buf_done(&json);
 	alert_done(&a);
@@ -471,6 +475,8 @@ engine_expected(struct engine *e, const struct rule *rule)
 	r = r < 0 ? r : window_close(e->win, rule, group.data, e->clock);
 	if (r == 1)
 		log_ctx_info(&e->ctx, "expectation met for '%s'", group.data);
+	if (r < 0)
+		log_ctx_err(&e->ctx, "rule window state: %s", strerror(-r));
 	buf_done(&group);
 	return r < 0 ? r : 0;
 }
@@ -533,7 +539,7 @@ engine_feed(struct engine *e, struct json_object *rec,
 	record_env_set(rec, &e->env);
 	r = e->track_readers ? window_read(e->win, rec, t) : 0;
 	if (r < 0)
-		log_ctx_err(&e->ctx, "engine state: %s", strerror(-r));
+		log_ctx_err(&e->ctx, "rule window state: %s", strerror(-r));
 	else
 		r = rules_eval(e->rules, rec, engine_hit, e);
 	record_env_set(rec, NULL);
@@ -602,6 +608,59 @@ engine_wants_readers(const struct rules *rs)
 	return false;
 }
 
+/*
+ * The engine's clock in the state: the watermark, and the wall clock when
+ * it last moved. A restart goes on from them, so the clock keeps running
+ * (in the daemon, as it would have had the daemon kept running) instead of
+ * jumping to the wall clock, which would make every expectation of old
+ * events due at once.
+ */
+static uint64_t
+engine_clock_key(void)
+{
+	static const char *const parts[] = {"engine clock"};
+
+	return store_key(parts, 1);
+}
+
+static void
+engine_clock_load(struct engine *e)
+{
+	unsigned long long mark = 0, wall = 0;
+	const char *val;
+	size_t len;
+	uint64_t expires;
+	char text[64];
+
+	if (store_get(e->store, engine_clock_key(), &val, &len, &expires) !=
+		1 ||
+	    len >= sizeof(text))
+		return;
+	memcpy(text, val, len);
+	text[len] = '\0';
+	if (sscanf(text, "%llu %llu", &mark, &wall) != 2)
+		return;
+	e->watermark = e->kept_mark = mark;
+	e->wall_at_mark = e->wall_clock ? wall : 0;
+}
+
+static int
+engine_clock_save(struct engine *e)
+{
+	char text[64];
+	int n;
+
+	if (e->watermark == e->kept_mark)
+		return 0;
+	n = snprintf(text, sizeof(text), "%llu %llu",
+	    (unsigned long long)e->watermark,
+	    (unsigned long long)e->wall_at_mark);
+	if (store_put(e->store, engine_clock_key(), text, (size_t)n, 0) < 0)
+		return -EIO;
+	e->kept_mark = e->watermark;
+	return 0;
+}
+
 /* The windows' state: the store, and what it holds open. */
 static int
 engine_open_windows(struct engine *e, const struct engine_opts *o,
@@ -614,6 +673,7 @@ engine_open_windows(struct engine *e, const struct engine_opts *o,
 	r = store_local_open(o->state_dir, &so, &e->store, reterr);
 	if (r < 0)
 		return r;
+	engine_clock_load(e);
 	r = window_new(e->store, e->late_s, &e->win);
 	if (r < 0) {
 		store_free(e->store);
@@ -709,7 +769,7 @@ engine_metrics(struct engine *e)
 	if (e->win == NULL)
 		return;
 	window_stats(e->win, &ws);
-	e->store->ops->stats(e->store, &ss);
+	store_stats(e->store, &ss);
 	metrics_inc(e->m_late, ws.late - e->last_win.late);
 	metrics_inc(e->m_evicted, ss.evicted - e->last_evicted);
 	metrics_gauge_set(e->m_keys, (double)ss.keys);
@@ -749,7 +809,8 @@ engine_sync(struct engine *e)
 	if (e->inc == NULL)
 		return 0;
 	r = incident_sync(e->inc);
-	return r < 0 ? r : e->store->ops->sync(e->store);
+	r = r < 0 ? r : engine_clock_save(e);
+	return r < 0 ? r : store_sync(e->store);
 }
 
 int
@@ -767,9 +828,9 @@ engine_compact(struct engine *e)
 	/* Keys expire in event time: what the watermark left behind. */
 	floor = e->watermark > e->late_s ? e->watermark - e->late_s : 0;
 	if (floor != 0)
-		(void)e->store->ops->expire(e->store, floor);
+		(void)store_expire(e->store, floor);
 	engine_metrics(e);
-	return e->store->ops->compact(e->store);
+	return store_compact(e->store);
 }
 
 void

@@ -1012,7 +1012,7 @@ window_new(struct store *st, uint64_t late_s, struct window **ret)
 		return -ENOMEM;
 	w->st = st;
 	w->late_s = late_s;
-	st->ops->each(st, window_load_cb, w);
+	store_each(st, window_load_cb, w);
 	if (w->stats.open != w->n_heap) {
 		window_free(w);
 		return -ENOMEM;

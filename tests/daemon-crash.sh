@@ -16,7 +16,7 @@ daemon_up
 publish "$DEMO_KEY"
 wait_log "delivery to 'hook' failed" 30
 t_ok $? "alerts spooled, receiver down: delivery is failing"
-is "$(grep -c 'alert spooled' "$T_TMP/daemon.log")" 5 "five alerts in the spool"
+is "$(grep -c 'alert spooled' "$T_TMP/daemon.log")" $DEMO_N "every alert in the spool"
 kill -9 "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null
 DAEMON_PID=
@@ -26,7 +26,7 @@ receiver_up --port "$port" --key "hook-secret-$$"
 daemon_up
 wait_log "resending [0-9]+ pending deliveries" 5
 t_ok $? "restart: pending deliveries resent from the spool"
-wait_received 5 30
+wait_received $DEMO_N 30
 sleep 10 # past two visibility timeouts: any redelivery would be in by now
 is "$(received | sort)" "$DEMO_ALERTS" "every alert arrived"
 is "$(received | sort | uniq -d)" "" "and none twice"

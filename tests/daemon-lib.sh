@@ -147,9 +147,12 @@ DEMO_KEY="AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/25/123456789012_Clou
 DEMO_FILE="$TOP_SRCDIR/tests/data/demo/123456789012_CloudTrail_us-east-1_20261125T0910Z_demo0001.json.gz"
 DEMO_ALERTS="replication-added demo-0007-0000-4000-8000-000000000000
 resource-policy-changed demo-0005-0000-4000-8000-000000000000
+resource-policy-public demo-0005-0000-4000-8000-000000000000
 rotation-failed demo-0004-0000-4000-8000-000000000000
 secret-deleted demo-0006-0000-4000-8000-000000000000
-secret-read-denied demo-0002-0000-4000-8000-000000000000"
+secret-read-denied demo-0002-0000-4000-8000-000000000000
+secret-tags-changed demo-0008-0000-4000-8000-000000000000"
+DEMO_N=7 # how many
 
 # ---- faults ---------------------------------------------------------------
 

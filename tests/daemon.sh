@@ -34,7 +34,7 @@ like "$OUT" "GetQueueAttributes failed: SignatureDoesNotMatch" "and says why"
 like "$OUT" "^hint: the credentials above need sqs:ReceiveMessage" "with a hint"
 
 publish "$DEMO_KEY"
-wait_received 5 30
+wait_received $DEMO_N 30
 is "$(received | sort)" "$DEMO_ALERTS" "exactly the expected alerts arrive"
 is "$(jq -r 'select(.status < 300) | .sig_ok' "$R/received.jsonl" | sort -u)" true \
     "every POST carries a valid X-Smtrail-Signature"
@@ -46,15 +46,15 @@ is "$(jq -r 'select(.status < 300) | .body | keys_unsorted[0:14] | join(",")' "$
 wait_queue_empty 15
 is "$(queue_counts)" "visible=0 inflight=0" "the queue is empty afterwards"
 is "$(metric smtrail_messages_deleted_total)" 1 "metrics: one message deleted"
-is "$(metric smtrail_alerts_delivered_total'{destination="hook"}')" 5 \
-    "metrics: five alerts delivered to hook"
+is "$(metric smtrail_alerts_delivered_total'{destination="hook"}')" $DEMO_N \
+    "metrics: every alert delivered to hook"
 
 # The same notification again: received, scanned, deduplicated, deleted.
 publish "$DEMO_KEY"
 wait_log "duplicate alert" 20
 sleep 2
-is "$(received | wc -l)" 5 "the same notification again delivers nothing new"
-is "$(metric smtrail_alerts_deduplicated_total)" 5 "metrics: five duplicates"
+is "$(received | wc -l)" $DEMO_N "the same notification again delivers nothing new"
+is "$(metric smtrail_alerts_deduplicated_total)" $DEMO_N "metrics: every one a duplicate"
 wait_queue_empty 15
 is "$(queue_counts)" "visible=0 inflight=0" "and its message is deleted too"
 
@@ -74,7 +74,7 @@ jq -c '.Records[0].eventID = "after-reload-1" | .Records[0].eventName = "DeleteS
 moto put "$M" "$BUCKET" "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/25/after.json.gz" \
     "$T_TMP/after.json.gz" >/dev/null
 publish "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/25/after.json.gz"
-wait_received 6 30
+wait_received $((DEMO_N + 1)) 30
 like "$(received)" "^secret-deleted after-reload-1$" "the old rules are still alerting"
 
 # A good reload takes effect.

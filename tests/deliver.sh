@@ -29,19 +29,21 @@ unlike "$OUT$ERR" "s3cr3t-token" "no URL secret printed"
 : >"$R/received.jsonl"
 st -c "$T_TMP/c.yaml" -r "$TOP_SRCDIR/etc/smtrail/rules.yaml" replay --deliver "$TOP_SRCDIR/tests/data/demo"
 is "$RC" 0 "replay --deliver: exit 0"
-is "$(printf '%s\n' "$OUT" | wc -l)" 5 "replay --deliver still prints the alerts"
-like "$ERR" "deliveries: 5 delivered, 0 failed" "and counts the deliveries"
+is "$(printf '%s\n' "$OUT" | wc -l)" 7 "replay --deliver still prints the alerts"
+like "$ERR" "deliveries: 7 delivered, 0 failed" "and counts the deliveries"
 is "$(jq -r '.body | "\(.rule) \(.eventID)"' "$R/received.jsonl" | sort)" \
 "replication-added demo-0007-0000-4000-8000-000000000000
 resource-policy-changed demo-0005-0000-4000-8000-000000000000
+resource-policy-public demo-0005-0000-4000-8000-000000000000
 rotation-failed demo-0004-0000-4000-8000-000000000000
 secret-deleted demo-0006-0000-4000-8000-000000000000
-secret-read-denied demo-0002-0000-4000-8000-000000000000" \
+secret-read-denied demo-0002-0000-4000-8000-000000000000
+secret-tags-changed demo-0008-0000-4000-8000-000000000000" \
     "the receiver got the replayed file's alerts"
 is "$(jq -r '.body.record.eventID == .body.eventID' "$R/received.jsonl" | sort -u)" true \
     "with their records"
 sed -i 's/default_destinations: \[hook\]/default_destinations: [gone]/' "$T_TMP/c.yaml"
 st -c "$T_TMP/c.yaml" -r "$TOP_SRCDIR/etc/smtrail/rules.yaml" replay --deliver "$TOP_SRCDIR/tests/data/demo"
 is "$RC" 1 "replay --deliver: exit 1 when deliveries fail"
-like "$ERR" "deliveries: 0 delivered, 5 failed" "and says how many"
+like "$ERR" "deliveries: 0 delivered, 7 failed" "and says how many"
 done_testing

@@ -5,7 +5,8 @@
 
 Each SPEC is one event, fields separated by ',' as key=value:
   n   eventName (required)         id  eventID (required)
-  t   eventTime: HH:MM:SS on 2026-11-25, or D+HH:MM:SS for D days later
+  t   eventTime: HH:MM:SS on 2026-11-25, or D+HH:MM:SS for D days later,
+      or a whole ISO 8601 time (2026-12-07T10:00:00Z)
   p   principal: an IAM user name (userIdentity.arn ...:user/<p>), or a
       whole ARN; "role:<name>" makes an AssumedRole session of that role
   s   secret (requestParameters.secretId; "arn" as ARN of prod/<s>)
@@ -23,6 +24,8 @@ import sys
 
 
 def when(t):
+    if "T" in t:
+        return t  # a whole ISO 8601 time
     day = 25
     if "+" in t:
         d, t = t.split("+", 1)

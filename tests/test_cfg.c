@@ -1059,6 +1059,58 @@ test_misc_ok(void)
 	    "cfg_load: diagnostics name the path");
 }
 
+/* windows: and accounts:, the rules over time's settings. */
+static void
+test_windows_accounts(void)
+{
+	struct cfg *cfg;
+
+	cfg = load_ok("windows: {late: 0s, max_keys: 1000, max_bytes: 1MiB}\n"
+		      "accounts:\n"
+		      "  \"111122223333\": prod\n"
+		      "  '444455556666': staging eu\n",
+	    "windows, accounts");
+	if (cfg != NULL) {
+		is_int((long long)cfg->windows.late_s, 0, "late: 0s");
+		is_int((long long)cfg->windows.max_keys, 1000, "max_keys");
+		is_int((long long)cfg->windows.max_bytes, 1 << 20, "max_bytes");
+		is_int((long long)cfg->n_accounts, 2, "two accounts");
+		is_str(cfg_account_alias(cfg, "111122223333"), "prod",
+		    "alias of the first");
+		is_str(cfg_account_alias(cfg, "444455556666"), "staging eu",
+		    "alias of the second");
+		ok(cfg_account_alias(cfg, "999999999999") == NULL,
+		    "no alias for another");
+	}
+	cfg_free(cfg);
+	cfg = load_ok("windows:\naccounts:\n", "null sections");
+	ok(cfg != NULL && cfg->windows.late_s == 900 && cfg->n_accounts == 0,
+	    "null sections: the defaults");
+	cfg_free(cfg);
+	load_err("windows: {late: 8d}\n",
+	    "smtrail.yaml:1:17: bad value '8d' for 'late' (expected 0s to 7d)",
+	    "late too long");
+	load_err("windows: {max_keys: 10}\n",
+	    "smtrail.yaml:1:21: bad value '10' for 'max_keys' (expected 1000 to "
+	    "100000000)",
+	    "max_keys too small");
+	load_err("windows: {size: 1}\n",
+	    "smtrail.yaml:1:11: unknown windows key 'size'",
+	    "unknown windows key");
+	load_err("accounts:\n  1234: prod\n",
+	    "smtrail.yaml:2:3: expected an account ID (12 digits; quote it) as "
+	    "a key of 'accounts'",
+	    "short account ID");
+	load_err("accounts:\n  '111122223333': a\n  '111122223333': b\n",
+	    "smtrail.yaml:3:3: account '111122223333' listed twice",
+	    "account twice");
+	load_err("accounts:\n  '111122223333': ''\n",
+	    "smtrail.yaml:2:19: empty value for 'accounts'", "empty alias");
+	load_err("accounts: [prod]\n",
+	    "smtrail.yaml:1:11: expected a mapping for 'accounts'",
+	    "accounts not a mapping");
+}
+
 static void
 test_shipped(void)
 {
@@ -1118,6 +1170,7 @@ main(void)
 {
 	tmpdir = tl_tmpdir("test_cfg");
 	test_syntax();
+	test_windows_accounts();
 	test_keys();
 	test_types();
 	test_ranges();

@@ -500,6 +500,22 @@ test_shapes(void)
 	is_member(out.data, "payload.custom_details.suppressed", "41",
 	    "suppressed: in custom_details");
 
+	/* A distinct rule's values, the readers, the account's alias. */
+	render_variant(
+	    "\"values\":[\"s1\",\"s2\"],\"readers\":[{"
+	    "\"principal\":\"arn:aws:iam::1:user/u1\",\"lastRead\":"
+	    "\"2026-11-25T09:00:00Z\"},{\"principal\":\"u2\"},{\"x\":1}],"
+	    "\"accountAlias\":\"prod\"",
+	    "values, readers", &out);
+	is_member(out.data, "payload.custom_details.values", "[\"s1\",\"s2\"]",
+	    "values: in custom_details");
+	is_member(out.data, "payload.custom_details.readers",
+	    "[{\"principal\":\"arn:aws:iam::1:user/u1\",\"lastRead\":"
+	    "\"2026-11-25T09:00:00Z\"},{\"principal\":\"u2\"}]",
+	    "readers: in custom_details, the malformed one left out");
+	is_member(out.data, "payload.custom_details.accountAlias", "prod",
+	    "accountAlias: in custom_details");
+
 	/* Test. */
 	render_variant("\"test\":true", "test", &out);
 	is_member(out.data, "payload.summary",

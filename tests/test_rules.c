@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "diag.h"
 #include "limits.h"
 #include "record.h"
@@ -1826,6 +1827,99 @@ test_match_derived(void)
 	    1, "policyAllowsPublic: absent for a policy that is not JSON");
 }
 
+/* ---- rule kinds --------------------------------------------------------- */
+
+#define KIND(k)                                                                \
+	"rules:\n  - id: a\n    match: {eventName: DeleteSecret}\n    " k "\n"
+
+static void
+test_kinds(void)
+{
+	struct rules *rs;
+	const struct rule *r;
+	uint64_t fp;
+
+	load_err(KIND("threshold: {count: 3, within: 5m}\n    first_seen: "
+		      "{learn: 1d}"),
+	    "rules.yaml:5:17: 'threshold' and 'first_seen' in one rule (a rule "
+	    "has at most one of threshold, distinct, first_seen and expect)",
+	    "two kinds");
+	load_err(KIND("threshold: {count: 3}"),
+	    "rules.yaml:4:16: missing 'within' in 'threshold'",
+	    "threshold without within");
+	load_err(KIND("threshold: {count: 3, within: 5m, learn: 1d}"),
+	    "rules.yaml:4:46: 'learn' does not apply to 'threshold'",
+	    "threshold with learn");
+	load_err(KIND("threshold: {count: 0, within: 5m}"),
+	    "rules.yaml:4:24: expected a whole number from 1 to 1000 for "
+	    "'count'",
+	    "threshold count 0");
+	load_err(KIND("distinct: {field: secretId, count: 1, within: 5m}"),
+	    "rules.yaml:4:40: expected a whole number from 2 to 1000 for "
+	    "'count'",
+	    "distinct count 1");
+	load_err(KIND("threshold: {count: 2, within: 0s}"),
+	    "rules.yaml:4:35: 'within' must be longer than 0s", "within 0");
+	load_err(KIND("distinct: {count: 2, within: 1m}"),
+	    "rules.yaml:4:15: missing 'field' in 'distinct'",
+	    "distinct without field");
+	load_err(KIND("expect: {within: 1h}"),
+	    "rules.yaml:4:13: missing 'match' in 'expect'",
+	    "expect without match");
+	load_err(KIND("expect: {match: {eventName: {regexp: Y}}, within: 1h}"),
+	    "rules.yaml:4:34: unknown operator 'regexp' (did you mean "
+	    "'regex'?)",
+	    "expect.match is checked as a match");
+	load_err(KIND("first_seen: 1d"),
+	    "rules.yaml:4:17: expected a mapping for 'first_seen'",
+	    "first_seen not a mapping");
+	load_err(KIND("threshold: {count: 2, within: 1m}\n    group_wait: 1m"),
+	    "rules.yaml:5:17: 'group_wait' does not apply to a threshold rule "
+	    "(its alert stands for its window already)",
+	    "group_wait with a kind");
+
+	rs = load_ok(KIND("distinct: {field: 'requestParameters.a.*', count: "
+			  "5, within: 10m}\n    readers: true"),
+	    "distinct");
+	r = rs != NULL ? rules_find(rs, "a") : NULL;
+	ok(r != NULL && r->kind == RULES_KIND_DISTINCT && r->count == 5 &&
+		r->within_us == 600 * US_PER_S && r->field != NULL &&
+		r->readers,
+	    "distinct: compiled");
+	fp = r != NULL ? r->fingerprint : 0;
+	rules_free(rs);
+	rs = load_ok(
+	    "# a comment\nrules:\n  - id: a\n    match:\n"
+	    "      eventName: DeleteSecret\n    distinct:\n      field: "
+	    "'requestParameters.a.*'\n      count: 5\n      within: "
+	    "10m\n    readers: true\n",
+	    "distinct, spelled otherwise");
+	r = rs != NULL ? rules_find(rs, "a") : NULL;
+	ok(r != NULL && r->fingerprint == fp,
+	    "the fingerprint: what the rule says, not how it is spaced");
+	rules_free(rs);
+	rs = load_ok(KIND("distinct: {field: 'requestParameters.a.*', count: "
+			  "6, within: 10m}\n    readers: true"),
+	    "distinct, changed");
+	r = rs != NULL ? rules_find(rs, "a") : NULL;
+	ok(r != NULL && r->fingerprint != fp, "a changed rule: another one");
+	rules_free(rs);
+	rs = load_ok(KIND("expect: {match: {eventName: RestoreSecret}, "
+			  "within: 1h}"),
+	    "expect");
+	r = rs != NULL ? rules_find(rs, "a") : NULL;
+	ok(r != NULL && r->kind == RULES_KIND_EXPECT && r->expected != NULL &&
+		r->within_us == 3600 * US_PER_S,
+	    "expect: compiled");
+	rules_free(rs);
+	rs = load_ok(KIND("first_seen: {learn: 7d}"), "first_seen");
+	r = rs != NULL ? rules_find(rs, "a") : NULL;
+	ok(r != NULL && r->kind == RULES_KIND_FIRST_SEEN &&
+		r->learn_us == 7 * 86400 * US_PER_S,
+	    "first_seen: compiled");
+	rules_free(rs);
+}
+
 int
 main(void)
 {
@@ -1842,6 +1936,7 @@ main(void)
 	test_match_combinators();
 	test_match_arrays();
 	test_match_derived();
+	test_kinds();
 	test_render();
 	test_default_pack();
 	return done_testing();

@@ -601,12 +601,25 @@ test_shapes(void)
 	s = sl_variant(ALERT_HEAD,
 	    "\"status\":\"resolved\",\"test\":true,\"count\":3,"
 	    "\"events\":[\"a\",\"b\",\"c\"],\"suppressed\":2,"
-	    "\"accountAlias\":\"prod & co\"");
+	    "\"accountAlias\":\"prod & co\",\"values\":[\"s1\",\"s<2>\"],"
+	    "\"readers\":[{\"principal\":\"arn:aws:iam::1:user/u1\","
+	    "\"lastRead\":\"2026-11-25T09:00:00Z\"},{\"principal\":\"u2\"}]");
 	is_int(render(s, &o, &out), 0, "all shapes: rendered");
 	is_str(v_slack(out.data, out.len), NULL, "all shapes: valid");
 	is_int((long long)n_blocks(out.data), 8, "all shapes: 8 blocks");
 	has_member(out.data, 5, "fields", "123456789012 (prod &amp; co)",
 	    "the account alias, escaped");
+	has_member(out.data, 5, "fields", "*Distinct values*\\ns1, s&lt;2&gt;",
+	    "a distinct rule's values, escaped");
+	has_member(out.data, 5, "fields",
+	    "*Read lately by*\\narn:aws:iam::1:user/u1 (2026-11-25T09:00:00Z), "
+	    "u2 (?)",
+	    "who read the secret lately");
+	free(s);
+	s = sl_variant(ALERT_HEAD, "\"readers\":[]");
+	is_int(render(s, &o, &out), 0, "no readers: rendered");
+	ok(strstr(out.data, "*Read lately by*\\nnobody lately") != NULL,
+	    "no readers: said so");
 	free(s);
 
 	/* Missing fields: only a rule id. */
@@ -661,6 +674,25 @@ test_huge(void)
 	json_object_object_add(o, "suppressed", json_object_new_int(3));
 	json_object_object_add(o, "count", json_object_new_int(500));
 	json_object_object_add(o, "test", json_object_new_boolean(1));
+	{
+		struct json_object *vals = json_object_new_array();
+		struct json_object *rds = json_object_new_array();
+
+		for (i = 0; i < 4; i++) /* the alert stays under 256 KiB */
+			json_object_array_add(vals,
+			    json_object_new_string(b.data + i));
+		for (i = 0; i < 3; i++) {
+			struct json_object *e = json_object_new_object();
+
+			json_object_object_add(e, "principal",
+			    json_object_new_string(b.data + i));
+			json_object_object_add(e, "lastRead",
+			    json_object_new_string(b.data));
+			json_object_array_add(rds, e);
+		}
+		json_object_object_add(o, "values", vals);
+		json_object_object_add(o, "readers", rds);
+	}
 	memset(&so, 0, sizeof(so));
 	so.mention = "<!channel>";
 	so.channel = "#\xc3\xa9quipe";
