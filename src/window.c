@@ -114,6 +114,36 @@ window_load(struct window *w, uint64_t key, int *ret)
 	return window_parse(val, len);
 }
 
+/* The array at key (NULL: none, or not an array). */
+static struct json_object *
+window_load_array(struct window *w, uint64_t key, int *ret)
+{
+	struct json_object *o = window_load(w, key, ret);
+
+	if (o != NULL && !json_object_is_type(o, json_type_array)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	return o;
+}
+
+/* How many elements arr has (NULL, or not an array: none). */
+static size_t
+window_len(struct json_object *arr)
+{
+	return json_object_is_type(arr, json_type_array)
+	    ? json_object_array_length(arr)
+	    : 0;
+}
+
+/* Element i of arr, or NULL (json-c asserts on a non-array: the state is
+ * read as untrusted, a hand-edited journal must not abort the daemon). */
+static struct json_object *
+window_idx(struct json_object *arr, size_t i)
+{
+	return i < window_len(arr) ? json_object_array_get_idx(arr, i) : NULL;
+}
+
 static int
 window_save(struct window *w, uint64_t key, const struct buf *b,
     uint64_t expires)
@@ -142,9 +172,8 @@ window_has_id(struct json_object *arr, const char *id)
 {
 	size_t i;
 
-	for (i = 0; arr != NULL && i < json_object_array_length(arr); i++) {
-		const char *s =
-		    json_object_get_string(json_object_array_get_idx(arr, i));
+	for (i = 0; i < window_len(arr); i++) {
+		const char *s = json_object_get_string(window_idx(arr, i));
 
 		if (s != NULL && strcmp(s, id) == 0)
 			return true;
@@ -587,10 +616,8 @@ window_followed(struct window *w, uint64_t key, uint64_t t, uint64_t deadline)
 	bool met = false;
 	int rc;
 
-	arr = window_load(w, key, &rc);
-	for (i = 0; arr != NULL && json_object_is_type(arr, json_type_array) &&
-	     i < json_object_array_length(arr);
-	     i++) {
+	arr = window_load_array(w, key, &rc);
+	for (i = 0; i < window_len(arr); i++) {
 		uint64_t at =
 		    window_json_u64(json_object_array_get_idx(arr, i));
 
@@ -660,13 +687,11 @@ window_followup(struct window *w, const struct rule *r, const char *group,
 	struct buf b;
 	int rc;
 
-	arr = window_load(w, key, &rc);
+	arr = window_load_array(w, key, &rc);
 	if (rc < 0)
 		return rc;
 	at[n++] = t;
-	for (i = 0; arr != NULL && json_object_is_type(arr, json_type_array) &&
-	     i < json_object_array_length(arr) && n < WINDOW_MAX_FOLLOWUPS;
-	     i++) {
+	for (i = 0; i < window_len(arr) && n < WINDOW_MAX_FOLLOWUPS; i++) {
 		at[n] = window_json_u64(json_object_array_get_idx(arr, i));
 		if (at[n] == t)
 			continue;
@@ -862,16 +887,14 @@ window_read_one(struct window *w, struct json_object *rec, const char *secret,
 	struct buf b;
 	int rc;
 
-	arr = window_load(w, key, &rc);
+	arr = window_load_array(w, key, &rc);
 	if (rc < 0)
 		return rc;
-	for (i = 0; arr != NULL && json_object_is_type(arr, json_type_array) &&
-	     i < json_object_array_length(arr);
-	     i++) {
-		struct json_object *e = json_object_array_get_idx(arr, i);
+	for (i = 0; i < window_len(arr); i++) {
+		struct json_object *e = window_idx(arr, i);
 		struct window_reader old = {
-		    json_object_get_string(json_object_array_get_idx(e, 0)),
-		    window_json_u64(json_object_array_get_idx(e, 1))};
+		    json_object_get_string(window_idx(e, 0)),
+		    window_json_u64(window_idx(e, 1))};
 
 		if (old.p == NULL)
 			continue;
@@ -954,28 +977,23 @@ window_readers(struct window *w, struct json_object *rec, struct buf *out)
 {
 	const char *secret = record_secret_id(rec);
 	struct json_object *arr = NULL;
-	char when[32];
-	size_t i;
+	char when[CLOCK_ISO8601_SIZE];
+	size_t i, n;
 	int rc = 0;
 
 	if (secret != NULL)
-		arr = window_load(w, window_read_key(rec, secret), &rc);
+		arr = window_load_array(w, window_read_key(rec, secret), &rc);
 	rc = rc < 0 ? rc : buf_puts(out, "\"readers\":[");
-	for (i = 0; rc == 0 && arr != NULL &&
-	     json_object_is_type(arr, json_type_array) &&
-	     i < json_object_array_length(arr);
-	     i++) {
-		struct json_object *e = json_object_array_get_idx(arr, i);
-		const char *p =
-		    json_object_get_string(json_object_array_get_idx(e, 0));
+	for (i = 0, n = 0; rc == 0 && i < window_len(arr); i++) {
+		struct json_object *e = window_idx(arr, i);
+		const char *p = json_object_get_string(window_idx(e, 0));
 
 		if (p == NULL ||
-		    clock_format_iso8601(
-			window_json_u64(json_object_array_get_idx(e, 1)), when,
-			sizeof(when)) < 0)
+		    clock_format_iso8601(window_json_u64(window_idx(e, 1)),
+			when, sizeof(when)) < 0)
 			continue;
 		rc = buf_puts(out,
-		    i == 0 ? "{\"principal\":" : ",{\"principal\":");
+		    n++ == 0 ? "{\"principal\":" : ",{\"principal\":");
 		rc = rc < 0 ? rc : buf_json_str(out, p, strlen(p));
 		rc = rc < 0 ? rc
 			    : buf_printf(out, ",\"lastRead\":\"%s\"}", when);
