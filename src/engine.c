@@ -77,6 +77,8 @@ struct engine {
 	struct metrics_gauge *m_open;
 	struct window_stats last_win;
 	uint64_t last_evicted;
+	uint64_t evicted_logged;  /* of them, said in the log */
+	uint64_t evict_log_at_us; /* when (at most once a minute) */
 };
 
 /* ---- time --------------------------------------------------------------- */
@@ -772,6 +774,16 @@ engine_metrics(struct engine *e)
 	store_stats(e->store, &ss);
 	metrics_inc(e->m_late, ws.late - e->last_win.late);
 	metrics_inc(e->m_evicted, ss.evicted - e->last_evicted);
+	if (ss.evicted > e->evicted_logged &&
+	    now_us() - e->evict_log_at_us >= 60 * US_PER_S) {
+		log_warn("rule windows: %llu key(s) evicted to stay within "
+			 "windows.max_keys or windows.max_bytes (%llu keys "
+			 "held); their windows start afresh",
+		    (unsigned long long)(ss.evicted - e->evicted_logged),
+		    (unsigned long long)ss.keys);
+		e->evicted_logged = ss.evicted;
+		e->evict_log_at_us = now_us();
+	}
 	metrics_gauge_set(e->m_keys, (double)ss.keys);
 	metrics_gauge_set(e->m_open, (double)ws.open);
 	e->last_win = ws;

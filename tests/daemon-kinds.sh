@@ -24,6 +24,14 @@ rules:
   - id: test-stuck
     match: {eventName: TestRotationStarted}
     expect: {match: {eventName: TestRotationSucceeded}, within: 20s}
+  - id: dst
+    match: {eventName: GetSecretValue, errorCode: null}
+    group_by: [principal]
+    distinct: {field: secretId, count: 3, within: 10m}
+  - id: new
+    match: {eventName: ListSecrets}
+    group_by: [principal]
+    first_seen: {learn: 1m}
 YAML
 RULES="$T_TMP/rules.yaml" write_config "windows: {late: 2s}"
 
@@ -43,15 +51,30 @@ thr_alerts() { received | grep '^thr' | sort; }
 
 daemon_up
 
-# ---- 1. a threshold across a restart -------------------------------------------
+# ---- 1. threshold, distinct and first_seen across a crash ----------------------
+# The first file's windows are synced with its alerts before the message is
+# deleted; kill -9 then, and the second file completes them.
 file t1 "n=GetSecretValue,id=a1,p=ann,s=x,e=AccessDenied,t=09:00:00" \
-    "n=GetSecretValue,id=a2,p=ann,s=x,e=AccessDenied,t=09:01:00"
+    "n=GetSecretValue,id=a2,p=ann,s=x,e=AccessDenied,t=09:01:00" \
+    "n=GetSecretValue,id=d1,p=dan,s=s1,t=09:00:00" \
+    "n=GetSecretValue,id=d2,p=dan,s=s2,t=09:01:00" \
+    "n=ListSecrets,id=n1,p=p1,t=09:00:00" \
+    "n=ListSecrets,id=n2,p=p2,t=09:00:30"
 publish_names t1
 settled
-daemon_stop TERM
+kill -9 "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null
+DAEMON_PID=
 daemon_up
-file t2 "n=GetSecretValue,id=a3,p=ann,s=x,e=AccessDenied,t=09:02:00"
+file t2 "n=GetSecretValue,id=a3,p=ann,s=x,e=AccessDenied,t=09:02:00" \
+    "n=GetSecretValue,id=d3,p=dan,s=s1,t=09:02:00" \
+    "n=GetSecretValue,id=d4,p=dan,s=s3,t=09:03:00" \
+    "n=ListSecrets,id=n3,p=p1,t=09:02:00" \
+    "n=ListSecrets,id=n4,p=p3,t=09:02:00"
 publish_names t2
+wait_until 30 sh -c '[ "$(grep -c "\"new\"" "$0")" -ge 1 ]' "$R/received.jsonl"
+is "$(received | grep '^dst\|^new' | sort)" "dst d4
+new n4" "kill -9: distinct (s1, s2, then s1, s3) and first_seen (p1 learned) go on"
 wait_until 30 sh -c '[ -n "$(jq -r "select(.body.rule == \"thr\") | .body.eventID" "$0")" ]' \
     "$R/received.jsonl"
 is "$(thr_alerts)" "thr a3" "restart: 2 matches before it and 1 after make the threshold"
@@ -66,7 +89,7 @@ settled
 { echo "# reloaded, same rules"; cat "$T_TMP/rules.yaml"; } >"$T_TMP/rules.new"
 mv "$T_TMP/rules.new" "$T_TMP/rules.yaml"
 kill -HUP "$DAEMON_PID"
-wait_log "reloaded: 3 rules" 10 || bail "reload 1"
+wait_log "reloaded: 5 rules" 10 || bail "reload 1"
 file h2 "n=GetSecretValue,id=b3,p=bob,s=x,e=AccessDenied,t=09:12:00"
 publish_names h2
 wait_until 30 sh -c '[ "$(grep -c "\"thr\"" "$0")" -ge 2 ]' "$R/received.jsonl"
@@ -80,7 +103,7 @@ settled
 sed 's/within: 1h/within: 2h/' "$T_TMP/rules.yaml" >"$T_TMP/rules.new"
 mv "$T_TMP/rules.new" "$T_TMP/rules.yaml"
 kill -HUP "$DAEMON_PID"
-wait_until 10 sh -c '[ "$(grep -c "reloaded: 3 rules" "$0")" -ge 2 ]' "$T_TMP/daemon.log" ||
+wait_until 10 sh -c '[ "$(grep -c "reloaded: 5 rules" "$0")" -ge 2 ]' "$T_TMP/daemon.log" ||
     bail "reload 2"
 file h4 "n=GetSecretValue,id=c3,p=cat,s=x,e=AccessDenied,t=09:22:00"
 publish_names h4
@@ -140,5 +163,21 @@ sleep 2
 is "$(received | grep '^test-stuck' | sort)" "test-stuck o6" \
     "backlog: follow-ups read from the backlog close their expectations"
 is "$(metric smtrail_expectations_open)" 0 "metrics: no expectation left open"
+
+# ---- 5. bounded state: eviction, counted ------------------------------------------
+daemon_stop TERM
+RULES="$T_TMP/rules.yaml" write_config "windows: {late: 2s, max_keys: 1000}"
+daemon_up
+# shellcheck disable=SC2046 # one argument per event
+file many $(seq 1 1100 | awk '{ printf "n=ListSecrets,id=m%d,p=many%d,t=10:00:00\n", $1, $1 }')
+publish_names many
+settled
+ev=$(metric smtrail_state_evicted_total)
+keys=$(metric smtrail_state_keys)
+t_ok "$([ "${ev:-0}" -ge 100 ] && echo 0 || echo 1)" \
+    "max_keys 1000: 1100 first_seen keys evict at least 100 (metric: ${ev:-none})"
+t_ok "$([ "${keys:-9999}" -le 1000 ] && echo 0 || echo 1)" \
+    "max_keys 1000: the state holds at most 1000 keys (metric: ${keys:-none})"
+like "$(cat "$T_TMP/daemon.log")" "evict" "the log says keys were evicted"
 
 done_testing

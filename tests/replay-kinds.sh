@@ -193,7 +193,22 @@ is "$(printf '%s\n' "$OUT" | jq -c 'select(.rule == "del") | [.eventID, .readers
 is "$(printf '%s\n' "$OUT" | jq -c 'select(.rule == "del-plain") | has("readers")' | sort -u)" \
     "false" "readers: only for rules that ask"
 
-# ---- 7. the default pack over the shared samples ---------------------------------
+# ---- 7. account aliases -----------------------------------------------------------
+cat >"$T_TMP/alias.yaml" <<'YAML'
+accounts:
+  "123456789012": prod
+YAML
+cat >"$T_TMP/alias-rules.yaml" <<'YAML'
+rules:
+  - id: prod-delete
+    match: {eventName: DeleteSecret, accountAlias: prod}
+YAML
+mk "$T_TMP/alias.json" "n=DeleteSecret,id=p1,s=x" "n=DeleteSecret,id=p2,s=x,a=999999999999"
+st -c "$T_TMP/alias.yaml" replay -r "$T_TMP/alias-rules.yaml" "$T_TMP/alias.json"
+is "$(printf '%s\n' "$OUT" | jq -c '[.eventID, .accountAlias]')" '["p1","prod"]' \
+    "accounts: the alias matches in a rule and is in the alert; another account has none"
+
+# ---- 8. the default pack over the shared samples ---------------------------------
 D="$SMTRAIL_SHARED_DATA/cloudtrail"
 need "$D/secretsmanager/combined_secretsmanager.json" "$D/corpus/combined/all-sources.json.gz"
 PACK="$TOP_SRCDIR/etc/smtrail/rules.yaml"
