@@ -116,10 +116,13 @@ static const char *const cfg_s3_names[] = {"allowed_buckets",
 enum cfg_sns_key {
 	CFG_SNS_VERIFY_SIGNATURES,
 	CFG_SNS_CERT_URL_PATTERN,
-	CFG_SNS_TOPIC_ARNS
+	CFG_SNS_TOPIC_ARNS,
+	CFG_SNS_CONFIRM_SUBSCRIPTIONS,
+	CFG_SNS_SUBSCRIBE_URL_PATTERN
 };
 static const char *const cfg_sns_names[] = {"verify_signatures",
-    "cert_url_pattern", "topic_arns"};
+    "cert_url_pattern", "topic_arns", "confirm_subscriptions",
+    "subscribe_url_pattern"};
 
 enum cfg_http_key { CFG_HTTP_CA_FILE, CFG_HTTP_CA_PATH, CFG_HTTP_TIMEOUT };
 static const char *const cfg_http_names[] = {"ca_file", "ca_path", "timeout"};
@@ -233,6 +236,9 @@ cfg_free(struct cfg *cfg)
 	free(cfg->sns.cert_url_pattern);
 	if (cfg->sns.cert_url_re_ok)
 		regfree(&cfg->sns.cert_url_re);
+	free(cfg->sns.subscribe_url_pattern);
+	if (cfg->sns.subscribe_url_re_ok)
+		regfree(&cfg->sns.subscribe_url_re);
 	free(cfg->http.ca_file);
 	free(cfg->http.ca_path);
 	free(cfg->rules);
@@ -329,13 +335,16 @@ cfg_new(struct cfg **ret)
 	cfg->http.timeout_ms = 30000;
 	cfg->log_level = LOG_LEVEL_NOTICE;
 	cfg->sns.cert_url_pattern = strdup(CFG_DEFAULT_CERT_URL_PATTERN);
+	cfg->sns.subscribe_url_pattern =
+	    strdup(CFG_DEFAULT_SUBSCRIBE_URL_PATTERN);
 	cfg->rules = strdup(SMTRAIL_DEFAULT_RULES);
 	cfg->state_dir = strdup(SMTRAIL_STATEDIR);
 	cfg->metrics.listen = strdup(CFG_DEFAULT_METRICS_LISTEN);
 	if (!cfg_listen_parse(CFG_DEFAULT_METRICS_LISTEN, &cfg->metrics.host,
 		&cfg->metrics.port))
 		cfg->metrics.host = NULL; /* cannot happen */
-	if (cfg->sns.cert_url_pattern == NULL || cfg->rules == NULL ||
+	if (cfg->sns.cert_url_pattern == NULL ||
+	    cfg->sns.subscribe_url_pattern == NULL || cfg->rules == NULL ||
 	    cfg->state_dir == NULL || cfg->metrics.listen == NULL ||
 	    cfg->metrics.host == NULL) {
 		cfg_free(cfg);
@@ -345,7 +354,7 @@ cfg_new(struct cfg **ret)
 	return 0;
 }
 
-/* Compiles the certificate pattern in place (the default is known good). */
+/* Compiles the SNS URL patterns in place (the defaults are known good). */
 static int
 cfg_compile_cert_re(struct cfg *cfg)
 {
@@ -356,6 +365,11 @@ cfg_compile_cert_re(struct cfg *cfg)
 	if (r != 0)
 		return r == REG_ESPACE ? -ENOMEM : -EINVAL;
 	cfg->sns.cert_url_re_ok = true;
+	r = regcomp(&cfg->sns.subscribe_url_re, cfg->sns.subscribe_url_pattern,
+	    REG_EXTENDED | REG_NOSUB);
+	if (r != 0)
+		return r == REG_ESPACE ? -ENOMEM : -EINVAL;
+	cfg->sns.subscribe_url_re_ok = true;
 	return 0;
 }
 
@@ -735,15 +749,36 @@ cfg_s3(struct cfg_ctx *c, const struct yamlx_node *n)
 		    1, TRAIL_MAX_INFLATED, &s->max_object_size);
 }
 
+/* A URL pattern (POSIX ERE): checked here for the message; compiled
+ * again once the whole load is good (cfg_compile_cert_re). */
+static void
+cfg_sns_pattern(struct cfg_ctx *c, const struct yamlx_node *p, const char *name,
+    char **pattern)
+{
+	regex_t re;
+	char err[200];
+	int r;
+
+	if (p == NULL || !cfg_string(c, p, name, pattern))
+		return;
+	r = rx_compile(&re, *pattern, p->len, NULL, err, sizeof(err));
+	if (r == -ENOMEM) {
+		c->y.oom = true;
+		return;
+	}
+	if (r < 0) {
+		yamlx_err(&c->y, p, "bad regex for '%s': %s", name, err);
+		return;
+	}
+	regfree(&re);
+}
+
 static void
 cfg_sns(struct cfg_ctx *c, const struct yamlx_node *n)
 {
 	const struct yamlx_node *v[ARRAY_SIZE(cfg_sns_names)];
 	const struct yamlx_node *p;
 	struct cfg_sns *s = &c->cfg->sns;
-	regex_t re;
-	char err[200];
-	int r;
 
 	if (!cfg_section(c, n, "sns", cfg_sns_names, ARRAY_SIZE(v), v))
 		return;
@@ -767,23 +802,19 @@ cfg_sns(struct cfg_ctx *c, const struct yamlx_node *n)
 			s->n_topic_arns = count;
 		}
 	}
-	p = v[CFG_SNS_CERT_URL_PATTERN];
-	if (p == NULL ||
-	    !cfg_string(c, p, "cert_url_pattern", &s->cert_url_pattern))
-		return;
-	/* Compiled here for the message; again once the load is good. */
-	r = rx_compile(&re, s->cert_url_pattern, p->len, NULL, err,
-	    sizeof(err));
-	if (r == -ENOMEM) {
-		c->y.oom = true;
-		return;
-	}
-	if (r < 0) {
-		yamlx_err(&c->y, p, "bad regex for 'cert_url_pattern': %s",
-		    err);
-		return;
-	}
-	regfree(&re);
+	p = v[CFG_SNS_CONFIRM_SUBSCRIPTIONS];
+	if (p != NULL &&
+	    yamlx_bool(&c->y, p, "confirm_subscriptions",
+		&s->confirm_subscriptions) &&
+	    s->confirm_subscriptions && s->n_topic_arns == 0)
+		yamlx_warn(&c->y, p,
+		    "'confirm_subscriptions' confirms only topics in "
+		    "'topic_arns', and there are none: nothing will be "
+		    "confirmed");
+	cfg_sns_pattern(c, v[CFG_SNS_CERT_URL_PATTERN], "cert_url_pattern",
+	    &s->cert_url_pattern);
+	cfg_sns_pattern(c, v[CFG_SNS_SUBSCRIBE_URL_PATTERN],
+	    "subscribe_url_pattern", &s->subscribe_url_pattern);
 }
 
 static void
@@ -1653,7 +1684,7 @@ cfg_load_buffer(const char *name, const char *text, size_t len,
 		if (r == -ENOMEM)
 			c.y.oom = true;
 		else if (r < 0) /* cannot happen: checked above */
-			yamlx_err_at(&c.y, 0, 0, "bad 'cert_url_pattern'");
+			yamlx_err_at(&c.y, 0, 0, "bad SNS URL pattern");
 	}
 	cfg_sort_diags(diags, first);
 	r = yamlx_verdict(&c.y);
@@ -1858,6 +1889,16 @@ cfg_summary(const struct cfg *cfg, struct buf *out)
 	if (r >= 0)
 		r = cfg_put_list(out, "sns.topic_arns", cfg->sns.topic_arns,
 		    cfg->sns.n_topic_arns, "(any topic)");
+	if (r >= 0)
+		r = buf_printf(out,
+		    "sns.confirm_subscriptions: %s%s\n"
+		    "sns.subscribe_url_pattern: %s\n",
+		    cfg->sns.confirm_subscriptions ? "true" : "false",
+		    cfg->sns.confirm_subscriptions && cfg->sns.n_topic_arns == 0
+			? " (no topic_arns: none confirmed)"
+			: "",
+		    yamlx_q(q, sizeof(q), cfg->sns.subscribe_url_pattern,
+			strlen(cfg->sns.subscribe_url_pattern)));
 	if (r >= 0)
 		r = buf_printf(out,
 		    "http.ca_file: %s\nhttp.ca_path: %s\nhttp.timeout: %s\n",

@@ -30,6 +30,10 @@ struct secret; /* secret.h */
 
 #define CFG_DEFAULT_CERT_URL_PATTERN                                           \
 	"^https://sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/"
+/* Where a SubscribeURL may point (notif_subscribe_url_check() also wants
+ * Action=ConfirmSubscription, the topic and a token in its query). */
+#define CFG_DEFAULT_SUBSCRIBE_URL_PATTERN                                      \
+	"^https://sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/\\?"
 #define CFG_DEFAULT_METRICS_LISTEN "127.0.0.1:9410"
 /* Alerts awaiting delivery: the spool's ceiling, and where receiving
  * pauses (the sinks are behind; messages wait in the queue meanwhile). */
@@ -97,7 +101,13 @@ struct cfg_sns {
 	char **topic_arns;      /* SNS envelopes from other topics are
 				   refused; none: any topic */
 	size_t n_topic_arns;
-	bool cert_url_re_ok; /* private: for cfg_free() */
+	/* GET a SubscriptionConfirmation's SubscribeURL (after its signature
+	 * check) when its topic is in topic_arns; default false: logged. */
+	bool confirm_subscriptions;
+	char *subscribe_url_pattern; /* CFG_DEFAULT_SUBSCRIBE_URL_PATTERN */
+	regex_t subscribe_url_re;    /* it, REG_EXTENDED | REG_NOSUB */
+	bool cert_url_re_ok;         /* private: for cfg_free() */
+	bool subscribe_url_re_ok;    /* private: for cfg_free() */
 };
 
 struct cfg_http {

@@ -752,8 +752,8 @@ daemon_setup(struct daemon *d)
 	    .pause = daemon_pause,
 	    .received = notify_ready,
 	    .arg = d};
-	r = intake_new(d->base, d->aws, d->sns, d->metrics, d->cfg, &ih,
-	    &d->intake);
+	r = intake_new(d->base, d->aws, d->sns, d->http, d->metrics, d->cfg,
+	    &ih, &d->intake);
 	if (r < 0)
 		return log_err_errno(r, "cannot set up the intake");
 	r = metrics_status(d->metrics);

@@ -29,11 +29,13 @@
 #include "cfg.h"
 #include "clock.h"
 #include "diag.h"
+#include "http.h"
 #include "intake.h"
 #include "limits.h"
 #include "log.h"
 #include "metrics.h"
 #include "notif.h"
+#include "quote.h"
 #include "trail.h"
 
 /* Receive errors back off up to this. */
@@ -47,6 +49,8 @@
 #define INTAKE_LOG_BODY 200
 /* Health: the bound when the queue's own visibility timeout is used. */
 #define INTAKE_DEFAULT_BOUND_S 60u
+/* SNS answers a ConfirmSubscription GET with a short XML document. */
+#define INTAKE_CONFIRM_MAX_BODY (64u << 10)
 
 /* ---- failures, classified once ------------------------------------------ */
 
@@ -56,6 +60,7 @@ enum intake_reason {
 	INTAKE_TOPIC_NOT_ALLOWED,
 	INTAKE_BAD_SIGNATURE,
 	INTAKE_SNS_VERIFY,
+	INTAKE_SNS_CONFIRM,
 	INTAKE_OBJECT_MISSING,
 	INTAKE_OBJECT_DENIED,
 	INTAKE_OBJECT_TOO_BIG,
@@ -83,6 +88,7 @@ static const struct {
     [INTAKE_TOPIC_NOT_ALLOWED] = {"topic_not_allowed", true, false},
     [INTAKE_BAD_SIGNATURE] = {"bad_signature", true, false},
     [INTAKE_SNS_VERIFY] = {"sns_verify", false, false},
+    [INTAKE_SNS_CONFIRM] = {"sns_confirm", false, false},
     [INTAKE_OBJECT_MISSING] = {"object_missing", true, true},
     [INTAKE_OBJECT_DENIED] = {"object_denied", true, true},
     [INTAKE_OBJECT_TOO_BIG] = {"object_too_big", true, true},
@@ -140,6 +146,8 @@ intake_reason_text(enum intake_reason why, int r)
 	case INTAKE_OBJECT_FETCH:
 	case INTAKE_SNS_VERIFY:
 		return strerror(-r);
+	case INTAKE_SNS_CONFIRM:
+		return "the ConfirmSubscription GET failed";
 	case INTAKE_BAD_NOTIFICATION:
 	case INTAKE_BUCKET_NOT_ALLOWED:
 	case INTAKE_TOPIC_NOT_ALLOWED:
@@ -154,18 +162,49 @@ intake_reason_text(enum intake_reason why, int r)
 	return "see above";
 }
 
+/* What became of a SubscriptionConfirmation (smtrail_sns_subscriptions_total
+ * {result}): confirmed (the GET succeeded), logged (confirming is off),
+ * refused (not ours: the topic is not listed, or the URL is not SNS's),
+ * failed (the GET failed; the message comes back). */
+enum intake_sub {
+	INTAKE_SUB_CONFIRMED,
+	INTAKE_SUB_LOGGED,
+	INTAKE_SUB_REFUSED,
+	INTAKE_SUB_FAILED,
+	INTAKE_SUB_COUNT
+};
+
+static const char *
+intake_sub_str(enum intake_sub s)
+{
+	switch (s) {
+	case INTAKE_SUB_CONFIRMED:
+		return "confirmed";
+	case INTAKE_SUB_LOGGED:
+		return "logged";
+	case INTAKE_SUB_REFUSED:
+		return "refused";
+	case INTAKE_SUB_FAILED:
+		return "failed";
+	case INTAKE_SUB_COUNT:
+		break;
+	}
+	return "?";
+}
+
 /* ---- the message state machine ------------------------------------------ */
 
 enum msg_state {
-	MSG_RECEIVED,  /* about to be parsed */
-	MSG_VERIFYING, /* SNS signature check in flight */
-	MSG_FETCHING,  /* objects waiting for a slot or in flight */
-	MSG_SCANNED,   /* every record handed over: waiting for the sync */
-	MSG_GIVEN_UP,  /* permanent failure at the cut-off: sync, delete */
-	MSG_SPOOLED,   /* durable: to be deleted */
-	MSG_DELETING,  /* in a DeleteMessageBatch */
-	MSG_PARKED,    /* failed: left for redelivery or the redrive policy */
-	MSG_DONE,      /* to be freed by the next pass */
+	MSG_RECEIVED,   /* about to be parsed */
+	MSG_VERIFYING,  /* SNS signature check in flight */
+	MSG_CONFIRMING, /* SNS ConfirmSubscription GET in flight */
+	MSG_FETCHING,   /* objects waiting for a slot or in flight */
+	MSG_SCANNED,    /* every record handed over: waiting for the sync */
+	MSG_GIVEN_UP,   /* permanent failure at the cut-off: sync, delete */
+	MSG_SPOOLED,    /* durable: to be deleted */
+	MSG_DELETING,   /* in a DeleteMessageBatch */
+	MSG_PARKED,     /* failed: left for redelivery or the redrive policy */
+	MSG_DONE,       /* to be freed by the next pass */
 	MSG_STATE_COUNT
 };
 
@@ -173,9 +212,11 @@ enum msg_state {
 
 /* The allowed transitions: msg_set_state() checks every change. */
 static const unsigned msg_next[MSG_STATE_COUNT] = {
-    [MSG_RECEIVED] = MSG_BIT(MSG_VERIFYING) | MSG_BIT(MSG_FETCHING) |
+    [MSG_RECEIVED] = MSG_BIT(MSG_VERIFYING) | MSG_BIT(MSG_CONFIRMING) |
+	MSG_BIT(MSG_FETCHING) | MSG_BIT(MSG_PARKED) | MSG_BIT(MSG_GIVEN_UP),
+    [MSG_VERIFYING] = MSG_BIT(MSG_CONFIRMING) | MSG_BIT(MSG_FETCHING) |
 	MSG_BIT(MSG_PARKED) | MSG_BIT(MSG_GIVEN_UP),
-    [MSG_VERIFYING] =
+    [MSG_CONFIRMING] =
 	MSG_BIT(MSG_FETCHING) | MSG_BIT(MSG_PARKED) | MSG_BIT(MSG_GIVEN_UP),
     [MSG_FETCHING] =
 	MSG_BIT(MSG_SCANNED) | MSG_BIT(MSG_PARKED) | MSG_BIT(MSG_GIVEN_UP),
@@ -195,6 +236,8 @@ msg_state_str(enum msg_state s)
 		return "received";
 	case MSG_VERIFYING:
 		return "verifying";
+	case MSG_CONFIRMING:
+		return "confirming";
 	case MSG_FETCHING:
 		return "fetching";
 	case MSG_SCANNED:
@@ -228,8 +271,9 @@ struct msg {
 	unsigned fetching; /* objects in flight */
 	int error;         /* first failure, < 0 */
 	enum intake_reason reason;
-	struct event *extend; /* visibility extension timer */
-	struct aws_op *op;    /* visibility change in flight */
+	struct event *extend;     /* visibility extension timer */
+	struct aws_op *op;        /* visibility change in flight */
+	struct http_req *confirm; /* ConfirmSubscription GET in flight */
 	TAILQ_ENTRY(msg) entry;
 };
 
@@ -249,6 +293,7 @@ struct intake {
 	struct event_base *base;
 	struct aws *aws;
 	struct sns_verifier *sns;
+	struct http *http;
 	struct metrics *metrics;
 	const struct cfg *cfg;
 	char *queue_url;
@@ -259,6 +304,7 @@ struct intake {
 	unsigned fetching;
 	unsigned deletes_in_flight;
 	unsigned verifying;
+	unsigned confirming; /* ConfirmSubscription GETs in flight */
 	struct trail *trails[INTAKE_MAX_FETCHES]; /* free scanners */
 	size_t n_trails;
 
@@ -282,6 +328,7 @@ struct intake {
 	struct metrics_counter *m_failed[INTAKE_REASON_COUNT];
 	struct metrics_counter *m_obj_failed[INTAKE_REASON_COUNT];
 	struct metrics_counter *m_not_log;
+	struct metrics_counter *m_subs[INTAKE_SUB_COUNT];
 	struct metrics_gauge *m_last_receive;
 	struct metrics_gauge *m_paused;
 };
@@ -347,6 +394,10 @@ msg_free(struct msg *m)
 	if (m->extend != NULL)
 		event_free(m->extend);
 	aws_call_cancel(m->op);
+	if (m->confirm != NULL) {
+		http_cancel(m->confirm);
+		in->confirming--;
+	}
 	notif_free(m->notif);
 	sqs_msg_done(&m->sm);
 	free(m);
@@ -747,6 +798,178 @@ msg_step(struct msg *m)
 		in->hooks.scanned(in->hooks.arg);
 }
 
+/* ---- SNS subscription confirmations ------------------------------------ */
+
+static bool
+intake_topic_listed(const struct intake *in, const char *arn)
+{
+	size_t i;
+
+	for (i = 0; arn != NULL && i < in->cfg->sns.n_topic_arns; i++)
+		if (strcmp(arn, in->cfg->sns.topic_arns[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Nothing more to do for the confirmation: on to deletion. */
+static void
+msg_confirm_finish(struct msg *m)
+{
+	msg_set_state(m, MSG_FETCHING);
+	msg_step(m); /* no objects: scanned, synced, deleted */
+}
+
+static void
+msg_confirm_done(struct http_response *resp, void *arg)
+{
+	struct msg *m = arg;
+	struct intake *in = m->in;
+	const struct notif_confirm *cf = &m->notif->confirm;
+	char topic[QUOTE_SIZE(NOTIF_MAX_SUBSCRIBE_URL)];
+	struct log_ctx ctx;
+
+	m->confirm = NULL;
+	in->confirming--;
+	msg_ctx(m, &ctx);
+	(void)quote_bytes(topic, sizeof(topic), cf->topic_arn,
+	    strlen(cf->topic_arn), NOTIF_MAX_SUBSCRIBE_URL);
+	if (resp->error == 0 && resp->status >= 200 && resp->status < 300) {
+		metrics_inc(in->m_subs[INTAKE_SUB_CONFIRMED], 1);
+		log_msg(LOG_LEVEL_NOTICE, &ctx, 0,
+		    "SNS subscription to topic '%s' confirmed", topic);
+		msg_confirm_finish(m);
+		return;
+	}
+	metrics_inc(in->m_subs[INTAKE_SUB_FAILED], 1);
+	if (resp->error != 0)
+		log_ctx_warn(&ctx,
+		    "SNS subscription to topic '%s' not confirmed: the "
+		    "ConfirmSubscription GET failed: %s",
+		    topic,
+		    resp->errmsg[0] ? resp->errmsg : strerror(-resp->error));
+	else
+		log_ctx_warn(&ctx,
+		    "SNS subscription to topic '%s' not confirmed: the "
+		    "ConfirmSubscription GET answered HTTP %ld",
+		    topic, resp->status);
+	msg_fail(m, INTAKE_SNS_CONFIRM,
+	    resp->error != 0 ? resp->error : -EAGAIN);
+	msg_park(m);
+}
+
+/* Why a SubscriptionConfirmation is not confirmed (NULL: it may be). */
+static const char *
+msg_confirm_refusal(struct msg *m, char *buf, size_t size,
+    enum intake_sub *ret_result)
+{
+	struct intake *in = m->in;
+	const struct notif_confirm *cf = &m->notif->confirm;
+	struct diag dg;
+
+	*ret_result = INTAKE_SUB_REFUSED;
+	if (!in->cfg->sns.confirm_subscriptions) {
+		*ret_result = INTAKE_SUB_LOGGED;
+		return "sns.confirm_subscriptions is off; to subscribe, visit "
+		       "the SubscribeURL (or confirm it with the SNS API)";
+	}
+	if (in->cfg->sns.n_topic_arns == 0)
+		return "sns.topic_arns is empty, and only topics listed there "
+		       "are confirmed";
+	if (!intake_topic_listed(in, cf->topic_arn))
+		return "the topic is not in sns.topic_arns";
+	memset(&dg, 0, sizeof(dg));
+	if (notif_subscribe_url_check(cf->subscribe_url,
+		&in->cfg->sns.subscribe_url_re, cf->topic_arn, &dg) < 0) {
+		(void)snprintf(buf, size, "%s", dg.msg);
+		return buf;
+	}
+	return NULL;
+}
+
+/*
+ * A (signature-checked, if so configured) confirmation: logged at notice
+ * with its topic and SubscribeURL (the token in it only lets one confirm
+ * the subscription: not a secret), and, if configured and ours, confirmed
+ * with a GET of the SubscribeURL. Not ours, or done: deleted; the GET
+ * failed: left for redelivery (INTAKE_SNS_CONFIRM is transient).
+ */
+static void
+msg_confirm(struct msg *m)
+{
+	struct intake *in = m->in;
+	const struct notif_confirm *cf = &m->notif->confirm;
+	char topic[QUOTE_SIZE(NOTIF_MAX_SUBSCRIBE_URL)];
+	char url[QUOTE_SIZE(NOTIF_MAX_SUBSCRIBE_URL)];
+	char why[sizeof(((struct diag *)0)->msg)];
+	const char *refused;
+	struct http_request rq;
+	enum intake_sub result;
+	struct log_ctx ctx;
+	int r;
+
+	msg_ctx(m, &ctx);
+	(void)quote_bytes(topic, sizeof(topic),
+	    cf->topic_arn != NULL ? cf->topic_arn : "",
+	    cf->topic_arn != NULL ? strlen(cf->topic_arn) : 0,
+	    NOTIF_MAX_SUBSCRIBE_URL);
+	(void)quote_bytes(url, sizeof(url),
+	    cf->subscribe_url != NULL ? cf->subscribe_url : "",
+	    cf->subscribe_url != NULL ? strlen(cf->subscribe_url) : 0,
+	    NOTIF_MAX_SUBSCRIBE_URL);
+	if (!cf->subscribe) {
+		log_msg(LOG_LEVEL_NOTICE, &ctx, 0,
+		    "SNS UnsubscribeConfirmation: the subscription to topic "
+		    "'%s' was deleted; to subscribe again, SubscribeURL '%s'",
+		    topic, url);
+		msg_confirm_finish(m);
+		return;
+	}
+	log_msg(LOG_LEVEL_NOTICE, &ctx, 0,
+	    "SNS SubscriptionConfirmation for topic '%s': SubscribeURL '%s'",
+	    topic, url);
+	refused = msg_confirm_refusal(m, why, sizeof(why), &result);
+	if (refused != NULL) {
+		metrics_inc(in->m_subs[result], 1);
+		log_msg(LOG_LEVEL_NOTICE, &ctx, 0,
+		    "SNS subscription to topic '%s' not confirmed: %s", topic,
+		    refused);
+		msg_confirm_finish(m);
+		return;
+	}
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "GET";
+	rq.url = cf->subscribe_url;
+	rq.timeout_ms = in->cfg->http.timeout_ms;
+	rq.max_body = INTAKE_CONFIRM_MAX_BODY;
+	rq.on_done = msg_confirm_done;
+	rq.arg = m;
+	r = http_start(in->http, &rq, &m->confirm);
+	if (r < 0) {
+		metrics_inc(in->m_subs[INTAKE_SUB_FAILED], 1);
+		log_ctx_warn(&ctx,
+		    "SNS subscription to topic '%s' not confirmed: cannot "
+		    "start the GET: %s",
+		    topic, strerror(-r));
+		msg_fail(m, INTAKE_SNS_CONFIRM, r);
+		msg_park(m);
+		return;
+	}
+	in->confirming++;
+	msg_set_state(m, MSG_CONFIRMING);
+}
+
+/* After the signature check (if any): a confirmation, or the objects. */
+static void
+msg_verified(struct msg *m)
+{
+	if (m->notif->shape == NOTIF_SHAPE_SNS_CONFIRMATION) {
+		msg_confirm(m);
+		return;
+	}
+	msg_set_state(m, MSG_FETCHING);
+	msg_step(m);
+}
+
 static void
 msg_sns_done(int r, const struct diag *dg, void *arg)
 {
@@ -764,8 +987,7 @@ msg_sns_done(int r, const struct diag *dg, void *arg)
 		msg_park(m);
 		return;
 	}
-	msg_set_state(m, MSG_FETCHING);
-	msg_step(m);
+	msg_verified(m);
 }
 
 static bool
@@ -814,11 +1036,14 @@ msg_parse(struct msg *m)
 		    m->notif->skipped_digest + m->notif->skipped_other);
 	log_ctx_info(&ctx, "notification: %s, %zu object(s)",
 	    notif_shape_str(m->notif->inner), m->notif->n_objects);
-	if (m->notif->inner == NOTIF_SHAPE_S3_TEST ||
-	    m->notif->shape == NOTIF_SHAPE_SNS_CONFIRMATION)
+	if (m->notif->inner == NOTIF_SHAPE_S3_TEST)
 		log_ctx_info(&ctx, "%s: nothing to fetch, acknowledged",
 		    notif_shape_str(m->notif->inner));
-	if (m->notif->sns != NULL && !intake_topic_allowed(in, m->notif->sns)) {
+	/* A confirmation from a topic not listed is not a failure: it is
+	 * logged and deleted, never confirmed (msg_confirm). */
+	if (m->notif->sns != NULL &&
+	    m->notif->shape != NOTIF_SHAPE_SNS_CONFIRMATION &&
+	    !intake_topic_allowed(in, m->notif->sns)) {
 		log_ctx_warn(&ctx, "SNS topic not in sns.topic_arns");
 		msg_fail(m, INTAKE_TOPIC_NOT_ALLOWED, -EACCES);
 		msg_park(m);
@@ -835,8 +1060,7 @@ msg_parse(struct msg *m)
 		msg_set_state(m, MSG_VERIFYING);
 		return;
 	}
-	msg_set_state(m, MSG_FETCHING);
-	msg_step(m);
+	msg_verified(m);
 }
 
 static struct msg *
@@ -1167,6 +1391,12 @@ intake_metrics(struct intake *in)
 	in->m_not_log = metrics_counter(mt, "smtrail_objects_skipped_total",
 	    "Keys skipped: digests and non-log files.", "reason",
 	    "not_a_log_file");
+	for (i = 0; i < INTAKE_SUB_COUNT; i++)
+		in->m_subs[i] = metrics_counter(mt,
+		    "smtrail_sns_subscriptions_total",
+		    "SNS SubscriptionConfirmations: confirmed, logged (confirming "
+		    "is off), refused (not ours), failed (to be retried).",
+		    "result", intake_sub_str((enum intake_sub)i));
 	in->m_last_receive =
 	    metrics_gauge(mt, "smtrail_last_receive_timestamp_seconds",
 		"When ReceiveMessage last succeeded.", NULL, NULL);
@@ -1189,7 +1419,7 @@ intake_metrics(struct intake *in)
 
 int
 intake_new(struct event_base *base, struct aws *aws, struct sns_verifier *sns,
-    struct metrics *metrics, const struct cfg *cfg,
+    struct http *http, struct metrics *metrics, const struct cfg *cfg,
     const struct intake_hooks *hooks, struct intake **ret)
 {
 	struct intake *in;
@@ -1204,6 +1434,7 @@ intake_new(struct event_base *base, struct aws *aws, struct sns_verifier *sns,
 	in->base = base;
 	in->aws = aws;
 	in->sns = sns;
+	in->http = http;
 	in->metrics = metrics;
 	in->cfg = cfg;
 	in->hooks = *hooks;
@@ -1276,7 +1507,8 @@ intake_idle(const struct intake *in)
 	const struct msg *m;
 
 	if (in->recv_op != NULL || in->fetching > 0 ||
-	    in->deletes_in_flight > 0 || in->verifying > 0)
+	    in->deletes_in_flight > 0 || in->verifying > 0 ||
+	    in->confirming > 0)
 		return false;
 	/* Every message in work finishes (fetches start as slots free;
 	 * scanned ones wait for the sync and their delete). */

@@ -13,6 +13,15 @@
  * sends the deletes and re-arms receiving: no message waits for another
  * one's success to move on.
  *
+ * An SNS SubscriptionConfirmation (after its signature check, when
+ * sns.verify_signatures is on) is logged at notice with its topic and
+ * SubscribeURL; with sns.confirm_subscriptions, a topic in sns.topic_arns
+ * and a URL notif_subscribe_url_check() passes, it is confirmed (a GET of
+ * the SubscribeURL, state "confirming"). Confirmed, logged or refused: the
+ * message is deleted; a failed GET is transient (sns_confirm). An
+ * UnsubscribeConfirmation is logged at notice and deleted. Counted in
+ * smtrail_sns_subscriptions_total{result}.
+ *
  * Backpressure: receiving pauses while 2 x max_messages messages are in
  * work, or while hooks.pause names a reason (the sinks are behind, the
  * spool cannot be written); intake_kick() resumes it from the event that
@@ -48,6 +57,7 @@ struct aws;
 struct buf;
 struct cfg;
 struct event_base;
+struct http;
 struct json_object;
 struct log_ctx;
 struct metrics;
@@ -86,8 +96,9 @@ struct intake_stats {
 
 /* Everything borrowed until intake_free() (cfg until intake_set_cfg()). */
 int intake_new(struct event_base *base, struct aws *aws,
-    struct sns_verifier *sns, struct metrics *metrics, const struct cfg *cfg,
-    const struct intake_hooks *hooks, struct intake **ret) MUST_CHECK;
+    struct sns_verifier *sns, struct http *http, struct metrics *metrics,
+    const struct cfg *cfg, const struct intake_hooks *hooks,
+    struct intake **ret) MUST_CHECK;
 /* Cancels what is in flight (the messages come back after their
  * visibility timeout). NULL ok. */
 void intake_free(struct intake *in);

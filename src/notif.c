@@ -686,6 +686,32 @@ notif_eventbridge(struct notif_ctx *c, struct json_object *root)
 	return 0;
 }
 
+/* A confirmation: its fields, borrowed from the envelope it keeps. Which
+ * may be acted on is the intake's call (after the signature check). */
+static int
+notif_sns_confirm(struct notif_ctx *c, struct json_object *root,
+    const char *type)
+{
+	struct notif_confirm *cf = &c->n->confirm;
+	int r;
+
+	cf->subscribe = strcmp(type, "SubscriptionConfirmation") == 0;
+	r = notif_str(c, root, "TopicArn", "TopicArn", &cf->topic_arn, NULL);
+	if (r >= 0)
+		r = notif_str(c, root, "SubscribeURL", "SubscribeURL",
+		    &cf->subscribe_url, NULL);
+	if (r >= 0)
+		r = notif_str(c, root, "Token", "Token", &cf->token, NULL);
+	if (r < 0) {
+		memset(cf, 0, sizeof(*cf));
+		return r;
+	}
+	c->n->shape = NOTIF_SHAPE_SNS_CONFIRMATION;
+	c->n->inner = NOTIF_SHAPE_SNS_CONFIRMATION;
+	c->n->sns = json_object_get(root);
+	return 0;
+}
+
 static int
 notif_sns(struct notif_ctx *c, struct json_object *root, const char *type,
     size_t tlen)
@@ -697,12 +723,8 @@ notif_sns(struct notif_ctx *c, struct json_object *root, const char *type,
 	int r;
 
 	if (strcmp(type, "SubscriptionConfirmation") == 0 ||
-	    strcmp(type, "UnsubscribeConfirmation") == 0) {
-		c->n->shape = NOTIF_SHAPE_SNS_CONFIRMATION;
-		c->n->inner = NOTIF_SHAPE_SNS_CONFIRMATION;
-		c->n->sns = json_object_get(root);
-		return 0;
-	}
+	    strcmp(type, "UnsubscribeConfirmation") == 0)
+		return notif_sns_confirm(c, root, type);
 	if (strcmp(type, "Notification") != 0)
 		return diag_set(c->reterr, -EBADMSG, NULL, 0, 0,
 		    "unknown SNS message Type '%s' (want Notification, "
@@ -844,4 +866,125 @@ notif_parse(const char *body, size_t len, const struct notif_opts *o,
 		c.n->shape = c.n->inner;
 	*ret = c.n;
 	return 0;
+}
+
+/* One name=value of a query, %-decoded into a copy (NUL-terminated). */
+static int
+notif_query_param(const char *p, size_t len, char **ret, struct diag *reterr)
+{
+	struct notif_ctx c;
+	char *v;
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	c.where = "";
+	c.reterr = reterr;
+	v = notif_strndup(p, len);
+	if (v == NULL)
+		return -ENOMEM;
+	r = notif_form_decode(&c, v, &len, "SubscribeURL");
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*ret = v;
+	return 0;
+}
+
+/* Counts and checks the query's Action, TopicArn and Token. */
+static int
+notif_subscribe_query(const char *q, const char *topic_arn, struct diag *reterr)
+{
+	unsigned n_action = 0;
+	unsigned n_topic = 0;
+	unsigned n_token = 0;
+	char qq[QUOTE_SIZE(NOTIF_QUOTE_MAX)];
+	int r = 0;
+
+	while (r == 0 && *q != '\0') {
+		size_t len = strcspn(q, "&");
+		const char *eq = memchr(q, '=', len);
+		char *name = NULL;
+		char *value = NULL;
+
+		if (eq != NULL) {
+			r = notif_query_param(q, (size_t)(eq - q), &name,
+			    reterr);
+			if (r == 0)
+				r = notif_query_param(eq + 1,
+				    len - (size_t)(eq - q) - 1, &value, reterr);
+		}
+		if (r == 0 && name != NULL && strcmp(name, "Action") == 0) {
+			n_action++;
+			if (strcmp(value, "ConfirmSubscription") != 0)
+				r = diag_set(reterr, -EACCES, NULL, 0, 0,
+				    "SubscribeURL's Action is '%s', not "
+				    "ConfirmSubscription",
+				    quote_bytes(qq, sizeof(qq), value,
+					strlen(value), NOTIF_QUOTE_MAX / 2));
+		} else if (r == 0 && name != NULL &&
+		    strcmp(name, "TopicArn") == 0) {
+			n_topic++;
+			if (topic_arn == NULL || strcmp(value, topic_arn) != 0)
+				r = diag_set(reterr, -EACCES, NULL, 0, 0,
+				    "SubscribeURL's TopicArn '%s' is not the "
+				    "message's TopicArn",
+				    quote_bytes(qq, sizeof(qq), value,
+					strlen(value), NOTIF_QUOTE_MAX / 2));
+		} else if (r == 0 && name != NULL &&
+		    strcmp(name, "Token") == 0) {
+			n_token++;
+			if (value[0] == '\0')
+				r = diag_set(reterr, -EACCES, NULL, 0, 0,
+				    "SubscribeURL's Token is empty");
+		}
+		free(name);
+		free(value);
+		q += len;
+		if (*q == '&')
+			q++;
+	}
+	if (r == -EBADMSG) /* a bad %-escape: not a URL we would visit */
+		r = -EACCES;
+	if (r < 0)
+		return r;
+	if (n_action != 1 || n_topic != 1 || n_token != 1)
+		return diag_set(reterr, -EACCES, NULL, 0, 0,
+		    "SubscribeURL must hold one each of Action, TopicArn and "
+		    "Token (it has %u, %u, %u)",
+		    n_action, n_topic, n_token);
+	return 0;
+}
+
+int
+notif_subscribe_url_check(const char *url, const regex_t *pattern,
+    const char *topic_arn, struct diag *reterr)
+{
+	char q[QUOTE_SIZE(NOTIF_QUOTE_MAX)];
+	const char *query;
+	size_t len;
+	size_t i;
+
+	if (url == NULL || url[0] == '\0')
+		return diag_set(reterr, -EACCES, NULL, 0, 0, "no SubscribeURL");
+	len = strlen(url);
+	if (len > NOTIF_MAX_SUBSCRIBE_URL)
+		return diag_set(reterr, -EACCES, NULL, 0, 0,
+		    "SubscribeURL is %zu bytes, over %u", len,
+		    NOTIF_MAX_SUBSCRIBE_URL);
+	for (i = 0; i < len; i++)
+		if (url[i] <= ' ' || url[i] > '~' || url[i] == '#' ||
+		    url[i] == '\\')
+			return diag_set(reterr, -EACCES, NULL, 0, 0,
+			    "SubscribeURL holds a byte it must not at %zu: "
+			    "'%s'",
+			    i, quote_bytes(q, sizeof(q), url + i, len - i, 8));
+	if (regexec(pattern, url, 0, NULL, 0) != 0)
+		return diag_set(reterr, -EACCES, NULL, 0, 0,
+		    "SubscribeURL does not match sns.subscribe_url_pattern");
+	query = strchr(url, '?');
+	if (query == NULL)
+		return diag_set(reterr, -EACCES, NULL, 0, 0,
+		    "SubscribeURL has no query");
+	return notif_subscribe_query(query + 1, topic_arn, reterr);
 }

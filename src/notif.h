@@ -5,7 +5,9 @@
  *  - an SNS envelope, "Type":"Notification", whose Message (a JSON string)
  *    holds one of the shapes below; "SubscriptionConfirmation" and
  *    "UnsubscribeConfirmation" envelopes are NOTIF_SHAPE_SNS_CONFIRMATION
- *    with no objects (log and delete; never fetch SubscribeURL);
+ *    with no objects and their fields in n->confirm (the intake logs
+ *    them, and confirms a subscription only when configured to and
+ *    notif_subscribe_url_check() passes);
  *  - CloudTrail's {"s3Bucket":"b","s3ObjectKey":["k",...]} (raw delivery);
  *  - an S3 event notification, {"Records":[{"eventSource":"aws:s3",...}]}
  *    (keys URL-encoded form style: '+' is a space, %XX a byte), or S3's
@@ -35,6 +37,8 @@
 #ifndef SMTRAIL_NOTIF_H
 #define SMTRAIL_NOTIF_H
 
+#include <regex.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common.h"
@@ -48,6 +52,9 @@ struct json_object;
 #define NOTIF_MAX_OBJECTS 1000u
 /* S3's own limit on a key, in bytes. */
 #define NOTIF_MAX_KEY 1024u
+/* A SubscribeURL we would visit (SNS's are about 350 bytes: host, topic
+ * ARN, a 256-hex-digit token); also what a log line quotes of one. */
+#define NOTIF_MAX_SUBSCRIBE_URL 1024u
 
 enum notif_shape {
 	NOTIF_SHAPE_SNS,
@@ -64,6 +71,18 @@ struct notif_object {
 	char *key; /* decoded */
 };
 
+/*
+ * An SNS SubscriptionConfirmation or UnsubscribeConfirmation: each string
+ * is borrowed from n->sns (NULL when the envelope lacks it; a present
+ * field of another type is -EBADMSG). Unverified until sns_verify says so.
+ */
+struct notif_confirm {
+	bool subscribe; /* SubscriptionConfirmation, else Unsubscribe... */
+	const char *topic_arn;
+	const char *subscribe_url;
+	const char *token;
+};
+
 struct notif {
 	enum notif_shape shape; /* outermost shape (SNS if enveloped) */
 	enum notif_shape inner; /* what the SNS Message held, else == shape */
@@ -76,6 +95,7 @@ struct notif {
 	/* The SNS envelope (for sns_verify) when shape is NOTIF_SHAPE_SNS or
 	 * NOTIF_SHAPE_SNS_CONFIRMATION; else NULL. */
 	struct json_object *sns;
+	struct notif_confirm confirm; /* NOTIF_SHAPE_SNS_CONFIRMATION only */
 };
 
 struct notif_opts {
@@ -90,5 +110,16 @@ const char *notif_shape_str(enum notif_shape s);
 int notif_parse(const char *body, size_t len, const struct notif_opts *o,
     struct notif **ret, struct diag *reterr) MUST_CHECK;
 void notif_free(struct notif *n); /* NULL ok */
+
+/*
+ * Whether url may be visited to confirm a subscription to topic_arn:
+ * at most NOTIF_MAX_SUBSCRIBE_URL bytes of printable ASCII (no space, no
+ * '#'), matched by pattern (sns.subscribe_url_pattern: which hosts), and a
+ * query holding exactly one Action=ConfirmSubscription, one TopicArn equal
+ * to topic_arn (after %-decoding) and one non-empty Token. 0 if so; else
+ * -EACCES with what failed in reterr (untrusted text quoted). Pure.
+ */
+int notif_subscribe_url_check(const char *url, const regex_t *pattern,
+    const char *topic_arn, struct diag *reterr) MUST_CHECK;
 
 #endif

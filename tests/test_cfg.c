@@ -333,6 +333,12 @@ test_urls(void)
 	load_err(xf("sns: {cert_url_pattern: '%01025d'}\n", 0),
 	    "smtrail.yaml:1:25: bad regex for 'cert_url_pattern': longer than 1024 bytes",
 	    "regex too long");
+	load_err("sns: {subscribe_url_pattern: '^https://(sns'}\n",
+	    "smtrail.yaml:1:30: bad regex for 'subscribe_url_pattern': Unmatched ( or \\(",
+	    "bad subscribe_url_pattern");
+	load_err("sns: {confirm_subscriptions: maybe}\n",
+	    "smtrail.yaml:1:30: expected true or false for 'confirm_subscriptions'",
+	    "confirm_subscriptions not a boolean");
 	load_err("metrics: {listen: localhost}\n",
 	    "smtrail.yaml:1:19: bad address 'localhost' for 'listen' (expected host:port, [IPv6]:port, or off)",
 	    "listen without a port");
@@ -682,6 +688,26 @@ test_default(void)
 	       "https://sns.cn-north-1.amazonaws.com.cn/x.pem", 0, NULL,
 	       0) == 0,
 	    "default: matches AWS China");
+	ok(!cfg->sns.confirm_subscriptions,
+	    "default: confirm_subscriptions off");
+	ok(regexec(&cfg->sns.subscribe_url_re,
+	       "https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription",
+	       0, NULL, 0) == 0 &&
+		regexec(&cfg->sns.subscribe_url_re,
+		    "https://sns.cn-north-1.amazonaws.com.cn/?Action=x", 0,
+		    NULL, 0) == 0,
+	    "default: subscribe_url_pattern matches AWS and AWS China");
+	ok(regexec(&cfg->sns.subscribe_url_re,
+	       "https://sns.us-west-2.amazonaws.com.evil.example/?Action=x", 0,
+	       NULL, 0) != 0 &&
+		regexec(&cfg->sns.subscribe_url_re,
+		    "http://sns.us-west-2.amazonaws.com/?Action=x", 0, NULL,
+		    0) != 0 &&
+		regexec(&cfg->sns.subscribe_url_re,
+		    "https://sns.us-west-2.amazonaws.com/x.pem?Action=x", 0,
+		    NULL, 0) != 0,
+	    "default: subscribe_url_pattern refuses other hosts, http, "
+	    "other paths");
 	ok(regexec(&cfg->sns.cert_url_re,
 	       "https://sns.eu-west-1.amazonaws.com.evil.example/x.pem", 0,
 	       NULL, 0) != 0,
@@ -717,6 +743,8 @@ test_default(void)
 	       "sns.verify_signatures: true\n"
 	       "sns.cert_url_pattern: ^https://sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/\n"
 	       "sns.topic_arns: (any topic)\n"
+	       "sns.confirm_subscriptions: false\n"
+	       "sns.subscribe_url_pattern: ^https://sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/\\?\n"
 	       "http.ca_file: (system default)\n"
 	       "http.ca_path: (system default)\n"
 	       "http.timeout: 30s\n"
@@ -781,6 +809,9 @@ test_full(void)
 	    "sns:\n"
 	    "  verify_signatures: false\n"
 	    "  cert_url_pattern: '^https://sns\\.example\\.com/'\n"
+	    "  topic_arns: [arn:aws:sns:us-east-1:123456789012:trail]\n"
+	    "  confirm_subscriptions: true\n"
+	    "  subscribe_url_pattern: '^http://127\\.0\\.0\\.1:[0-9]+/confirm\\?'\n"
 	    "http:\n"
 	    "  ca_file: /etc/ssl/ca.pem\n"
 	    "  ca_path: /etc/ssl/certs\n"
@@ -845,6 +876,14 @@ test_full(void)
 		    "https://sns.eu-west-1.amazonaws.com/c.pem", 0, NULL,
 		    0) != 0,
 	    "sns: the configured pattern is the compiled one");
+	ok(cfg->sns.confirm_subscriptions, "sns.confirm_subscriptions");
+	ok(regexec(&cfg->sns.subscribe_url_re,
+	       "http://127.0.0.1:8080/confirm?Action=ConfirmSubscription", 0,
+	       NULL, 0) == 0 &&
+		regexec(&cfg->sns.subscribe_url_re,
+		    "https://sns.us-east-1.amazonaws.com/?Action=x", 0, NULL,
+		    0) != 0,
+	    "sns: subscribe_url_pattern is the compiled one");
 	is_str(cfg->http.ca_file, "/etc/ssl/ca.pem", "http.ca_file");
 	is_str(cfg->http.ca_path, "/etc/ssl/certs", "http.ca_path");
 	is_int(cfg->http.timeout_ms, 45000, "http.timeout");
@@ -868,7 +907,7 @@ test_full(void)
 		strcmp(cfg->routes[0].destinations[0], "pager") == 0 &&
 		!cfg->routes[0].cont,
 	    "route 1: pager, stop");
-	is_int(cfg->routes[0].line, 27, "route 1: line");
+	is_int(cfg->routes[0].line, 30, "route 1: line");
 	is_int(cfg->routes[1].severities,
 	    (1 << RULES_SEV_WARNING) | (1 << RULES_SEV_ERROR) |
 		(1 << RULES_SEV_CRITICAL),
@@ -897,7 +936,7 @@ test_full(void)
 		is_int((long long)d->deadline_us, 7200000000ll,
 		    "ops-webhook: deadline");
 		is_int(d->rate_count, 0, "ops-webhook: no rate limit");
-		is_int(d->line, 32, "ops-webhook: line");
+		is_int(d->line, 35, "ops-webhook: line");
 	}
 	d = cfg_dest_find(cfg, "console");
 	ok(d != NULL && d->kind == sink_kind_find("stdout") &&
@@ -967,7 +1006,9 @@ test_full(void)
 	    "s3.max_object_size: 1000000000\n"
 	    "sns.verify_signatures: false\n"
 	    "sns.cert_url_pattern: ^https://sns\\.example\\.com/\n"
-	    "sns.topic_arns: (any topic)\n"
+	    "sns.topic_arns: arn:aws:sns:us-east-1:123456789012:trail\n"
+	    "sns.confirm_subscriptions: true\n"
+	    "sns.subscribe_url_pattern: ^http://127\\.0\\.0\\.1:[0-9]+/confirm\\?\n"
 	    "http.ca_file: /etc/ssl/ca.pem\n"
 	    "http.ca_path: /etc/ssl/certs\n"
 	    "http.timeout: 45s\n"
@@ -1010,6 +1051,35 @@ test_misc_ok(void)
 	const char *path;
 	int r;
 
+	/* Confirming with no topic listed confirms nothing: loads, with a
+	 * warning saying so (smtrail check prints it). */
+	cfg = NULL;
+	is_int(load("sns: {confirm_subscriptions: true}\n", &cfg), 0,
+	    "confirm_subscriptions without topic_arns: loads");
+	is_int(dl.n, 1, "confirm_subscriptions without topic_arns: one diag");
+	ok(dl.n == 1 && dl.items[0].warning,
+	    "confirm_subscriptions without topic_arns: a warning");
+	is_str(diags(),
+	    "smtrail.yaml:1:30: 'confirm_subscriptions' confirms only topics "
+	    "in 'topic_arns', and there are none: nothing will be confirmed",
+	    "confirm_subscriptions without topic_arns: says why");
+	if (cfg != NULL) {
+		struct buf b;
+
+		buf_init(&b, 1u << 16);
+		ok(cfg_summary(cfg, &b) == 0 &&
+			strstr(b.data,
+			    "sns.confirm_subscriptions: true (no topic_arns: "
+			    "none confirmed)\n") != NULL,
+		    "confirm_subscriptions without topic_arns: the summary "
+		    "says so");
+		buf_done(&b);
+		cfg_free(cfg);
+	}
+	cfg = load_ok("sns: {topic_arns: [arn:aws:sns:us-east-1:1:t], "
+		      "confirm_subscriptions: true}\n",
+	    "confirm_subscriptions with topic_arns");
+	cfg_free(cfg);
 	cfg =
 	    load_ok("metrics: {listen: off}\nlog_level: warn\n", "metrics off");
 	if (cfg != NULL) {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <regex.h>
 
 #include "buf.h"
 #include "diag.h"
@@ -1018,6 +1019,181 @@ test_listed(const char *dir, const char *sub)
 	ok(seen > 0, "sample directory %s: %d samples", sub, seen);
 }
 
+/* A SubscribeURL checked against the default pattern and the topic. */
+static void
+url_check(const regex_t *re, const char *url, const char *topic, int want,
+    const char *msg, const char *name)
+{
+	struct diag d;
+	int r;
+
+	memset(&d, 0, sizeof(d));
+	r = notif_subscribe_url_check(url, re, topic, &d);
+	is_int(r, want, "subscribe URL: %s", name);
+	if (want < 0 &&
+	    !ok(strstr(d.msg, msg) != NULL, "subscribe URL: %s: says '%s'",
+		name, msg))
+		diag_note("got: '%s'", d.msg);
+}
+
+#define SUB_TOPIC "arn:aws:sns:us-west-2:123456789012:MyTopic"
+#define SUB_HOST "https://sns.us-west-2.amazonaws.com/"
+
+static void
+test_confirm(void)
+{
+	/* The default sns.subscribe_url_pattern (cfg.h), spelled here. */
+	const char *pat =
+	    "^https://sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/\\?";
+	struct notif *n;
+	struct buf b;
+	regex_t re;
+
+	if (!ok(regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) == 0,
+		"subscribe URL: pattern compiles"))
+		return;
+	/* Hostile first. */
+	url_check(&re, NULL, SUB_TOPIC, -EACCES, "no SubscribeURL", "NULL");
+	url_check(&re, "", SUB_TOPIC, -EACCES, "no SubscribeURL", "empty");
+	url_check(&re,
+	    "https://sns.us-west-2.amazonaws.com.evil.example/"
+	    "?Action=ConfirmSubscription&TopicArn=" SUB_TOPIC "&Token=t",
+	    SUB_TOPIC, -EACCES, "does not match sns.subscribe_url_pattern",
+	    "another host");
+	url_check(&re,
+	    "http://sns.us-west-2.amazonaws.com/"
+	    "?Action=ConfirmSubscription&TopicArn=" SUB_TOPIC "&Token=t",
+	    SUB_TOPIC, -EACCES, "does not match", "plain http");
+	url_check(&re,
+	    "https://evil.example/?x=https://sns.us-west-2.amazonaws.com/"
+	    "?Action=ConfirmSubscription&TopicArn=" SUB_TOPIC "&Token=t",
+	    SUB_TOPIC, -EACCES, "does not match", "SNS's URL inside another");
+	url_check(&re,
+	    SUB_HOST "?Action=ConfirmSubscription&TopicArn=" SUB_TOPIC
+		     "&Token=t\n",
+	    SUB_TOPIC, -EACCES, "a byte it must not at", "a newline");
+	url_check(&re,
+	    SUB_HOST "?Action=ConfirmSubscription&TopicArn=" SUB_TOPIC
+		     "&Token=a b",
+	    SUB_TOPIC, -EACCES, "a byte it must not", "a space");
+	url_check(&re,
+	    SUB_HOST "?Action=ConfirmSubscription&TopicArn=" SUB_TOPIC
+		     "&Token=t\xc3\xa9",
+	    SUB_TOPIC, -EACCES, "a byte it must not", "not ASCII");
+	url_check(&re,
+	    SUB_HOST "?Action=ConfirmSubscription&TopicArn=" SUB_TOPIC
+		     "&Token=t#frag",
+	    SUB_TOPIC, -EACCES, "a byte it must not", "a fragment");
+	url_check(&re,
+	    SUB_HOST "?Action=Unsubscribe&TopicArn=" SUB_TOPIC "&Token=t",
+	    SUB_TOPIC, -EACCES, "Action is 'Unsubscribe', not", "Unsubscribe");
+	url_check(&re,
+	    SUB_HOST "?Action=ConfirmSubscription&Action=Unsubscribe"
+		     "&TopicArn=" SUB_TOPIC "&Token=t",
+	    SUB_TOPIC, -EACCES, "Action is 'Unsubscribe'", "two Actions");
+	url_check(&re,
+	    SUB_HOST "?Action=ConfirmSubscription&Action=ConfirmSubscription"
+		     "&TopicArn=" SUB_TOPIC "&Token=t",
+	    SUB_TOPIC, -EACCES,
+	    "one each of Action, TopicArn and Token (it has 2", "Action twice");
+	url_check(&re, SUB_HOST "?Action=ConfirmSubscription&Token=t",
+	    SUB_TOPIC, -EACCES, "(it has 1, 0, 1)", "no TopicArn");
+	url_check(&re,
+	    SUB_HOST "?Action=ConfirmSubscription&TopicArn=" SUB_TOPIC,
+	    SUB_TOPIC, -EACCES, "(it has 1, 1, 0)", "no Token");
+	url_check(&re,
+	    SUB_HOST "?Action=ConfirmSubscription&TopicArn=" SUB_TOPIC
+		     "&Token=",
+	    SUB_TOPIC, -EACCES, "Token is empty", "empty Token");
+	url_check(&re,
+	    SUB_HOST "?Action=ConfirmSubscription&TopicArn=arn:aws:sns:"
+		     "us-west-2:999999999999:Other&Token=t",
+	    SUB_TOPIC, -EACCES, "is not the message's TopicArn",
+	    "another topic in the URL");
+	url_check(&re,
+	    SUB_HOST "?Action=ConfirmSubscription&TopicArn=" SUB_TOPIC
+		     "&Token=t",
+	    NULL, -EACCES, "is not the message's TopicArn",
+	    "a message without a TopicArn");
+	url_check(&re,
+	    SUB_HOST "?Action=ConfirmSubscription&TopicArn=" SUB_TOPIC
+		     "&Token=%zz",
+	    SUB_TOPIC, -EACCES, "bad %-escape", "a bad escape");
+	url_check(&re,
+	    SUB_HOST "?Action=ConfirmSubscription&TopicArn=" SUB_TOPIC
+		     "&Token=%00",
+	    SUB_TOPIC, -EACCES, "NUL", "an escaped NUL");
+	url_check(&re, SUB_HOST, SUB_TOPIC, -EACCES, "does not match",
+	    "no query");
+	buf_init(&b, 1u << 16);
+	put(&b,
+	    SUB_HOST "?Action=ConfirmSubscription&TopicArn=" SUB_TOPIC
+		     "&Token=");
+	put_rep(&b, 'a', NOTIF_MAX_SUBSCRIBE_URL);
+	url_check(&re, b.data, SUB_TOPIC, -EACCES, "bytes, over 1024",
+	    "too long");
+	/* Good ones: SNS's own form, %-encoded names and values, China. */
+	url_check(&re,
+	    SUB_HOST "?Action=ConfirmSubscription&TopicArn=" SUB_TOPIC
+		     "&Token=2336412f37fb687f5d51e6e2425929f52e8e3531",
+	    SUB_TOPIC, 0, NULL, "as SNS sends it");
+	url_check(&re,
+	    SUB_HOST "?Token=t&TopicArn=arn%3Aaws%3Asns%3Aus-west-2%3A"
+		     "123456789012%3AMyTopic&%41ction=ConfirmSubscription&x",
+	    SUB_TOPIC, 0, NULL, "encoded, reordered, an extra parameter");
+	url_check(&re,
+	    "https://sns.cn-north-1.amazonaws.com.cn/?Action=Confirm"
+	    "Subscription&TopicArn=arn:aws-cn:sns:cn-north-1:1:t&Token=t",
+	    "arn:aws-cn:sns:cn-north-1:1:t", 0, NULL, "AWS China");
+
+	/* The fields, as parsed; wrong types refused. */
+	want_fail("{\"Type\":\"SubscriptionConfirmation\",\"SubscribeURL\":7}",
+	    -EBADMSG, "SubscribeURL must be a string, not a number",
+	    "SubscribeURL a number");
+	want_fail("{\"Type\":\"SubscriptionConfirmation\",\"TopicArn\":[]}",
+	    -EBADMSG, "TopicArn must be a string, not an array",
+	    "TopicArn an array");
+	want_fail("{\"Type\":\"UnsubscribeConfirmation\",\"Token\":{}}",
+	    -EBADMSG, "Token must be a string, not an object",
+	    "Token an object");
+	n = want_ok(
+	    "{\"Type\":\"SubscriptionConfirmation\",\"TopicArn\":\"" SUB_TOPIC
+	    "\",\"Token\":\"tok\",\"SubscribeURL\":\"" SUB_HOST
+	    "?Action=ConfirmSubscription&TopicArn=" SUB_TOPIC "&Token=tok\"}",
+	    NULL, "confirmation fields");
+	if (n != NULL) {
+		ok(n->confirm.subscribe, "confirmation fields: subscribe");
+		is_str(n->confirm.topic_arn, SUB_TOPIC,
+		    "confirmation fields: TopicArn");
+		is_str(n->confirm.token, "tok", "confirmation fields: Token");
+		is_str(n->confirm.subscribe_url,
+		    SUB_HOST "?Action=ConfirmSubscription&TopicArn=" SUB_TOPIC
+			     "&Token=tok",
+		    "confirmation fields: SubscribeURL");
+		notif_free(n);
+	}
+	n = want_ok("{\"Type\":\"UnsubscribeConfirmation\"}", NULL,
+	    "unsubscribe fields");
+	if (n != NULL) {
+		ok(!n->confirm.subscribe && n->confirm.topic_arn == NULL &&
+			n->confirm.subscribe_url == NULL &&
+			n->confirm.token == NULL,
+		    "unsubscribe fields: none, not subscribe");
+		notif_free(n);
+	}
+	n = want_ok("{\"Type\":\"Notification\",\"TopicArn\":\"" SUB_TOPIC
+		    "\",\"Message\":\"{\\\"s3Bucket\\\":\\\"b-1\\\","
+		    "\\\"s3ObjectKey\\\":[\\\"k.json.gz\\\"]}\"}",
+	    NULL, "notification: no confirm fields");
+	if (n != NULL) {
+		ok(n->confirm.topic_arn == NULL && !n->confirm.subscribe,
+		    "notification: no confirm fields");
+		notif_free(n);
+	}
+	buf_done(&b);
+	regfree(&re);
+}
+
 int
 main(void)
 {
@@ -1026,6 +1202,7 @@ main(void)
 
 	test_hostile();
 	test_shapes();
+	test_confirm();
 	test_listed(dir, "aws-docs");
 	test_listed(dir, "eventbridge");
 	test_listed(dir, "sns-signature/aws-sdk-java-v1");
