@@ -64,7 +64,7 @@ aws: {region: us-east-1, endpoint_url: "$MOTO_ENDPOINT"}
 sqs: {queue_url: "$SMTRAIL_QUEUE_URL", wait_time: 1s, visibility_timeout: ${VISIBILITY:-30s},
       max_receive_count: ${MAX_RECEIVE:-0}}
 s3: {allowed_buckets: [$BUCKET]}
-sns: {verify_signatures: ${VERIFY:-false}${CERT_PATTERN:+, cert_url_pattern: '$CERT_PATTERN'}${TOPICS:+, topic_arns: [$TOPICS]}}
+sns: {verify_signatures: ${VERIFY:-false}${CERT_PATTERN:+, cert_url_pattern: '$CERT_PATTERN'}${TOPICS:+, topic_arns: [$TOPICS]}${SNS_EXTRA:+, $SNS_EXTRA}}
 rules: "${RULES:-$TOP_SRCDIR/etc/smtrail/rules.yaml}"
 state_dir: "$S"
 metrics: {listen: "127.0.0.1:${METRICS_PORT:-0}"}

@@ -18,7 +18,11 @@ failing to succeeding. Each POST is answered --delay seconds after it arrived
 once (a thread per connection); its arrival is appended at once to
 DIR/arrivals.jsonl as {"t0": ..., "delivery_id": ...}. 429 answers carry
 Retry-After: N. sig_ok checks X-Smtrail-Signature against --key (null
-without a key). GET /NAME serves DIR/www/NAME. SIGTERM stops it. Stdlib only.
+without a key). GET /NAME serves DIR/www/NAME. GET /confirm?QUERY plays
+SNS's ConfirmSubscription: it answers the status in DIR/confirm-status (200
+if absent) with a small XML body. Every GET is appended to DIR/gets.jsonl
+as {"path": <path and query as sent>, "status": S, "t": unix seconds}.
+SIGTERM stops it. Stdlib only.
 """
 import argparse
 import hashlib
@@ -56,6 +60,7 @@ def main():
     state = {"n": 0}
     out = open(os.path.join(a.dir, "received.jsonl"), "a", buffering=1)
     arrivals = open(os.path.join(a.dir, "arrivals.jsonl"), "a", buffering=1)
+    gets = open(os.path.join(a.dir, "gets.jsonl"), "a", buffering=1)
 
     def delay_now():
         if a.delay_file is None:
@@ -76,14 +81,26 @@ def main():
             pass
 
         def do_GET(self):
-            # Files under DIR/www (an SNS signing certificate, say).
-            path = os.path.join(a.dir, "www", os.path.basename(self.path))
-            try:
-                data = open(path, "rb").read()
-                self.send_response(200)
-            except OSError:
-                data = b"not found"
-                self.send_response(404)
+            if self.path.split("?", 1)[0] == "/confirm":
+                # SNS's ConfirmSubscription, as far as a test needs it.
+                status = scripted_status(os.path.join(a.dir, "confirm-status"))
+                data = (b"<ConfirmSubscriptionResponse><ConfirmSubscriptionResult>"
+                        b"<SubscriptionArn>arn:aws:sns:us-east-1:123456789012:t:1"
+                        b"</SubscriptionArn></ConfirmSubscriptionResult>"
+                        b"</ConfirmSubscriptionResponse>")
+            else:
+                # Files under DIR/www (an SNS signing certificate, say).
+                path = os.path.join(a.dir, "www", os.path.basename(self.path))
+                try:
+                    data = open(path, "rb").read()
+                    status = 200
+                except OSError:
+                    data = b"not found"
+                    status = 404
+            with lock:
+                gets.write(json.dumps({"path": self.path, "status": status,
+                                       "t": time.time()}) + "\n")
+            self.send_response(status)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
