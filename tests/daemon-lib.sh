@@ -60,7 +60,7 @@ write_config() {
 	printf '%s' "hook-secret-$$" >"$T_TMP/hook.key"
 	chmod 600 "$T_TMP/hook.key"
 	cat >"$T_TMP/smtrail.yaml" <<YAML
-aws: {region: us-east-1, endpoint_url: "$MOTO_ENDPOINT"}
+aws: {region: us-east-1, endpoint_url: "$MOTO_ENDPOINT"${AWS_EXTRA:+, $AWS_EXTRA}}
 sqs: {queue_url: "$SMTRAIL_QUEUE_URL", wait_time: 1s, visibility_timeout: ${VISIBILITY:-30s},
       max_receive_count: ${MAX_RECEIVE:-0}}
 s3: {allowed_buckets: [$BUCKET]}
