@@ -1219,7 +1219,10 @@ test_shipped(void)
 	    "shipped: s3 defaults");
 	ok(cfg->sns.verify_signatures &&
 		strcmp(cfg->sns.cert_url_pattern, def->sns.cert_url_pattern) ==
-		    0,
+		    0 &&
+		!cfg->sns.confirm_subscriptions &&
+		strcmp(cfg->sns.subscribe_url_pattern,
+		    def->sns.subscribe_url_pattern) == 0,
 	    "shipped: sns defaults");
 	ok(cfg->http.timeout_ms == def->http.timeout_ms &&
 		cfg->http.ca_file == NULL && cfg->http.ca_path == NULL,
