@@ -868,53 +868,51 @@ notif_parse(const char *body, size_t len, const struct notif_opts *o,
 	return 0;
 }
 
-/* One name=value of a query, %-decoded into a copy (NUL-terminated). */
+/* One name or value of a query (len < size bytes: the URL's length is
+ * checked first), %-decoded into buf, NUL-terminated. No allocation. */
 static int
-notif_query_param(const char *p, size_t len, char **ret, struct diag *reterr)
+notif_query_param(const char *p, size_t len, char *buf, size_t size,
+    struct diag *reterr)
 {
 	struct notif_ctx c;
-	char *v;
-	int r;
 
+	if (len >= size) /* cannot happen: the whole URL is shorter */
+		return diag_set(reterr, -EACCES, NULL, 0, 0,
+		    "SubscribeURL parameter too long");
 	memset(&c, 0, sizeof(c));
 	c.where = "";
 	c.reterr = reterr;
-	v = notif_strndup(p, len);
-	if (v == NULL)
-		return -ENOMEM;
-	r = notif_form_decode(&c, v, &len, "SubscribeURL");
-	if (r < 0) {
-		free(v);
-		return r;
-	}
-	*ret = v;
-	return 0;
+	memcpy(buf, p, len);
+	buf[len] = '\0';
+	return notif_form_decode(&c, buf, &len, "SubscribeURL");
 }
 
 /* Counts and checks the query's Action, TopicArn and Token. */
 static int
 notif_subscribe_query(const char *q, const char *topic_arn, struct diag *reterr)
 {
+	char name[NOTIF_MAX_SUBSCRIBE_URL + 1];
+	char value[NOTIF_MAX_SUBSCRIBE_URL + 1];
+	char qq[QUOTE_SIZE(NOTIF_QUOTE_MAX)];
 	unsigned n_action = 0;
 	unsigned n_topic = 0;
 	unsigned n_token = 0;
-	char qq[QUOTE_SIZE(NOTIF_QUOTE_MAX)];
 	int r = 0;
 
 	while (r == 0 && *q != '\0') {
 		size_t len = strcspn(q, "&");
 		const char *eq = memchr(q, '=', len);
-		char *name = NULL;
-		char *value = NULL;
 
+		name[0] = value[0] = '\0';
 		if (eq != NULL) {
-			r = notif_query_param(q, (size_t)(eq - q), &name,
-			    reterr);
+			r = notif_query_param(q, (size_t)(eq - q), name,
+			    sizeof(name), reterr);
 			if (r == 0)
 				r = notif_query_param(eq + 1,
-				    len - (size_t)(eq - q) - 1, &value, reterr);
+				    len - (size_t)(eq - q) - 1, value,
+				    sizeof(value), reterr);
 		}
-		if (r == 0 && name != NULL && strcmp(name, "Action") == 0) {
+		if (r == 0 && strcmp(name, "Action") == 0) {
 			n_action++;
 			if (strcmp(value, "ConfirmSubscription") != 0)
 				r = diag_set(reterr, -EACCES, NULL, 0, 0,
@@ -922,8 +920,7 @@ notif_subscribe_query(const char *q, const char *topic_arn, struct diag *reterr)
 				    "ConfirmSubscription",
 				    quote_bytes(qq, sizeof(qq), value,
 					strlen(value), NOTIF_QUOTE_MAX / 2));
-		} else if (r == 0 && name != NULL &&
-		    strcmp(name, "TopicArn") == 0) {
+		} else if (r == 0 && strcmp(name, "TopicArn") == 0) {
 			n_topic++;
 			if (topic_arn == NULL || strcmp(value, topic_arn) != 0)
 				r = diag_set(reterr, -EACCES, NULL, 0, 0,
@@ -931,15 +928,12 @@ notif_subscribe_query(const char *q, const char *topic_arn, struct diag *reterr)
 				    "message's TopicArn",
 				    quote_bytes(qq, sizeof(qq), value,
 					strlen(value), NOTIF_QUOTE_MAX / 2));
-		} else if (r == 0 && name != NULL &&
-		    strcmp(name, "Token") == 0) {
+		} else if (r == 0 && strcmp(name, "Token") == 0) {
 			n_token++;
 			if (value[0] == '\0')
 				r = diag_set(reterr, -EACCES, NULL, 0, 0,
 				    "SubscribeURL's Token is empty");
 		}
-		free(name);
-		free(value);
 		q += len;
 		if (*q == '&')
 			q++;
