@@ -8,7 +8,9 @@
  * objects, each with a bucket and a non-empty key of at most NOTIF_MAX_KEY
  * bytes; and with the allow-list, no bucket outside it (a forged message
  * must not make us fetch arbitrary objects). A refused body leaves *ret
- * alone.
+ * alone. A confirmation's SubscribeURL goes through
+ * notif_subscribe_url_check() with the default pattern: one it passes is
+ * at most NOTIF_MAX_SUBSCRIBE_URL bytes and matches the pattern.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,7 +19,9 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <regex.h>
 
+#include "cfg.h"
 #include "diag.h"
 #include "fuzz.h"
 #include "notif.h"
@@ -44,6 +48,30 @@ fn_allowed(const char *bucket)
 		if (strcmp(bucket, fn_buckets[i]) == 0)
 			return true;
 	return false;
+}
+
+/* The SubscribeURL check, against the default pattern (compiled once). */
+static void
+fn_confirm(const struct notif_confirm *cf)
+{
+	static regex_t re;
+	static bool compiled;
+	struct diag d;
+
+	if (!compiled) {
+		if (regcomp(&re, CFG_DEFAULT_SUBSCRIBE_URL_PATTERN,
+			REG_EXTENDED | REG_NOSUB) != 0)
+			fn_broken("the default pattern", "does not compile");
+		compiled = true;
+	}
+	memset(&d, 0, sizeof(d));
+	if (notif_subscribe_url_check(cf->subscribe_url, &re, cf->topic_arn,
+		&d) < 0)
+		return;
+	if (cf->subscribe_url == NULL ||
+	    strlen(cf->subscribe_url) > NOTIF_MAX_SUBSCRIBE_URL ||
+	    regexec(&re, cf->subscribe_url, 0, NULL, 0) != 0)
+		fn_broken("a SubscribeURL passed that must not", "");
 }
 
 /* Reads every byte handed out; checks the promises above. */
@@ -74,6 +102,8 @@ fn_check(const struct notif *n, bool listed)
 	}
 	if (n->sns != NULL)
 		(void)json_object_to_json_string(n->sns);
+	if (n->shape == NOTIF_SHAPE_SNS_CONFIRMATION)
+		fn_confirm(&n->confirm);
 }
 
 static void
