@@ -50,6 +50,8 @@
  * long receiving waits after a failed append before it tries again. */
 #define DAEMON_SPOOL_RETRY_MS 1000
 #define DAEMON_SPOOL_PAUSE_US (5 * US_PER_S)
+/* SQS's default visibility timeout, for sqs.visibility_timeout: 0. */
+#define DAEMON_QUEUE_VISIBILITY_S 30
 
 struct daemon {
 	struct event_base *base;
@@ -67,6 +69,7 @@ struct daemon {
 	struct intake *intake;
 	struct deliver *deliver;
 	bool ready_sent;
+	uint64_t started_us; /* when this process began receiving */
 
 	struct event *sync_ev; /* deferred group commit */
 	int64_t first_new_job; /* spooled since the last sync; 0: none */
@@ -343,6 +346,25 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 /* ---- hooks ----------------------------------------------------------------
  */
 
+/* An empty receive proves the queue drained only once every message that
+ * an earlier process took has come back: one killed, or one whose last long
+ * poll SQS answered after it left, leaves messages invisible for their
+ * visibility timeout. Judging expectations before that would fire those
+ * whose follow-ups wait in them. So the empty receive must have been sent
+ * after that timeout (it ended at most a long poll and a second of SQS's
+ * clock later). With the queue's own timeout (0) we do not know it and
+ * assume SQS's default, 30 s. */
+static bool
+daemon_backlog_visible(const struct daemon *d)
+{
+	uint64_t vis = d->cfg->sqs.visibility_timeout_s;
+
+	if (vis == 0)
+		vis = DAEMON_QUEUE_VISIBILITY_S;
+	vis += d->cfg->sqs.wait_time_s + 1;
+	return now_us() - d->started_us >= vis * US_PER_S;
+}
+
 static void
 notify_ready(size_t n, bool idle, void *arg)
 {
@@ -350,7 +372,7 @@ notify_ready(size_t n, bool idle, void *arg)
 	const struct aws_creds *cr = creds_current(d->creds);
 
 	UNUSED(n);
-	if (idle) {
+	if (idle && daemon_backlog_visible(d)) {
 		/* Caught up: expectations may now fall due by the clock. */
 		engine_caught_up(d->engine);
 		engine_schedule(d);
@@ -902,6 +924,7 @@ daemon_run(const struct daemon_opts *o)
 	}
 	log_notice("started: %zu rules, %zu destinations, state in %s",
 	    rules_count(d.rules), d.cfg->n_destinations, d.cfg->state_dir);
+	d.started_us = now_us();
 	intake_start(d.intake);
 	(void)event_base_dispatch(d.base);
 	log_notice("stopped");
