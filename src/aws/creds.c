@@ -34,9 +34,11 @@
 #include "buf.h"
 #include "clock.h"
 #include "creds.h"
+#include "creds_proc.h"
 #include "diag.h"
 #include "http.h"
 #include "profile.h"
+#include "sigv4.h"
 
 /* Ceilings on what we hold: AWS's are far shorter (ids are 20 characters,
  * secrets 40, session tokens about 1 KB), and sigv4.h refuses longer. */
@@ -66,19 +68,43 @@
 #define CREDS_IMDS_ENDPOINT_V6 "http://[fd00:ec2::254]"
 #define CREDS_ECS_ENDPOINT "http://169.254.170.2"
 
+/* AssumeRole: one hour. Every role allows it (MaxSessionDuration is 1 to
+ * 12 hours), role chaining allows no more, and we renew ahead of expiry
+ * anyway, so a longer session would only make renewals rarer. */
+#define CREDS_ASSUME_DURATION_S 3600
+/* A credential_process that has not answered by then is killed. */
+#define CREDS_PROC_TIMEOUT_MS 60000L
+/* Profiles in a source_profile chain (a loop is caught before this). */
+#define CREDS_MAX_CHAIN 16
+
 /* What a provider attempt did, besides failing (< 0). */
 #define CREDS_ASYNC 0 /* a request is in flight */
 #define CREDS_GOT 1   /* new credentials are ready */
 #define CREDS_SKIP 2  /* not configured here: next provider */
 
+/*
+ * The providers. A creds object walks the ones in its srcs mask, in this
+ * order: the top one has the default chain (environment .. IMDS), or only
+ * ASSUME_ROLE when creds_opts.role_arn is set (its source is a child with
+ * the default chain). ASSUME_ROLE and PROCESS are otherwise entered from a
+ * profile, like WEB_IDENTITY; a refresh re-runs the one that answered.
+ */
 enum creds_src {
+	CREDS_SRC_ASSUME_ROLE,
 	CREDS_SRC_ENV,
 	CREDS_SRC_PROFILE,
 	CREDS_SRC_WEB_IDENTITY,
+	CREDS_SRC_PROCESS,
 	CREDS_SRC_CONTAINER,
 	CREDS_SRC_IMDS,
 	CREDS_SRC_COUNT
 };
+
+#define CREDS_BIT(s) (1u << (s))
+#define CREDS_SRCS_DEFAULT                                                     \
+	(CREDS_BIT(CREDS_SRC_ENV) | CREDS_BIT(CREDS_SRC_PROFILE) |             \
+	    CREDS_BIT(CREDS_SRC_WEB_IDENTITY) |                                \
+	    CREDS_BIT(CREDS_SRC_CONTAINER) | CREDS_BIT(CREDS_SRC_IMDS))
 
 /* The request in flight, if any. */
 enum creds_step {
@@ -88,6 +114,9 @@ enum creds_step {
 	CREDS_STEP_IMDS_TOKEN,
 	CREDS_STEP_IMDS_ROLE,
 	CREDS_STEP_IMDS_CREDS,
+	CREDS_STEP_SOURCE,  /* assume role: waiting for the source creds */
+	CREDS_STEP_ASSUME,  /* assume role: STS AssumeRole in flight */
+	CREDS_STEP_PROCESS, /* credential_process running */
 	CREDS_STEP_COUNT
 };
 
@@ -107,8 +136,17 @@ struct creds {
 	char *sts_endpoint;
 	char *region;
 	char *ecs_endpoint;
+	char *endpoint_url;
+	char *role_arn; /* aws.role_arn and its settings */
+	char *external_id;
+	char *session_name;
+	long proc_timeout_ms;
 	int64_t margin_ms;
 	int64_t skew_ms;
+	unsigned srcs;    /* the providers walked (CREDS_BIT) */
+	bool source_mode; /* a source_profile: static keys beat role_arn */
+	char **visited;   /* the profiles above a source_profile, in order */
+	size_t n_visited;
 
 	struct aws_creds cur; /* valid when have */
 	bool have;
@@ -130,6 +168,23 @@ struct creds {
 	char *wi_session;
 	char *wi_url;
 
+	/* Assume role, kept for refreshes. */
+	char *ar_role;
+	char *ar_external_id;
+	char *ar_session;
+	char *ar_url;          /* computed once the source has answered */
+	char *ar_region;       /* signing region */
+	char ar_what[224];     /* "profile 'x': assume-role <arn>" */
+	char ar_src_what[224]; /* prefixes the source's diags; "": none */
+	struct creds *ar_src;
+
+	/* credential_process, kept for refreshes. */
+	char *proc_cmd;
+	char proc_what[96];
+	unsigned proc_line;
+	char *proc_file;
+	struct creds_proc *proc;
+
 	/* IMDS, during one pass. */
 	char *imds_base;
 	char *imds_token;
@@ -144,11 +199,17 @@ struct creds {
 
 static void creds_run(struct creds *c);
 static void creds_http_done(struct http_response *resp, void *arg);
+static void creds_after(struct creds *c, int r, struct aws_creds *nc,
+    struct diag *d);
 
 static const char *
 creds_src_str(enum creds_src s)
 {
 	switch (s) {
+	case CREDS_SRC_ASSUME_ROLE:
+		return "assume-role";
+	case CREDS_SRC_PROCESS:
+		return "process";
 	case CREDS_SRC_ENV:
 		return "environment";
 	case CREDS_SRC_PROFILE:
@@ -171,6 +232,7 @@ creds_set_step(struct creds *c, enum creds_step s)
 	/* IDLE -> a request; IMDS goes token -> role -> credentials. */
 	assert(s < CREDS_STEP_COUNT);
 	assert(s == CREDS_STEP_IDLE || c->step == CREDS_STEP_IDLE ||
+	    (c->step == CREDS_STEP_SOURCE && s == CREDS_STEP_ASSUME) ||
 	    (c->step == CREDS_STEP_IMDS_TOKEN && s == CREDS_STEP_IMDS_ROLE) ||
 	    (c->step == CREDS_STEP_IMDS_ROLE && s == CREDS_STEP_IMDS_CREDS));
 	c->step = s;
@@ -711,11 +773,11 @@ bad:
 }
 
 static int
-creds_parse_sts(const struct buf *body, struct aws_creds *nc, struct diag *d)
+creds_parse_sts(const char *what, const struct buf *body, struct aws_creds *nc,
+    struct diag *d)
 {
 	static const char *const tags[4] = {"AccessKeyId", "SecretAccessKey",
 	    "SessionToken", "Expiration"};
-	const char *what = "web identity: STS";
 	const char *p = body->data != NULL ? body->data : "";
 	const char *end = p + body->len;
 	const char *s;
@@ -780,6 +842,12 @@ creds_try_env(struct creds *c, struct aws_creds *nc, struct diag *d)
 
 	if (token == NULL)
 		token = creds_env("AWS_SECURITY_TOKEN"); /* boto's old name */
+	/* botocore: a profile given explicitly (the session's, here
+	 * aws.profile; not $AWS_PROFILE) removes the environment provider,
+	 * so that its role_arn and credential_source = Environment work. */
+	if (c->profile != NULL && (c->srcs & CREDS_BIT(CREDS_SRC_PROFILE)))
+		return creds_skip(c, -ENOKEY, d, "environment",
+		    "not used with an explicit profile");
 	if (id == NULL && secret == NULL)
 		return creds_skip(c, -ENOKEY, d, "environment", "unset");
 	if (id == NULL || secret == NULL)
@@ -796,47 +864,70 @@ creds_try_env(struct creds *c, struct aws_creds *nc, struct diag *d)
 	return creds_dup(nc, id, secret, token, 0);
 }
 
-/* The STS endpoint for web identity, from the options, the environment or
- * the region. */
+/* The region for STS: the option, the environment, the profile's, the
+ * source's profile's; NULL if none. */
+static const char *
+creds_sts_region(const struct creds *c)
+{
+	const char *region = c->region;
+
+	if (region == NULL)
+		region = creds_env("AWS_REGION");
+	if (region == NULL)
+		region = creds_env("AWS_DEFAULT_REGION");
+	if (region == NULL)
+		region = c->profile_region;
+	if (region == NULL && c->ar_src != NULL)
+		region = c->ar_src->profile_region;
+	return region;
+}
+
+/* The STS endpoint (what names the caller in diags), from the options, the
+ * environment or the region; the signing region too if ret_region. */
 static int
-creds_sts_url(struct creds *c, char **ret, struct diag *d)
+creds_sts_url(struct creds *c, const char *what, char **ret, char **ret_region,
+    struct diag *d)
 {
 	const char *url = c->sts_endpoint;
-	const char *region = c->region;
+	const char *region = creds_sts_region(c);
 	char def[128];
 	size_t i;
 
 	if (url == NULL)
 		url = creds_env("AWS_ENDPOINT_URL_STS");
 	if (url == NULL)
+		url = c->endpoint_url;
+	if (url == NULL)
 		url = creds_env("AWS_ENDPOINT_URL");
-	if (url == NULL) {
-		if (region == NULL)
-			region = creds_env("AWS_REGION");
-		if (region == NULL)
-			region = creds_env("AWS_DEFAULT_REGION");
-		if (region == NULL)
-			region = c->profile_region;
-		if (region == NULL) {
-			url = "https://sts.amazonaws.com";
-		} else {
-			for (i = 0; region[i] != '\0'; i++)
-				if (!((region[i] >= 'a' && region[i] <= 'z') ||
-					(region[i] >= '0' &&
-					    region[i] <= '9') ||
-					region[i] == '-'))
-					break;
-			if (region[i] != '\0' || i == 0 || i > 32)
-				return diag_set(d, -EINVAL, NULL, 0, 0,
-				    "web identity: malformed region");
-			(void)snprintf(def, sizeof(def),
-			    "https://sts.%s.amazonaws.com%s", region,
-			    strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
-			url = def;
-		}
+	if (url == NULL && region != NULL) {
+		for (i = 0; region[i] != '\0'; i++)
+			if (!((region[i] >= 'a' && region[i] <= 'z') ||
+				(region[i] >= '0' && region[i] <= '9') ||
+				region[i] == '-'))
+				break;
+		if (region[i] != '\0' || i == 0 || i > 32)
+			return diag_set(d, -EINVAL, NULL, 0, 0,
+			    "%s: malformed region", what);
+		(void)snprintf(def, sizeof(def),
+		    "https://sts.%s.amazonaws.com%s", region,
+		    strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
+		url = def;
+	} else if (url == NULL) {
+		/* The global endpoint, which signs as us-east-1. */
+		url = "https://sts.amazonaws.com";
 	}
 	*ret = strdup(url);
-	return *ret != NULL ? 0 : -ENOMEM;
+	if (*ret == NULL)
+		return -ENOMEM;
+	if (ret_region == NULL)
+		return 0;
+	*ret_region = strdup(region != NULL ? region : "us-east-1");
+	if (*ret_region == NULL) {
+		free(*ret);
+		*ret = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* Web identity parameters, from the environment or a profile; origin
@@ -879,7 +970,7 @@ creds_wi_setup(struct creds *c, const char *origin, const char *role,
 	if (c->wi_role == NULL || c->wi_token_file == NULL ||
 	    c->wi_session == NULL)
 		return -ENOMEM;
-	r = creds_sts_url(c, &c->wi_url, d);
+	r = creds_sts_url(c, "web identity", &c->wi_url, NULL, d);
 	if (r < 0)
 		return r;
 	c->src = CREDS_SRC_WEB_IDENTITY;
@@ -959,6 +1050,18 @@ creds_profile_err(struct diag *d, int r, const struct profile *p,
 	    profile_name(p), msg);
 }
 
+static int creds_profile_role(struct creds *c, const struct profile *p,
+    const char *what, const char *role, struct diag *d);
+static int creds_profile_process(struct creds *c, const struct profile *p,
+    const char *what, const char *cmd, struct diag *d);
+
+/*
+ * A profile: role_arn (web identity if web_identity_token_file, else
+ * assume role from source_profile or credential_source), else static keys,
+ * credential_process, SSO (refused). A source_profile (source_mode) takes
+ * its static keys first, even if it has role_arn too: botocore's
+ * AssumeRoleProvider._resolve_credentials_from_profile.
+ */
 static int
 creds_try_profile(struct creds *c, struct aws_creds *nc, struct diag *d)
 {
@@ -993,14 +1096,15 @@ creds_try_profile(struct creds *c, struct aws_creds *nc, struct diag *d)
 		goto out;
 	}
 	role = profile_get(p, "role_arn");
-	if (role != NULL) {
+	id = profile_get(p, names[0]);
+	secret = profile_get(p, names[1]);
+	token = profile_get(p, names[2]);
+	if (role != NULL &&
+	    !(c->source_mode && (id != NULL || secret != NULL))) {
 		const char *file = profile_get(p, "web_identity_token_file");
 
 		if (file == NULL) {
-			r = creds_profile_err(d, -ENOTSUP, p, "role_arn",
-			    "role_arn without web_identity_token_file "
-			    "(source_profile, credential_source) is not "
-			    "supported");
+			r = creds_profile_role(c, p, what, role, d);
 			goto out;
 		}
 		r = creds_wi_setup(c, what, role, file,
@@ -1009,9 +1113,6 @@ creds_try_profile(struct creds *c, struct aws_creds *nc, struct diag *d)
 			r = creds_wi_start(c, d);
 		goto out;
 	}
-	id = profile_get(p, names[0]);
-	secret = profile_get(p, names[1]);
-	token = profile_get(p, names[2]);
 	if (id != NULL && secret != NULL) {
 		bad = creds_bad_field(id, secret, token, names);
 		if (bad != NULL) {
@@ -1030,21 +1131,683 @@ creds_try_profile(struct creds *c, struct aws_creds *nc, struct diag *d)
 			: "aws_secret_access_key without "
 			  "aws_access_key_id");
 	} else if (profile_get(p, "credential_process") != NULL) {
-		r = creds_profile_err(d, -ENOTSUP, p, "credential_process",
-		    "credential_process is not supported (use static keys, web "
-		    "identity or the environment)");
+		r = creds_profile_process(c, p, what,
+		    profile_get(p, "credential_process"), d);
 	} else if (profile_get(p, "sso_session") != NULL ||
 	    profile_get(p, "sso_start_url") != NULL) {
 		r = creds_profile_err(d, -ENOTSUP, p,
 		    profile_get(p, "sso_session") != NULL ? "sso_session"
 							  : "sso_start_url",
-		    "SSO is not supported");
+		    "SSO is not supported (a daemon cannot sign in; use a "
+		    "role, static keys or credential_process)");
 	} else {
 		r = creds_skip(c, -ENOKEY, d, what, "no keys");
 	}
 out:
 	profile_free(p);
 	return r;
+}
+
+/*
+ * Assume role: a child creds object gives the source credentials (the
+ * default chain for aws.role_arn; a profile's source_profile or
+ * credential_source), then we sign STS AssumeRole with them.
+ */
+
+#define CREDS_SESSION_CHARS                                                    \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+=,.@-"
+
+static bool
+creds_charset(const char *s, const char *extra, size_t min, size_t max)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+			(s[i] >= 'A' && s[i] <= 'Z') ||
+			(s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+			strchr(extra, s[i]) != NULL))
+			return false;
+	return i >= min && i <= max;
+}
+
+const char *
+creds_role_arn_why(const char *s)
+{
+	const char *p = s;
+	size_t n;
+
+	if (strncmp(p, "arn:", 4) != 0)
+		return "expected arn:<partition>:iam::<account>:role/<name>";
+	p += 4;
+	n = strspn(p, "abcdefghijklmnopqrstuvwxyz-");
+	if (n == 0 || n > 32 || strncmp(p + n, ":iam::", 6) != 0)
+		return "expected arn:<partition>:iam::<account>:role/<name>";
+	p += n + 6;
+	if (strspn(p, "0123456789") != 12 || p[12] != ':')
+		return "the account must be 12 digits";
+	p += 13;
+	if (strncmp(p, "role/", 5) != 0 || p[5] == '\0')
+		return "not a role (expected :role/<name>)";
+	if (!creds_valid(s, strlen(s), CREDS_MAX_ARN))
+		return "too long, or with spaces or control characters";
+	return NULL;
+}
+
+const char *
+creds_external_id_why(const char *s)
+{
+	if (!creds_charset(s, "+=,.@:/-", 2, 1224))
+		return "expected 2 to 1224 characters of letters, digits and "
+		       "_+=,.@:/-";
+	return NULL;
+}
+
+const char *
+creds_session_name_why(const char *s)
+{
+	if (!creds_charset(s, "+=,.@-", 2, 64))
+		return "expected 2 to 64 characters of letters, digits and "
+		       "_+=,.@-";
+	return NULL;
+}
+
+/* "smtrail-<host name>", else "smtrail-<pid>": CloudTrail shows which
+ * host holds the session. */
+static void
+creds_default_session(char *buf, size_t size)
+{
+	char host[256];
+	size_t i;
+
+	memset(host, 0, sizeof(host));
+	if (gethostname(host, sizeof(host) - 1) == 0 && host[0] != '\0') {
+		/* Host names are letters, digits, '-' and '.' already. */
+		for (i = 0; host[i] != '\0'; i++)
+			if (strchr(CREDS_SESSION_CHARS, host[i]) == NULL)
+				host[i] = '-';
+		(void)snprintf(buf, size, "smtrail-%.55s", host);
+	} else {
+		(void)snprintf(buf, size, "smtrail-%ld", (long)getpid());
+	}
+}
+
+static int creds_child_new(struct creds *c, unsigned srcs, const char *profile,
+    bool source_mode, struct creds **ret);
+
+/* Copies the source's diag under ours, prefixed when ar_wrap. */
+static int
+creds_src_diag(struct creds *c, int r, const struct diag *sd, struct diag *d)
+{
+	struct diag tmp;
+
+	if (sd == NULL)
+		return diag_set(d, r, NULL, 0, 0, "%s: source credentials: %s",
+		    c->ar_what, strerror(-r));
+	tmp = *sd;
+	if (c->ar_src_what[0] == '\0') {
+		*d = tmp;
+		return r;
+	}
+	return diag_set(d, r, tmp.file[0] != '\0' ? tmp.file : NULL, tmp.line,
+	    tmp.col, "%s: %s", c->ar_src_what, tmp.msg);
+}
+
+/* The STS AssumeRole request, signed with the source credentials. */
+static int
+creds_ar_send(struct creds *c, const struct aws_creds *src, struct diag *d)
+{
+	static const char ctype[] =
+	    "application/x-www-form-urlencoded; charset=utf-8";
+	struct sigv4_header sh[2];
+	struct sigv4_request sr;
+	struct sigv4_creds sc;
+	struct sigv4_params sp;
+	struct sigv4_result res;
+	const char *hdrs[5];
+	char l_auth[SIGV4_AUTH_SIZE + 32];
+	char l_date[64];
+	char l_ctype[96];
+	char host[256];
+	const char *hp;
+	const char *path;
+	struct buf body;
+	struct buf tok;
+	size_t n = 0;
+	size_t hl;
+	int r;
+
+	if (c->ar_url == NULL) {
+		r = creds_sts_url(c, c->ar_what, &c->ar_url, &c->ar_region, d);
+		if (r < 0)
+			return r;
+	}
+	hp = strstr(c->ar_url, "://");
+	hl = hp != NULL ? strcspn(hp + 3, "/?#") : 0;
+	if (hp == NULL || hl == 0 || hl >= sizeof(host) ||
+	    strchr(hp + 3, '?') != NULL || strchr(hp + 3, '#') != NULL)
+		return diag_set(d, -EINVAL, NULL, 0, 0,
+		    "%s: malformed STS endpoint", c->ar_what);
+	memcpy(host, hp + 3, hl);
+	host[hl] = '\0';
+	path = hp[3 + hl] != '\0' ? hp + 3 + hl : "/";
+	buf_init(&body, 4 * CREDS_MAX_ARN + 8192);
+	buf_init(&tok, CREDS_MAX_TOKEN + 64);
+	r = buf_printf(&body, "Action=AssumeRole&DurationSeconds=%d&RoleArn=",
+	    CREDS_ASSUME_DURATION_S);
+	if (r == 0)
+		r = creds_form_put(&body, c->ar_role);
+	if (r == 0)
+		r = buf_puts(&body, "&RoleSessionName=");
+	if (r == 0)
+		r = creds_form_put(&body, c->ar_session);
+	if (r == 0 && c->ar_external_id != NULL) {
+		r = buf_puts(&body, "&ExternalId=");
+		if (r == 0)
+			r = creds_form_put(&body, c->ar_external_id);
+	}
+	if (r == 0)
+		r = buf_puts(&body, "&Version=2011-06-15");
+	if (r < 0)
+		goto out;
+	sh[0].name = "host";
+	sh[0].value = host;
+	sh[1].name = "content-type";
+	sh[1].value = ctype;
+	memset(&sr, 0, sizeof(sr));
+	sr.method = "POST";
+	sr.path = path;
+	sr.headers = sh;
+	sr.n_headers = 2;
+	sr.body = body.data;
+	sr.body_len = body.len;
+	sc.access_key_id = src->access_key_id;
+	sc.secret_access_key = src->secret_access_key;
+	sc.session_token = src->session_token;
+	memset(&sp, 0, sizeof(sp));
+	sp.region = c->ar_region;
+	sp.service = "sts";
+	sp.now = time(NULL);
+	sp.normalize_path = true;
+	sp.double_encode_path = true;
+	r = sigv4_sign_headers(&sr, &sc, &sp, &res, NULL);
+	if (r < 0) {
+		r = diag_set(d, r, NULL, 0, 0,
+		    "%s: cannot sign STS AssumeRole (a malformed region, "
+		    "endpoint or source key?)",
+		    c->ar_what);
+		goto out;
+	}
+	(void)snprintf(l_ctype, sizeof(l_ctype), "Content-Type: %s", ctype);
+	(void)snprintf(l_auth, sizeof(l_auth), "Authorization: %s",
+	    res.authorization);
+	(void)snprintf(l_date, sizeof(l_date), "X-Amz-Date: %s", res.amz_date);
+	hdrs[n++] = l_ctype;
+	hdrs[n++] = l_auth;
+	hdrs[n++] = l_date;
+	hdrs[n++] = "Accept: text/xml";
+	if (src->session_token != NULL && src->session_token[0] != '\0') {
+		r = buf_printf(&tok, "X-Amz-Security-Token: %s",
+		    src->session_token);
+		if (r < 0)
+			goto out;
+		hdrs[n++] = tok.data;
+	}
+	r = creds_request(c, CREDS_STEP_ASSUME, "POST", c->ar_url, hdrs, n,
+	    &body, CREDS_STS_TIMEOUT_MS);
+	explicit_bzero(l_auth, sizeof(l_auth));
+	explicit_bzero(&res, sizeof(res));
+out:
+	if (tok.data != NULL)
+		explicit_bzero(tok.data, tok.cap);
+	buf_done(&tok);
+	buf_done(&body);
+	return r;
+}
+
+/* The source's answer: on to STS, or fail with its diag. */
+static void
+creds_src_cb(const struct aws_creds *sc, int r, const struct diag *sd,
+    void *arg)
+{
+	struct creds *c = arg;
+	struct aws_creds nc;
+	struct diag d;
+
+	memset(&nc, 0, sizeof(nc));
+	memset(&d, 0, sizeof(d));
+	assert(c->step == CREDS_STEP_SOURCE);
+	if (r < 0)
+		r = creds_src_diag(c, r, sd, &d);
+	else
+		r = creds_ar_send(c, sc, &d);
+	if (r != CREDS_ASYNC)
+		creds_set_step(c, CREDS_STEP_IDLE);
+	creds_after(c, r, &nc, &d);
+}
+
+/* Asks the source (cached, refreshed or resolved by it) first. */
+static int
+creds_ar_start(struct creds *c)
+{
+	int r;
+
+	r = creds_get(c->ar_src, creds_src_cb, c);
+	if (r < 0)
+		return r;
+	creds_set_step(c, CREDS_STEP_SOURCE);
+	return CREDS_ASYNC;
+}
+
+/* Saves the role's settings (already checked) and the source; takes src.
+ * what prefixes STS's failures (it names the role), src_what (NULL: none)
+ * the source's. */
+static int
+creds_ar_setup(struct creds *c, const char *what, const char *src_what,
+    const char *role, const char *external_id, const char *session,
+    struct creds *src)
+{
+	char def[72];
+
+	if (session == NULL) {
+		creds_default_session(def, sizeof(def));
+		session = def;
+	}
+	creds_free(c->ar_src);
+	c->ar_src = src;
+	free(c->ar_role);
+	free(c->ar_external_id);
+	free(c->ar_session);
+	free(c->ar_url);
+	free(c->ar_region);
+	c->ar_url = c->ar_region = c->ar_external_id = NULL;
+	c->ar_role = strdup(role);
+	c->ar_session = strdup(session);
+	if (external_id != NULL)
+		c->ar_external_id = strdup(external_id);
+	if (c->ar_role == NULL || c->ar_session == NULL ||
+	    (external_id != NULL && c->ar_external_id == NULL))
+		return -ENOMEM;
+	(void)snprintf(c->ar_what, sizeof(c->ar_what), "%s", what);
+	(void)snprintf(c->ar_src_what, sizeof(c->ar_src_what), "%s",
+	    src_what != NULL ? src_what : "");
+	c->src = CREDS_SRC_ASSUME_ROLE;
+	return 0;
+}
+
+/* aws.role_arn (checked by creds_new) over the default chain. */
+static int
+creds_try_role_opt(struct creds *c, struct diag *d)
+{
+	struct creds *src = NULL;
+	char what[200];
+	char src_what[220];
+	int r;
+
+	r = creds_child_new(c, CREDS_SRCS_DEFAULT, c->profile, false, &src);
+	if (r < 0)
+		return r;
+	(void)snprintf(what, sizeof(what), "assume-role %.128s", c->role_arn);
+	(void)snprintf(src_what, sizeof(src_what), "%s: source credentials",
+	    what);
+	r = creds_ar_setup(c, what, src_what, c->role_arn, c->external_id,
+	    c->session_name, src);
+	if (r < 0)
+		return diag_set(d, r, NULL, 0, 0, "%s: %s", what, strerror(-r));
+	return creds_ar_start(c);
+}
+
+static int
+creds_done_assume(struct creds *c, const struct http_response *resp,
+    struct aws_creds *nc, struct diag *d)
+{
+	const char *p = resp->body.data != NULL ? resp->body.data : "";
+	const char *code;
+	size_t len;
+	char clean[64];
+
+	if (resp->error != 0)
+		return diag_set(d, resp->error, NULL, 0, 0, "%s: STS: %s",
+		    c->ar_what, creds_errtext(resp->error));
+	if (resp->status != 200) {
+		if (creds_xml_find(p, p + resp->body.len, "Code", &code, &len) <
+		    0) {
+			code = "";
+			len = 0;
+		}
+		(void)creds_clean(code, len, clean, sizeof(clean));
+		return diag_set(d,
+		    strcmp(clean, "Throttling") == 0
+			? -EAGAIN
+			: creds_status_error(resp->status),
+		    NULL, 0, 0, "%s: STS AssumeRole failed: HTTP %ld%s%s",
+		    c->ar_what, resp->status, clean[0] != '\0' ? " " : "",
+		    clean);
+	}
+	return creds_parse_sts(c->ar_what, &resp->body, nc, d);
+}
+
+/*
+ * credential_process.
+ */
+
+/* {"Version": 1, "AccessKeyId", "SecretAccessKey"[, "SessionToken"]
+ * [, "Expiration"]}: the diag names a field, never a value. */
+static int
+creds_parse_process(const char *what, const struct buf *out,
+    struct aws_creds *nc, struct diag *d)
+{
+	static const char *const names[3] = {"AccessKeyId", "SecretAccessKey",
+	    "SessionToken"};
+	struct json_tokener *tok = json_tokener_new_ex(8);
+	struct json_object *o = NULL;
+	struct json_object *v;
+	const char *f[3];
+	const char *exp;
+	const char *bad;
+	time_t t = 0;
+	size_t end;
+	int i;
+	int r;
+
+	if (tok == NULL)
+		return -ENOMEM;
+	o = json_tokener_parse_ex(tok, out->data != NULL ? out->data : "",
+	    (int)out->len);
+	end = json_tokener_get_parse_end(tok);
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(o, json_type_object) ||
+	    strspn(out->data + end, " \t\r\n") != out->len - end) {
+		r = diag_set(d, -EBADMSG, NULL, 0, 0,
+		    "%s: credential_process output is not a JSON object", what);
+		goto out;
+	}
+	if (!json_object_object_get_ex(o, "Version", &v) ||
+	    !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) != 1) {
+		r = diag_set(d, -EBADMSG, NULL, 0, 0,
+		    "%s: credential_process output: Version must be 1", what);
+		goto out;
+	}
+	for (i = 0; i < 3; i++) {
+		if (creds_json_str(o, names[i], &f[i]) < 0) {
+			r = diag_set(d, -EBADMSG, NULL, 0, 0,
+			    "%s: credential_process output: %s is not a "
+			    "string",
+			    what, names[i]);
+			goto out;
+		}
+		if (f[i] == NULL && i < 2) {
+			r = diag_set(d, -EBADMSG, NULL, 0, 0,
+			    "%s: credential_process output lacks %s", what,
+			    names[i]);
+			goto out;
+		}
+	}
+	bad = creds_bad_field(f[0], f[1], f[2], names);
+	if (bad != NULL) {
+		r = diag_set(d, -EBADMSG, NULL, 0, 0,
+		    "%s: credential_process output: %s is malformed (empty, "
+		    "too long, or with spaces or control characters)",
+		    what, bad);
+		goto out;
+	}
+	if (creds_json_str(o, "Expiration", &exp) < 0 ||
+	    (exp != NULL && clock_parse_iso8601(exp, &t) < 0)) {
+		r = diag_set(d, -EBADMSG, NULL, 0, 0,
+		    "%s: credential_process output: Expiration is not an ISO "
+		    "8601 time",
+		    what);
+		goto out;
+	}
+	r = creds_dup(nc, f[0], f[1], f[2], t);
+out:
+	json_object_put(o);
+	json_tokener_free(tok);
+	return r;
+}
+
+static void
+creds_proc_cb_done(const struct creds_proc_result *res, void *arg)
+{
+	struct creds *c = arg;
+	struct aws_creds nc;
+	struct diag d;
+	char why[128];
+	const char *ex;
+	int r;
+
+	c->proc = NULL;
+	memset(&nc, 0, sizeof(nc));
+	memset(&d, 0, sizeof(d));
+	ex = creds_proc_excerpt(res->err, why, sizeof(why));
+	if (res->error == -ETIMEDOUT)
+		r = diag_set(&d, res->error, c->proc_file, c->proc_line, 0,
+		    "%s: credential_process did not finish within %ld s and "
+		    "was killed",
+		    c->proc_what, c->proc_timeout_ms / 1000);
+	else if (res->error == -E2BIG)
+		r = diag_set(&d, res->error, c->proc_file, c->proc_line, 0,
+		    "%s: credential_process wrote more than %u bytes and was "
+		    "killed",
+		    c->proc_what, CREDS_MAX_BODY);
+	else if (res->error < 0)
+		r = diag_set(&d, res->error, c->proc_file, c->proc_line, 0,
+		    "%s: credential_process: %s", c->proc_what,
+		    strerror(-res->error));
+	else if (res->signal != 0)
+		r = diag_set(&d, -EIO, c->proc_file, c->proc_line, 0,
+		    "%s: credential_process was killed by signal %d%s%s",
+		    c->proc_what, res->signal, ex[0] != '\0' ? ": " : "", ex);
+	else if (res->status != 0)
+		r = diag_set(&d, -EIO, c->proc_file, c->proc_line, 0,
+		    "%s: credential_process exited with status %d%s%s",
+		    c->proc_what, res->status, ex[0] != '\0' ? ": " : "", ex);
+	else
+		r = creds_parse_process(c->proc_what, res->out, &nc, &d);
+	if (r < 0 && d.file[0] == '\0' && c->proc_file != NULL) {
+		/* Where the command came from. */
+		(void)snprintf(d.file, sizeof(d.file), "%s", c->proc_file);
+		d.line = c->proc_line;
+	}
+	creds_set_step(c, CREDS_STEP_IDLE);
+	creds_after(c, r, &nc, &d);
+}
+
+static int
+creds_proc_run(struct creds *c, struct diag *d)
+{
+	int r;
+
+	r = creds_proc_start(c->base, c->proc_cmd, c->proc_timeout_ms,
+	    CREDS_MAX_BODY, creds_proc_cb_done, c, &c->proc, d);
+	if (r < 0) {
+		struct diag tmp = *d;
+
+		if (tmp.msg[0] == '\0')
+			(void)snprintf(tmp.msg, sizeof(tmp.msg),
+			    "credential_process: %s", strerror(-r));
+		return diag_set(d, r, c->proc_file, c->proc_line, 0, "%s: %s",
+		    c->proc_what, tmp.msg);
+	}
+	creds_set_step(c, CREDS_STEP_PROCESS);
+	return CREDS_ASYNC;
+}
+
+/*
+ * Profiles: role_arn with a source, credential_process.
+ */
+
+/* "a → b → c" from the visited profiles, then name. */
+static void
+creds_chain_str(const struct creds *c, const char *name, const char *last,
+    char *buf, size_t size)
+{
+	size_t i;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < c->n_visited && n + 1 < size; i++)
+		n +=
+		    (size_t)snprintf(buf + n, size - n, "%s → ", c->visited[i]);
+	if (n + 1 < size)
+		n += (size_t)snprintf(buf + n, size - n, "%s → %s", name, last);
+	UNUSED(n);
+}
+
+static int
+creds_profile_role(struct creds *c, const struct profile *p, const char *what,
+    const char *role, struct diag *d)
+{
+	static const struct {
+		const char *name;
+		enum creds_src src;
+	} sources[] = {{"Environment", CREDS_SRC_ENV},
+	    {"Ec2InstanceMetadata", CREDS_SRC_IMDS},
+	    {"EcsContainer", CREDS_SRC_CONTAINER}};
+	const char *sp = profile_get(p, "source_profile");
+	const char *cs = profile_get(p, "credential_source");
+	const char *ext = profile_get(p, "external_id");
+	const char *sess = profile_get(p, "role_session_name");
+	const char *name = profile_name(p);
+	struct creds *src = NULL;
+	char msg[240];
+	char chain[160];
+	size_t i;
+	int r;
+
+	if (profile_get(p, "mfa_serial") != NULL)
+		return creds_profile_err(d, -ENOTSUP, p, "mfa_serial",
+		    "mfa_serial is not supported: a daemon cannot ask for an "
+		    "MFA code (use a role whose trust policy does not require "
+		    "MFA)");
+	if (profile_get(p, "duration_seconds") != NULL)
+		return creds_profile_err(d, -ENOTSUP, p, "duration_seconds",
+		    "duration_seconds is not supported: smtrail asks for 1 "
+		    "hour, which every role allows, and renews the "
+		    "credentials before they expire");
+	if (sp != NULL && cs != NULL)
+		return creds_profile_err(d, -EINVAL, p, "credential_source",
+		    "both source_profile and credential_source are set");
+	if (sp == NULL && cs == NULL)
+		return creds_profile_err(d, -EINVAL, p, "role_arn",
+		    "role_arn needs source_profile, credential_source or "
+		    "web_identity_token_file");
+	if (creds_role_arn_why(role) != NULL) {
+		(void)snprintf(msg, sizeof(msg), "malformed role_arn (%s)",
+		    creds_role_arn_why(role));
+		return creds_profile_err(d, -EINVAL, p, "role_arn", msg);
+	}
+	if (ext != NULL && creds_external_id_why(ext) != NULL) {
+		(void)snprintf(msg, sizeof(msg), "malformed external_id (%s)",
+		    creds_external_id_why(ext));
+		return creds_profile_err(d, -EINVAL, p, "external_id", msg);
+	}
+	if (sess != NULL && creds_session_name_why(sess) != NULL) {
+		(void)snprintf(msg, sizeof(msg),
+		    "malformed role_session_name (%s)",
+		    creds_session_name_why(sess));
+		return creds_profile_err(d, -EINVAL, p, "role_session_name",
+		    msg);
+	}
+	if (cs != NULL) {
+		for (i = 0; i < ARRAY_SIZE(sources); i++)
+			if (strcmp(cs, sources[i].name) == 0)
+				break;
+		if (i == ARRAY_SIZE(sources))
+			return creds_profile_err(d, -EINVAL, p,
+			    "credential_source",
+			    "credential_source must be Environment, "
+			    "Ec2InstanceMetadata or EcsContainer");
+		r = creds_child_new(c, CREDS_BIT(sources[i].src), NULL, false,
+		    &src);
+	} else {
+		/*
+		 * botocore's rule
+		 * (AssumeRoleProvider._validate_source_profile): a profile
+		 * already in the chain is a loop, except a profile naming
+		 * itself when it has static keys (they are its source).
+		 */
+		bool loop = strcmp(sp, name) == 0
+		    ? profile_get(p, "aws_access_key_id") == NULL &&
+			profile_get(p, "aws_secret_access_key") == NULL
+		    : false;
+
+		for (i = 0; i < c->n_visited && !loop; i++)
+			if (strcmp(c->visited[i], sp) == 0)
+				loop = true;
+		if (loop || c->n_visited + 1 >= CREDS_MAX_CHAIN) {
+			creds_chain_str(c, name, sp, chain, sizeof(chain));
+			(void)snprintf(msg, sizeof(msg),
+			    "source_profile %s: profile %.150s",
+			    loop ? "loop" : "chain too deep", chain);
+			return creds_profile_err(d, -ELOOP, p, "source_profile",
+			    msg);
+		}
+		r = creds_child_new(c, CREDS_BIT(CREDS_SRC_PROFILE), sp, true,
+		    &src);
+		if (r == 0) {
+			/* The child's visited: ours, then this profile. */
+			src->visited =
+			    calloc(c->n_visited + 1, sizeof(*src->visited));
+			r = src->visited == NULL ? -ENOMEM : 0;
+			for (i = 0; i < c->n_visited && r == 0; i++) {
+				src->visited[i] = strdup(c->visited[i]);
+				if (src->visited[i] == NULL)
+					r = -ENOMEM;
+				src->n_visited = i + 1;
+			}
+			if (r == 0) {
+				src->visited[i] = strdup(name);
+				r = src->visited[i] == NULL ? -ENOMEM : 0;
+				src->n_visited = i + 1;
+			}
+		}
+	}
+	if (r < 0) {
+		creds_free(src);
+		return r;
+	}
+	/* STS's failures name the profile and the role; a source_profile's
+	 * name their own profile, a credential_source's get ours. */
+	(void)snprintf(msg, sizeof(msg), "%.80s: assume-role %.128s", what,
+	    role);
+	(void)snprintf(chain, sizeof(chain), "%.80s: credential_source %s",
+	    what, cs != NULL ? cs : "");
+	r = creds_ar_setup(c, msg, cs != NULL ? chain : NULL, role, ext, sess,
+	    src);
+	if (r < 0)
+		return r;
+	return creds_ar_start(c);
+}
+
+static int
+creds_profile_process(struct creds *c, const struct profile *p,
+    const char *what, const char *cmd, struct diag *d)
+{
+	char **argv = NULL;
+	const char *file;
+	unsigned line = 0;
+	struct diag tmp;
+	int r;
+
+	memset(&tmp, 0, sizeof(tmp));
+	r = creds_proc_split(cmd, &argv, &tmp);
+	creds_proc_argv_free(argv);
+	if (r < 0)
+		return creds_profile_err(d, r, p, "credential_process",
+		    tmp.msg);
+	file = profile_where(p, "credential_process", &line);
+	creds_wipe_str(&c->proc_cmd);
+	free(c->proc_file);
+	c->proc_file = file != NULL ? strdup(file) : NULL;
+	c->proc_line = line;
+	c->proc_cmd = strdup(cmd);
+	if (c->proc_cmd == NULL || (file != NULL && c->proc_file == NULL))
+		return -ENOMEM;
+	(void)snprintf(c->proc_what, sizeof(c->proc_what), "%s", what);
+	c->src = CREDS_SRC_PROCESS;
+	return creds_proc_run(c, d);
 }
 
 static int
@@ -1182,6 +1945,15 @@ static int
 creds_try(struct creds *c, struct aws_creds *nc, struct diag *d)
 {
 	switch (c->src) {
+	case CREDS_SRC_ASSUME_ROLE:
+		/* In the walk only for aws.role_arn; else from a profile. */
+		if (c->refreshing)
+			return creds_ar_start(c);
+		return creds_try_role_opt(c, d);
+	case CREDS_SRC_PROCESS:
+		if (c->refreshing)
+			return creds_proc_run(c, d);
+		break;
 	case CREDS_SRC_ENV:
 		return creds_try_env(c, nc, d);
 	case CREDS_SRC_PROFILE:
@@ -1234,7 +2006,7 @@ creds_done_sts(struct creds *c, const struct http_response *resp,
 		    "%ld%s%s",
 		    resp->status, clean[0] != '\0' ? " " : "", clean);
 	}
-	return creds_parse_sts(&resp->body, nc, d);
+	return creds_parse_sts("web identity: STS", &resp->body, nc, d);
 }
 
 static int
@@ -1426,6 +2198,15 @@ creds_install(struct creds *c, struct aws_creds *nc)
 	creds_ready(c, 0, NULL);
 }
 
+/* The first provider in the walk from s on, or CREDS_SRC_COUNT. */
+static enum creds_src
+creds_next_src(const struct creds *c, unsigned s)
+{
+	while (s < CREDS_SRC_COUNT && (c->srcs & CREDS_BIT(s)) == 0)
+		s++;
+	return (enum creds_src)s;
+}
+
 /* After a provider's attempt: done, next provider, or wait. */
 static void
 creds_after(struct creds *c, int r, struct aws_creds *nc, struct diag *d)
@@ -1433,7 +2214,7 @@ creds_after(struct creds *c, int r, struct aws_creds *nc, struct diag *d)
 	if (r == CREDS_GOT) {
 		creds_install(c, nc);
 	} else if (r == CREDS_SKIP) {
-		c->src++;
+		c->src = creds_next_src(c, c->src + 1);
 		creds_run(c);
 	} else if (r < 0) {
 		creds_wipe(nc);
@@ -1478,6 +2259,9 @@ creds_http_done(struct http_response *resp, void *arg)
 	case CREDS_STEP_STS:
 		r = creds_done_sts(c, resp, &nc, &d);
 		break;
+	case CREDS_STEP_ASSUME:
+		r = creds_done_assume(c, resp, &nc, &d);
+		break;
 	case CREDS_STEP_CONTAINER:
 		r = creds_done_container(resp, &nc, &d);
 		break;
@@ -1506,7 +2290,7 @@ creds_start(struct creds *c, bool refresh)
 	c->busy = true;
 	c->refreshing = refresh;
 	c->notes[0] = '\0';
-	c->src = refresh ? c->cur_src : CREDS_SRC_ENV;
+	c->src = refresh ? c->cur_src : creds_next_src(c, 0);
 	creds_run(c);
 }
 
@@ -1525,6 +2309,7 @@ static void
 creds_destroy(struct creds *c)
 {
 	struct creds_waiter *w;
+	size_t i;
 
 	while ((w = c->waiters) != NULL) {
 		c->waiters = w->next;
@@ -1535,6 +2320,22 @@ creds_destroy(struct creds *c)
 	if (c->refresh_ev != NULL)
 		event_free(c->refresh_ev);
 	creds_wipe(&c->cur);
+	creds_proc_cancel(c->proc);
+	creds_free(c->ar_src);
+	creds_wipe_str(&c->proc_cmd);
+	free(c->proc_file);
+	free(c->ar_role);
+	free(c->ar_external_id);
+	free(c->ar_session);
+	free(c->ar_url);
+	free(c->ar_region);
+	for (i = 0; i < c->n_visited; i++)
+		free(c->visited[i]);
+	free(c->visited);
+	free(c->endpoint_url);
+	free(c->role_arn);
+	free(c->external_id);
+	free(c->session_name);
 	creds_wipe_str(&c->imds_token);
 	free(c->imds_role);
 	free(c->imds_base);
@@ -1609,7 +2410,14 @@ creds_new(struct event_base *base, struct http *http,
 		memset(&none, 0, sizeof(none));
 		o = &none;
 	}
-	if (o->refresh_margin_s < 0)
+	if (o->refresh_margin_s < 0 || o->process_timeout_ms < 0 ||
+	    (o->role_arn == NULL &&
+		(o->external_id != NULL || o->role_session_name != NULL)) ||
+	    (o->role_arn != NULL && creds_role_arn_why(o->role_arn) != NULL) ||
+	    (o->external_id != NULL &&
+		creds_external_id_why(o->external_id) != NULL) ||
+	    (o->role_session_name != NULL &&
+		creds_session_name_why(o->role_session_name) != NULL))
 		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
@@ -1622,9 +2430,21 @@ creds_new(struct event_base *base, struct http *http,
 	c->skew_ms = c->margin_ms / 4;
 	if (c->skew_ms > CREDS_EXPIRY_SKEW_S * 1000)
 		c->skew_ms = CREDS_EXPIRY_SKEW_S * 1000;
+	c->srcs = o->role_arn != NULL ? CREDS_BIT(CREDS_SRC_ASSUME_ROLE)
+				      : CREDS_SRCS_DEFAULT;
+	c->proc_timeout_ms = o->process_timeout_ms != 0 ? o->process_timeout_ms
+							: CREDS_PROC_TIMEOUT_MS;
 	r = creds_strdup_opt(&c->profile, o->profile);
 	if (r == 0)
 		r = creds_strdup_opt(&c->sts_endpoint, o->sts_endpoint);
+	if (r == 0)
+		r = creds_strdup_opt(&c->endpoint_url, o->endpoint_url);
+	if (r == 0)
+		r = creds_strdup_opt(&c->role_arn, o->role_arn);
+	if (r == 0)
+		r = creds_strdup_opt(&c->external_id, o->external_id);
+	if (r == 0)
+		r = creds_strdup_opt(&c->session_name, o->role_session_name);
 	if (r == 0)
 		r = creds_strdup_opt(&c->region, o->region);
 	if (r == 0 && o->ecs_endpoint != NULL) {
@@ -1647,6 +2467,33 @@ fail:
 	return r;
 }
 
+/* A source for c: its options (region: c's, else its profile's), srcs,
+ * and a profile to read (NULL: $AWS_PROFILE, else "default"). */
+static int
+creds_child_new(struct creds *c, unsigned srcs, const char *profile,
+    bool source_mode, struct creds **ret)
+{
+	struct creds_opts o;
+	struct creds *ch = NULL;
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	o.profile = profile;
+	o.sts_endpoint = c->sts_endpoint;
+	o.endpoint_url = c->endpoint_url;
+	o.region = c->region != NULL ? c->region : c->profile_region;
+	o.refresh_margin_s = c->margin_ms / 1000;
+	o.ecs_endpoint = c->ecs_endpoint;
+	o.process_timeout_ms = c->proc_timeout_ms;
+	r = creds_new(c->base, c->http, &o, &ch);
+	if (r < 0)
+		return r;
+	ch->srcs = srcs;
+	ch->source_mode = source_mode;
+	*ret = ch;
+	return 0;
+}
+
 void
 creds_free(struct creds *c)
 {
@@ -1657,6 +2504,11 @@ creds_free(struct creds *c)
 		c->req = NULL;
 	}
 	(void)evtimer_del(c->refresh_ev);
+	/* Now, not at destruction: they would call back into c. */
+	creds_proc_cancel(c->proc);
+	c->proc = NULL;
+	creds_free(c->ar_src);
+	c->ar_src = NULL;
 	if (c->delivering) {
 		c->dead = true;
 		return;
