@@ -13,8 +13,10 @@
 #include <spawn.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -320,11 +322,60 @@ creds_proc_read_cb(evutil_socket_t fd, short what, void *arg)
 	explicit_bzero(chunk, sizeof(chunk));
 }
 
+/*
+ * The program to run, as execvp(3) finds it: argv0 itself if it has a
+ * '/', else the first executable regular file of that name in $PATH
+ * (default "/bin:/usr/bin"). Done here rather than by posix_spawnp, so that
+ * "no such program" is -ENOENT everywhere (under valgrind, a spawned child
+ * that fails to exec just exits 127).
+ */
+static int
+creds_proc_which(const char *argv0, char **ret)
+{
+	const char *path = getenv("PATH");
+	const char *dir;
+	struct stat st;
+	char *full;
+	size_t n;
+	int r = -ENOENT;
+
+	if (strchr(argv0, '/') != NULL) {
+		if (stat(argv0, &st) < 0)
+			return -errno;
+		if (!S_ISREG(st.st_mode))
+			return -EACCES;
+		if (access(argv0, X_OK) < 0)
+			return -errno;
+		*ret = strdup(argv0);
+		return *ret != NULL ? 0 : -ENOMEM;
+	}
+	if (path == NULL || *path == '\0')
+		path = "/bin:/usr/bin";
+	for (dir = path;; dir += n + 1) {
+		n = strcspn(dir, ":");
+		if (asprintf(&full, "%.*s%s%s", (int)n, n == 0 ? "." : dir, "/",
+			argv0) < 0)
+			return -ENOMEM;
+		if (stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(full, X_OK) == 0) {
+				*ret = full;
+				return 0;
+			}
+			r = -EACCES; /* as execvp: keep looking, say so */
+		}
+		free(full);
+		if (dir[n] == '\0')
+			break;
+	}
+	return r;
+}
+
 static int
 creds_proc_spawn(struct creds_proc *p, char **argv, int out_w, int err_w)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
+	char *prog = NULL;
 	sigset_t none;
 	sigset_t all;
 	int r;
@@ -356,8 +407,12 @@ creds_proc_spawn(struct creds_proc *p, char **argv, int out_w, int err_w)
 		r = posix_spawnattr_setflags(&at,
 		    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 			POSIX_SPAWN_SETPGROUP);
-	if (r == 0)
-		r = posix_spawnp(&p->pid, argv[0], &fa, &at, argv, environ);
+	if (r == 0) {
+		r = -creds_proc_which(argv[0], &prog);
+		if (r == 0)
+			r = posix_spawn(&p->pid, prog, &fa, &at, argv, environ);
+	}
+	free(prog);
 	(void)posix_spawnattr_destroy(&at);
 	(void)posix_spawn_file_actions_destroy(&fa);
 	return -r;

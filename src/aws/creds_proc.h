@@ -6,7 +6,7 @@
  * '...' is taken literally; in "..." a backslash escapes only '"' and '\';
  * outside quotes a backslash escapes any character; quotes join with the
  * text around them ("a'b c'd" is one word). Nothing is expanded. The first
- * word is looked up in $PATH (posix_spawnp). The process gets our
+ * word is looked up in $PATH as execvp(3) does. The process gets our
  * environment, /dev/null as stdin, pipes as stdout and stderr (read
  * without blocking), default signal handling and mask, and a process group
  * of its own, so that a timeout kills whatever it started too.
@@ -23,9 +23,10 @@
  *
  * Errors: -EINVAL a command line that does not split (empty, an unclosed
  * quote, a trailing backslash; reterr says which), -E2BIG over
- * CREDS_PROC_MAX_ARGS words, an error from posix_spawnp (-ENOENT no such
- * program, -EACCES not executable), pipe(2) (-EMFILE), -ENOMEM. reterr
- * never quotes the command line (it may carry secrets as arguments).
+ * CREDS_PROC_MAX_ARGS words, -ENOENT no such program, -EACCES not an
+ * executable file, an error from posix_spawn or pipe(2) (-EMFILE),
+ * -ENOMEM. reterr names the program (the first word) but never quotes an
+ * argument: they may carry secrets.
  * Loop thread only; no logging.
  */
 #ifndef SMTRAIL_CREDS_PROC_H
