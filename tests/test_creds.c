@@ -1471,7 +1471,7 @@ test_roles_profile(void)
 	struct creds_opts o;
 	struct got g;
 	char sts[128];
-	char cfg[2048];
+	char cfg[4096];
 
 	snprintf(sts, sizeof(sts), "%s/sts", s.srv.url);
 	memset(&o, 0, sizeof(o));
@@ -1510,8 +1510,16 @@ test_roles_profile(void)
 	    "aws_access_key_id = AKIAKEYED\n"
 	    "aws_secret_access_key = SeCrEtKeyed\n"
 	    "[profile envsrc]\nrole_arn = " ROLE_A "\n"
-	    "credential_source = Environment\n");
+	    "credential_source = Environment\n"
+	    "[profile from-wi]\nrole_arn = " ROLE_A "\n"
+	    "source_profile = wi-keyed\n"
+	    "[profile wi-keyed]\nrole_arn = " ROLE_B "\n"
+	    "web_identity_token_file = %s\n"
+	    "aws_access_key_id = AKIAWIKEYED\n"
+	    "aws_secret_access_key = SeCrEtWiKeyed\n",
+	    path_in("jwt"));
 	aws_file("config", cfg);
+	write_file(path_in("jwt"), WI_TOKEN "\n", strlen(WI_TOKEN) + 1);
 
 	/* Hostile first. */
 	o.profile = "mfa";
@@ -1637,6 +1645,16 @@ test_roles_profile(void)
 	is_int(g.r, 0, "keys-win: resolved");
 	is_int(s.ar_hits, 1, "keys-win: one AssumeRole");
 	is_str(s.ar_creds[0], "AKIAKEYED", "keys-win: keyed's static keys");
+
+	/* ... but its web_identity_token_file comes first (botocore). */
+	s.ar_hits = 0;
+	s.sts_hits = 0;
+	o.profile = "from-wi";
+	resolve(&o, &g, "from wi");
+	is_int(g.r, 0, "source with web identity and keys: resolved");
+	is_int(s.sts_hits, 1, "source: AssumeRoleWithWebIdentity first");
+	is_str(s.ar_creds[0], "ASIASTS1", "then A with the web identity keys");
+	(void)unlink(path_in("jwt"));
 
 	/* credential_source Environment. */
 	o.profile = "envsrc";

@@ -539,7 +539,7 @@ creds_try_profile(struct creds *c, struct aws_creds *nc, struct diag *d)
 	static const char *const names[3] = {"aws_access_key_id",
 	    "aws_secret_access_key", "aws_session_token"};
 	struct profile *p = NULL;
-	const char *id, *secret, *token, *role, *region;
+	const char *id, *secret, *token, *role, *region, *wi_file;
 	const char *bad;
 	char what[96];
 	char msg[160];
@@ -567,21 +567,20 @@ creds_try_profile(struct creds *c, struct aws_creds *nc, struct diag *d)
 		goto out;
 	}
 	role = profile_get(p, "role_arn");
+	wi_file = profile_get(p, "web_identity_token_file");
 	id = profile_get(p, names[0]);
 	secret = profile_get(p, names[1]);
 	token = profile_get(p, names[2]);
-	if (role != NULL &&
-	    !(c->source_mode && (id != NULL || secret != NULL))) {
-		const char *file = profile_get(p, "web_identity_token_file");
-
-		if (file == NULL) {
-			r = creds_profile_role(c, p, what, role, d);
-			goto out;
-		}
-		r = creds_wi_setup(c, what, role, file,
+	if (role != NULL && wi_file != NULL) {
+		r = creds_wi_setup(c, what, role, wi_file,
 		    profile_get(p, "role_session_name"), d);
 		if (r == 0)
 			r = creds_wi_start(c, d);
+		goto out;
+	}
+	if (role != NULL &&
+	    !(c->source_mode && (id != NULL || secret != NULL))) {
+		r = creds_profile_role(c, p, what, role, d);
 		goto out;
 	}
 	if (id != NULL && secret != NULL) {

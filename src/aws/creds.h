@@ -10,7 +10,8 @@
  *
  * The chain, first match wins:
  *   1. environment: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY
- *      (+ AWS_SESSION_TOKEN);
+ *      (+ AWS_SESSION_TOKEN); skipped when o->profile is set (botocore
+ *      skips it for a profile given explicitly; $AWS_PROFILE is not);
  *   2. profile (profile.h), in this order:
  *      - role_arn + web_identity_token_file (+ role_session_name): web
  *        identity as in 3;
@@ -18,9 +19,11 @@
  *        external_id, role_session_name): AssumeRole as above, signed with
  *        the source's credentials: source_profile names a profile resolved
  *        the same way, except that its static keys win over its own
- *        role_arn (botocore's rule), so chains may be any depth; a profile
- *        met twice is a loop (-ELOOP, "profile a → b → a"), except one
- *        naming itself that has static keys. credential_source is
+ *        role_arn (botocore's _resolve_credentials_from_profile; its
+ *        web_identity_token_file still comes first), so chains may be any
+ *        depth; a profile met twice is a loop (-ELOOP, "profile a → b →
+ *        a"), except one naming itself that has static keys (botocore's
+ *        _validate_source_profile). credential_source is
  *        Environment, Ec2InstanceMetadata or EcsContainer: that provider
  *        (1, 5, 4) alone. mfa_serial and duration_seconds are refused
  *        (-ENOTSUP: a daemon cannot prompt; we ask for 3600 s, which
@@ -68,7 +71,10 @@
  * credential_process failed; -ETIMEDOUT; a transport error
  * (-ECONNREFUSED...); profile.h's errors for the shared files. The diag
  * names the provider, profile, role, variable, file and line, never a key,
- * secret or token. A source's failure is the assume-role's, prefixed.
+ * secret or token. A source's failure is the assume-role's: as it is for a
+ * source_profile (it names its profile), prefixed for aws.role_arn
+ * ("assume-role <ARN>: source credentials: ...") and a credential_source
+ * ("profile 'x': credential_source Environment: ...").
  *
  * Refresh: credentials with an expiration are fetched again from the same
  * provider ahead of it, at max(expiration - margin, 2/3 of the lifetime);
