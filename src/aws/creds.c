@@ -1,10 +1,15 @@
 /*
  * creds.c: see creds.h.
  *
- * One resolution at a time: creds_start() walks the providers from
- * c->src (creds_run); the environment and profile answer at once, the
- * others start an HTTP request and continue in creds_http_done(), which
- * may start the next request (IMDS takes three). Either way the result is
+ * One resolution at a time: creds_start() walks the providers of c->srcs
+ * (creds_run), each a struct creds_provider in creds_providers[] (the STS
+ * ones live in creds_sts.c); the environment and static keys answer at
+ * once, the others start an HTTP request and continue in
+ * creds_http_done(), which may start the next request (IMDS takes three),
+ * or run a credential_process (creds_proc_cb_done), or wait for a source:
+ * an assumed role's source is a child creds object, made by
+ * creds_child_new() with the providers it may use, whose callback
+ * continues with STS. Children refresh themselves. Either way the result is
  * installed (creds_install) or recorded as a failure (creds_fail), and the
  * waiting callbacks are marked ready and run from one deferred event
  * (creds_deliver_cb), so that none runs inside creds_get(). A callback may
