@@ -25,13 +25,9 @@
 #include "sigv4.h"
 
 /*
- * Assume role: a child creds object gives the source credentials (the
- * default chain for aws.role_arn; a profile's source_profile or
- * credential_source), then we sign STS AssumeRole with them.
+ * STS: its XML answers, its endpoint.
  */
 
-#define CREDS_SESSION_CHARS                                                    \
-	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+=,.@-"
 /* The text of <tag>...</tag> within [p, end), trimmed; -ENOENT if absent.
  */
 static int
@@ -240,6 +236,10 @@ creds_sts_url(struct creds *c, const char *what, char **ret, char **ret_region,
 	}
 	return 0;
 }
+/*
+ * Web identity.
+ */
+
 /* Web identity parameters, from the environment or a profile; origin
  * names them in diags. */
 int
@@ -346,6 +346,15 @@ creds_try_wi_env(struct creds *c, struct aws_creds *nc, struct diag *d)
 		return r;
 	return creds_wi_start(c, d);
 }
+/*
+ * Assume role: a child creds object gives the source credentials (the
+ * default chain for aws.role_arn; a profile's source_profile or
+ * credential_source), then we sign STS AssumeRole with them.
+ */
+
+#define CREDS_SESSION_CHARS                                                    \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+=,.@-"
+
 static bool
 creds_charset(const char *s, const char *extra, size_t min, size_t max)
 {
