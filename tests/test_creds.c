@@ -1867,6 +1867,28 @@ test_role_refresh(void)
 		is_int(sm.nulls, 0, "proc refresh: never NULL");
 		event_free(sm.ev);
 		creds_free(c);
+
+		/* A role over it: the source renews itself (at ~2.7 s), the
+		 * role later (at ~4 s of 6) is signed with the new keys. */
+		(void)unlink(path_in("proc-exp.sh.n"));
+		o.role_arn = ROLE_A;
+		o.sts_endpoint = sts;
+		s.ar_hits = 0;
+		s.ar_short = 1;
+		s.ar_short_s = 6;
+		memset(&g, 0, sizeof(g));
+		is_int(creds_new(base, http, &o, &c), 0, "chain refresh: new");
+		is_int(creds_get(c, got_cb, &g), 0, "chain refresh: get");
+		tl_run_until(base, &g.n, 1, 3000);
+		is_str(s.ar_creds[0], "AKIAPROC1", "chain refresh: source 1");
+		sampler_start(&sm, c);
+		tl_run_until(base, &sm.changes, 1, 7000);
+		is_str(sm.last, "ASIAAR2", "chain refresh: the role renewed");
+		is_int(sm.nulls, 0, "chain refresh: never NULL");
+		is_str(s.ar_creds[1], "AKIAPROC2",
+		    "chain refresh: with the renewed source's keys");
+		event_free(sm.ev);
+		creds_free(c);
 		aws_file("config", NULL);
 	}
 }
