@@ -705,7 +705,11 @@ daemon_setup(struct daemon *d)
 	if (r < 0)
 		return log_err_errno(r, "cannot start the HTTP client");
 	co = (struct creds_opts){.profile = d->cfg->aws.profile,
-	    .region = d->cfg->aws.region};
+	    .region = d->cfg->aws.region,
+	    .endpoint_url = d->cfg->aws.endpoint_url,
+	    .role_arn = d->cfg->aws.role_arn,
+	    .external_id = d->cfg->aws.external_id,
+	    .role_session_name = d->cfg->aws.role_session_name};
 	r = creds_new(d->base, d->http, &co, &d->creds);
 	if (r < 0)
 		return log_err_errno(r, "cannot set up credentials");

@@ -593,7 +593,11 @@ cmd_aws_check(int argc, char **argv)
 	ac.base = http_base_new();
 	r = ac.base == NULL ? -ENOMEM : http_new(ac.base, NULL, &http);
 	co = (struct creds_opts){.profile = c->aws.profile,
-	    .region = c->aws.region};
+	    .region = c->aws.region,
+	    .endpoint_url = c->aws.endpoint_url,
+	    .role_arn = c->aws.role_arn,
+	    .external_id = c->aws.external_id,
+	    .role_session_name = c->aws.role_session_name};
 	if (r == 0)
 		r = creds_new(ac.base, http, &co, &cr);
 	ao = (struct aws_opts){.region = c->aws.region,
