@@ -29,13 +29,15 @@ it atomically (DIR/mode.tmp, then mv): a file caught half-written reads as pass.
               x-amz-server-side-encryption: aws:kms and
               x-amz-server-side-encryption-aws-kms-key-id (KMS_KEY_ARN); other
               requests pass
-    region BUCKET=REGION
+    region BUCKET=REGION [bare]
               real S3's strictness about regions, which moto lacks: a request
               for BUCKET (path-style: the first path segment) signed for
               another region (the Authorization credential scope) is answered
               301 PermanentRedirect with x-amz-bucket-region: REGION (S3's XML
-              error body; none for HEAD). Every `region` line is checked
-              first; a request it lets through goes on to the other lines.
+              error body; none for HEAD). With `bare`, only HeadBucket (HEAD
+              /BUCKET) gets the header; other requests get the 301 without
+              it (what makes an SDK ask HeadBucket). Every `region` line is
+              checked first; a request it lets through goes on to the others.
 
 --keys FILE works around moto's signature checker, which rebuilds the query
 decoded and so refuses every correct signature over a query value with '/'
@@ -176,20 +178,23 @@ class Proxy:
         except OSError:
             return ""
 
-    def wrong_region(self, path, hdrs):
+    def wrong_region(self, method, path, hdrs):
         """The bucket's region when a `region` line says the request is signed
         for another one, else None."""
         bucket = path.split("?", 1)[0].split("/")[1] if path.startswith("/") else ""
         scope = hdrs.get("authorization", "").split("Credential=", 1)
         signed = scope[1].split("/")[2] if len(scope) > 1 and scope[1].count("/") >= 3 else ""
         for ln in self.mode_text().splitlines():
-            parts = ln.strip().split(None, 1)
-            if len(parts) != 2 or parts[0] != "region" or "=" not in parts[1]:
+            parts = ln.strip().split()
+            if len(parts) < 2 or parts[0] != "region" or "=" not in parts[1]:
                 continue
-            b, region = parts[1].strip().split("=", 1)
+            b, region = parts[1].split("=", 1)
             if b == bucket and signed != region:
-                return region
-        return None
+                head_bucket = method == "HEAD" and path.split("?", 1)[0] in (
+                    "/" + bucket, "/" + bucket + "/")
+                bare = "bare" in parts[2:] and not head_bucket
+                return region, bare
+        return None, False
 
     def mode_for(self, path):
         text = self.mode_text()
@@ -254,7 +259,7 @@ class Proxy:
         body = rd.exact(int(hdrs.get("content-length") or 0))
         ka = keep_alive(version, hdrs)
 
-        region = self.wrong_region(path, hdrs)
+        region, bare = self.wrong_region(method, path, hdrs)
         mode = "region" if region else self.mode_for(path)
         held = 0.0
         if mode == "hold":
@@ -288,8 +293,9 @@ class Proxy:
                     '</Endpoint><Bucket>%s</Bucket><RequestId>%s</RequestId></Error>'
                     % (bucket, region, bucket, rid)).encode()
                 sock.sendall(b"HTTP/1.1 301 Moved Permanently\r\n"
-                             b"x-amz-bucket-region: " + region.encode() + b"\r\n"
-                             b"x-amz-request-id: " + rid.encode() + b"\r\n"
+                             + (b"" if bare else
+                                b"x-amz-bucket-region: " + region.encode() + b"\r\n")
+                             + b"x-amz-request-id: " + rid.encode() + b"\r\n"
                              + (b"Content-Type: application/xml\r\n" if xml else b"")
                              + b"Content-Length: " + str(len(xml)).encode() + b"\r\n"
                              + (b"" if ka else b"Connection: close\r\n") + b"\r\n"

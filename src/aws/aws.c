@@ -916,6 +916,8 @@ aws_head_done(const struct aws_result *res, void *arg)
 	    ? http_header(res->resp, "x-amz-bucket-region", hv, sizeof(hv))
 	    : NULL;
 
+	log_debug("s3: HeadBucket '%s': HTTP %ld, error %d, region %s",
+	    op->bucket, res->status, res->error, h != NULL ? h : "(none)");
 	if (h != NULL && aws_region_name_ok(h) &&
 	    strcmp(h, op->signed_region) != 0) {
 		aws_s3_follow(op, h);
@@ -975,8 +977,13 @@ aws_s3_try_redirect(struct aws_op *op, const struct http_response *resp,
 	if (k == 0)
 		return false;
 	op->redirected = true;
-	if (k == 2)
-		return aws_s3_head_bucket(op, res) == 0;
+	if (k == 2) {
+		int r = aws_s3_head_bucket(op, res);
+
+		log_debug("s3: asking HeadBucket where '%s' is: %d", op->bucket,
+		    r);
+		return r == 0;
+	}
 	aws_s3_follow(op, region);
 	return true;
 }
