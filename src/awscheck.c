@@ -433,9 +433,10 @@ awscheck_receive(struct awscheck *ac, const char *arn)
 			    "to 0, what the message had");
 	}
 	awscheck_line(ac,
-	    "note: sqs:DeleteMessage%s on %s is needed too; not tested (that "
+	    "note: sqs:DeleteMessage%s on %s %s needed too; not tested (that "
 	    "would delete a message)",
-	    ac->n_msgs > 0 ? "" : " and sqs:ChangeMessageVisibility", arn);
+	    ac->n_msgs > 0 ? "" : " and sqs:ChangeMessageVisibility", arn,
+	    ac->n_msgs > 0 ? "is" : "are");
 	sqs_msgs_free(ac->msgs, ac->n_msgs);
 	ac->msgs = NULL;
 	ac->n_msgs = 0;
@@ -611,6 +612,9 @@ static void
 awscheck_bucket(struct awscheck *ac, const char *bucket)
 {
 	const char *learnt;
+	const char *region;
+	char host[200];
+	char url[600];
 	char arn[256];
 	char todo[600];
 	char key[AWSCHECK_MAX_KEY];
@@ -628,11 +632,22 @@ awscheck_bucket(struct awscheck *ac, const char *bucket)
 	}
 	r = awscheck_list(ac, bucket, "AWSLogs/", NULL, 1);
 	learnt = aws_s3_bucket_region(ac->aws, bucket);
-	awscheck_line(ac, "s3: bucket %s: region %s (%s)", bucket,
-	    aws_s3_region_for(ac->aws, bucket),
+	region = aws_s3_region_for(ac->aws, bucket);
+	if (aws_s3_path_style(ac->aws))
+		(void)snprintf(url, sizeof(url), "%s/%s",
+		    aws_endpoint(ac->aws, "s3"), bucket);
+	else if (aws_public_host("s3", region, host, sizeof(host)) < 0)
+		(void)snprintf(url, sizeof(url), "?");
+	else if (aws_s3_bucket_path_style(ac->aws, bucket))
+		(void)snprintf(url, sizeof(url), "https://%s/%s", host, bucket);
+	else
+		(void)snprintf(url, sizeof(url), "https://%s.%s", bucket, host);
+	awscheck_line(ac, "s3: bucket %s: region %s (%s), endpoint %s", bucket,
+	    region,
 	    learnt != NULL                    ? "learnt from S3's redirect"
 		: aws_region(ac->aws) != NULL ? "the configured one"
-					      : "S3's default");
+					      : "S3's default",
+	    url);
 	if (r < 0) {
 		if (ac->res.error == -EACCES &&
 		    !awscheck_creds_refused(&ac->res))

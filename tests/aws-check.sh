@@ -111,12 +111,13 @@ like "$OUT" "^sqs: region eu-west-1 \(the queue URL's\), endpoint $MOTO_ENDPOINT
 like "$OUT" "^ok   sqs:GetQueueAttributes on $QARN$" "GetQueueAttributes signed for eu-west-1"
 like "$OUT" "^ok   sqs:ReceiveMessage on $QARN \(0 message\(s\) received" "receive checked"
 like "$OUT" "^queue: redrive policy none; sqs.max_receive_count 5" "the redrive fallback said"
-like "$OUT" "^s3: bucket $WB: region us-west-2 \(learnt from S3's redirect\)$" \
+like "$OUT" "^s3: bucket $WB: region us-west-2 \(learnt from S3's redirect\), endpoint $PROXY/$WB$" \
     "the bucket's region learnt"
 like "$OUT" "^ok   s3:ListBucket on arn:aws:s3:::$WB \(prefix AWSLogs/\)$" "ListBucket checked"
 like "$OUT" "^ok   s3:GetObject on arn:aws:s3:::$WB/$WKEY2 \(first bytes read\)$" \
     "GetObject of the newest log file (not the digest)"
-like "$OUT" "^s3: bucket $OB: region us-east-1 \(S3's default\)$" "the other bucket: us-east-1"
+like "$OUT" "^s3: bucket $OB: region us-east-1 \(S3's default\), endpoint $PROXY/$OB$" \
+    "the other bucket: us-east-1"
 like "$OUT" "^ok   s3:GetObject on arn:aws:s3:::$OB/$OKEY " "an organization trail's newest file"
 like "$OUT" "^credentials: from environment \(key AKIA\.\.\., long-term\)$" "the credentials line"
 like "$OUT" "^result: all [0-9]+ checks passed$" "the result line"
@@ -143,6 +144,25 @@ like "$OUT" "^warn region: aws.region \(or the environment\) says us-east-1, the
     "the mismatch is warned"
 like "$OUT" "^region: us-east-1$" "the configured region shown"
 conf
+
+# A queue URL whose host is not AWS's names no region: a clear error.
+cat >"$T_TMP/local.yaml" <<YAML
+sqs: {queue_url: "http://127.0.0.1:1/$ACCT/$Q"}
+s3: {allowed_buckets: [$WB]}
+rules: "$TOP_SRCDIR/etc/smtrail/rules.yaml"
+state_dir: "$S"
+default_destinations: [out]
+destinations: {out: {type: stdout}}
+YAML
+st --config "$T_TMP/local.yaml" aws-check
+is "$RC" 1 "non-AWS queue URL, no region: aws-check exit 1"
+like "$OUT" "^sqs: no AWS region for the queue URL 'http://127.0.0.1:1/$ACCT/$Q' \(its host is not AWS's, so it names none\): set aws.region, AWS_REGION or a profile region$" \
+    "non-AWS queue URL, no region: what to set"
+st --config "$T_TMP/local.yaml" run
+isnt_zero() { [ "$1" != 0 ]; }
+isnt_zero "$RC"
+t_ok $? "non-AWS queue URL, no region: run refuses to start ($RC)"
+like "$ERR" "no AWS region for the queue URL" "run says why"
 
 # ---- what is missing is named -----------------------------------------------
 as_user noget
