@@ -38,8 +38,9 @@
  * -EACCES (403, AccessDenied, signature or key refused), -EAGAIN (throttled
  * or 5xx after the last retry), -ETIMEDOUT, -ECONNREFUSED and other transport
  * errors after the last retry, -EPROTO (another 4xx, or a redirect that
- * could not be followed), -ENOKEY (no credentials). Never prints (the one
- * log line is the learnt bucket region); never puts secrets in a diag.
+ * could not be followed), -ENOKEY (no credentials). Never prints; logs a
+ * learnt bucket region at info, the HeadBucket fallback at debug; never
+ * puts secrets in a diag.
  */
 #ifndef SMTRAIL_AWS_H
 #define SMTRAIL_AWS_H
