@@ -29,6 +29,7 @@
 #include "aws/aws.h"
 #include "aws/creds.h"
 #include "aws/sns.h"
+#include "aws/sqs.h"
 #include "buf.h"
 #include "cfg.h"
 #include "clock.h"
@@ -684,6 +685,7 @@ daemon_setup(struct daemon *d)
 	struct http_opts ho;
 	struct creds_opts co;
 	struct aws_opts ao;
+	struct sqs_endpoint se;
 	struct spool_opts so;
 	struct intake_hooks ih;
 	struct deliver_hooks dh;
@@ -717,10 +719,17 @@ daemon_setup(struct daemon *d)
 	    .profile = d->cfg->aws.profile,
 	    .endpoint_url = d->cfg->aws.endpoint_url};
 	r = aws_new(d->base, d->http, d->creds, &ao, &d->aws, &dg);
+	if (r == 0)
+		r = sqs_queue_endpoint(d->aws, d->cfg->sqs.queue_url, &se, &dg);
 	if (r < 0) {
 		log_err("%s", dg.msg);
 		return r;
 	}
+	if (aws_region(d->aws) != NULL && se.url_region[0] != '\0' &&
+	    strcmp(aws_region(d->aws), se.url_region) != 0)
+		log_warn("the region configured, %s, is not the queue's, %s: "
+			 "SQS calls are signed for %s (the queue URL's)",
+		    aws_region(d->aws), se.url_region, se.url_region);
 	r = sns_verifier_new(d->base, d->http, d->cfg->sns.cert_url_pattern,
 	    &d->sns, &dg);
 	if (r < 0) {
@@ -798,9 +807,11 @@ daemon_setup(struct daemon *d)
 		    strchr(d->cfg->metrics.host, ':') ? "]" : "",
 		    metrics_port(d->metrics));
 	}
-	log_notice("region %s, SQS %s, S3 %s%s", aws_region(d->aws),
-	    aws_endpoint(d->aws, "sqs"), aws_endpoint(d->aws, "s3"),
-	    aws_s3_path_style(d->aws) ? " (path-style)" : "");
+	log_notice("region %s, SQS %s (%s), S3 %s%s",
+	    aws_region(d->aws) != NULL ? aws_region(d->aws) : "none", se.url,
+	    se.region, aws_endpoint(d->aws, "s3"),
+	    aws_s3_path_style(d->aws) ? " (path-style)"
+				      : " (bucket regions learnt)");
 	d->sync_ev = event_new(d->base, -1, 0, sync_cb, d);
 	d->engine_timer = evtimer_new(d->base, engine_timer_cb, d);
 	d->spool_timer = evtimer_new(d->base, spool_timer_cb, d);
