@@ -643,9 +643,11 @@ creds_try_role_opt(struct creds *c, struct aws_creds *nc, struct diag *d)
 		return diag_set(d, r, NULL, 0, 0, "%s: %s", what, strerror(-r));
 	return creds_ar_start(c);
 }
+/* STS's answer to action: the credentials, or what failed (who: the
+ * provider, and the profile or role). Throttling is transient. */
 static int
-creds_done_assume(struct creds *c, const struct http_response *resp,
-    struct aws_creds *nc, struct diag *d)
+creds_sts_answer(const char *who, const char *action,
+    const struct http_response *resp, struct aws_creds *nc, struct diag *d)
 {
 	const char *p = resp->body.data != NULL ? resp->body.data : "";
 	const char *code;
@@ -653,8 +655,8 @@ creds_done_assume(struct creds *c, const struct http_response *resp,
 	char clean[64];
 
 	if (resp->error != 0)
-		return diag_set(d, resp->error, NULL, 0, 0, "%s: STS: %s",
-		    c->ar_what, creds_errtext(resp->error));
+		return diag_set(d, resp->error, NULL, 0, 0, "%s: STS: %s", who,
+		    creds_errtext(resp->error));
 	if (resp->status != 200) {
 		if (creds_xml_find(p, p + resp->body.len, "Code", &code, &len) <
 		    0) {
@@ -666,11 +668,17 @@ creds_done_assume(struct creds *c, const struct http_response *resp,
 		    strcmp(clean, "Throttling") == 0
 			? -EAGAIN
 			: creds_status_error(resp->status),
-		    NULL, 0, 0, "%s: STS AssumeRole failed: HTTP %ld%s%s",
-		    c->ar_what, resp->status, clean[0] != '\0' ? " " : "",
-		    clean);
+		    NULL, 0, 0, "%s: STS %s failed: HTTP %ld%s%s", who, action,
+		    resp->status, clean[0] != '\0' ? " " : "", clean);
 	}
-	return creds_parse_sts(c->ar_what, &resp->body, nc, d);
+	return creds_parse_sts(who, &resp->body, nc, d);
+}
+
+static int
+creds_done_assume(struct creds *c, const struct http_response *resp,
+    struct aws_creds *nc, struct diag *d)
+{
+	return creds_sts_answer(c->ar_what, "AssumeRole", resp, nc, d);
 }
 
 /* "a → b → c" from the visited profiles, then name. */
@@ -818,32 +826,9 @@ static int
 creds_done_sts(struct creds *c, const struct http_response *resp,
     struct aws_creds *nc, struct diag *d)
 {
-	const char *p = resp->body.data != NULL ? resp->body.data : "";
-	const char *code;
-	size_t len;
-	char clean[64];
-
 	UNUSED(c);
-	if (resp->error != 0)
-		return diag_set(d, resp->error, NULL, 0, 0,
-		    "web identity: STS: %s", creds_errtext(resp->error));
-	if (resp->status != 200) {
-		if (creds_xml_find(p, p + resp->body.len, "Code", &code, &len) <
-		    0) {
-			code = "";
-			len = 0;
-		}
-		(void)creds_clean(code, len, clean, sizeof(clean));
-		return diag_set(d,
-		    strcmp(clean, "Throttling") == 0
-			? -EAGAIN
-			: creds_status_error(resp->status),
-		    NULL, 0, 0,
-		    "web identity: STS AssumeRoleWithWebIdentity failed: HTTP "
-		    "%ld%s%s",
-		    resp->status, clean[0] != '\0' ? " " : "", clean);
-	}
-	return creds_parse_sts("web identity: STS", &resp->body, nc, d);
+	return creds_sts_answer("web identity", "AssumeRoleWithWebIdentity",
+	    resp, nc, d);
 }
 
 /* A refresh reuses what the profile or environment said. */
