@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aws/creds.h"
 #include "aws/s3.h"
 #include "buf.h"
 #include "cfg.h"
@@ -95,9 +96,16 @@ static const char *const cfg_key_names[CFG_KEY_COUNT] = {
     [CFG_KEY_DESTINATIONS] = "destinations",
 };
 
-enum cfg_aws_key { CFG_AWS_REGION, CFG_AWS_PROFILE, CFG_AWS_ENDPOINT_URL };
-static const char *const cfg_aws_names[] = {"region", "profile",
-    "endpoint_url"};
+enum cfg_aws_key {
+	CFG_AWS_REGION,
+	CFG_AWS_PROFILE,
+	CFG_AWS_ENDPOINT_URL,
+	CFG_AWS_ROLE_ARN,
+	CFG_AWS_EXTERNAL_ID,
+	CFG_AWS_ROLE_SESSION_NAME
+};
+static const char *const cfg_aws_names[] = {"region", "profile", "endpoint_url",
+    "role_arn", "external_id", "role_session_name"};
 
 enum cfg_sqs_key {
 	CFG_SQS_QUEUE_URL,
@@ -230,6 +238,9 @@ cfg_free(struct cfg *cfg)
 	free(cfg->aws.region);
 	free(cfg->aws.profile);
 	free(cfg->aws.endpoint_url);
+	free(cfg->aws.role_arn);
+	free(cfg->aws.external_id);
+	free(cfg->aws.role_session_name);
 	free(cfg->sqs.queue_url);
 	cfg_strv_free(cfg->s3.allowed_buckets, cfg->s3.n_allowed_buckets);
 	cfg_strv_free(cfg->sns.topic_arns, cfg->sns.n_topic_arns);
@@ -635,6 +646,45 @@ cfg_url(struct cfg_ctx *c, const struct yamlx_node *n, const char *what,
 
 /* ---- sections ---------------------------------------------------------- */
 
+/* role_arn, external_id, role_session_name: what STS accepts (creds.h
+ * has the rules); the last two only with the first. The external ID is
+ * not quoted: some treat it as a shared secret. */
+static void
+cfg_aws_role(struct cfg_ctx *c, const struct yamlx_node *const *v)
+{
+	struct cfg_aws *a = &c->cfg->aws;
+	const struct yamlx_node *n;
+	char q[YAMLX_Q_SIZE];
+	const char *why;
+
+	n = v[CFG_AWS_ROLE_ARN];
+	if (n != NULL && cfg_string(c, n, "role_arn", &a->role_arn)) {
+		why = creds_role_arn_why(a->role_arn);
+		if (why != NULL)
+			yamlx_err(&c->y, n, "bad role_arn '%s' (%s)",
+			    YAMLX_QN(q, n), why);
+	}
+	n = v[CFG_AWS_EXTERNAL_ID];
+	if (n != NULL && cfg_string(c, n, "external_id", &a->external_id)) {
+		why = creds_external_id_why(a->external_id);
+		if (why != NULL)
+			yamlx_err(&c->y, n, "bad external_id (%s)", why);
+		else if (v[CFG_AWS_ROLE_ARN] == NULL)
+			yamlx_err(&c->y, n, "external_id without role_arn");
+	}
+	n = v[CFG_AWS_ROLE_SESSION_NAME];
+	if (n != NULL &&
+	    cfg_string(c, n, "role_session_name", &a->role_session_name)) {
+		why = creds_session_name_why(a->role_session_name);
+		if (why != NULL)
+			yamlx_err(&c->y, n, "bad role_session_name '%s' (%s)",
+			    YAMLX_QN(q, n), why);
+		else if (v[CFG_AWS_ROLE_ARN] == NULL)
+			yamlx_err(&c->y, n,
+			    "role_session_name without role_arn");
+	}
+}
+
 static void
 cfg_aws(struct cfg_ctx *c, const struct yamlx_node *n)
 {
@@ -661,6 +711,7 @@ cfg_aws(struct cfg_ctx *c, const struct yamlx_node *n)
 	if (v[CFG_AWS_ENDPOINT_URL] != NULL)
 		(void)cfg_url(c, v[CFG_AWS_ENDPOINT_URL], "endpoint_url",
 		    &a->endpoint_url);
+	cfg_aws_role(c, v);
 }
 
 static void
@@ -1861,6 +1912,15 @@ cfg_summary(const struct cfg *cfg, struct buf *out)
 	if (r >= 0)
 		r = cfg_put_url(out, "aws.endpoint_url", cfg->aws.endpoint_url,
 		    "(environment, else AWS)");
+	if (r >= 0 && cfg->aws.role_arn != NULL)
+		r = buf_printf(out,
+		    "aws.role_arn: %s\naws.external_id: %s\n"
+		    "aws.role_session_name: %s\n",
+		    cfg->aws.role_arn,
+		    cfg->aws.external_id != NULL ? "(set)" : "(none)",
+		    cfg->aws.role_session_name != NULL
+			? cfg->aws.role_session_name
+			: "(smtrail-<host name>)");
 	if (r >= 0)
 		r = cfg_put_url(out, "sqs.queue_url", cfg->sqs.queue_url,
 		    "(none)");

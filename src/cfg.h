@@ -78,6 +78,9 @@ struct cfg_aws {
 	char *region;       /* NULL: environment, then profile */
 	char *profile;      /* NULL: AWS_PROFILE, then "default" */
 	char *endpoint_url; /* NULL: environment, then AWS */
+	char *role_arn;     /* NULL: use the chain's credentials as they are */
+	char *external_id;  /* NULL: none; only with role_arn */
+	char *role_session_name; /* NULL: creds.h's default */
 };
 
 struct cfg_sqs {

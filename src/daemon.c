@@ -29,6 +29,7 @@
 #include "aws/aws.h"
 #include "aws/creds.h"
 #include "aws/sns.h"
+#include "aws/sqs.h"
 #include "buf.h"
 #include "cfg.h"
 #include "clock.h"
@@ -50,6 +51,8 @@
  * long receiving waits after a failed append before it tries again. */
 #define DAEMON_SPOOL_RETRY_MS 1000
 #define DAEMON_SPOOL_PAUSE_US (5 * US_PER_S)
+/* SQS's default visibility timeout, for sqs.visibility_timeout: 0. */
+#define DAEMON_QUEUE_VISIBILITY_S 30
 
 struct daemon {
 	struct event_base *base;
@@ -67,6 +70,7 @@ struct daemon {
 	struct intake *intake;
 	struct deliver *deliver;
 	bool ready_sent;
+	uint64_t started_us; /* when this process began receiving */
 
 	struct event *sync_ev; /* deferred group commit */
 	int64_t first_new_job; /* spooled since the last sync; 0: none */
@@ -343,6 +347,25 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 /* ---- hooks ----------------------------------------------------------------
  */
 
+/* An empty receive proves the queue drained only once every message that
+ * an earlier process took has come back: one killed, or one whose last long
+ * poll SQS answered after it left, leaves messages invisible for their
+ * visibility timeout. Judging expectations before that would fire those
+ * whose follow-ups wait in them. So the empty receive must have been sent
+ * after that timeout (it ended at most a long poll and a second of SQS's
+ * clock later). With the queue's own timeout (0) we do not know it and
+ * assume SQS's default, 30 s. */
+static bool
+daemon_backlog_visible(const struct daemon *d)
+{
+	uint64_t vis = d->cfg->sqs.visibility_timeout_s;
+
+	if (vis == 0)
+		vis = DAEMON_QUEUE_VISIBILITY_S;
+	vis += d->cfg->sqs.wait_time_s + 1;
+	return now_us() - d->started_us >= vis * US_PER_S;
+}
+
 static void
 notify_ready(size_t n, bool idle, void *arg)
 {
@@ -350,7 +373,7 @@ notify_ready(size_t n, bool idle, void *arg)
 	const struct aws_creds *cr = creds_current(d->creds);
 
 	UNUSED(n);
-	if (idle) {
+	if (idle && daemon_backlog_visible(d)) {
 		/* Caught up: expectations may now fall due by the clock. */
 		engine_caught_up(d->engine);
 		engine_schedule(d);
@@ -662,6 +685,7 @@ daemon_setup(struct daemon *d)
 	struct http_opts ho;
 	struct creds_opts co;
 	struct aws_opts ao;
+	struct sqs_endpoint se;
 	struct spool_opts so;
 	struct intake_hooks ih;
 	struct deliver_hooks dh;
@@ -683,7 +707,11 @@ daemon_setup(struct daemon *d)
 	if (r < 0)
 		return log_err_errno(r, "cannot start the HTTP client");
 	co = (struct creds_opts){.profile = d->cfg->aws.profile,
-	    .region = d->cfg->aws.region};
+	    .region = d->cfg->aws.region,
+	    .endpoint_url = d->cfg->aws.endpoint_url,
+	    .role_arn = d->cfg->aws.role_arn,
+	    .external_id = d->cfg->aws.external_id,
+	    .role_session_name = d->cfg->aws.role_session_name};
 	r = creds_new(d->base, d->http, &co, &d->creds);
 	if (r < 0)
 		return log_err_errno(r, "cannot set up credentials");
@@ -691,10 +719,17 @@ daemon_setup(struct daemon *d)
 	    .profile = d->cfg->aws.profile,
 	    .endpoint_url = d->cfg->aws.endpoint_url};
 	r = aws_new(d->base, d->http, d->creds, &ao, &d->aws, &dg);
+	if (r == 0)
+		r = sqs_queue_endpoint(d->aws, d->cfg->sqs.queue_url, &se, &dg);
 	if (r < 0) {
 		log_err("%s", dg.msg);
 		return r;
 	}
+	if (aws_region(d->aws) != NULL && se.url_region[0] != '\0' &&
+	    strcmp(aws_region(d->aws), se.url_region) != 0)
+		log_warn("the region configured, %s, is not the queue's, %s: "
+			 "SQS calls are signed for %s (the queue URL's)",
+		    aws_region(d->aws), se.url_region, se.url_region);
 	r = sns_verifier_new(d->base, d->http, d->cfg->sns.cert_url_pattern,
 	    &d->sns, &dg);
 	if (r < 0) {
@@ -772,9 +807,11 @@ daemon_setup(struct daemon *d)
 		    strchr(d->cfg->metrics.host, ':') ? "]" : "",
 		    metrics_port(d->metrics));
 	}
-	log_notice("region %s, SQS %s, S3 %s%s", aws_region(d->aws),
-	    aws_endpoint(d->aws, "sqs"), aws_endpoint(d->aws, "s3"),
-	    aws_s3_path_style(d->aws) ? " (path-style)" : "");
+	log_notice("region %s, SQS %s (%s), S3 %s%s",
+	    aws_region(d->aws) != NULL ? aws_region(d->aws) : "none", se.url,
+	    se.region, aws_endpoint(d->aws, "s3"),
+	    aws_s3_path_style(d->aws) ? " (path-style)"
+				      : " (bucket regions learnt)");
 	d->sync_ev = event_new(d->base, -1, 0, sync_cb, d);
 	d->engine_timer = evtimer_new(d->base, engine_timer_cb, d);
 	d->spool_timer = evtimer_new(d->base, spool_timer_cb, d);
@@ -902,6 +939,7 @@ daemon_run(const struct daemon_opts *o)
 	}
 	log_notice("started: %zu rules, %zu destinations, state in %s",
 	    rules_count(d.rules), d.cfg->n_destinations, d.cfg->state_dir);
+	d.started_us = now_us();
 	intake_start(d.intake);
 	(void)event_base_dispatch(d.base);
 	log_notice("stopped");

@@ -289,6 +289,13 @@ struct obj {
 	struct diag diag;
 };
 
+/* When the AccessDenied hint for a bucket was last logged. */
+#define INTAKE_DENIED_BUCKETS 8
+struct intake_denied {
+	char bucket[64];
+	uint64_t last_us;
+};
+
 struct intake {
 	struct event_base *base;
 	struct aws *aws;
@@ -319,6 +326,8 @@ struct intake {
 	char pause_why[96];
 	uint64_t failing_since_us; /* transient failures, none completed */
 	char last_error[160];
+	struct intake_denied denied[INTAKE_DENIED_BUCKETS];
+	size_t next_denied;
 
 	struct metrics_counter *m_received;
 	struct metrics_counter *m_deleted;
@@ -604,6 +613,55 @@ obj_fetch_detail(const struct aws_result *res, char *buf, size_t size)
 	return buf;
 }
 
+/*
+ * After an AccessDenied on GetObject: what to grant, at most once a minute
+ * per bucket (a denied bucket fails every object); "" when not due.
+ */
+static const char *
+obj_denied_hint(struct intake *in, const struct obj *ob,
+    const struct aws_result *res, char *buf, size_t size)
+{
+	struct intake_denied *d = NULL;
+	uint64_t now = now_us();
+	char hint[1400];
+	size_t i;
+
+	buf[0] = '\0';
+	if (res->error != -EACCES)
+		return buf;
+	for (i = 0; i < INTAKE_DENIED_BUCKETS && d == NULL; i++)
+		if (strcmp(in->denied[i].bucket, ob->o->bucket) == 0)
+			d = &in->denied[i];
+	if (d != NULL && now - d->last_us < 60 * US_PER_S)
+		return buf;
+	if (d == NULL) {
+		d = &in->denied[in->next_denied];
+		in->next_denied = (in->next_denied + 1) % INTAKE_DENIED_BUCKETS;
+		(void)snprintf(d->bucket, sizeof(d->bucket), "%s",
+		    ob->o->bucket);
+	}
+	d->last_us = now;
+	(void)snprintf(buf, size,
+	    "; %s (smtrail aws-check tests it; said at "
+	    "most once a minute per bucket)",
+	    s3_denied_hint(in->aws, ob->o->bucket, ob->o->key,
+		s3_denied_is_kms(res), NULL, hint, sizeof(hint)));
+	return buf;
+}
+
+/* Where SQS requests go, for a log line. */
+static const char *
+intake_sqs_where(const struct intake *in, char *buf, size_t size)
+{
+	struct sqs_endpoint e;
+
+	if (sqs_queue_endpoint(in->aws, in->queue_url, &e, NULL) < 0)
+		(void)snprintf(buf, size, "?");
+	else
+		(void)snprintf(buf, size, "%s (region %s)", e.url, e.region);
+	return buf;
+}
+
 static void
 obj_scanned(struct obj *ob, const struct log_ctx *ctx)
 {
@@ -635,6 +693,7 @@ obj_done(const struct aws_result *res, void *arg)
 	enum intake_reason why;
 	struct log_ctx ctx;
 	char detail[600];
+	char hint[1600];
 	int r = res->error;
 
 	ob->op = NULL;
@@ -659,9 +718,10 @@ obj_done(const struct aws_result *res, void *arg)
 	} else if (r < 0) {
 		why = intake_object_reason(r);
 		metrics_inc(in->m_obj_failed[why], 1);
-		log_ctx_warn(&ctx, "GetObject failed: %s (%u attempt%s)",
+		log_ctx_warn(&ctx, "GetObject failed: %s (%u attempt%s)%s",
 		    obj_fetch_detail(res, detail, sizeof(detail)),
-		    res->attempts, res->attempts == 1 ? "" : "s");
+		    res->attempts, res->attempts == 1 ? "" : "s",
+		    obj_denied_hint(in, ob, res, hint, sizeof(hint)));
 		msg_fail(m, why, r);
 	} else {
 		obj_scanned(ob, &ctx);
@@ -1201,6 +1261,7 @@ recv_done(const struct aws_result *res, struct sqs_msg *msgs, size_t n,
 {
 	struct intake *in = arg;
 	struct timeval tv;
+	char where[400];
 	uint64_t delay;
 	size_t i;
 
@@ -1217,7 +1278,7 @@ recv_done(const struct aws_result *res, struct sqs_msg *msgs, size_t n,
 			  "to "
 			: "",
 		    strcmp(res->code, "QueueDoesNotExist") == 0
-			? aws_endpoint(in->aws, "sqs")
+			? intake_sqs_where(in, where, sizeof(where))
 			: "");
 		intake_error(in, "ReceiveMessage: %s",
 		    res->code[0] ? res->code : strerror(-res->error));

@@ -19,9 +19,7 @@
 #include <event2/event.h>
 
 #include "alert.h"
-#include "aws/aws.h"
-#include "aws/creds.h"
-#include "aws/sqs.h"
+#include "awscheck.h"
 #include "buf.h"
 #include "cfg.h"
 #include "daemon.h"
@@ -73,8 +71,8 @@ usage(FILE *f)
 	    "  check [--strict]    validate the configuration and the rules\n"
 	    "  replay PATH...      scan CloudTrail log files or directories and\n"
 	    "                      print one JSON alert per line\n"
-	    "  aws-check           show region, credentials and endpoints, and\n"
-	    "                      read the configured queue's attributes\n"
+	    "  aws-check           show regions, endpoints and credentials, and\n"
+	    "                      test the queue and buckets as run uses them\n"
 	    "  test-destination NAME\n"
 	    "                      send a test alert to a configured destination\n"
 	    "  version             print the version and build features\n"
@@ -503,84 +501,17 @@ cmd_run(int argc, char **argv)
 
 /* ---- aws-check ---------------------------------------------------------- */
 
-struct awscheck {
-	struct event_base *base;
-	int done;
-	int status;
-	struct json_object *attrs;
-};
-
 static void
-awscheck_creds(const struct aws_creds *c, int r, const struct diag *d,
-    void *arg)
+cli_line(const char *line, void *arg)
 {
-	struct awscheck *ac = arg;
-
-	ac->done = 1;
-	if (r < 0) {
-		printf("credentials: none (%s)\n", d != NULL ? d->msg : "");
-		ac->status = EXIT_FILE_ERROR;
-	} else {
-		/* The provider and the key id's first characters, never the
-		 * secret or the token. */
-		printf("credentials: from %s (key %.4s..., %s)\n", c->provider,
-		    c->access_key_id,
-		    c->session_token != NULL ? "temporary, with a session token"
-					     : "long-term");
-	}
-	(void)event_base_loopbreak(ac->base);
-}
-
-static void
-awscheck_attrs(const struct aws_result *res, struct json_object *attrs,
-    void *arg)
-{
-	struct awscheck *ac = arg;
-	struct json_object *v;
-
-	ac->done = 1;
-	if (res->error != 0) {
-		printf("queue: GetQueueAttributes failed: %s%s%s (%s)\n",
-		    res->code, res->code[0] ? ": " : "", res->message,
-		    strerror(-res->error));
-		if (res->error == -EACCES)
-			printf("hint: the credentials above need "
-			       "sqs:ReceiveMessage, sqs:DeleteMessage, "
-			       "sqs:ChangeMessageVisibility and "
-			       "sqs:GetQueueAttributes on this queue, and "
-			       "s3:GetObject on the trail's bucket\n");
-		ac->status = EXIT_FILE_ERROR;
-	} else {
-		if (json_object_object_get_ex(attrs, "QueueArn", &v))
-			printf("queue: %s\n", json_object_get_string(v));
-		if (json_object_object_get_ex(attrs,
-			"ApproximateNumberOfMessages", &v))
-			printf("queue: %s message(s) waiting\n",
-			    json_object_get_string(v));
-		if (json_object_object_get_ex(attrs, "VisibilityTimeout", &v))
-			printf("queue: visibility timeout %ss\n",
-			    json_object_get_string(v));
-		printf("queue: redrive policy %s\n",
-		    json_object_object_get_ex(attrs, "RedrivePolicy", &v)
-			? json_object_get_string(v)
-			: "none (set sqs.max_receive_count, or give the queue "
-			  "a dead-letter queue)");
-	}
-	(void)event_base_loopbreak(ac->base);
+	UNUSED(arg);
+	printf("%s\n", line);
 }
 
 static int
 cmd_aws_check(int argc, char **argv)
 {
-	static const char *const names[] = {"All"};
-	struct awscheck ac;
-	struct http *http = NULL;
-	struct creds *cr = NULL;
-	struct aws *aws = NULL;
 	struct cfg *c = NULL;
-	struct creds_opts co;
-	struct aws_opts ao;
-	struct diag dg;
 	bool present;
 	int r;
 
@@ -588,59 +519,13 @@ cmd_aws_check(int argc, char **argv)
 	UNUSED(argv);
 	if (load_config(&c, &present) < 0)
 		return EXIT_USAGE;
-	memset(&ac, 0, sizeof(ac));
-	memset(&dg, 0, sizeof(dg));
-	ac.base = http_base_new();
-	r = ac.base == NULL ? -ENOMEM : http_new(ac.base, NULL, &http);
-	co = (struct creds_opts){.profile = c->aws.profile,
-	    .region = c->aws.region};
-	if (r == 0)
-		r = creds_new(ac.base, http, &co, &cr);
-	ao = (struct aws_opts){.region = c->aws.region,
-	    .profile = c->aws.profile,
-	    .endpoint_url = c->aws.endpoint_url,
-	    .max_attempts = 2};
-	if (r == 0)
-		r = aws_new(ac.base, http, cr, &ao, &aws, &dg);
-	if (r < 0) {
-		printf("region: %s\n", dg.msg[0] ? dg.msg : strerror(-r));
-		ac.status = EXIT_FILE_ERROR;
-		goto out;
-	}
-	printf("config: %s\n", present ? c->file : "(absent, defaults)");
-	printf("region: %s\n", aws_region(aws));
-	printf("endpoint: sqs %s\n", aws_endpoint(aws, "sqs"));
-	printf("endpoint: s3 %s (%s)\n", aws_endpoint(aws, "s3"),
-	    aws_s3_path_style(aws) ? "path-style" : "virtual-hosted");
-	r = creds_get(cr, awscheck_creds, &ac);
-	if (r == 0)
-		(void)event_base_dispatch(ac.base);
-	if (r < 0 || ac.status != 0) {
-		ac.status = EXIT_FILE_ERROR;
-		goto out;
-	}
-	if (c->sqs.queue_url == NULL) {
-		printf("queue: sqs.queue_url is not set in %s\n", arg_config);
-		ac.status = EXIT_FILE_ERROR;
-		goto out;
-	}
-	printf("queue: %s\n", c->sqs.queue_url);
-	ac.done = 0;
-	r = sqs_get_queue_attributes(aws, c->sqs.queue_url, names, 1,
-	    awscheck_attrs, &ac, NULL);
-	if (r == 0)
-		(void)event_base_dispatch(ac.base);
-	else
-		ac.status = EXIT_FILE_ERROR;
-out:
+	r = awscheck_run(c, present ? c->file : "(absent, defaults)", cli_line,
+	    NULL);
 	(void)fflush(stdout);
-	aws_free(aws);
-	creds_free(cr);
-	http_free(http);
-	if (ac.base != NULL)
-		event_base_free(ac.base);
+	if (r < 0)
+		(void)fprintf(stderr, "smtrail: aws-check: %s\n", strerror(-r));
 	cfg_free(c);
-	return ac.status;
+	return r != 0 ? EXIT_FILE_ERROR : 0;
 }
 
 static const struct command commands[] = {

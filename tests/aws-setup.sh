@@ -21,8 +21,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
-# Until aws.role_arn lands, 0 runs the daemon with the user's own keys.
-USE_ROLE=${USE_ROLE:-0}
 AS="$PY $TOP_SRCDIR/tests/awssetup.py"
 DOC=$TOP_SRCDIR/docs/aws-setup.md
 CONTRIB=$TOP_SRCDIR/contrib/aws
@@ -117,19 +115,24 @@ KEY="AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/25/123456789012_CloudTrai
 moto put "$M" "$BUCKET" "$KEY" "$DEMO_FILE" >/dev/null || bail "put the log file"
 receiver_up --key "hook-secret-$$"
 SMTRAIL_QUEUE_URL=$STACK_QUEUE_URL
-if [ "$USE_ROLE" = 1 ]; then
-	AWS_EXTRA="role_arn: \"$STACK_ROLE_ARN\", external_id: \"$EXT\"" \
-	    TOPICS=$TRAIL_TOPIC_ARN VISIBILITY=2s write_config
-	AWS_ACCESS_KEY_ID=$SOURCE_KEY AWS_SECRET_ACCESS_KEY=$SOURCE_SECRET
-	export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
-else
-	TOPICS=$TRAIL_TOPIC_ARN VISIBILITY=2s write_config
-fi
-# aws-check: what the daemon needs, against the stack, with its policy.
-"$SMTRAIL_WRAP" "$SMTRAIL" --config "$T_TMP/smtrail.yaml" aws-check >"$T_TMP/check.out" 2>&1
-rc=$?
-is "$rc" 0 "aws-check: every check passes with the stack's policy"
-[ "$rc" = 0 ] || sed 's/^/# aws-check: /' "$T_TMP/check.out"
+# The daemon's source credentials: the user allowed only sts:AssumeRole.
+AWS_EXTRA="role_arn: \"$STACK_ROLE_ARN\", external_id: \"$EXT\"" \
+    TOPICS=$TRAIL_TOPIC_ARN VISIBILITY=2s write_config
+AWS_ACCESS_KEY_ID=$SOURCE_KEY AWS_SECRET_ACCESS_KEY=$SOURCE_SECRET
+unset AWS_SESSION_TOKEN
+export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+# aws-check through the role, on the config without its bucket: moto refuses
+# correct signatures of a query value holding '/' (aws-check's ListObjectsV2
+# prefix=AWSLogs/; see tests/daemon-roles.sh). The role's S3 reads are
+# proven above (try get-as-role) and by the daemon below.
+grep -v '^s3: {allowed_buckets: ' "$T_TMP/smtrail.yaml" >"$T_TMP/awscheck.yaml"
+st --config "$T_TMP/awscheck.yaml" aws-check
+is "$RC" 0 "aws-check: the checks pass with the stack's role and policy"
+[ "$RC" = 0 ] || printf '%s\n' "$OUT" | sed 's/^/# aws-check: /'
+like "$OUT" "^credentials: from assume-role \(key ASIA" "aws-check: through the role"
+like "$OUT" "^ok +sqs:GetQueueAttributes on $STACK_QUEUE_ARN" "aws-check: sqs:GetQueueAttributes"
+like "$OUT" "^ok +sqs:ReceiveMessage on $STACK_QUEUE_ARN" "aws-check: sqs:ReceiveMessage"
+like "$OUT" "redrive policy .*smtrail-dlq.*\"maxReceiveCount\": 5" "aws-check: shows the stack's redrive"
 daemon_up
 # CloudTrail's notification, published to the trail topic: it reaches the
 # queue only through the stack's subscription.
@@ -137,10 +140,8 @@ moto cloudtrail-message "$BUCKET" "$KEY" >"$T_TMP/msg.json"
 moto publish "$M" "$TRAIL_TOPIC_ARN" "$T_TMP/msg.json" >/dev/null || bail "publish"
 wait_received "$DEMO_N" 30
 is "$(received | sort)" "$DEMO_ALERTS" "trail path: every alert of the file arrives, once"
-if [ "$USE_ROLE" = 1 ]; then
-	like "$(log_lines 'ready: receiving')" "with credentials from assume-role" \
-	    "the daemon says it reads as the reader role"
-fi
+like "$(log_lines 'ready: receiving')" "with credentials from assume-role" \
+    "the daemon says it reads as the reader role"
 
 # EventBridge: a Secrets Manager event through the rule.
 gunzip -c "$DEMO_FILE" | jq -c '.Records[] | select(.eventName == "DeleteSecret")

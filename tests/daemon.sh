@@ -17,9 +17,17 @@ t_ok 0 "daemon started and is receiving"
 like "$(cat "$T_TMP/daemon.log")" "ready: receiving from .* with credentials from environment" \
     "the log names the credential provider"
 
-# aws-check: what an operator types first.
+# aws-check: what an operator types first. Its S3 checks go through
+# tests/s3proxy.py --keys: moto refuses any correct signature over a
+# ListObjectsV2 query holding '/' (see s3proxy.py).
+printf '%s %s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$T_TMP/keys"
+t_start "$P" "$PY" "$TOP_SRCDIR/tests/s3proxy.py" "$P" --upstream "$MOTO_ENDPOINT" \
+    --keys "$T_TMP/keys" 2>"$T_TMP/proxy.err" || bail "s3proxy start"
+AWS_ENDPOINT_URL_S3="http://127.0.0.1:$T_PORT"
+export AWS_ENDPOINT_URL_S3
 st --config "$T_TMP/smtrail.yaml" aws-check
-is "$RC" 0 "aws-check: exit 0 against the queue"
+is "$RC" 0 "aws-check: exit 0 against the queue and the bucket"
+like "$OUT" "^ok   s3:GetObject on arn:aws:s3:::$BUCKET/$DEMO_KEY " "aws-check: the log file read"
 like "$OUT" "^credentials: from environment \(key AKIA\.\.\., long-term\)$" \
     "aws-check: the provider, not the secret"
 like "$OUT" "^queue: arn:aws:sqs:us-east-1:123456789012:work$" "aws-check: the queue's ARN"
@@ -30,8 +38,10 @@ AWS_SECRET_ACCESS_KEY=wrong-secret
 st --config "$T_TMP/smtrail.yaml" aws-check
 AWS_SECRET_ACCESS_KEY=$good_secret
 is "$RC" 1 "aws-check with a wrong secret: exit 1"
-like "$OUT" "GetQueueAttributes failed: SignatureDoesNotMatch" "and says why"
-like "$OUT" "^hint: the credentials above need sqs:ReceiveMessage" "with a hint"
+unset AWS_ENDPOINT_URL_S3
+like "$OUT" "^FAIL sqs:GetQueueAttributes on arn:aws:sqs:us-east-1:123456789012:work: SignatureDoesNotMatch" \
+    "and says why"
+like "$OUT" "; the credentials were refused: check the access key, its secret" "with a hint"
 
 publish "$DEMO_KEY"
 wait_received $DEMO_N 30

@@ -14,6 +14,7 @@ The shell and C tests never talk to moto's Python API; they run this script:
     python3 tests/moto.py send DIR QUEUE_URL BODY_FILE       # the file's exact content
     python3 tests/moto.py publish DIR TOPIC_ARN MESSAGE_FILE # (UTF-8), nothing stripped
     python3 tests/moto.py receive DIR QUEUE_URL      # "visible=N inflight=M"
+    python3 tests/moto.py take DIR QUEUE_URL SECONDS # receive all, keep them invisible
     python3 tests/moto.py cloudtrail-message BUCKET KEY...   # CloudTrail's SNS message, no newline
     python3 tests/moto.py publish-keys DIR TOPIC_ARN BUCKET KEY...  # one such message per key
     python3 tests/moto.py mb DIR BUCKET                      # another bucket
@@ -359,6 +360,22 @@ def cmd_receive(d, url):
                                       at["ApproximateNumberOfMessagesNotVisible"]))
 
 
+def cmd_take(d, url, visibility):
+    """Receives every visible message and keeps it: what a process that
+    received them and then died leaves behind (invisible until the
+    visibility timeout). Prints how many."""
+    sqs = user_client(need_env(d), "sqs")
+    n = 0
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                  VisibilityTimeout=visibility,
+                                  WaitTimeSeconds=0).get("Messages", [])
+        if not got:
+            break
+        n += len(got)
+    print(n)
+
+
 def main():
     import argparse
     for k in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):  # only explicit keys are used
@@ -391,6 +408,10 @@ def main():
     s = sub.add_parser("receive")
     s.add_argument("dir")
     s.add_argument("queue_url")
+    s = sub.add_parser("take")
+    s.add_argument("dir")
+    s.add_argument("queue_url")
+    s.add_argument("visibility", type=int)
     s = sub.add_parser("publish-keys")
     for x in ("dir", "topic_arn", "bucket"):
         s.add_argument(x)
@@ -428,6 +449,8 @@ def main():
                 TopicArn=a.topic_arn, Message=read_file(a.file).decode())
         elif a.cmd == "receive":
             cmd_receive(a.dir, a.queue_url)
+        elif a.cmd == "take":
+            cmd_take(a.dir, a.queue_url, a.visibility)
         elif a.cmd == "publish-keys":
             sns = user_client(need_env(a.dir), "sns")
             for k in a.keys:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """s3proxy.py: a fault-injecting HTTP proxy in front of moto's S3, for the tests.
 
-    python3 tests/s3proxy.py DIR --upstream http://127.0.0.1:MOTO_PORT
+    python3 tests/s3proxy.py DIR --upstream http://127.0.0.1:MOTO_PORT [--keys FILE]
 
 Listens on 127.0.0.1 (a free port, written to DIR/port). Point the daemon's S3
 at it (AWS_ENDPOINT_URL_S3=http://127.0.0.1:PORT) and leave SQS on moto.
@@ -23,12 +23,38 @@ it atomically (DIR/mode.tmp, then mv): a file caught half-written reads as pass.
               else (DIR/mode polled every 0.1 s), then handle it per that mode;
               DIR/holding has the number of requests held right now
     reset     close the connection without an answer (RST: SO_LINGER 0)
+    kms       S3's answers for an SSE-KMS object whose key the caller may not
+              use: GET of an object (no query) is 403 AccessDenied naming
+              kms:Decrypt; HEAD is forwarded and its answer gains
+              x-amz-server-side-encryption: aws:kms and
+              x-amz-server-side-encryption-aws-kms-key-id (KMS_KEY_ARN); other
+              requests pass
+    region BUCKET=REGION [bare]
+              real S3's strictness about regions, which moto lacks: a request
+              for BUCKET (path-style: the first path segment) signed for
+              another region (the Authorization credential scope) is answered
+              301 PermanentRedirect with x-amz-bucket-region: REGION (S3's XML
+              error body; none for HEAD). With `bare`, only HeadBucket (HEAD
+              /BUCKET) gets the header; other requests get the 301 without
+              it (what makes an SDK ask HeadBucket). Every `region` line is
+              checked first; a request it lets through goes on to the others.
+
+--keys FILE works around moto's signature checker, which rebuilds the query
+decoded and so refuses every correct signature over a query value with '/'
+(ListObjectsV2 prefix=AWSLogs%2F, delimiter=%2F; boto3's too): a GET whose
+query has %2F and whose access key id is in FILE ("KEYID SECRET" lines) is
+forwarded with '/' in the query and signed again the way moto checks it
+(botocore's S3SigV4Auth over the raw URL, same date, headers and scope).
+The request still reaches moto signed with that user's key, so moto's IAM
+policy checks apply; our own query signing is checked against botocore in
+tests/test_sigv4.c.
 
 Every request is appended to DIR/requests.jsonl as one line, once it is done:
 {"t": unix seconds when it was read, "method": M, "path": the raw request
 target, "mode": the mode that answered it (never "hold" unless the client
 left while held), "held": seconds held, "status": status sent, or null if
-none}. An unreachable upstream is answered 502. SIGTERM stops it. Stdlib only.
+none}. An unreachable upstream is answered 502. SIGTERM stops it. Stdlib only
+(--keys imports botocore).
 """
 import argparse
 import json
@@ -43,7 +69,8 @@ import time
 import urllib.parse
 import uuid
 
-MODES = ("pass", "503", "slowdown", "hold", "reset")
+MODES = ("pass", "503", "slowdown", "hold", "reset", "kms")
+KMS_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0e5ee3e1-7d0b-4c52-9a5b-6f0c1d2e3f40"
 MAX_HEAD = 64 * 1024
 IDLE = 60.0       # seconds a kept-alive client connection may sit idle
 UPSTREAM_TIMEOUT = 60.0
@@ -130,8 +157,9 @@ def keep_alive(version, hdrs):
 
 
 class Proxy:
-    def __init__(self, d, upstream):
+    def __init__(self, d, upstream, keys=None):
         self.dir = d
+        self.keys_file = keys
         u = urllib.parse.urlsplit(upstream)
         if u.scheme != "http" or not u.hostname:
             raise SystemExit("s3proxy.py: --upstream must be http://HOST:PORT")
@@ -143,15 +171,38 @@ class Proxy:
         self.set_holding(0)
 
     # --- mode -----------------------------------------------------------
-    def mode_for(self, path):
+    def mode_text(self):
         try:
             with open(os.path.join(self.dir, "mode"), errors="replace") as f:
-                text = f.read()
+                return f.read()
         except OSError:
+            return ""
+
+    def wrong_region(self, method, path, hdrs):
+        """The bucket's region when a `region` line says the request is signed
+        for another one, else None."""
+        bucket = path.split("?", 1)[0].split("/")[1] if path.startswith("/") else ""
+        scope = hdrs.get("authorization", "").split("Credential=", 1)
+        signed = scope[1].split("/")[2] if len(scope) > 1 and scope[1].count("/") >= 3 else ""
+        for ln in self.mode_text().splitlines():
+            parts = ln.strip().split()
+            if len(parts) < 2 or parts[0] != "region" or "=" not in parts[1]:
+                continue
+            b, region = parts[1].split("=", 1)
+            if b == bucket and signed != region:
+                head_bucket = method == "HEAD" and path.split("?", 1)[0] in (
+                    "/" + bucket, "/" + bucket + "/")
+                bare = "bare" in parts[2:] and not head_bucket
+                return region, bare
+        return None, False
+
+    def mode_for(self, path):
+        text = self.mode_text()
+        if not text:
             return "pass"
         for ln in text.splitlines():
             parts = ln.strip().split(None, 1)
-            if not parts:
+            if not parts or parts[0] == "region":
                 continue
             mode = parts[0]
             if len(parts) > 1 and parts[1] not in path:
@@ -208,7 +259,8 @@ class Proxy:
         body = rd.exact(int(hdrs.get("content-length") or 0))
         ka = keep_alive(version, hdrs)
 
-        mode = self.mode_for(path)
+        region, bare = self.wrong_region(method, path, hdrs)
+        mode = "region" if region else self.mode_for(path)
         held = 0.0
         if mode == "hold":
             h0 = time.monotonic()
@@ -229,6 +281,40 @@ class Proxy:
 
         status = None
         try:
+            if mode == "region":
+                # S3's answer to a request signed for the wrong region.
+                rid = uuid.uuid4().hex[:16].upper()
+                bucket = path.split("?", 1)[0].split("/")[1]
+                xml = b"" if method == "HEAD" else (
+                    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PermanentRedirect'
+                    '</Code><Message>The bucket you are attempting to access must be '
+                    'addressed using the specified endpoint. Please send all future '
+                    'requests to this endpoint.</Message><Endpoint>%s.s3.%s.amazonaws.com'
+                    '</Endpoint><Bucket>%s</Bucket><RequestId>%s</RequestId></Error>'
+                    % (bucket, region, bucket, rid)).encode()
+                sock.sendall(b"HTTP/1.1 301 Moved Permanently\r\n"
+                             + (b"" if bare else
+                                b"x-amz-bucket-region: " + region.encode() + b"\r\n")
+                             + b"x-amz-request-id: " + rid.encode() + b"\r\n"
+                             + (b"Content-Type: application/xml\r\n" if xml else b"")
+                             + b"Content-Length: " + str(len(xml)).encode() + b"\r\n"
+                             + (b"" if ka else b"Connection: close\r\n") + b"\r\n"
+                             + (b"" if method == "HEAD" else xml))
+                status = 301
+                return ka
+            if mode == "kms" and method == "GET" and "?" not in path:
+                rid = uuid.uuid4().hex[:16].upper()
+                xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+                       '<Message>User: arn:aws:iam::123456789012:user/smtrail is not '
+                       'authorized to perform: kms:Decrypt on resource: %s because no '
+                       'identity-based policy allows the kms:Decrypt action</Message>'
+                       '<RequestId>%s</RequestId></Error>' % (KMS_KEY_ARN, rid)).encode()
+                sock.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\n"
+                             b"x-amz-request-id: " + rid.encode() + b"\r\n"
+                             b"Content-Length: " + str(len(xml)).encode() + b"\r\n"
+                             + (b"" if ka else b"Connection: close\r\n") + b"\r\n" + xml)
+                status = 403
+                return ka
             if mode == "reset":
                 # Closed here, not by socketserver: its shutdown(SHUT_WR) would
                 # send a FIN first.
@@ -251,7 +337,13 @@ class Proxy:
                              + (b"" if ka else b"Connection: close\r\n") + b"\r\n" + xml)
                 status = 503
                 return ka
-            status, up_ka = self.forward(sock, method, head, body)
+            extra = b""
+            if mode == "kms" and method == "HEAD":
+                extra = (b"x-amz-server-side-encryption: aws:kms\r\n"
+                         b"x-amz-server-side-encryption-aws-kms-key-id: "
+                         + KMS_KEY_ARN.encode() + b"\r\n")
+            head = self.resign(method, path, hdrs, head)
+            status, up_ka = self.forward(sock, method, head, body, extra)
             return ka and up_ka
         finally:
             self.record(t=t, method=method, path=path, mode=mode, held=held, status=status)
@@ -271,7 +363,44 @@ class Proxy:
             sock.settimeout(IDLE)
         return False
 
-    def forward(self, sock, method, head, body):
+    def resign(self, method, path, hdrs, head):
+        """moto's checker workaround (see --keys): the head to send upstream."""
+        if not self.keys_file or method != "GET" or "?" not in path:
+            return head
+        target, query = path.split("?", 1)
+        if "%2F" not in query.upper():
+            return head
+        auth = hdrs.get("authorization", "")
+        try:
+            cred = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+            key, region, service = cred[0], cred[2], cred[3]
+            signed = auth.split("SignedHeaders=", 1)[1].split(",", 1)[0].split(";")
+            with open(self.keys_file) as f:
+                keys = dict(ln.split(None, 1) for ln in f.read().splitlines() if ln.strip())
+        except (IndexError, OSError, ValueError):
+            return head
+        if key not in keys:
+            return head
+        from botocore.auth import S3SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+        query = query.replace("%2F", "/").replace("%2f", "/")
+        new_path = target + "?" + query
+        first, rest = head.decode("latin-1").split("\r\n", 1)
+        req = AWSRequest(method=method, url="http://%s%s" % (hdrs.get("host", ""), new_path),
+                         headers={k: v for k, v in hdrs.items() if k in signed})
+        req.context["timestamp"] = hdrs.get("x-amz-date", "")
+        a = S3SigV4Auth(Credentials(key, keys[key].strip(), hdrs.get("x-amz-security-token")),
+                        service, region)
+        sig = a.signature(a.string_to_sign(req, a.canonical_request(req)), req)
+        new_auth = auth.rsplit("Signature=", 1)[0] + "Signature=" + sig
+        lines = [ln for ln in rest.split("\r\n")]
+        lines = ["Authorization: " + new_auth if ln.lower().startswith("authorization:") else ln
+                 for ln in lines]
+        m, _, v = first.split(" ")
+        return ("%s %s %s\r\n" % (m, new_path, v) + "\r\n".join(lines)).encode("latin-1")
+
+    def forward(self, sock, method, head, body, extra=b""):
         """Relays the request upstream and the answer back: (status, keep-alive ok)."""
         try:
             up = socket.create_connection(self.up, timeout=UPSTREAM_TIMEOUT)
@@ -285,8 +414,10 @@ class Proxy:
             ur = Reader(up)
             while True:
                 rhead = ur.head()
-                sock.sendall(rhead)
                 first, hdrs = parse_head(rhead)
+                if extra and not 100 <= int(first.split(" ")[1]) < 200:
+                    rhead = rhead[:-2] + extra + b"\r\n"
+                sock.sendall(rhead)
                 status = int(first.split(" ")[1])
                 if 100 <= status < 200:
                     continue  # an interim answer (100 Continue): the real one follows
@@ -329,8 +460,9 @@ def main():
     p.add_argument("dir")
     p.add_argument("--upstream", required=True, help="http://HOST:PORT")
     p.add_argument("--port", type=int, default=0)
+    p.add_argument("--keys", help="KEYID SECRET lines (see above)")
     a = p.parse_args()
-    proxy = Proxy(a.dir, a.upstream)
+    proxy = Proxy(a.dir, a.upstream, a.keys)
 
     class Handler(socketserver.BaseRequestHandler):
         def handle(self):

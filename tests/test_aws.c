@@ -182,7 +182,7 @@ test_sqs(struct ctx *c)
 	const char *work = env("SMTRAIL_WORK_QUEUE");
 	const char *empty = env("SMTRAIL_EMPTY_QUEUE");
 	const char *names[] = {"All"};
-	struct sqs_receive_opts ro = {10, 1, 0};
+	struct sqs_receive_opts ro = {10, 1, 0, false};
 	const char *handles[SQS_MAX_BATCH];
 	struct res r;
 	char nope[512];
@@ -418,6 +418,272 @@ test_attrs_with(const char *what, int want)
 	ctx_done(&c);
 }
 
+/* ---- regions: no network ------------------------------------------------ */
+
+static void
+test_queue_url(void)
+{
+	static const struct {
+		const char *url;
+		int want;
+		const char *region;
+	} cases[] = {
+	    /* Hostile first. */
+	    {"", -EINVAL, ""},
+	    {"sqs.eu-west-1.amazonaws.com/1/q", -EINVAL, ""},
+	    {"ftp://sqs.eu-west-1.amazonaws.com/1/q", -EINVAL, ""},
+	    {"https://", -EINVAL, ""},
+	    {"https:///1/q", -EINVAL, ""},
+	    {"https://user@sqs.eu-west-1.amazonaws.com/1/q", -EINVAL, ""},
+	    {"https://sqs.eu-west-1.amazonaws.com%2F.evil/1/q", -EINVAL, ""},
+	    {"https://sqs..amazonaws.com/1/q", -EINVAL, ""},
+	    {"https://.sqs.eu-west-1.amazonaws.com/1/q", -EINVAL, ""},
+	    {"https://sqs.EU_WEST.amazonaws.com/1/q", -EINVAL, ""},
+	    {"https://sqs.-eu.amazonaws.com/1/q", -EINVAL, ""},
+	    {"https://sqs.eu-west-1-.amazonaws.com/1/q", -EINVAL, ""},
+	    {"https://sqs.a.b.amazonaws.com/1/q", -EINVAL, ""},
+	    {"https://sqs.abcdefghijklmnopqrstuvwxyz0123456789.amazonaws.com/q",
+		-EINVAL, ""},
+	    {"https://sqs.eu-west-1.amazonaws.com:/1/q", -EINVAL, ""},
+	    {"https://sqs.eu-west-1.amazonaws.com:99999999/1/q", -EINVAL, ""},
+	    {"https://sqs.eu-west-1.amazonaws.com:44x/1/q", -EINVAL, ""},
+	    {"https://vpce-1.sqs.us-east-1.x.vpce.amazonaws.com/1/q", -EINVAL,
+		""},
+	    {"https://vpce-1.sqs.vpce.amazonaws.com/1/q", -EINVAL, ""},
+	    {"https://x.queue.y.queue.amazonaws.com/1/q", 0, ""},
+	    {"https://sqs.amazonaws.com/1/q", 0, ""},
+	    {"https://s3.amazonaws.com/1/q", 0, ""},
+	    {"https://amazonaws.com/1/q", 0, ""},
+	    {"https://sqs.eu-west-1.amazonaws.com.evil.example/1/q", 0, ""},
+	    {"http://127.0.0.1:4566/000000000000/q", 0, ""},
+	    {"http://localhost/000000000000/q", 0, ""},
+	    /* Every form AWS uses. */
+	    {"https://sqs.eu-west-1.amazonaws.com/123456789012/q", 1,
+		"eu-west-1"},
+	    {"https://SQS.EU-WEST-1.AMAZONAWS.COM/123456789012/q", 1,
+		"eu-west-1"},
+	    {"https://sqs.eu-west-1.amazonaws.com:443/123456789012/q", 1,
+		"eu-west-1"},
+	    {"http://sqs.ap-southeast-2.amazonaws.com/123456789012/q", 1,
+		"ap-southeast-2"},
+	    {"https://sqs-fips.us-gov-east-1.amazonaws.com/1/q", 1,
+		"us-gov-east-1"},
+	    {"https://sqs-fips.us-east-2.amazonaws.com/1/q", 1, "us-east-2"},
+	    {"https://sqs.cn-north-1.amazonaws.com.cn/1/q", 1, "cn-north-1"},
+	    {"https://sqs.us-gov-west-1.amazonaws.com/1/q", 1, "us-gov-west-1"},
+	    {"https://sqs.eu-central-1.api.aws/1/q", 1, "eu-central-1"},
+	    {"https://vpce-0123abcd-xyz.sqs.us-east-1.vpce.amazonaws.com/1/q",
+		1, "us-east-1"},
+	    {"https://vpce-0123abcd-xyz-us-east-1a.sqs.us-east-1.vpce."
+	     "amazonaws.com/1/q",
+		1, "us-east-1"},
+	    {"https://eu-west-1.queue.amazonaws.com/123456789012/q", 1,
+		"eu-west-1"},
+	    {"https://queue.amazonaws.com/123456789012/q", 1, "us-east-1"},
+	    {"https://sqs.eu-west-1.amazonaws.com", 1, "eu-west-1"},
+	    {"https://sqs.eu-west-1.amazonaws.com?x", 1, "eu-west-1"},
+	};
+	char region[AWS_MAX_REGION + 1];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		memset(region, 'X', sizeof(region));
+		is_int(sqs_url_region(cases[i].url, region), cases[i].want,
+		    "queue URL '%s': %d", cases[i].url, cases[i].want);
+		is_str(region, cases[i].region, "queue URL '%s': region '%s'",
+		    cases[i].url, cases[i].region);
+	}
+}
+
+static void
+test_redirect_rules(void)
+{
+	static const struct {
+		long status;
+		const char *method;
+		const char *code;
+		const char *header;
+		const char *body;
+		int want;
+		const char *region;
+	} cases[] = {
+	    /* Not a wrong-region error, or nothing better to try. */
+	    {200, "GET", "", "us-west-2", NULL, 0, ""},
+	    {403, "GET", "AccessDenied", NULL, "<Error/>", 0, ""},
+	    {404, "GET", "NoSuchKey", NULL, NULL, 0, ""},
+	    {403, "GET", "AccessDenied", "us-east-1", NULL, 0, ""},
+	    {301, "GET", "PermanentRedirect", "us-east-1", NULL, 0, ""},
+	    {301, "GET", "PermanentRedirect", "US_WEST", NULL, 0, ""},
+	    {301, "GET", "PermanentRedirect", "us-west-2.evil", NULL, 0, ""},
+	    {400, "GET", "AuthorizationHeaderMalformed", NULL,
+		"<Error><Code>AuthorizationHeaderMalformed</Code></Error>", 0,
+		""},
+	    {400, "GET", "AuthorizationHeaderMalformed", NULL,
+		"<Region>abcdefghijklmnopqrstuvwxyz0123456789-x</Region>", 0,
+		""},
+	    {400, "GET", "InvalidArgument", NULL, NULL, 0, ""},
+	    /* The bucket's region, from the header first. */
+	    {301, "GET", "PermanentRedirect", "us-west-2", NULL, 1,
+		"us-west-2"},
+	    {301, "HEAD", "", "eu-west-1", NULL, 1, "eu-west-1"},
+	    {400, "HEAD", "", "eu-west-1", NULL, 1, "eu-west-1"},
+	    {307, "GET", "TemporaryRedirect", "ap-south-1", NULL, 1,
+		"ap-south-1"},
+	    {403, "GET", "AccessDenied", "eu-north-1", NULL, 1, "eu-north-1"},
+	    {400, "GET", "AuthorizationHeaderMalformed", NULL,
+		"<Error><Code>AuthorizationHeaderMalformed</Code><Region>"
+		"eu-west-3</Region></Error>",
+		1, "eu-west-3"},
+	    {400, "GET", "AuthorizationHeaderMalformed", "sa-east-1",
+		"<Region>eu-west-3</Region>", 1, "sa-east-1"},
+	    /* A redirect naming no region: ask HeadBucket. */
+	    {301, "GET", "PermanentRedirect", NULL, "<Error/>", 2, ""},
+	    {301, "GET", "", NULL, NULL, 2, ""},
+	    {400, "HEAD", "", NULL, NULL, 2, ""},
+	    {400, "GET", "IllegalLocationConstraintException", NULL, NULL, 2,
+		""},
+	};
+	char region[AWS_MAX_REGION + 1];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		region[0] = '\0';
+		is_int(aws_s3_redirect_region(cases[i].status, cases[i].method,
+			   cases[i].code, cases[i].header, cases[i].body,
+			   "us-east-1", region),
+		    cases[i].want, "redirect %zu: %ld %s %s -> %d", i,
+		    cases[i].status, cases[i].method, cases[i].code,
+		    cases[i].want);
+		is_str(region, cases[i].region, "redirect %zu: region '%s'", i,
+		    cases[i].region);
+	}
+}
+
+static void
+test_list_parse(void)
+{
+	struct s3_list l;
+
+	is_int(s3_list_parse("", &l), -EBADMSG, "list: empty body");
+	is_int(s3_list_parse("<Error><Code>AccessDenied</Code></Error>", &l),
+	    -EBADMSG, "list: an error body");
+	is_int(s3_list_parse("<ListBucketResult><Contents><Key>a", &l),
+	    -EBADMSG, "list: truncated");
+	is_int(s3_list_parse("<ListBucketResult><Contents><Key>a&amp;b&lt;"
+			     "</Key></Contents><Contents><Size>1</Size>"
+			     "</Contents><CommonPrefixes><Prefix>AWSLogs/o-1/"
+			     "</Prefix></CommonPrefixes><IsTruncated>true"
+			     "</IsTruncated></ListBucketResult>",
+		   &l),
+	    0, "list: parsed");
+	is_int((long long)l.n_keys, 1,
+	    "list: one key (a Contents without "
+	    "Key skipped)");
+	is_str(l.n_keys ? l.keys[0] : NULL, "a&b<", "list: entities decoded");
+	is_int((long long)l.n_prefixes, 1, "list: one prefix");
+	is_str(l.n_prefixes ? l.prefixes[0] : NULL, "AWSLogs/o-1/",
+	    "list: the prefix");
+	ok(l.truncated, "list: truncated flag");
+	s3_list_done(&l);
+}
+
+/* No region anywhere: SQS takes the queue URL's, S3 us-east-1 first, STS
+ * the global endpoint; a non-AWS queue URL is a clear error. */
+static void
+test_no_region(void)
+{
+	char *region = strdup(env("AWS_REGION"));
+	char *endpoint = strdup(env("AWS_ENDPOINT_URL"));
+	struct sqs_endpoint se;
+	struct aws_call call;
+	struct aws_op *op = NULL;
+	struct diag d;
+	struct ctx c;
+
+	unsetenv("AWS_REGION");
+	unsetenv("AWS_DEFAULT_REGION");
+	unsetenv("AWS_ENDPOINT_URL");
+	if (!is_int(ctx_init(&c), 0, "no region: aws_new works")) {
+		free(region);
+		free(endpoint);
+		return;
+	}
+	ok(aws_region(c.aws) == NULL, "no region: none");
+	ok(aws_endpoint(c.aws, "sqs") == NULL, "no region: SQS per queue");
+	is_str(aws_endpoint(c.aws, "s3"), "https://s3.us-east-1.amazonaws.com",
+	    "no region: S3 tried in us-east-1 first");
+	is_str(aws_endpoint(c.aws, "sts"), "https://sts.amazonaws.com",
+	    "no region: STS global");
+	is_str(aws_s3_region_for(c.aws, "some-bucket"), "us-east-1",
+	    "no region: a bucket's first try");
+	ok(!aws_s3_bucket_path_style(c.aws, "some-bucket"),
+	    "AWS S3: virtual-hosted");
+	ok(aws_s3_bucket_path_style(c.aws, "some.bucket"),
+	    "AWS S3: a dotted bucket path-style");
+	memset(&d, 0, sizeof(d));
+	is_int(sqs_queue_endpoint(c.aws,
+		   "https://vpce-0a-b.sqs.eu-west-1.vpce.amazonaws.com/1/q",
+		   &se, &d),
+	    0, "VPC endpoint URL");
+	is_str(se.url, "https://vpce-0a-b.sqs.eu-west-1.vpce.amazonaws.com",
+	    "VPC endpoint: requests go to the URL's host");
+	is_str(se.region, "eu-west-1", "VPC endpoint: its region");
+	is_int(sqs_queue_endpoint(c.aws,
+		   "http://sqs.eu-west-1.amazonaws.com:8080/1/q", &se, &d),
+	    0, "AWS host over http");
+	is_str(se.url, "https://sqs.eu-west-1.amazonaws.com",
+	    "AWS host: always https, its own port dropped");
+	is_int(sqs_queue_endpoint(c.aws,
+		   "https://us-west-1.queue.amazonaws.com/1/q", &se, &d),
+	    0, "legacy URL");
+	is_str(se.url, "https://sqs.us-west-1.amazonaws.com",
+	    "legacy URL: the standard endpoint");
+	is_int(sqs_queue_endpoint(c.aws, "https://queue.amazonaws.com/1/q", &se,
+		   &d),
+	    0, "oldest legacy URL");
+	is_str(se.url, "https://sqs.us-east-1.amazonaws.com",
+	    "oldest legacy URL: us-east-1");
+	is_int(sqs_queue_endpoint(c.aws,
+		   "https://sqs.cn-north-1.amazonaws.com.cn/1/q", &se, &d),
+	    0, "China URL");
+	is_str(se.url, "https://sqs.cn-north-1.amazonaws.com.cn",
+	    "China URL: its own host");
+	is_int(sqs_queue_endpoint(c.aws, "http://127.0.0.1:4566/000000000000/q",
+		   &se, &d),
+	    -EINVAL, "non-AWS URL without a region: refused");
+	ok(strstr(d.msg, "no AWS region for the queue URL") != NULL &&
+		strstr(d.msg, "aws.region") != NULL,
+	    "non-AWS URL: the diag says what to set ('%s')", d.msg);
+	memset(&call, 0, sizeof(call));
+	call.service = "sqs";
+	call.method = "POST";
+	is_int(aws_call_start(c.aws, &call, &op), -EINVAL,
+	    "an SQS call with no region to sign with: -EINVAL");
+	ctx_done(&c);
+	/* With a custom endpoint, an AWS URL still signs for its region. */
+	setenv("AWS_ENDPOINT_URL", endpoint, 1);
+	setenv("AWS_REGION", "us-east-1", 1);
+	if (ctx_init(&c) == 0) {
+		is_int(sqs_queue_endpoint(c.aws,
+			   "https://sqs.eu-west-1.amazonaws.com/1/q", &se, &d),
+		    0, "custom endpoint, AWS URL");
+		is_str(se.url, endpoint, "custom endpoint: requests go there");
+		is_str(se.region, "eu-west-1",
+		    "custom endpoint: signed for the URL's region, not "
+		    "AWS_REGION");
+		is_str(se.url_region, "eu-west-1", "the URL's region kept");
+		is_int(sqs_queue_endpoint(c.aws,
+			   "http://127.0.0.1:4566/000000000000/q", &se, &d),
+		    0, "custom endpoint, non-AWS URL");
+		is_str(se.region, "us-east-1",
+		    "non-AWS URL: the configured region");
+		ctx_done(&c);
+	}
+	setenv("AWS_REGION", region, 1);
+	free(region);
+	free(endpoint);
+}
+
 int
 main(void)
 {
@@ -431,6 +697,10 @@ main(void)
 	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
 	setenv("AWS_CONFIG_FILE", "/nonexistent", 1);
 	setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent", 1);
+	test_queue_url();
+	test_redirect_rules();
+	test_list_parse();
+	test_no_region();
 	if (!is_int(ctx_init(&c), 0, "context with moto's endpoint"))
 		return done_testing();
 	is_str(aws_region(c.aws), "us-east-1", "region from AWS_REGION");

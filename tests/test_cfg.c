@@ -310,6 +310,109 @@ test_ranges(void)
 }
 
 static void
+test_aws_role(void)
+{
+	struct cfg *cfg;
+	struct buf b;
+
+	/* Hostile first. */
+	load_err("aws: {role_arn: arn:aws:iam::12345678901:role/r}\n",
+	    "smtrail.yaml:1:17: bad role_arn 'arn:aws:iam::12345678901:role/r' (the account must be 12 digits)",
+	    "role_arn: 11-digit account");
+	load_err("aws: {role_arn: 'arn:aws:iam::123456789012:user/u'}\n",
+	    "smtrail.yaml:1:17: bad role_arn 'arn:aws:iam::123456789012:user/u' (not a role (expected :role/<name>))",
+	    "role_arn: a user");
+	load_err("aws: {role_arn: 'arn:aws:sts::123456789012:role/r'}\n",
+	    "smtrail.yaml:1:17: bad role_arn 'arn:aws:sts::123456789012:role/r' (expected arn:<partition>:iam::<account>:role/<name>)",
+	    "role_arn: not iam");
+	load_err("aws: {role_arn: 'arn:aws:iam::123456789012:role/a b'}\n",
+	    "smtrail.yaml:1:17: bad role_arn 'arn:aws:iam::123456789012:role/a b' (too long, or with spaces or control characters)",
+	    "role_arn: a space");
+	load_err("aws: {role_arn: 'arn:aws:iam::123456789012:role/'}\n",
+	    "smtrail.yaml:1:17: bad role_arn 'arn:aws:iam::123456789012:role/' (not a role (expected :role/<name>))",
+	    "role_arn: no name");
+	load_err("aws: {role_arn: ''}\n",
+	    "smtrail.yaml:1:17: empty value for 'role_arn'", "role_arn: empty");
+	load_err("aws:\n  external_id: " CANARY "\n",
+	    "smtrail.yaml:2:16: external_id without role_arn",
+	    "external_id without role_arn");
+	load_err("aws:\n  role_session_name: me\n",
+	    "smtrail.yaml:2:22: role_session_name without role_arn",
+	    "role_session_name without role_arn");
+	load_err("aws:\n  role_arn: arn:aws:iam::123456789012:role/r\n"
+		 "  external_id: '" CANARY " x'\n",
+	    "smtrail.yaml:3:16: bad external_id (expected 2 to 1224 characters of letters, digits and _+=,.@:/-)",
+	    "external_id with a space, not quoted back");
+	load_err("aws:\n  role_arn: arn:aws:iam::123456789012:role/r\n"
+		 "  external_id: x\n",
+	    "smtrail.yaml:3:16: bad external_id (expected 2 to 1224 characters of letters, digits and _+=,.@:/-)",
+	    "external_id of 1 character");
+	load_err(xf("aws:\n  role_arn: arn:aws:iam::123456789012:role/r\n"
+		    "  external_id: %01225d\n",
+		     0),
+	    "smtrail.yaml:3:16: bad external_id (expected 2 to 1224 characters of letters, digits and _+=,.@:/-)",
+	    "external_id of 1225 characters");
+	load_err("aws:\n  role_arn: arn:aws:iam::123456789012:role/r\n"
+		 "  role_session_name: a\n",
+	    "smtrail.yaml:3:22: bad role_session_name 'a' (expected 2 to 64 characters of letters, digits and _+=,.@-)",
+	    "role_session_name of 1 character");
+	load_err("aws:\n  role_arn: arn:aws:iam::123456789012:role/r\n"
+		 "  role_session_name: a/b\n",
+	    "smtrail.yaml:3:22: bad role_session_name 'a/b' (expected 2 to 64 characters of letters, digits and _+=,.@-)",
+	    "role_session_name with '/'");
+	load_err(xf("aws:\n  role_arn: arn:aws:iam::123456789012:role/r\n"
+		    "  role_session_name: %065d\n",
+		     0),
+	    "smtrail.yaml:3:22: bad role_session_name '"
+	    "0000000000000000000000000000000000000000000000000000000000000000"
+	    "...' (expected 2 to 64 characters of letters, digits and _+=,.@-)",
+	    "role_session_name of 65 characters");
+
+	/* The happy path. */
+	cfg = load_ok("aws:\n"
+		      "  role_arn: arn:aws-cn:iam::123456789012:role/path/to/"
+		      "reader+x=y,z.a@b-c_d\n"
+		      "  external_id: 'Ext_ID+=,.@:/-9'\n"
+		      "  role_session_name: host_1+=,.@-x\n",
+	    "role with everything");
+	if (cfg == NULL)
+		return;
+	is_str(cfg->aws.role_arn,
+	    "arn:aws-cn:iam::123456789012:role/path/to/reader+x=y,z.a@b-c_d",
+	    "aws.role_arn");
+	is_str(cfg->aws.external_id, "Ext_ID+=,.@:/-9", "aws.external_id");
+	is_str(cfg->aws.role_session_name, "host_1+=,.@-x",
+	    "aws.role_session_name");
+	buf_init(&b, 1u << 16);
+	is_int(cfg_summary(cfg, &b), 0, "role: summary");
+	ok(strstr(b.data,
+	       "aws.endpoint_url: (environment, else AWS)\n"
+	       "aws.role_arn: arn:aws-cn:iam::123456789012:role/path/to/"
+	       "reader+x=y,z.a@b-c_d\n"
+	       "aws.external_id: (set)\n"
+	       "aws.role_session_name: host_1+=,.@-x\n"
+	       "sqs.queue_url:") != NULL,
+	    "role: summary lines, the external ID not shown");
+	buf_done(&b);
+	cfg_free(cfg);
+	cfg = load_ok("aws: {role_arn: 'arn:aws:iam::123456789012:role/r'}\n",
+	    "role alone");
+	if (cfg == NULL)
+		return;
+	ok(cfg->aws.external_id == NULL && cfg->aws.role_session_name == NULL,
+	    "role alone: no external ID, the default session name");
+	buf_init(&b, 1u << 16);
+	is_int(cfg_summary(cfg, &b), 0, "role alone: summary");
+	ok(strstr(b.data,
+	       "aws.role_arn: arn:aws:iam::123456789012:role/r\n"
+	       "aws.external_id: (none)\n"
+	       "aws.role_session_name: (smtrail-<host name>)\n") != NULL,
+	    "role alone: summary");
+	buf_done(&b);
+	cfg_free(cfg);
+}
+
+static void
 test_urls(void)
 {
 	load_err("sqs: {queue_url: ftp://q/1}\n",
@@ -1248,6 +1351,7 @@ main(void)
 	test_types();
 	test_ranges();
 	test_urls();
+	test_aws_role();
 	test_destinations();
 	test_references();
 	test_secret_files();

@@ -23,6 +23,7 @@
 
 #include "clock.h"
 #include "creds.h"
+#include "creds_proc.h"
 #include "diag.h"
 #include "http.h"
 #include "profile.h"
@@ -58,6 +59,17 @@ struct srv {
 	char sts_ctype[128];
 	int sts_status;
 	bool sts_garbage;
+	/* STS AssumeRole */
+	int ar_hits;
+	int ar_short;    /* this many answers expire in ar_short_s */
+	long ar_short_s; /* ... seconds; the others in an hour */
+	int ar_status;   /* != 0, 200: fail with ar_code */
+	const char *ar_code;
+	char ar_body[2048]; /* the last request's */
+	char ar_auth[512];
+	char ar_token[256];
+	char ar_ctype[128];
+	char ar_creds[16][64]; /* Credential=... of each request, in order */
 };
 
 static int leaks; /* diags that quoted a secret */
@@ -172,6 +184,8 @@ srv_ecs(struct srv *s, struct evhttp_request *req, const char *uri)
 	reply(req, 200, body);
 }
 
+static void srv_assume(struct srv *s, struct evhttp_request *req);
+
 static void
 srv_sts(struct srv *s, struct evhttp_request *req)
 {
@@ -185,6 +199,11 @@ srv_sts(struct srv *s, struct evhttp_request *req)
 	evbuffer_copyout(in, s->sts_body, n);
 	s->sts_body[n] = '\0';
 	copy_header(req, "Content-Type", s->sts_ctype, sizeof(s->sts_ctype));
+	if (strncmp(s->sts_body, "Action=AssumeRole&", 18) == 0) {
+		s->sts_hits--;
+		srv_assume(s, req);
+		return;
+	}
 	if (s->sts_status != 0 && s->sts_status != 200) {
 		reply(req, s->sts_status,
 		    "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/"
@@ -213,6 +232,58 @@ srv_sts(struct srv *s, struct evhttp_request *req)
 	    "  </AssumeRoleWithWebIdentityResult>\n"
 	    "</AssumeRoleWithWebIdentityResponse>\n",
 	    s->sts_hits, s->sts_hits, s->sts_hits);
+	reply(req, 200, body);
+}
+
+/* AssumeRole: keys ASIAAR<n>, secret SeCrEtAr<n>, token SeCrEtArTok<n>. */
+static void
+srv_assume(struct srv *s, struct evhttp_request *req)
+{
+	char exp[64];
+	char body[2048];
+	const char *cred;
+
+	s->ar_hits++;
+	snprintf(s->ar_body, sizeof(s->ar_body), "%s", s->sts_body);
+	copy_header(req, "Authorization", s->ar_auth, sizeof(s->ar_auth));
+	copy_header(req, "X-Amz-Security-Token", s->ar_token,
+	    sizeof(s->ar_token));
+	copy_header(req, "Content-Type", s->ar_ctype, sizeof(s->ar_ctype));
+	cred = strstr(s->ar_auth, "Credential=");
+	if (s->ar_hits <= 16)
+		snprintf(s->ar_creds[s->ar_hits - 1], 64, "%.*s",
+		    cred != NULL ? (int)strcspn(cred + 11, "/") : 0,
+		    cred != NULL ? cred + 11 : "");
+	if (s->ar_status != 0 && s->ar_status != 200) {
+		snprintf(body, sizeof(body),
+		    "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/"
+		    "2011-06-15/\">\n  <Error>\n    <Type>Sender</Type>\n"
+		    "    <Code>%s</Code>\n"
+		    "    <Message>User SeCrEt is not authorized</Message>\n"
+		    "  </Error>\n</ErrorResponse>\n",
+		    s->ar_code);
+		reply(req, s->ar_status, body);
+		return;
+	}
+	fmt_time(time(NULL) + (s->ar_short-- > 0 ? s->ar_short_s : 3600), exp,
+	    sizeof(exp));
+	snprintf(body, sizeof(body),
+	    "<AssumeRoleResponse "
+	    "xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n"
+	    "  <AssumeRoleResult>\n"
+	    "    <AssumedRoleUser>\n"
+	    "      <AssumedRoleId>AROA:x</AssumedRoleId>\n"
+	    "      <Arn>arn:aws:sts::123456789012:assumed-role/r/x</Arn>\n"
+	    "    </AssumedRoleUser>\n"
+	    "    <Credentials>\n"
+	    "      <AccessKeyId>ASIAAR%d</AccessKeyId>\n"
+	    "      <SecretAccessKey>SeCrEtAr%d</SecretAccessKey>\n"
+	    "      <SessionToken>SeCrEtArTok%d</SessionToken>\n"
+	    "      <Expiration>%s</Expiration>\n"
+	    "    </Credentials>\n"
+	    "  </AssumeRoleResult>\n"
+	    "</AssumeRoleResponse>\n",
+	    s->ar_hits, s->ar_hits, s->ar_hits, exp);
 	reply(req, 200, body);
 }
 
@@ -602,7 +673,7 @@ test_env_and_profile(void)
 	    "aws_secret_access_key = SeCrEtProfile\n"
 	    "aws_session_token = SeCrEtProfileTok\n"
 	    "[half]\naws_access_key_id = AKIAHALF\n"
-	    "[proc]\ncredential_process = /bin/SeCrEt\n"
+	    "[proc]\ncredential_process = /nonexistent/helper --key SeCrEt\n"
 	    "[role]\nrole_arn = arn:aws:iam::1:role/r\n"
 	    "source_profile = default\n"
 	    "[bad]\naws_access_key_id = AKIA BAD\n"
@@ -632,6 +703,17 @@ test_env_and_profile(void)
 	is_str(g.secret, "SeCrEtEnv", "env: secret");
 	is_str(g.token, "SeCrEtEnvTok", "env: session token");
 	is_int(g.exp, 0, "env: no expiration");
+	o.profile = "default";
+	resolve(&o, &g, "explicit profile");
+	is_int(g.r, 0, "explicit profile: resolved");
+	is_str(g.provider, "profile",
+	    "an explicit profile (aws.profile) beats the environment");
+	is_str(g.key, "AKIAPROFILE", "explicit profile: its keys");
+	o.profile = NULL;
+	setenv("AWS_PROFILE", "default", 1);
+	resolve(&o, &g, "AWS_PROFILE");
+	is_str(g.provider, "environment", "AWS_PROFILE does not");
+	unsetenv("AWS_PROFILE");
 	unsetenv("AWS_ACCESS_KEY_ID");
 	unsetenv("AWS_SECRET_ACCESS_KEY");
 	unsetenv("AWS_SESSION_TOKEN");
@@ -651,14 +733,19 @@ test_env_and_profile(void)
 	    "half keys: file:line (%s)", g.msg);
 	o.profile = "proc";
 	resolve(&o, &g, "proc");
-	is_int(g.r, -ENOTSUP, "credential_process: -ENOTSUP");
-	ok(strstr(g.msg, "credential_process is not supported") != NULL &&
+	is_int(g.r, -ENOENT, "credential_process, no such program: -ENOENT");
+	ok(strstr(g.msg,
+	       "profile 'proc': credential_process: cannot run "
+	       "'/nonexistent/helper': No such file or directory") != NULL &&
 		g.line == 8,
-	    "credential_process: file:line (%s)", g.msg);
+	    "credential_process: file:line, no argument (%s)", g.msg);
 	o.profile = "role";
 	resolve(&o, &g, "role");
-	is_int(g.r, -ENOTSUP, "role_arn + source_profile: -ENOTSUP");
+	is_int(g.r, -EINVAL, "role_arn with a 1-digit account: -EINVAL");
 	is_int(g.line, 10, "role_arn: line");
+	ok(strstr(g.msg,
+	       "malformed role_arn (the account must be 12 digits)") != NULL,
+	    "role_arn: why (%s)", g.msg);
 	o.profile = "bad";
 	resolve(&o, &g, "bad");
 	is_int(g.r, -EINVAL, "a space in the key id: -EINVAL");
@@ -1096,6 +1183,716 @@ test_refresh(void)
 	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1", 1);
 }
 
+/*
+ * Roles and credential_process.
+ */
+
+#define ROLE_A "arn:aws:iam::123456789012:role/a"
+#define ROLE_B "arn:aws:iam::123456789012:role/b"
+
+static void
+test_proc_split(void)
+{
+	static const struct {
+		const char *cmd;
+		int r;
+		const char *words; /* joined with '|' */
+	} cases[] = {
+	    {"", -EINVAL, NULL},
+	    {"   \t\n", -EINVAL, NULL},
+	    {"a 'b", -EINVAL, NULL},
+	    {"a \"b\\\"", -EINVAL, NULL},
+	    {"a b\\", -EINVAL, NULL},
+	    {"helper", 0, "helper"},
+	    {"  /bin/x  --a 1\t--b\n2 ", 0, "/bin/x|--a|1|--b|2"},
+	    {"x 'a b' \"c d\"", 0, "x|a b|c d"},
+	    {"x a'b c'd", 0, "x|ab cd"},
+	    {"x 'a\\b' \"a\\b\" \"q\\\"\\\\\"", 0, "x|a\\b|a\\b|q\"\\"},
+	    {"x a\\ b \\'c", 0, "x|a b|'c"},
+	    {"x '' \"\"", 0, "x||"},
+	    {"x $HOME `id` ;|&", 0, "x|$HOME|`id`|;|&"},
+	};
+	char joined[256];
+	char **argv;
+	struct diag d;
+	size_t i;
+	size_t k;
+	int r;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		argv = NULL;
+		memset(&d, 0, sizeof(d));
+		r = creds_proc_split(cases[i].cmd, &argv, &d);
+		is_int(r, cases[i].r, "split %zu: result", i);
+		if (r < 0) {
+			ok(argv == NULL && d.msg[0] != '\0',
+			    "split %zu: why: %s", i, d.msg);
+			continue;
+		}
+		joined[0] = '\0';
+		for (k = 0; argv[k] != NULL; k++)
+			snprintf(joined + strlen(joined),
+			    sizeof(joined) - strlen(joined), "%s%s",
+			    k > 0 ? "|" : "", argv[k]);
+		is_str(joined, cases[i].words, "split %zu: words", i);
+		creds_proc_argv_free(argv);
+	}
+	memset(&d, 0, sizeof(d));
+	is_int(creds_proc_split("a 'SeCrEt", &argv, &d), -EINVAL,
+	    "split: unclosed quote");
+	is_str(d.msg, "credential_process: no closing quotation (')",
+	    "split: the message quotes nothing");
+}
+
+static void
+test_proc_excerpt(void)
+{
+	char buf[64];
+
+	is_str(creds_proc_excerpt("", buf, sizeof(buf)), "", "excerpt: empty");
+	is_str(creds_proc_excerpt("\n\n  error: no such profile\nmore\n", buf,
+		   sizeof(buf)),
+	    "error: no such profile", "excerpt: the first line");
+	is_str(creds_proc_excerpt("key AKIAIOSFODNN7EXAMPLE secret "
+				  "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY!",
+		   buf, sizeof(buf)),
+	    "key [...] secret [...]!", "excerpt: key-like runs masked");
+	is_str(creds_proc_excerpt("a\tb\x01\x7f"
+				  "c",
+		   buf, sizeof(buf)),
+	    "a?b??c", "excerpt: control characters");
+	is_str(creds_proc_excerpt("authentication_required please", buf,
+		   sizeof(buf)),
+	    "authentication_required please", "excerpt: long words stay");
+	is_str(creds_proc_excerpt("0123456789abcdef0123456789abcdef0123456789"
+				  "abcdef0123456789abcdef0123456789abcdef",
+		   buf, 8),
+	    "[...]", "excerpt: cut to the buffer");
+}
+
+/* A credential_process script: sh, its body, executable. */
+static const char *
+proc_script(const char *name, const char *body)
+{
+	static char path[256];
+	char text[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", tmp, name);
+	snprintf(text, sizeof(text), "#!/bin/sh\n%s", body);
+	write_file(path, text, strlen(text));
+	(void)chmod(path, 0700);
+	return path;
+}
+
+static void
+proc_profile(const char *cmd)
+{
+	char cfg[1024];
+
+	snprintf(cfg, sizeof(cfg),
+	    "[profile p]\nregion = us-east-1\n"
+	    "credential_process = %s\n",
+	    cmd);
+	aws_file("config", cfg);
+}
+
+static void
+test_process(void)
+{
+	struct creds_opts o;
+	struct got g;
+	struct timespec start;
+	char cmd[512];
+	char args[256];
+	const char *sh;
+	time_t want;
+
+	memset(&o, 0, sizeof(o));
+	o.profile = "p";
+
+	/* Hostile first: every failure names the field, never a value. */
+	static const struct {
+		const char *out;
+		int r;
+		const char *msg;
+	} bad[] = {
+	    {"", -EBADMSG, "output is not a JSON object"},
+	    {"SeCrEt", -EBADMSG, "output is not a JSON object"},
+	    {"[1]", -EBADMSG, "output is not a JSON object"},
+	    {"{\"Version\": 1} x", -EBADMSG, "output is not a JSON object"},
+	    {"{\"AccessKeyId\": \"AKIA\", \"SecretAccessKey\": \"SeCrEt\"}",
+		-EBADMSG, "output: Version must be 1"},
+	    {"{\"Version\": 2, \"AccessKeyId\": \"AKIA\", "
+	     "\"SecretAccessKey\": \"SeCrEt\"}",
+		-EBADMSG, "output: Version must be 1"},
+	    {"{\"Version\": \"1\", \"AccessKeyId\": \"AKIA\", "
+	     "\"SecretAccessKey\": \"SeCrEt\"}",
+		-EBADMSG, "output: Version must be 1"},
+	    {"{\"Version\": 1, \"SecretAccessKey\": \"SeCrEt\"}", -EBADMSG,
+		"output lacks AccessKeyId"},
+	    {"{\"Version\": 1, \"AccessKeyId\": \"AKIA\"}", -EBADMSG,
+		"output lacks SecretAccessKey"},
+	    {"{\"Version\": 1, \"AccessKeyId\": 7, "
+	     "\"SecretAccessKey\": \"SeCrEt\"}",
+		-EBADMSG, "output: AccessKeyId is not a string"},
+	    {"{\"Version\": 1, \"AccessKeyId\": \"AKIA\", "
+	     "\"SecretAccessKey\": \"SeCrEt x\"}",
+		-EBADMSG, "output: SecretAccessKey is malformed"},
+	    {"{\"Version\": 1, \"AccessKeyId\": \"AKIA\", "
+	     "\"SecretAccessKey\": \"SeCrEt\", \"SessionToken\": \"\"}",
+		-EBADMSG, "output: SessionToken is malformed"},
+	    {"{\"Version\": 1, \"AccessKeyId\": \"AKIA\", "
+	     "\"SecretAccessKey\": \"SeCrEt\", \"Expiration\": \"SeCrEt\"}",
+		-EBADMSG, "output: Expiration is not an ISO 8601 time"},
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		write_file(path_in("out.json"), bad[i].out, strlen(bad[i].out));
+		sh = proc_script("proc.sh", "cat \"$1\"\n");
+		snprintf(cmd, sizeof(cmd), "%s %s", sh, path_in("out.json"));
+		proc_profile(cmd);
+		resolve(&o, &g, "proc bad");
+		is_int(g.r, bad[i].r, "process output %zu: error", i);
+		ok(strstr(g.msg, bad[i].msg) != NULL &&
+			strstr(g.msg, "profile 'p': credential_process") !=
+			    NULL &&
+			g.line == 3,
+		    "process output %zu: %s", i, g.msg);
+	}
+
+	/* Exit status, and a masked stderr excerpt. */
+	sh = proc_script("proc.sh",
+	    "echo 'token expired; SeCrEtAbcdef0123456789xyz' >&2\n"
+	    "echo '{\"Version\": 1, \"AccessKeyId\": \"AKIA\", "
+	    "\"SecretAccessKey\": \"SeCrEt\"}'\n"
+	    "exit 3\n");
+	proc_profile(sh);
+	resolve(&o, &g, "proc exit 3");
+	is_int(g.r, -EIO, "process exit 3: -EIO");
+	ok(strstr(g.msg,
+	       "profile 'p': credential_process exited with status 3: token "
+	       "expired; [...]") != NULL,
+	    "process exit 3: status and masked stderr (%s)", g.msg);
+	sh = proc_script("proc.sh", "kill -TERM $$\n");
+	proc_profile(sh);
+	resolve(&o, &g, "proc signal");
+	is_int(g.r, -EIO, "process killed: -EIO");
+	ok(strstr(g.msg, "credential_process was killed by signal 15") != NULL,
+	    "process killed: the signal (%s)", g.msg);
+
+	/* Timeout: killed with what it started. */
+	sh = proc_script("proc.sh", "sleep 30 &\nsleep 30\n");
+	proc_profile(sh);
+	o.process_timeout_ms = 300;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	resolve(&o, &g, "proc timeout");
+	is_int(g.r, -ETIMEDOUT, "process timeout: -ETIMEDOUT");
+	ok(tl_ms_since(&start) < 3000, "process timeout: at the deadline");
+	ok(strstr(g.msg,
+	       "credential_process did not finish within 0 s and "
+	       "was killed") != NULL,
+	    "process timeout: %s", g.msg);
+	o.process_timeout_ms = 0;
+
+	/* Too much output. */
+	sh = proc_script("proc.sh",
+	    "while :; do echo xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; "
+	    "done\n");
+	proc_profile(sh);
+	resolve(&o, &g, "proc big");
+	is_int(g.r, -E2BIG, "process floods stdout: -E2BIG");
+	ok(strstr(g.msg,
+	       "credential_process wrote more than 65536 bytes and "
+	       "was killed") != NULL,
+	    "process floods: %s", g.msg);
+
+	/* A command line that does not split: file:line. */
+	proc_profile("helper 'SeCrEt");
+	resolve(&o, &g, "proc quote");
+	is_int(g.r, -EINVAL, "process unclosed quote: -EINVAL");
+	ok(strstr(g.msg,
+	       "/.aws/config:3: profile 'p': credential_process: no "
+	       "closing quotation (')") != NULL,
+	    "process unclosed quote: %s", g.msg);
+
+	/* The happy path: arguments split as botocore does, no shell. */
+	sh = proc_script("proc.sh",
+	    "printf '%s|' \"$@\" >\"$0.args\"\n"
+	    "cat <<EOF\n"
+	    "{\"Version\": 1, \"AccessKeyId\": \"AKIAPROC\",\n"
+	    " \"SecretAccessKey\": \"SeCrEtProc\",\n"
+	    " \"SessionToken\": \"SeCrEtProcTok\",\n"
+	    " \"Expiration\": \"2099-11-25T12:00:00Z\"}\n"
+	    "EOF\n");
+	snprintf(cmd, sizeof(cmd), "%s 'a b' \"c\\\"d\" e\\ f $HOME ';'", sh);
+	proc_profile(cmd);
+	resolve(&o, &g, "proc ok");
+	is_int(g.r, 0, "process: resolved");
+	is_str(g.provider, "process", "process: provider");
+	is_str(g.key, "AKIAPROC", "process: key id");
+	is_str(g.secret, "SeCrEtProc", "process: secret");
+	is_str(g.token, "SeCrEtProcTok", "process: token");
+	is_int(clock_parse_iso8601("2099-11-25T12:00:00Z", &want), 0, "parse");
+	is_int(g.exp, want, "process: expiration");
+	snprintf(cmd, sizeof(cmd), "%s.args", sh);
+	{
+		FILE *f = fopen(cmd, "r");
+
+		memset(args, 0, sizeof(args));
+		if (f != NULL) {
+			if (fgets(args, sizeof(args), f) == NULL)
+				args[0] = '\0';
+			fclose(f);
+		}
+	}
+	is_str(args, "a b|c\"d|e f|$HOME|;|", "process: its arguments");
+
+	/* Without SessionToken and Expiration: long-term. */
+	write_file(path_in("out.json"),
+	    "{\"Version\": 1, \"AccessKeyId\": \"AKIAPROC2\", "
+	    "\"SecretAccessKey\": \"SeCrEtProc2\"}",
+	    strlen("{\"Version\": 1, \"AccessKeyId\": \"AKIAPROC2\", "
+		   "\"SecretAccessKey\": \"SeCrEtProc2\"}"));
+	sh = proc_script("proc.sh", "cat \"$1\"\n");
+	snprintf(cmd, sizeof(cmd), "%s %s", sh, path_in("out.json"));
+	proc_profile(cmd);
+	resolve(&o, &g, "proc long-term");
+	is_int(g.r, 0, "process, long-term: resolved");
+	is_str(g.token, "(none)", "process, long-term: no token");
+	is_int(g.exp, 0, "process, long-term: no expiration");
+	aws_file("config", NULL);
+	(void)unlink(path_in("out.json"));
+}
+
+static void
+test_roles_profile(void)
+{
+	struct creds_opts o;
+	struct got g;
+	char sts[128];
+	char cfg[4096];
+
+	snprintf(sts, sizeof(sts), "%s/sts", s.srv.url);
+	memset(&o, 0, sizeof(o));
+	o.sts_endpoint = sts;
+	aws_file("credentials",
+	    "[c]\naws_access_key_id = AKIASOURCE\n"
+	    "aws_secret_access_key = SeCrEtSource\n");
+	snprintf(cfg, sizeof(cfg),
+	    "[profile mfa]\nrole_arn = " ROLE_A "\nsource_profile = c\n"
+	    "mfa_serial = arn:aws:iam::123456789012:mfa/me\n"
+	    "[profile dur]\nrole_arn = " ROLE_A "\nsource_profile = c\n"
+	    "duration_seconds = 43200\n"
+	    "[profile both]\nrole_arn = " ROLE_A "\nsource_profile = c\n"
+	    "credential_source = Environment\n"
+	    "[profile none]\nrole_arn = " ROLE_A "\n"
+	    "[profile bogus]\nrole_arn = " ROLE_A "\n"
+	    "credential_source = Ec2\n"
+	    "[profile badext]\nrole_arn = " ROLE_A "\nsource_profile = c\n"
+	    "external_id = SeCrEt!\n"
+	    "[profile badsess]\nrole_arn = " ROLE_A "\nsource_profile = c\n"
+	    "role_session_name = x\n"
+	    "[profile sso]\nsso_session = corp\n"
+	    "[profile loop-a]\nrole_arn = " ROLE_A "\nsource_profile = loop-b\n"
+	    "[profile loop-b]\nrole_arn = " ROLE_B "\nsource_profile = loop-a\n"
+	    "[profile self]\nrole_arn = " ROLE_A "\nsource_profile = self\n"
+	    "[profile selfkeys]\nrole_arn = " ROLE_A "\n"
+	    "source_profile = selfkeys\naws_access_key_id = AKIASELF\n"
+	    "aws_secret_access_key = SeCrEtSelf\n"
+	    "[profile missing]\nrole_arn = " ROLE_A "\nsource_profile = gone\n"
+	    "[profile a]\nrole_arn = " ROLE_A "\nsource_profile = b\n"
+	    "external_id = ext-a\nrole_session_name = sess-a\n"
+	    "[profile b]\nrole_arn = " ROLE_B "\nsource_profile = c\n"
+	    "[profile keys-win]\nrole_arn = " ROLE_A "\n"
+	    "source_profile = keyed\n"
+	    "[profile keyed]\nrole_arn = " ROLE_B "\nsource_profile = c\n"
+	    "aws_access_key_id = AKIAKEYED\n"
+	    "aws_secret_access_key = SeCrEtKeyed\n"
+	    "[profile envsrc]\nrole_arn = " ROLE_A "\n"
+	    "credential_source = Environment\n"
+	    "[profile from-wi]\nrole_arn = " ROLE_A "\n"
+	    "source_profile = wi-keyed\n"
+	    "[profile wi-keyed]\nrole_arn = " ROLE_B "\n"
+	    "web_identity_token_file = %s\n"
+	    "aws_access_key_id = AKIAWIKEYED\n"
+	    "aws_secret_access_key = SeCrEtWiKeyed\n",
+	    path_in("jwt"));
+	aws_file("config", cfg);
+	write_file(path_in("jwt"), WI_TOKEN "\n", strlen(WI_TOKEN) + 1);
+
+	/* Hostile first. */
+	o.profile = "mfa";
+	resolve(&o, &g, "mfa");
+	is_int(g.r, -ENOTSUP, "mfa_serial: -ENOTSUP");
+	ok(strstr(g.msg,
+	       "/.aws/config:4: profile 'mfa': mfa_serial is not "
+	       "supported: a daemon cannot ask for an MFA code") != NULL,
+	    "mfa_serial: why, where (%s)", g.msg);
+	o.profile = "dur";
+	resolve(&o, &g, "dur");
+	is_int(g.r, -ENOTSUP, "duration_seconds: -ENOTSUP");
+	ok(strstr(g.msg,
+	       "/.aws/config:8: profile 'dur': duration_seconds is "
+	       "not supported: smtrail asks for 1 hour") != NULL,
+	    "duration_seconds: why, where (%s)", g.msg);
+	o.profile = "both";
+	resolve(&o, &g, "both");
+	is_int(g.r, -EINVAL, "source_profile and credential_source: -EINVAL");
+	ok(strstr(g.msg, "both source_profile and credential_source") != NULL &&
+		g.line == 12,
+	    "both: %s", g.msg);
+	o.profile = "none";
+	resolve(&o, &g, "none");
+	is_int(g.r, -EINVAL, "role_arn alone: -EINVAL");
+	ok(strstr(g.msg,
+	       "role_arn needs source_profile, credential_source or "
+	       "web_identity_token_file") != NULL,
+	    "role_arn alone: %s", g.msg);
+	o.profile = "bogus";
+	resolve(&o, &g, "bogus");
+	is_int(g.r, -EINVAL, "credential_source Ec2: -EINVAL");
+	ok(strstr(g.msg,
+	       "credential_source must be Environment, "
+	       "Ec2InstanceMetadata or EcsContainer") != NULL,
+	    "credential_source: %s", g.msg);
+	o.profile = "badext";
+	resolve(&o, &g, "badext");
+	is_int(g.r, -EINVAL, "bad external_id: -EINVAL");
+	ok(strstr(g.msg, "malformed external_id") != NULL, "%s", g.msg);
+	o.profile = "badsess";
+	resolve(&o, &g, "badsess");
+	is_int(g.r, -EINVAL, "bad role_session_name: -EINVAL");
+	ok(strstr(g.msg, "malformed role_session_name") != NULL, "%s", g.msg);
+	o.profile = "sso";
+	resolve(&o, &g, "sso");
+	is_int(g.r, -ENOTSUP, "SSO: -ENOTSUP");
+	ok(strstr(g.msg, "profile 'sso': SSO is not supported") != NULL,
+	    "SSO: %s", g.msg);
+	s.ar_hits = 0;
+	o.profile = "loop-a";
+	resolve(&o, &g, "loop");
+	is_int(g.r, -ELOOP, "source_profile loop: -ELOOP");
+	ok(strstr(g.msg,
+	       "profile 'loop-b': source_profile loop: profile "
+	       "loop-a → loop-b → loop-a") != NULL,
+	    "loop: the chain named (%s)", g.msg);
+	o.profile = "self";
+	resolve(&o, &g, "self");
+	is_int(g.r, -ELOOP, "source_profile itself without keys: -ELOOP");
+	ok(strstr(g.msg, "source_profile loop: profile self → self") != NULL,
+	    "self: %s", g.msg);
+	o.profile = "missing";
+	resolve(&o, &g, "missing");
+	is_int(g.r, -ENOENT, "source_profile missing: -ENOENT");
+	ok(strstr(g.msg, "profile 'gone' not found") != NULL, "%s", g.msg);
+	is_int(s.ar_hits, 0, "no STS call for any of them");
+
+	/* STS refuses: the role and the code, not STS's message. */
+	s.ar_status = 403;
+	s.ar_code = "AccessDenied";
+	o.profile = "b";
+	resolve(&o, &g, "denied");
+	is_int(g.r, -EACCES, "AssumeRole 403: -EACCES");
+	is_str(g.msg,
+	    "profile 'b': assume-role " ROLE_B ": STS AssumeRole failed: HTTP "
+	    "403 AccessDenied",
+	    "AssumeRole 403: the role and the code");
+	s.ar_code = "Throttling";
+	s.ar_status = 400;
+	resolve(&o, &g, "throttled");
+	is_int(g.r, -EAGAIN, "AssumeRole Throttling: -EAGAIN");
+	s.ar_status = 0;
+
+	/* Itself, with static keys: those are the source. */
+	s.ar_hits = 0;
+	o.profile = "selfkeys";
+	resolve(&o, &g, "selfkeys");
+	is_int(g.r, 0, "source_profile itself with keys: resolved");
+	is_str(s.ar_creds[0], "AKIASELF", "its own keys signed AssumeRole");
+
+	/* Two deep: a from b from c's static keys. */
+	s.ar_hits = 0;
+	o.profile = "a";
+	resolve(&o, &g, "chain");
+	is_int(g.r, 0, "a → b → c: resolved");
+	is_str(g.provider, "assume-role", "chain: provider");
+	is_int(s.ar_hits, 2, "chain: two AssumeRole calls");
+	is_str(s.ar_creds[0], "AKIASOURCE", "chain: B with c's keys");
+	is_str(s.ar_creds[1], "ASIAAR1", "chain: A with B's keys");
+	is_str(s.ar_token, "SeCrEtArTok1", "chain: and B's session token");
+	is_str(g.key, "ASIAAR2", "chain: A's keys");
+	is_str(g.token, "SeCrEtArTok2", "chain: A's token");
+	ok(g.exp > time(NULL) + 3000, "chain: expiration");
+	is_str(s.ar_body,
+	    "Action=AssumeRole&DurationSeconds=3600"
+	    "&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fa"
+	    "&RoleSessionName=sess-a&ExternalId=ext-a&Version=2011-06-15",
+	    "chain: A's body, external_id and session name from the profile");
+	is_str(s.ar_ctype, "application/x-www-form-urlencoded; charset=utf-8",
+	    "AssumeRole content type");
+	ok(strncmp(s.ar_auth, "AWS4-HMAC-SHA256 Credential=ASIAAR1/", 36) ==
+		    0 &&
+		strstr(s.ar_auth,
+		    "/us-east-1/sts/aws4_request, SignedHeaders=content-type;"
+		    "host;x-amz-date;x-amz-security-token, Signature=") != NULL,
+	    "chain: SigV4 for sts, global region us-east-1 (%s)", s.ar_auth);
+
+	/* A source profile's static keys win over its own role_arn. */
+	s.ar_hits = 0;
+	o.profile = "keys-win";
+	resolve(&o, &g, "keys win");
+	is_int(g.r, 0, "keys-win: resolved");
+	is_int(s.ar_hits, 1, "keys-win: one AssumeRole");
+	is_str(s.ar_creds[0], "AKIAKEYED", "keys-win: keyed's static keys");
+
+	/* ... but its web_identity_token_file comes first (botocore). */
+	s.ar_hits = 0;
+	s.sts_hits = 0;
+	o.profile = "from-wi";
+	resolve(&o, &g, "from wi");
+	is_int(g.r, 0, "source with web identity and keys: resolved");
+	is_int(s.sts_hits, 1, "source: AssumeRoleWithWebIdentity first");
+	is_str(s.ar_creds[0], "ASIASTS1", "then A with the web identity keys");
+	(void)unlink(path_in("jwt"));
+
+	/* credential_source Environment. */
+	o.profile = "envsrc";
+	resolve(&o, &g, "envsrc unset");
+	is_int(g.r, -ENOKEY, "credential_source Environment, unset: -ENOKEY");
+	is_str(g.msg,
+	    "profile 'envsrc': credential_source Environment: no credentials: "
+	    "environment (unset)",
+	    "credential_source: its failure, prefixed");
+	setenv("AWS_ACCESS_KEY_ID", "AKIAENVSRC", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "SeCrEtEnvSrc", 1);
+	s.ar_hits = 0;
+	resolve(&o, &g, "envsrc");
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	is_int(g.r, 0, "credential_source Environment: resolved");
+	is_str(s.ar_creds[0], "AKIAENVSRC", "the environment's keys signed");
+	is_str(s.ar_token, "", "no session token sent for long-term keys");
+	ok(strstr(s.ar_body, "&RoleSessionName=smtrail-") != NULL,
+	    "default session name smtrail-<host>");
+	aws_file("config", NULL);
+	aws_file("credentials", NULL);
+}
+
+static void
+test_role_opt(void)
+{
+	struct creds_opts o;
+	struct creds *c = NULL;
+	struct got g;
+	char sts[128];
+
+	memset(&o, 0, sizeof(o));
+	/* Refused by creds_new. */
+	o.external_id = "ext-1";
+	is_int(creds_new(base, http, &o, &c), -EINVAL,
+	    "external_id without role_arn: -EINVAL");
+	o.role_arn = "arn:aws:iam::123456789012:user/u";
+	is_int(creds_new(base, http, &o, &c), -EINVAL, "a user's ARN: -EINVAL");
+	o.role_arn = ROLE_A;
+	o.role_session_name = "x";
+	is_int(creds_new(base, http, &o, &c), -EINVAL,
+	    "a 1-character session name: -EINVAL");
+	o.role_session_name = "smtrail-test";
+
+	/* No source credentials: the chain's diag, under the role. */
+	setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1/ignored", 1);
+	resolve(&o, &g, "role opt no source");
+	is_int(g.r, -ENOKEY, "aws.role_arn without source: -ENOKEY");
+	ok(strncmp(g.msg,
+	       "assume-role " ROLE_A ": source credentials: no credentials: "
+	       "environment (unset), profile 'default' (not found)",
+	       strlen("assume-role " ROLE_A ": source credentials: no "
+		      "credentials: environment (unset), profile 'default' "
+		      "(not found)")) == 0,
+	    "names the role and every provider (%s)", g.msg);
+
+	/* From the environment, the endpoint from aws.endpoint_url (after
+	 * AWS_ENDPOINT_URL_STS, which is unset now). */
+	unsetenv("AWS_ENDPOINT_URL_STS");
+	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1/not-this", 1);
+	{
+		snprintf(sts, sizeof(sts), "%s/sts", s.srv.url);
+		o.endpoint_url = sts;
+		setenv("AWS_ACCESS_KEY_ID", "AKIAENV", 1);
+		setenv("AWS_SECRET_ACCESS_KEY", "SeCrEtEnv", 1);
+		setenv("AWS_SESSION_TOKEN", "SeCrEtEnvTok", 1);
+		setenv("AWS_REGION", "eu-west-1", 1);
+		s.ar_hits = 0;
+		resolve(&o, &g, "role opt");
+		is_int(g.r, 0, "aws.role_arn: resolved");
+		is_str(g.provider, "assume-role", "aws.role_arn: provider");
+		is_str(g.key, "ASIAAR1", "aws.role_arn: the role's keys");
+		is_str(s.ar_creds[0], "AKIAENV", "signed with the env keys");
+		is_str(s.ar_token, "SeCrEtEnvTok", "and the env session token");
+		ok(strstr(s.ar_auth, "/eu-west-1/sts/aws4_request") != NULL,
+		    "signed for the region (%s)", s.ar_auth);
+		is_str(s.ar_body,
+		    "Action=AssumeRole&DurationSeconds=3600"
+		    "&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fa"
+		    "&RoleSessionName=smtrail-test&ExternalId=ext-1"
+		    "&Version=2011-06-15",
+		    "aws.role_arn: the body");
+
+		/* Refused: names the role and STS's code. */
+		s.ar_status = 403;
+		s.ar_code = "AccessDenied";
+		resolve(&o, &g, "role opt denied");
+		is_int(g.r, -EACCES, "aws.role_arn refused: -EACCES");
+		is_str(g.msg,
+		    "assume-role " ROLE_A ": STS AssumeRole failed: HTTP 403 "
+		    "AccessDenied",
+		    "aws.role_arn refused: the diag");
+		s.ar_status = 0;
+		unsetenv("AWS_SESSION_TOKEN");
+		unsetenv("AWS_REGION");
+		unsetenv("AWS_ENDPOINT_URL");
+	}
+
+	/* The role over a credential_process profile. */
+	{
+		const char *sh = proc_script("proc.sh",
+		    "echo '{\"Version\": 1, \"AccessKeyId\": \"AKIAPROCSRC\", "
+		    "\"SecretAccessKey\": \"SeCrEtProcSrc\"}'\n");
+		char cfg[512];
+
+		unsetenv("AWS_ACCESS_KEY_ID");
+		unsetenv("AWS_SECRET_ACCESS_KEY");
+		snprintf(cfg, sizeof(cfg),
+		    "[default]\ncredential_process = %s\n", sh);
+		aws_file("config", cfg);
+		s.ar_hits = 0;
+		resolve(&o, &g, "role over process");
+		is_int(g.r, 0,
+		    "aws.role_arn over credential_process: resolved");
+		is_str(s.ar_creds[0], "AKIAPROCSRC",
+		    "the process's keys signed AssumeRole");
+		aws_file("config", NULL);
+	}
+	o.endpoint_url = NULL;
+}
+
+static void
+test_role_refresh(void)
+{
+	struct creds_opts o;
+	struct creds *c = NULL;
+	struct sampler sm;
+	struct got g;
+	struct timespec start;
+	char sts[128];
+
+	snprintf(sts, sizeof(sts), "%s/sts", s.srv.url);
+	memset(&o, 0, sizeof(o));
+	o.sts_endpoint = sts;
+	o.role_arn = ROLE_A;
+	o.refresh_margin_s = 2;
+	setenv("AWS_ACCESS_KEY_ID", "AKIAENV", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "SeCrEtEnv", 1);
+
+	/* Expiring in 4 s: a new AssumeRole at ~2.7 s, never NULL. */
+	s.ar_hits = 0;
+	s.ar_short = 1;
+	s.ar_short_s = 4;
+	memset(&g, 0, sizeof(g));
+	is_int(creds_new(base, http, &o, &c), 0, "role refresh: creds_new");
+	is_int(creds_get(c, got_cb, &g), 0, "role refresh: creds_get");
+	tl_run_until(base, &g.n, 1, 3000);
+	is_str(g.key, "ASIAAR1", "role refresh: first credentials");
+	sampler_start(&sm, c);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	tl_run_until(base, &sm.changes, 1, 5000);
+	is_int(sm.changes, 1, "role refresh: the keys changed once");
+	is_str(sm.last, "ASIAAR2", "role refresh: the new role keys");
+	is_int(sm.nulls, 0, "role refresh: creds_current never NULL");
+	ok(tl_ms_since(&start) > 1500, "role refresh: ahead of expiry");
+	is_int(s.ar_hits, 2, "role refresh: a second AssumeRole");
+	is_str(s.ar_creds[1], "AKIAENV", "role refresh: signed by the source");
+	ok(creds_current(c) != NULL &&
+		strcmp(creds_current(c)->provider, "assume-role") == 0,
+	    "role refresh: still assume-role");
+	event_free(sm.ev);
+	creds_free(c);
+
+	/* Freed while waiting for STS: no callback, nothing leaks. */
+	memset(&g, 0, sizeof(g));
+	is_int(creds_new(base, http, &o, &c), 0, "role cancel: creds_new");
+	is_int(creds_get(c, got_cb, &g), 0, "role cancel: creds_get");
+	for (int i = 0; i < 1000 && http_in_flight(http) == 0 && g.n == 0; i++)
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	is_int((long long)http_in_flight(http), 1,
+	    "role cancel: STS in flight");
+	creds_free(c);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	is_int((long long)http_in_flight(http), 0,
+	    "role cancel: nothing in "
+	    "flight");
+	is_int(g.n, 0, "role cancel: no callback (%d %s)", g.r, g.msg);
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+
+	/* A credential_process with an Expiration is run again before it. */
+	{
+		char body[512];
+		char cfg[512];
+		const char *sh;
+
+		snprintf(body, sizeof(body),
+		    "n=$(cat \"$0.n\" 2>/dev/null || echo 0); n=$((n+1)); "
+		    "echo $n >\"$0.n\"\n"
+		    "exp=$(date -u -d @$(( $(date +%%s) + 4 )) "
+		    "+%%Y-%%m-%%dT%%H:%%M:%%SZ)\n"
+		    "echo \"{\\\"Version\\\": 1, \\\"AccessKeyId\\\": "
+		    "\\\"AKIAPROC$n\\\", \\\"SecretAccessKey\\\": \\\"SeCrEt\\\", "
+		    "\\\"Expiration\\\": \\\"$exp\\\"}\"\n");
+		sh = proc_script("proc-exp.sh", body);
+		snprintf(cfg, sizeof(cfg),
+		    "[default]\ncredential_process = %s\n", sh);
+		aws_file("config", cfg);
+		memset(&o, 0, sizeof(o));
+		o.refresh_margin_s = 2;
+		memset(&g, 0, sizeof(g));
+		is_int(creds_new(base, http, &o, &c), 0, "proc refresh: new");
+		is_int(creds_get(c, got_cb, &g), 0, "proc refresh: get");
+		tl_run_until(base, &g.n, 1, 3000);
+		is_str(g.key, "AKIAPROC1", "proc refresh: first run");
+		sampler_start(&sm, c);
+		tl_run_until(base, &sm.changes, 1, 5000);
+		is_str(sm.last, "AKIAPROC2", "proc refresh: run again");
+		is_int(sm.nulls, 0, "proc refresh: never NULL");
+		event_free(sm.ev);
+		creds_free(c);
+
+		/* A role over it: the source renews itself (at ~2.7 s), the
+		 * role later (at ~4 s of 6) is signed with the new keys. */
+		(void)unlink(path_in("proc-exp.sh.n"));
+		o.role_arn = ROLE_A;
+		o.sts_endpoint = sts;
+		s.ar_hits = 0;
+		s.ar_short = 1;
+		s.ar_short_s = 6;
+		memset(&g, 0, sizeof(g));
+		is_int(creds_new(base, http, &o, &c), 0, "chain refresh: new");
+		is_int(creds_get(c, got_cb, &g), 0, "chain refresh: get");
+		tl_run_until(base, &g.n, 1, 3000);
+		is_str(s.ar_creds[0], "AKIAPROC1", "chain refresh: source 1");
+		sampler_start(&sm, c);
+		tl_run_until(base, &sm.changes, 1, 7000);
+		is_str(sm.last, "ASIAAR2", "chain refresh: the role renewed");
+		is_int(sm.nulls, 0, "chain refresh: never NULL");
+		is_str(s.ar_creds[1], "AKIAPROC2",
+		    "chain refresh: with the renewed source's keys");
+		event_free(sm.ev);
+		creds_free(c);
+		aws_file("config", NULL);
+	}
+}
+
 int
 main(void)
 {
@@ -1118,6 +1915,12 @@ main(void)
 	test_container();
 	test_imds();
 	test_refresh();
+	test_proc_split();
+	test_proc_excerpt();
+	test_process();
+	test_roles_profile();
+	test_role_opt();
+	test_role_refresh();
 	is_int(leaks, 0, "no secret in any diag");
 
 	http_free(http);

@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "creds.h"
 #include "diag.h"
+#include "log.h"
 #include "profile.h"
 #include "sigv4.h"
 
@@ -32,13 +33,23 @@ enum aws_svc {
 	AWS_SVC_COUNT
 };
 
+/* A bucket's region, learnt from a redirect. */
+struct aws_bucket_region {
+	char bucket[64];
+	char region[AWS_MAX_REGION + 1];
+};
+
 struct aws {
 	struct event_base *base;
 	struct http *http;
 	struct creds *creds;
-	char *region;
+	char *region; /* NULL: none configured */
 	char *endpoint[AWS_SVC_COUNT];
 	bool custom_endpoint[AWS_SVC_COUNT];
+	/* A ring: when full, the oldest entry is replaced. */
+	struct aws_bucket_region buckets[AWS_MAX_BUCKET_REGIONS];
+	size_t n_buckets;
+	size_t next_bucket;
 	unsigned max_attempts;
 	uint64_t retry_base_ms;
 	uint64_t retry_cap_ms;
@@ -56,8 +67,16 @@ struct aws_op {
 	char **headers;
 	void *body;
 	char *service;
+	char *base_url;
+	char *region;
+	char *bucket;
 	unsigned attempt;
 	bool waiting_creds;
+	bool redirected; /* S3: sent again to the bucket's region already */
+	char signed_region[AWS_MAX_REGION + 1];
+	struct aws_result saved; /* the redirect while HeadBucket runs */
+	struct aws_op *sub;      /* that HeadBucket, or NULL */
+	struct aws_op *parent;   /* for a HeadBucket: whose it is */
 	struct http_req *req;
 	struct event *timer;
 	struct aws_op *prev;
@@ -150,14 +169,44 @@ aws_resolve_region(struct aws *a, const struct aws_opts *o, struct diag *reterr)
 		region = profile_get(p, "region");
 	}
 	if (region == NULL) {
+		/* Fine: SQS takes its queue URL's, S3 learns each bucket's. */
 		profile_free(p);
-		return diag_set(reterr, -EINVAL, NULL, 0, 0,
-		    "no AWS region: set aws.region, AWS_REGION or a profile "
-		    "region");
+		return 0;
+	}
+	if (!aws_region_name_ok(region)) {
+		r = diag_set(reterr, -EINVAL, NULL, 0, 0,
+		    "malformed AWS region '%.40s'", region);
+		profile_free(p);
+		return r;
 	}
 	a->region = strdup(region);
 	profile_free(p);
 	return a->region != NULL ? 0 : -ENOMEM;
+}
+
+bool
+aws_region_name_ok(const char *region)
+{
+	size_t n = strlen(region);
+	size_t i;
+
+	if (n == 0 || n > AWS_MAX_REGION ||
+	    !islower((unsigned char)region[0]) || region[n - 1] == '-')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!islower((unsigned char)region[i]) &&
+		    !isdigit((unsigned char)region[i]) && region[i] != '-')
+			return false;
+	return true;
+}
+
+int
+aws_public_host(const char *service, const char *region, char *buf, size_t size)
+{
+	int r = snprintf(buf, size, "%s.%s.amazonaws.com%s", service, region,
+	    strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
+
+	return r < 0 || (size_t)r >= size ? -ENOBUFS : 0;
 }
 
 static int
@@ -175,10 +224,24 @@ aws_resolve_endpoints(struct aws *a, const struct aws_opts *o)
 			url = aws_env("AWS_ENDPOINT_URL");
 		a->custom_endpoint[s] = url != NULL;
 		if (url == NULL) {
-			(void)snprintf(def, sizeof(def),
-			    "https://%s.%s.amazonaws.com",
-			    aws_svc_name((enum aws_svc)s), a->region);
-			url = def;
+			const char *region = a->region;
+			char host[200];
+
+			if (region == NULL && s == AWS_SVC_STS) {
+				url = "https://sts.amazonaws.com";
+			} else {
+				if (region == NULL && s == AWS_SVC_S3)
+					region = "us-east-1";
+				if (region == NULL || s == AWS_SVC_OTHER)
+					continue; /* depends on the call */
+				if (aws_public_host(
+					aws_svc_name((enum aws_svc)s), region,
+					host, sizeof(host)) < 0)
+					return -EINVAL;
+				(void)snprintf(def, sizeof(def), "https://%s",
+				    host);
+				url = def;
+			}
 		}
 		a->endpoint[s] = aws_strip_slash(url);
 		if (a->endpoint[s] == NULL)
@@ -246,9 +309,65 @@ aws_endpoint(const struct aws *a, const char *service)
 }
 
 bool
+aws_custom_endpoint(const struct aws *a, const char *service)
+{
+	return a->custom_endpoint[aws_svc(service)];
+}
+
+bool
 aws_s3_path_style(const struct aws *a)
 {
 	return a->custom_endpoint[AWS_SVC_S3];
+}
+
+/* Virtual-hosted addressing puts the bucket in the TLS host name, which a
+ * dotted bucket breaks (the wildcard certificate covers one label). */
+bool
+aws_s3_bucket_path_style(const struct aws *a, const char *bucket)
+{
+	return a->custom_endpoint[AWS_SVC_S3] || strchr(bucket, '.') != NULL;
+}
+
+const char *
+aws_s3_bucket_region(const struct aws *a, const char *bucket)
+{
+	size_t i;
+
+	for (i = 0; i < a->n_buckets; i++)
+		if (strcmp(a->buckets[i].bucket, bucket) == 0)
+			return a->buckets[i].region;
+	return NULL;
+}
+
+const char *
+aws_s3_region_for(const struct aws *a, const char *bucket)
+{
+	const char *region = aws_s3_bucket_region(a, bucket);
+
+	if (region == NULL)
+		region = a->region;
+	return region != NULL ? region : "us-east-1";
+}
+
+static void
+aws_s3_learn(struct aws *a, const char *bucket, const char *region)
+{
+	struct aws_bucket_region *b = NULL;
+	size_t i;
+
+	if (strlen(bucket) >= sizeof(b->bucket))
+		return;
+	for (i = 0; i < a->n_buckets && b == NULL; i++)
+		if (strcmp(a->buckets[i].bucket, bucket) == 0)
+			b = &a->buckets[i];
+	if (b == NULL && a->n_buckets < AWS_MAX_BUCKET_REGIONS)
+		b = &a->buckets[a->n_buckets++];
+	if (b == NULL) {
+		b = &a->buckets[a->next_bucket];
+		a->next_bucket = (a->next_bucket + 1) % AWS_MAX_BUCKET_REGIONS;
+	}
+	(void)snprintf(b->bucket, sizeof(b->bucket), "%s", bucket);
+	(void)snprintf(b->region, sizeof(b->region), "%s", region);
 }
 
 long
@@ -287,6 +406,12 @@ aws_op_free(struct aws_op *op)
 	size_t i;
 
 	aws_op_unlink(op);
+	if (op->parent != NULL)
+		op->parent->sub = NULL;
+	if (op->sub != NULL) {
+		op->sub->parent = NULL;
+		aws_op_free(op->sub);
+	}
 	if (op->c.on_cancel != NULL)
 		op->c.on_cancel(op->c.arg);
 	if (op->req != NULL)
@@ -301,6 +426,9 @@ aws_op_free(struct aws_op *op)
 	free(op->host);
 	free(op->body);
 	free(op->service);
+	free(op->base_url);
+	free(op->region);
+	free(op->bucket);
 	free(op);
 }
 
@@ -399,6 +527,55 @@ aws_url_host(const char *url, char *buf, size_t size)
 
 static void aws_http_done(struct http_response *resp, void *arg);
 
+/* The region an attempt signs with (see aws.h); NULL: none. */
+static const char *
+aws_op_region(const struct aws_op *op)
+{
+	const struct aws *a = op->a;
+	enum aws_svc s = aws_svc(op->service);
+
+	if (op->region != NULL)
+		return op->region;
+	if (s == AWS_SVC_S3 && op->bucket != NULL)
+		return aws_s3_region_for(a, op->bucket);
+	if (a->region != NULL)
+		return a->region;
+	if (s == AWS_SVC_S3 || s == AWS_SVC_STS)
+		return "us-east-1";
+	return NULL;
+}
+
+/* Where an attempt goes: "scheme://host[:port]", no trailing slash. */
+static int
+aws_op_base(const struct aws_op *op, const char *region, char *buf, size_t size)
+{
+	const struct aws *a = op->a;
+	enum aws_svc s = aws_svc(op->service);
+	char host[200];
+	int r;
+
+	if (op->base_url != NULL)
+		r = snprintf(buf, size, "%s", op->base_url);
+	else if (op->host != NULL)
+		r = snprintf(buf, size, "https://%s", op->host);
+	else if (a->custom_endpoint[s])
+		r = snprintf(buf, size, "%s", a->endpoint[s]);
+	else if (s == AWS_SVC_STS && a->region == NULL && op->region == NULL)
+		r = snprintf(buf, size, "https://sts.amazonaws.com");
+	else {
+		r = aws_public_host(op->service, region, host, sizeof(host));
+		if (r < 0)
+			return r;
+		if (s == AWS_SVC_S3 && op->bucket != NULL &&
+		    !aws_s3_bucket_path_style(a, op->bucket))
+			r = snprintf(buf, size, "https://%s.%s", op->bucket,
+			    host);
+		else
+			r = snprintf(buf, size, "https://%s", host);
+	}
+	return r < 0 || (size_t)r >= size ? -E2BIG : 0;
+}
+
 static int
 aws_stream(const void *p, size_t len, void *arg)
 {
@@ -420,7 +597,9 @@ aws_attempt(struct aws_op *op)
 	char l_sha[128];
 	char *l_token = NULL;
 	char host[256];
+	char base[512];
 	char url[AWS_MAX_URL];
+	const char *region;
 	struct sigv4_request sr;
 	struct sigv4_creds sc;
 	struct sigv4_params sp;
@@ -437,15 +616,18 @@ aws_attempt(struct aws_op *op)
 		a->creds_pending = true;
 		return creds_get(a->creds, aws_creds_cb, a);
 	}
-	if (op->host != NULL)
-		r = snprintf(url, sizeof(url), "https://%s%s%s%s", op->host,
-		    op->path, op->query ? "?" : "", op->query ? op->query : "");
-	else
-		r = snprintf(url, sizeof(url), "%s%s%s%s",
-		    a->endpoint[aws_svc(op->service)], op->path,
-		    op->query ? "?" : "", op->query ? op->query : "");
+	region = aws_op_region(op);
+	if (region == NULL)
+		return -EINVAL;
+	r = aws_op_base(op, region, base, sizeof(base));
+	if (r < 0)
+		return r;
+	r = snprintf(url, sizeof(url), "%s%s%s%s", base, op->path,
+	    op->query ? "?" : "", op->query ? op->query : "");
 	if (r < 0 || (size_t)r >= sizeof(url))
 		return -E2BIG;
+	(void)snprintf(op->signed_region, sizeof(op->signed_region), "%s",
+	    region);
 	r = aws_url_host(url, host, sizeof(host));
 	if (r < 0)
 		return r;
@@ -470,7 +652,7 @@ aws_attempt(struct aws_op *op)
 	sc.secret_access_key = cr->secret_access_key;
 	sc.session_token = cr->session_token;
 	memset(&sp, 0, sizeof(sp));
-	sp.region = a->region;
+	sp.region = region;
 	sp.service = op->service;
 	sp.now = time(NULL) + a->skew_s;
 	sp.normalize_path = !op->c.s3;
@@ -651,6 +833,161 @@ aws_transport_retryable(int error)
 	    error == -ECONNRESET || error == -EHOSTUNREACH || error == -EIO;
 }
 
+/* A final error's code, without retrying (see aws.h). */
+static int
+aws_error_class(const struct aws_result *res)
+{
+	if (res->status >= 500 || res->status == 429 ||
+	    aws_code_is(res, aws_throttle_codes))
+		return -EAGAIN;
+	if (res->status == 404 || aws_code_is(res, aws_missing_codes))
+		return -ENOENT;
+	if (res->status == 403 || res->status == 401 ||
+	    aws_code_is(res, aws_denied_codes))
+		return -EACCES;
+	return -EPROTO;
+}
+
+int
+aws_s3_redirect_region(long status, const char *method, const char *code,
+    const char *header_region, const char *body, const char *signed_region,
+    char region[AWS_MAX_REGION + 1])
+{
+	bool has_header = header_region != NULL && header_region[0] != '\0';
+	char body_region[AWS_MAX_REGION + 1] = "";
+	const char *found = NULL;
+	const char *p;
+	bool wrong;
+
+	if (status >= 200 && status < 300)
+		return 0;
+	p = body != NULL ? strstr(body, "<Region>") : NULL;
+	if (p != NULL && strcspn(p + 8, "<") <= AWS_MAX_REGION)
+		(void)snprintf(body_region, sizeof(body_region), "%.*s",
+		    (int)strcspn(p + 8, "<"), p + 8);
+	/* botocore's conditions, plus any error naming the bucket's region
+	 * (a 403 from another region does). */
+	wrong = status == 301 || status == 302 || status == 307 ||
+	    strcmp(code, "PermanentRedirect") == 0 ||
+	    (strcmp(code, "AuthorizationHeaderMalformed") == 0 &&
+		body_region[0] != '\0') ||
+	    strcmp(code, "IllegalLocationConstraintException") == 0 ||
+	    (strcmp(method, "HEAD") == 0 && status == 400) || has_header;
+	if (!wrong)
+		return 0;
+	if (has_header)
+		found = header_region;
+	else if (body_region[0] != '\0')
+		found = body_region;
+	if (found == NULL)
+		return 2;
+	if (!aws_region_name_ok(found) ||
+	    (signed_region != NULL && strcmp(found, signed_region) == 0))
+		return 0;
+	(void)snprintf(region, AWS_MAX_REGION + 1, "%s", found);
+	return 1;
+}
+
+/* Caches the bucket's region and sends the call again, there, from the
+ * loop (not from inside the HTTP callback). */
+static void
+aws_s3_follow(struct aws_op *op, const char *region)
+{
+	struct timeval tv = {0, 0};
+
+	log_info("s3: bucket '%s' is in region %s, not %s: using %s for it "
+		 "from now on",
+	    op->bucket, region, op->signed_region, region);
+	aws_s3_learn(op->a, op->bucket, region);
+	if (op->timer == NULL)
+		op->timer = evtimer_new(op->a->base, aws_retry_cb, op);
+	if (op->timer == NULL || evtimer_add(op->timer, &tv) < 0)
+		aws_op_fail(op, -ENOMEM, "cannot retry in the bucket's region",
+		    "");
+}
+
+static void
+aws_head_done(const struct aws_result *res, void *arg)
+{
+	struct aws_op *op = arg;
+	struct aws_result saved;
+	char hv[64];
+	const char *h = res->resp != NULL
+	    ? http_header(res->resp, "x-amz-bucket-region", hv, sizeof(hv))
+	    : NULL;
+
+	log_debug("s3: HeadBucket '%s': HTTP %ld, error %d, region %s",
+	    op->bucket, res->status, res->error, h != NULL ? h : "(none)");
+	if (h != NULL && aws_region_name_ok(h) &&
+	    strcmp(h, op->signed_region) != 0) {
+		aws_s3_follow(op, h);
+		return;
+	}
+	/* No better region: the original error stands. */
+	saved = op->saved;
+	saved.error = aws_error_class(&saved);
+	aws_op_finish(op, &saved);
+}
+
+/* HeadBucket, signed for the region tried, to read x-amz-bucket-region. */
+static int
+aws_s3_head_bucket(struct aws_op *op, const struct aws_result *res)
+{
+	struct aws_call c;
+	char path[80];
+	int r;
+
+	(void)snprintf(path, sizeof(path), "/%s",
+	    aws_s3_bucket_path_style(op->a, op->bucket) ? op->bucket : "");
+	memset(&c, 0, sizeof(c));
+	c.service = "s3";
+	c.method = "HEAD";
+	c.path = path;
+	c.s3 = true;
+	c.bucket = op->bucket;
+	c.region = op->signed_region;
+	c.timeout_ms = 30000;
+	c.on_done = aws_head_done;
+	c.arg = op;
+	op->saved = *res;
+	op->saved.resp = NULL;
+	r = aws_call_start(op->a, &c, &op->sub);
+	if (r == 0)
+		op->sub->parent = op;
+	return r;
+}
+
+/* True when the error says the bucket lives in another region and the call
+ * is on its way there (or asking HeadBucket where). */
+static bool
+aws_s3_try_redirect(struct aws_op *op, const struct http_response *resp,
+    const struct aws_result *res)
+{
+	char region[AWS_MAX_REGION + 1];
+	char hv[64];
+	const char *h;
+	int k;
+
+	if (!op->c.s3 || op->bucket == NULL || op->region != NULL ||
+	    op->redirected)
+		return false;
+	h = http_header(resp, "x-amz-bucket-region", hv, sizeof(hv));
+	k = aws_s3_redirect_region(resp->status, op->c.method, res->code, h,
+	    resp->body.data, op->signed_region, region);
+	if (k == 0)
+		return false;
+	op->redirected = true;
+	if (k == 2) {
+		int r = aws_s3_head_bucket(op, res);
+
+		log_debug("s3: asking HeadBucket where '%s' is: %d", op->bucket,
+		    r);
+		return r == 0;
+	}
+	aws_s3_follow(op, region);
+	return true;
+}
+
 static void
 aws_http_done(struct http_response *resp, void *arg)
 {
@@ -679,23 +1016,14 @@ aws_http_done(struct http_response *resp, void *arg)
 		return;
 	}
 	aws_parse_error(resp, &res);
+	if (aws_s3_try_redirect(op, resp, &res))
+		return;
 	if (aws_is_skew(&res) && aws_learn_skew(a, resp) &&
 	    aws_schedule_retry(op, 0))
 		return;
-	if (resp->status >= 500 || resp->status == 429 ||
-	    aws_code_is(&res, aws_throttle_codes)) {
-		if (aws_schedule_retry(op, delay))
-			return;
-		res.error = -EAGAIN;
-	} else if (resp->status == 404 ||
-	    aws_code_is(&res, aws_missing_codes)) {
-		res.error = -ENOENT;
-	} else if (resp->status == 403 || resp->status == 401 ||
-	    aws_code_is(&res, aws_denied_codes)) {
-		res.error = -EACCES;
-	} else {
-		res.error = -EPROTO;
-	}
+	res.error = aws_error_class(&res);
+	if (res.error == -EAGAIN && aws_schedule_retry(op, delay))
+		return;
 	aws_op_finish(op, &res);
 }
 
@@ -731,6 +1059,9 @@ aws_call_start(struct aws *a, const struct aws_call *c, struct aws_op **ret)
 	op->path = aws_strdup_opt(c->path != NULL ? c->path : "/", &oom);
 	op->query = aws_strdup_opt(c->query, &oom);
 	op->host = aws_strdup_opt(c->host, &oom);
+	op->base_url = aws_strdup_opt(c->base_url, &oom);
+	op->region = aws_strdup_opt(c->region, &oom);
+	op->bucket = aws_strdup_opt(c->bucket, &oom);
 	op->headers = calloc(c->n_headers + 1, sizeof(char *));
 	if (op->headers == NULL)
 		oom = true;
@@ -747,7 +1078,13 @@ aws_call_start(struct aws *a, const struct aws_call *c, struct aws_op **ret)
 	if (a->ops != NULL)
 		a->ops->prev = op;
 	a->ops = op;
-	r = oom ? -ENOMEM : aws_attempt(op);
+	r = oom ? -ENOMEM : 0;
+	if (r == 0 &&
+	    (aws_op_region(op) == NULL ||
+		(op->region != NULL && !aws_region_name_ok(op->region))))
+		r = -EINVAL; /* no region to sign with */
+	if (r == 0)
+		r = aws_attempt(op);
 	if (r < 0) {
 		op->c.on_cancel = NULL; /* the caller still owns arg */
 		aws_op_free(op);

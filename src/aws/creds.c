@@ -1,10 +1,15 @@
 /*
  * creds.c: see creds.h.
  *
- * One resolution at a time: creds_start() walks the providers from
- * c->src (creds_run); the environment and profile answer at once, the
- * others start an HTTP request and continue in creds_http_done(), which
- * may start the next request (IMDS takes three). Either way the result is
+ * One resolution at a time: creds_start() walks the providers of c->srcs
+ * (creds_run), each a struct creds_provider in creds_providers[] (the STS
+ * ones live in creds_sts.c); the environment and static keys answer at
+ * once, the others start an HTTP request and continue in
+ * creds_http_done(), which may start the next request (IMDS takes three),
+ * or run a credential_process (creds_proc_cb_done), or wait for a source:
+ * an assumed role's source is a child creds object, made by
+ * creds_child_new() with the providers it may use, whose callback
+ * continues with STS. Children refresh themselves. Either way the result is
  * installed (creds_install) or recorded as a failure (creds_fail), and the
  * waiting callbacks are marked ready and run from one deferred event
  * (creds_deliver_cb), so that none runs inside creds_get(). A callback may
@@ -34,149 +39,26 @@
 #include "buf.h"
 #include "clock.h"
 #include "creds.h"
+#include "creds_int.h"
+#include "creds_proc.h"
 #include "diag.h"
 #include "http.h"
 #include "profile.h"
 
-/* Ceilings on what we hold: AWS's are far shorter (ids are 20 characters,
- * secrets 40, session tokens about 1 KB), and sigv4.h refuses longer. */
-#define CREDS_MAX_KEY_ID 128
-#define CREDS_MAX_SECRET 128
-#define CREDS_MAX_TOKEN (8u << 10)
-/* A web identity (a JWT) or container token file: a few KB in practice. */
-#define CREDS_MAX_TOKEN_FILE (64u << 10)
-/* Any answer from STS, a container endpoint or IMDS. */
-#define CREDS_MAX_BODY (64u << 10)
-/* The IMDSv2 session token (about 56 bytes) and an instance role name. */
-#define CREDS_MAX_IMDS_TOKEN 1024
-#define CREDS_MAX_ROLE 128
-#define CREDS_MAX_ARN 2048
-
-/* IMDS is a link-local hop: a machine that is not on EC2 must fail fast
- * (the SDKs' 1 s), a container endpoint is local too, STS is remote. */
-#define CREDS_IMDS_TIMEOUT_MS 1000L
-#define CREDS_CONTAINER_TIMEOUT_MS 2000L
-#define CREDS_STS_TIMEOUT_MS 10000L
-#define CREDS_IMDS_TOKEN_TTL_S 21600
-#define CREDS_RETRY_BASE_MS 1000u
-#define CREDS_RETRY_CAP_MS 60000u
-#define CREDS_RETRY_MIN_MS 100
-
-#define CREDS_IMDS_ENDPOINT "http://169.254.169.254"
-#define CREDS_IMDS_ENDPOINT_V6 "http://[fd00:ec2::254]"
-#define CREDS_ECS_ENDPOINT "http://169.254.170.2"
-
-/* What a provider attempt did, besides failing (< 0). */
-#define CREDS_ASYNC 0 /* a request is in flight */
-#define CREDS_GOT 1   /* new credentials are ready */
-#define CREDS_SKIP 2  /* not configured here: next provider */
-
-enum creds_src {
-	CREDS_SRC_ENV,
-	CREDS_SRC_PROFILE,
-	CREDS_SRC_WEB_IDENTITY,
-	CREDS_SRC_CONTAINER,
-	CREDS_SRC_IMDS,
-	CREDS_SRC_COUNT
-};
-
-/* The request in flight, if any. */
-enum creds_step {
-	CREDS_STEP_IDLE,
-	CREDS_STEP_STS,
-	CREDS_STEP_CONTAINER,
-	CREDS_STEP_IMDS_TOKEN,
-	CREDS_STEP_IMDS_ROLE,
-	CREDS_STEP_IMDS_CREDS,
-	CREDS_STEP_COUNT
-};
-
-struct creds_waiter {
-	creds_cb *cb;
-	void *arg;
-	bool ready; /* r and d are set; runs at the next delivery */
-	int r;
-	struct diag d;
-	struct creds_waiter *next;
-};
-
-struct creds {
-	struct event_base *base;
-	struct http *http;
-	char *profile; /* options, copied */
-	char *sts_endpoint;
-	char *region;
-	char *ecs_endpoint;
-	int64_t margin_ms;
-	int64_t skew_ms;
-
-	struct aws_creds cur; /* valid when have */
-	bool have;
-	enum creds_src cur_src;
-	int64_t refresh_at_ms; /* wall clock */
-	unsigned fails;        /* refreshes failed in a row */
-
-	bool busy;       /* a resolution or refresh is running */
-	bool refreshing; /* re-running cur_src only */
-	enum creds_src src;
-	enum creds_step step;
-	struct http_req *req;
-	char notes[200]; /* providers skipped, for the -ENOKEY diag */
-	char *profile_region;
-
-	/* Web identity, kept for refreshes. */
-	char *wi_role;
-	char *wi_token_file;
-	char *wi_session;
-	char *wi_url;
-
-	/* IMDS, during one pass. */
-	char *imds_base;
-	char *imds_token;
-	char *imds_role;
-
-	struct creds_waiter *waiters; /* in creds_get order */
-	struct event *deliver_ev;
-	struct event *refresh_ev;
-	bool delivering;
-	bool dead; /* freed by a callback; destroyed after delivery */
-};
-
 static void creds_run(struct creds *c);
 static void creds_http_done(struct http_response *resp, void *arg);
-
-static const char *
-creds_src_str(enum creds_src s)
-{
-	switch (s) {
-	case CREDS_SRC_ENV:
-		return "environment";
-	case CREDS_SRC_PROFILE:
-		return "profile";
-	case CREDS_SRC_WEB_IDENTITY:
-		return "web-identity";
-	case CREDS_SRC_CONTAINER:
-		return "container";
-	case CREDS_SRC_IMDS:
-		return "imds";
-	case CREDS_SRC_COUNT:
-		break;
-	}
-	return "?";
-}
-
-static void
+void
 creds_set_step(struct creds *c, enum creds_step s)
 {
 	/* IDLE -> a request; IMDS goes token -> role -> credentials. */
 	assert(s < CREDS_STEP_COUNT);
 	assert(s == CREDS_STEP_IDLE || c->step == CREDS_STEP_IDLE ||
+	    (c->step == CREDS_STEP_SOURCE && s == CREDS_STEP_ASSUME) ||
 	    (c->step == CREDS_STEP_IMDS_TOKEN && s == CREDS_STEP_IMDS_ROLE) ||
 	    (c->step == CREDS_STEP_IMDS_ROLE && s == CREDS_STEP_IMDS_CREDS));
 	c->step = s;
 }
-
-static const char *
+const char *
 creds_env(const char *name)
 {
 	const char *v = getenv(name);
@@ -192,8 +74,7 @@ creds_wall_ms(void)
 	(void)clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
-
-static void
+void
 creds_wipe_str(char **s)
 {
 	if (*s == NULL)
@@ -202,7 +83,6 @@ creds_wipe_str(char **s)
 	free(*s);
 	*s = NULL;
 }
-
 static void
 creds_wipe(struct aws_creds *a)
 {
@@ -211,10 +91,9 @@ creds_wipe(struct aws_creds *a)
 	creds_wipe_str(&a->session_token);
 	memset(a, 0, sizeof(*a));
 }
-
 /* Printable ASCII, no spaces, 1..max bytes: what a key, secret or token
  * looks like, and nothing that could break a header. */
-static bool
+bool
 creds_valid(const char *s, size_t len, size_t max)
 {
 	size_t i;
@@ -226,9 +105,8 @@ creds_valid(const char *s, size_t len, size_t max)
 			return false;
 	return true;
 }
-
 /* The first of id, secret, token (NULL ok) that is malformed, or NULL. */
-static const char *
+const char *
 creds_bad_field(const char *id, const char *secret, const char *token,
     const char *const names[3])
 {
@@ -241,8 +119,7 @@ creds_bad_field(const char *id, const char *secret, const char *token,
 		return names[2];
 	return NULL;
 }
-
-static int
+int
 creds_dup(struct aws_creds *a, const char *id, const char *secret,
     const char *token, time_t expiration)
 {
@@ -259,9 +136,8 @@ creds_dup(struct aws_creds *a, const char *id, const char *secret,
 	}
 	return CREDS_GOT;
 }
-
 /* A server's string for a diag: printable, cut short. */
-static const char *
+const char *
 creds_clean(const char *s, size_t len, char *buf, size_t size)
 {
 	size_t i;
@@ -276,8 +152,7 @@ creds_clean(const char *s, size_t len, char *buf, size_t size)
 	buf[len] = '\0';
 	return buf;
 }
-
-static const char *
+const char *
 creds_errtext(int r)
 {
 	switch (r) {
@@ -295,9 +170,8 @@ creds_errtext(int r)
 		return strerror(-r);
 	}
 }
-
 /* The code for an HTTP error status. */
-static int
+int
 creds_status_error(long status)
 {
 	if (status == 429 || status >= 500)
@@ -308,7 +182,6 @@ creds_status_error(long status)
 }
 
 static void creds_note(struct creds *c, const char *fmt, ...) PRINTF_LIKE(2, 3);
-
 static void
 creds_note(struct creds *c, const char *fmt, ...)
 {
@@ -325,10 +198,9 @@ creds_note(struct creds *c, const char *fmt, ...)
 	(void)vsnprintf(c->notes + n, sizeof(c->notes) - n, fmt, ap);
 	va_end(ap);
 }
-
 /* A provider that is not configured (or, for IMDS, not reachable): noted
  * and skipped, except when refreshing, where it is a failure (r). */
-static int
+int
 creds_skip(struct creds *c, int r, struct diag *d, const char *what,
     const char *why)
 {
@@ -342,10 +214,9 @@ creds_skip(struct creds *c, int r, struct diag *d, const char *what,
 /*
  * Files and URLs.
  */
-
 /* A token file, read whole, trailing whitespace dropped; no control
  * characters. The diag names the file, never the content. */
-static int
+int
 creds_read_token(const char *what, const char *path, char **ret, struct diag *d)
 {
 	struct stat st;
@@ -420,7 +291,6 @@ fail:
 	}
 	return r;
 }
-
 static char *
 creds_strip_slash(const char *s)
 {
@@ -434,7 +304,6 @@ creds_strip_slash(const char *s)
 		r[--n] = '\0';
 	return r;
 }
-
 /* May we send a container token to host over plain http? The SDKs' rule:
  * loopback, or the ECS and EKS Pod Identity link-local addresses. */
 static bool
@@ -450,7 +319,6 @@ creds_host_local(const char *host)
 	return inet_pton(AF_INET, host, &a) == 1 &&
 	    (ntohl(a.s_addr) >> 24) == 127;
 }
-
 static bool
 creds_full_uri_ok(const char *url)
 {
@@ -474,9 +342,8 @@ creds_full_uri_ok(const char *url)
 	curl_url_cleanup(u);
 	return ok;
 }
-
 /* application/x-www-form-urlencoded: all but the unreserved set escaped. */
-static int
+int
 creds_form_put(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -499,8 +366,7 @@ creds_form_put(struct buf *b, const char *s)
 	}
 	return r;
 }
-
-static int
+int
 creds_request(struct creds *c, enum creds_step step, const char *method,
     const char *url, const char *const *hdrs, size_t n_hdrs,
     const struct buf *body, long timeout_ms)
@@ -529,9 +395,8 @@ creds_request(struct creds *c, enum creds_step step, const char *method,
 }
 
 /*
- * Answers: JSON (container, IMDS) and XML (STS).
+ * Answers: JSON (container, IMDS).
  */
-
 /* A string member, or NULL; -EBADMSG if present but not a string. */
 static int
 creds_json_str(struct json_object *o, const char *key, const char **ret)
@@ -548,7 +413,6 @@ creds_json_str(struct json_object *o, const char *key, const char **ret)
 		return -EBADMSG; /* a NUL inside */
 	return 0;
 }
-
 /* {"AccessKeyId", "SecretAccessKey", "Token", "Expiration"[, "Code"]} */
 static int
 creds_parse_json(const char *what, const struct buf *body, bool need_exp,
@@ -616,158 +480,10 @@ out:
 	json_tokener_free(tok);
 	return r;
 }
-
-/* The text of <tag>...</tag> within [p, end), trimmed; -ENOENT if absent.
- */
-static int
-creds_xml_find(const char *p, const char *end, const char *tag,
-    const char **ret, size_t *ret_len)
-{
-	char open[64];
-	char close[64];
-	const char *s;
-	const char *e;
-
-	(void)snprintf(open, sizeof(open), "<%s>", tag);
-	(void)snprintf(close, sizeof(close), "</%s>", tag);
-	s = memmem(p, (size_t)(end - p), open, strlen(open));
-	if (s == NULL)
-		return -ENOENT;
-	s += strlen(open);
-	e = memmem(s, (size_t)(end - s), close, strlen(close));
-	if (e == NULL)
-		return -EBADMSG;
-	while (s < e && strchr(" \t\r\n", *s) != NULL)
-		s++;
-	while (e > s && strchr(" \t\r\n", e[-1]) != NULL)
-		e--;
-	*ret = s;
-	*ret_len = (size_t)(e - s);
-	return 0;
-}
-
-/* XML character data to a C string: the five entities and &#...; for
- * printable ASCII; no CDATA, no NUL. */
-static int
-creds_xml_text(const char *s, size_t len, char **ret)
-{
-	static const struct {
-		const char *name;
-		char ch;
-	} ents[] = {{"amp;", '&'}, {"lt;", '<'}, {"gt;", '>'}, {"quot;", '"'},
-	    {"apos;", '\''}};
-	char *out = malloc(len + 1);
-	size_t i = 0;
-	size_t o = 0;
-	size_t k;
-
-	if (out == NULL)
-		return -ENOMEM;
-	while (i < len) {
-		const char *semi;
-		unsigned long v;
-		char *endp;
-
-		if (s[i] == '\0' || s[i] == '<')
-			goto bad;
-		if (s[i] != '&') {
-			out[o++] = s[i++];
-			continue;
-		}
-		i++;
-		for (k = 0; k < ARRAY_SIZE(ents); k++) {
-			size_t n = strlen(ents[k].name);
-
-			if (len - i >= n &&
-			    memcmp(s + i, ents[k].name, n) == 0) {
-				out[o++] = ents[k].ch;
-				i += n;
-				break;
-			}
-		}
-		if (k < ARRAY_SIZE(ents))
-			continue;
-		semi = memchr(s + i, ';', len - i);
-		if (semi == NULL || len - i < 2 || s[i] != '#' ||
-		    semi - (s + i) > 8)
-			goto bad;
-		errno = 0;
-		if (s[i + 1] == 'x' || s[i + 1] == 'X')
-			v = strtoul(s + i + 2, &endp, 16);
-		else
-			v = strtoul(s + i + 1, &endp, 10);
-		if (endp != semi || errno != 0 || v < ' ' || v >= 0x7f)
-			goto bad;
-		out[o++] = (char)v;
-		i = (size_t)(semi - s) + 1;
-	}
-	out[o] = '\0';
-	*ret = out;
-	return 0;
-bad:
-	explicit_bzero(out, len + 1);
-	free(out);
-	return -EBADMSG;
-}
-
-static int
-creds_parse_sts(const struct buf *body, struct aws_creds *nc, struct diag *d)
-{
-	static const char *const tags[4] = {"AccessKeyId", "SecretAccessKey",
-	    "SessionToken", "Expiration"};
-	const char *what = "web identity: STS";
-	const char *p = body->data != NULL ? body->data : "";
-	const char *end = p + body->len;
-	const char *s;
-	size_t len;
-	char *v[4] = {NULL, NULL, NULL, NULL};
-	const char *bad;
-	time_t t = 0;
-	int r;
-	int i;
-
-	r = creds_xml_find(p, end, "Credentials", &s, &len);
-	if (r < 0)
-		return diag_set(d, -EBADMSG, NULL, 0, 0,
-		    "%s: the answer has no <Credentials>", what);
-	for (i = 0; i < 4; i++) {
-		const char *vs;
-		size_t vlen;
-
-		r = creds_xml_find(s, s + len, tags[i], &vs, &vlen);
-		if (r == 0)
-			r = creds_xml_text(vs, vlen, &v[i]);
-		if (r == -ENOMEM)
-			goto out;
-		if (r < 0) {
-			r = diag_set(d, -EBADMSG, NULL, 0, 0,
-			    "%s: missing or malformed %s", what, tags[i]);
-			goto out;
-		}
-	}
-	bad = creds_bad_field(v[0], v[1], v[2], tags);
-	if (bad != NULL) {
-		r = diag_set(d, -EBADMSG, NULL, 0, 0, "%s: malformed %s", what,
-		    bad);
-		goto out;
-	}
-	if (clock_parse_iso8601(v[3], &t) < 0) {
-		r = diag_set(d, -EBADMSG, NULL, 0, 0,
-		    "%s: malformed Expiration", what);
-		goto out;
-	}
-	r = creds_dup(nc, v[0], v[1], v[2], t);
-out:
-	for (i = 0; i < 4; i++)
-		creds_wipe_str(&v[i]);
-	return r;
-}
-
 /*
  * Providers. Each returns CREDS_GOT (with *nc filled), CREDS_ASYNC,
  * CREDS_SKIP, or fails with a diag.
  */
-
 static int
 creds_try_env(struct creds *c, struct aws_creds *nc, struct diag *d)
 {
@@ -780,6 +496,12 @@ creds_try_env(struct creds *c, struct aws_creds *nc, struct diag *d)
 
 	if (token == NULL)
 		token = creds_env("AWS_SECURITY_TOKEN"); /* boto's old name */
+	/* botocore: a profile given explicitly (the session's, here
+	 * aws.profile; not $AWS_PROFILE) removes the environment provider,
+	 * so that its role_arn and credential_source = Environment work. */
+	if (c->profile != NULL && (c->srcs & CREDS_BIT(CREDS_SRC_PROFILE)))
+		return creds_skip(c, -ENOKEY, d, "environment",
+		    "not used with an explicit profile");
 	if (id == NULL && secret == NULL)
 		return creds_skip(c, -ENOKEY, d, "environment", "unset");
 	if (id == NULL || secret == NULL)
@@ -795,160 +517,8 @@ creds_try_env(struct creds *c, struct aws_creds *nc, struct diag *d)
 		    bad);
 	return creds_dup(nc, id, secret, token, 0);
 }
-
-/* The STS endpoint for web identity, from the options, the environment or
- * the region. */
-static int
-creds_sts_url(struct creds *c, char **ret, struct diag *d)
-{
-	const char *url = c->sts_endpoint;
-	const char *region = c->region;
-	char def[128];
-	size_t i;
-
-	if (url == NULL)
-		url = creds_env("AWS_ENDPOINT_URL_STS");
-	if (url == NULL)
-		url = creds_env("AWS_ENDPOINT_URL");
-	if (url == NULL) {
-		if (region == NULL)
-			region = creds_env("AWS_REGION");
-		if (region == NULL)
-			region = creds_env("AWS_DEFAULT_REGION");
-		if (region == NULL)
-			region = c->profile_region;
-		if (region == NULL) {
-			url = "https://sts.amazonaws.com";
-		} else {
-			for (i = 0; region[i] != '\0'; i++)
-				if (!((region[i] >= 'a' && region[i] <= 'z') ||
-					(region[i] >= '0' &&
-					    region[i] <= '9') ||
-					region[i] == '-'))
-					break;
-			if (region[i] != '\0' || i == 0 || i > 32)
-				return diag_set(d, -EINVAL, NULL, 0, 0,
-				    "web identity: malformed region");
-			(void)snprintf(def, sizeof(def),
-			    "https://sts.%s.amazonaws.com%s", region,
-			    strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
-			url = def;
-		}
-	}
-	*ret = strdup(url);
-	return *ret != NULL ? 0 : -ENOMEM;
-}
-
-/* Web identity parameters, from the environment or a profile; origin
- * names them in diags. */
-static int
-creds_wi_setup(struct creds *c, const char *origin, const char *role,
-    const char *file, const char *session, struct diag *d)
-{
-	char def[64];
-	size_t i;
-	int r;
-
-	if (strncmp(role, "arn:", 4) != 0 ||
-	    !creds_valid(role, strlen(role), CREDS_MAX_ARN))
-		return diag_set(d, -EINVAL, NULL, 0, 0,
-		    "web identity (%s): the role ARN is malformed", origin);
-	if (session == NULL) {
-		(void)snprintf(def, sizeof(def), "smtrail-%ld", (long)getpid());
-		session = def;
-	}
-	for (i = 0; session[i] != '\0'; i++)
-		if (strchr(
-			"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			"0123456789+=,.@_-",
-			session[i]) == NULL)
-			break;
-	if (session[i] != '\0' || i < 2 || i > 64)
-		return diag_set(d, -EINVAL, NULL, 0, 0,
-		    "web identity (%s): the role session name must be 2-64 "
-		    "characters of letters, digits and +=,.@_-",
-		    origin);
-	free(c->wi_role);
-	free(c->wi_token_file);
-	free(c->wi_session);
-	free(c->wi_url);
-	c->wi_url = NULL;
-	c->wi_role = strdup(role);
-	c->wi_token_file = strdup(file);
-	c->wi_session = strdup(session);
-	if (c->wi_role == NULL || c->wi_token_file == NULL ||
-	    c->wi_session == NULL)
-		return -ENOMEM;
-	r = creds_sts_url(c, &c->wi_url, d);
-	if (r < 0)
-		return r;
-	c->src = CREDS_SRC_WEB_IDENTITY;
-	return 0;
-}
-
-/* AssumeRoleWithWebIdentity with the saved parameters and a fresh read of
- * the token file (Kubernetes rotates it). Unsigned: the token is the
- * proof. */
-static int
-creds_wi_start(struct creds *c, struct diag *d)
-{
-	static const char *const hdrs[] = {
-	    "Content-Type: application/x-www-form-urlencoded",
-	    "Accept: text/xml"};
-	struct buf body;
-	char *token = NULL;
-	int r;
-
-	r = creds_read_token("web identity", c->wi_token_file, &token, d);
-	if (r < 0)
-		return r;
-	buf_init(&body, 3 * CREDS_MAX_TOKEN_FILE + 3 * CREDS_MAX_ARN + 512);
-	r = buf_puts(&body,
-	    "Action=AssumeRoleWithWebIdentity"
-	    "&Version=2011-06-15&RoleArn=");
-	if (r == 0)
-		r = creds_form_put(&body, c->wi_role);
-	if (r == 0)
-		r = buf_puts(&body, "&RoleSessionName=");
-	if (r == 0)
-		r = creds_form_put(&body, c->wi_session);
-	if (r == 0)
-		r = buf_puts(&body, "&WebIdentityToken=");
-	if (r == 0)
-		r = creds_form_put(&body, token);
-	if (r == 0)
-		r = creds_request(c, CREDS_STEP_STS, "POST", c->wi_url, hdrs,
-		    ARRAY_SIZE(hdrs), &body, CREDS_STS_TIMEOUT_MS);
-	if (body.data != NULL)
-		explicit_bzero(body.data, body.cap);
-	buf_done(&body);
-	explicit_bzero(token, strlen(token));
-	free(token);
-	return r;
-}
-
-static int
-creds_try_wi_env(struct creds *c, struct diag *d)
-{
-	const char *file = creds_env("AWS_WEB_IDENTITY_TOKEN_FILE");
-	const char *role = creds_env("AWS_ROLE_ARN");
-	int r;
-
-	if (file == NULL)
-		return creds_skip(c, -ENOKEY, d, "web identity", "unset");
-	if (role == NULL)
-		return diag_set(d, -EINVAL, NULL, 0, 0,
-		    "web identity: AWS_WEB_IDENTITY_TOKEN_FILE is set but "
-		    "AWS_ROLE_ARN is not");
-	r = creds_wi_setup(c, "environment", role, file,
-	    creds_env("AWS_ROLE_SESSION_NAME"), d);
-	if (r < 0)
-		return r;
-	return creds_wi_start(c, d);
-}
-
 /* A profile key's file:line for a diag. */
-static int
+int
 creds_profile_err(struct diag *d, int r, const struct profile *p,
     const char *key, const char *msg)
 {
@@ -959,13 +529,22 @@ creds_profile_err(struct diag *d, int r, const struct profile *p,
 	    profile_name(p), msg);
 }
 
+static int creds_profile_process(struct creds *c, const struct profile *p,
+    const char *what, const char *cmd, struct diag *d);
+/*
+ * A profile: role_arn (web identity if web_identity_token_file, else
+ * assume role from source_profile or credential_source), else static keys,
+ * credential_process, SSO (refused). A source_profile (source_mode) takes
+ * its static keys first, even if it has role_arn too: botocore's
+ * AssumeRoleProvider._resolve_credentials_from_profile.
+ */
 static int
 creds_try_profile(struct creds *c, struct aws_creds *nc, struct diag *d)
 {
 	static const char *const names[3] = {"aws_access_key_id",
 	    "aws_secret_access_key", "aws_session_token"};
 	struct profile *p = NULL;
-	const char *id, *secret, *token, *role, *region;
+	const char *id, *secret, *token, *role, *region, *wi_file;
 	const char *bad;
 	char what[96];
 	char msg[160];
@@ -993,25 +572,22 @@ creds_try_profile(struct creds *c, struct aws_creds *nc, struct diag *d)
 		goto out;
 	}
 	role = profile_get(p, "role_arn");
-	if (role != NULL) {
-		const char *file = profile_get(p, "web_identity_token_file");
-
-		if (file == NULL) {
-			r = creds_profile_err(d, -ENOTSUP, p, "role_arn",
-			    "role_arn without web_identity_token_file "
-			    "(source_profile, credential_source) is not "
-			    "supported");
-			goto out;
-		}
-		r = creds_wi_setup(c, what, role, file,
+	wi_file = profile_get(p, "web_identity_token_file");
+	id = profile_get(p, names[0]);
+	secret = profile_get(p, names[1]);
+	token = profile_get(p, names[2]);
+	if (role != NULL && wi_file != NULL) {
+		r = creds_wi_setup(c, what, role, wi_file,
 		    profile_get(p, "role_session_name"), d);
 		if (r == 0)
 			r = creds_wi_start(c, d);
 		goto out;
 	}
-	id = profile_get(p, names[0]);
-	secret = profile_get(p, names[1]);
-	token = profile_get(p, names[2]);
+	if (role != NULL &&
+	    !(c->source_mode && (id != NULL || secret != NULL))) {
+		r = creds_profile_role(c, p, what, role, d);
+		goto out;
+	}
 	if (id != NULL && secret != NULL) {
 		bad = creds_bad_field(id, secret, token, names);
 		if (bad != NULL) {
@@ -1030,15 +606,15 @@ creds_try_profile(struct creds *c, struct aws_creds *nc, struct diag *d)
 			: "aws_secret_access_key without "
 			  "aws_access_key_id");
 	} else if (profile_get(p, "credential_process") != NULL) {
-		r = creds_profile_err(d, -ENOTSUP, p, "credential_process",
-		    "credential_process is not supported (use static keys, web "
-		    "identity or the environment)");
+		r = creds_profile_process(c, p, what,
+		    profile_get(p, "credential_process"), d);
 	} else if (profile_get(p, "sso_session") != NULL ||
 	    profile_get(p, "sso_start_url") != NULL) {
 		r = creds_profile_err(d, -ENOTSUP, p,
 		    profile_get(p, "sso_session") != NULL ? "sso_session"
 							  : "sso_start_url",
-		    "SSO is not supported");
+		    "SSO is not supported (a daemon cannot sign in; use a "
+		    "role, static keys or credential_process)");
 	} else {
 		r = creds_skip(c, -ENOKEY, d, what, "no keys");
 	}
@@ -1047,8 +623,183 @@ out:
 	return r;
 }
 
+/*
+ * credential_process.
+ */
+/* {"Version": 1, "AccessKeyId", "SecretAccessKey"[, "SessionToken"]
+ * [, "Expiration"]}: the diag names a field, never a value. */
 static int
-creds_try_container(struct creds *c, struct diag *d)
+creds_parse_process(const char *what, const struct buf *out,
+    struct aws_creds *nc, struct diag *d)
+{
+	static const char *const names[3] = {"AccessKeyId", "SecretAccessKey",
+	    "SessionToken"};
+	struct json_tokener *tok = json_tokener_new_ex(8);
+	struct json_object *o = NULL;
+	struct json_object *v;
+	const char *f[3];
+	const char *exp;
+	const char *bad;
+	time_t t = 0;
+	size_t end;
+	int i;
+	int r;
+
+	if (tok == NULL)
+		return -ENOMEM;
+	o = json_tokener_parse_ex(tok, out->data != NULL ? out->data : "",
+	    (int)out->len);
+	end = json_tokener_get_parse_end(tok);
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(o, json_type_object) ||
+	    strspn(out->data + end, " \t\r\n") != out->len - end) {
+		r = diag_set(d, -EBADMSG, NULL, 0, 0,
+		    "%s: credential_process output is not a JSON object", what);
+		goto out;
+	}
+	if (!json_object_object_get_ex(o, "Version", &v) ||
+	    !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) != 1) {
+		r = diag_set(d, -EBADMSG, NULL, 0, 0,
+		    "%s: credential_process output: Version must be 1", what);
+		goto out;
+	}
+	for (i = 0; i < 3; i++) {
+		if (creds_json_str(o, names[i], &f[i]) < 0) {
+			r = diag_set(d, -EBADMSG, NULL, 0, 0,
+			    "%s: credential_process output: %s is not a "
+			    "string",
+			    what, names[i]);
+			goto out;
+		}
+		if (f[i] == NULL && i < 2) {
+			r = diag_set(d, -EBADMSG, NULL, 0, 0,
+			    "%s: credential_process output lacks %s", what,
+			    names[i]);
+			goto out;
+		}
+	}
+	bad = creds_bad_field(f[0], f[1], f[2], names);
+	if (bad != NULL) {
+		r = diag_set(d, -EBADMSG, NULL, 0, 0,
+		    "%s: credential_process output: %s is malformed (empty, "
+		    "too long, or with spaces or control characters)",
+		    what, bad);
+		goto out;
+	}
+	if (creds_json_str(o, "Expiration", &exp) < 0 ||
+	    (exp != NULL && clock_parse_iso8601(exp, &t) < 0)) {
+		r = diag_set(d, -EBADMSG, NULL, 0, 0,
+		    "%s: credential_process output: Expiration is not an ISO "
+		    "8601 time",
+		    what);
+		goto out;
+	}
+	r = creds_dup(nc, f[0], f[1], f[2], t);
+out:
+	json_object_put(o);
+	json_tokener_free(tok);
+	return r;
+}
+static void
+creds_proc_cb_done(const struct creds_proc_result *res, void *arg)
+{
+	struct creds *c = arg;
+	struct aws_creds nc;
+	struct diag d;
+	char why[128];
+	const char *ex;
+	int r;
+
+	c->proc = NULL;
+	memset(&nc, 0, sizeof(nc));
+	memset(&d, 0, sizeof(d));
+	ex = creds_proc_excerpt(res->err, why, sizeof(why));
+	if (res->error == -ETIMEDOUT)
+		r = diag_set(&d, res->error, c->proc_file, c->proc_line, 0,
+		    "%s: credential_process did not finish within %ld s and "
+		    "was killed",
+		    c->proc_what, c->proc_timeout_ms / 1000);
+	else if (res->error == -E2BIG)
+		r = diag_set(&d, res->error, c->proc_file, c->proc_line, 0,
+		    "%s: credential_process wrote more than %u bytes and was "
+		    "killed",
+		    c->proc_what, CREDS_MAX_BODY);
+	else if (res->error < 0)
+		r = diag_set(&d, res->error, c->proc_file, c->proc_line, 0,
+		    "%s: credential_process: %s", c->proc_what,
+		    strerror(-res->error));
+	else if (res->signal != 0)
+		r = diag_set(&d, -EIO, c->proc_file, c->proc_line, 0,
+		    "%s: credential_process was killed by signal %d%s%s",
+		    c->proc_what, res->signal, ex[0] != '\0' ? ": " : "", ex);
+	else if (res->status != 0)
+		r = diag_set(&d, -EIO, c->proc_file, c->proc_line, 0,
+		    "%s: credential_process exited with status %d%s%s",
+		    c->proc_what, res->status, ex[0] != '\0' ? ": " : "", ex);
+	else
+		r = creds_parse_process(c->proc_what, res->out, &nc, &d);
+	if (r < 0 && d.file[0] == '\0' && c->proc_file != NULL) {
+		/* Where the command came from. */
+		(void)snprintf(d.file, sizeof(d.file), "%s", c->proc_file);
+		d.line = c->proc_line;
+	}
+	creds_set_step(c, CREDS_STEP_IDLE);
+	creds_after(c, r, &nc, &d);
+}
+static int
+creds_proc_run(struct creds *c, struct diag *d)
+{
+	int r;
+
+	r = creds_proc_start(c->base, c->proc_cmd, c->proc_timeout_ms,
+	    CREDS_MAX_BODY, creds_proc_cb_done, c, &c->proc, d);
+	if (r < 0) {
+		struct diag tmp = *d;
+
+		if (tmp.msg[0] == '\0')
+			(void)snprintf(tmp.msg, sizeof(tmp.msg),
+			    "credential_process: %s", strerror(-r));
+		return diag_set(d, r, c->proc_file, c->proc_line, 0, "%s: %s",
+		    c->proc_what, tmp.msg);
+	}
+	creds_set_step(c, CREDS_STEP_PROCESS);
+	return CREDS_ASYNC;
+}
+
+/*
+ * A profile's credential_process (its role_arn: creds_sts.c).
+ */
+static int
+creds_profile_process(struct creds *c, const struct profile *p,
+    const char *what, const char *cmd, struct diag *d)
+{
+	char **argv = NULL;
+	const char *file;
+	unsigned line = 0;
+	struct diag tmp;
+	int r;
+
+	memset(&tmp, 0, sizeof(tmp));
+	r = creds_proc_split(cmd, &argv, &tmp);
+	creds_proc_argv_free(argv);
+	if (r < 0)
+		return creds_profile_err(d, r, p, "credential_process",
+		    tmp.msg);
+	file = profile_where(p, "credential_process", &line);
+	creds_wipe_str(&c->proc_cmd);
+	free(c->proc_file);
+	c->proc_file = file != NULL ? strdup(file) : NULL;
+	c->proc_line = line;
+	c->proc_cmd = strdup(cmd);
+	if (c->proc_cmd == NULL || (file != NULL && c->proc_file == NULL))
+		return -ENOMEM;
+	(void)snprintf(c->proc_what, sizeof(c->proc_what), "%s", what);
+	c->src = CREDS_SRC_PROCESS;
+	return creds_proc_run(c, d);
+}
+static int
+creds_try_container(struct creds *c, struct aws_creds *nc, struct diag *d)
 {
 	const char *rel = creds_env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
 	const char *full = creds_env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
@@ -1061,6 +812,7 @@ creds_try_container(struct creds *c, struct diag *d)
 	size_t i;
 	int r;
 
+	UNUSED(nc);
 	if (rel == NULL && full == NULL)
 		return creds_skip(c, -ENOKEY, d, "container", "unset");
 	if (rel != NULL && rel[0] != '/')
@@ -1114,9 +866,8 @@ creds_try_container(struct creds *c, struct diag *d)
 	}
 	return r;
 }
-
 static int
-creds_try_imds(struct creds *c, struct diag *d)
+creds_try_imds(struct creds *c, struct aws_creds *nc, struct diag *d)
 {
 	const char *dis = creds_env("AWS_EC2_METADATA_DISABLED");
 	const char *ep = creds_env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
@@ -1125,6 +876,7 @@ creds_try_imds(struct creds *c, struct diag *d)
 	char hdr[64];
 	char url[512];
 
+	UNUSED(nc);
 	if (dis != NULL && strcasecmp(dis, "true") == 0)
 		return creds_skip(c, -ENOKEY, d, "imds", "disabled");
 	if (ep == NULL) {
@@ -1151,7 +903,6 @@ creds_try_imds(struct creds *c, struct diag *d)
 	return creds_request(c, CREDS_STEP_IMDS_TOKEN, "PUT", url, hdrs, 1,
 	    NULL, CREDS_IMDS_TIMEOUT_MS);
 }
-
 /* The next IMDS GET: the role list (role NULL) or the role's credentials.
  */
 static int
@@ -1177,70 +928,14 @@ creds_imds_get(struct creds *c, enum creds_step step, const char *role)
 	buf_done(&hdr);
 	return r;
 }
-
-static int
-creds_try(struct creds *c, struct aws_creds *nc, struct diag *d)
-{
-	switch (c->src) {
-	case CREDS_SRC_ENV:
-		return creds_try_env(c, nc, d);
-	case CREDS_SRC_PROFILE:
-		return creds_try_profile(c, nc, d);
-	case CREDS_SRC_WEB_IDENTITY:
-		/* A refresh reuses what the profile or environment said. */
-		if (c->refreshing)
-			return creds_wi_start(c, d);
-		return creds_try_wi_env(c, d);
-	case CREDS_SRC_CONTAINER:
-		return creds_try_container(c, d);
-	case CREDS_SRC_IMDS:
-		return creds_try_imds(c, d);
-	case CREDS_SRC_COUNT:
-		break;
-	}
-	return -EINVAL;
-}
-
 /*
  * HTTP answers.
  */
-
 static int
-creds_done_sts(struct creds *c, const struct http_response *resp,
+creds_done_container(struct creds *c, const struct http_response *resp,
     struct aws_creds *nc, struct diag *d)
 {
-	const char *p = resp->body.data != NULL ? resp->body.data : "";
-	const char *code;
-	size_t len;
-	char clean[64];
-
 	UNUSED(c);
-	if (resp->error != 0)
-		return diag_set(d, resp->error, NULL, 0, 0,
-		    "web identity: STS: %s", creds_errtext(resp->error));
-	if (resp->status != 200) {
-		if (creds_xml_find(p, p + resp->body.len, "Code", &code, &len) <
-		    0) {
-			code = "";
-			len = 0;
-		}
-		(void)creds_clean(code, len, clean, sizeof(clean));
-		return diag_set(d,
-		    strcmp(clean, "Throttling") == 0
-			? -EAGAIN
-			: creds_status_error(resp->status),
-		    NULL, 0, 0,
-		    "web identity: STS AssumeRoleWithWebIdentity failed: HTTP "
-		    "%ld%s%s",
-		    resp->status, clean[0] != '\0' ? " " : "", clean);
-	}
-	return creds_parse_sts(&resp->body, nc, d);
-}
-
-static int
-creds_done_container(const struct http_response *resp, struct aws_creds *nc,
-    struct diag *d)
-{
 	if (resp->error != 0)
 		return diag_set(d, resp->error, NULL, 0, 0,
 		    "container: credentials endpoint: %s",
@@ -1251,7 +946,6 @@ creds_done_container(const struct http_response *resp, struct aws_creds *nc,
 		    resp->status);
 	return creds_parse_json("container", &resp->body, false, nc, d);
 }
-
 static int
 creds_done_imds(struct creds *c, const struct http_response *resp,
     struct aws_creds *nc, struct diag *d)
@@ -1318,10 +1012,57 @@ creds_done_imds(struct creds *c, const struct http_response *resp,
 	return -EINVAL;
 }
 
+static int
+creds_proc_refresh(struct creds *c, struct aws_creds *nc, struct diag *d)
+{
+	UNUSED(nc);
+	return creds_proc_run(c, d);
+}
+
+/* The environment and a profile's static keys do not expire: no refresh.
+ * Container and IMDS refresh the way they first answered. */
+static const struct creds_provider creds_environment = {"environment",
+    creds_try_env, NULL, NULL};
+static const struct creds_provider creds_profile = {"profile",
+    creds_try_profile, NULL, NULL};
+static const struct creds_provider creds_process = {"process", NULL,
+    creds_proc_refresh, NULL};
+static const struct creds_provider creds_container = {"container",
+    creds_try_container, NULL, creds_done_container};
+static const struct creds_provider creds_imds = {"imds", creds_try_imds, NULL,
+    creds_done_imds};
+
+static const struct creds_provider *const creds_providers[CREDS_SRC_COUNT] = {
+    [CREDS_SRC_ASSUME_ROLE] = &creds_assume_role,
+    [CREDS_SRC_ENV] = &creds_environment,
+    [CREDS_SRC_PROFILE] = &creds_profile,
+    [CREDS_SRC_WEB_IDENTITY] = &creds_web_identity,
+    [CREDS_SRC_PROCESS] = &creds_process,
+    [CREDS_SRC_CONTAINER] = &creds_container,
+    [CREDS_SRC_IMDS] = &creds_imds,
+};
+
+static const char *
+creds_src_str(enum creds_src s)
+{
+	return s < CREDS_SRC_COUNT ? creds_providers[s]->name : "?";
+}
+
+static int
+creds_try(struct creds *c, struct aws_creds *nc, struct diag *d)
+{
+	const struct creds_provider *p = creds_providers[c->src];
+
+	if (c->refreshing && p->refresh != NULL)
+		return p->refresh(c, nc, d);
+	if (p->try == NULL)
+		return -EINVAL;
+	return p->try(c, nc, d);
+}
+
 /*
  * The machinery: start, install or fail, deliver.
  */
-
 static void
 creds_schedule(struct creds *c, int64_t delay_ms)
 {
@@ -1333,7 +1074,6 @@ creds_schedule(struct creds *c, int64_t delay_ms)
 	c->refresh_at_ms = creds_wall_ms() + delay_ms;
 	(void)evtimer_add(c->refresh_ev, &tv);
 }
-
 static void
 creds_flow_done(struct creds *c)
 {
@@ -1344,7 +1084,6 @@ creds_flow_done(struct creds *c)
 	free(c->imds_role);
 	c->imds_role = NULL;
 }
-
 /* Marks every waiting callback ready with this outcome. */
 static void
 creds_ready(struct creds *c, int r, const struct diag *d)
@@ -1364,7 +1103,6 @@ creds_ready(struct creds *c, int r, const struct diag *d)
 	if (any)
 		event_active(c->deliver_ev, EV_TIMEOUT, 0);
 }
-
 static void
 creds_fail(struct creds *c, int r, const struct diag *d)
 {
@@ -1388,7 +1126,6 @@ creds_fail(struct creds *c, int r, const struct diag *d)
 	}
 	creds_ready(c, r, d);
 }
-
 static void
 creds_install(struct creds *c, struct aws_creds *nc)
 {
@@ -1425,15 +1162,22 @@ creds_install(struct creds *c, struct aws_creds *nc)
 	}
 	creds_ready(c, 0, NULL);
 }
-
+/* The first provider in the walk from s on, or CREDS_SRC_COUNT. */
+static enum creds_src
+creds_next_src(const struct creds *c, unsigned s)
+{
+	while (s < CREDS_SRC_COUNT && (c->srcs & CREDS_BIT(s)) == 0)
+		s++;
+	return (enum creds_src)s;
+}
 /* After a provider's attempt: done, next provider, or wait. */
-static void
+void
 creds_after(struct creds *c, int r, struct aws_creds *nc, struct diag *d)
 {
 	if (r == CREDS_GOT) {
 		creds_install(c, nc);
 	} else if (r == CREDS_SKIP) {
-		c->src++;
+		c->src = creds_next_src(c, c->src + 1);
 		creds_run(c);
 	} else if (r < 0) {
 		creds_wipe(nc);
@@ -1443,7 +1187,6 @@ creds_after(struct creds *c, int r, struct aws_creds *nc, struct diag *d)
 		creds_fail(c, r, d);
 	}
 }
-
 static void
 creds_run(struct creds *c)
 {
@@ -1462,7 +1205,6 @@ creds_run(struct creds *c)
 	r = creds_try(c, &nc, &d);
 	creds_after(c, r, &nc, &d);
 }
-
 static void
 creds_http_done(struct http_response *resp, void *arg)
 {
@@ -1474,22 +1216,11 @@ creds_http_done(struct http_response *resp, void *arg)
 	c->req = NULL;
 	memset(&nc, 0, sizeof(nc));
 	memset(&d, 0, sizeof(d));
-	switch (c->step) {
-	case CREDS_STEP_STS:
-		r = creds_done_sts(c, resp, &nc, &d);
-		break;
-	case CREDS_STEP_CONTAINER:
-		r = creds_done_container(resp, &nc, &d);
-		break;
-	case CREDS_STEP_IMDS_TOKEN:
-	case CREDS_STEP_IMDS_ROLE:
-	case CREDS_STEP_IMDS_CREDS:
-		r = creds_done_imds(c, resp, &nc, &d);
-		break;
-	default:
+	/* The request is the current provider's. */
+	if (c->src < CREDS_SRC_COUNT && creds_providers[c->src]->done != NULL)
+		r = creds_providers[c->src]->done(c, resp, &nc, &d);
+	else
 		r = -EINVAL;
-		break;
-	}
 	if (r != CREDS_ASYNC)
 		creds_set_step(c, CREDS_STEP_IDLE);
 	/* The answer may hold secrets: wipe it before http frees it. */
@@ -1497,7 +1228,6 @@ creds_http_done(struct http_response *resp, void *arg)
 		explicit_bzero(resp->body.data, resp->body.cap);
 	creds_after(c, r, &nc, &d);
 }
-
 static void
 creds_start(struct creds *c, bool refresh)
 {
@@ -1506,10 +1236,9 @@ creds_start(struct creds *c, bool refresh)
 	c->busy = true;
 	c->refreshing = refresh;
 	c->notes[0] = '\0';
-	c->src = refresh ? c->cur_src : CREDS_SRC_ENV;
+	c->src = refresh ? c->cur_src : creds_next_src(c, 0);
 	creds_run(c);
 }
-
 static void
 creds_refresh_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1520,11 +1249,11 @@ creds_refresh_cb(evutil_socket_t fd, short what, void *arg)
 	if (!c->busy)
 		creds_start(c, true);
 }
-
 static void
 creds_destroy(struct creds *c)
 {
 	struct creds_waiter *w;
+	size_t i;
 
 	while ((w = c->waiters) != NULL) {
 		c->waiters = w->next;
@@ -1535,6 +1264,22 @@ creds_destroy(struct creds *c)
 	if (c->refresh_ev != NULL)
 		event_free(c->refresh_ev);
 	creds_wipe(&c->cur);
+	creds_proc_cancel(c->proc);
+	creds_free(c->ar_src);
+	creds_wipe_str(&c->proc_cmd);
+	free(c->proc_file);
+	free(c->ar_role);
+	free(c->ar_external_id);
+	free(c->ar_session);
+	free(c->ar_url);
+	free(c->ar_region);
+	for (i = 0; i < c->n_visited; i++)
+		free(c->visited[i]);
+	free(c->visited);
+	free(c->endpoint_url);
+	free(c->role_arn);
+	free(c->external_id);
+	free(c->session_name);
 	creds_wipe_str(&c->imds_token);
 	free(c->imds_role);
 	free(c->imds_base);
@@ -1549,7 +1294,6 @@ creds_destroy(struct creds *c)
 	free(c->ecs_endpoint);
 	free(c);
 }
-
 static void
 creds_deliver_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1584,7 +1328,6 @@ creds_deliver_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->dead)
 		creds_destroy(c);
 }
-
 static int
 creds_strdup_opt(char **dst, const char *s)
 {
@@ -1594,7 +1337,6 @@ creds_strdup_opt(char **dst, const char *s)
 	*dst = strdup(s);
 	return *dst != NULL ? 0 : -ENOMEM;
 }
-
 int
 creds_new(struct event_base *base, struct http *http,
     const struct creds_opts *o, struct creds **ret)
@@ -1609,7 +1351,14 @@ creds_new(struct event_base *base, struct http *http,
 		memset(&none, 0, sizeof(none));
 		o = &none;
 	}
-	if (o->refresh_margin_s < 0)
+	if (o->refresh_margin_s < 0 || o->process_timeout_ms < 0 ||
+	    (o->role_arn == NULL &&
+		(o->external_id != NULL || o->role_session_name != NULL)) ||
+	    (o->role_arn != NULL && creds_role_arn_why(o->role_arn) != NULL) ||
+	    (o->external_id != NULL &&
+		creds_external_id_why(o->external_id) != NULL) ||
+	    (o->role_session_name != NULL &&
+		creds_session_name_why(o->role_session_name) != NULL))
 		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
@@ -1622,9 +1371,21 @@ creds_new(struct event_base *base, struct http *http,
 	c->skew_ms = c->margin_ms / 4;
 	if (c->skew_ms > CREDS_EXPIRY_SKEW_S * 1000)
 		c->skew_ms = CREDS_EXPIRY_SKEW_S * 1000;
+	c->srcs = o->role_arn != NULL ? CREDS_BIT(CREDS_SRC_ASSUME_ROLE)
+				      : CREDS_SRCS_DEFAULT;
+	c->proc_timeout_ms = o->process_timeout_ms != 0 ? o->process_timeout_ms
+							: CREDS_PROC_TIMEOUT_MS;
 	r = creds_strdup_opt(&c->profile, o->profile);
 	if (r == 0)
 		r = creds_strdup_opt(&c->sts_endpoint, o->sts_endpoint);
+	if (r == 0)
+		r = creds_strdup_opt(&c->endpoint_url, o->endpoint_url);
+	if (r == 0)
+		r = creds_strdup_opt(&c->role_arn, o->role_arn);
+	if (r == 0)
+		r = creds_strdup_opt(&c->external_id, o->external_id);
+	if (r == 0)
+		r = creds_strdup_opt(&c->session_name, o->role_session_name);
 	if (r == 0)
 		r = creds_strdup_opt(&c->region, o->region);
 	if (r == 0 && o->ecs_endpoint != NULL) {
@@ -1646,7 +1407,32 @@ fail:
 	creds_destroy(c);
 	return r;
 }
+/* A source for c: its options (region: c's, else its profile's), srcs,
+ * and a profile to read (NULL: $AWS_PROFILE, else "default"). */
+int
+creds_child_new(struct creds *c, unsigned srcs, const char *profile,
+    bool source_mode, struct creds **ret)
+{
+	struct creds_opts o;
+	struct creds *ch = NULL;
+	int r;
 
+	memset(&o, 0, sizeof(o));
+	o.profile = profile;
+	o.sts_endpoint = c->sts_endpoint;
+	o.endpoint_url = c->endpoint_url;
+	o.region = c->region != NULL ? c->region : c->profile_region;
+	o.refresh_margin_s = c->margin_ms / 1000;
+	o.ecs_endpoint = c->ecs_endpoint;
+	o.process_timeout_ms = c->proc_timeout_ms;
+	r = creds_new(c->base, c->http, &o, &ch);
+	if (r < 0)
+		return r;
+	ch->srcs = srcs;
+	ch->source_mode = source_mode;
+	*ret = ch;
+	return 0;
+}
 void
 creds_free(struct creds *c)
 {
@@ -1657,13 +1443,17 @@ creds_free(struct creds *c)
 		c->req = NULL;
 	}
 	(void)evtimer_del(c->refresh_ev);
+	/* Now, not at destruction: they would call back into c. */
+	creds_proc_cancel(c->proc);
+	c->proc = NULL;
+	creds_free(c->ar_src);
+	c->ar_src = NULL;
 	if (c->delivering) {
 		c->dead = true;
 		return;
 	}
 	creds_destroy(c);
 }
-
 const struct aws_creds *
 creds_current(const struct creds *c)
 {
@@ -1674,7 +1464,6 @@ creds_current(const struct creds *c)
 		return NULL;
 	return &c->cur;
 }
-
 int
 creds_get(struct creds *c, creds_cb *cb, void *arg)
 {

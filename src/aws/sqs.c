@@ -1,6 +1,7 @@
 /*
  * sqs.c: see sqs.h. Requests are built with json-c; replies parsed with it.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include <json-c/json.h>
 
+#include "diag.h"
 #include "sqs.h"
 
 /* A full ReceiveMessage reply: 10 messages of at most 256 KiB each. */
@@ -23,17 +25,199 @@ struct sqs_call {
 	size_t n; /* batch entries */
 };
 
+/* "host[:port]" of an http(s) URL, lower-cased, into host (port kept
+ * apart); -EINVAL if malformed. */
 static int
-sqs_start(struct aws *a, const char *action, struct json_object *req,
-    long timeout_ms, struct sqs_call *sc, aws_done_cb *done,
-    struct aws_op **ret)
+sqs_url_host(const char *url, char *host, size_t size, const char **ret_port,
+    size_t *ret_port_len, bool *ret_https)
 {
+	const char *p;
+	size_t n;
+	size_t i;
+
+	if (strncmp(url, "https://", 8) == 0) {
+		*ret_https = true;
+		p = url + 8;
+	} else if (strncmp(url, "http://", 7) == 0) {
+		*ret_https = false;
+		p = url + 7;
+	} else {
+		return -EINVAL;
+	}
+	n = strcspn(p, ":/?#");
+	if (n == 0 || n >= size)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (!isalnum((unsigned char)p[i]) && p[i] != '.' && p[i] != '-')
+			return -EINVAL; /* '@' (userinfo), '%', '[', ... */
+		host[i] = (char)tolower((unsigned char)p[i]);
+	}
+	host[n] = '\0';
+	if (host[0] == '.' || host[n - 1] == '.' || strstr(host, "..") != NULL)
+		return -EINVAL;
+	*ret_port = p + n;
+	*ret_port_len = 0;
+	if (p[n] == ':') {
+		size_t k = strspn(p + n + 1, "0123456789");
+
+		if (k == 0 || k > 5 || strchr("/?#", p[n + 1 + k]) == NULL)
+			return -EINVAL;
+		*ret_port_len = k + 1;
+	}
+	return 0;
+}
+
+/* Ends with suffix; *ret_len: the length before it. */
+static bool
+sqs_suffix(const char *s, const char *suffix, size_t *ret_len)
+{
+	size_t n = strlen(s);
+	size_t k = strlen(suffix);
+
+	if (n <= k || strcmp(s + n - k, suffix) != 0)
+		return false;
+	*ret_len = n - k;
+	return true;
+}
+
+/* The region of an AWS SQS host (see sqs.h): 1, 0 not AWS's, -EINVAL. */
+static int
+sqs_host_region(const char *host, char region[AWS_MAX_REGION + 1],
+    bool *ret_legacy)
+{
+	char pre[256];
+	const char *reg = NULL;
+	size_t n;
+	size_t k;
+
+	*ret_legacy = false;
+	if (strcmp(host, "queue.amazonaws.com") == 0) {
+		*ret_legacy = true;
+		(void)snprintf(region, AWS_MAX_REGION + 1, "us-east-1");
+		return 1;
+	}
+	if (!sqs_suffix(host, ".amazonaws.com.cn", &n) &&
+	    !sqs_suffix(host, ".amazonaws.com", &n) &&
+	    !sqs_suffix(host, ".api.aws", &n))
+		return 0;
+	(void)snprintf(pre, sizeof(pre), "%.*s", (int)n, host);
+	if (strncmp(pre, "sqs.", 4) == 0)
+		reg = pre + 4;
+	else if (strncmp(pre, "sqs-fips.", 9) == 0)
+		reg = pre + 9;
+	else if (sqs_suffix(pre, ".queue", &k) && strchr(pre, '.') == pre + k) {
+		pre[k] = '\0';
+		reg = pre;
+		*ret_legacy = true;
+	} else if (strncmp(pre, "vpce-", 5) == 0 &&
+	    sqs_suffix(pre, ".vpce", &k)) {
+		/* vpce-<id>[-<az>].sqs.<region>.vpce */
+		char *sqs;
+
+		pre[k] = '\0';
+		sqs = strstr(pre, ".sqs.");
+		if (sqs == NULL || strchr(pre, '.') != sqs)
+			return -EINVAL;
+		reg = sqs + 5;
+	}
+	if (reg == NULL)
+		return 0; /* another AWS host: not one of SQS's forms */
+	if (strchr(reg, '.') != NULL || !aws_region_name_ok(reg))
+		return -EINVAL;
+	(void)snprintf(region, AWS_MAX_REGION + 1, "%.*s", AWS_MAX_REGION, reg);
+	return 1;
+}
+
+int
+sqs_url_region(const char *queue_url, char region[AWS_MAX_REGION + 1])
+{
+	char host[256];
+	const char *port;
+	size_t port_len;
+	bool https;
+	bool legacy;
+	int r;
+
+	region[0] = '\0';
+	r = sqs_url_host(queue_url, host, sizeof(host), &port, &port_len,
+	    &https);
+	if (r < 0)
+		return r;
+	r = sqs_host_region(host, region, &legacy);
+	if (r <= 0)
+		region[0] = '\0';
+	return r;
+}
+
+int
+sqs_queue_endpoint(const struct aws *a, const char *queue_url,
+    struct sqs_endpoint *ret, struct diag *reterr)
+{
+	struct sqs_endpoint e;
+	char host[256];
+	const char *port;
+	size_t port_len;
+	bool https;
+	bool legacy = false;
+	int r;
+
+	memset(&e, 0, sizeof(e));
+	r = sqs_url_host(queue_url, host, sizeof(host), &port, &port_len,
+	    &https);
+	if (r == 0)
+		r = sqs_host_region(host, e.url_region, &legacy);
+	if (r < 0)
+		return diag_set(reterr, -EINVAL, NULL, 0, 0,
+		    "malformed SQS queue URL '%.200s'", queue_url);
+	if (r == 1) {
+		(void)snprintf(e.region, sizeof(e.region), "%s", e.url_region);
+	} else if (aws_region(a) != NULL) {
+		e.url_region[0] = '\0';
+		(void)snprintf(e.region, sizeof(e.region), "%s", aws_region(a));
+	} else {
+		return diag_set(reterr, -EINVAL, NULL, 0, 0,
+		    "no AWS region for the queue URL '%.200s' (its host is "
+		    "not AWS's, so it names none): set aws.region, "
+		    "AWS_REGION or a profile region",
+		    queue_url);
+	}
+	e.custom = aws_custom_endpoint(a, "sqs");
+	if (e.custom)
+		r = snprintf(e.url, sizeof(e.url), "%s",
+		    aws_endpoint(a, "sqs"));
+	else if (legacy)
+		r = snprintf(e.url, sizeof(e.url),
+		    "https://sqs.%s.amazonaws.com", e.region);
+	else if (r == 1)
+		r = snprintf(e.url, sizeof(e.url), "https://%s", host);
+	else
+		r = snprintf(e.url, sizeof(e.url), "%s://%s%.*s",
+		    https ? "https" : "http", host, (int)port_len, port);
+	if (r < 0 || (size_t)r >= sizeof(e.url))
+		return diag_set(reterr, -E2BIG, NULL, 0, 0,
+		    "SQS endpoint too long");
+	*ret = e;
+	return 0;
+}
+
+static int
+sqs_start(struct aws *a, const char *queue_url, const char *action,
+    struct json_object *req, long timeout_ms, struct sqs_call *sc,
+    aws_done_cb *done, struct aws_op **ret)
+{
+	struct sqs_endpoint e;
 	char target[96];
 	const char *hdrs[2];
 	const char *body;
 	struct aws_call c;
 	int r;
 
+	r = sqs_queue_endpoint(a, queue_url, &e, NULL);
+	if (r < 0) {
+		json_object_put(req);
+		free(sc);
+		return r;
+	}
 	(void)snprintf(target, sizeof(target), "X-Amz-Target: AmazonSQS.%s",
 	    action);
 	hdrs[0] = "Content-Type: application/x-amz-json-1.0";
@@ -44,6 +228,8 @@ sqs_start(struct aws *a, const char *action, struct json_object *req,
 	c.service = "sqs";
 	c.method = "POST";
 	c.path = "/";
+	c.base_url = e.url;
+	c.region = e.region;
 	c.headers = hdrs;
 	c.n_headers = 2;
 	c.body = body;
@@ -195,7 +381,7 @@ sqs_receive(struct aws *a, const char *queue_url,
 	    json_object_new_int((int)o->max_messages));
 	json_object_object_add(req, "WaitTimeSeconds",
 	    json_object_new_int((int)o->wait_time_s));
-	if (o->visibility_timeout_s != 0)
+	if (o->visibility_timeout_s != 0 || o->visibility_given)
 		json_object_object_add(req, "VisibilityTimeout",
 		    json_object_new_int((int)o->visibility_timeout_s));
 	json_object_array_add(names,
@@ -203,7 +389,7 @@ sqs_receive(struct aws *a, const char *queue_url,
 	json_object_array_add(names, json_object_new_string("SentTimestamp"));
 	json_object_object_add(req, "MessageSystemAttributeNames", names);
 	/* The long poll itself plus room for a slow reply. */
-	return sqs_start(a, "ReceiveMessage", req,
+	return sqs_start(a, queue_url, "ReceiveMessage", req,
 	    ((long)o->wait_time_s + 10) * 1000, sc, sqs_receive_done, ret);
 }
 
@@ -309,7 +495,8 @@ sqs_batch(struct aws *a, const char *action, const char *queue_url,
 	json_object_object_add(req, "QueueUrl",
 	    json_object_new_string(queue_url));
 	json_object_object_add(req, "Entries", entries);
-	return sqs_start(a, action, req, 30000, sc, sqs_batch_done, ret);
+	return sqs_start(a, queue_url, action, req, 30000, sc, sqs_batch_done,
+	    ret);
 }
 
 int
@@ -370,6 +557,6 @@ sqs_get_queue_attributes(struct aws *a, const char *queue_url,
 	json_object_object_add(req, "QueueUrl",
 	    json_object_new_string(queue_url));
 	json_object_object_add(req, "AttributeNames", arr);
-	return sqs_start(a, "GetQueueAttributes", req, 30000, sc,
+	return sqs_start(a, queue_url, "GetQueueAttributes", req, 30000, sc,
 	    sqs_attrs_done, ret);
 }
