@@ -23,6 +23,15 @@ docdir=$(var docdir)
 compdir=$(var bashcompdir)
 like "$confdir" '^/' "confdir from the Makefile ($confdir)"
 
+# smtrail version names the commit: git's, a tarball's .commit, or unknown.
+c=$(sh "$TOP_SRCDIR/scripts/commit" "$TOP_SRCDIR")
+like "$c" '^([0-9a-f]{12}(-dirty)?|unknown)$' "scripts/commit: $c"
+is "$("$SMTRAIL" version | sed -n 's/^commit: //p')" "$c" "smtrail version: commit: $c"
+mkdir -p "$T_TMP/nogit"
+is "$(sh "$TOP_SRCDIR/scripts/commit" "$T_TMP/nogit")" unknown "no git, no .commit: unknown"
+echo 0123456789ab >"$T_TMP/nogit/.commit"
+is "$(sh "$TOP_SRCDIR/scripts/commit" "$T_TMP/nogit")" 0123456789ab "a tarball's .commit"
+
 mk install
 is "$?" 0 "make install DESTDIR="
 test -x "$root$sbindir/smtrail"
