@@ -69,7 +69,7 @@ struct daemon {
 	struct metrics *metrics;
 	struct intake *intake;
 	struct deliver *deliver;
-	bool ready_sent;
+	bool received;       /* a ReceiveMessage succeeded */
 	uint64_t started_us; /* when this process began receiving */
 
 	struct event *sync_ev; /* deferred group commit */
@@ -100,6 +100,7 @@ struct daemon {
 
 static void engine_schedule(struct daemon *d);
 static void daemon_check_idle(struct daemon *d);
+static void daemon_status(struct daemon *d);
 static void daemon_spool_failed(struct daemon *d, int r);
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -366,6 +367,9 @@ daemon_backlog_visible(const struct daemon *d)
 	return now_us() - d->started_us >= vis * US_PER_S;
 }
 
+/* A successful receive. READY=1 went out at the start (daemon_run); the
+ * first receive says so in the log (tests wait for "ready: receiving") and
+ * in STATUS=. */
 static void
 notify_ready(size_t n, bool idle, void *arg)
 {
@@ -378,10 +382,10 @@ notify_ready(size_t n, bool idle, void *arg)
 		engine_caught_up(d->engine);
 		engine_schedule(d);
 	}
-	if (d->ready_sent)
+	if (d->received)
 		return;
-	d->ready_sent = true;
-	(void)sd_notify(0, "READY=1\nSTATUS=receiving");
+	d->received = true;
+	daemon_status(d);
 	/* Which provider, never the secret: what "access denied" needs. */
 	log_notice("ready: receiving from %s with credentials from %s",
 	    d->cfg->sqs.queue_url, cr != NULL ? cr->provider : "(none)");
@@ -481,15 +485,25 @@ daemon_status(struct daemon *d)
 	struct intake_stats is;
 	struct spool_stats st;
 
+	char why[200] = "";
+
 	spool_stats(d->spool, &st);
 	intake_stats(d->intake, &is);
+	/* Started but not receiving: this line is where an operator sees
+	 * why (the unit is active since the start, see daemon_run). */
+	if (is.recv_errors > 0)
+		(void)snprintf(why, sizeof(why),
+		    " (receive failing, %u in a row: %s)", is.recv_errors,
+		    is.last_error);
+	else if (!d->received)
+		(void)snprintf(why, sizeof(why), " (first receive in flight)");
 	(void)sd_notifyf(0,
 	    "STATUS=%s%s; %zu message(s) in work, alerts %llu spooled, %llu "
 	    "pending%s%s",
 	    d->draining     ? "stopping"
 		: is.paused ? "receiving paused"
 			    : "receiving",
-	    is.recv_errors ? " (receive failing)" : "", is.in_work,
+	    why, is.in_work,
 	    (unsigned long long)metrics_counter_value(d->m_spooled),
 	    (unsigned long long)st.pending,
 	    d->last_error[0] ? "; last error: " : "", d->last_error);
@@ -940,7 +954,18 @@ daemon_run(const struct daemon_opts *o)
 	log_notice("started: %zu rules, %zu destinations, state in %s",
 	    rules_count(d.rules), d.cfg->n_destinations, d.cfg->state_dir);
 	d.started_us = now_us();
+	/* READY=1 now, with configuration, rules, destinations, the spool
+	 * and the credential chain's settings loaded; AWS credentials
+	 * themselves are resolved by the first request. Waiting for a
+	 * receive instead (or an unbounded start timeout) would turn an
+	 * outage of the network, IMDS or SQS at boot into a start that
+	 * times out and a unit left "failed" (or "activating" for ever),
+	 * paging nobody. Failures past this point are the running
+	 * daemon's: STATUS=, /healthz (503) and the metrics report them,
+	 * and receiving retries with backoff. */
+	(void)sd_notify(0, "READY=1");
 	intake_start(d.intake);
+	daemon_status(&d);
 	(void)event_base_dispatch(d.base);
 	log_notice("stopped");
 	r = d.exit_status;

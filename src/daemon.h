@@ -10,7 +10,11 @@
  * Signals: SIGHUP reloads configuration and rules atomically (a bad file
  * keeps the old ones); SIGTERM and SIGINT stop receiving, finish the work
  * in flight within a deadline, sync and return 0. Speaks sd_notify
- * (READY, RELOADING, STOPPING, WATCHDOG, STATUS) when run by systemd.
+ * (READY, RELOADING, STOPPING, WATCHDOG, STATUS) when run by systemd:
+ * READY=1 once configuration, rules, destinations and the spool are
+ * loaded, before the first receive; receive failures (network, SQS, AWS
+ * credentials) do not fail the start, STATUS= says them ("receiving
+ * (receive failing, N in a row: ReceiveMessage: ...)").
  */
 #ifndef SMTRAIL_DAEMON_H
 #define SMTRAIL_DAEMON_H

@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include "commit.h" /* SMTRAIL_COMMIT, made by make */
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -477,6 +479,7 @@ cmd_version(int argc, char **argv)
 	UNUSED(argc);
 	UNUSED(argv);
 	printf("smtrail %s\n", PACKAGE_VERSION);
+	printf("commit: %s\n", SMTRAIL_COMMIT);
 	printf("inflater: %s\n", trail_inflater());
 	printf("scan kernel: %s\n", trail_kernel_str(trail_kernel_best()));
 	printf("json-c: %s\n", json_c_version());
