@@ -272,7 +272,10 @@ cfg_free(struct cfg *cfg)
 	free(cfg);
 }
 
-/* host:port or [v6]:port; host an IPv4 address or a host name. */
+/*
+ * host:port or [v6]:port; host an IPv4 address or localhost (127.0.0.1:
+ * other names are not resolved, which could block).
+ */
 static bool
 cfg_listen_parse(const char *s, char **ret_host, unsigned *ret_port)
 {
@@ -308,8 +311,12 @@ cfg_listen_parse(const char *s, char **ret_host, unsigned *ret_port)
 		/* An address, not a name: resolving one would block. */
 		memcpy(tmp, s, hlen);
 		tmp[hlen] = '\0';
-		if (inet_pton(AF_INET, tmp, &a6) != 1)
+		if (strcmp(tmp, "localhost") == 0) {
+			host = "127.0.0.1";
+			hlen = strlen(host);
+		} else if (inet_pton(AF_INET, tmp, &a6) != 1) {
 			return false;
+		}
 	}
 	if (colon[1] == '\0' || strlen(colon + 1) > 5)
 		return false;
@@ -914,7 +921,7 @@ cfg_metrics(struct cfg_ctx *c, const struct yamlx_node *n)
 		return;
 	if (strlen(s) != v[0]->len || !cfg_listen_parse(s, &host, &port)) {
 		yamlx_err(&c->y, v[0],
-		    "bad address '%s' for 'listen' (expected host:port, [IPv6]:port, or off)",
+		    "bad address '%s' for 'listen' (expected IPv4:port, [IPv6]:port, localhost:port, or off; other host names are not resolved)",
 		    YAMLX_QN(q, v[0]));
 		return;
 	}

@@ -443,22 +443,25 @@ test_urls(void)
 	    "smtrail.yaml:1:30: expected true or false for 'confirm_subscriptions'",
 	    "confirm_subscriptions not a boolean");
 	load_err("metrics: {listen: localhost}\n",
-	    "smtrail.yaml:1:19: bad address 'localhost' for 'listen' (expected host:port, [IPv6]:port, or off)",
+	    "smtrail.yaml:1:19: bad address 'localhost' for 'listen' (expected IPv4:port, [IPv6]:port, localhost:port, or off; other host names are not resolved)",
 	    "listen without a port");
-	load_err("metrics: {listen: 'localhost:9410'}\n",
-	    "smtrail.yaml:1:19: bad address 'localhost:9410' for 'listen' (expected host:port, [IPv6]:port, or off)",
+	load_err("metrics: {listen: 'metrics.example:9410'}\n",
+	    "smtrail.yaml:1:19: bad address 'metrics.example:9410' for 'listen' (expected IPv4:port, [IPv6]:port, localhost:port, or off; other host names are not resolved)",
 	    "listen on a name: refused (resolving would block)");
+	load_err("metrics: {listen: 'localhost.:9410'}\n",
+	    "smtrail.yaml:1:19: bad address 'localhost.:9410' for 'listen' (expected IPv4:port, [IPv6]:port, localhost:port, or off; other host names are not resolved)",
+	    "listen on 'localhost.': a name like any other");
 	load_err("metrics: {listen: '127.0.0.1:65536'}\n",
-	    "smtrail.yaml:1:19: bad address '127.0.0.1:65536' for 'listen' (expected host:port, [IPv6]:port, or off)",
+	    "smtrail.yaml:1:19: bad address '127.0.0.1:65536' for 'listen' (expected IPv4:port, [IPv6]:port, localhost:port, or off; other host names are not resolved)",
 	    "listen port too big");
 	load_err("metrics: {listen: '::1:9410'}\n",
-	    "smtrail.yaml:1:19: bad address '::1:9410' for 'listen' (expected host:port, [IPv6]:port, or off)",
+	    "smtrail.yaml:1:19: bad address '::1:9410' for 'listen' (expected IPv4:port, [IPv6]:port, localhost:port, or off; other host names are not resolved)",
 	    "IPv6 without brackets");
 	load_err("metrics: {listen: '[zz::1]:9410'}\n",
-	    "smtrail.yaml:1:19: bad address '[zz::1]:9410' for 'listen' (expected host:port, [IPv6]:port, or off)",
+	    "smtrail.yaml:1:19: bad address '[zz::1]:9410' for 'listen' (expected IPv4:port, [IPv6]:port, localhost:port, or off; other host names are not resolved)",
 	    "bad IPv6");
 	load_err("metrics: {listen: ':9410'}\n",
-	    "smtrail.yaml:1:19: bad address ':9410' for 'listen' (expected host:port, [IPv6]:port, or off)",
+	    "smtrail.yaml:1:19: bad address ':9410' for 'listen' (expected IPv4:port, [IPv6]:port, localhost:port, or off; other host names are not resolved)",
 	    "listen without a host");
 }
 
@@ -1194,6 +1197,13 @@ test_misc_ok(void)
 	cfg_free(cfg);
 	cfg = load_ok("metrics: {listen: ''}\n", "metrics empty");
 	ok(cfg != NULL && cfg->metrics.listen == NULL, "metrics '': off");
+	cfg_free(cfg);
+	cfg = load_ok("metrics: {listen: 'localhost:9410'}\n",
+	    "listen localhost");
+	ok(cfg != NULL && strcmp(cfg->metrics.listen, "localhost:9410") == 0 &&
+		strcmp(cfg->metrics.host, "127.0.0.1") == 0 &&
+		cfg->metrics.port == 9410,
+	    "listen localhost:9410: 127.0.0.1, port 9410, shown as written");
 	cfg_free(cfg);
 	cfg = load_ok("metrics: {listen: '127.0.0.1:0'}\n"
 		      "s3: {allowed_buckets: one-bucket, max_object_size: "
