@@ -1036,18 +1036,12 @@ cfg_secret_file(struct cfg_ctx *c, const struct cfg_dest *d,
     const struct yamlx_node *n_file, const char *path, struct secret **ret,
     const char *src)
 {
-	static const struct secret_reader unknown = {.uid = SECRET_ANY_UID,
-	    .name = "the service's user"};
-	const struct secret_reader *as = c->o->reader;
 	struct stat st;
 	struct diag e;
 	int r;
 
-	/* Without a reader, as root: the service's user is not known, and
-	 * a file another user owns may be its. */
-	if (as == NULL && c->o->warn_root_only)
-		as = &unknown;
-	r = secret_read_file_as(path, SECRET_MAX_FILE, as, ret, &st, &e);
+	r = secret_read_file_as(path, SECRET_MAX_FILE, c->o->reader, ret, &st,
+	    &e);
 	if (r == -ENOMEM)
 		c->y.oom = true;
 	else if (r < 0)

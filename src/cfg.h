@@ -191,12 +191,12 @@ struct cfg_opts {
 	 * with the warning "not checked (systemd credential)" (a warning
 	 * under strict too: it is about check, not the file), not an error. */
 	bool credentials_unread;
-	/* Who reads the *_file secrets (secret_read_file_as()); NULL: this
-	 * process. Credentials are read as this process: systemd reads them
-	 * for the service. */
+	/* Who reads the *_file secrets (secret_read_file_as(); uid
+	 * SECRET_ANY_UID: not known); NULL: this process. Credentials are
+	 * read as this process: systemd reads them for the service. */
 	const struct secret_reader *reader;
 	/* Warn about a secret file no user but root may read (for check run
-	 * as root without a reader: the service does not run as root). */
+	 * as root without --as-user: the service does not run as root). */
 	bool warn_root_only;
 	/* What run needs beyond a valid file (an error each): a source
 	 * (sqs.queue_url). */

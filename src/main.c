@@ -205,10 +205,19 @@ check_opts(struct cfg_opts *o, struct secret_reader *reader)
 	o->strict = arg_strict;
 	o->run = !arg_rules_only;
 	o->advise = !arg_rules_only;
-	if (arg_as_user == NULL) {
-		o->warn_root_only = geteuid() == 0 && !arg_rules_only;
+	if (arg_as_user == NULL && geteuid() == 0) {
+		/* The service's user is not known: a file another user owns
+		 * may be its; one only root may read is not. */
+		memset(reader, 0, sizeof(*reader));
+		reader->uid = SECRET_ANY_UID;
+		(void)snprintf(reader->name, sizeof(reader->name),
+		    "the service's user");
+		o->reader = reader;
+		o->warn_root_only = !arg_rules_only;
 		return 0;
 	}
+	if (arg_as_user == NULL)
+		return 0;
 	memset(&d, 0, sizeof(d));
 	r = secret_reader_user(arg_as_user, reader, &d);
 	if (r < 0) {

@@ -1069,6 +1069,7 @@ test_check_reader(void)
 	struct stat st;
 	struct diag d;
 	const char *mine = put("mine.url", "https://hooks.slack.com/x\n", 0600);
+	const char *other;
 	uid_t me = geteuid();
 	int r;
 
@@ -1156,9 +1157,19 @@ test_check_reader(void)
 	ok(r == 0 && st.st_uid == me, "and its status returned");
 	secret_free(s);
 
-	/* As root without --as-user: a file only root may read. */
-	o.reader = NULL;
+	/* As root without --as-user: a file only root may read; another
+	 * user's may be the service's. */
+	memset(&rd, 0, sizeof(rd));
+	rd.uid = SECRET_ANY_UID;
+	o.reader = &rd;
 	o.warn_root_only = true;
+	other = put("other.url", "x\n", 0600);
+	if (me == 0 && chown(other, 61234, 61234) < 0)
+		tl_bail("cannot chown %s", other);
+	is_int(secret_read_file_as(other, 64, &rd, &s, NULL, &d), 0,
+	    "reader not known: any owner (here uid %u)",
+	    me == 0 ? 61234u : (unsigned)me);
+	secret_free(s);
 	if (me == 0)
 		cfg_free(check_is(xf(RUNNABLE "destinations:\n"
 					      "  s: {type: slack, url_file: "
