@@ -98,13 +98,13 @@ secret_check_file(const struct stat *st, const char *path,
 	if (!S_ISREG(st->st_mode))
 		return diag_set(reterr, -EINVAL, path, 0, 0,
 		    "not a regular file");
-	if (us == SECRET_ANY_UID)
-		; /* the owner may be the reader */
-	else if (st->st_uid != 0 && st->st_uid != us && as == NULL)
+	/* SECRET_ANY_UID: whoever owns it may be the reader. */
+	if (us != SECRET_ANY_UID && st->st_uid != 0 && st->st_uid != us &&
+	    as == NULL)
 		return diag_set(reterr, -EPERM, path, 0, 0,
 		    "owned by uid %u, neither root nor uid %u",
 		    (unsigned)st->st_uid, (unsigned)us);
-	else if (st->st_uid != 0 && st->st_uid != us)
+	if (us != SECRET_ANY_UID && st->st_uid != 0 && st->st_uid != us)
 		return diag_set(reterr, -EPERM, path, 0, 0,
 		    "owned by uid %u, neither root nor %s",
 		    (unsigned)st->st_uid, as->name);
