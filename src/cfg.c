@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "aws/creds.h"
 #include "aws/s3.h"
@@ -199,7 +200,8 @@ struct cfg_dkeys {
 struct cfg_ctx {
 	struct yamlx y;
 	struct cfg *cfg;
-	const char **dnames; /* the destinations' names, NULL-terminated */
+	const struct cfg_opts *o; /* never NULL */
+	const char **dnames;      /* the destinations' names, NULL-terminated */
 };
 
 /* ---- freeing and defaults --------------------------------------------- */
@@ -272,7 +274,10 @@ cfg_free(struct cfg *cfg)
 	free(cfg);
 }
 
-/* host:port or [v6]:port; host an IPv4 address or a host name. */
+/*
+ * host:port or [v6]:port; host an IPv4 address or localhost (127.0.0.1:
+ * other names are not resolved, which could block).
+ */
 static bool
 cfg_listen_parse(const char *s, char **ret_host, unsigned *ret_port)
 {
@@ -308,8 +313,12 @@ cfg_listen_parse(const char *s, char **ret_host, unsigned *ret_port)
 		/* An address, not a name: resolving one would block. */
 		memcpy(tmp, s, hlen);
 		tmp[hlen] = '\0';
-		if (inet_pton(AF_INET, tmp, &a6) != 1)
+		if (strcmp(tmp, "localhost") == 0) {
+			host = "127.0.0.1";
+			hlen = strlen(host);
+		} else if (inet_pton(AF_INET, tmp, &a6) != 1) {
 			return false;
+		}
 	}
 	if (colon[1] == '\0' || strlen(colon + 1) > 5)
 		return false;
@@ -714,6 +723,77 @@ cfg_aws(struct cfg_ctx *c, const struct yamlx_node *n)
 	cfg_aws_role(c, v);
 }
 
+/*
+ * A queue's ARN (arn:PARTITION:sqs:REGION:ACCOUNT:NAME) written where its
+ * URL belongs: true with the URL in buf.
+ */
+static bool
+cfg_queue_arn_url(const char *s, char *buf, size_t size)
+{
+	static const char name_chars[] =
+	    "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+	const char *f[6];
+	size_t len[6];
+	const char *domain;
+	const char *p = s;
+	size_t i;
+	size_t n;
+
+	for (i = 0; i < 6; i++) {
+		f[i] = p;
+		len[i] = i < 5 ? strcspn(p, ":") : strlen(p);
+		if (i < 5 && p[len[i]] != ':')
+			return false;
+		p += len[i] + 1;
+	}
+	if (len[0] != 3 || strncmp(f[0], "arn", 3) != 0 || len[2] != 3 ||
+	    strncmp(f[2], "sqs", 3) != 0)
+		return false;
+	if (len[1] == 3 && strncmp(f[1], "aws", 3) == 0)
+		domain = "amazonaws.com";
+	else if (len[1] == 10 && strncmp(f[1], "aws-us-gov", 10) == 0)
+		domain = "amazonaws.com";
+	else if (len[1] == 6 && strncmp(f[1], "aws-cn", 6) == 0)
+		domain = "amazonaws.com.cn";
+	else
+		return false;
+	if (len[3] == 0 || len[3] > 32 ||
+	    strspn(f[3], "abcdefghijklmnopqrstuvwxyz0123456789-") != len[3])
+		return false;
+	if (len[4] != 12 || strspn(f[4], "0123456789") != 12)
+		return false;
+	n = len[5];
+	if (n > 5 && strcmp(f[5] + n - 5, ".fifo") == 0)
+		n -= 5;
+	if (n == 0 || len[5] > 80 || strspn(f[5], name_chars) != n)
+		return false;
+	return (size_t)snprintf(buf, size, "https://sqs.%.*s.%s/%.*s/%s",
+		   (int)len[3], f[3], domain, (int)len[4], f[4], f[5]) < size;
+}
+
+/* queue_url: a URL, or a queue's ARN (taken as its URL, with a warning). */
+static void
+cfg_queue_url(struct cfg_ctx *c, const struct yamlx_node *n, char **dst)
+{
+	char url[200];
+	char *p;
+
+	if (n->type == YAMLX_NODE_SCALAR && strlen(n->s) == n->len &&
+	    cfg_queue_arn_url(n->s, url, sizeof(url))) {
+		p = yamlx_strdup(&c->y, url, strlen(url));
+		if (p == NULL)
+			return;
+		free(*dst);
+		*dst = p;
+		yamlx_warn(&c->y, n,
+		    "'queue_url' is a queue ARN; its URL is '%s' (used instead: write that)",
+		    url);
+		return;
+	}
+	(void)cfg_url(c, n, "queue_url", dst);
+}
+
 static void
 cfg_sqs(struct cfg_ctx *c, const struct yamlx_node *n)
 {
@@ -724,8 +804,7 @@ cfg_sqs(struct cfg_ctx *c, const struct yamlx_node *n)
 	if (!cfg_section(c, n, "sqs", cfg_sqs_names, ARRAY_SIZE(v), v))
 		return;
 	if (v[CFG_SQS_QUEUE_URL] != NULL)
-		(void)cfg_url(c, v[CFG_SQS_QUEUE_URL], "queue_url",
-		    &s->queue_url);
+		cfg_queue_url(c, v[CFG_SQS_QUEUE_URL], &s->queue_url);
 	/* SQS's own limits: a long poll of at most 20 s, 12 h visibility. */
 	if (v[CFG_SQS_WAIT_TIME] != NULL &&
 	    cfg_duration(c, v[CFG_SQS_WAIT_TIME], "wait_time", 0, 20, &us))
@@ -914,7 +993,7 @@ cfg_metrics(struct cfg_ctx *c, const struct yamlx_node *n)
 		return;
 	if (strlen(s) != v[0]->len || !cfg_listen_parse(s, &host, &port)) {
 		yamlx_err(&c->y, v[0],
-		    "bad address '%s' for 'listen' (expected host:port, [IPv6]:port, or off)",
+		    "bad address '%s' for 'listen' (expected IPv4:port, [IPv6]:port, localhost:port, or off; other host names are not resolved)",
 		    YAMLX_QN(q, v[0]));
 		return;
 	}
@@ -950,18 +1029,45 @@ cfg_credential_ok(const char *s, size_t len)
 	    strcmp(s, "..") != 0;
 }
 
+/* A secret file for the service's user (cfg_opts): read as it would,
+ * and one only root may read is worth a word when check runs as root. */
+static bool
+cfg_secret_file(struct cfg_ctx *c, const struct cfg_dest *d,
+    const struct yamlx_node *n_file, const char *path, struct secret **ret,
+    const char *src)
+{
+	struct stat st;
+	struct diag e;
+	int r;
+
+	r = secret_read_file_as(path, SECRET_MAX_FILE, c->o->reader, ret, &st,
+	    &e);
+	if (r == -ENOMEM)
+		c->y.oom = true;
+	else if (r < 0)
+		yamlx_err(&c->y, n_file, "%s of destination '%s': %s", src,
+		    d->name, e.msg);
+	if (r >= 0 && c->o->warn_root_only && secret_root_only(&st))
+		yamlx_warn(&c->y, n_file,
+		    "%s of destination '%s': only root may read it (owner uid %u, group %u, mode %04o), not the service's user: use credential:NAME, or check with --as-user USER",
+		    src, d->name, (unsigned)st.st_uid, (unsigned)st.st_gid,
+		    (unsigned)st.st_mode & 07777);
+	return r >= 0;
+}
+
 /*
  * One secret of destination d, key kname: inline (n_inl, where
- * "credential:NAME" reads $CREDENTIALS_DIRECTORY/NAME) or from a file
- * (n_file, key fname). Errors are
- * reported at the value and name the key and the file, never the value.
- * src says where the secret came from, for later messages.
+ * "credential:NAME" reads NAME in the credentials directory) or from a
+ * file (n_file, key fname). Errors are reported at the value and name the
+ * key and the file, never the value. src says where the secret came from,
+ * for later messages. A credential left unread (cfg_opts): true, *ret
+ * NULL and *ret_unread set.
  */
 static bool
 cfg_secret(struct cfg_ctx *c, const struct cfg_dest *d, const char *kname,
     const char *fname, const struct yamlx_node *n_inl,
-    const struct yamlx_node *n_file, struct secret **ret, char *src,
-    size_t srcsize)
+    const struct yamlx_node *n_file, struct secret **ret, bool *ret_unread,
+    char *src, size_t srcsize)
 {
 	static const char cred[] = "credential:";
 	const char *s;
@@ -990,15 +1096,9 @@ cfg_secret(struct cfg_ctx *c, const struct cfg_dest *d, const char *kname,
 			yamlx_err(&c->y, n_file, "NUL byte in '%s'", fname);
 			return false;
 		}
-		r = secret_read_file(s, SECRET_MAX_FILE, ret, &e);
 		(void)snprintf(src, srcsize, "secret file '%s' for '%s'",
 		    yamlx_q(q, sizeof(q), s, n_file->len), fname);
-		if (r == -ENOMEM)
-			c->y.oom = true;
-		else if (r < 0)
-			yamlx_err(&c->y, n_file, "%s of destination '%s': %s",
-			    src, d->name, e.msg);
-		return r >= 0;
+		return cfg_secret_file(c, d, n_file, s, ret, src);
 	}
 	s = yamlx_str(&c->y, n_inl, kname);
 	if (s == NULL)
@@ -1026,7 +1126,16 @@ cfg_secret(struct cfg_ctx *c, const struct cfg_dest *d, const char *kname,
 		return false;
 	}
 	(void)snprintf(src, srcsize, "credential '%s' for '%s'", name, kname);
-	dir = getenv("CREDENTIALS_DIRECTORY");
+	dir = c->o->credentials_dir;
+	if (dir == NULL || dir[0] == '\0')
+		dir = getenv("CREDENTIALS_DIRECTORY");
+	if ((dir == NULL || dir[0] == '\0') && c->o->credentials_unread) {
+		yamlx_note(&c->y, n_inl,
+		    "%s of destination '%s': not checked (systemd credential; no --credentials-dir, and $CREDENTIALS_DIRECTORY is not set)",
+		    src, d->name);
+		*ret_unread = true;
+		return true;
+	}
 	if (dir == NULL || dir[0] == '\0') {
 		yamlx_err(&c->y, n_inl,
 		    "%s of destination '%s': $CREDENTIALS_DIRECTORY is not set (see systemd's LoadCredential=)",
@@ -1227,6 +1336,7 @@ cfg_dest_opt_read(struct cfg_ctx *c, struct cfg_dest *d, size_t i,
 	const char *fname = ks->file_names[i]; /* "": no file form */
 	char src[YAMLX_Q_SIZE + 64];
 	char *t = NULL;
+	bool unread = false;
 
 	if (inl == NULL && file == NULL) {
 		if (o->def != NULL)
@@ -1247,11 +1357,58 @@ cfg_dest_opt_read(struct cfg_ctx *c, struct cfg_dest *d, size_t i,
 		free(t);
 		return;
 	}
-	if (cfg_secret(c, d, o->key, fname, inl, file, &d->opts[i], src,
-		sizeof(src)) &&
-	    o->form == SINK_OPT_URL)
+	if (!cfg_secret(c, d, o->key, fname, inl, file, &d->opts[i], &unread,
+		src, sizeof(src)))
+		return;
+	if (unread)
+		d->unread |= 1u << i;
+	else if (o->form == SINK_OPT_URL)
 		cfg_dest_url_check(c, file != NULL ? file : inl, d, d->opts[i],
 		    src);
+}
+
+/*
+ * Advice on a destination that loaded (cfg_opts.advise): its URL option
+ * is http:// to a host that is not this one (the alert, and a Slack URL's
+ * credential, in clear text), then the kind's own advice. Reported at the
+ * option; secrets are named, never shown.
+ */
+static void
+cfg_dest_advise(struct cfg_ctx *c, const struct cfg_dest *d,
+    const struct cfg_dvals *v, const struct yamlx_node *map)
+{
+	const struct sink_kind *k = d->kind;
+	const struct yamlx_node *at;
+	const char *vals[SINK_MAX_OPTS];
+	char host[256];
+	struct diag e;
+	size_t opt = k->n_opts;
+	size_t i;
+
+	for (i = 0; i < k->n_opts; i++) {
+		const char *u = secret_value(d->opts[i]);
+
+		vals[i] = u;
+		if (k->opts[i].form != SINK_OPT_URL || u == NULL ||
+		    strncasecmp(u, "http://", 7) != 0 ||
+		    http_host_is_loopback(http_url_host(u, host, sizeof(host))))
+			continue;
+		at = v->file[i] != NULL ? v->file[i]
+		    : v->inl[i] != NULL ? v->inl[i]
+					: map;
+		yamlx_warn(&c->y, at,
+		    "destination '%s': '%s' is http://, not https:// (the alert and the URL travel in clear text)",
+		    d->name, k->opts[i].key);
+	}
+	memset(&e, 0, sizeof(e));
+	if (k->advise == NULL || k->advise(vals, &opt, &e) == 0)
+		return;
+	at = map;
+	if (opt < k->n_opts && v->file[opt] != NULL)
+		at = v->file[opt];
+	else if (opt < k->n_opts && v->inl[opt] != NULL)
+		at = v->inl[opt];
+	yamlx_warn(&c->y, at, "destination '%s': %s", d->name, e.msg);
 }
 
 /* The kind's own rules, reported at the option at fault. */
@@ -1322,8 +1479,12 @@ cfg_dest_fill(struct cfg_ctx *c, const struct yamlx_node *map,
 	}
 	for (i = 0; i < k->n_opts && !c->y.oom; i++)
 		cfg_dest_opt_read(c, d, i, &ks, &v, map);
-	if (c->y.errors == errors && !c->y.oom)
+	/* A credential left unread: nothing to check it against. */
+	if (c->y.errors == errors && !c->y.oom && d->unread == 0)
 		cfg_dest_check(c, d, &v, map);
+	if (c->y.errors == errors && !c->y.oom && d->unread == 0 &&
+	    c->o->advise)
+		cfg_dest_advise(c, d, &v, map);
 
 	if (v.common[CFG_DKEY_TIMEOUT] != NULL &&
 	    cfg_duration(c, v.common[CFG_DKEY_TIMEOUT], "timeout", 1, 3600,
@@ -1639,6 +1800,75 @@ cfg_account_alias(const struct cfg *cfg, const char *id)
 
 /* ---- the file ---------------------------------------------------------- */
 
+#define CFG_MSG_NO_SOURCE                                                      \
+	"no source configured for run: sqs.queue_url is not set"
+
+/* The key node of key in map, or NULL. */
+static const struct yamlx_node *
+cfg_key_node(const struct yamlx_node *map, const char *key)
+{
+	size_t i;
+
+	if (map == NULL || map->type != YAMLX_NODE_MAP)
+		return NULL;
+	for (i = 0; i + 1 < map->n; i += 2)
+		if (map->kid[i]->type == YAMLX_NODE_SCALAR &&
+		    strcmp(map->kid[i]->s, key) == 0)
+			return map->kid[i];
+	return NULL;
+}
+
+/*
+ * Where to report that section.key is unset: at the key if it is written
+ * (null or empty), else at the section, else nowhere (the file).
+ */
+static void
+cfg_unset_at(const struct yamlx_node *root, const char *section,
+    const char *key, unsigned *ret_line, unsigned *ret_col)
+{
+	const struct yamlx_node *sk = cfg_key_node(root, section);
+	const struct yamlx_node *k = NULL;
+	size_t i;
+
+	*ret_line = 0;
+	*ret_col = 0;
+	if (sk == NULL)
+		return;
+	for (i = 0; i + 1 < root->n; i += 2)
+		if (root->kid[i] == sk)
+			k = cfg_key_node(root->kid[i + 1], key);
+	if (k == NULL)
+		k = sk;
+	*ret_line = k->line;
+	*ret_col = k->col;
+}
+
+/* What run needs beyond a valid file, and advice (cfg_opts). */
+static void
+cfg_run_checks(struct cfg_ctx *c, const struct yamlx_node *root)
+{
+	const struct cfg *cfg = c->cfg;
+	unsigned line;
+	unsigned col;
+
+	if (c->o->run && cfg->sqs.queue_url == NULL) {
+		cfg_unset_at(root, "sqs", "queue_url", &line, &col);
+		yamlx_err_at(&c->y, line, col, CFG_MSG_NO_SOURCE);
+	}
+	if (!c->o->advise)
+		return;
+	if (cfg->s3.n_allowed_buckets == 0) {
+		cfg_unset_at(root, "s3", "allowed_buckets", &line, &col);
+		yamlx_warn_at(&c->y, line, col,
+		    "s3.allowed_buckets is not set: objects are fetched from any bucket a notification names (list the trail's buckets)");
+	}
+	if (cfg->sns.n_topic_arns == 0) {
+		cfg_unset_at(root, "sns", "topic_arns", &line, &col);
+		yamlx_warn_at(&c->y, line, col,
+		    "sns.topic_arns is not set: notifications from any SNS topic are accepted (list the trail's topics)");
+	}
+}
+
 /* The top-level mapping (yamlx_top_cb). */
 static void
 cfg_top(const struct yamlx_node *root, void *arg)
@@ -1682,6 +1912,8 @@ cfg_top(const struct yamlx_node *root, void *arg)
 		    &cfg->n_default_destinations);
 	if (v[CFG_KEY_ROUTE] != NULL)
 		cfg_routes(c, v[CFG_KEY_ROUTE]);
+	if (!c->y.oom)
+		cfg_run_checks(c, root);
 }
 
 /* Puts l's items from first on in file order (stable: an insertion sort). */
@@ -1712,15 +1944,25 @@ int
 cfg_load_buffer(const char *name, const char *text, size_t len,
     struct cfg **ret, struct diag_list *diags)
 {
+	return cfg_load_buffer_opts(name, text, len, NULL, ret, diags);
+}
+
+int
+cfg_load_buffer_opts(const char *name, const char *text, size_t len,
+    const struct cfg_opts *o, struct cfg **ret, struct diag_list *diags)
+{
+	static const struct cfg_opts none;
 	struct cfg_ctx c;
 	unsigned first = diags != NULL ? diags->n : 0;
 	int r;
 
 	memset(&c, 0, sizeof(c));
+	c.o = o != NULL ? o : &none;
 	/* RULES_MAX_FILE: "a rules or config file" (limits.h). */
 	r = yamlx_init(&c.y, name, text, len, RULES_MAX_FILE, diags);
 	if (r < 0)
 		return r;
+	c.y.strict = c.o->strict;
 	r = cfg_new(&c.cfg);
 	if (r < 0)
 		return diag_list_add(diags, r, name, 0, 0, "out of memory");
@@ -1750,6 +1992,13 @@ cfg_load_buffer(const char *name, const char *text, size_t len,
 int
 cfg_load(const char *path, struct cfg **ret, struct diag_list *diags)
 {
+	return cfg_load_opts(path, NULL, ret, diags);
+}
+
+int
+cfg_load_opts(const char *path, const struct cfg_opts *o, struct cfg **ret,
+    struct diag_list *diags)
+{
 	char *text;
 	size_t len;
 	int r;
@@ -1757,9 +2006,18 @@ cfg_load(const char *path, struct cfg **ret, struct diag_list *diags)
 	r = yamlx_read_file(path, RULES_MAX_FILE, &text, &len, diags);
 	if (r < 0)
 		return r;
-	r = cfg_load_buffer(path, text, len, ret, diags);
+	r = cfg_load_buffer_opts(path, text, len, o, ret, diags);
 	free(text);
 	return r;
+}
+
+int
+cfg_check_run(const struct cfg *cfg, const char *file, struct diag_list *diags)
+{
+	if (cfg->sqs.queue_url == NULL)
+		return diag_list_add(diags, -EINVAL, file, 0, 0, "%s",
+		    CFG_MSG_NO_SOURCE);
+	return 0;
 }
 
 const struct cfg_dest *
@@ -1848,7 +2106,10 @@ cfg_put_dest(struct buf *out, const struct cfg_dest *d)
 
 	r = buf_printf(out, "destination %s: %s", d->name, k->name);
 	for (i = 0; i < k->n_opts && r >= 0; i++)
-		if (d->opts[i] != NULL)
+		if ((d->unread & (1u << i)) != 0)
+			r = buf_printf(out, " %s (credential, not checked)",
+			    k->opts[i].key);
+		else if (d->opts[i] != NULL)
 			r = cfg_put_opt(out, &k->opts[i], d->opts[i]);
 	if (r >= 0 && k->network)
 		r = buf_printf(out, " timeout %s deadline %s",

@@ -11,6 +11,12 @@
  * secret's value. cfg_default() is the configuration of an empty mapping,
  * for when the default file is absent. A struct cfg is read-only once
  * loaded and lives until cfg_free(). Never prints.
+ *
+ * cfg_load_opts() loads it as `smtrail check` does (struct cfg_opts):
+ * credentials from a given directory or left unread, secret files read on
+ * behalf of the service's user, what `run` needs beyond a valid file (a
+ * source) as errors, and advice as warnings (errors when strict). A cfg
+ * loaded with credentials left unread is for printing only.
  */
 #ifndef SMTRAIL_CFG_H
 #define SMTRAIL_CFG_H
@@ -26,7 +32,8 @@
 
 struct buf;
 struct diag_list;
-struct secret; /* secret.h */
+struct secret;        /* secret.h */
+struct secret_reader; /* secret.h */
 
 #define CFG_DEFAULT_CERT_URL_PATTERN                                           \
 	"^https://sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/"
@@ -63,6 +70,8 @@ struct cfg_dest {
 	uint64_t deadline_us; /* retries end; default 1 h */
 	unsigned rate_count;  /* at most this many per rate_period_us; */
 	uint64_t rate_period_us; /* 0: no limit; default the kind's */
+	/* Bit i: opts[i] is a credential:NAME left unread (cfg_opts), NULL. */
+	unsigned unread;
 };
 
 /* A route sends alerts of some severities to some destinations. */
@@ -84,7 +93,7 @@ struct cfg_aws {
 };
 
 struct cfg_sqs {
-	char *queue_url;               /* NULL: none (run refuses; check not) */
+	char *queue_url; /* NULL: none (run and check refuse; replay not) */
 	unsigned wait_time_s;          /* 0-20, default 20 */
 	unsigned visibility_timeout_s; /* 0 (the queue's)-43200, default 300 */
 	unsigned max_messages;         /* 1-10, default 10 */
@@ -92,7 +101,7 @@ struct cfg_sqs {
 };
 
 struct cfg_s3 {
-	char **allowed_buckets; /* none by default: every object refused */
+	char **allowed_buckets; /* none by default: any bucket */
 	size_t n_allowed_buckets;
 	uint64_t max_object_size; /* bytes, default 512 MiB */
 };
@@ -173,6 +182,46 @@ int cfg_load(const char *path, struct cfg **ret,
 /* Same, from memory; name is used in diagnostics. */
 int cfg_load_buffer(const char *name, const char *text, size_t len,
     struct cfg **ret, struct diag_list *diags) MUST_CHECK;
+
+/* How smtrail check loads the file; all zero: as cfg_load(). */
+struct cfg_opts {
+	/* Where credential:NAME is read; NULL: $CREDENTIALS_DIRECTORY. */
+	const char *credentials_dir;
+	/* When neither names a directory: each credential is left unread,
+	 * with the warning "not checked (systemd credential)" (a warning
+	 * under strict too: it is about check, not the file), not an error. */
+	bool credentials_unread;
+	/* Who reads the *_file secrets (secret_read_file_as(); uid
+	 * SECRET_ANY_UID: not known); NULL: this process. Credentials are
+	 * read as this process: systemd reads them for the service. */
+	const struct secret_reader *reader;
+	/* Warn about a secret file no user but root may read (for check run
+	 * as root without --as-user: the service does not run as root). */
+	bool warn_root_only;
+	/* What run needs beyond a valid file (an error each): a source
+	 * (sqs.queue_url). */
+	bool run;
+	/* Advice (a warning each): http:// to a network destination (but to
+	 * a loopback host), the kinds' advise hooks, s3.allowed_buckets and
+	 * sns.topic_arns unset. */
+	bool advise;
+	/* Every warning (but the credentials' above) is an error. */
+	bool strict;
+};
+
+int cfg_load_opts(const char *path, const struct cfg_opts *o, struct cfg **ret,
+    struct diag_list *diags) MUST_CHECK;
+int cfg_load_buffer_opts(const char *name, const char *text, size_t len,
+    const struct cfg_opts *o, struct cfg **ret,
+    struct diag_list *diags) MUST_CHECK;
+
+/*
+ * For a configuration file that is absent (defaults apply): what run
+ * would say of it, as cfg_opts.run does for a loaded one, an error each
+ * at file into diags. -EINVAL if any.
+ */
+int cfg_check_run(const struct cfg *cfg, const char *file,
+    struct diag_list *diags) MUST_CHECK;
 /* Every default (as for "{}"); -ENOMEM only. */
 int cfg_default(struct cfg **ret) MUST_CHECK;
 void cfg_free(struct cfg *cfg); /* NULL ok; wipes the secrets */

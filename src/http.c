@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -570,4 +571,55 @@ http_url_redact(const char *url, char *buf, size_t size)
 	    (int)(strstr(url, "://") - url + 3), url, (int)n, host,
 	    host[n] != '\0' ? "/..." : "");
 	return buf;
+}
+
+const char *
+http_url_host(const char *url, char *buf, size_t size)
+{
+	const char *h = strstr(url, "://");
+	size_t n;
+	size_t i;
+
+	buf[0] = '\0';
+	if (h == NULL)
+		return buf;
+	h += 3;
+	n = strcspn(h, "/?#@");
+	if (h[n] == '@') {
+		h += n + 1;
+		n = strcspn(h, "/?#");
+	}
+	if (h[0] == '[') {
+		const char *end = memchr(h, ']', n);
+
+		if (end == NULL)
+			return buf;
+		h++;
+		n = (size_t)(end - h);
+	} else {
+		const char *colon = memchr(h, ':', n);
+
+		if (colon != NULL)
+			n = (size_t)(colon - h);
+	}
+	if (n >= size)
+		return buf;
+	for (i = 0; i < n; i++)
+		buf[i] = h[i] >= 'A' && h[i] <= 'Z' ? (char)(h[i] - 'A' + 'a')
+						    : h[i];
+	buf[n] = '\0';
+	return buf;
+}
+
+bool
+http_host_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (strcmp(host, "localhost") == 0 || strcmp(host, "localhost.") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }

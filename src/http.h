@@ -13,6 +13,7 @@
 #ifndef SMTRAIL_HTTP_H
 #define SMTRAIL_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,5 +87,12 @@ const char *http_header(const struct http_response *resp, const char *name,
 /* Scheme and host of url for logs: "https://hooks.slack.com/..." never
  * shows the path, which may be the credential. */
 const char *http_url_redact(const char *url, char *buf, size_t size);
+
+/* The host of url, lower-cased, without userinfo, port or an IPv6
+ * address's brackets, into buf; "" when it has none or it does not fit. */
+const char *http_url_host(const char *url, char *buf, size_t size);
+/* Whether host (as http_url_host() gives it) is this machine: localhost,
+ * 127.0.0.0/8 or ::1. Requests to it never leave the host. */
+bool http_host_is_loopback(const char *host);
 
 #endif

@@ -32,6 +32,7 @@
 #include "limits.h"
 #include "log.h"
 #include "rules.h"
+#include "secret.h"
 #include "sink.h"
 #include "sink_kind.h"
 #include "trail.h"
@@ -52,6 +53,10 @@ static bool arg_no_state;
 /* test-destination: report every outcome (replay: only failures). */
 static bool arg_verbose_delivery;
 static enum log_level arg_log_level = LOG_LEVEL_NOTICE;
+/* check: as the service will run. */
+static const char *arg_credentials_dir;
+static const char *arg_as_user;
+static bool arg_rules_only;
 
 struct command {
 	const char *name;
@@ -70,7 +75,8 @@ usage(FILE *f)
 	    "\n"
 	    "Commands:\n"
 	    "  run                 run the daemon (SQS -> S3 -> rules -> sinks)\n"
-	    "  check [--strict]    validate the configuration and the rules\n"
+	    "  check [--strict]    validate the configuration and the rules as\n"
+	    "                      run will use them\n"
 	    "  replay PATH...      scan CloudTrail log files or directories and\n"
 	    "                      print one JSON alert per line\n"
 	    "  aws-check           show regions, endpoints and credentials, and\n"
@@ -82,7 +88,16 @@ usage(FILE *f)
 	    "Options (before or after the command):\n"
 	    "  -c, --config FILE   configuration (default %s)\n"
 	    "  -r, --rules FILE    rules (default %s)\n"
-	    "      --strict        unknown event names are errors (check)\n"
+	    "      --strict        check: every warning is an error (unknown\n"
+	    "                      event names, advice on the configuration)\n"
+	    "      --rules-only    check: the rules and their destinations,\n"
+	    "                      not what run needs of the configuration\n"
+	    "      --credentials-dir DIR\n"
+	    "                      check: read credential:NAME secrets from DIR\n"
+	    "                      (default $CREDENTIALS_DIRECTORY; neither:\n"
+	    "                      not checked)\n"
+	    "      --as-user USER  check: secret files must be readable by USER\n"
+	    "                      (a name or a uid), the service's user\n"
 	    "      --stats         print statistics to stderr (replay)\n"
 	    "      --deliver       also send the alerts to their destinations\n"
 	    "                      (replay)\n"
@@ -144,10 +159,10 @@ load_rules(const struct cfg *c, bool strict, struct rules **ret)
 /*
  * The configuration file: an explicit --config must exist; the default one
  * may be absent for the offline commands, which then use the defaults.
- * ret_present says which.
+ * ret_present says which. o: as check loads it (NULL: as run does).
  */
 static int
-load_config(struct cfg **ret, bool *ret_present)
+load_config_opts(const struct cfg_opts *o, struct cfg **ret, bool *ret_present)
 {
 	struct diag_list dl;
 	int r;
@@ -157,7 +172,7 @@ load_config(struct cfg **ret, bool *ret_present)
 	    !arg_config_given)
 		return cfg_default(ret);
 	memset(&dl, 0, sizeof(dl));
-	r = cfg_load(arg_config, ret, &dl);
+	r = cfg_load_opts(arg_config, o, ret, &dl);
 	print_diags(&dl);
 	if (r < 0 && dl.n == 0)
 		(void)fprintf(stderr, "%s: %s\n", arg_config, strerror(-r));
@@ -167,19 +182,82 @@ load_config(struct cfg **ret, bool *ret_present)
 }
 
 static int
+load_config(struct cfg **ret, bool *ret_present)
+{
+	return load_config_opts(NULL, ret, ret_present);
+}
+
+/*
+ * check loads the configuration as the service will run it: credentials
+ * from --credentials-dir or $CREDENTIALS_DIRECTORY (neither: not checked,
+ * a warning), secret files as --as-user would read them (run as root
+ * without it: a warning for those only root may read), and, unless
+ * --rules-only, what run needs (a source) and advice. -EINVAL: a bad
+ * --as-user, said.
+ */
+static int
+check_opts(struct cfg_opts *o, struct secret_reader *reader)
+{
+	struct diag d;
+	int r;
+
+	memset(o, 0, sizeof(*o));
+	o->credentials_dir = arg_credentials_dir;
+	o->credentials_unread = true;
+	o->strict = arg_strict;
+	o->run = !arg_rules_only;
+	o->advise = !arg_rules_only;
+	if (arg_as_user == NULL && geteuid() == 0) {
+		/* The service's user is not known: a file another user owns
+		 * may be its; one only root may read is not. */
+		memset(reader, 0, sizeof(*reader));
+		reader->uid = SECRET_ANY_UID;
+		(void)snprintf(reader->name, sizeof(reader->name),
+		    "the service's user");
+		o->reader = reader;
+		o->warn_root_only = !arg_rules_only;
+		return 0;
+	}
+	if (arg_as_user == NULL)
+		return 0;
+	memset(&d, 0, sizeof(d));
+	r = secret_reader_user(arg_as_user, reader, &d);
+	if (r < 0) {
+		(void)fprintf(stderr, "smtrail: --as-user: %s\n", d.msg);
+		return r;
+	}
+	o->reader = reader;
+	return 0;
+}
+
+static int
 cmd_check(int argc, char **argv)
 {
+	struct secret_reader reader;
 	struct rules *rs = NULL;
 	struct cfg *c = NULL;
+	struct cfg_opts co;
 	struct buf sum;
 	bool present;
+	bool failed = false;
 	size_t i;
 	int r;
 
 	UNUSED(argc);
 	UNUSED(argv);
-	if (load_config(&c, &present) < 0)
+	if (check_opts(&co, &reader) < 0)
+		return EXIT_USAGE;
+	if (load_config_opts(&co, &c, &present) < 0)
 		return EXIT_FILE_ERROR;
+	if (!present && co.run) {
+		struct diag_list dl;
+
+		/* What run, which wants the file, would lack; the rules are
+		 * still checked. */
+		memset(&dl, 0, sizeof(dl));
+		failed = cfg_check_run(c, arg_config, &dl) < 0;
+		print_diags(&dl);
+	}
 	if (load_rules(c, arg_strict, &rs) < 0) {
 		cfg_free(c);
 		return EXIT_FILE_ERROR;
@@ -216,7 +294,7 @@ cmd_check(int argc, char **argv)
 	}
 	rules_free(rs);
 	cfg_free(c);
-	return 0;
+	return failed ? EXIT_FILE_ERROR : 0;
 }
 
 /* ---- replay and test-destination ------------------------------------- */
@@ -546,6 +624,9 @@ enum {
 	OPT_DELIVER,
 	OPT_STATE,
 	OPT_NO_STATE,
+	OPT_CREDENTIALS_DIR,
+	OPT_AS_USER,
+	OPT_RULES_ONLY,
 };
 
 static int
@@ -560,6 +641,9 @@ parse_options(int argc, char **argv)
 	    {"deliver", no_argument, NULL, OPT_DELIVER},
 	    {"state", required_argument, NULL, OPT_STATE},
 	    {"no-state", no_argument, NULL, OPT_NO_STATE},
+	    {"credentials-dir", required_argument, NULL, OPT_CREDENTIALS_DIR},
+	    {"as-user", required_argument, NULL, OPT_AS_USER},
+	    {"rules-only", no_argument, NULL, OPT_RULES_ONLY},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -599,6 +683,15 @@ parse_options(int argc, char **argv)
 			break;
 		case OPT_NO_STATE:
 			arg_no_state = true;
+			break;
+		case OPT_CREDENTIALS_DIR:
+			arg_credentials_dir = optarg;
+			break;
+		case OPT_AS_USER:
+			arg_as_user = optarg;
+			break;
+		case OPT_RULES_ONLY:
+			arg_rules_only = true;
 			break;
 		case 'h':
 			usage(stdout);

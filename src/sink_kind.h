@@ -104,6 +104,16 @@ struct sink_kind {
 	int (
 	    *check)(const char *const *v, size_t *ret_opt, struct diag *reterr);
 	/*
+	 * Advice on values that load but are likely wrong (smtrail check's
+	 * warnings, errors under --strict; never run by the daemon): 0, or
+	 * 1 with the advice in reterr's msg (a sentence about the option,
+	 * never a secret's value) and in *ret_opt the option it is about.
+	 * Called only when check passed and every option was read. NULL:
+	 * none.
+	 */
+	int (*advise)(const char *const *v, size_t *ret_opt,
+	    struct diag *reterr);
+	/*
 	 * The request for one alert's JSON text (as the spool holds it) into
 	 * out, which the caller zeroed and will wipe and free whatever the
 	 * result. -EBADMSG or -E2BIG (with reterr): this alert can never be

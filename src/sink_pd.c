@@ -648,6 +648,20 @@ static const struct sink_opt pd_kind_opts[] = {
 	.required = true},
 };
 
+/* An Events API v2 integration (routing) key has 32 characters. Its
+ * length is not shown either. */
+static int
+pd_advise(const char *const *v, size_t *ret_opt, struct diag *reterr)
+{
+	if (v[PD_ROUTING_KEY] == NULL || strlen(v[PD_ROUTING_KEY]) == 32)
+		return 0;
+	*ret_opt = PD_ROUTING_KEY;
+	(void)diag_set(reterr, -EINVAL, NULL, 0, 0,
+	    "'routing_key' is not 32 characters long (a PagerDuty Events API "
+	    "v2 integration key is)");
+	return 1;
+}
+
 static int
 pd_render(const char *const *v, const char *alert_json, size_t len,
     struct sink_request *out, struct diag *reterr)
@@ -662,6 +676,7 @@ const struct sink_kind pd_kind = {
     SINK_KIND_OPTS(pd_kind_opts),
     .network = true,
     .max_body = PD_MAX_PAYLOAD,
+    .advise = pd_advise,
     .render = pd_render,
     .reply = pd_reply_errors, /* else the body as it is */
     .reply_body = true,

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "diag.h"
+#include "http.h"
 #include "sink_kind.h"
 #include "sink_slack.h"
 #include "text.h"
@@ -494,6 +495,26 @@ slack_check(const char *const *v, size_t *ret_opt, struct diag *reterr)
 	return 0;
 }
 
+/* An incoming webhook lives on hooks.slack.com; a loopback host is a
+ * relay or a test receiver. The host is shown, never the path. */
+static int
+slack_advise(const char *const *v, size_t *ret_opt, struct diag *reterr)
+{
+	char host[256];
+
+	if (v[SLACK_URL] == NULL)
+		return 0;
+	(void)http_url_host(v[SLACK_URL], host, sizeof(host));
+	if (strcmp(host, "hooks.slack.com") == 0 || http_host_is_loopback(host))
+		return 0;
+	*ret_opt = SLACK_URL;
+	(void)diag_set(reterr, -EINVAL, NULL, 0, 0,
+	    "'url' is on '%.64s', not hooks.slack.com (a Slack incoming "
+	    "webhook is https://hooks.slack.com/services/...)",
+	    host);
+	return 1;
+}
+
 static int
 slack_render(const char *const *v, const char *alert_json, size_t len,
     struct sink_request *out, struct diag *reterr)
@@ -511,6 +532,6 @@ const struct sink_kind slack_kind = {
     .max_body = SLACK_MAX_PAYLOAD,
     .rate_count = 1, /* Slack's limit for an incoming webhook: 1/s */
     .rate_period_us = US_PER_S, .retry_after = true, .pause_on_429 = true,
-    .check = slack_check, .render = slack_render,
+    .check = slack_check, .advise = slack_advise, .render = slack_render,
     .reply_body = true, /* a word: invalid_payload, no_service... */
 };

@@ -84,6 +84,29 @@ yamlx_warn(struct yamlx *y, const struct yamlx_node *n, const char *fmt, ...)
 	va_end(ap);
 }
 
+void
+yamlx_warn_at(struct yamlx *y, unsigned line, unsigned col, const char *fmt,
+    ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	yamlx_verr(y, true, line, col, fmt, ap);
+	va_end(ap);
+}
+
+void
+yamlx_note(struct yamlx *y, const struct yamlx_node *n, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	diag_list_warn(y->diags, y->name, n->line, n->col, "%s", msg);
+}
+
 /*
  * s (len bytes) for a message: control bytes escaped as \xNN, cut at 64
  * bytes with "...". Returns buf.

@@ -121,6 +121,13 @@ void yamlx_err(struct yamlx *y, const struct yamlx_node *n, const char *fmt,
 /* A warning, or an error under y->strict. */
 void yamlx_warn(struct yamlx *y, const struct yamlx_node *n, const char *fmt,
     ...) PRINTF_LIKE(3, 4);
+/* The same at line:col (0: none, for the file as a whole). */
+void yamlx_warn_at(struct yamlx *y, unsigned line, unsigned col,
+    const char *fmt, ...) PRINTF_LIKE(4, 5);
+/* A warning even under y->strict: about what the loader could not look
+ * at, not about the file. */
+void yamlx_note(struct yamlx *y, const struct yamlx_node *n, const char *fmt,
+    ...) PRINTF_LIKE(3, 4);
 
 /* s (len bytes) for a message, escaped and cut (see above). Returns buf. */
 const char *yamlx_q(char *buf, size_t size, const char *s, size_t len);

@@ -32,7 +32,7 @@ rules:
     match: {eventName: RotationStarted}
     expect: {match: {eventName: [RotationSucceeded, RotationFailed]}, within: 1h}
 YAML
-st check --strict -r "$T_TMP/kinds.yaml"
+st check --strict --rules-only -r "$T_TMP/kinds.yaml"
 is "$RC" 0 "check --strict: the four kinds are valid"
 
 # ---- 1. threshold ----------------------------------------------------------------
@@ -212,7 +212,7 @@ is "$(printf '%s\n' "$OUT" | jq -c '[.eventID, .accountAlias]')" '["p1","prod"]'
 D="$SMTRAIL_SHARED_DATA/cloudtrail"
 need "$D/secretsmanager/combined_secretsmanager.json" "$D/corpus/combined/all-sources.json.gz"
 PACK="$TOP_SRCDIR/etc/smtrail/rules.yaml"
-st check --strict -r "$PACK"
+st check --strict --rules-only -r "$PACK"
 is "$RC" 0 "the default pack passes check --strict"
 st replay -r "$PACK" "$D/secretsmanager/stratus-red-team_secretsmanager.json"
 is "$(printf '%s\n' "$OUT" | jq -r '"\(.rule) \(.principal) \(.count // "")"' | sort)" \

@@ -418,6 +418,46 @@ test_attrs_with(const char *what, int want)
 	ctx_done(&c);
 }
 
+/* Times needle occurs in hay. */
+static int
+count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	while ((hay = strstr(hay, needle)) != NULL) {
+		n++;
+		hay += strlen(needle);
+	}
+	return n;
+}
+
+/* A call whose credentials cannot be had: -ENOKEY, the chain's message
+ * said once, beginning with want. */
+static void
+test_creds_failed(const char *what, const char *want)
+{
+	const char *names[] = {"QueueArn"};
+	struct ctx c;
+	struct res r;
+
+	if (ctx_init(&c) < 0) {
+		ok(0, "%s: context", what);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	is_int(sqs_get_queue_attributes(c.aws, env("SMTRAIL_WORK_QUEUE"), names,
+		   1, on_attrs, &r, NULL),
+	    0, "%s: call starts", what);
+	wait_done(&c, &r);
+	is_int(r.r.error, -ENOKEY, "%s: -ENOKEY", what);
+	ok(strncmp(r.r.message, want, strlen(want)) == 0,
+	    "%s: the message begins '%s' ('%s')", what, want, r.r.message);
+	is_int(count_of(r.r.message, "no credentials"),
+	    strstr(want, "no credentials") != NULL ? 1 : 0,
+	    "%s: 'no credentials' said once, or not at all", what);
+	ctx_done(&c);
+}
+
 /* ---- regions: no network ------------------------------------------------ */
 
 static void
@@ -732,6 +772,16 @@ main(void)
 	test_attrs_with("profile with session token", 0);
 	setenv("AWS_PROFILE", "notok", 1);
 	test_attrs_with("same keys without the token", -EACCES);
+
+	/* No credentials anywhere; a named profile that does not exist. */
+	unsetenv("AWS_PROFILE");
+	setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent", 1);
+	test_creds_failed("no credentials",
+	    "no credentials: environment (unset), profile 'default' ");
+	setenv("AWS_PROFILE", "absent-profile", 1);
+	test_creds_failed("a missing profile",
+	    "cannot get credentials: profile 'absent-profile'");
+	unsetenv("AWS_PROFILE");
 	free(key);
 	free(secret);
 	return done_testing();

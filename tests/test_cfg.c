@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "cfg.h"
@@ -443,22 +444,25 @@ test_urls(void)
 	    "smtrail.yaml:1:30: expected true or false for 'confirm_subscriptions'",
 	    "confirm_subscriptions not a boolean");
 	load_err("metrics: {listen: localhost}\n",
-	    "smtrail.yaml:1:19: bad address 'localhost' for 'listen' (expected host:port, [IPv6]:port, or off)",
+	    "smtrail.yaml:1:19: bad address 'localhost' for 'listen' (expected IPv4:port, [IPv6]:port, localhost:port, or off; other host names are not resolved)",
 	    "listen without a port");
-	load_err("metrics: {listen: 'localhost:9410'}\n",
-	    "smtrail.yaml:1:19: bad address 'localhost:9410' for 'listen' (expected host:port, [IPv6]:port, or off)",
+	load_err("metrics: {listen: 'metrics.example:9410'}\n",
+	    "smtrail.yaml:1:19: bad address 'metrics.example:9410' for 'listen' (expected IPv4:port, [IPv6]:port, localhost:port, or off; other host names are not resolved)",
 	    "listen on a name: refused (resolving would block)");
+	load_err("metrics: {listen: 'localhost.:9410'}\n",
+	    "smtrail.yaml:1:19: bad address 'localhost.:9410' for 'listen' (expected IPv4:port, [IPv6]:port, localhost:port, or off; other host names are not resolved)",
+	    "listen on 'localhost.': a name like any other");
 	load_err("metrics: {listen: '127.0.0.1:65536'}\n",
-	    "smtrail.yaml:1:19: bad address '127.0.0.1:65536' for 'listen' (expected host:port, [IPv6]:port, or off)",
+	    "smtrail.yaml:1:19: bad address '127.0.0.1:65536' for 'listen' (expected IPv4:port, [IPv6]:port, localhost:port, or off; other host names are not resolved)",
 	    "listen port too big");
 	load_err("metrics: {listen: '::1:9410'}\n",
-	    "smtrail.yaml:1:19: bad address '::1:9410' for 'listen' (expected host:port, [IPv6]:port, or off)",
+	    "smtrail.yaml:1:19: bad address '::1:9410' for 'listen' (expected IPv4:port, [IPv6]:port, localhost:port, or off; other host names are not resolved)",
 	    "IPv6 without brackets");
 	load_err("metrics: {listen: '[zz::1]:9410'}\n",
-	    "smtrail.yaml:1:19: bad address '[zz::1]:9410' for 'listen' (expected host:port, [IPv6]:port, or off)",
+	    "smtrail.yaml:1:19: bad address '[zz::1]:9410' for 'listen' (expected IPv4:port, [IPv6]:port, localhost:port, or off; other host names are not resolved)",
 	    "bad IPv6");
 	load_err("metrics: {listen: ':9410'}\n",
-	    "smtrail.yaml:1:19: bad address ':9410' for 'listen' (expected host:port, [IPv6]:port, or off)",
+	    "smtrail.yaml:1:19: bad address ':9410' for 'listen' (expected IPv4:port, [IPv6]:port, localhost:port, or off; other host names are not resolved)",
 	    "listen without a host");
 }
 
@@ -753,6 +757,434 @@ test_secret(void)
 		is_int(r, -EINVAL, "a FIFO: -EINVAL, without hanging");
 		is_str(d.msg, "not a regular file", "a FIFO: why");
 	}
+}
+
+/* ---- as smtrail check loads it ----------------------------------------- */
+
+/* A configuration run would take: a source, the buckets and the topics. */
+#define RUNNABLE                                                                   \
+	"sqs: {queue_url: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q'}\n" \
+	"s3: {allowed_buckets: [trail-bucket]}\n"                                  \
+	"sns: {topic_arns: ['arn:aws:sns:eu-west-1:123456789012:ct']}\n"
+
+/* Loads text with o: the return code, the diagnostics exactly (warnings
+ * marked "W "), and no secret in them. Returns the cfg (or NULL). */
+static struct cfg *
+check_is(const char *text, const struct cfg_opts *o, int want_r,
+    const char *want, const char *name)
+{
+	char line[700];
+	struct cfg *cfg = NULL;
+	size_t off = 0;
+	unsigned i;
+
+	memset(&dl, 0, sizeof(dl));
+	is_int(cfg_load_buffer_opts("smtrail.yaml", text, strlen(text), o, &cfg,
+		   &dl),
+	    want_r, "%s: %d", name, want_r);
+	dtext[0] = '\0';
+	for (i = 0; i < dl.n && off < sizeof(dtext); i++)
+		off +=
+		    (size_t)snprintf(dtext + off, sizeof(dtext) - off, "%s%s%s",
+			i > 0 ? "\n" : "", dl.items[i].warning ? "W " : "",
+			diag_format(&dl.items[i], line, sizeof(line)));
+	is_str(dtext, want, "%s: diagnostics", name);
+	ok(strstr(dtext, CANARY) == NULL, "%s: no secret in diagnostics", name);
+	return cfg;
+}
+
+#define HTTP_WHY "(the alert and the URL travel in clear text)"
+#define NO_SOURCE "no source configured for run: sqs.queue_url is not set"
+#define NO_BUCKETS                                                             \
+	"s3.allowed_buckets is not set: objects are fetched from any bucket a notification names (list the trail's buckets)"
+#define NO_TOPICS                                                              \
+	"sns.topic_arns is not set: notifications from any SNS topic are accepted (list the trail's topics)"
+
+/* What run needs (a source), and the advice on s3 and sns. */
+static void
+test_check_run(void)
+{
+	const struct cfg_opts run = {.run = true};
+	const struct cfg_opts adv = {.advise = true};
+	const struct cfg_opts strict = {.run = true,
+	    .advise = true,
+	    .strict = true};
+
+	cfg_free(check_is("log_level: info\n", &run, -EINVAL,
+	    "smtrail.yaml: " NO_SOURCE, "no sqs section: file-wide"));
+	cfg_free(check_is("log_level: info\nsqs: {wait_time: 5s}\n", &run,
+	    -EINVAL, "smtrail.yaml:2:1: " NO_SOURCE, "an sqs section: at it"));
+	cfg_free(check_is("log_level: info\n", NULL, 0, "",
+	    "not asked: no source is fine (replay, test-destination)"));
+	cfg_free(
+	    check_is(RUNNABLE, &strict, 0, "", "runnable: nothing to say"));
+	cfg_free(check_is("log_level: info\n", &adv, 0,
+	    "W smtrail.yaml: " NO_BUCKETS "\nW smtrail.yaml: " NO_TOPICS,
+	    "no s3 nor sns section: file-wide warnings"));
+	cfg_free(check_is("s3: {max_object_size: 1MiB}\n"
+			  "sns:\n"
+			  "  verify_signatures: true\n",
+	    &adv, 0,
+	    "W smtrail.yaml:1:1: " NO_BUCKETS
+	    "\nW smtrail.yaml:2:1: " NO_TOPICS,
+	    "sections without the keys: at the sections"));
+	cfg_free(check_is("s3: {allowed_buckets: null}\n"
+			  "sns: {topic_arns: []}\n",
+	    &adv, 0,
+	    "W smtrail.yaml:1:6: " NO_BUCKETS
+	    "\nW smtrail.yaml:2:7: " NO_TOPICS,
+	    "keys null or empty: at the keys"));
+	cfg_free(check_is("sqs: {wait_time: 5s}\n", &strict, -EINVAL,
+	    "smtrail.yaml: " NO_BUCKETS "\nsmtrail.yaml: " NO_TOPICS
+	    "\nsmtrail.yaml:1:1: " NO_SOURCE,
+	    "strict: the advice is errors"));
+}
+
+/* A queue's ARN where its URL belongs: taken, with the URL to write. */
+static void
+test_check_queue_arn(void)
+{
+	const struct cfg_opts strict = {.strict = true};
+	struct cfg *cfg;
+
+	cfg = check_is(
+	    "sqs: {queue_url: 'arn:aws:sqs:eu-west-1:123456789012:smtrail'}\n",
+	    NULL, 0,
+	    "W smtrail.yaml:1:18: 'queue_url' is a queue ARN; its URL is 'https://sqs.eu-west-1.amazonaws.com/123456789012/smtrail' (used instead: write that)",
+	    "queue ARN");
+	ok(cfg != NULL &&
+		strcmp(cfg->sqs.queue_url,
+		    "https://sqs.eu-west-1.amazonaws.com/123456789012/smtrail") ==
+		    0,
+	    "queue ARN: its URL is used");
+	cfg_free(cfg);
+	cfg = check_is(
+	    "sqs:\n  queue_url: arn:aws-cn:sqs:cn-north-1:123456789012:q.fifo\n",
+	    NULL, 0,
+	    "W smtrail.yaml:2:14: 'queue_url' is a queue ARN; its URL is 'https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q.fifo' (used instead: write that)",
+	    "China, FIFO queue ARN");
+	cfg_free(cfg);
+	cfg_free(check_is(
+	    "sqs: {queue_url: 'arn:aws:sqs:eu-west-1:123456789012:smtrail'}\n",
+	    &strict, -EINVAL,
+	    "smtrail.yaml:1:18: 'queue_url' is a queue ARN; its URL is 'https://sqs.eu-west-1.amazonaws.com/123456789012/smtrail' (used instead: write that)",
+	    "queue ARN, strict: an error"));
+	cfg_free(check_is(
+	    "sqs: {queue_url: 'arn:aws:sns:eu-west-1:123456789012:topic'}\n",
+	    NULL, -EINVAL,
+	    "smtrail.yaml:1:18: bad URL 'arn:aws:sns:eu-west-1:123456789012:topic' for 'queue_url' (expected http:// or https://)",
+	    "a topic's ARN: a bad URL"));
+	cfg_free(check_is("sqs: {queue_url: 'arn:aws:sqs:eu-west-1:1234:q'}\n",
+	    NULL, -EINVAL,
+	    "smtrail.yaml:1:18: bad URL 'arn:aws:sqs:eu-west-1:1234:q' for 'queue_url' (expected http:// or https://)",
+	    "a queue ARN with a short account: a bad URL"));
+	cfg_free(check_is(
+	    "sqs: {queue_url: 'arn:aws-iso:sqs:us-iso-east-1:123456789012:q'}\n",
+	    NULL, -EINVAL,
+	    "smtrail.yaml:1:18: bad URL 'arn:aws-iso:sqs:us-iso-east-1:123456789012:q' for 'queue_url' (expected http:// or https://)",
+	    "a partition whose domain we do not know: a bad URL"));
+	cfg_free(check_is(
+	    "sqs: {queue_url: 'arn:aws:sqs:eu-west-1:123456789012:a/b'}\n",
+	    NULL, -EINVAL,
+	    "smtrail.yaml:1:18: bad URL 'arn:aws:sqs:eu-west-1:123456789012:a/b' for 'queue_url' (expected http:// or https://)",
+	    "a queue name with a slash: a bad URL"));
+}
+
+/* Advice on destinations: http://, Slack's host, PagerDuty's key. */
+static void
+test_check_dests(void)
+{
+	const struct cfg_opts adv = {.advise = true};
+	const struct cfg_opts strict = {.advise = true, .strict = true};
+	const char *slack_file = put("slack-other.url",
+	    "https://chat.example.net/" CANARY "\n", 0600);
+	const char *pd_file =
+	    put("pd.key", "0123456789abcdef0123456789abcdef\n", 0600);
+
+	cfg_free(check_is(RUNNABLE "destinations:\n"
+				   "  hook: {type: webhook, url: "
+				   "'http://hooks.example.com/" CANARY "'}\n",
+	    &adv, 0,
+	    "W smtrail.yaml:5:30: destination 'hook': 'url' is http://, not https:// " HTTP_WHY,
+	    "webhook over http://"));
+	cfg_free(check_is(RUNNABLE "destinations:\n"
+				   "  hook: {type: webhook, url: "
+				   "'HTTP://hooks.example.com/" CANARY "'}\n",
+	    &adv, 0,
+	    "W smtrail.yaml:5:30: destination 'hook': 'url' is http://, not https:// " HTTP_WHY,
+	    "HTTP:// in capitals"));
+	cfg_free(check_is(RUNNABLE "destinations:\n"
+				   "  hook: {type: webhook, url: "
+				   "'http://hooks.example.com/" CANARY "'}\n",
+	    &strict, -EINVAL,
+	    "smtrail.yaml:5:30: destination 'hook': 'url' is http://, not https:// " HTTP_WHY,
+	    "webhook over http://, strict: an error"));
+	cfg_free(
+	    check_is(RUNNABLE "destinations:\n"
+			      "  a: {type: webhook, url: "
+			      "'http://127.0.0.1:8080/" CANARY "'}\n"
+			      "  b: {type: webhook, url: "
+			      "'http://127.9.9.9/" CANARY "'}\n"
+			      "  c: {type: webhook, url: "
+			      "'http://[::1]:9/" CANARY "'}\n"
+			      "  d: {type: webhook, url: "
+			      "'http://user@LocalHost:80/" CANARY "'}\n"
+			      "  e: {type: slack, url: "
+			      "'http://127.0.0.1:1/services/" CANARY "'}\n",
+		&strict, 0, "", "http:// to this host: fine, even strict"));
+	cfg_free(check_is(RUNNABLE "destinations:\n"
+				   "  a: {type: webhook, url: "
+				   "'http://128.0.0.1/" CANARY "'}\n"
+				   "  b: {type: webhook, url: "
+				   "'http://localhost.example.com/" CANARY
+				   "'}\n",
+	    &adv, 0,
+	    "W smtrail.yaml:5:27: destination 'a': 'url' is http://, not https:// " HTTP_WHY
+	    "\nW smtrail.yaml:6:27: destination 'b': 'url' is http://, not https:// " HTTP_WHY,
+	    "http:// to hosts that only look local"));
+	cfg_free(check_is(RUNNABLE
+	    "destinations:\n"
+	    "  s: {type: slack, url: "
+	    "'https://chat.example.net/services/" CANARY "'}\n"
+	    "  ok: {type: slack, url: "
+	    "'https://hooks.slack.com/services/" CANARY "'}\n",
+	    &adv, 0,
+	    "W smtrail.yaml:5:25: destination 's': 'url' is on 'chat.example.net', not hooks.slack.com (a Slack incoming webhook is https://hooks.slack.com/services/...)",
+	    "Slack on another host"));
+	cfg_free(check_is(RUNNABLE "destinations:\n"
+				   "  s: {type: slack, url: "
+				   "'http://Hooks.Slack.com:80/services/" CANARY
+				   "'}\n",
+	    &adv, 0,
+	    "W smtrail.yaml:5:25: destination 's': 'url' is http://, not https:// " HTTP_WHY,
+	    "Slack over http://: one warning (its host is Slack's)"));
+	cfg_free(check_is(xf(RUNNABLE "destinations:\n"
+				      "  s: {type: slack, url_file: %s}\n",
+			      slack_file),
+	    &adv, 0,
+	    "W smtrail.yaml:5:30: destination 's': 'url' is on 'chat.example.net', not hooks.slack.com (a Slack incoming webhook is https://hooks.slack.com/services/...)",
+	    "Slack's URL from a file: at url_file"));
+	cfg_free(check_is(RUNNABLE "destinations:\n"
+				   "  p: {type: pagerduty, routing_key: abc}\n",
+	    &adv, 0,
+	    "W smtrail.yaml:5:37: destination 'p': 'routing_key' is not 32 characters long (a PagerDuty Events API v2 integration key is)",
+	    "PagerDuty key of 3 characters"));
+	cfg_free(check_is(RUNNABLE "destinations:\n"
+				   "  p: {type: pagerduty, routing_key: " CANARY
+				   "}\n",
+	    &strict, -EINVAL,
+	    "smtrail.yaml:5:37: destination 'p': 'routing_key' is not 32 characters long (a PagerDuty Events API v2 integration key is)",
+	    "PagerDuty key, strict: an error"));
+	cfg_free(check_is(xf(RUNNABLE
+			      "destinations:\n"
+			      "  p: {type: pagerduty, routing_key_file: "
+			      "%s}\n"
+			      "  q: {type: pagerduty, url: "
+			      "'http://events.example.com/x', "
+			      "routing_key: "
+			      "0123456789abcdef0123456789abcdef}\n",
+			      pd_file),
+	    &adv, 0,
+	    "W smtrail.yaml:6:29: destination 'q': 'url' is http://, not https:// " HTTP_WHY,
+	    "PagerDuty: a key of 32; its url over http://"));
+	cfg_free(check_is(RUNNABLE "destinations:\n"
+				   "  hook: {type: webhook, url: "
+				   "'http://hooks.example.com/" CANARY "'}\n",
+	    NULL, 0, "", "not asked: no advice (run, replay)"));
+}
+
+/* credential:NAME from --credentials-dir, or left unread. */
+static void
+test_check_credentials(void)
+{
+	const struct cfg_opts unread = {.credentials_unread = true,
+	    .advise = true};
+	const struct cfg_opts unread_strict = {.credentials_unread = true,
+	    .advise = true,
+	    .strict = true};
+	struct cfg_opts dir = {.credentials_unread = true, .advise = true};
+	const char *credir = xf("%s/creds", tmpdir);
+	struct cfg *cfg;
+	struct buf b;
+
+	(void)unsetenv("CREDENTIALS_DIRECTORY");
+	cfg = check_is(RUNNABLE "destinations:\n"
+				"  p: {type: pagerduty, routing_key: "
+				"'credential:pd-key'}\n",
+	    &unread, 0,
+	    "W smtrail.yaml:5:37: credential 'pd-key' for 'routing_key' of destination 'p': not checked (systemd credential; no --credentials-dir, and $CREDENTIALS_DIRECTORY is not set)",
+	    "credential, no directory: not checked");
+	ok(cfg != NULL && cfg->destinations[0].unread == 2 &&
+		cfg_dest_opt(&cfg->destinations[0], "routing_key") == NULL,
+	    "not checked: marked, no value");
+	buf_init(&b, 1u << 20);
+	ok(cfg != NULL && cfg_summary(cfg, &b) == 0 &&
+		strstr(b.data,
+		    "destination p: pagerduty url https://events.pagerduty.com/... (secret) routing_key (credential, not checked) timeout 30s") !=
+		    NULL,
+	    "summary: (credential, not checked)");
+	buf_done(&b);
+	cfg_free(cfg);
+	cfg_free(check_is(RUNNABLE "destinations:\n"
+				   "  s: {type: slack, url: "
+				   "'credential:slack-url'}\n",
+	    &unread_strict, 0,
+	    "W smtrail.yaml:5:25: credential 'slack-url' for 'url' of destination 's': not checked (systemd credential; no --credentials-dir, and $CREDENTIALS_DIRECTORY is not set)",
+	    "not checked: a warning even strict (check could not see it)"));
+	if (mkdir(credir, 0700) < 0)
+		tl_bail("cannot make %s", credir);
+	(void)put("creds/pd-key", "abc\n", 0600);
+	dir.credentials_dir = credir;
+	(void)setenv("CREDENTIALS_DIRECTORY", "/nonexistent", 1);
+	cfg = check_is(RUNNABLE "destinations:\n"
+				"  p: {type: pagerduty, routing_key: "
+				"'credential:pd-key'}\n",
+	    &dir, 0,
+	    "W smtrail.yaml:5:37: destination 'p': 'routing_key' is not 32 characters long (a PagerDuty Events API v2 integration key is)",
+	    "--credentials-dir: read there (not the environment's), checked");
+	ok(cfg != NULL &&
+		strcmp(cfg_dest_opt(&cfg->destinations[0], "routing_key"),
+		    "abc") == 0,
+	    "--credentials-dir: the value read");
+	cfg_free(cfg);
+	dir.credentials_dir = NULL;
+	(void)setenv("CREDENTIALS_DIRECTORY", credir, 1);
+	cfg_free(check_is(RUNNABLE "destinations:\n"
+				   "  p: {type: pagerduty, routing_key: "
+				   "'credential:nope'}\n",
+	    &dir, -EINVAL,
+	    xf("smtrail.yaml:5:37: credential 'nope' for 'routing_key' of destination 'p': %s/nope: No such file or directory",
+		credir),
+	    "$CREDENTIALS_DIRECTORY: read there; a missing one is an error"));
+	(void)unsetenv("CREDENTIALS_DIRECTORY");
+}
+
+/* Secret files as the service's user reads them. */
+static void
+test_check_reader(void)
+{
+	struct secret_reader rd;
+	struct cfg_opts o = {.advise = true};
+	struct secret *s = NULL;
+	struct stat st;
+	struct diag d;
+	const char *mine = put("mine.url", "https://hooks.slack.com/x\n", 0600);
+	const char *other;
+	uid_t me = geteuid();
+	int r;
+
+	/* The permission bits, alone. */
+	memset(&st, 0, sizeof(st));
+	memset(&rd, 0, sizeof(rd));
+	rd.uid = 998;
+	rd.gids[rd.n_gids++] = 997;
+	st.st_uid = 0;
+	st.st_gid = 0;
+	st.st_mode = S_IFREG | 0600;
+	ok(!secret_readable_by(&st, &rd), "root's 0600: not for uid 998");
+	ok(secret_root_only(&st), "root's 0600: root only");
+	st.st_gid = 997;
+	st.st_mode = S_IFREG | 0640;
+	ok(secret_readable_by(&st, &rd), "root:997 0640: uid 998 in 997 reads");
+	ok(!secret_root_only(&st), "root:997 0640: not root only");
+	st.st_gid = 0;
+	ok(secret_root_only(&st), "root:root 0640: root only");
+	st.st_uid = 998;
+	st.st_mode = S_IFREG | 0040;
+	st.st_gid = 997;
+	ok(!secret_readable_by(&st, &rd),
+	    "998:997 0040: the owner's bits decide, not the group's");
+	st.st_mode = S_IFREG | 0400;
+	ok(secret_readable_by(&st, &rd), "998 0400: its owner reads");
+	ok(!secret_root_only(&st), "998 0400: not root only");
+	rd.uid = 0;
+	st.st_mode = S_IFREG | 0000;
+	ok(secret_readable_by(&st, &rd), "uid 0 reads anything");
+
+	/* secret_reader_user(). */
+	memset(&d, 0, sizeof(d));
+	is_int(secret_reader_user("root", &rd, &d), 0, "user root");
+	ok(rd.uid == 0 && rd.n_gids >= 1 && rd.gids[0] == 0,
+	    "user root: uid 0, group 0 first");
+	is_str(rd.name, "user 'root' (uid 0)", "user root: named");
+	is_int(secret_reader_user("0", &rd, &d), 0, "uid 0");
+	is_str(rd.name, "user 'root' (uid 0)", "uid 0: its name");
+	is_int(secret_reader_user("3999999999", &rd, &d), 0,
+	    "a uid without a passwd entry (a DynamicUser's)");
+	ok(rd.uid == 3999999999u && rd.n_gids == 1 && rd.gids[0] == 3999999999u,
+	    "DynamicUser: the group of the same number");
+	is_str(rd.name, "uid 3999999999", "DynamicUser: named by its uid");
+	is_int(secret_reader_user("no-such-user-smtrail", &rd, &d), -ENOENT,
+	    "no such user: -ENOENT");
+	is_str(d.msg,
+	    "no user 'no-such-user-smtrail' (a DynamicUser= exists only while its service runs: give its uid)",
+	    "no such user: why");
+	is_int(secret_reader_user("12ab", &rd, &d), -EINVAL, "12ab: -EINVAL");
+	is_str(d.msg, "bad user '12ab' (expected a user name or a uid)",
+	    "12ab: why");
+	is_int(secret_reader_user("", &rd, &d), -EINVAL, "'': -EINVAL");
+
+	/* Reading as another user. */
+	memset(&rd, 0, sizeof(rd));
+	rd.uid = me + 1;
+	rd.gids[rd.n_gids++] = me + 1;
+	(void)snprintf(rd.name, sizeof(rd.name), "uid %u", (unsigned)me + 1);
+	o.reader = &rd;
+	r = secret_read_file_as(mine, 64, &rd, &s, NULL, &d);
+	if (me == 0) {
+		is_int(r, -EACCES, "root's 0600 as uid 1: -EACCES");
+		is_str(d.msg,
+		    "not readable by uid 1: owner uid 0, group 0, mode 0600",
+		    "root's 0600 as uid 1: why");
+		cfg_free(check_is(xf(RUNNABLE "destinations:\n"
+					      "  s: {type: slack, url_file: "
+					      "%s}\n",
+				      mine),
+		    &o, -EINVAL,
+		    xf("smtrail.yaml:5:30: secret file '%s' for 'url_file' of destination 's': not readable by uid 1: owner uid 0, group 0, mode 0600",
+			mine),
+		    "--as-user that cannot read it: an error"));
+	} else {
+		is_int(r, -EPERM, "mine as another uid: -EPERM");
+		is_str(d.msg,
+		    xf("owned by uid %u, neither root nor uid %u", (unsigned)me,
+			(unsigned)me + 1),
+		    "mine as another uid: why");
+	}
+	rd.uid = me;
+	r = secret_read_file_as(mine, 64, &rd, &s, &st, &d);
+	is_int(r, 0, "mine as me: read");
+	ok(r == 0 && st.st_uid == me, "and its status returned");
+	secret_free(s);
+
+	/* As root without --as-user: a file only root may read; another
+	 * user's may be the service's. */
+	memset(&rd, 0, sizeof(rd));
+	rd.uid = SECRET_ANY_UID;
+	o.reader = &rd;
+	o.warn_root_only = true;
+	other = put("other.url", "x\n", 0600);
+	if (me == 0 && chown(other, 61234, 61234) < 0)
+		tl_bail("cannot chown %s", other);
+	is_int(secret_read_file_as(other, 64, &rd, &s, NULL, &d), 0,
+	    "reader not known: any owner (here uid %u)",
+	    me == 0 ? 61234u : (unsigned)me);
+	secret_free(s);
+	if (me == 0)
+		cfg_free(check_is(xf(RUNNABLE "destinations:\n"
+					      "  s: {type: slack, url_file: "
+					      "%s}\n",
+				      mine),
+		    &o, 0,
+		    xf("W smtrail.yaml:5:30: secret file '%s' for 'url_file' of destination 's': only root may read it (owner uid 0, group 0, mode 0600), not the service's user: use credential:NAME, or check with --as-user USER",
+			mine),
+		    "root only: a warning"));
+	else
+		cfg_free(check_is(xf(RUNNABLE "destinations:\n"
+					      "  s: {type: slack, url_file: "
+					      "%s}\n",
+				      mine),
+		    &o, 0, "", "not root: its owner reads it, no warning"));
 }
 
 /* ---- happy ------------------------------------------------------------- */
@@ -1195,6 +1627,13 @@ test_misc_ok(void)
 	cfg = load_ok("metrics: {listen: ''}\n", "metrics empty");
 	ok(cfg != NULL && cfg->metrics.listen == NULL, "metrics '': off");
 	cfg_free(cfg);
+	cfg = load_ok("metrics: {listen: 'localhost:9410'}\n",
+	    "listen localhost");
+	ok(cfg != NULL && strcmp(cfg->metrics.listen, "localhost:9410") == 0 &&
+		strcmp(cfg->metrics.host, "127.0.0.1") == 0 &&
+		cfg->metrics.port == 9410,
+	    "listen localhost:9410: 127.0.0.1, port 9410, shown as written");
+	cfg_free(cfg);
 	cfg = load_ok("metrics: {listen: '127.0.0.1:0'}\n"
 		      "s3: {allowed_buckets: one-bucket, max_object_size: "
 		      "2GiB}\n"
@@ -1356,6 +1795,11 @@ main(void)
 	test_references();
 	test_secret_files();
 	test_secret();
+	test_check_run();
+	test_check_queue_arn();
+	test_check_dests();
+	test_check_credentials();
+	test_check_reader();
 	test_default();
 	test_full();
 	test_misc_ok();

@@ -474,9 +474,13 @@ aws_creds_cb(const struct aws_creds *c, int r, const struct diag *d, void *arg)
 		if (!op->waiting_creds)
 			continue;
 		op->waiting_creds = false;
+		/* -ENOKEY's message says "no credentials" already; others
+		 * (an STS refusal, a bad profile) had some but failed. */
 		if (r < 0) {
 			aws_op_fail(op, -ENOKEY,
-			    "no credentials: ", d != NULL ? d->msg : "");
+			    r == -ENOKEY ? "" : "cannot get credentials: ",
+			    d != NULL && d->msg[0] != '\0' ? d->msg
+							   : strerror(-r));
 			continue;
 		}
 		r = aws_attempt(op);

@@ -38,7 +38,8 @@
  * -EACCES (403, AccessDenied, signature or key refused), -EAGAIN (throttled
  * or 5xx after the last retry), -ETIMEDOUT, -ECONNREFUSED and other transport
  * errors after the last retry, -EPROTO (another 4xx, or a redirect that
- * could not be followed), -ENOKEY (no credentials). Never prints; logs a
+ * could not be followed), -ENOKEY (no credentials, or getting them failed:
+ * the message is the credential chain's, said once). Never prints; logs a
  * learnt bucket region at info, the HeadBucket fallback at debug; never
  * puts secrets in a diag.
  */

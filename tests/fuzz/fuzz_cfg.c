@@ -3,7 +3,9 @@
  * smtrail.yaml, from memory (cfg_load_buffer()), and, when it loads,
  * everything the daemon asks of a cfg: the summary `smtrail check`
  * prints, destination lookup, routing by severity, and the check of a
- * fixed rule set's destinations.
+ * fixed rule set's destinations. Then the same bytes as `smtrail check`
+ * loads them (cfg_load_buffer_opts(): run's needs, the advice, strict,
+ * credentials left unread), under the same promises.
  *
  * The loader reads the secrets a file names (*_file paths, and
  * credential:NAME under $CREDENTIALS_DIRECTORY, pointed here at a
@@ -127,8 +129,9 @@ fc_use(const struct cfg *cfg, struct diag_list *dl)
 	    cfg_check_rules(cfg, fc_rules, "fuzz-cfg-rules.yaml", dl) < 0;
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* One load: its promises, and the cfg used when it loaded. */
+static void
+fc_load(const uint8_t *data, size_t size, const struct cfg_opts *o)
 {
 	static struct diag_list dl; /* 26 KB: not on the stack */
 	struct cfg *cfg = NULL;
@@ -136,20 +139,39 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned i;
 	int r;
 
-	fc_setup();
 	memset(&dl, 0, sizeof(dl));
-	r = cfg_load_buffer("fuzz-smtrail.yaml", (const char *)data, size, &cfg,
-	    &dl);
+	r = cfg_load_buffer_opts("fuzz-smtrail.yaml", (const char *)data, size,
+	    o, &cfg, &dl);
 	for (i = 0; i < dl.n; i++)
 		(void)diag_format(&dl.items[i], line, sizeof(line));
 	if (r < 0) {
 		if (cfg != NULL)
 			fc_broken("refused, yet *ret was set", "");
-		return 0;
+		return;
 	}
 	if (cfg == NULL || dl.errors != 0)
 		fc_broken("loaded, yet NULL or with errors", "");
 	fc_use(cfg, &dl);
 	cfg_free(cfg);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	/* As check: unread credentials, run's needs, advice; strict. */
+	static const struct cfg_opts check = {.credentials_unread = true,
+	    .warn_root_only = true,
+	    .run = true,
+	    .advise = true};
+	static const struct cfg_opts strict = {.credentials_unread = true,
+	    .run = true,
+	    .advise = true,
+	    .strict = true};
+
+	fc_setup();
+	fc_load(data, size, NULL);
+	(void)unsetenv("CREDENTIALS_DIRECTORY");
+	fc_load(data, size, size > 0 && data[0] % 2 == 0 ? &check : &strict);
+	(void)setenv("CREDENTIALS_DIRECTORY", "/nonexistent/smtrail-fuzz", 1);
 	return 0;
 }
