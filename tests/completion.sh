@@ -35,7 +35,7 @@ is "$(comp '')" "$(words aws-check check help replay run spool test-destination 
     "the commands"
 is "$(comp te)" "test-destination" "a command's prefix"
 is "$(comp check --)" "$(words --as-user --config --credentials-dir --help --log-level \
-    --rules --strict --version)" "check's options and the global ones"
+    --rules --rules-only --strict --version)" "check's options and the global ones"
 is "$(comp replay --s)" "$(words --stats --state)" "replay's options"
 is "$(comp --log-level '')" "$(words debug err info notice warning)" "--log-level's values"
 is "$(comp spool '')" "$(words list purge retry)" "spool's subcommands"
