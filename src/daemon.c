@@ -458,8 +458,7 @@ deliver_settled(void *arg)
 	daemon_check_idle(d);
 }
 
-/* ---- health: the state dir, deliveries ------------------------------------
- */
+/* ---- health: the state dir ----------------------------------------------- */
 
 /*
  * Whether the state dir takes a page now: a scratch file written and
@@ -536,7 +535,8 @@ queue_attrs_done(const struct aws_result *res, struct json_object *attrs,
 			    "smtrail_queue_messages gauges keep their last "
 			    "values, retrying every %us",
 			    res->code, res->code[0] ? ": " : "", res->message,
-			    strerror(-res->error),
+			    res->error != 0 ? strerror(-res->error)
+					    : "no Attributes",
 			    d->cfg->metrics.queue_interval_s);
 		d->queue_failing = true;
 		queue_schedule(d);
