@@ -1916,6 +1916,8 @@ cfg_summary(const struct cfg *cfg, struct buf *out)
 	char q[YAMLX_Q_SIZE];
 	char t1[32];
 	char t2[32];
+	char t3[32];
+	char t4[32];
 	size_t i;
 	int r;
 
@@ -1989,11 +1991,18 @@ cfg_summary(const struct cfg *cfg, struct buf *out)
 	if (r >= 0)
 		r = buf_printf(out,
 		    "rules: %s\nstate_dir: %s\nlog_level: %s\n"
-		    "metrics.listen: %s\nspool.max_pending: %u\n"
+		    "metrics.listen: %s\nmetrics.queue_interval: %s\n"
+		    "metrics.delivery_failing_after: %s\nspool.max_pending: %u\n"
 		    "spool.pause_at: %u\nwindows.late: %s\n"
 		    "windows.max_keys: %" PRIu64 "\nwindows.max_bytes: %s\n",
 		    cfg->rules, cfg->state_dir, log_level_str(cfg->log_level),
 		    cfg->metrics.listen != NULL ? cfg->metrics.listen : "off",
+		    cfg_fmt_duration((uint64_t)cfg->metrics.queue_interval_s *
+			    US_PER_S,
+			t3, sizeof(t3)),
+		    cfg_fmt_duration((uint64_t)cfg->metrics.delivery_failing_s *
+			    US_PER_S,
+			t4, sizeof(t4)),
 		    cfg->spool.max_pending, cfg->spool.pause_at,
 		    cfg_fmt_duration(cfg->windows.late_s * US_PER_S, t1,
 			sizeof(t1)),
