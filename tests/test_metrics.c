@@ -386,7 +386,8 @@ test_render(void)
 	metrics_free(m);
 }
 
-/* Every series the daemon registers (metrics.h), as it will. */
+/* A sample of the daemon's series (smtrail(8), METRICS, lists them all:
+ * tests/daemon-metrics.sh holds the running daemon to it), as it will. */
 static void
 test_daemon_names(void)
 {
