@@ -742,6 +742,7 @@ daemon_reload(struct daemon *d)
 	metrics_inc(d->m_reloads[1], 1);
 	metrics_gauge_set(d->m_reload_ok, 1);
 	metrics_gauge_set(d->m_reload_time, (double)time(NULL));
+	queue_schedule(d); /* metrics.queue_interval may have been 0 */
 	log_notice("reloaded: %zu rules, %zu destinations", rules_count(rs),
 	    c->n_destinations);
 	(void)sd_notify(0, "READY=1");

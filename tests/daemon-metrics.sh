@@ -71,7 +71,9 @@ publish_names a
 sleep 3
 daemon_up
 
-# The oldest message of the latest receive: the one sent 3 s before.
+# The oldest message of the latest receive: the one sent 3 s before (the
+# next receive, a 10 s long poll, has not ended yet).
+wait_until 10 metric_is smtrail_messages_received_total 1 || bail "first receive"
 age=$(metric smtrail_queue_oldest_message_age_seconds)
 awk -v a="$age" 'BEGIN { exit !(a >= 3 && a < 60) }'
 t_ok $? "the oldest message of the receive had waited 3 s or more ($age)"
