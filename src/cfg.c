@@ -136,7 +136,13 @@ static const char *const cfg_sns_names[] = {"verify_signatures",
 enum cfg_http_key { CFG_HTTP_CA_FILE, CFG_HTTP_CA_PATH, CFG_HTTP_TIMEOUT };
 static const char *const cfg_http_names[] = {"ca_file", "ca_path", "timeout"};
 
-static const char *const cfg_metrics_names[] = {"listen"};
+enum cfg_metrics_key {
+	CFG_METRICS_LISTEN,
+	CFG_METRICS_QUEUE_INTERVAL,
+	CFG_METRICS_DELIVERY_FAILING_AFTER
+};
+static const char *const cfg_metrics_names[] = {"listen", "queue_interval",
+    "delivery_failing_after"};
 
 enum cfg_spool_key { CFG_SPOOL_MAX_PENDING, CFG_SPOOL_PAUSE_AT };
 static const char *const cfg_spool_names[] = {"max_pending", "pause_at"};
@@ -360,6 +366,9 @@ cfg_new(struct cfg **ret)
 	cfg->rules = strdup(SMTRAIL_DEFAULT_RULES);
 	cfg->state_dir = strdup(SMTRAIL_STATEDIR);
 	cfg->metrics.listen = strdup(CFG_DEFAULT_METRICS_LISTEN);
+	cfg->metrics.queue_interval_s = CFG_DEFAULT_METRICS_QUEUE_INTERVAL_S;
+	cfg->metrics.delivery_failing_s =
+	    CFG_DEFAULT_METRICS_DELIVERY_FAILING_S;
 	if (!cfg_listen_parse(CFG_DEFAULT_METRICS_LISTEN, &cfg->metrics.host,
 		&cfg->metrics.port))
 		cfg->metrics.host = NULL; /* cannot happen */
@@ -976,10 +985,19 @@ cfg_metrics(struct cfg_ctx *c, const struct yamlx_node *n)
 	char q[YAMLX_Q_SIZE];
 	char *host = NULL;
 	unsigned port;
+	uint64_t us;
 
-	if (!cfg_section(c, n, "metrics", cfg_metrics_names, ARRAY_SIZE(v),
-		v) ||
-	    v[0] == NULL)
+	if (!cfg_section(c, n, "metrics", cfg_metrics_names, ARRAY_SIZE(v), v))
+		return;
+	if (v[CFG_METRICS_QUEUE_INTERVAL] != NULL &&
+	    cfg_duration(c, v[CFG_METRICS_QUEUE_INTERVAL], "queue_interval", 0,
+		3600, &us))
+		m->queue_interval_s = (unsigned)(us / US_PER_S);
+	if (v[CFG_METRICS_DELIVERY_FAILING_AFTER] != NULL &&
+	    cfg_duration(c, v[CFG_METRICS_DELIVERY_FAILING_AFTER],
+		"delivery_failing_after", 1, 7 * 86400, &us))
+		m->delivery_failing_s = (unsigned)(us / US_PER_S);
+	if (v[CFG_METRICS_LISTEN] == NULL)
 		return;
 	s = yamlx_str(&c->y, v[0], "listen");
 	if (s == NULL)
@@ -2159,6 +2177,8 @@ cfg_summary(const struct cfg *cfg, struct buf *out)
 	char q[YAMLX_Q_SIZE];
 	char t1[32];
 	char t2[32];
+	char t3[32];
+	char t4[32];
 	size_t i;
 	int r;
 
@@ -2232,11 +2252,18 @@ cfg_summary(const struct cfg *cfg, struct buf *out)
 	if (r >= 0)
 		r = buf_printf(out,
 		    "rules: %s\nstate_dir: %s\nlog_level: %s\n"
-		    "metrics.listen: %s\nspool.max_pending: %u\n"
+		    "metrics.listen: %s\nmetrics.queue_interval: %s\n"
+		    "metrics.delivery_failing_after: %s\nspool.max_pending: %u\n"
 		    "spool.pause_at: %u\nwindows.late: %s\n"
 		    "windows.max_keys: %" PRIu64 "\nwindows.max_bytes: %s\n",
 		    cfg->rules, cfg->state_dir, log_level_str(cfg->log_level),
 		    cfg->metrics.listen != NULL ? cfg->metrics.listen : "off",
+		    cfg_fmt_duration((uint64_t)cfg->metrics.queue_interval_s *
+			    US_PER_S,
+			t3, sizeof(t3)),
+		    cfg_fmt_duration((uint64_t)cfg->metrics.delivery_failing_s *
+			    US_PER_S,
+			t4, sizeof(t4)),
 		    cfg->spool.max_pending, cfg->spool.pause_at,
 		    cfg_fmt_duration(cfg->windows.late_s * US_PER_S, t1,
 			sizeof(t1)),

@@ -42,6 +42,12 @@ struct secret_reader; /* secret.h */
 #define CFG_DEFAULT_SUBSCRIBE_URL_PATTERN                                      \
 	"^https://sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/\\?"
 #define CFG_DEFAULT_METRICS_LISTEN "127.0.0.1:9410"
+/* The queue's backlog is read this often (smtrail_queue_messages). */
+#define CFG_DEFAULT_METRICS_QUEUE_INTERVAL_S 60
+/* /healthz is 503 once every destination has failed for this long: longer
+ * than a receiver's restart or a short outage, well under the 1 h
+ * delivery deadline, so the page comes before alerts are given up. */
+#define CFG_DEFAULT_METRICS_DELIVERY_FAILING_S (15 * 60)
 /* Alerts awaiting delivery: the spool's ceiling, and where receiving
  * pauses (the sinks are behind; messages wait in the queue meanwhile). */
 #define CFG_DEFAULT_SPOOL_MAX_PENDING 100000u
@@ -149,6 +155,8 @@ struct cfg_metrics {
 	char *listen; /* as written; NULL: off */
 	char *host;   /* IPv6 without brackets; NULL: off */
 	unsigned port;
+	unsigned queue_interval_s;   /* GetQueueAttributes; 0: never */
+	unsigned delivery_failing_s; /* /healthz bound, deliveries failing */
 };
 
 struct cfg {

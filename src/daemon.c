@@ -10,17 +10,21 @@
  *              deletes what is durable and deliver.c sends it
  *   deliver.c  spool -> sinks, retried to a deadline
  *   spool_*    what to do while the spool cannot be written
+ *   health_*   /healthz: the state dir probed, deliveries failing
+ *   queue_*    the queue's backlog, read for the metrics
  *   sig_*, reload_*, notify_*: systemd and signals
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <json-c/json.h>
@@ -44,6 +48,7 @@
 #include "rules.h"
 #include "sink.h"
 #include "spool.h"
+#include "trail.h"
 
 /* How long SIGTERM waits for work in flight. */
 #define DAEMON_DRAIN_US (25 * US_PER_S)
@@ -53,6 +58,23 @@
 #define DAEMON_SPOOL_PAUSE_US (5 * US_PER_S)
 /* SQS's default visibility timeout, for sqs.visibility_timeout: 0. */
 #define DAEMON_QUEUE_VISIBILITY_S 30
+/* How often /healthz's probe writes to the state dir, and how much: a
+ * page, so that a full file system says so even when the journal's last
+ * page still has room. */
+#define DAEMON_PROBE_MS 5000
+#define DAEMON_PROBE_BYTES 4096
+#define DAEMON_PROBE_FILE ".healthz-probe"
+/* `smtrail version`'s commit, when the build provides one. */
+#ifndef SMTRAIL_COMMIT
+#define SMTRAIL_COMMIT "unknown"
+#endif
+
+/* smtrail_queue_messages{state}: GetQueueAttributes' names, in order. */
+static const char *const daemon_queue_attrs[] = {"ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed"};
+static const char *const daemon_queue_states[] = {"visible", "not_visible",
+    "delayed"};
 
 struct daemon {
 	struct event_base *base;
@@ -80,6 +102,14 @@ struct daemon {
 	struct event *spool_timer; /* retries held outcomes, probes */
 	char pause_why[128];
 
+	struct event *health_timer; /* probes the state dir */
+	int probe_error;            /* the last probe's; 0: it wrote */
+
+	char *queue_url;           /* the one the intake receives from */
+	struct event *queue_timer; /* GetQueueAttributes */
+	struct aws_op *queue_op;
+	bool queue_failing;
+
 	struct event *sig_term;
 	struct event *sig_int;
 	struct event *sig_hup;
@@ -95,7 +125,15 @@ struct daemon {
 	struct metrics_counter *m_dedup;
 	struct metrics_counter *m_undeliverable;
 	struct metrics_gauge *m_depth;
+	struct metrics_gauge *m_failed_deliveries;
 	struct metrics_gauge *m_unwritten;
+	struct metrics_gauge *m_writable;
+	struct metrics_counter *m_reloads[2]; /* failure, success */
+	struct metrics_gauge *m_reload_ok;
+	struct metrics_gauge *m_reload_time;
+	struct metrics_gauge *m_queue[ARRAY_SIZE(daemon_queue_attrs)];
+	struct metrics_gauge *m_queue_time;
+	struct metrics_gauge *m_build;
 };
 
 static void engine_schedule(struct daemon *d);
@@ -338,8 +376,6 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 		log_warn_errno(r, "incidents: compaction failed, will retry");
 	engine_schedule(d); /* a group may have opened */
 	spool_stats(d->spool, &st);
-	metrics_gauge_set(d->m_depth, (double)st.pending);
-	metrics_gauge_set(d->m_unwritten, (double)st.unwritten);
 	if (st.unwritten == 0 && d->spool_error == 0)
 		intake_kick(d->intake);
 	daemon_check_idle(d);
@@ -424,6 +460,149 @@ deliver_settled(void *arg)
 	/* Fewer alerts pending: receiving may resume. */
 	intake_kick(d->intake);
 	daemon_check_idle(d);
+}
+
+/* ---- health: the state dir ----------------------------------------------- */
+
+/*
+ * Whether the state dir takes a page now: a scratch file written and
+ * removed. The spool learns of a full disk only when it appends; this
+ * tells /healthz before an alert has to wait for it. Blocks for one small
+ * write, every DAEMON_PROBE_MS.
+ */
+static int
+health_probe(const struct daemon *d)
+{
+	static const char zero[DAEMON_PROBE_BYTES];
+	char path[4096];
+	ssize_t n;
+	int fd;
+	int r = 0;
+
+	if (snprintf(path, sizeof(path), "%s/%s", d->cfg->state_dir,
+		DAEMON_PROBE_FILE) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, zero, sizeof(zero));
+	if (n < 0)
+		r = -errno;
+	else if ((size_t)n < sizeof(zero))
+		r = -ENOSPC;
+	if (close(fd) != 0 && r == 0)
+		r = -errno;
+	/* Removed every time: a file kept would free its page at the next
+	 * O_TRUNC and so always find room. */
+	if (unlink(path) != 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+static void
+health_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	int r;
+
+	UNUSED(fd);
+	UNUSED(what);
+	r = health_probe(d);
+	if (r < 0 && d->probe_error == 0)
+		log_err_errno(r,
+		    "%s: a test write failed; /healthz says the spool cannot "
+		    "be written until one works",
+		    d->cfg->state_dir);
+	else if (r == 0 && d->probe_error != 0)
+		log_notice("%s: writable again", d->cfg->state_dir);
+	d->probe_error = r;
+}
+
+/* ---- the queue's backlog, for the metrics ------------------------------- */
+
+static void queue_schedule(struct daemon *d);
+
+static void
+queue_attrs_done(const struct aws_result *res, struct json_object *attrs,
+    void *arg)
+{
+	struct daemon *d = arg;
+	struct json_object *v;
+	size_t i;
+
+	d->queue_op = NULL;
+	if (res->error != 0 || attrs == NULL) {
+		if (!d->queue_failing)
+			log_warn(
+			    "GetQueueAttributes failed: %s%s%s (%s); the "
+			    "smtrail_queue_messages gauges keep their last "
+			    "values, retrying every %us",
+			    res->code, res->code[0] ? ": " : "", res->message,
+			    res->error != 0 ? strerror(-res->error)
+					    : "no Attributes",
+			    d->cfg->metrics.queue_interval_s);
+		d->queue_failing = true;
+		queue_schedule(d);
+		return;
+	}
+	if (d->queue_failing)
+		log_notice("GetQueueAttributes works again");
+	d->queue_failing = false;
+	for (i = 0; i < ARRAY_SIZE(daemon_queue_attrs); i++) {
+		const char *t;
+
+		/* SQS sends the numbers as strings. */
+		if (!json_object_object_get_ex(attrs, daemon_queue_attrs[i],
+			&v))
+			continue;
+		t = json_object_get_string(v);
+		if (t != NULL)
+			metrics_gauge_set(d->m_queue[i], strtod(t, NULL));
+	}
+	metrics_gauge_set(d->m_queue_time, (double)time(NULL));
+	queue_schedule(d);
+}
+
+static void
+queue_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	int r;
+
+	UNUSED(fd);
+	UNUSED(what);
+	if (d->queue_op != NULL || d->draining)
+		return;
+	r = sqs_get_queue_attributes(d->aws, d->queue_url, daemon_queue_attrs,
+	    ARRAY_SIZE(daemon_queue_attrs), queue_attrs_done, d, &d->queue_op);
+	if (r < 0) {
+		log_warn_errno(r, "cannot start GetQueueAttributes");
+		queue_schedule(d);
+	}
+}
+
+/* The next read, queue_interval from now (a reload may change it; 0:
+ * none). */
+static void
+queue_schedule(struct daemon *d)
+{
+	struct timeval tv;
+
+	if (d->draining || d->cfg->metrics.queue_interval_s == 0 ||
+	    evtimer_pending(d->queue_timer, NULL))
+		return;
+	tv = clock_tv_ms((uint64_t)d->cfg->metrics.queue_interval_s * MS_PER_S);
+	(void)evtimer_add(d->queue_timer, &tv);
+}
+
+static void
+queue_stop(struct daemon *d)
+{
+	if (d->queue_timer != NULL)
+		(void)evtimer_del(d->queue_timer);
+	aws_call_cancel(d->queue_op);
+	d->queue_op = NULL;
 }
 
 /* ---- loading ------------------------------------------------------------ */
@@ -545,6 +724,8 @@ daemon_reload(struct daemon *d)
 			log_err("%s", dg.msg);
 	}
 	if (r < 0) {
+		metrics_inc(d->m_reloads[0], 1);
+		metrics_gauge_set(d->m_reload_ok, 0);
 		log_err("reload failed, keeping the running configuration "
 			"and rules");
 		daemon_error(d, "reload failed, old configuration kept");
@@ -572,6 +753,10 @@ daemon_reload(struct daemon *d)
 	if (!d->opts->log_level_given)
 		log_set_level(c->log_level);
 	d->last_error[0] = '\0';
+	metrics_inc(d->m_reloads[1], 1);
+	metrics_gauge_set(d->m_reload_ok, 1);
+	metrics_gauge_set(d->m_reload_time, (double)time(NULL));
+	queue_schedule(d); /* metrics.queue_interval may have been 0 */
 	log_notice("reloaded: %zu rules, %zu destinations", rules_count(rs),
 	    c->n_destinations);
 	(void)sd_notify(0, "READY=1");
@@ -623,6 +808,7 @@ daemon_stop(struct daemon *d, const char *why)
 	d->draining = true;
 	intake_stop(d->intake);
 	deliver_stop(d->deliver);
+	queue_stop(d);
 	(void)evtimer_add(d->drain_timer, &tv);
 	daemon_check_idle(d);
 }
@@ -644,37 +830,75 @@ sig_cb(evutil_socket_t sig, short what, void *arg)
 static int
 daemon_metrics(struct daemon *d)
 {
+	const char *build[] = {"version", PACKAGE_VERSION, "commit",
+	    SMTRAIL_COMMIT, "inflater", trail_inflater(), "kernel",
+	    trail_kernel_str(trail_kernel_best())};
+	struct metrics *m;
+	size_t i;
 	int r;
 
 	r = metrics_new(&d->metrics);
 	if (r < 0)
 		return r;
-	d->m_spooled =
-	    metrics_counter(d->metrics, "smtrail_alerts_spooled_total",
-		"Alerts written to the spool.", NULL, NULL);
-	d->m_dedup =
-	    metrics_counter(d->metrics, "smtrail_alerts_deduplicated_total",
-		"Alerts not sent again: already in the spool's memory.", NULL,
-		NULL);
-	d->m_undeliverable =
-	    metrics_counter(d->metrics, "smtrail_alerts_failed_total",
-		"Alerts given up on.", "destination", "(none)");
-	d->m_depth = metrics_gauge(d->metrics, "smtrail_spool_depth",
-	    "Alerts waiting for delivery.", NULL, NULL);
-	d->m_unwritten =
-	    metrics_gauge(d->metrics, "smtrail_spool_unwritten_outcomes",
-		"Delivery outcomes held in memory: the spool could not write "
-		"them yet.",
+	m = d->metrics;
+	d->m_spooled = metrics_counter(m, "smtrail_alerts_spooled_total",
+	    "Alerts written to the spool.", NULL, NULL);
+	d->m_dedup = metrics_counter(m, "smtrail_alerts_deduplicated_total",
+	    "Alerts not sent again: already in the spool's memory.", NULL,
+	    NULL);
+	d->m_undeliverable = metrics_counter(m, "smtrail_alerts_failed_total",
+	    "Alerts given up on.", "destination", "(none)");
+	d->m_depth = metrics_gauge(m, "smtrail_spool_depth",
+	    "Alerts awaiting delivery to at least one destination.", NULL,
+	    NULL);
+	d->m_failed_deliveries =
+	    metrics_gauge(m, "smtrail_spool_failed_deliveries",
+		"Deliveries (alert, destination) given up on and kept in the "
+		"spool.",
 		NULL, NULL);
-	return metrics_status(d->metrics);
+	d->m_unwritten = metrics_gauge(m, "smtrail_spool_unwritten_outcomes",
+	    "Delivery outcomes held in memory: the spool could not write "
+	    "them yet.",
+	    NULL, NULL);
+	d->m_writable = metrics_gauge(m, "smtrail_spool_writable",
+	    "0 while the spool cannot be written (what /healthz says), else "
+	    "1.",
+	    NULL, NULL);
+	for (i = 0; i < 2; i++)
+		d->m_reloads[i] =
+		    metrics_counter(m, "smtrail_config_reloads_total",
+			"Reloads (SIGHUP) of the configuration and rules.",
+			"result", i == 0 ? "failure" : "success");
+	d->m_reload_ok =
+	    metrics_gauge(m, "smtrail_config_last_reload_successful",
+		"1 if the last load of the configuration and rules (start or "
+		"reload) succeeded, 0 if the last reload failed.",
+		NULL, NULL);
+	d->m_reload_time = metrics_gauge(m,
+	    "smtrail_config_last_reload_success_timestamp_seconds",
+	    "When the configuration and rules were last loaded successfully.",
+	    NULL, NULL);
+	for (i = 0; i < ARRAY_SIZE(daemon_queue_states); i++)
+		d->m_queue[i] = metrics_gauge(m, "smtrail_queue_messages",
+		    "The queue's approximate number of messages "
+		    "(GetQueueAttributes), by state.",
+		    "state", daemon_queue_states[i]);
+	d->m_queue_time =
+	    metrics_gauge(m, "smtrail_queue_attributes_timestamp_seconds",
+		"When smtrail_queue_messages was last read.", NULL, NULL);
+	d->m_build = metrics_info(m, "smtrail_build_info",
+	    "The running build: version, git commit, inflater, scan kernel.",
+	    build, ARRAY_SIZE(build) / 2);
+	metrics_gauge_set(d->m_reload_ok, 1);
+	metrics_gauge_set(d->m_reload_time, (double)time(NULL));
+	return metrics_status(m);
 }
 
+/* Why the spool cannot be written, into out; 0: it can. */
 static int
-daemon_health(struct buf *out, void *arg)
+daemon_spool_trouble(const struct daemon *d, struct buf *out)
 {
-	struct daemon *d = arg;
 	struct spool_stats st;
-	int r;
 
 	spool_stats(d->spool, &st);
 	if (st.unwritten > 0)
@@ -687,6 +911,54 @@ daemon_health(struct buf *out, void *arg)
 	if (d->spool_error != 0)
 		return buf_printf(out, "the spool cannot be written: %s\n",
 			   strerror(-d->spool_error)) < 0
+		    ? -ENOMEM
+		    : -EIO;
+	if (d->probe_error != 0)
+		return buf_printf(out,
+			   "the spool cannot be written: a test write to %s "
+			   "failed: %s\n",
+			   d->cfg->state_dir, strerror(-d->probe_error)) < 0
+		    ? -ENOMEM
+		    : -EIO;
+	return 0;
+}
+
+/* The gauges read at scrape time. */
+static void
+daemon_scrape(void *arg)
+{
+	struct daemon *d = arg;
+	struct spool_stats st;
+
+	spool_stats(d->spool, &st);
+	metrics_gauge_set(d->m_depth, (double)st.pending);
+	metrics_gauge_set(d->m_failed_deliveries, (double)st.failed);
+	metrics_gauge_set(d->m_unwritten, (double)st.unwritten);
+	metrics_gauge_set(d->m_writable,
+	    st.unwritten == 0 && d->spool_error == 0 && d->probe_error == 0);
+}
+
+static int
+daemon_health(struct buf *out, void *arg)
+{
+	struct daemon *d = arg;
+	struct deliver_stats ds;
+	uint64_t now = now_us();
+	uint64_t bound =
+	    (uint64_t)d->cfg->metrics.delivery_failing_s * US_PER_S;
+	int r;
+
+	r = daemon_spool_trouble(d, out);
+	if (r != 0)
+		return r;
+	deliver_stats(d->deliver, &ds);
+	if (ds.failing_since_us != 0 && now - ds.failing_since_us > bound)
+		return buf_printf(out,
+			   "deliveries to every destination failing for %llu "
+			   "s (metrics.delivery_failing_after %u s)\n",
+			   (unsigned long long)((now - ds.failing_since_us) /
+			       US_PER_S),
+			   d->cfg->metrics.delivery_failing_s) < 0
 		    ? -ENOMEM
 		    : -EIO;
 	r = intake_health(d->intake, out);
@@ -808,6 +1080,7 @@ daemon_setup(struct daemon *d)
 	r = metrics_status(d->metrics);
 	if (r < 0)
 		return log_err_errno(r, "metrics");
+	metrics_on_scrape(d->metrics, daemon_scrape, d);
 	if (d->cfg->metrics.listen != NULL) {
 		r = metrics_listen(d->metrics, d->base, d->cfg->metrics.listen,
 		    daemon_health, d, &dg);
@@ -834,10 +1107,15 @@ daemon_setup(struct daemon *d)
 	d->sig_int = evsignal_new(d->base, SIGINT, sig_cb, d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, sig_cb, d);
 	d->status_timer = event_new(d->base, -1, EV_PERSIST, status_cb, d);
+	d->health_timer =
+	    event_new(d->base, -1, EV_PERSIST, health_timer_cb, d);
+	d->queue_timer = evtimer_new(d->base, queue_timer_cb, d);
+	d->queue_url = strdup(d->cfg->sqs.queue_url);
 	if (d->sync_ev == NULL || d->engine_timer == NULL ||
 	    d->spool_timer == NULL || d->drain_timer == NULL ||
 	    d->sig_term == NULL || d->sig_int == NULL || d->sig_hup == NULL ||
-	    d->status_timer == NULL)
+	    d->status_timer == NULL || d->health_timer == NULL ||
+	    d->queue_timer == NULL || d->queue_url == NULL)
 		return -ENOMEM;
 	(void)event_add(d->sig_term, NULL);
 	(void)event_add(d->sig_int, NULL);
@@ -846,7 +1124,17 @@ daemon_setup(struct daemon *d)
 		struct timeval tv = clock_tv_ms(5 * MS_PER_S);
 
 		(void)event_add(d->status_timer, &tv);
+		tv = clock_tv_ms(DAEMON_PROBE_MS);
+		(void)event_add(d->health_timer, &tv);
 	}
+	d->probe_error = health_probe(d);
+	if (d->probe_error < 0)
+		log_err_errno(d->probe_error,
+		    "%s: a test write failed; /healthz says the spool cannot "
+		    "be written until one works",
+		    d->cfg->state_dir);
+	if (d->cfg->metrics.queue_interval_s > 0)
+		event_active(d->queue_timer, 0, 0); /* the first read now */
 	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
 		struct timeval tv = clock_tv_us(wd_usec / 2);
 
@@ -875,6 +1163,8 @@ daemon_setup(struct daemon *d)
 static void
 daemon_teardown(struct daemon *d)
 {
+	queue_stop(d);
+	free(d->queue_url);
 	intake_free(d->intake);
 	deliver_free(d->deliver);
 	if (d->spool != NULL) {
@@ -919,6 +1209,10 @@ daemon_teardown(struct daemon *d)
 		event_free(d->sig_hup);
 	if (d->status_timer)
 		event_free(d->status_timer);
+	if (d->health_timer)
+		event_free(d->health_timer);
+	if (d->queue_timer)
+		event_free(d->queue_timer);
 	if (d->watchdog)
 		event_free(d->watchdog);
 	rules_free(d->rules);

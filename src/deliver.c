@@ -7,6 +7,7 @@
  *              backoff -> ready ...) -> ended (outcome in the spool)
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,11 +46,13 @@ struct dsink {
 	unsigned in_flight;
 	unsigned refs;          /* deliveries pointing at it */
 	bool retired;           /* replaced by a reload */
+	bool tried;             /* an attempt has ended (this process) */
 	uint64_t fail_since_us; /* first failure since its last success; 0 */
 	struct dlv_q ready;     /* waiting for a slot, FIFO */
 	struct dlv_q backoff;   /* waiting out a backoff */
 	struct metrics_counter *m_delivered;
 	struct metrics_counter *m_failed;
+	struct metrics_counter *m_attempts_failed;
 	struct dsink *next;
 };
 
@@ -176,6 +179,10 @@ deliver_configure(struct deliver *dl, const struct cfg *c, struct diag *reterr)
 		ds->m_failed =
 		    metrics_counter(dl->metrics, "smtrail_alerts_failed_total",
 			"Alerts given up on.", "destination", cd->name);
+		ds->m_attempts_failed = metrics_counter(dl->metrics,
+		    "smtrail_delivery_attempts_failed_total",
+		    "Delivery attempts that failed, retried or not.",
+		    "destination", cd->name);
 	}
 	if (r < 0) {
 		while (list != NULL) {
@@ -185,7 +192,16 @@ deliver_configure(struct deliver *dl, const struct cfg *c, struct diag *reterr)
 		}
 		return r;
 	}
-	/* The old set retires; deliveries queued on it finish there. */
+	/* The old set retires; deliveries queued on it finish there. A
+	 * destination kept by name keeps its failing streak (health). */
+	for (ds = list; ds != NULL; ds = ds->next) {
+		struct dsink *old = dsink_find(dl, ds->name);
+
+		if (old != NULL) {
+			ds->tried = old->tried;
+			ds->fail_since_us = old->fail_since_us;
+		}
+	}
 	for (ds = dl->sinks; ds != NULL; ds = ds->next)
 		ds->retired = true;
 	if (list != NULL) {
@@ -358,12 +374,14 @@ dlv_done(const struct sink_outcome *o, void *arg)
 
 	dlv_ctx(v, &ctx);
 	ds->in_flight--;
+	ds->tried = true;
 	if (o->result == SINK_DELIVERED) {
 		ds->fail_since_us = 0;
 		metrics_inc(ds->m_delivered, 1);
+		/* A clock behind CloudTrail's is no lag at all. */
 		if (v->event_time != 0)
 			metrics_observe(dl->m_lag,
-			    difftime(time(NULL), v->event_time));
+			    fmax(0, difftime(time(NULL), v->event_time)));
 		log_ctx_info(&ctx, "delivered to '%s'%s%s%s", ds->name,
 		    o->detail[0] ? " (" : "", o->detail,
 		    o->detail[0] ? ")" : "");
@@ -372,6 +390,7 @@ dlv_done(const struct sink_outcome *o, void *arg)
 	} else {
 		if (ds->fail_since_us == 0)
 			ds->fail_since_us = now;
+		metrics_inc(ds->m_attempts_failed, 1);
 		delay = backoff_next_ms(v->attempt++, DELIVER_BACKOFF_BASE_MS,
 		    DELIVER_BACKOFF_CAP_MS);
 		if (o->retry_after_ms > delay)
@@ -427,6 +446,10 @@ dlv_pump(struct dsink *ds)
 			(void)snprintf(o.detail, sizeof(o.detail), "%s",
 			    strerror(-r));
 			ds->in_flight--;
+			ds->tried = true;
+			if (ds->fail_since_us == 0)
+				ds->fail_since_us = now_us();
+			metrics_inc(ds->m_attempts_failed, 1);
 			dlv_retry(v, &o,
 			    backoff_next_ms(v->attempt++,
 				DELIVER_BACKOFF_BASE_MS,
@@ -574,19 +597,19 @@ deliver_stats(const struct deliver *dl, struct deliver_stats *ret)
 	const struct dsink *ds;
 	uint64_t since = 0;
 	bool working = false;
-	bool busy = false;
+	bool tried = false;
 
 	memset(ret, 0, sizeof(*ret));
 	ret->queued = dl->n_dlvs;
 	for (ds = dl->sinks; ds != NULL; ds = ds->next) {
 		ret->in_flight += ds->in_flight;
-		if (ds->refs == 0)
+		if (ds->retired || !ds->tried)
 			continue;
-		busy = true;
+		tried = true;
 		if (ds->fail_since_us == 0)
 			working = true;
 		else if (ds->fail_since_us > since)
 			since = ds->fail_since_us;
 	}
-	ret->failing_since_us = busy && !working ? since : 0;
+	ret->failing_since_us = tried && !working ? since : 0;
 }

@@ -114,8 +114,11 @@ void deliver_stop(struct deliver *dl);
 struct deliver_stats {
 	size_t in_flight; /* attempts on the wire */
 	size_t queued;    /* every delivery not yet ended, in_flight too */
-	/* Monotonic µs since when every destination that has deliveries
-	 * has seen only failures; 0: some destination works, or idle. */
+	/* Monotonic µs since when every configured destination that has
+	 * been tried in this process has seen only failures (its last
+	 * success is older, or there was none); kept across a reload for a
+	 * destination of the same name. 0: one of them works, or none was
+	 * tried. */
 	uint64_t failing_since_us;
 };
 void deliver_stats(const struct deliver *dl, struct deliver_stats *ret);

@@ -483,6 +483,26 @@ engine_expected(struct engine *e, const struct rule *rule)
 	return r < 0 ? r : 0;
 }
 
+/* smtrail_matches_total{rule}: a lookup, registered at load already. */
+static struct metrics_counter *
+engine_matches(struct engine *e, const char *rule_id)
+{
+	return metrics_counter(e->metrics, "smtrail_matches_total",
+	    "Records that matched a rule.", "rule", rule_id);
+}
+
+/* Every rule's series from the start, at 0 (rate() needs them). */
+static void
+engine_register_rules(struct engine *e, const struct rules *rs)
+{
+	size_t i;
+
+	if (e->metrics == NULL)
+		return;
+	for (i = 0; i < rules_count(rs); i++)
+		(void)engine_matches(e, rules_get(rs, i)->id);
+}
+
 static int
 engine_hit(const struct rule *rule, enum rules_hit hit, void *arg)
 {
@@ -495,9 +515,7 @@ engine_hit(const struct rule *rule, enum rules_hit hit, void *arg)
 	if (hit == RULES_HIT_RESOLVE && e->inc == NULL)
 		return 0; /* stateless: no incidents to resolve */
 	if (hit == RULES_HIT_MATCH) {
-		struct metrics_counter *c =
-		    metrics_counter(e->metrics, "smtrail_matches_total",
-			"Records that matched a rule.", "rule", rule->id);
+		struct metrics_counter *c = engine_matches(e, rule->id);
 
 		metrics_inc(c, 1);
 		if (e->ctx.event_id != NULL && e->hooks.seen != NULL &&
@@ -756,6 +774,7 @@ engine_open(const struct rules *rs, const struct engine_opts *o,
 	e->m_open = metrics_gauge(e->metrics, "smtrail_expectations_open",
 	    "Expectations of expect rules waiting for their follow-up.", NULL,
 	    NULL);
+	engine_register_rules(e, rs);
 	engine_metrics(e);
 	*ret = e;
 	return 0;
@@ -808,6 +827,7 @@ engine_set_rules(struct engine *e, const struct rules *rs,
 {
 	e->rules = rs;
 	e->track_readers = e->win != NULL && engine_wants_readers(rs);
+	engine_register_rules(e, rs);
 	return engine_set_aliases(e, accounts, n_accounts);
 }
 

@@ -99,6 +99,69 @@ static const struct {
     [INTAKE_INTERNAL] = {"internal", false, false},
 };
 
+/* Why ReceiveMessage failed: smtrail_receive_errors_total{reason}. */
+enum intake_recv_reason {
+	INTAKE_RECV_CREDENTIALS, /* no credentials could be had */
+	INTAKE_RECV_DENIED,      /* 401/403: key, signature, policy */
+	INTAKE_RECV_NO_QUEUE,    /* QueueDoesNotExist */
+	INTAKE_RECV_THROTTLED,   /* 429, throttling codes */
+	INTAKE_RECV_SERVER,      /* 5xx */
+	INTAKE_RECV_TIMEOUT,
+	INTAKE_RECV_NETWORK,  /* refused, DNS, TLS, reset */
+	INTAKE_RECV_PROTOCOL, /* another 4xx, a reply we cannot read */
+	INTAKE_RECV_REASON_COUNT
+};
+
+static const char *
+intake_recv_reason_str(enum intake_recv_reason r)
+{
+	switch (r) {
+	case INTAKE_RECV_CREDENTIALS:
+		return "credentials";
+	case INTAKE_RECV_DENIED:
+		return "denied";
+	case INTAKE_RECV_NO_QUEUE:
+		return "queue_missing";
+	case INTAKE_RECV_THROTTLED:
+		return "throttled";
+	case INTAKE_RECV_SERVER:
+		return "server_error";
+	case INTAKE_RECV_TIMEOUT:
+		return "timeout";
+	case INTAKE_RECV_NETWORK:
+		return "network";
+	case INTAKE_RECV_PROTOCOL:
+		return "protocol";
+	case INTAKE_RECV_REASON_COUNT:
+		break;
+	}
+	return "protocol";
+}
+
+/* The class of a failed ReceiveMessage (aws.h's results). */
+static enum intake_recv_reason
+intake_recv_reason(int error, long status)
+{
+	switch (error) {
+	case -ENOKEY:
+		return INTAKE_RECV_CREDENTIALS;
+	case -EACCES:
+		return INTAKE_RECV_DENIED;
+	case -ENOENT:
+		return INTAKE_RECV_NO_QUEUE;
+	case -EAGAIN:
+		return status >= 500 ? INTAKE_RECV_SERVER
+				     : INTAKE_RECV_THROTTLED;
+	case -ETIMEDOUT:
+		return INTAKE_RECV_TIMEOUT;
+	case -EPROTO:
+	case -EBADMSG:
+		return INTAKE_RECV_PROTOCOL;
+	default:
+		return status != 0 ? INTAKE_RECV_PROTOCOL : INTAKE_RECV_NETWORK;
+	}
+}
+
 /* What the engine's error means for the message. */
 static enum intake_reason
 intake_engine_reason(int r)
@@ -340,6 +403,8 @@ struct intake {
 	struct metrics_counter *m_subs[INTAKE_SUB_COUNT];
 	struct metrics_gauge *m_last_receive;
 	struct metrics_gauge *m_paused;
+	struct metrics_counter *m_recv_errors[INTAKE_RECV_REASON_COUNT];
+	struct metrics_gauge *m_oldest;
 };
 
 static void msg_step(struct msg *m);
@@ -1255,6 +1320,27 @@ intake_synced(struct intake *in)
 static void recv_kick(struct intake *in);
 static size_t intake_in_work(const struct intake *in);
 
+/* Seconds the oldest of a receive's messages has waited in the queue,
+ * by SQS's SentTimestamp and our clock (0 when they disagree); 0 for an
+ * empty receive. */
+static double
+intake_oldest_age(const struct sqs_msg *msgs, size_t n)
+{
+	uint64_t oldest = 0;
+	struct timespec ts;
+	double now_ms;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (msgs[i].sent_timestamp_ms != 0 &&
+		    (oldest == 0 || msgs[i].sent_timestamp_ms < oldest))
+			oldest = msgs[i].sent_timestamp_ms;
+	if (oldest == 0 || clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return 0;
+	now_ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return now_ms > (double)oldest ? (now_ms - (double)oldest) / 1e3 : 0;
+}
+
 static void
 recv_done(const struct aws_result *res, struct sqs_msg *msgs, size_t n,
     void *arg)
@@ -1267,6 +1353,9 @@ recv_done(const struct aws_result *res, struct sqs_msg *msgs, size_t n,
 
 	in->recv_op = NULL;
 	if (res->error != 0) {
+		metrics_inc(in->m_recv_errors[intake_recv_reason(res->error,
+				res->status)],
+		    1);
 		delay = backoff_next_ms(in->recv_errors++, 1000,
 		    INTAKE_RECV_BACKOFF_CAP_MS);
 		log_warn("ReceiveMessage failed: %s%s%s (%s), retrying in "
@@ -1291,6 +1380,7 @@ recv_done(const struct aws_result *res, struct sqs_msg *msgs, size_t n,
 		log_notice("ReceiveMessage works again");
 	in->recv_errors = 0;
 	metrics_gauge_set(in->m_last_receive, (double)time(NULL));
+	metrics_gauge_set(in->m_oldest, intake_oldest_age(msgs, n));
 	if (in->hooks.received != NULL)
 		in->hooks.received(n, n == 0 && intake_in_work(in) == 0,
 		    in->hooks.arg);
@@ -1463,6 +1553,16 @@ intake_metrics(struct intake *in)
 		"When ReceiveMessage last succeeded.", NULL, NULL);
 	in->m_paused = metrics_gauge(mt, "smtrail_receive_paused",
 	    "1 while receiving is paused by backpressure.", NULL, NULL);
+	in->m_oldest =
+	    metrics_gauge(mt, "smtrail_queue_oldest_message_age_seconds",
+		"Age (now - SentTimestamp) of the oldest message the latest "
+		"ReceiveMessage returned, when it returned; 0 if none.",
+		NULL, NULL);
+	for (i = 0; i < INTAKE_RECV_REASON_COUNT; i++)
+		in->m_recv_errors[i] =
+		    metrics_counter(mt, "smtrail_receive_errors_total",
+			"ReceiveMessage calls that failed, by cause.", "reason",
+			intake_recv_reason_str((enum intake_recv_reason)i));
 	/* Every reason from the start: a series that appears only once
 	 * non-zero cannot be alerted on with rate(). */
 	for (i = 0; i < INTAKE_REASON_COUNT; i++) {

@@ -35,6 +35,13 @@
  * with the MessageId, and left to the queue's redrive policy, or at
  * sqs.max_receive_count logged in full and deleted.
  *
+ * Receiving is counted in metrics: a failed ReceiveMessage in
+ * smtrail_receive_errors_total{reason} (its cause from aws.h's result:
+ * credentials, denied, queue_missing, throttled, server_error, timeout,
+ * network, protocol); each successful one sets
+ * smtrail_queue_oldest_message_age_seconds to the age of its oldest
+ * message by SentTimestamp (0 when it returned none).
+ *
  * Health (intake_health): unhealthy when ReceiveMessage keeps failing,
  * when receiving has been paused, or messages have failed without one
  * completing, for longer than 2 x the visibility timeout, or when a

@@ -76,6 +76,7 @@ struct metrics_family {
 	char *name;
 	char *help;
 	char *label_name; /* NULL: no label */
+	char *fixed;      /* metrics_info()'s labels, rendered; else NULL */
 	enum metrics_type type;
 	double *buckets; /* histograms only */
 	size_t n_buckets;
@@ -95,6 +96,8 @@ struct metrics {
 	int port;
 	metrics_health_cb *health_cb;
 	void *health_arg;
+	metrics_scrape_cb *scrape_cb;
+	void *scrape_arg;
 	struct buf page;        /* the /metrics answer, reused */
 	struct buf health_text; /* the health callback's, reused */
 };
@@ -149,6 +152,7 @@ metrics_family_free(struct metrics_family *f)
 	free(f->name);
 	free(f->help);
 	free(f->label_name);
+	free(f->fixed);
 	free(f->buckets);
 	free(f);
 }
@@ -307,6 +311,17 @@ metrics_family_matches(const struct metrics_family *f, enum metrics_type type,
 	}
 	return true;
 }
+
+/* Appends to a buffer, remembering the first failure so that a page is
+ * written as a sequence of calls and checked once. */
+struct metrics_out {
+	struct buf *b;
+	int r;
+};
+
+static void metrics_put(struct metrics_out *o, const char *s);
+static void metrics_put_escaped(struct metrics_out *o, const char *s,
+    bool quote);
 
 /* Compares entry i of set, kept sorted, with the key sought. */
 typedef int metrics_cmp_fn(const void *set, size_t i, const void *key);
@@ -584,6 +599,81 @@ metrics_histogram(struct metrics *m, const char *name, const char *help,
 	    buckets, n_buckets);
 }
 
+/* The labels rendered as name="value",... into out; -EINVAL, -E2BIG as
+ * metrics_check_args() says. */
+static int
+metrics_fixed_labels(const char *const *labels, size_t n_labels,
+    struct buf *out)
+{
+	for (size_t i = 0; i < n_labels; i++) {
+		const char *name = labels[2 * i];
+		const char *value = labels[2 * i + 1];
+		struct metrics_out o = {out, 0};
+		int r;
+
+		r = metrics_check_args(METRICS_TYPE_GAUGE, "x", "", name, value,
+		    NULL, 0);
+		if (r < 0)
+			return r;
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(labels[2 * k], name) == 0)
+				return -EINVAL;
+		if (i > 0)
+			metrics_put(&o, ",");
+		metrics_put(&o, name);
+		metrics_put(&o, "=\"");
+		metrics_put_escaped(&o, value, true);
+		metrics_put(&o, "\"");
+		if (o.r < 0)
+			return o.r;
+	}
+	return 0;
+}
+
+struct metrics_gauge *
+metrics_info(struct metrics *m, const char *name, const char *help,
+    const char *const *labels, size_t n_labels)
+{
+	struct metrics_gauge *g;
+	struct metrics_family *f;
+	struct buf b;
+	bool found;
+	size_t fi;
+	int r;
+
+	if (m == NULL)
+		return NULL;
+	buf_init(&b, METRICS_MAX_INFO);
+	r = n_labels == 0 || labels == NULL
+	    ? -EINVAL
+	    : metrics_fixed_labels(labels, n_labels, &b);
+	if (r == 0 && buf_puts(&b, "") < 0)
+		r = -ENOMEM;
+	if (r < 0) {
+		buf_done(&b);
+		(void)metrics_fail(m, r);
+		return NULL;
+	}
+	fi = metrics_family_find(m, name, &found);
+	if (found) {
+		f = m->fams[fi];
+		if (f->fixed == NULL || strcmp(f->fixed, b.data) != 0) {
+			buf_done(&b);
+			(void)metrics_fail(m, -EINVAL);
+			return NULL;
+		}
+	}
+	g = metrics_gauge(m, name, help, NULL, NULL);
+	if (g != NULL && !found) {
+		g->s.fam->fixed = strdup(b.data);
+		if (g->s.fam->fixed == NULL)
+			(void)metrics_fail(m, -ENOMEM);
+		g->value = 1;
+	}
+	buf_done(&b);
+	return g;
+}
+
 /* ---- updates --------------------------------------------------------- */
 
 void
@@ -637,13 +727,6 @@ metrics_gauge_value(const struct metrics_gauge *g)
 }
 
 /* ---- rendering ------------------------------------------------------- */
-
-/* Appends to a buffer, remembering the first failure so that a page is
- * written as a sequence of calls and checked once. */
-struct metrics_out {
-	struct buf *b;
-	int r;
-};
 
 static void
 metrics_put(struct metrics_out *o, const char *s)
@@ -716,13 +799,15 @@ metrics_put_sample_name(struct metrics_out *o, const struct metrics_series *s,
     const char *suffix, const char *le)
 {
 	const struct metrics_family *f = s->fam;
-	bool braces = f->label_name != NULL || le != NULL;
+	bool braces = f->label_name != NULL || le != NULL || f->fixed != NULL;
 
 	metrics_put(o, f->name);
 	if (suffix != NULL)
 		metrics_put(o, suffix);
 	if (braces)
 		metrics_put(o, "{");
+	if (f->fixed != NULL)
+		metrics_put(o, f->fixed);
 	if (f->label_name != NULL) {
 		metrics_put(o, f->label_name);
 		metrics_put(o, "=\"");
@@ -852,6 +937,8 @@ metrics_reply_text(struct evhttp_request *req, int code, const char *reason,
 static void
 metrics_serve_metrics(struct metrics *m, struct evhttp_request *req)
 {
+	if (m->scrape_cb != NULL)
+		m->scrape_cb(m->scrape_arg);
 	buf_reset(&m->page);
 	if (metrics_render(m, &m->page) < 0) {
 		metrics_reply_text(req, 500, "Internal Server Error",
@@ -1080,6 +1167,15 @@ nomem:
 		evhttp_free(http);
 	return diag_set(reterr, -ENOMEM, NULL, 0, 0, "metrics: serving %s",
 	    addr);
+}
+
+void
+metrics_on_scrape(struct metrics *m, metrics_scrape_cb *cb, void *arg)
+{
+	if (m == NULL)
+		return;
+	m->scrape_cb = cb;
+	m->scrape_arg = arg;
 }
 
 int

@@ -14,34 +14,23 @@
  * type, help text, label name or bucket list; -E2BIG past METRICS_MAX_SERIES
  * or METRICS_MAX_LABEL_VALUE.
  *
- * Each series has at most one label (name="value"). Families render sorted
- * by name, series within a family by label value (the unlabelled series
- * first), so the output is stable. Loop thread only; nothing prints.
+ * Each series has at most one label (name="value"), but for an info
+ * gauge (metrics_info(): one series, value 1, several fixed labels, like
+ * smtrail_build_info). Families render sorted by name, series within a
+ * family by label value (the unlabelled series first), so the output is
+ * stable. Loop thread only; nothing prints.
  *
- * The daemon's series (names are an interface: dashboards use them):
- *   smtrail_messages_received_total              counter
- *   smtrail_messages_deleted_total               counter
- *   smtrail_messages_failed_total{reason}        counter
- *   smtrail_objects_fetched_total                counter
- *   smtrail_objects_skipped_total{reason}        counter
- *   smtrail_objects_failed_total{reason}         counter
- *   smtrail_bytes_fetched_total                  counter
- *   smtrail_records_scanned_total                counter
- *   smtrail_matches_total{rule}                  counter
- *   smtrail_alerts_spooled_total                 counter
- *   smtrail_alerts_delivered_total{destination}  counter
- *   smtrail_alerts_failed_total{destination}     counter
- *   smtrail_alerts_deduplicated_total            counter
- *   smtrail_spool_depth                          gauge
- *   smtrail_last_receive_timestamp_seconds       gauge (wall clock, Unix s)
- *   smtrail_delivery_lag_seconds                 histogram: now - eventTime
- *       at delivery, buckets metrics_lag_buckets (CloudTrail alone adds ~5
- *       minutes, hence the long tail)
- * Label values are short words the daemon chooses (reason="s3_403"), rule
- * ids and destination names from the config: never URLs, keys or input.
+ * The daemon's series are listed, with their types, labels and meaning, in
+ * smtrail(8), METRICS (names are an interface: dashboards and the alerting
+ * rules in contrib/ use them; tests/daemon-metrics.sh holds the page and
+ * the running daemon to the same set). Label values are short words the
+ * daemon chooses (reason="object_denied"), rule ids and destination names
+ * from the config: never URLs, keys or input.
  *
  * metrics_listen() serves, on one address:
- *   GET/HEAD /metrics  200 "text/plain; version=0.0.4; charset=utf-8"
+ *   GET/HEAD /metrics  200 "text/plain; version=0.0.4; charset=utf-8",
+ *                      after the scrape callback (metrics_on_scrape) has
+ *                      set what is computed on demand
  *   GET/HEAD /healthz  200 "ok\n" + the health callback's text, or 503 with
  *                      its text ("unhealthy\n" if none) when it returns < 0
  *   any other path 404; other methods on these two 405. Headers past
@@ -66,6 +55,8 @@
 #define METRICS_MAX_BUCKETS 32
 /* A rendered /metrics page; ~100 bytes a series leaves room to spare. */
 #define METRICS_MAX_RENDER (4u << 20)
+/* An info gauge's labels, rendered. */
+#define METRICS_MAX_INFO 1024
 /* The text a health callback may add. */
 #define METRICS_MAX_HEALTH 4096
 /* Request line and headers of one request to the metrics port. */
@@ -84,6 +75,8 @@ struct metrics_histogram; /* opaque */
 /* For /healthz: append a line or two of text to out (at most
  * METRICS_MAX_HEALTH bytes) and return 0 if healthy, < 0 if not. */
 typedef int metrics_health_cb(struct buf *out, void *arg);
+/* Before each /metrics page: set the gauges computed on demand. */
+typedef void metrics_scrape_cb(void *arg);
 
 int metrics_new(struct metrics **ret) MUST_CHECK;
 /* Closes the listener and its connections, frees every series. NULL ok. */
@@ -108,6 +101,13 @@ struct metrics_gauge *metrics_gauge(struct metrics *m, const char *name,
 struct metrics_histogram *metrics_histogram(struct metrics *m, const char *name,
     const char *help, const char *label_name, const char *label_value,
     const double *buckets, size_t n_buckets);
+
+/* An info gauge: value 1, the n_labels (name, value) pairs in labels
+ * (2 * n_labels strings, copied, names distinct) on its one series.
+ * Registering it again with the same labels returns it; other labels:
+ * -EINVAL. */
+struct metrics_gauge *metrics_info(struct metrics *m, const char *name,
+    const char *help, const char *const *labels, size_t n_labels);
 
 /* Updates: no allocation, no failure, NULL handles ignored. */
 void metrics_inc(struct metrics_counter *c, uint64_t n);
@@ -135,6 +135,9 @@ int metrics_render(const struct metrics *m, struct buf *out) MUST_CHECK;
  */
 int metrics_listen(struct metrics *m, struct event_base *base, const char *addr,
     metrics_health_cb *health, void *arg, struct diag *reterr) MUST_CHECK;
+/* cb runs before each /metrics page is rendered (NULL: none); cb and
+ * arg are borrowed until metrics_free(). */
+void metrics_on_scrape(struct metrics *m, metrics_scrape_cb *cb, void *arg);
 /* The bound port, or 0 when not listening. */
 int metrics_port(const struct metrics *m);
 

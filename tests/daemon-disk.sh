@@ -4,7 +4,9 @@
 # fails its message transiently (nothing deleted); a delivery outcome that
 # cannot be written is held in memory and written once there is room, so
 # a restart afterwards resends nothing; receiving pauses meanwhile and
-# /healthz says why. Needs root to mount the tmpfs (CI runs as root).
+# /healthz says why. Before all that, /healthz turns 503 as soon as the
+# disk is full, nothing appended yet, and 200 once there is room again.
+# Needs root to mount the tmpfs (CI runs as root).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
@@ -21,6 +23,20 @@ VISIBILITY=5s write_config
 daemon_up
 
 fill() { dd if=/dev/zero of="$S/filler" bs=1k >/dev/null 2>&1; sync; }
+
+# ---- 0. the disk fills while nothing is appended -----------------------------
+# /healthz's probe (a page written to a scratch file every 5 s) sees it
+# before any alert has to wait on it, and sees the room come back.
+fill
+wait_until 15 healthz_is 503
+t_ok $? "disk full, nothing appended yet: /healthz is 503"
+like "$HZ_BODY" "^the spool cannot be written: a test write to $S failed: No space left on device$" \
+    "... and says why ($HZ_BODY)"
+is "$(metric smtrail_spool_writable)" 0 "smtrail_spool_writable: 0"
+rm -f "$S/filler"
+wait_until 15 healthz_is 200
+t_ok $? "room again: /healthz is 200"
+is "$(metric smtrail_spool_writable)" 1 "smtrail_spool_writable: 1"
 
 # 60 alerts spooled while the webhook fails.
 trail d1 60

@@ -247,6 +247,31 @@ test_types(void)
 	    "bad region");
 }
 
+/* The metrics section's durations, and listen beside them. */
+static void
+test_metrics_keys(void)
+{
+	struct cfg *cfg;
+
+	cfg = load_ok(
+	    "metrics: {queue_interval: 0s, delivery_failing_after: 90s}\n",
+	    "metrics: queue_interval off");
+	ok(cfg != NULL && cfg->metrics.queue_interval_s == 0 &&
+		cfg->metrics.delivery_failing_s == 90 &&
+		cfg->metrics.listen != NULL &&
+		strcmp(cfg->metrics.listen, CFG_DEFAULT_METRICS_LISTEN) == 0,
+	    "metrics: 0s, 90s, the default listen");
+	cfg_free(cfg);
+	cfg = load_ok("metrics: {listen: off, queue_interval: 5m}\n",
+	    "metrics: listen off");
+	ok(cfg != NULL && cfg->metrics.listen == NULL &&
+		cfg->metrics.queue_interval_s == 300 &&
+		cfg->metrics.delivery_failing_s ==
+		    CFG_DEFAULT_METRICS_DELIVERY_FAILING_S,
+	    "metrics: off, 5m, the default bound");
+	cfg_free(cfg);
+}
+
 static void
 test_ranges(void)
 {
@@ -274,6 +299,10 @@ test_ranges(void)
 	load_err("sqs: {max_messages: 0}\n",
 	    "smtrail.yaml:1:21: bad value '0' for 'max_messages' (expected 1 to 10)",
 	    "max_messages 0");
+	load_err("metrics: {queue_interval: 2h, delivery_failing_after: 0}\n",
+	    "smtrail.yaml:1:27: bad value '2h' for 'queue_interval' (expected 0s to 1h)\n"
+	    "smtrail.yaml:1:55: bad value '0' for 'delivery_failing_after' (expected 1s to 7d)",
+	    "metrics: queue_interval over 1h, delivery_failing_after 0");
 	load_err("sqs: {max_messages: -3}\n",
 	    "smtrail.yaml:1:21: bad value '-3' for 'max_messages' (expected 1 to 10)",
 	    "max_messages negative");
@@ -1287,6 +1316,8 @@ test_default(void)
 	       "state_dir: %s\n"
 	       "log_level: notice\n"
 	       "metrics.listen: 127.0.0.1:9410\n"
+	       "metrics.queue_interval: 1m\n"
+	       "metrics.delivery_failing_after: 15m\n"
 	       "spool.max_pending: 100000\n"
 	       "spool.pause_at: 50000\n"
 	       "windows.late: 15m\n"
@@ -1551,6 +1582,8 @@ test_full(void)
 	    "state_dir: /srv/state\n"
 	    "log_level: debug\n"
 	    "metrics.listen: [::1]:9999\n"
+	    "metrics.queue_interval: 1m\n"
+	    "metrics.delivery_failing_after: 15m\n"
 	    "spool.max_pending: 100000\n"
 	    "spool.pause_at: 50000\n"
 	    "windows.late: 15m\n"
@@ -1789,6 +1822,7 @@ main(void)
 	test_keys();
 	test_types();
 	test_ranges();
+	test_metrics_keys();
 	test_urls();
 	test_aws_role();
 	test_destinations();

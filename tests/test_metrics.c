@@ -386,7 +386,8 @@ test_render(void)
 	metrics_free(m);
 }
 
-/* Every series the daemon registers (metrics.h), as it will. */
+/* A sample of the daemon's series (smtrail(8), METRICS, lists them all:
+ * tests/daemon-metrics.sh holds the running daemon to it), as it will. */
 static void
 test_daemon_names(void)
 {
@@ -697,6 +698,101 @@ test_serve(struct event_base *base)
 	http_free(h);
 }
 
+/* An info gauge: several fixed labels, hostile ones refused. */
+static void
+test_info(void)
+{
+	static const char *const dup[] = {"a", "1", "a", "2"};
+	static const char *const bad_name[] = {"__x", "1"};
+	static const char *const bad_utf8[] = {"v", "\xff"};
+	static const char *const build[] = {"version", "0.1.0", "commit",
+	    "a\"b\\c\nd", "kernel", "avx2"};
+	static const char *const other[] = {"version", "0.2.0"};
+	struct metrics *m = NULL;
+	struct metrics_gauge *g;
+	struct buf out;
+
+	if (metrics_new(&m) < 0)
+		return;
+	ok(metrics_info(m, "x_info", "X.", dup, 2) == NULL,
+	    "info: a label name twice is refused");
+	is_int(metrics_status(m), -EINVAL, "info: -EINVAL");
+	metrics_free(m);
+	if (metrics_new(&m) < 0)
+		return;
+	ok(metrics_info(m, "x_info", "X.", bad_name, 1) == NULL,
+	    "info: a reserved label name is refused");
+	ok(metrics_info(m, "y_info", "X.", bad_utf8, 1) == NULL,
+	    "info: a label value that is not UTF-8 is refused");
+	ok(metrics_info(m, "z_info", "X.", NULL, 0) == NULL,
+	    "info: no labels is refused");
+	metrics_free(m);
+	if (metrics_new(&m) < 0)
+		return;
+	g = metrics_info(m, "smtrail_build_info", "Build.", build, 3);
+	ok(g != NULL, "info registers");
+	ok(metrics_info(m, "smtrail_build_info", "Build.", build, 3) == g,
+	    "info: the same again is the same handle");
+	is_int(metrics_status(m), 0, "status 0");
+	buf_init(&out, METRICS_MAX_RENDER);
+	is_int(metrics_render(m, &out), 0, "render");
+	is_str(out.data,
+	    "# HELP smtrail_build_info Build.\n"
+	    "# TYPE smtrail_build_info gauge\n"
+	    "smtrail_build_info{version=\"0.1.0\",commit=\"a\\\"b\\\\c\\nd\","
+	    "kernel=\"avx2\"} 1\n",
+	    "info renders its labels in order, escaped, value 1");
+	ok(metrics_info(m, "smtrail_build_info", "Build.", other, 1) == NULL,
+	    "info: other labels under the same name are refused");
+	is_int(metrics_status(m), -EINVAL, "... -EINVAL");
+	buf_done(&out);
+	metrics_free(m);
+}
+
+struct scrape {
+	struct metrics_gauge *g;
+	int calls;
+};
+
+static void
+scrape_cb(void *arg)
+{
+	struct scrape *sc = arg;
+
+	metrics_gauge_set(sc->g, ++sc->calls * 10);
+}
+
+/* A gauge computed at scrape time. */
+static void
+test_scrape(struct event_base *base)
+{
+	struct metrics *m = NULL;
+	struct http *h = NULL;
+	struct scrape sc = {NULL, 0};
+	struct result res;
+
+	if (metrics_new(&m) < 0 || http_new(base, NULL, &h) < 0)
+		return;
+	sc.g = metrics_gauge(m, "x_depth", "Depth.", NULL, NULL);
+	metrics_on_scrape(m, scrape_cb, &sc);
+	is_int(metrics_listen(m, base, "127.0.0.1:0", NULL, NULL, NULL), 0,
+	    "listen");
+	fetch(base, h, "GET", metrics_port(m), "/healthz", NULL, 0, NULL, 0,
+	    &res);
+	is_int(sc.calls, 0, "/healthz does not run the scrape callback");
+	fetch(base, h, "GET", metrics_port(m), "/metrics", NULL, 0, NULL, 0,
+	    &res);
+	is_int(sc.calls, 1, "/metrics runs it once");
+	ok(strstr(res.body, "\nx_depth 10\n") != NULL,
+	    "the page shows what it set");
+	fetch(base, h, "GET", metrics_port(m), "/metrics", NULL, 0, NULL, 0,
+	    &res);
+	ok(strstr(res.body, "\nx_depth 20\n") != NULL,
+	    "and again at the next scrape");
+	http_free(h);
+	metrics_free(m);
+}
+
 /* No health callback: always healthy. */
 static void
 test_serve_no_health(struct event_base *base)
@@ -730,11 +826,13 @@ main(void)
 	test_limits();
 	test_render();
 	test_daemon_names();
+	test_info();
 	base = event_base_new();
 	ok(base != NULL, "event base");
 	test_listen_errors(base);
 	test_serve(base);
 	test_serve_no_health(base);
+	test_scrape(base);
 	event_base_free(base);
 	return done_testing();
 }
