@@ -37,6 +37,7 @@
 #include "buf.h"
 #include "cfg.h"
 #include "clock.h"
+#include "commit.h" /* SMTRAIL_COMMIT, made by make */
 #include "daemon.h"
 #include "deliver.h"
 #include "diag.h"
@@ -64,10 +65,6 @@
 #define DAEMON_PROBE_MS 5000
 #define DAEMON_PROBE_BYTES 4096
 #define DAEMON_PROBE_FILE ".healthz-probe"
-/* `smtrail version`'s commit, when the build provides one. */
-#ifndef SMTRAIL_COMMIT
-#define SMTRAIL_COMMIT "unknown"
-#endif
 
 /* smtrail_queue_messages{state}: GetQueueAttributes' names, in order. */
 static const char *const daemon_queue_attrs[] = {"ApproximateNumberOfMessages",
