@@ -291,7 +291,9 @@ dlv_end(struct dlv *v, const struct sink_outcome *o, enum spool_outcome oc)
 	int r;
 
 	dlv_ctx(v, &ctx);
-	r = spool_mark(dl->spool, v->job, v->ds->name, oc);
+	/* A failure's last answer is kept for `smtrail spool list`. */
+	r = spool_mark_detail(dl->spool, v->job, v->ds->name, oc,
+	    o->detail[0] != '\0' ? o->detail : sink_result_str(o->result));
 	if (r == 1)
 		log_ctx_warn(&ctx,
 		    "spool: cannot write the outcome for '%s' yet; it is held "
@@ -450,7 +452,8 @@ dlv_enqueue(int64_t job, const char *dest, const char *json, size_t len,
 		log_err("an alert in the spool is for destination '%s', which "
 			"is no longer configured; marking it failed",
 		    dest);
-		r = spool_mark(dl->spool, job, dest, SPOOL_FAILED);
+		r = spool_mark_detail(dl->spool, job, dest, SPOOL_FAILED,
+		    "destination not configured");
 		return r == 1 ? 0 : r;
 	}
 	r = spool_alert_id(dl->spool, job, aid);
@@ -504,6 +507,24 @@ deliver_queue(struct deliver *dl, int64_t first)
 	for (ds = dl->sinks; ds != NULL; ds = ds->next)
 		dlv_pump(ds);
 	return r;
+}
+
+int
+deliver_queue_job(struct deliver *dl, int64_t job, const char *dest)
+{
+	const char *json = spool_alert_json(dl->spool, job);
+	struct dsink *ds;
+	int r;
+
+	if (json == NULL)
+		return -ENOENT;
+	r = dlv_enqueue(job, dest, json, strlen(json), dl);
+	if (r < 0)
+		return r;
+	ds = dsink_find(dl, dest);
+	if (ds != NULL)
+		dlv_pump(ds);
+	return 0;
 }
 
 /* ---- the rest ------------------------------------------------------------ */
