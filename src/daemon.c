@@ -979,7 +979,17 @@ daemon_setup(struct daemon *d)
 		if (d->watchdog != NULL)
 			(void)event_add(d->watchdog, &tv);
 	}
-	/* Alerts a previous run spooled but did not deliver go out first. */
+	/* Failed deliveries whose destination was changed meanwhile, then
+	 * alerts a previous run spooled but did not deliver, go out first. */
+	r = deliver_retry_changed(d->deliver);
+	if (r < 0)
+		log_warn_errno(r,
+		    "spool: cannot retry the failed deliveries "
+		    "whose destination changed");
+	else if (r > 0)
+		log_notice("spool: %d failed delivery(ies) re-queued: their "
+			   "destination changed since they failed",
+		    r);
 	r = deliver_queue(d->deliver, 1);
 	if (r < 0)
 		return log_err_errno(r, "spool: cannot resend pending alerts");

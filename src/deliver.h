@@ -118,6 +118,15 @@ int deliver_queue(struct deliver *dl, int64_t first) MUST_CHECK;
 int deliver_queue_job(struct deliver *dl, int64_t job,
     const char *dest) MUST_CHECK;
 
+/*
+ * Failed deliveries whose destination's definition (deliver_configure())
+ * is not the one they failed with, as the spool recorded it (a URL fixed
+ * or a key changed while the daemon was stopped), become pending again
+ * (spool_retry()); failures recorded without it stay. Returns how many;
+ * deliver_queue() then sends them. For the start, before deliver_queue().
+ */
+int deliver_retry_changed(struct deliver *dl) MUST_CHECK;
+
 /* Starts nothing new (shutdown): queued deliveries stay pending in the
  * spool for the next start. */
 void deliver_stop(struct deliver *dl);

@@ -18,7 +18,9 @@
  * {"op":"done","job":N,"dest":"slack","ok":true}
  *	The outcome for one destination of job N; false: failed, given up,
  *	then optionally with "error":"HTTP 404" (the sink's last answer,
- *	at most SPOOL_MAX_ERROR bytes: what `smtrail spool list` shows).
+ *	at most SPOOL_MAX_ERROR bytes: what `smtrail spool list` shows) and
+ *	"def":"<16 hex>" (a fingerprint of the destination's definition when
+ *	it failed: a start with another definition retries it).
  * {"op":"retry","job":N,"dest":"slack"}
  *	A failed (job, destination) is pending again (`smtrail spool retry`,
  *	or a reload that changed the destination): delivered anew, with the
@@ -48,6 +50,7 @@
  * keeps its destinations and offset; a retry reads its alert back from
  * the journal (pread at that offset).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -99,6 +102,7 @@ struct spool_job {
 	char **dests;
 	uint8_t *state; /* enum spool_pair, per destination */
 	char **errors;  /* a failed one's error, if recorded; else NULL */
+	uint64_t *defs; /* a failed one's destination fingerprint; else 0 */
 	uint64_t t;     /* spooled, Unix seconds */
 	size_t n_dests;
 	size_t n_pending;
@@ -114,6 +118,7 @@ struct spool_held {
 	int64_t job;
 	char *dest;
 	char *error; /* NULL: none */
+	uint64_t def;
 	bool ok;
 };
 
@@ -416,7 +421,9 @@ spool_job_strip(struct spool_job *job)
 	}
 	free(job->dests);
 	free(job->errors);
+	free(job->defs);
 	job->errors = NULL;
+	job->defs = NULL;
 	free(job->state);
 	free(job->json);
 	free(job->key);
@@ -450,8 +457,10 @@ spool_job_new(int64_t id, const char *const *dests, size_t n)
 	job->id = id;
 	job->dests = calloc(n, sizeof(*job->dests));
 	job->errors = calloc(n, sizeof(*job->errors));
+	job->defs = calloc(n, sizeof(*job->defs));
 	job->state = calloc(n, sizeof(*job->state));
-	if (job->dests == NULL || job->errors == NULL || job->state == NULL)
+	if (job->dests == NULL || job->errors == NULL || job->defs == NULL ||
+	    job->state == NULL)
 		goto fail;
 	for (i = 0; i < n; i++) {
 		job->dests[i] = strdup(dests[i]);
@@ -576,6 +585,7 @@ spool_job_reopen(struct spool *sp, struct spool_job *job, size_t i,
 	job->state[i] = SPOOL_PAIR_PENDING;
 	free(job->errors[i]);
 	job->errors[i] = NULL;
+	job->defs[i] = 0;
 	job->bytes += line_len;
 	sp->live += line_len;
 	if (job->n_pending++ == 0)
@@ -591,6 +601,7 @@ spool_job_purged(struct spool *sp, struct spool_job *job, size_t i,
 	job->state[i] = SPOOL_PAIR_PURGED;
 	free(job->errors[i]);
 	job->errors[i] = NULL;
+	job->defs[i] = 0;
 	job->bytes += line_len;
 	sp->live += line_len;
 	sp->failed = spool_sub(sp->failed, 1);
@@ -656,7 +667,7 @@ spool_jobs_add(struct spool *sp, struct spool_job *job)
 
 static int
 spool_done_line(struct buf *b, int64_t job, const char *dest, bool ok,
-    const char *error)
+    const char *error, uint64_t def)
 {
 	int r;
 
@@ -668,7 +679,29 @@ spool_done_line(struct buf *b, int64_t job, const char *dest, bool ok,
 		r = buf_puts(b, ",\"error\":");
 		r = r < 0 ? r : buf_json_str(b, error, strlen(error));
 	}
+	if (r == 0 && !ok && def != 0)
+		r = buf_printf(b, ",\"def\":\"%016" PRIx64 "\"", def);
 	return r < 0 ? r : buf_puts(b, "}\n");
+}
+
+/* A "def" fingerprint: 16 hex digits; 0 (none) for anything else. */
+static uint64_t
+spool_def_parse(const char *s, size_t len)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (s == NULL || len != 16)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (!isxdigit((unsigned char)s[i]))
+			return 0;
+		v = v << 4 |
+		    (uint64_t)(isdigit((unsigned char)s[i])
+			    ? s[i] - '0'
+			    : (tolower((unsigned char)s[i]) - 'a' + 10));
+	}
+	return v;
 }
 
 /* A "retry" or "purge" line for (job, dest). */
@@ -849,6 +882,8 @@ spool_replay_done(struct spool_replay *rp, struct json_object *hdr,
 		if (json_object_object_get_ex(hdr, "error", &v))
 			err = journal_str(v, 4 * SPOOL_MAX_ERROR, &elen);
 		job->errors[i] = spool_error_dup(err);
+		err = journal_get_str(hdr, "def", 16, &elen);
+		job->defs[i] = spool_def_parse(err, elen);
 	}
 	spool_job_set(rp->sp, job, (size_t)i,
 	    ok ? SPOOL_PAIR_DELIVERED : SPOOL_PAIR_FAILED, line_len);
@@ -1022,10 +1057,10 @@ spool_held_clear(struct spool *sp)
 	sp->n_held = 0;
 }
 
-/* Keeps (job, dest, ok, error) for a later write; -ENOMEM: cannot. */
+/* Keeps (job, dest, ok, error, def) for a later write; -ENOMEM: cannot. */
 static int
 spool_held_add(struct spool *sp, int64_t job, const char *dest, bool ok,
-    const char *error)
+    const char *error, uint64_t def)
 {
 	struct spool_held *p;
 	size_t cap;
@@ -1045,6 +1080,7 @@ spool_held_add(struct spool *sp, int64_t job, const char *dest, bool ok,
 	sp->held[sp->n_held].job = job;
 	sp->held[sp->n_held].dest = d;
 	sp->held[sp->n_held].error = ok ? NULL : spool_error_dup(error);
+	sp->held[sp->n_held].def = ok ? 0 : def;
 	sp->held[sp->n_held].ok = ok;
 	sp->n_held++;
 	return 0;
@@ -1063,7 +1099,7 @@ spool_held_write(struct spool *sp)
 	buf_reset(b);
 	for (i = 0; r == 0 && i < sp->n_held; i++)
 		r = spool_done_line(b, sp->held[i].job, sp->held[i].dest,
-		    sp->held[i].ok, sp->held[i].error);
+		    sp->held[i].ok, sp->held[i].error, sp->held[i].def);
 	if (r == 0)
 		r = journal_append(&sp->j, b->data, b->len, sp->n_held);
 	journal_buf_reset(b);
@@ -1291,12 +1327,12 @@ int
 spool_mark(struct spool *sp, int64_t id, const char *dest,
     enum spool_outcome outcome)
 {
-	return spool_mark_detail(sp, id, dest, outcome, NULL);
+	return spool_mark_detail(sp, id, dest, outcome, NULL, 0);
 }
 
 int
 spool_mark_detail(struct spool *sp, int64_t id, const char *dest,
-    enum spool_outcome outcome, const char *error)
+    enum spool_outcome outcome, const char *error, uint64_t def)
 {
 	bool ok = outcome == SPOOL_DELIVERED;
 	struct spool_job *job;
@@ -1324,7 +1360,7 @@ spool_mark_detail(struct spool *sp, int64_t id, const char *dest,
 		error = err; /* as it is kept: cut */
 	}
 	buf_reset(&sp->line);
-	r = spool_done_line(&sp->line, id, dest, ok, error);
+	r = spool_done_line(&sp->line, id, dest, ok, error, def);
 	len = sp->line.len;
 	/* After a held one, in order: never a line ahead of an older one. */
 	if (r == 0 && sp->n_held > 0)
@@ -1334,7 +1370,7 @@ spool_mark_detail(struct spool *sp, int64_t id, const char *dest,
 	journal_buf_reset(&sp->line);
 	held = r < 0 && r != -ENOMEM && sp->j.broken == 0;
 	if (held)
-		held = spool_held_add(sp, id, dest, ok, error) == 0;
+		held = spool_held_add(sp, id, dest, ok, error, def) == 0;
 	if (r < 0 && !held) {
 		free(err);
 		return r;
@@ -1344,6 +1380,7 @@ spool_mark_detail(struct spool *sp, int64_t id, const char *dest,
 	else
 		sp->failed++;
 	job->errors[i] = err;
+	job->defs[i] = ok ? 0 : def;
 	spool_job_set(sp, job, (size_t)i,
 	    outcome == SPOOL_DELIVERED ? SPOOL_PAIR_DELIVERED
 				       : SPOOL_PAIR_FAILED,
@@ -1463,6 +1500,7 @@ spool_job_info(const struct spool_job *job, struct spool_alert_info *a)
 		a->dest[i] = job->dests[i];
 		a->state[i] = (enum spool_pair)job->state[i];
 		a->error[i] = job->errors[i];
+		a->def[i] = job->defs[i];
 	}
 	return spool_job_id(job, a->id);
 }
@@ -1673,7 +1711,8 @@ spool_copy_job(struct spool *sp, struct spool_job *job, struct buf *out)
 		if (job->state[i] == SPOOL_PAIR_PENDING)
 			continue;
 		r = spool_done_line(out, job->id, job->dests[i],
-		    job->state[i] == SPOOL_PAIR_DELIVERED, job->errors[i]);
+		    job->state[i] == SPOOL_PAIR_DELIVERED, job->errors[i],
+		    job->defs[i]);
 		if (r == 0 && job->state[i] == SPOOL_PAIR_PURGED)
 			r = spool_pair_line(out, "purge", job->id,
 			    job->dests[i]);

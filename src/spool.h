@@ -115,6 +115,7 @@ struct spool_alert_info {
 	const char *dest[SPOOL_MAX_DESTS];
 	enum spool_pair state[SPOOL_MAX_DESTS];
 	const char *error[SPOOL_MAX_DESTS]; /* failed: as recorded, or NULL */
+	uint64_t def[SPOOL_MAX_DESTS];      /* failed: as recorded, or 0 */
 };
 typedef int spool_alert_cb(const struct spool_alert_info *a, void *arg);
 
@@ -163,10 +164,12 @@ int spool_sync(struct spool *sp) MUST_CHECK;
 int spool_mark(struct spool *sp, int64_t job, const char *dest,
     enum spool_outcome outcome) MUST_CHECK;
 
-/* The same, recording error (NULL: none; cut at SPOOL_MAX_ERROR bytes)
- * with a failure: the sink's last answer, for `smtrail spool list`. */
+/* The same, recording with a failure error (NULL: none; cut at
+ * SPOOL_MAX_ERROR bytes), the sink's last answer for `smtrail spool
+ * list`, and def (0: none), a fingerprint of the destination's
+ * definition, so that a later start can tell it changed. */
 int spool_mark_detail(struct spool *sp, int64_t job, const char *dest,
-    enum spool_outcome outcome, const char *error) MUST_CHECK;
+    enum spool_outcome outcome, const char *error, uint64_t def) MUST_CHECK;
 
 /*
  * A failed (job, destination) becomes pending again ("retry" line): its

@@ -40,6 +40,10 @@
 #define SPOOLCMD_STALE_S 3600
 /* Shown of a rule id or eventID in the table. */
 #define SPOOLCMD_MAX_FIELD 256
+/* Records nest up to 512 deep (trail.c); the alert adds a level. */
+#define SPOOLCMD_MAX_DEPTH 520
+/* --older-than beyond this is a typo. */
+#define SPOOLCMD_MAX_DURATION_S (100ull * 366 * 86400)
 
 struct spoolcmd_req {
 	bool purge;
@@ -50,7 +54,8 @@ struct spoolcmd_req {
 	size_t n_ids;
 };
 
-/* What an alert's text says, for the lines. */
+/* What an alert's text says, for the lines; fields it lacks (or text that
+ * does not parse: the spool keeps it byte for byte) are empty. */
 struct spoolcmd_desc {
 	char rule[SPOOLCMD_MAX_FIELD];
 	char event_id[SPOOLCMD_MAX_FIELD];
@@ -112,6 +117,8 @@ spoolcmd_duration(const char *s, uint64_t *ret_s)
 		if (*s != '\0')
 			s++;
 		total += n * mul;
+		if (total > SPOOLCMD_MAX_DURATION_S)
+			return -EINVAL;
 		any = true;
 	}
 	*ret_s = total;
@@ -163,13 +170,13 @@ spoolcmd_describe(const struct spool *sp, int64_t job, struct buf *scratch,
 	r = spool_alert_text(sp, job, scratch);
 	if (r < 0)
 		return r;
-	tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH * 4);
+	tok = json_tokener_new_ex(SPOOLCMD_MAX_DEPTH);
 	if (tok == NULL)
 		return -ENOMEM;
 	o = json_tokener_parse_ex(tok, scratch->data, (int)scratch->len);
 	json_tokener_free(tok);
 	if (o == NULL)
-		return -EBADMSG;
+		return 0;
 	spoolcmd_field(o, "rule", ret->rule, sizeof(ret->rule));
 	spoolcmd_field(o, "eventID", ret->event_id, sizeof(ret->event_id));
 	spoolcmd_field(o, "eventName", ret->event_name,

@@ -5,7 +5,8 @@
 # with the daemon running (a request it takes on its tick) and with it
 # stopped (the command takes the lock; the next start sends it); purge
 # removes only what it names; a reload that changes the destination retries
-# its failed alerts, one that changes nothing does not.
+# its failed alerts, one that changes nothing does not; so does a start
+# after the destination was changed while the daemon was stopped.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
@@ -160,6 +161,36 @@ is "$OUT" "the spool is empty" "list: nothing left"
 sp retry --all-failed
 is "$RC" 1 "retry --all-failed with nothing failed: exit 1"
 like "$ERR" "nothing failed in the spool" "and says so"
+
+# A destination fixed while the daemon is stopped: the start retries what
+# failed with the old definition; a start without a change does not.
+failed_event() { # failed_event EVENTID: its id, if it is failed
+	sp list --failed --json
+	printf '%s\n' "$OUT" | jq -r --arg e "$1" 'select(.eventID == $e) | .id'
+}
+has_failed() { [ -n "$(failed_event "$1")" ]; }
+echo 404 >"$T_TMP/status"
+trail late 1
+publish_names late
+wait_until 30 has_failed late-000001
+LATE=$(failed_event late-000001)
+like "$LATE" "^[0-9a-f]{32}$" "a new alert failed for good"
+daemon_stop TERM
+echo 200 >"$T_TMP/status"
+before=$(ok2xx)
+daemon_up
+sleep 3
+is "$(ok2xx)" "$before" "a start with the destination unchanged does not retry it"
+is "$(failed_event late-000001)" "$LATE" "it stays failed"
+daemon_stop TERM
+sed -i 's|/hook-v2"|/hook-v3"|' "$T_TMP/smtrail.yaml"
+daemon_up
+wait_until 20 sh -c "[ \$(jq -r 'select(.status < 300) | .status' '$R/received.jsonl' | wc -l) -ge $((before + 1)) ]"
+sleep 2
+is "$(accepted "$LATE")" 1 "a start with the destination changed: delivered exactly once"
+is "$(ok2xx)" $((before + 1)) "and nothing else"
+like "$(cat "$T_TMP/daemon.log")" "spool: 1 failed delivery\(ies\) re-queued: their destination changed since they failed" \
+    "the start says why"
 unlike "$(cat "$T_TMP/daemon.log")" "hook-secret" "the HMAC key never reaches the log"
 daemon_stop TERM
 is "$STOP_RC" 0 "SIGTERM: exit 0"

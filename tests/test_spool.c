@@ -993,14 +993,16 @@ test_retry_purge(void)
 	is_int(append1(sp, "r", "e-3", 100, dests2, 2), 3, "rp: job 3");
 	memset(long_err, 'x', sizeof(long_err) - 1);
 	long_err[sizeof(long_err) - 1] = '\0';
-	is_int(spool_mark_detail(sp, 1, "slack", SPOOL_FAILED, "HTTP 404"), 0,
-	    "rp: 1 slack failed, with its error");
-	is_int(spool_mark_detail(sp, 1, "pager", SPOOL_DELIVERED, "HTTP 202"),
+	is_int(spool_mark_detail(sp, 1, "slack", SPOOL_FAILED, "HTTP 404", 0),
+	    0, "rp: 1 slack failed, with its error");
+	is_int(
+	    spool_mark_detail(sp, 1, "pager", SPOOL_DELIVERED, "HTTP 202", 7),
 	    0, "rp: 1 pager delivered (no error kept)");
-	is_int(spool_mark_detail(sp, 2, "slack", SPOOL_FAILED, long_err), 0,
+	is_int(spool_mark_detail(sp, 2, "slack", SPOOL_FAILED, long_err, 0), 0,
 	    "rp: 2 slack failed, a long error");
-	is_int(spool_mark(sp, 2, "pager", SPOOL_FAILED), 0,
-	    "rp: 2 pager failed, no error");
+	is_int(spool_mark_detail(sp, 2, "pager", SPOOL_FAILED, NULL,
+		   0x0123456789abcdefull),
+	    0, "rp: 2 pager failed, no error, a definition");
 	is_int(spool_mark(sp, 3, "slack", SPOOL_DELIVERED), 0, "rp: 3 slack");
 	is_int(spool_mark(sp, 3, "pager", SPOOL_DELIVERED), 0, "rp: 3 pager");
 	is_int(stats(sp).failed, 3, "rp: three failed pairs");
@@ -1015,6 +1017,10 @@ test_retry_purge(void)
 	is_int((long long)strlen(info.error[0]), SPOOL_MAX_ERROR,
 	    "rp: an error is cut at SPOOL_MAX_ERROR");
 	is_int((long long)info.t, 1000010, "rp: its time");
+	ok(info.def[0] == 0 && info.def[1] == 0x0123456789abcdefull,
+	    "rp: the definition with the failure that has one");
+	is_int(spool_alert_get(sp, 1, &info), 0, "rp: alert 1 info");
+	ok(info.def[1] == 0, "rp: none kept with a delivery");
 	is_int(spool_alert_id(sp, 1, id), 0, "rp: alert id of 1");
 	is_int(spool_find_alert(sp, id, &job), 0, "rp: found by its id");
 	is_int(job, 1, "rp: it is job 1");
@@ -1080,7 +1086,10 @@ test_retry_purge(void)
 	al = alerts(sp);
 	ok(strstr(al.text, "2:slack=purged 2:pager=failed ") != NULL,
 	    "replayed: purged and failed: %s", al.text);
-	is_int(spool_mark_detail(sp, 1, "slack", SPOOL_DELIVERED, NULL), 0,
+	is_int(spool_alert_get(sp, 2, &info), 0, "replayed: alert 2 info");
+	ok(info.def[1] == 0x0123456789abcdefull,
+	    "replayed: the definition kept");
+	is_int(spool_mark_detail(sp, 1, "slack", SPOOL_DELIVERED, NULL, 0), 0,
 	    "the retry delivered");
 	is_int(spool_purge(sp, 2, "pager"), 0, "the last failed purged");
 	al = alerts(sp);
@@ -1138,10 +1147,10 @@ test_retry_purge(void)
 		r = spool_mark_detail(sp, (int64_t)i, "slack",
 		    i == 9 || i == 10 || i == 11 ? SPOOL_FAILED
 						 : SPOOL_DELIVERED,
-		    "HTTP 404");
+		    "HTTP 404", i == 9 ? 0xabcdef0123456789ull : 0);
 	is_int(r, 0, "compact rp: all marked, 9 10 11 failed");
-	is_int(spool_mark_detail(sp, 11, "pager", SPOOL_FAILED, "HTTP 500"), 0,
-	    "compact rp: 11 pager failed");
+	is_int(spool_mark_detail(sp, 11, "pager", SPOOL_FAILED, "HTTP 500", 0),
+	    0, "compact rp: 11 pager failed");
 	is_int(spool_retry(sp, 10, "slack"), 0, "compact rp: 10 retried");
 	is_int(spool_purge(sp, 11, "slack"), 0, "compact rp: 11 slack purged");
 	is_int(spool_compact(sp), 1, "compact rp: compacted");
@@ -1159,6 +1168,9 @@ test_retry_purge(void)
 	    "11:pager=failed(HTTP 500) ",
 	    "compact rp: failed, retried and purged kept as they were");
 	is_int(stats(sp).failed, 2, "compact rp: two failed");
+	is_int(spool_alert_get(sp, 9, &info), 0, "compact rp: 9 info");
+	ok(info.def[0] == 0xabcdef0123456789ull,
+	    "compact rp: the definition kept");
 	is_str(pending(sp, false).text, "10:slack ", "compact rp: 10 pending");
 	ok(spool_alert_json(sp, 10) != NULL, "compact rp: with its text");
 	ok(spool_seen(sp, "r", "e-11"), "compact rp: dedup kept");
