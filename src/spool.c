@@ -875,7 +875,7 @@ spool_replay_done(struct spool_replay *rp, struct json_object *hdr,
 	if (!ok) {
 		struct json_object *v;
 		const char *err = NULL;
-		size_t elen;
+		size_t elen = 0;
 
 		rp->sp->failed++;
 		/* Optional, informative only: a bad one is left out. */
