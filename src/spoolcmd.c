@@ -886,7 +886,7 @@ static int
 spoolcmd_act(const struct spoolcmd_opts *o, struct spoolcmd_req *rq,
     struct diag *reterr)
 {
-	char(ids)[SPOOLCMD_MAX_IDS][SPOOL_ALERT_ID_SIZE];
+	char ids[SPOOLCMD_MAX_IDS][SPOOL_ALERT_ID_SIZE];
 	struct spool *sp = NULL;
 	struct buf ans;
 	size_t i;
@@ -984,7 +984,7 @@ static int
 spoolcmd_take_one(int dirfd, const char *name, struct spool *sp,
     spoolcmd_requeued_cb *cb, void *arg)
 {
-	char(ids)[SPOOLCMD_MAX_IDS][SPOOL_ALERT_ID_SIZE];
+	char ids[SPOOLCMD_MAX_IDS][SPOOL_ALERT_ID_SIZE];
 	char work[300];
 	char done[300];
 	size_t base = strlen(name) - 4;
