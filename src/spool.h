@@ -123,8 +123,9 @@ const char *spool_outcome_str(enum spool_outcome o);
 const char *spool_pair_str(enum spool_pair p); /* "pending", ... */
 
 /*
- * o may be NULL. Creates dir/spool.journal (0600) if absent; dir must
- * exist. -EBUSY: another process holds it; -EBADMSG: a malformed line
+ * o may be NULL. Creates dir/spool.journal (0600) if absent (read_only:
+ * -ENOENT, nothing created); dir must exist. -EBUSY: another process
+ * holds it (never with read_only); -EBADMSG: a malformed line
  * other than a torn last one (reterr: the journal, its line, and the byte
  * offset); -errno from the system otherwise.
  */
