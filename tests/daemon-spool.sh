@@ -71,6 +71,9 @@ sp retry
 is "$RC" 2 "retry without ids or --all-failed: exit 2"
 sp purge
 is "$RC" 2 "purge naming nothing: exit 2 (never everything)"
+sp purge --older-than 3x
+is "$RC" 2 "purge --older-than with a bad duration: exit 2"
+like "$ERR" "--older-than '3x': not a duration" "and says so"
 st --config "$T_TMP/smtrail.yaml" --state "$T_TMP/nope" spool list
 is "$RC" 1 "an unreadable state directory: exit 1"
 like "$ERR" "cannot read the state directory" "and says so"
