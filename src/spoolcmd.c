@@ -136,6 +136,17 @@ spoolcmd_id_ok(const char *id)
 	return i == SPOOL_ALERT_ID_SIZE - 1;
 }
 
+/* A valid id, lowercased as spool_alert_id() writes them. */
+static void
+spoolcmd_id_copy(char out[SPOOL_ALERT_ID_SIZE], const char *id)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < SPOOL_ALERT_ID_SIZE; i++)
+		out[i] = (char)tolower((unsigned char)id[i]);
+	out[SPOOL_ALERT_ID_SIZE - 1] = '\0';
+}
+
 /* ---- describing an alert ------------------------------------------------- */
 
 static void
@@ -454,24 +465,76 @@ spoolcmd_collect_cb(const struct spool_alert_info *a, void *arg)
 	return 0;
 }
 
-/* The named alerts; false if one is unknown (said in the answer). */
+/* Orders indexes into the request's ids by id (qsort_r). */
+static int
+spoolcmd_cmp_idx(const void *a, const void *b, void *arg)
+{
+	const struct spoolcmd_req *rq = arg;
+
+	return strcmp(rq->ids[*(const size_t *)a], rq->ids[*(const size_t *)b]);
+}
+
+struct spoolcmd_resolve {
+	struct spoolcmd_apply *ap;
+	size_t *sorted; /* indexes into ids, by id */
+};
+
+/* One kept alert: the requested ids that name it get its job. */
+static int
+spoolcmd_resolve_cb(const struct spool_alert_info *a, void *arg)
+{
+	struct spoolcmd_resolve *rs = arg;
+	const struct spoolcmd_req *rq = rs->ap->rq;
+	size_t lo = 0;
+	size_t hi = rq->n_ids;
+	size_t mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(rq->ids[rs->sorted[mid]], a->id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < rq->n_ids && strcmp(rq->ids[rs->sorted[lo]], a->id) == 0;
+	     lo++)
+		rs->ap->jobs[rs->sorted[lo]] = a->job;
+	return 0;
+}
+
+/*
+ * The named alerts, in the order named, into ap->jobs; false if one is
+ * unknown (said in the answer). One pass over the spool, one digest per
+ * alert kept: the daemon's loop waits for it.
+ */
 static int
 spoolcmd_resolve(struct spoolcmd_apply *ap, bool *ret_all_known)
 {
 	const struct spoolcmd_req *rq = ap->rq;
+	struct spoolcmd_resolve rs;
 	bool known = true;
 	size_t i;
 	int r;
 
 	ap->jobs = calloc(rq->n_ids, sizeof(*ap->jobs));
-	if (ap->jobs == NULL)
+	rs.ap = ap;
+	rs.sorted = calloc(rq->n_ids, sizeof(*rs.sorted));
+	if (ap->jobs == NULL || rs.sorted == NULL) {
+		free(rs.sorted);
 		return -ENOMEM;
+	}
+	for (i = 0; i < rq->n_ids; i++)
+		rs.sorted[i] = i;
+	qsort_r(rs.sorted, rq->n_ids, sizeof(*rs.sorted), spoolcmd_cmp_idx,
+	    (void *)rq);
+	r = spool_foreach_alert(ap->sp, spoolcmd_resolve_cb, &rs);
+	free(rs.sorted);
+	if (r < 0)
+		return r;
+	ap->n_jobs = rq->n_ids;
 	for (i = 0; i < rq->n_ids; i++) {
-		r = spool_find_alert(ap->sp, rq->ids[i], &ap->jobs[ap->n_jobs]);
-		if (r == 0) {
-			ap->n_jobs++;
+		if (ap->jobs[i] != 0)
 			continue;
-		}
 		known = false;
 		r = buf_printf(ap->ans,
 		    "e %s: no such alert in the spool (see smtrail spool "
@@ -773,8 +836,7 @@ spoolcmd_req_parse(const struct buf *in, struct spoolcmd_req *rq)
 		if (!json_object_is_type(e, json_type_string) ||
 		    !spoolcmd_id_ok(json_object_get_string(e)))
 			goto out;
-		memcpy(rq->ids[i], json_object_get_string(e),
-		    SPOOL_ALERT_ID_SIZE);
+		spoolcmd_id_copy(rq->ids[i], json_object_get_string(e));
 	}
 	rq->n_ids = n;
 	/* Nothing named is nothing to do, never "everything". */
@@ -901,7 +963,7 @@ spoolcmd_act(const struct spoolcmd_opts *o, struct spoolcmd_req *rq,
 			    "'%.64s' is not an alert id (32 hex digits, as "
 			    "smtrail spool list shows)",
 			    o->ids[i]);
-		memcpy(ids[i], o->ids[i], SPOOL_ALERT_ID_SIZE);
+		spoolcmd_id_copy(ids[i], o->ids[i]);
 	}
 	rq->ids = ids;
 	rq->n_ids = o->n_ids;
