@@ -12,6 +12,9 @@
  *   spool_*    what to do while the spool cannot be written
  *   health_*   /healthz: the state dir probed, deliveries failing
  *   queue_*    the queue's backlog, read for the metrics
+ *   requests_* `smtrail spool retry|purge` while we hold the spool, and
+ *              failed deliveries retried when a reload changes their
+ *              destination
  *   sig_*, reload_*, notify_*: systemd and signals
  */
 #include "config.h"
@@ -47,9 +50,11 @@
 #include "log.h"
 #include "metrics.h"
 #include "rules.h"
+#include "secret.h"
 #include "sink.h"
 #include "spool.h"
 #include "trail.h"
+#include "spoolcmd.h"
 
 /* How long SIGTERM waits for work in flight. */
 #define DAEMON_DRAIN_US (25 * US_PER_S)
@@ -94,9 +99,10 @@ struct daemon {
 	struct event *sync_ev; /* deferred group commit */
 	int64_t first_new_job; /* spooled since the last sync; 0: none */
 
-	int spool_error;           /* last append failure; 0: writable */
-	uint64_t spool_error_us;   /* when */
-	struct event *spool_timer; /* retries held outcomes, probes */
+	int spool_error;              /* last append failure; 0: writable */
+	uint64_t spool_error_us;      /* when */
+	struct event *spool_timer;    /* retries held outcomes, probes */
+	struct event *requests_timer; /* spool commands' requests */
 	char pause_why[128];
 
 	struct event *health_timer; /* probes the state dir */
@@ -329,6 +335,127 @@ daemon_pause(void *arg)
 	else
 		return NULL;
 	return d->pause_why;
+}
+
+/* ---- spool commands, reloaded destinations ------------------------------- */
+
+/* A failed (alert, destination) is pending again: on the normal path. */
+static void
+requests_requeued(int64_t job, const char *dest, void *arg)
+{
+	struct daemon *d = arg;
+	int r;
+
+	r = deliver_queue_job(d->deliver, job, dest);
+	if (r < 0)
+		log_err_errno(r,
+		    "spool: cannot queue a retried delivery to '%s'; it is "
+		    "sent at the next start",
+		    dest);
+}
+
+/* Every SPOOLCMD_TICK_MS: see spoolcmd.h for why a tick, not a signal. */
+static void
+requests_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	int r;
+
+	UNUSED(fd);
+	UNUSED(what);
+	if (d->draining)
+		return;
+	r = spoolcmd_take(d->cfg->state_dir, d->spool, requests_requeued, d);
+	if (r < 0)
+		log_warn_errno(r, "spool: a retry or purge request failed");
+	if (r != 0)
+		sync_request(d);
+}
+
+/* Whether a reload left destination a as it was (kind, options and
+ * settings; options compared as the secrets they are, never logged). */
+static bool
+requests_dest_same(const struct cfg_dest *a, const struct cfg_dest *b)
+{
+	size_t i;
+
+	if (a->kind != b->kind || a->timeout_ms != b->timeout_ms ||
+	    a->deadline_us != b->deadline_us ||
+	    a->rate_count != b->rate_count ||
+	    a->rate_period_us != b->rate_period_us)
+		return false;
+	for (i = 0; i < SINK_MAX_OPTS; i++) {
+		if ((a->opts[i] == NULL) != (b->opts[i] == NULL))
+			return false;
+		if (a->opts[i] == NULL)
+			continue;
+		if (secret_len(a->opts[i]) != secret_len(b->opts[i]) ||
+		    memcmp(secret_value(a->opts[i]), secret_value(b->opts[i]),
+			secret_len(a->opts[i])) != 0)
+			return false;
+	}
+	return true;
+}
+
+struct requests_changed {
+	struct daemon *d;
+	const char *dest;
+	size_t n;
+	int error;
+};
+
+static int
+requests_retry_cb(const struct spool_alert_info *a, void *arg)
+{
+	struct requests_changed *rc = arg;
+	size_t i;
+	int r;
+
+	for (i = 0; i < a->n_dests; i++) {
+		if (a->state[i] != SPOOL_PAIR_FAILED ||
+		    strcmp(a->dest[i], rc->dest) != 0)
+			continue;
+		r = spool_retry(rc->d->spool, a->job, rc->dest);
+		if (r < 0) {
+			rc->error = r;
+			return r;
+		}
+		rc->n++;
+		requests_requeued(a->job, rc->dest, rc->d);
+	}
+	return 0;
+}
+
+/*
+ * A reload changed (or added) a destination: its failed deliveries go
+ * again, through the new definition. Unchanged ones stay failed: what
+ * failed there would fail again.
+ */
+static void
+requests_reloaded(struct daemon *d, const struct cfg *old, const struct cfg *c)
+{
+	struct requests_changed rc;
+	const struct cfg_dest *was;
+	size_t i;
+
+	for (i = 0; i < c->n_destinations; i++) {
+		was = cfg_dest_find(old, c->destinations[i].name);
+		if (was != NULL && requests_dest_same(was, &c->destinations[i]))
+			continue;
+		memset(&rc, 0, sizeof(rc));
+		rc.d = d;
+		rc.dest = c->destinations[i].name;
+		if (spool_foreach_alert(d->spool, requests_retry_cb, &rc) < 0)
+			log_warn_errno(rc.error != 0 ? rc.error : -EIO,
+			    "spool: cannot retry the failed deliveries to "
+			    "'%s' after the reload",
+			    rc.dest);
+		if (rc.n > 0)
+			log_notice("reload: destination '%s' changed: %zu "
+				   "failed delivery(ies) re-queued",
+			    rc.dest, rc.n);
+	}
+	sync_request(d);
 }
 
 /* ---- the sync pass ------------------------------------------------------ */
@@ -739,6 +866,7 @@ daemon_reload(struct daemon *d)
 		log_notice("sqs.queue_url, state_dir and windows changes take "
 			   "effect on restart");
 	/* Queued deliveries finish on the sink they were queued for. */
+	requests_reloaded(d, d->cfg, c);
 	intake_set_cfg(d->intake, c);
 	if (engine_set_rules(d->engine, rs, c->accounts, c->n_accounts) < 0)
 		log_err("reload: out of memory for the account aliases; "
@@ -1031,6 +1159,12 @@ daemon_setup(struct daemon *d)
 		log_err("spool: %s", diag_format(&dg, line, sizeof(line)));
 		return r;
 	}
+	r = spoolcmd_init(d->cfg->state_dir);
+	if (r < 0)
+		log_warn_errno(r,
+		    "spool: cannot create %s/%s; smtrail spool "
+		    "retry and purge cannot reach this daemon",
+		    d->cfg->state_dir, SPOOLCMD_DIR);
 	r = daemon_metrics(d);
 	if (r < 0)
 		return log_err_errno(r, "metrics");
@@ -1099,6 +1233,8 @@ daemon_setup(struct daemon *d)
 	d->sync_ev = event_new(d->base, -1, 0, sync_cb, d);
 	d->engine_timer = evtimer_new(d->base, engine_timer_cb, d);
 	d->spool_timer = evtimer_new(d->base, spool_timer_cb, d);
+	d->requests_timer =
+	    event_new(d->base, -1, EV_PERSIST, requests_timer_cb, d);
 	d->drain_timer = evtimer_new(d->base, drain_timeout_cb, d);
 	d->sig_term = evsignal_new(d->base, SIGTERM, sig_cb, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, sig_cb, d);
@@ -1112,7 +1248,8 @@ daemon_setup(struct daemon *d)
 	    d->spool_timer == NULL || d->drain_timer == NULL ||
 	    d->sig_term == NULL || d->sig_int == NULL || d->sig_hup == NULL ||
 	    d->status_timer == NULL || d->health_timer == NULL ||
-	    d->queue_timer == NULL || d->queue_url == NULL)
+	    d->queue_timer == NULL || d->queue_url == NULL ||
+	    d->requests_timer == NULL)
 		return -ENOMEM;
 	(void)event_add(d->sig_term, NULL);
 	(void)event_add(d->sig_int, NULL);
@@ -1123,6 +1260,8 @@ daemon_setup(struct daemon *d)
 		(void)event_add(d->status_timer, &tv);
 		tv = clock_tv_ms(DAEMON_PROBE_MS);
 		(void)event_add(d->health_timer, &tv);
+		tv = clock_tv_ms(SPOOLCMD_TICK_MS);
+		(void)event_add(d->requests_timer, &tv);
 	}
 	d->probe_error = health_probe(d);
 	if (d->probe_error < 0)
@@ -1140,7 +1279,17 @@ daemon_setup(struct daemon *d)
 		if (d->watchdog != NULL)
 			(void)event_add(d->watchdog, &tv);
 	}
-	/* Alerts a previous run spooled but did not deliver go out first. */
+	/* Failed deliveries whose destination was changed meanwhile, then
+	 * alerts a previous run spooled but did not deliver, go out first. */
+	r = deliver_retry_changed(d->deliver);
+	if (r < 0)
+		log_warn_errno(r,
+		    "spool: cannot retry the failed deliveries "
+		    "whose destination changed");
+	else if (r > 0)
+		log_notice("spool: %d failed delivery(ies) re-queued: their "
+			   "destination changed since they failed",
+		    r);
 	r = deliver_queue(d->deliver, 1);
 	if (r < 0)
 		return log_err_errno(r, "spool: cannot resend pending alerts");
@@ -1196,6 +1345,8 @@ daemon_teardown(struct daemon *d)
 		event_free(d->sync_ev);
 	if (d->spool_timer)
 		event_free(d->spool_timer);
+	if (d->requests_timer)
+		event_free(d->requests_timer);
 	if (d->drain_timer)
 		event_free(d->drain_timer);
 	if (d->sig_term)

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +19,12 @@
 #include <json-c/json.h>
 
 #include "backoff.h"
+#include "buf.h"
 #include "cfg.h"
 #include "clock.h"
 #include "deliver.h"
 #include "diag.h"
+#include "ht.h"
 #include "log.h"
 #include "metrics.h"
 #include "secret.h"
@@ -48,6 +51,7 @@ struct dsink {
 	bool retired;           /* replaced by a reload */
 	bool tried;             /* an attempt has ended (this process) */
 	uint64_t fail_since_us; /* first failure since its last success; 0 */
+	uint64_t def;           /* fingerprint of its definition, never 0 */
 	struct dlv_q ready;     /* waiting for a slot, FIFO */
 	struct dlv_q backoff;   /* waiting out a backoff */
 	struct metrics_counter *m_delivered;
@@ -146,6 +150,47 @@ deliver_sink_new(const struct cfg_dest *cd, struct event_base *base,
 	return sink_new(&sc, base, http, ret, reterr);
 }
 
+/*
+ * A fingerprint of what a delivery to cd depends on: its kind, options
+ * and settings. 64 bits of a SHA-256: kept in the spool with a failure
+ * (0600), it tells a changed definition without keeping the secrets;
+ * the options are high-entropy secrets (URLs, keys), not guessable from
+ * it. The serialization holding them is wiped. Never 0.
+ */
+static uint64_t
+dsink_def(const struct cfg_dest *cd)
+{
+	char hex[HT_DIGEST_LEN + 1];
+	uint64_t def = 0;
+	struct buf b;
+	size_t i;
+	int r;
+
+	buf_init(&b, SINK_MAX_OPTS * (SECRET_MAX_FILE + 32) + 4096);
+	r = buf_printf(&b, "%s\n%ld\n%" PRIu64 "\n%u\n%" PRIu64 "\n",
+	    cd->kind->name, cd->timeout_ms, cd->deadline_us, cd->rate_count,
+	    cd->rate_period_us);
+	for (i = 0; r == 0 && i < SINK_MAX_OPTS; i++) {
+		if (cd->opts[i] == NULL) {
+			r = buf_puts(&b, "-\n");
+			continue;
+		}
+		r = buf_printf(&b, "%zu:", secret_len(cd->opts[i]));
+		r = r < 0 ? r
+			  : buf_append(&b, secret_value(cd->opts[i]),
+				secret_len(cd->opts[i]));
+		r = r < 0 ? r : buf_putc(&b, '\n');
+	}
+	if (r == 0)
+		r = ht_digest(b.data, b.len, hex);
+	if (r == 0)
+		def = strtoull(hex + 7 + 48, NULL, 16); /* the last 16 */
+	if (b.data != NULL)
+		explicit_bzero(b.data, b.cap);
+	buf_done(&b);
+	return def != 0 ? def : 1;
+}
+
 int
 deliver_configure(struct deliver *dl, const struct cfg *c, struct diag *reterr)
 {
@@ -169,6 +214,7 @@ deliver_configure(struct deliver *dl, const struct cfg *c, struct diag *reterr)
 		list = ds;
 		ds->name = strdup(cd->name);
 		ds->deadline_us = cd->deadline_us; /* cfg's default applied */
+		ds->def = dsink_def(cd);
 		r = ds->name == NULL ? -ENOMEM
 				     : deliver_sink_new(cd, dl->base, dl->http,
 					   &ds->sink, reterr);
@@ -307,7 +353,10 @@ dlv_end(struct dlv *v, const struct sink_outcome *o, enum spool_outcome oc)
 	int r;
 
 	dlv_ctx(v, &ctx);
-	r = spool_mark(dl->spool, v->job, v->ds->name, oc);
+	/* A failure's last answer is kept for `smtrail spool list`. */
+	r = spool_mark_detail(dl->spool, v->job, v->ds->name, oc,
+	    o->detail[0] != '\0' ? o->detail : sink_result_str(o->result),
+	    v->ds->def);
 	if (r == 1)
 		log_ctx_warn(&ctx,
 		    "spool: cannot write the outcome for '%s' yet; it is held "
@@ -473,7 +522,8 @@ dlv_enqueue(int64_t job, const char *dest, const char *json, size_t len,
 		log_err("an alert in the spool is for destination '%s', which "
 			"is no longer configured; marking it failed",
 		    dest);
-		r = spool_mark(dl->spool, job, dest, SPOOL_FAILED);
+		r = spool_mark_detail(dl->spool, job, dest, SPOOL_FAILED,
+		    "destination not configured", 0);
 		return r == 1 ? 0 : r;
 	}
 	r = spool_alert_id(dl->spool, job, aid);
@@ -527,6 +577,61 @@ deliver_queue(struct deliver *dl, int64_t first)
 	for (ds = dl->sinks; ds != NULL; ds = ds->next)
 		dlv_pump(ds);
 	return r;
+}
+
+int
+deliver_queue_job(struct deliver *dl, int64_t job, const char *dest)
+{
+	const char *json = spool_alert_json(dl->spool, job);
+	struct dsink *ds;
+	int r;
+
+	if (json == NULL)
+		return -ENOENT;
+	r = dlv_enqueue(job, dest, json, strlen(json), dl);
+	if (r < 0)
+		return r;
+	ds = dsink_find(dl, dest);
+	if (ds != NULL)
+		dlv_pump(ds);
+	return 0;
+}
+
+struct deliver_changed {
+	struct deliver *dl;
+	int n;
+};
+
+static int
+deliver_changed_cb(const struct spool_alert_info *a, void *arg)
+{
+	struct deliver_changed *dc = arg;
+	struct dsink *ds;
+	size_t i;
+	int r;
+
+	for (i = 0; i < a->n_dests; i++) {
+		if (a->state[i] != SPOOL_PAIR_FAILED || a->def[i] == 0)
+			continue;
+		ds = dsink_find(dc->dl, a->dest[i]);
+		if (ds == NULL || ds->def == a->def[i])
+			continue;
+		r = spool_retry(dc->dl->spool, a->job, a->dest[i]);
+		if (r < 0)
+			return r;
+		dc->n++;
+	}
+	return 0;
+}
+
+int
+deliver_retry_changed(struct deliver *dl)
+{
+	struct deliver_changed dc = {dl, 0};
+	int r;
+
+	r = spool_foreach_alert(dl->spool, deliver_changed_cb, &dc);
+	return r < 0 ? r : dc.n;
 }
 
 /* ---- the rest ------------------------------------------------------------ */

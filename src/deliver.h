@@ -7,7 +7,8 @@
  * with backoff (exponential from 1 s with jitter, capped at
  * DELIVER_BACKOFF_CAP_MS; a longer Retry-After is honoured) until the
  * destination's deadline, then given up: the alert stays in the spool as
- * failed, counted and logged at err. A permanent refusal (4xx, an alert
+ * failed (with the sink's last answer), counted and logged at err, until
+ * retried (deliver_queue_job()) or purged. A permanent refusal (4xx, an alert
  * the sink cannot render) is given up at once. When a destination answers
  * 2xx again, its deliveries waiting out a backoff go at once, so a
  * recovered receiver drains its backlog in seconds, not after the longest
@@ -106,6 +107,25 @@ int64_t deliver_spool(struct spool *sp, const struct cfg *cfg,
 /* Queues every pending (alert, destination) from job id first on (1:
  * all, at startup; else the first job spooled since the last sync). */
 int deliver_queue(struct deliver *dl, int64_t first) MUST_CHECK;
+
+/*
+ * Queues one (alert, destination) made pending again (spool_retry(): a
+ * `smtrail spool retry`, or a reload that changed the destination); it
+ * goes through the same path, with the same delivery id, a fresh
+ * deadline and backoff. The caller queues only a pair it made pending
+ * itself, so it is never queued twice. -ENOENT: the job is not pending.
+ */
+int deliver_queue_job(struct deliver *dl, int64_t job,
+    const char *dest) MUST_CHECK;
+
+/*
+ * Failed deliveries whose destination's definition (deliver_configure())
+ * is not the one they failed with, as the spool recorded it (a URL fixed
+ * or a key changed while the daemon was stopped), become pending again
+ * (spool_retry()); failures recorded without it stay. Returns how many;
+ * deliver_queue() then sends them. For the start, before deliver_queue().
+ */
+int deliver_retry_changed(struct deliver *dl) MUST_CHECK;
 
 /* Starts nothing new (shutdown): queued deliveries stay pending in the
  * spool for the next start. */

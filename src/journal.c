@@ -130,6 +130,32 @@ journal_open(struct journal *j, const char *dir, const char *name,
 	return journal_open_file(j, reterr);
 }
 
+int
+journal_open_ro(struct journal *j, const char *dir, const char *name,
+    struct diag *reterr)
+{
+	struct stat st;
+
+	j->path = journal_join(dir, "/", name);
+	j->name = strdup(name);
+	j->tmp = journal_join(name, "", ".tmp");
+	if (j->path == NULL || j->name == NULL || j->tmp == NULL)
+		return -ENOMEM;
+	j->read_only = true;
+	j->broken = -EROFS;
+	j->fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (j->fd < 0)
+		return diag_set(reterr, -errno, j->path, 0, 0,
+		    "cannot open: %s", strerror(errno));
+	if (fstat(j->fd, &st) < 0)
+		return diag_set(reterr, -errno, j->path, 0, 0,
+		    "cannot stat: %s", strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return diag_set(reterr, -EINVAL, j->path, 0, 0,
+		    "not a regular file");
+	return 0;
+}
+
 void
 journal_done(struct journal *j)
 {
@@ -231,7 +257,7 @@ journal_replay(struct journal *j, size_t max_line, journal_line_cb *cb,
 		}
 	}
 	j->size = base;
-	r = in.len > 0 ? journal_cut_torn(j, reterr) : 0;
+	r = in.len > 0 && !j->read_only ? journal_cut_torn(j, reterr) : 0;
 out:
 	buf_done(&in);
 	return r;

@@ -56,6 +56,7 @@ struct journal {
 	uint64_t unsynced;  /* lines written since the last sync */
 	int broken;         /* < 0: every append and sync fails with this */
 	uint64_t torn_tail; /* torn last lines cut off at open (0 or 1) */
+	bool read_only;     /* journal_open_ro(): never written, not locked */
 	/* During journal_replay(): the line being handed over. */
 	uint64_t off;
 	unsigned lineno;
@@ -87,6 +88,15 @@ void journal_init(struct journal *j);
  * -EBUSY: another process holds it (or replaced it meanwhile).
  */
 int journal_open(struct journal *j, const char *dir, const char *name,
+    struct diag *reterr) MUST_CHECK;
+/*
+ * Opens dir/name to read it only, without the lock, while its owner may be
+ * writing it (smtrail spool list): replay sees the whole lines written so
+ * far, a partial last one is left alone (an append in progress, or torn:
+ * the owner cuts it), appends and syncs fail with -EROFS. -ENOENT: no
+ * such journal (nothing is created).
+ */
+int journal_open_ro(struct journal *j, const char *dir, const char *name,
     struct diag *reterr) MUST_CHECK;
 /* Reads the whole journal; -EBADMSG for an empty, over-long or NUL line
  * (reterr as journal_bad() says), or whatever cb returns. */

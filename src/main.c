@@ -35,6 +35,7 @@
 #include "secret.h"
 #include "sink.h"
 #include "sink_kind.h"
+#include "spoolcmd.h"
 #include "trail.h"
 
 #define EXIT_FILE_ERROR 1
@@ -57,6 +58,12 @@ static enum log_level arg_log_level = LOG_LEVEL_NOTICE;
 static const char *arg_credentials_dir;
 static const char *arg_as_user;
 static bool arg_rules_only;
+/* spool list, retry, purge */
+static bool arg_failed;
+static bool arg_pending;
+static bool arg_json;
+static bool arg_all_failed;
+static const char *arg_older_than;
 
 struct command {
 	const char *name;
@@ -83,6 +90,13 @@ usage(FILE *f)
 	    "                      test the queue and buckets as run uses them\n"
 	    "  test-destination NAME\n"
 	    "                      send a test alert to a configured destination\n"
+	    "  spool list [--failed|--pending] [--json]\n"
+	    "                      the alerts the spool keeps, and where each\n"
+	    "                      destination stands\n"
+	    "  spool retry ID...|--all-failed\n"
+	    "                      deliver failed alerts again\n"
+	    "  spool purge [--older-than D] [ID...]\n"
+	    "                      drop failed alerts\n"
 	    "  version             print the version and build features\n"
 	    "\n"
 	    "Options (before or after the command):\n"
@@ -106,6 +120,8 @@ usage(FILE *f)
 	    "                      directory)\n"
 	    "      --no-state      replay: print every match as it is (no\n"
 	    "                      throttle, grouping, resolves or dedup)\n"
+	    "      --failed, --pending, --json, --all-failed, --older-than D\n"
+	    "                      spool commands: see smtrail(8)\n"
 	    "  -l, --log-level L   err, warning, notice, info or debug\n"
 	    "  -h, --help          this text\n"
 	    "  -V, --version       same as the version command\n"
@@ -609,6 +625,79 @@ cmd_aws_check(int argc, char **argv)
 	return r != 0 ? EXIT_FILE_ERROR : 0;
 }
 
+/* ---- spool --------------------------------------------------------------- */
+
+static void
+cli_err_line(const char *line, void *arg)
+{
+	UNUSED(arg);
+	(void)fprintf(stderr, "smtrail: %s\n", line);
+}
+
+static int
+cmd_spool(int argc, char **argv)
+{
+	struct spoolcmd_opts so;
+	struct cfg *c = NULL;
+	const char *sub = argv[0];
+	struct diag d;
+	char msg[600];
+	bool present;
+	int r;
+
+	memset(&so, 0, sizeof(so));
+	so.ids = argv + 1;
+	so.n_ids = (size_t)argc - 1;
+	so.json = arg_json;
+	so.all_failed = arg_all_failed;
+	so.filter = arg_failed ? SPOOLCMD_FAILED
+	    : arg_pending      ? SPOOLCMD_PENDING
+			       : SPOOLCMD_ALL;
+	so.out = cli_line;
+	so.err = cli_err_line;
+	if (arg_older_than != NULL) {
+		so.older_than_given = true;
+		if (spoolcmd_duration(arg_older_than, &so.older_than_s) < 0) {
+			(void)fprintf(stderr,
+			    "smtrail: spool: --older-than '%s': not a "
+			    "duration (e.g. 90m, 36h, 7d)\n",
+			    arg_older_than);
+			return EXIT_USAGE;
+		}
+	}
+	if ((strcmp(sub, "list") == 0 &&
+		(argc > 1 || (arg_failed && arg_pending))) ||
+	    (strcmp(sub, "list") != 0 &&
+		(arg_failed || arg_pending || arg_json)) ||
+	    (strcmp(sub, "retry") != 0 && arg_all_failed) ||
+	    (strcmp(sub, "purge") != 0 && arg_older_than != NULL)) {
+		(void)fprintf(stderr,
+		    "smtrail: spool %s: wrong arguments or options\n", sub);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (load_config(&c, &present) < 0)
+		return EXIT_USAGE;
+	so.state_dir = arg_state != NULL ? arg_state : c->state_dir;
+	memset(&d, 0, sizeof(d));
+	if (strcmp(sub, "list") == 0)
+		r = spoolcmd_list(&so, &d);
+	else if (strcmp(sub, "retry") == 0)
+		r = spoolcmd_retry(&so, &d);
+	else if (strcmp(sub, "purge") == 0)
+		r = spoolcmd_purge(&so, &d);
+	else
+		r = diag_set(&d, -EINVAL, NULL, 0, 0,
+		    "unknown spool command '%s' (list, retry or purge)", sub);
+	(void)fflush(stdout);
+	if (r < 0)
+		(void)fprintf(stderr, "smtrail: spool %s: %s\n", sub,
+		    d.msg[0] != '\0' ? diag_format(&d, msg, sizeof(msg))
+				     : strerror(-r));
+	cfg_free(c);
+	return r == -EINVAL ? EXIT_USAGE : r != 0 ? EXIT_FILE_ERROR : 0;
+}
+
 static const struct command commands[] = {
     {"run", cmd_run, 0, 0},
     {"check", cmd_check, 0, 0},
@@ -616,6 +705,7 @@ static const struct command commands[] = {
     {"version", cmd_version, 0, 0},
     {"aws-check", cmd_aws_check, 0, 0},
     {"test-destination", cmd_test_destination, 1, 1},
+    {"spool", cmd_spool, 1, -1},
 };
 
 enum {
@@ -627,6 +717,11 @@ enum {
 	OPT_CREDENTIALS_DIR,
 	OPT_AS_USER,
 	OPT_RULES_ONLY,
+	OPT_FAILED,
+	OPT_PENDING,
+	OPT_JSON,
+	OPT_ALL_FAILED,
+	OPT_OLDER_THAN,
 };
 
 static int
@@ -644,6 +739,11 @@ parse_options(int argc, char **argv)
 	    {"credentials-dir", required_argument, NULL, OPT_CREDENTIALS_DIR},
 	    {"as-user", required_argument, NULL, OPT_AS_USER},
 	    {"rules-only", no_argument, NULL, OPT_RULES_ONLY},
+	    {"failed", no_argument, NULL, OPT_FAILED},
+	    {"pending", no_argument, NULL, OPT_PENDING},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"all-failed", no_argument, NULL, OPT_ALL_FAILED},
+	    {"older-than", required_argument, NULL, OPT_OLDER_THAN},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -692,6 +792,21 @@ parse_options(int argc, char **argv)
 			break;
 		case OPT_RULES_ONLY:
 			arg_rules_only = true;
+			break;
+		case OPT_FAILED:
+			arg_failed = true;
+			break;
+		case OPT_PENDING:
+			arg_pending = true;
+			break;
+		case OPT_JSON:
+			arg_json = true;
+			break;
+		case OPT_ALL_FAILED:
+			arg_all_failed = true;
+			break;
+		case OPT_OLDER_THAN:
+			arg_older_than = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -16,7 +16,19 @@
  *	be over alert_json's ceiling), byte for byte the text sinks get, and
  *	always the last field: replay takes it as text.
  * {"op":"done","job":N,"dest":"slack","ok":true}
- *	The outcome for one destination of job N; false: failed, given up.
+ *	The outcome for one destination of job N; false: failed, given up,
+ *	then optionally with "error":"HTTP 404" (the sink's last answer,
+ *	at most SPOOL_MAX_ERROR bytes: what `smtrail spool list` shows) and
+ *	"def":"<16 hex>" (a fingerprint of the destination's definition when
+ *	it failed: a start with another definition retries it).
+ * {"op":"retry","job":N,"dest":"slack"}
+ *	A failed (job, destination) is pending again (`smtrail spool retry`,
+ *	or a reload that changed the destination): delivered anew, with the
+ *	same delivery id; its next "done" line is its new outcome.
+ * {"op":"purge","job":N,"dest":"slack"}
+ *	A failed (job, destination) is dropped (`smtrail spool purge`): no
+ *	longer failed, never sent; the job goes once nothing of it is failed
+ *	or pending. Its identity stays in the dedup set.
  * {"op":"seen","key":K,"t":T}
  *	An identity whose alert is gone (written by compaction).
  * {"op":"next","job":N}
@@ -25,7 +37,8 @@
  *
  * Unknown fields are ignored; an unknown op, a missing or mistyped field,
  * an id out of order, and a "done" for an unknown job or destination, or
- * twice, are -EBADMSG. Opening, locking, appending, syncing, cutting a
+ * twice, a "retry" or "purge" for a destination that is not failed, are
+ * -EBADMSG. Opening, locking, appending, syncing, cutting a
  * torn line and the compaction's rename dance are journal.c's.
  *
  * Memory: the dedup set is an ht.h table; it drops expired keys whenever
@@ -34,13 +47,16 @@
  * later, so spool_mark() from inside spool_foreach_pending() is safe. A
  * pending alert's JSON stays in memory (spool_alert_json() hands it out),
  * so memory is about max_pending times the size of an alert; a failed one
- * keeps its destinations and offset.
+ * keeps its destinations and offset; a retry reads its alert back from
+ * the journal (pread at that offset).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,8 +87,6 @@
 /* About the size of a "seen" line, beyond its key. */
 #define SPOOL_SEEN_BYTES 40
 
-enum spool_state { SPOOL_ST_PENDING, SPOOL_ST_DELIVERED, SPOOL_ST_FAILED };
-
 struct spool_key {
 	struct ht_entry e; /* first: the key is text */
 	uint64_t t;        /* first seen, Unix seconds */
@@ -86,7 +100,10 @@ struct spool_job {
 	size_t line_len; /* '\n' included */
 	uint64_t bytes;  /* its lines in the journal */
 	char **dests;
-	uint8_t *state; /* enum spool_state, per destination */
+	uint8_t *state; /* enum spool_pair, per destination */
+	char **errors;  /* a failed one's error, if recorded; else NULL */
+	uint64_t *defs; /* a failed one's destination fingerprint; else 0 */
+	uint64_t t;     /* spooled, Unix seconds */
 	size_t n_dests;
 	size_t n_pending;
 	char *json; /* the alert, while a destination is pending */
@@ -100,6 +117,8 @@ struct spool_job {
 struct spool_held {
 	int64_t job;
 	char *dest;
+	char *error; /* NULL: none */
+	uint64_t def;
 	bool ok;
 };
 
@@ -148,6 +167,24 @@ struct spool_replay {
 	int64_t last_job; /* ids of "alert" lines only grow */
 	struct diag *reterr;
 };
+
+const char *
+spool_pair_str(enum spool_pair p)
+{
+	switch (p) {
+	case SPOOL_PAIR_PENDING:
+		return "pending";
+	case SPOOL_PAIR_DELIVERED:
+		return "delivered";
+	case SPOOL_PAIR_FAILED:
+		return "failed";
+	case SPOOL_PAIR_PURGED:
+		return "purged";
+	case SPOOL_PAIR_COUNT:
+		break;
+	}
+	return "?";
+}
 
 const char *
 spool_outcome_str(enum spool_outcome o)
@@ -377,9 +414,16 @@ spool_job_strip(struct spool_job *job)
 {
 	size_t i;
 
-	for (i = 0; i < job->n_dests; i++)
+	for (i = 0; i < job->n_dests; i++) {
 		free(job->dests[i]);
+		if (job->errors != NULL)
+			free(job->errors[i]);
+	}
 	free(job->dests);
+	free(job->errors);
+	free(job->defs);
+	job->errors = NULL;
+	job->defs = NULL;
 	free(job->state);
 	free(job->json);
 	free(job->key);
@@ -412,8 +456,11 @@ spool_job_new(int64_t id, const char *const *dests, size_t n)
 		return NULL;
 	job->id = id;
 	job->dests = calloc(n, sizeof(*job->dests));
+	job->errors = calloc(n, sizeof(*job->errors));
+	job->defs = calloc(n, sizeof(*job->defs));
 	job->state = calloc(n, sizeof(*job->state));
-	if (job->dests == NULL || job->state == NULL)
+	if (job->dests == NULL || job->errors == NULL || job->defs == NULL ||
+	    job->state == NULL)
 		goto fail;
 	for (i = 0; i < n; i++) {
 		job->dests[i] = strdup(dests[i]);
@@ -497,13 +544,26 @@ spool_jobs_sweep(struct spool *sp)
 	sp->n_dead = 0;
 }
 
-/* Records destination i's outcome, whose line took line_len bytes. */
+/* Nothing of job pending: it goes unless something of it failed. */
 static void
-spool_job_set(struct spool *sp, struct spool_job *job, size_t i,
-    enum spool_state st, size_t line_len)
+spool_job_end(struct spool *sp, struct spool_job *job)
 {
 	size_t k;
 
+	for (k = 0; k < job->n_dests; k++)
+		if (job->state[k] == SPOOL_PAIR_FAILED)
+			return; /* kept, in memory and in the journal */
+	sp->live = spool_sub(sp->live, job->bytes);
+	spool_job_strip(job);
+	job->dead = true;
+	sp->n_dead++;
+}
+
+/* Records destination i's outcome, whose line took line_len bytes. */
+static void
+spool_job_set(struct spool *sp, struct spool_job *job, size_t i,
+    enum spool_pair st, size_t line_len)
+{
 	job->state[i] = (uint8_t)st;
 	job->bytes += line_len;
 	sp->live += line_len;
@@ -513,13 +573,83 @@ spool_job_set(struct spool *sp, struct spool_job *job, size_t i,
 	free(job->json);
 	job->json = NULL;
 	job->json_len = 0;
-	for (k = 0; k < job->n_dests; k++)
-		if (job->state[k] == SPOOL_ST_FAILED)
-			return; /* kept, in memory and in the journal */
-	sp->live = spool_sub(sp->live, job->bytes);
-	spool_job_strip(job);
-	job->dead = true;
-	sp->n_dead++;
+	spool_job_end(sp, job);
+}
+
+/* Failed destination i is pending again ("retry", line_len bytes); the
+ * job's alert is in memory (spool_job_read()). */
+static void
+spool_job_reopen(struct spool *sp, struct spool_job *job, size_t i,
+    size_t line_len)
+{
+	job->state[i] = SPOOL_PAIR_PENDING;
+	free(job->errors[i]);
+	job->errors[i] = NULL;
+	job->defs[i] = 0;
+	job->bytes += line_len;
+	sp->live += line_len;
+	if (job->n_pending++ == 0)
+		sp->n_pending++;
+	sp->failed = spool_sub(sp->failed, 1);
+}
+
+/* Failed destination i is dropped ("purge", line_len bytes). */
+static void
+spool_job_purged(struct spool *sp, struct spool_job *job, size_t i,
+    size_t line_len)
+{
+	job->state[i] = SPOOL_PAIR_PURGED;
+	free(job->errors[i]);
+	job->errors[i] = NULL;
+	job->defs[i] = 0;
+	job->bytes += line_len;
+	sp->live += line_len;
+	sp->failed = spool_sub(sp->failed, 1);
+	if (job->n_pending == 0)
+		spool_job_end(sp, job);
+}
+
+/*
+ * The alert of job, read back from its line in the journal: what follows
+ * JOURNAL_ALERT_FIELD up to the closing "}\n" (the field is always last,
+ * and the header before it holds JSON strings only, whose quotes are
+ * escaped: its first occurrence is the field). -EIO: not there.
+ */
+static int
+spool_job_read(const struct spool *sp, const struct spool_job *job, char **ret,
+    size_t *ret_len)
+{
+	static const char field[] = JOURNAL_ALERT_FIELD;
+	size_t len = job->line_len;
+	const char *p = NULL;
+	size_t alen;
+	char *line;
+	int r;
+
+	if (len < sizeof(field) + 3)
+		return -EIO;
+	line = malloc(len + 1);
+	if (line == NULL)
+		return -ENOMEM;
+	r = spool_pread_all(sp->j.fd, line, len, job->off);
+	if (r == 0 &&
+	    (line[0] != '{' || line[len - 1] != '\n' || line[len - 2] != '}'))
+		r = -EIO;
+	if (r == 0)
+		p = memmem(line, len, field, sizeof(field) - 1);
+	if (r == 0 && p == NULL)
+		r = -EIO;
+	if (r < 0) {
+		free(line);
+		return r;
+	}
+	p += sizeof(field) - 1;
+	alen = (size_t)(line + len - 2 - p);
+	memmove(line, p, alen);
+	line[alen] = '\0';
+	*ret = line;
+	*ret_len = alen;
+	return 0;
 }
 
 /* Adds a new job at the end; room was reserved. */
@@ -536,15 +666,72 @@ spool_jobs_add(struct spool *sp, struct spool_job *job)
 /* ---- lines ----------------------------------------------------------- */
 
 static int
-spool_done_line(struct buf *b, int64_t job, const char *dest, bool ok)
+spool_done_line(struct buf *b, int64_t job, const char *dest, bool ok,
+    const char *error, uint64_t def)
 {
 	int r;
 
 	r = buf_printf(b,
 	    "{\"op\":\"done\",\"job\":%" PRId64 ",\"dest\":", job);
 	r = r < 0 ? r : buf_json_str(b, dest, strlen(dest));
-	r = r < 0 ? r : buf_printf(b, ",\"ok\":%s}\n", ok ? "true" : "false");
-	return r;
+	r = r < 0 ? r : buf_printf(b, ",\"ok\":%s", ok ? "true" : "false");
+	if (r == 0 && !ok && error != NULL) {
+		r = buf_puts(b, ",\"error\":");
+		r = r < 0 ? r : buf_json_str(b, error, strlen(error));
+	}
+	if (r == 0 && !ok && def != 0)
+		r = buf_printf(b, ",\"def\":\"%016" PRIx64 "\"", def);
+	return r < 0 ? r : buf_puts(b, "}\n");
+}
+
+/* A "def" fingerprint: 16 hex digits; 0 (none) for anything else. */
+static uint64_t
+spool_def_parse(const char *s, size_t len)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (s == NULL || len != 16)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (!isxdigit((unsigned char)s[i]))
+			return 0;
+		v = v << 4 |
+		    (uint64_t)(isdigit((unsigned char)s[i])
+			    ? s[i] - '0'
+			    : (tolower((unsigned char)s[i]) - 'a' + 10));
+	}
+	return v;
+}
+
+/* A "retry" or "purge" line for (job, dest). */
+static int
+spool_pair_line(struct buf *b, const char *op, int64_t job, const char *dest)
+{
+	int r;
+
+	r = buf_printf(b, "{\"op\":\"%s\",\"job\":%" PRId64 ",\"dest\":", op,
+	    job);
+	r = r < 0 ? r : buf_json_str(b, dest, strlen(dest));
+	return r < 0 ? r : buf_puts(b, "}\n");
+}
+
+/* A copy of a failure's error, cut at SPOOL_MAX_ERROR bytes (not inside
+ * a UTF-8 sequence); NULL for none (or no memory: it is optional). */
+static char *
+spool_error_dup(const char *error)
+{
+	size_t len;
+
+	if (error == NULL || error[0] == '\0')
+		return NULL;
+	len = strnlen(error, SPOOL_MAX_ERROR + 1);
+	if (len > SPOOL_MAX_ERROR) {
+		len = SPOOL_MAX_ERROR;
+		while (len > 0 && ((unsigned char)error[len] & 0xc0) == 0x80)
+			len--;
+	}
+	return strndup(error, len);
 }
 
 static int
@@ -648,6 +835,7 @@ spool_replay_alert(struct spool_replay *rp, struct json_object *hdr,
 		return -ENOMEM;
 	}
 	job->json_len = json_len;
+	job->t = (uint64_t)t;
 	job->off = sp->j.off;
 	job->line_len = line_len;
 	job->bytes = line_len;
@@ -682,12 +870,94 @@ spool_replay_done(struct spool_replay *rp, struct json_object *hdr,
 	i = spool_job_dest(job, dest);
 	if (i < 0)
 		return spool_bad(rp, "outcome for an unknown destination");
-	if (job->state[i] != SPOOL_ST_PENDING)
+	if (job->state[i] != SPOOL_PAIR_PENDING)
 		return spool_bad(rp, "outcome recorded twice");
-	if (!ok)
+	if (!ok) {
+		struct json_object *v;
+		const char *err = NULL;
+		size_t elen = 0;
+
 		rp->sp->failed++;
+		/* Optional, informative only: a bad one is left out. */
+		if (json_object_object_get_ex(hdr, "error", &v))
+			err = journal_str(v, 4 * SPOOL_MAX_ERROR, &elen);
+		job->errors[i] = spool_error_dup(err);
+		err = journal_get_str(hdr, "def", 16, &elen);
+		job->defs[i] = spool_def_parse(err, elen);
+	}
 	spool_job_set(rp->sp, job, (size_t)i,
-	    ok ? SPOOL_ST_DELIVERED : SPOOL_ST_FAILED, line_len);
+	    ok ? SPOOL_PAIR_DELIVERED : SPOOL_PAIR_FAILED, line_len);
+	return 0;
+}
+
+/* A "retry" or "purge" line: the job and failed destination it names. */
+static int
+spool_replay_pair(struct spool_replay *rp, struct json_object *hdr,
+    struct spool_job **ret_job, size_t *ret_i)
+{
+	struct spool_job *job;
+	const char *dest;
+	size_t len;
+	int64_t id;
+	int i;
+
+	if (!journal_get_int(hdr, "job", 1, &id))
+		return spool_bad(rp,
+		    "\"job\" missing or not a positive integer");
+	dest = journal_get_str(hdr, "dest", SPOOL_MAX_DEST, &len);
+	if (dest == NULL)
+		return spool_bad(rp, "\"dest\" missing or bad");
+	job = spool_job_find(rp->sp, id);
+	if (job == NULL)
+		return spool_bad(rp, "retry or purge of an unknown job");
+	i = spool_job_dest(job, dest);
+	if (i < 0)
+		return spool_bad(rp,
+		    "retry or purge for an unknown destination");
+	if (job->state[i] != SPOOL_PAIR_FAILED)
+		return spool_bad(rp,
+		    "retry or purge for a destination not failed");
+	*ret_job = job;
+	*ret_i = (size_t)i;
+	return 0;
+}
+
+static int
+spool_replay_retry(struct spool_replay *rp, struct json_object *hdr,
+    size_t line_len)
+{
+	struct spool_job *job;
+	size_t i;
+	int r;
+
+	r = spool_replay_pair(rp, hdr, &job, &i);
+	if (r < 0)
+		return r;
+	if (job->json == NULL) {
+		r = spool_job_read(rp->sp, job, &job->json, &job->json_len);
+		if (r == -EIO)
+			return spool_bad(rp,
+			    "retry: the alert's line is "
+			    "not where it was written");
+		if (r < 0)
+			return r;
+	}
+	spool_job_reopen(rp->sp, job, i, line_len);
+	return 0;
+}
+
+static int
+spool_replay_purge(struct spool_replay *rp, struct json_object *hdr,
+    size_t line_len)
+{
+	struct spool_job *job;
+	size_t i;
+	int r;
+
+	r = spool_replay_pair(rp, hdr, &job, &i);
+	if (r < 0)
+		return r;
+	spool_job_purged(rp->sp, job, i, line_len);
 	return 0;
 }
 
@@ -734,6 +1004,10 @@ spool_replay_line(const char *line, size_t len, void *arg)
 		r = spool_replay_done(rp, hdr, len + 1);
 	else if (strcmp(op, "seen") == 0)
 		r = spool_replay_seen(rp, hdr);
+	else if (strcmp(op, "retry") == 0)
+		r = spool_replay_retry(rp, hdr, len + 1);
+	else if (strcmp(op, "purge") == 0)
+		r = spool_replay_purge(rp, hdr, len + 1);
 	else if (strcmp(op, "next") != 0)
 		r = spool_bad(rp, "unknown op");
 	else if (!journal_get_int(hdr, "job", 1, &id))
@@ -776,14 +1050,17 @@ spool_held_clear(struct spool *sp)
 {
 	size_t i;
 
-	for (i = 0; i < sp->n_held; i++)
+	for (i = 0; i < sp->n_held; i++) {
 		free(sp->held[i].dest);
+		free(sp->held[i].error);
+	}
 	sp->n_held = 0;
 }
 
-/* Keeps (job, dest, ok) for a later write; -ENOMEM: cannot. */
+/* Keeps (job, dest, ok, error, def) for a later write; -ENOMEM: cannot. */
 static int
-spool_held_add(struct spool *sp, int64_t job, const char *dest, bool ok)
+spool_held_add(struct spool *sp, int64_t job, const char *dest, bool ok,
+    const char *error, uint64_t def)
 {
 	struct spool_held *p;
 	size_t cap;
@@ -802,6 +1079,8 @@ spool_held_add(struct spool *sp, int64_t job, const char *dest, bool ok)
 		return -ENOMEM;
 	sp->held[sp->n_held].job = job;
 	sp->held[sp->n_held].dest = d;
+	sp->held[sp->n_held].error = ok ? NULL : spool_error_dup(error);
+	sp->held[sp->n_held].def = ok ? 0 : def;
 	sp->held[sp->n_held].ok = ok;
 	sp->n_held++;
 	return 0;
@@ -820,7 +1099,7 @@ spool_held_write(struct spool *sp)
 	buf_reset(b);
 	for (i = 0; r == 0 && i < sp->n_held; i++)
 		r = spool_done_line(b, sp->held[i].job, sp->held[i].dest,
-		    sp->held[i].ok);
+		    sp->held[i].ok, sp->held[i].error, sp->held[i].def);
 	if (r == 0)
 		r = journal_append(&sp->j, b->data, b->len, sp->n_held);
 	journal_buf_reset(b);
@@ -857,7 +1136,10 @@ spool_open(const char *dir, const struct spool_opts *o, struct spool **ret,
 		sp->clock_s = o->clock_s;
 		sp->clock_arg = o->clock_arg;
 	}
-	r = journal_open(&sp->j, dir, SPOOL_JOURNAL, reterr);
+	if (o != NULL && o->read_only)
+		r = journal_open_ro(&sp->j, dir, SPOOL_JOURNAL, reterr);
+	else
+		r = journal_open(&sp->j, dir, SPOOL_JOURNAL, reterr);
 	if (r < 0)
 		goto fail;
 	r = spool_replay(sp, reterr);
@@ -992,6 +1274,7 @@ spool_append_any(struct spool *sp, const struct alert *a, const char *rule_id,
 		r = -ENOMEM;
 		goto fail;
 	}
+	job->t = now;
 	job->off = sp->j.size;
 	job->line_len = b->len;
 	job->bytes = b->len;
@@ -1044,7 +1327,16 @@ int
 spool_mark(struct spool *sp, int64_t id, const char *dest,
     enum spool_outcome outcome)
 {
+	return spool_mark_detail(sp, id, dest, outcome, NULL, 0);
+}
+
+int
+spool_mark_detail(struct spool *sp, int64_t id, const char *dest,
+    enum spool_outcome outcome, const char *error, uint64_t def)
+{
+	bool ok = outcome == SPOOL_DELIVERED;
 	struct spool_job *job;
+	char *err = NULL;
 	size_t len;
 	bool held;
 	int i;
@@ -1061,10 +1353,14 @@ spool_mark(struct spool *sp, int64_t id, const char *dest,
 	i = spool_job_dest(job, dest);
 	if (i < 0)
 		return i;
-	if (job->state[i] != SPOOL_ST_PENDING)
+	if (job->state[i] != SPOOL_PAIR_PENDING)
 		return -EALREADY;
+	if (!ok) {
+		err = spool_error_dup(error);
+		error = err; /* as it is kept: cut */
+	}
 	buf_reset(&sp->line);
-	r = spool_done_line(&sp->line, id, dest, outcome == SPOOL_DELIVERED);
+	r = spool_done_line(&sp->line, id, dest, ok, error, def);
 	len = sp->line.len;
 	/* After a held one, in order: never a line ahead of an older one. */
 	if (r == 0 && sp->n_held > 0)
@@ -1074,18 +1370,211 @@ spool_mark(struct spool *sp, int64_t id, const char *dest,
 	journal_buf_reset(&sp->line);
 	held = r < 0 && r != -ENOMEM && sp->j.broken == 0;
 	if (held)
-		held = spool_held_add(sp, id, dest,
-			   outcome == SPOOL_DELIVERED) == 0;
-	if (r < 0 && !held)
+		held = spool_held_add(sp, id, dest, ok, error, def) == 0;
+	if (r < 0 && !held) {
+		free(err);
 		return r;
-	if (outcome == SPOOL_DELIVERED)
+	}
+	if (ok)
 		sp->delivered++;
 	else
 		sp->failed++;
+	job->errors[i] = err;
+	job->defs[i] = ok ? 0 : def;
 	spool_job_set(sp, job, (size_t)i,
-	    outcome == SPOOL_DELIVERED ? SPOOL_ST_DELIVERED : SPOOL_ST_FAILED,
+	    outcome == SPOOL_DELIVERED ? SPOOL_PAIR_DELIVERED
+				       : SPOOL_PAIR_FAILED,
 	    len);
 	return held ? 1 : 0;
+}
+
+/* Writes a "retry" or "purge" line for failed (id, dest); 0, or an error
+ * with nothing changed. */
+static int
+spool_pair_op(struct spool *sp, const char *op, int64_t id, const char *dest,
+    struct spool_job **ret_job, size_t *ret_i, size_t *ret_len)
+{
+	struct spool_job *job;
+	size_t len;
+	int i;
+	int r;
+
+	if (sp->j.broken < 0)
+		return sp->j.broken;
+	if (dest == NULL)
+		return -EINVAL;
+	job = spool_job_find(sp, id);
+	if (job == NULL)
+		return -ENOENT;
+	i = spool_job_dest(job, dest);
+	if (i < 0)
+		return i;
+	if (job->state[i] != SPOOL_PAIR_FAILED)
+		return -EALREADY;
+	/* Its "done" line, if held, must come first. */
+	r = spool_held_write(sp);
+	if (r < 0)
+		return r;
+	if (strcmp(op, "retry") == 0 && job->json == NULL) {
+		r = spool_job_read(sp, job, &job->json, &job->json_len);
+		if (r < 0)
+			return r;
+	}
+	buf_reset(&sp->line);
+	r = spool_pair_line(&sp->line, op, id, dest);
+	len = sp->line.len;
+	if (r == 0)
+		r = journal_append(&sp->j, sp->line.data, len, 1);
+	journal_buf_reset(&sp->line);
+	if (r < 0) {
+		if (job->n_pending == 0) { /* read back for nothing */
+			free(job->json);
+			job->json = NULL;
+			job->json_len = 0;
+		}
+		return r;
+	}
+	*ret_job = job;
+	*ret_i = (size_t)i;
+	*ret_len = len;
+	return 0;
+}
+
+int
+spool_retry(struct spool *sp, int64_t id, const char *dest)
+{
+	struct spool_job *job;
+	size_t len;
+	size_t i;
+	int r;
+
+	r = spool_pair_op(sp, "retry", id, dest, &job, &i, &len);
+	if (r < 0)
+		return r;
+	spool_job_reopen(sp, job, i, len);
+	return 0;
+}
+
+int
+spool_purge(struct spool *sp, int64_t id, const char *dest)
+{
+	struct spool_job *job;
+	size_t len;
+	size_t i;
+	int r;
+
+	r = spool_pair_op(sp, "purge", id, dest, &job, &i, &len);
+	if (r < 0)
+		return r;
+	spool_job_purged(sp, job, i, len);
+	return 0;
+}
+
+static int
+spool_job_id(const struct spool_job *job, char out[SPOOL_ALERT_ID_SIZE])
+{
+	char digest[HT_DIGEST_LEN + 1];
+	int r;
+
+	if (job->key == NULL)
+		return -ENOENT;
+	r = ht_digest(job->key, strlen(job->key), digest);
+	if (r < 0)
+		return r;
+	/* "sha256:" and the first 128 bits: unique enough, short enough. */
+	memcpy(out, digest + 7, SPOOL_ALERT_ID_SIZE - 1);
+	out[SPOOL_ALERT_ID_SIZE - 1] = '\0';
+	return 0;
+}
+
+static int
+spool_job_info(const struct spool_job *job, struct spool_alert_info *a)
+{
+	size_t i;
+
+	memset(a, 0, sizeof(*a));
+	a->job = job->id;
+	a->t = job->t;
+	a->n_dests = job->n_dests;
+	for (i = 0; i < job->n_dests; i++) {
+		a->dest[i] = job->dests[i];
+		a->state[i] = (enum spool_pair)job->state[i];
+		a->error[i] = job->errors[i];
+		a->def[i] = job->defs[i];
+	}
+	return spool_job_id(job, a->id);
+}
+
+int
+spool_alert_get(const struct spool *sp, int64_t id,
+    struct spool_alert_info *ret)
+{
+	const struct spool_job *job = spool_job_find(sp, id);
+
+	if (job == NULL)
+		return -ENOENT;
+	return spool_job_info(job, ret);
+}
+
+int
+spool_foreach_alert(struct spool *sp, spool_alert_cb *cb, void *arg)
+{
+	struct spool_alert_info a;
+	struct spool_job *job;
+	bool was = sp->iterating;
+	size_t j;
+	int r = 0;
+
+	sp->iterating = true;
+	for (j = 0; r >= 0 && j < sp->n_jobs; j++) {
+		job = sp->jobs[j];
+		if (job->dead)
+			continue;
+		r = spool_job_info(job, &a);
+		if (r >= 0)
+			r = cb(&a, arg);
+	}
+	sp->iterating = was;
+	return r < 0 ? r : 0;
+}
+
+int
+spool_find_alert(const struct spool *sp, const char *id, int64_t *ret_job)
+{
+	char have[SPOOL_ALERT_ID_SIZE];
+	size_t j;
+
+	if (strlen(id) != SPOOL_ALERT_ID_SIZE - 1)
+		return -ENOENT;
+	for (j = 0; j < sp->n_jobs; j++) {
+		if (sp->jobs[j]->dead || spool_job_id(sp->jobs[j], have) < 0)
+			continue;
+		if (strcasecmp(have, id) == 0) {
+			*ret_job = sp->jobs[j]->id;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int
+spool_alert_text(const struct spool *sp, int64_t id, struct buf *out)
+{
+	const struct spool_job *job = spool_job_find(sp, id);
+	char *text;
+	size_t len;
+	int r;
+
+	if (job == NULL || job->key == NULL)
+		return -ENOENT;
+	if (job->json != NULL)
+		return buf_append(out, job->json, job->json_len);
+	r = spool_job_read(sp, job, &text, &len);
+	if (r < 0)
+		return r;
+	r = buf_append(out, text, len);
+	free(text);
+	return r;
 }
 
 int
@@ -1121,7 +1610,7 @@ spool_foreach_pending_from(struct spool *sp, int64_t first,
 		job = sp->jobs[j];
 		for (i = 0; r >= 0 && job->json != NULL && i < job->n_dests;
 		     i++) {
-			if (job->state[i] != SPOOL_ST_PENDING)
+			if (job->state[i] != SPOOL_PAIR_PENDING)
 				continue;
 			r = cb(job->id, job->dests[i], job->json, job->json_len,
 			    arg);
@@ -1176,18 +1665,10 @@ spool_alert_id(const struct spool *sp, int64_t id,
     char out[SPOOL_ALERT_ID_SIZE])
 {
 	const struct spool_job *job = spool_job_find(sp, id);
-	char digest[HT_DIGEST_LEN + 1];
-	int r;
 
-	if (job == NULL || job->key == NULL)
+	if (job == NULL)
 		return -ENOENT;
-	r = ht_digest(job->key, strlen(job->key), digest);
-	if (r < 0)
-		return r;
-	/* "sha256:" and the first 128 bits: unique enough, short enough. */
-	memcpy(out, digest + 7, SPOOL_ALERT_ID_SIZE - 1);
-	out[SPOOL_ALERT_ID_SIZE - 1] = '\0';
-	return 0;
+	return spool_job_id(job, out);
 }
 
 bool
@@ -1225,10 +1706,17 @@ spool_copy_job(struct spool *sp, struct spool_job *job, struct buf *out)
 		return -EIO; /* not where we wrote it: do not go on */
 	out->len += job->line_len;
 	out->data[out->len] = '\0';
-	for (i = 0; r == 0 && i < job->n_dests; i++)
-		if (job->state[i] != SPOOL_ST_PENDING)
-			r = spool_done_line(out, job->id, job->dests[i],
-			    job->state[i] == SPOOL_ST_DELIVERED);
+	/* A purged one was failed first; a retried one is pending. */
+	for (i = 0; r == 0 && i < job->n_dests; i++) {
+		if (job->state[i] == SPOOL_PAIR_PENDING)
+			continue;
+		r = spool_done_line(out, job->id, job->dests[i],
+		    job->state[i] == SPOOL_PAIR_DELIVERED, job->errors[i],
+		    job->defs[i]);
+		if (r == 0 && job->state[i] == SPOOL_PAIR_PURGED)
+			r = spool_pair_line(out, "purge", job->id,
+			    job->dests[i]);
+	}
 	return r;
 }
 

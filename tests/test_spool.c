@@ -869,6 +869,322 @@ test_compact(void)
 	(void)tl_tmpdir_free(dir);
 }
 
+/* Collects spool_foreach_alert() as "job:dest=state(error) ..." text. */
+struct alert_list {
+	char text[4096];
+	int n;
+};
+
+static int
+collect_alert(const struct spool_alert_info *a, void *arg)
+{
+	struct alert_list *l = arg;
+	size_t used = strlen(l->text);
+	size_t i;
+
+	for (i = 0; i < a->n_dests; i++) {
+		used = strlen(l->text);
+		(void)snprintf(l->text + used, sizeof(l->text) - used,
+		    "%" PRId64 ":%s=%s%s%s%s ", a->job, a->dest[i],
+		    spool_pair_str(a->state[i]), a->error[i] ? "(" : "",
+		    a->error[i] ? a->error[i] : "", a->error[i] ? ")" : "");
+	}
+	l->n++;
+	return 0;
+}
+
+static struct alert_list
+alerts(struct spool *sp)
+{
+	struct alert_list l;
+
+	memset(&l, 0, sizeof(l));
+	if (spool_foreach_alert(sp, collect_alert, &l) != 0)
+		(void)snprintf(l.text, sizeof(l.text), "(error)");
+	return l;
+}
+
+#define RP_ALERT(n, dests)                                                     \
+	"{\"op\":\"alert\",\"job\":" #n ",\"key\":\"r\\te-" #n "\",\"t\":5,"   \
+	"\"dests\":" dests ",\"alert\":{\"rule\":\"r\",\"n\":" #n "}}\n"
+#define RP_DONE(n, dest, ok)                                                   \
+	"{\"op\":\"done\",\"job\":" #n ",\"dest\":\"" dest "\",\"ok\":" ok "}\n"
+
+/* The "retry" and "purge" lines: hostile ones, replay, torn, compaction,
+ * and the read-only view smtrail spool list uses. */
+static void
+test_retry_purge(void)
+{
+	static const struct {
+		const char *text;
+		unsigned line;
+		const char *msg;
+	} cases[] = {
+	    {"{\"op\":\"retry\",\"job\":1,\"dest\":\"slack\"}\n", 1,
+		"byte offset 0: retry or purge of an unknown job"},
+	    {RP_ALERT(1, "[\"slack\"]") "{\"op\":\"retry\",\"job\":1,"
+					"\"dest\":\"slack\"}\n",
+		2,
+		"byte offset 89: retry or purge for a destination not "
+		"failed"},
+	    {RP_ALERT(1, "[\"slack\"]") RP_DONE(1, "slack",
+		 "false") "{\"op\":\"purge\",\"job\":1,\"dest\":\"pager\"}\n",
+		3,
+		"byte offset 137: retry or purge for an unknown destination"},
+	    {RP_ALERT(1, "[\"slack\"]") RP_DONE(1, "slack",
+		 "false") "{\"op\":\"retry\",\"job\":1,\"dest\":\"slack\"}\n"
+			  "{\"op\":\"retry\",\"job\":1,\"dest\":\"slack\"}\n",
+		4,
+		"byte offset 175: retry or purge for a destination not "
+		"failed"},
+	    {RP_ALERT(1, "[\"slack\"]") RP_DONE(1, "slack",
+		 "false") "{\"op\":\"purge\",\"job\":1,\"dest\":\"slack\"}\n"
+			  "{\"op\":\"retry\",\"job\":1,\"dest\":\"slack\"}\n",
+		4, "byte offset 175: retry or purge of an unknown job"},
+	    {RP_ALERT(1, "[\"slack\"]") RP_DONE(1, "slack",
+		 "false") "{\"op\":\"retry\",\"job\":1}\n",
+		3, "byte offset 137: \"dest\" missing or bad"},
+	    {RP_ALERT(1, "[\"slack\"]") RP_DONE(1, "slack",
+		 "false") "{\"op\":\"purge\",\"job\":0,\"dest\":\"slack\"}\n",
+		3,
+		"byte offset 137: \"job\" missing or not a positive integer"},
+	};
+	struct spool_opts o = {.dedup_retention_s = 100000,
+	    .clock_s = test_clock};
+	struct spool_opts ro = {.read_only = true, .clock_s = test_clock};
+	char *dir = tl_tmpdir("test_spool");
+	char *want1 = alert_text("r", "e-1", 100);
+	char id[SPOOL_ALERT_ID_SIZE];
+	char long_err[400];
+	struct spool *sp = NULL;
+	struct spool *rsp = NULL;
+	struct spool_alert_info info;
+	struct alert_list al;
+	struct seen_list l;
+	struct diag d;
+	struct buf b;
+	char *journal;
+	int64_t job;
+	off_t size;
+	size_t i;
+	int r;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		r = open_text(cases[i].text, &d);
+		is_int(r, -EBADMSG, "retry/purge hostile %zu: -EBADMSG", i);
+		is_int(d.line, cases[i].line, "retry/purge hostile %zu: line",
+		    i);
+		is_str(d.msg, cases[i].msg, "retry/purge hostile %zu: message",
+		    i);
+	}
+	/* A bad "error" is informative only: left out, not fatal. */
+	r = open_text(RP_ALERT(1, "[\"slack\"]") "{\"op\":\"done\",\"job\":1,"
+						 "\"dest\":\"slack\",\"ok\":"
+						 "false,\"error\":5}\n",
+	    &d);
+	is_int(r, 0, "a failed outcome's non-string error: ignored");
+
+	test_now = 1000000;
+	if (spool_open(dir, &o, &sp, NULL) != 0)
+		exit(2);
+	is_int(append1(sp, "r", "e-1", 100, dests2, 2), 1, "rp: job 1");
+	test_now += 10;
+	is_int(append1(sp, "r", "e-2", 100, dests2, 2), 2, "rp: job 2");
+	is_int(append1(sp, "r", "e-3", 100, dests2, 2), 3, "rp: job 3");
+	memset(long_err, 'x', sizeof(long_err) - 1);
+	long_err[sizeof(long_err) - 1] = '\0';
+	is_int(spool_mark_detail(sp, 1, "slack", SPOOL_FAILED, "HTTP 404", 0),
+	    0, "rp: 1 slack failed, with its error");
+	is_int(
+	    spool_mark_detail(sp, 1, "pager", SPOOL_DELIVERED, "HTTP 202", 7),
+	    0, "rp: 1 pager delivered (no error kept)");
+	is_int(spool_mark_detail(sp, 2, "slack", SPOOL_FAILED, long_err, 0), 0,
+	    "rp: 2 slack failed, a long error");
+	is_int(spool_mark_detail(sp, 2, "pager", SPOOL_FAILED, NULL,
+		   0x0123456789abcdefull),
+	    0, "rp: 2 pager failed, no error, a definition");
+	is_int(spool_mark(sp, 3, "slack", SPOOL_DELIVERED), 0, "rp: 3 slack");
+	is_int(spool_mark(sp, 3, "pager", SPOOL_DELIVERED), 0, "rp: 3 pager");
+	is_int(stats(sp).failed, 3, "rp: three failed pairs");
+	al = alerts(sp);
+	is_int(al.n, 2, "rp: two alerts kept (3 is done)");
+	ok(strstr(al.text, "1:slack=failed(HTTP 404) 1:pager=delivered ") ==
+		al.text,
+	    "rp: alert 1 as listed: %s", al.text);
+	ok(strstr(al.text, "2:pager=failed ") != NULL,
+	    "rp: a failure without error");
+	is_int(spool_alert_get(sp, 2, &info), 0, "rp: alert 2 info");
+	is_int((long long)strlen(info.error[0]), SPOOL_MAX_ERROR,
+	    "rp: an error is cut at SPOOL_MAX_ERROR");
+	is_int((long long)info.t, 1000010, "rp: its time");
+	ok(info.def[0] == 0 && info.def[1] == 0x0123456789abcdefull,
+	    "rp: the definition with the failure that has one");
+	is_int(spool_alert_get(sp, 1, &info), 0, "rp: alert 1 info");
+	ok(info.def[1] == 0, "rp: none kept with a delivery");
+	is_int(spool_alert_id(sp, 1, id), 0, "rp: alert id of 1");
+	is_int(spool_find_alert(sp, id, &job), 0, "rp: found by its id");
+	is_int(job, 1, "rp: it is job 1");
+	is_int(spool_find_alert(sp, "00000000000000000000000000000000", &job),
+	    -ENOENT, "rp: an unknown id");
+	is_int(spool_find_alert(sp, "abc", &job), -ENOENT, "rp: a short id");
+	ok(spool_alert_json(sp, 1) == NULL,
+	    "rp: a failed one is not in memory");
+	buf_init(&b, SPOOL_MAX_LINE);
+	is_int(spool_alert_text(sp, 1, &b), 0, "rp: its text from the journal");
+	is_str(b.data, want1, "rp: byte for byte");
+
+	is_int(spool_retry(sp, 1, "pager"), -EALREADY,
+	    "retry a delivered destination: -EALREADY");
+	is_int(spool_retry(sp, 1, "email"), -ENOENT,
+	    "retry an unknown destination: -ENOENT");
+	is_int(spool_retry(sp, 3, "slack"), -ENOENT,
+	    "retry a finished job: -ENOENT");
+	is_int(spool_retry(sp, 1, "slack"), 0, "retry 1 slack");
+	is_int(spool_retry(sp, 1, "slack"), -EALREADY,
+	    "retry it again: -EALREADY (pending)");
+	is_str(spool_alert_json(sp, 1), want1, "retried: its text is back");
+	l = pending(sp, false);
+	is_str(l.text, "1:slack ", "retried: pending again");
+	is_int(stats(sp).failed, 2, "retried: no longer counted failed");
+	is_int(stats(sp).pending, 1, "retried: one job pending");
+	is_int(spool_purge(sp, 2, "slack"), 0, "purge 2 slack");
+	is_int(spool_purge(sp, 2, "slack"), -EALREADY, "purge it again");
+	is_int(spool_purge(sp, 1, "slack"), -EALREADY,
+	    "purge a pending one: -EALREADY");
+	is_int(stats(sp).failed, 1, "purged: no longer counted failed");
+	is_int(spool_sync(sp), 11,
+	    "rp: synced (3 alerts, 6 outcomes, a retry, a purge)");
+
+	/* The read-only view, while the spool is held. */
+	memset(&d, 0, sizeof(d));
+	r = spool_open(dir, &ro, &rsp, &d);
+	is_int(r, 0, "read-only: opens while another holds the lock");
+	if (r == 0) {
+		al = alerts(rsp);
+		ok(strstr(al.text,
+		       "1:slack=pending 1:pager=delivered 2:slack="
+		       "purged 2:pager=failed ") == al.text,
+		    "read-only: sees the same: %s", al.text);
+		is_int(spool_retry(rsp, 2, "pager"), -EROFS,
+		    "read-only: retry -EROFS");
+		is_int(append1(rsp, "r", "e-9", 0, dests1, 1), -EROFS,
+		    "read-only: append -EROFS");
+		buf_reset(&b);
+		is_int(spool_alert_text(rsp, 2, &b), 0, "read-only: text");
+	}
+	spool_free(rsp);
+	rsp = NULL;
+	spool_free(sp);
+
+	/* Replay. */
+	if (spool_open(dir, &o, &sp, NULL) != 0)
+		exit(2);
+	l = pending(sp, false);
+	is_str(l.text, "1:slack ", "replayed: the retried one is pending");
+	is_str(spool_alert_json(sp, 1), want1, "replayed: with its text");
+	is_int(stats(sp).failed, 1, "replayed: one failed");
+	al = alerts(sp);
+	ok(strstr(al.text, "2:slack=purged 2:pager=failed ") != NULL,
+	    "replayed: purged and failed: %s", al.text);
+	is_int(spool_alert_get(sp, 2, &info), 0, "replayed: alert 2 info");
+	ok(info.def[1] == 0x0123456789abcdefull,
+	    "replayed: the definition kept");
+	is_int(spool_mark_detail(sp, 1, "slack", SPOOL_DELIVERED, NULL, 0), 0,
+	    "the retry delivered");
+	is_int(spool_purge(sp, 2, "pager"), 0, "the last failed purged");
+	al = alerts(sp);
+	is_int(al.n, 0, "nothing kept");
+	is_int(stats(sp).failed, 0, "nothing failed");
+	ok(spool_seen(sp, "r", "e-2"), "purge: the dedup memory keeps it");
+	is_int(append1(sp, "r", "e-2", 100, dests2, 2), -EEXIST,
+	    "purge: the same alert again is a duplicate");
+	is_int(spool_sync(sp), 2, "synced");
+	spool_free(sp);
+	if (spool_open(dir, &o, &sp, NULL) != 0)
+		exit(2);
+	is_int(alerts(sp).n, 0, "reopened: nothing kept");
+	is_int(append1(sp, "r", "e-1", 100, dests2, 2), -EEXIST,
+	    "reopened: a retried, delivered alert is still a duplicate");
+
+	/* A torn "retry" line: cut off, the pair stays failed. */
+	is_int(append1(sp, "r", "e-4", 100, dests1, 1), 4, "torn: job 4");
+	is_int(spool_mark(sp, 4, "slack", SPOOL_FAILED), 0, "torn: failed");
+	is_int(spool_sync(sp), 2, "torn: synced");
+	spool_free(sp);
+	size = file_size(dir);
+	write_journal(dir, "{\"op\":\"retry\",\"job\":4,\"de", 25, true);
+	/* The read-only view leaves a partial line alone. */
+	is_int(spool_open(dir, &ro, &rsp, NULL), 0, "torn: read-only opens");
+	ok(rsp != NULL && strstr(alerts(rsp).text, "4:slack=failed ") != NULL,
+	    "torn: read-only sees it failed");
+	is_int(file_size(dir), (long long)size + 25,
+	    "torn: read-only does not cut");
+	spool_free(rsp);
+	if (spool_open(dir, &o, &sp, NULL) != 0)
+		exit(2);
+	is_int(stats(sp).torn_tail, 1, "torn: cut off");
+	is_int(file_size(dir), (long long)size, "torn: the file as before");
+	is_int(pending(sp, false).n, 0, "torn: nothing pending");
+	is_int(stats(sp).failed, 1, "torn: still failed");
+	spool_free(sp);
+	(void)tl_tmpdir_free(dir);
+
+	/* Compaction keeps failed (with the error), retried and purged. */
+	dir = tl_tmpdir("test_spool");
+	if (spool_open(dir, &o, &sp, NULL) != 0)
+		exit(2);
+	for (i = 1; i <= 1500; i++) {
+		char ev[32];
+
+		(void)snprintf(ev, sizeof(ev), "e-%zu", i);
+		if (append1(sp, "r", ev, 1000, i == 11 ? dests2 : dests1,
+			i == 11 ? 2 : 1) != (int64_t)i)
+			break;
+	}
+	is_int(i, 1501, "compact rp: 1500 alerts");
+	r = 0;
+	for (i = 1; r == 0 && i <= 1500; i++)
+		r = spool_mark_detail(sp, (int64_t)i, "slack",
+		    i == 9 || i == 10 || i == 11 ? SPOOL_FAILED
+						 : SPOOL_DELIVERED,
+		    "HTTP 404", i == 9 ? 0xabcdef0123456789ull : 0);
+	is_int(r, 0, "compact rp: all marked, 9 10 11 failed");
+	is_int(spool_mark_detail(sp, 11, "pager", SPOOL_FAILED, "HTTP 500", 0),
+	    0, "compact rp: 11 pager failed");
+	is_int(spool_retry(sp, 10, "slack"), 0, "compact rp: 10 retried");
+	is_int(spool_purge(sp, 11, "slack"), 0, "compact rp: 11 slack purged");
+	is_int(spool_compact(sp), 1, "compact rp: compacted");
+	spool_free(sp);
+	memset(&d, 0, sizeof(d));
+	r = spool_open(dir, &o, &sp, &d);
+	is_int(r, 0, "compact rp: reopens");
+	if (r != 0) {
+		diag_note("%s:%u: %s", d.file, d.line, d.msg);
+		exit(1);
+	}
+	al = alerts(sp);
+	is_str(al.text,
+	    "9:slack=failed(HTTP 404) 10:slack=pending 11:slack=purged "
+	    "11:pager=failed(HTTP 500) ",
+	    "compact rp: failed, retried and purged kept as they were");
+	is_int(stats(sp).failed, 2, "compact rp: two failed");
+	is_int(spool_alert_get(sp, 9, &info), 0, "compact rp: 9 info");
+	ok(info.def[0] == 0xabcdef0123456789ull,
+	    "compact rp: the definition kept");
+	is_str(pending(sp, false).text, "10:slack ", "compact rp: 10 pending");
+	ok(spool_alert_json(sp, 10) != NULL, "compact rp: with its text");
+	ok(spool_seen(sp, "r", "e-11"), "compact rp: dedup kept");
+	journal = read_journal(dir, NULL);
+	ok(strstr(journal, "\"op\":\"purge\",\"job\":11,\"dest\":\"slack\"") !=
+		NULL,
+	    "compact rp: the purge line written");
+	free(journal);
+	spool_free(sp);
+	buf_done(&b);
+	free(want1);
+	(void)tl_tmpdir_free(dir);
+}
+
 /* A child appends, syncs and dies without cleaning up. */
 static void
 test_crash(void)
@@ -1031,6 +1347,7 @@ main(void)
 	test_outcomes();
 	test_limits_and_clock();
 	test_compact();
+	test_retry_purge();
 	test_crash();
 	test_write_failure();
 	test_timing();
