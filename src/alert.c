@@ -13,7 +13,7 @@
 #include "alert.h"
 #include "buf.h"
 #include "diag.h"
-#include "limits.h"
+#include "bounds.h"
 #include "record.h"
 #include "text.h"
 

@@ -32,7 +32,7 @@
 #include "clock.h"
 #include "diag.h"
 #include "http.h"
-#include "limits.h"
+#include "bounds.h"
 #include "log.h"
 #include "rules.h"
 #include "rx.h"
@@ -1976,7 +1976,7 @@ cfg_load_buffer_opts(const char *name, const char *text, size_t len,
 
 	memset(&c, 0, sizeof(c));
 	c.o = o != NULL ? o : &none;
-	/* RULES_MAX_FILE: "a rules or config file" (limits.h). */
+	/* RULES_MAX_FILE: "a rules or config file" (bounds.h). */
 	r = yamlx_init(&c.y, name, text, len, RULES_MAX_FILE, diags);
 	if (r < 0)
 		return r;

@@ -22,7 +22,7 @@
 #include "clock.h"
 #include "engine.h"
 #include "incident.h"
-#include "limits.h"
+#include "bounds.h"
 #include "log.h"
 #include "metrics.h"
 #include "record.h"

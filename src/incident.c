@@ -65,7 +65,7 @@
 #include "ht.h"
 #include "incident.h"
 #include "journal.h"
-#include "limits.h"
+#include "bounds.h"
 #include "rules.h"
 
 #define INCIDENT_JOURNAL "incidents.journal"

@@ -31,7 +31,7 @@
 #include "diag.h"
 #include "http.h"
 #include "intake.h"
-#include "limits.h"
+#include "bounds.h"
 #include "log.h"
 #include "metrics.h"
 #include "notif.h"

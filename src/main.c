@@ -29,7 +29,7 @@
 #include "http.h"
 #include "files.h"
 #include "replay.h"
-#include "limits.h"
+#include "bounds.h"
 #include "log.h"
 #include "rules.h"
 #include "secret.h"

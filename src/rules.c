@@ -26,14 +26,14 @@
 
 #include "buf.h"
 #include "diag.h"
-#include "limits.h"
+#include "bounds.h"
 #include "record.h"
 #include "rules.h"
 #include "rx.h"
 #include "yamlx.h"
 
 /*
- * Local ceilings (candidates for limits.h). Regex: each pattern is bounded
+ * Local ceilings (candidates for bounds.h). Regex: each pattern is bounded
  * by rx.h (a compiled pattern stays in memory), and so is the file's total
  * of rx_cost() (each pattern counting 16 at least, so
  * that it also caps how many there are). Ids end up in logs, journald

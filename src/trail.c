@@ -60,7 +60,7 @@
 
 #include "buf.h"
 #include "diag.h"
-#include "limits.h"
+#include "bounds.h"
 #include "trail.h"
 #include "trail_base.h"
 #include "trail_gz.h"

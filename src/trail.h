@@ -15,7 +15,7 @@
  * A callback returning < 0 stops the scan; that code is returned.
  *
  * A record over TRAIL_MAX_RECORD bytes, or nested past TRAIL_MAX_DEPTH
- * (src/limits.h; the top-level object and Records count, so a record may
+ * (src/bounds.h; the top-level object and Records count, so a record may
  * nest 510 levels, itself included), is skipped: scanned to its end, but
  * not kept, parsed or handed to cb; stats count it in skipped, and
  * trail_skipped_first() says which was first, where and why. The scan goes

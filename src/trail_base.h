@@ -15,7 +15,7 @@
 #include "buf.h"
 #include "common.h"
 #include "diag.h"
-#include "limits.h"
+#include "bounds.h"
 #include "trail.h"
 
 #define TRAIL_SOURCE "secretsmanager.amazonaws.com"

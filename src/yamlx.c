@@ -18,7 +18,7 @@
 #include <yaml.h>
 
 #include "diag.h"
-#include "limits.h"
+#include "bounds.h"
 #include "yamlx.h"
 
 /*

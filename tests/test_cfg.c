@@ -20,7 +20,7 @@
 #include "buf.h"
 #include "cfg.h"
 #include "diag.h"
-#include "limits.h"
+#include "bounds.h"
 #include "rules.h"
 #include "secret.h"
 #include "tap.h"

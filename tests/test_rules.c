@@ -16,7 +16,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "diag.h"
-#include "limits.h"
+#include "bounds.h"
 #include "record.h"
 #include "rules.h"
 #include "tap.h"

@@ -20,7 +20,7 @@
 
 #include "buf.h"
 #include "diag.h"
-#include "limits.h"
+#include "bounds.h"
 #include "trail.h"
 #include "tap.h"
 #include "testlib.h"

@@ -21,7 +21,7 @@
 #include "buf.h"
 #include "diag.h"
 #include "fuzz.h"
-#include "limits.h"
+#include "bounds.h"
 #include "rules.h"
 
 static const char *const fr_record_text[] = {

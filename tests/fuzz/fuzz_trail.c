@@ -27,7 +27,7 @@
 #include "buf.h"
 #include "diag.h"
 #include "fuzz.h"
-#include "limits.h"
+#include "bounds.h"
 #include "record.h"
 #include "rules.h"
 #include "trail.h"

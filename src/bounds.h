@@ -1,8 +1,8 @@
 /*
- * limits.h: every ceiling on a user- or peer-controlled resource, with why.
+ * bounds.h: every ceiling on a user- or peer-controlled resource, with why.
  */
-#ifndef SMTRAIL_LIMITS_H
-#define SMTRAIL_LIMITS_H
+#ifndef SMTRAIL_BOUNDS_H
+#define SMTRAIL_BOUNDS_H
 
 /* CloudTrail caps an event at 256 KB; leave room for pretty-printed files. */
 #define TRAIL_MAX_RECORD (4u << 20)
