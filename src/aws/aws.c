@@ -898,10 +898,14 @@ static void
 aws_s3_follow(struct aws_op *op, const char *region)
 {
 	struct timeval tv = {0, 0};
+	const char *known = aws_s3_bucket_region(op->a, op->bucket);
 
-	log_info("s3: bucket '%s' is in region %s, not %s: using %s for it "
-		 "from now on",
-	    op->bucket, region, op->signed_region, region);
+	/* Calls begun before the first redirect came back learn it again:
+	 * said once. */
+	if (known == NULL || strcmp(known, region) != 0)
+		log_info("s3: bucket '%s' is in region %s, not %s: using %s "
+			 "for it from now on",
+		    op->bucket, region, op->signed_region, region);
 	aws_s3_learn(op->a, op->bucket, region);
 	if (op->timer == NULL)
 		op->timer = evtimer_new(op->a->base, aws_retry_cb, op);
