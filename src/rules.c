@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <json-c/json.h>
@@ -30,6 +31,7 @@
 #include "record.h"
 #include "rules.h"
 #include "rx.h"
+#include "schema.h"
 #include "yamlx.h"
 
 /*
@@ -80,52 +82,6 @@ const char *const rules_known_events[] = {
     "UpdateSecret",
     "UpdateSecretVersionStage",
     "ValidateResourcePolicy",
-    NULL,
-};
-
-/*
- * Top-level fields of a CloudTrail record, plus the derived ones (record.h:
- * secretId, principal, isServiceEvent, policyAllowsPublic, accountAlias). A
- * path starting elsewhere is most likely a typo ("eventname") that would
- * silently never match, so it is a warning.
- */
-static const char *const rules_record_fields[] = {
-    "accountAlias",
-    "additionalEventData",
-    "addendum",
-    "apiVersion",
-    "awsRegion",
-    "edgeDeviceDetails",
-    "errorCode",
-    "errorMessage",
-    "eventCategory",
-    "eventID",
-    "eventName",
-    "eventSource",
-    "eventTime",
-    "eventType",
-    "eventVersion",
-    "insightDetails",
-    "isServiceEvent",
-    "managementEvent",
-    "policyAllowsPublic",
-    "principal",
-    "readOnly",
-    "recipientAccountId",
-    "requestID",
-    "requestParameters",
-    "resources",
-    "responseElements",
-    "secretId",
-    "serviceEventDetails",
-    "sessionCredentialFromConsole",
-    "sharedEventID",
-    "sourceIPAddress",
-    "tlsDetails",
-    "userAgent",
-    "userIdentity",
-    "vpcEndpointAccountId",
-    "vpcEndpointId",
     NULL,
 };
 
@@ -238,6 +194,9 @@ static const char *const rules_op_names[RULES_OP_COUNT + 1] = {
     [RULES_OP_COUNT] = NULL,
 };
 
+/* Which values of a field's conditions are checked against a known set. */
+enum rules_vcheck { RULES_V_NONE, RULES_V_EVENT_NAME, RULES_V_EVENT_SOURCE };
+
 /* A condition on one value (what a field path maps to). */
 struct rules_cond {
 	enum rules_op op;
@@ -279,35 +238,75 @@ struct rules_ctx {
 	bool cond_top;           /* the next condition is a field's whole one */
 	uint64_t regex_cost;     /* spent of RULES_MAX_REGEX_TOTAL */
 	struct json_object *ids; /* rule id -> line, for duplicates */
+	const char *field;       /* the path whose condition is compiled */
 	struct rules *rs;
 };
 
 /* ---- field paths and templates ---------------------------------------- */
 
-/* Warns when a path does not start with a known CloudTrail field. */
+/* At most this many names are offered to yamlx_suggest() at once. */
+#define RULES_MAX_NAMES 128
+
+/* The closest of f's members to the len bytes at s, or NULL. */
+static const char *
+rules_suggest_member(struct rules_ctx *c, const struct schema_field *f,
+    const char *s, size_t len)
+{
+	const char *names[RULES_MAX_NAMES];
+	char seg[RULES_MAX_PATH];
+	size_t n = 0;
+	size_t i;
+
+	if (len >= sizeof(seg))
+		return NULL;
+	memcpy(seg, s, len);
+	seg[len] = '\0';
+	for (i = 0; i < f->n && n < RULES_MAX_NAMES; i++)
+		names[n++] = schema_member(f, i)->name;
+	return yamlx_suggest(&c->y, seg, names, n, false);
+}
+
+/*
+ * Warns when a path leaves the record's schema (schema.h): an unknown
+ * segment at any depth most likely is a typo ("userIdentity.ar") that
+ * would silently never match.
+ */
 static void
 rules_check_field(struct rules_ctx *c, const struct yamlx_node *n,
     const char *path, size_t len)
 {
-	char first[RULES_MAX_PATH];
-	char hint[96];
+	const struct schema_field *parent;
+	const char *best;
 	char q[YAMLX_Q_SIZE];
-	const char *dot;
-	size_t flen;
+	char q2[YAMLX_Q_SIZE];
+	char hint[RULES_MAX_PATH + 64];
+	size_t off;
+	size_t slen;
 
-	dot = memchr(path, '.', len);
-	flen = dot != NULL ? (size_t)(dot - path) : len;
-	if (flen >= sizeof(first))
-		flen = sizeof(first) - 1;
-	memcpy(first, path, flen);
-	first[flen] = '\0';
-	if (yamlx_in_list(first, rules_record_fields))
+	if (schema_walk(schema_record(), path, len, &off, &slen, &parent) == 0)
 		return;
+	hint[0] = '\0';
+	/* An ARRAY's members follow its index ('*' or digits; no array's
+	 * name ends in either). */
+	if (parent->kind == SCHEMA_OBJECT ||
+	    (parent->kind == SCHEMA_ARRAY && off >= 2 &&
+		(path[off - 2] == '*' ||
+		    (path[off - 2] >= '0' && path[off - 2] <= '9')))) {
+		best = rules_suggest_member(c, parent, path + off, slen);
+		if (best != NULL)
+			(void)snprintf(hint, sizeof(hint),
+			    " (did you mean '%.*s%s'?)", (int)off, path, best);
+	} else if (parent->kind == SCHEMA_ARRAY) {
+		(void)snprintf(hint, sizeof(hint),
+		    " ('%s' is a list: write '%.*s*.%.*s')",
+		    yamlx_q(q2, sizeof(q2), path, off > 0 ? off - 1 : 0),
+		    (int)off, path, (int)slen, path + off);
+	} else {
+		(void)snprintf(hint, sizeof(hint), " ('%s' has no fields)",
+		    yamlx_q(q2, sizeof(q2), path, off > 0 ? off - 1 : 0));
+	}
 	yamlx_warn(&c->y, n, "unknown CloudTrail field '%s'%s",
-	    yamlx_q(q, sizeof(q), first, flen),
-	    yamlx_hint(hint, sizeof(hint),
-		yamlx_suggest(&c->y, first, rules_record_fields,
-		    yamlx_nlist(rules_record_fields), false)));
+	    yamlx_q(q, sizeof(q), path, off + slen), hint);
 }
 
 /* Compiles a path given as text; reports at n. */
@@ -475,25 +474,99 @@ rules_depth_ok(struct rules_ctx *c, const struct yamlx_node *n, unsigned depth)
 }
 
 static struct rules_cond *rules_cond_compile(struct rules_ctx *c,
-    const struct yamlx_node *n, unsigned depth, bool event_name);
+    const struct yamlx_node *n, unsigned depth, enum rules_vcheck vcheck);
+
+/*
+ * A suggestion for an event name that is not close to a known one: the
+ * IAM action spelling ("secretsmanager:DeleteSecret" is eventName
+ * DeleteSecret), or the shortest known name it begins ("GetSecret").
+ */
+static const char *
+rules_event_suggest(const char *s, size_t len)
+{
+	static const char iam[] = "secretsmanager:";
+	const char *best = NULL;
+	size_t i;
+
+	if (len > sizeof(iam) - 1 && strncasecmp(s, iam, sizeof(iam) - 1) == 0)
+		for (i = 0; rules_known_events[i] != NULL; i++)
+			if (strcasecmp(s + sizeof(iam) - 1,
+				rules_known_events[i]) == 0)
+				return rules_known_events[i];
+	if (len < 3)
+		return NULL;
+	for (i = 0; rules_known_events[i] != NULL; i++)
+		if (strncasecmp(rules_known_events[i], s, len) == 0 &&
+		    (best == NULL ||
+			strlen(rules_known_events[i]) < strlen(best)))
+			best = rules_known_events[i];
+	return best;
+}
 
 static void
 rules_event_check(struct rules_ctx *c, const struct yamlx_node *n)
 {
 	char hint[96];
 	char q[YAMLX_Q_SIZE];
+	const char *best;
 	size_t nev = yamlx_nlist(rules_known_events);
 
 	if (strlen(n->s) == n->len && yamlx_in_list(n->s, rules_known_events))
 		return;
+	best = yamlx_suggest(&c->y, n->s, rules_known_events, nev, true);
+	if (best == NULL && strlen(n->s) == n->len)
+		best = rules_event_suggest(n->s, n->len);
 	yamlx_warn(&c->y, n, "unknown event name '%s'%s", YAMLX_QN(q, n),
+	    yamlx_hint(hint, sizeof(hint), best));
+}
+
+static void
+rules_source_check(struct rules_ctx *c, const struct yamlx_node *n)
+{
+	char hint[96];
+	char q[YAMLX_Q_SIZE];
+
+	if (strlen(n->s) == n->len && yamlx_in_list(n->s, schema_event_sources))
+		return;
+	yamlx_warn(&c->y, n, "unknown event source '%s'%s", YAMLX_QN(q, n),
 	    yamlx_hint(hint, sizeof(hint),
-		yamlx_suggest(&c->y, n->s, rules_known_events, nev, true)));
+		yamlx_suggest(&c->y, n->s, schema_event_sources,
+		    yamlx_nlist(schema_event_sources), true)));
+}
+
+/*
+ * Whether k, found where an operator was expected, is a field below the
+ * path being compiled (a nested mapping meant as a path): then reported
+ * with the dotted path to write, and true.
+ */
+static bool
+rules_nested_field(struct rules_ctx *c, const struct yamlx_node *k)
+{
+	const struct schema_field *parent;
+	char path[RULES_MAX_PATH];
+	char q[YAMLX_Q_SIZE];
+	size_t off;
+	size_t slen;
+	int len;
+
+	if (c->field == NULL || k->type != YAMLX_NODE_SCALAR ||
+	    strlen(k->s) != k->len || k->len == 0 ||
+	    strcmp(k->s, "icase") == 0 || yamlx_in_list(k->s, rules_op_names))
+		return false;
+	len = snprintf(path, sizeof(path), "%s.%s", c->field, k->s);
+	if (len < 0 || (size_t)len >= sizeof(path))
+		return false;
+	if (schema_walk(schema_record(), path, (size_t)len, &off, &slen,
+		&parent) < 0)
+		return false;
+	yamlx_err(&c->y, k, "unknown operator '%s' (write `%s: …`)",
+	    YAMLX_QN(q, k), path);
+	return true;
 }
 
 static struct rules_cond *
 rules_cond_scalar(struct rules_ctx *c, const struct yamlx_node *n,
-    bool event_name)
+    enum rules_vcheck vcheck)
 {
 	struct rules_cond *cd = rules_cond_new(c, RULES_OP_EQ);
 
@@ -507,8 +580,10 @@ rules_cond_scalar(struct rules_ctx *c, const struct yamlx_node *n,
 			rules_cond_free(cd);
 			return NULL;
 		}
-		if (event_name)
+		if (vcheck == RULES_V_EVENT_NAME)
 			rules_event_check(c, n);
+		else if (vcheck == RULES_V_EVENT_SOURCE)
+			rules_source_check(c, n);
 	}
 	return cd;
 }
@@ -517,7 +592,7 @@ rules_cond_scalar(struct rules_ctx *c, const struct yamlx_node *n,
 static struct rules_cond *
 rules_cond_list(struct rules_ctx *c, const struct yamlx_node *at,
     const struct yamlx_node *list, enum rules_op op, unsigned depth,
-    bool event_name)
+    enum rules_vcheck vcheck)
 {
 	struct rules_cond *cd;
 	size_t i;
@@ -540,7 +615,7 @@ rules_cond_list(struct rules_ctx *c, const struct yamlx_node *at,
 	}
 	for (i = 0; i < list->n; i++) {
 		cd->sub[cd->n] =
-		    rules_cond_compile(c, list->kid[i], depth + 1, event_name);
+		    rules_cond_compile(c, list->kid[i], depth + 1, vcheck);
 		if (cd->sub[cd->n] == NULL)
 			ok = false;
 		else
@@ -561,6 +636,10 @@ rules_regex_compile(struct rules_ctx *c, const struct yamlx_node *n,
 	uint64_t cost;
 	int r;
 
+	if (rx_perlism(n->s, n->len, err, sizeof(err)) != NULL) {
+		yamlx_err(&c->y, n, "bad regex: %s", err);
+		return false;
+	}
 	r = rx_compile_flags(&cd->re, n->s, n->len, cd->icase ? REG_ICASE : 0,
 	    &cost, err, sizeof(err));
 	if (r == -ENOMEM) {
@@ -724,6 +803,8 @@ rules_cond_keys(struct rules_ctx *c, const struct yamlx_node *map, size_t *ret,
 	if (n > 1) {
 		k = map->kid[first];
 		k2 = map->kid[second];
+		if (rules_nested_field(c, k))
+			return false;
 		if (k->type == YAMLX_NODE_SCALAR &&
 		    k2->type == YAMLX_NODE_SCALAR)
 			yamlx_err(&c->y, k2,
@@ -741,7 +822,7 @@ rules_cond_keys(struct rules_ctx *c, const struct yamlx_node *map, size_t *ret,
 /* A condition mapping: exactly one operator (and 'icase'). */
 static struct rules_cond *
 rules_cond_op(struct rules_ctx *c, const struct yamlx_node *map, unsigned depth,
-    bool event_name)
+    enum rules_vcheck vcheck)
 {
 	const struct yamlx_node *k;
 	const struct yamlx_node *v;
@@ -771,6 +852,9 @@ rules_cond_op(struct rules_ctx *c, const struct yamlx_node *map, unsigned depth,
 	for (op = RULES_OP_EQ; op < RULES_OP_COUNT; op++)
 		if (strcmp(k->s, rules_op_names[op]) == 0)
 			break;
+	if ((op == RULES_OP_COUNT || strlen(k->s) != k->len) &&
+	    rules_nested_field(c, k))
+		return NULL;
 	if (op == RULES_OP_COUNT || strlen(k->s) != k->len) {
 		yamlx_err(&c->y, k, "unknown operator '%s'%s", YAMLX_QN(q, k),
 		    yamlx_hint(hint, sizeof(hint),
@@ -791,7 +875,7 @@ rules_cond_op(struct rules_ctx *c, const struct yamlx_node *map, unsigned depth,
 				    "expected one value for 'eq'");
 			return NULL;
 		}
-		cd = rules_cond_scalar(c, v, event_name);
+		cd = rules_cond_scalar(c, v, vcheck);
 		if (cd != NULL)
 			cd->icase = icase && cd->type == YAMLX_SCALAR_STRING;
 		return cd;
@@ -813,7 +897,7 @@ rules_cond_op(struct rules_ctx *c, const struct yamlx_node *map, unsigned depth,
 			rules_cond_free(cd);
 			return NULL;
 		}
-		cd->sub[0] = rules_cond_compile(c, v, depth + 1, event_name);
+		cd->sub[0] = rules_cond_compile(c, v, depth + 1, vcheck);
 		if (cd->sub[0] == NULL) {
 			rules_cond_free(cd);
 			return NULL;
@@ -830,7 +914,7 @@ rules_cond_op(struct rules_ctx *c, const struct yamlx_node *map, unsigned depth,
 			    rules_op_names[op]);
 			return NULL;
 		}
-		return rules_cond_list(c, k, v, op, depth, event_name);
+		return rules_cond_list(c, k, v, op, depth, vcheck);
 	}
 	cd = rules_cond_new(c, op);
 	if (cd == NULL)
@@ -901,16 +985,15 @@ rules_cond_op(struct rules_ctx *c, const struct yamlx_node *map, unsigned depth,
 
 static struct rules_cond *
 rules_cond_compile(struct rules_ctx *c, const struct yamlx_node *n,
-    unsigned depth, bool event_name)
+    unsigned depth, enum rules_vcheck vcheck)
 {
 	switch (n->type) {
 	case YAMLX_NODE_SCALAR:
-		return rules_cond_scalar(c, n, event_name);
+		return rules_cond_scalar(c, n, vcheck);
 	case YAMLX_NODE_SEQ:
-		return rules_cond_list(c, n, n, RULES_OP_ANY, depth,
-		    event_name);
+		return rules_cond_list(c, n, n, RULES_OP_ANY, depth, vcheck);
 	case YAMLX_NODE_MAP:
-		return rules_cond_op(c, n, depth, event_name);
+		return rules_cond_op(c, n, depth, vcheck);
 	case YAMLX_NODE_BAD:
 		break;
 	}
@@ -1270,6 +1353,7 @@ static struct rules_match *
 rules_match_entry(struct rules_ctx *c, const struct yamlx_node *k,
     const struct yamlx_node *v, unsigned depth)
 {
+	enum rules_vcheck vcheck = RULES_V_NONE;
 	struct rules_match *m;
 	size_t i;
 	bool ok = true;
@@ -1324,9 +1408,15 @@ rules_match_entry(struct rules_ctx *c, const struct yamlx_node *k,
 		return NULL;
 	m->path = rules_path(c, k);
 	c->cond_top = true;
-	m->cond = rules_cond_compile(c, v, depth,
-	    k->type == YAMLX_NODE_SCALAR && strcmp(k->s, "eventName") == 0);
+	c->field = m->path != NULL ? k->s : NULL;
+	if (k->type == YAMLX_NODE_SCALAR && strcmp(k->s, "eventName") == 0)
+		vcheck = RULES_V_EVENT_NAME;
+	else if (k->type == YAMLX_NODE_SCALAR &&
+	    strcmp(k->s, "eventSource") == 0)
+		vcheck = RULES_V_EVENT_SOURCE;
+	m->cond = rules_cond_compile(c, v, depth, vcheck);
 	c->cond_top = false;
+	c->field = NULL;
 	if (m->path == NULL || m->cond == NULL) {
 		rules_match_free(m);
 		return NULL;

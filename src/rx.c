@@ -173,3 +173,102 @@ rx_compile_flags(regex_t *re, const char *p, size_t len, int cflags,
 		*ret_cost = cost;
 	return 0;
 }
+
+/* Perl's classes and their POSIX ERE spellings, outside and inside [ ]. */
+static const struct {
+	char c;
+	const char *outside;
+	const char *inside; /* NULL: none (a negation) */
+} rx_classes[] = {
+    {'d', "[0-9]", "[:digit:]"},
+    {'D', "[^0-9]", NULL},
+    {'w', "[[:alnum:]_]", "[:alnum:]_"},
+    {'W', "[^[:alnum:]_]", NULL},
+    {'s', "[[:space:]]", "[:space:]"},
+    {'S', "[^[:space:]]", NULL},
+};
+
+/* A Perl class inside the bracket expression [p[i], end): why, or NULL. */
+static const char *
+rx_bracket_perl(const char *p, size_t i, size_t end, char *buf, size_t size)
+{
+	size_t j;
+	size_t k;
+
+	for (j = i + 1; j + 1 < end; j++) {
+		if (p[j] == '[' &&
+		    (p[j + 1] == ':' || p[j + 1] == '=' || p[j + 1] == '.')) {
+			while (j + 1 < end && p[j + 1] != ']')
+				j++;
+			continue;
+		}
+		if (p[j] != '\\')
+			continue;
+		for (k = 0; k < sizeof(rx_classes) / sizeof(rx_classes[0]);
+		     k++) {
+			if (p[j + 1] != rx_classes[k].c)
+				continue;
+			if (rx_classes[k].inside != NULL)
+				(void)snprintf(buf, size,
+				    "'\\%c' inside brackets is a backslash or '%c' in POSIX ERE; write '%s' inside them",
+				    p[j + 1], p[j + 1], rx_classes[k].inside);
+			else
+				(void)snprintf(buf, size,
+				    "'\\%c' inside brackets is a backslash or '%c' in POSIX ERE; write '%s' outside them",
+				    p[j + 1], p[j + 1], rx_classes[k].outside);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+const char *
+rx_perlism(const char *p, size_t len, char *buf, size_t size)
+{
+	const char *why;
+	size_t i;
+	size_t k;
+	size_t end;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] == '[') {
+			end = rx_bracket_end(p, len, i);
+			if (end > len)
+				end = len;
+			why = rx_bracket_perl(p, i, end, buf, size);
+			if (why != NULL)
+				return why;
+			i = end - 1;
+			continue;
+		}
+		if (p[i] == '\\' && i + 1 < len) {
+			i++;
+			if (p[i] == 'b' || p[i] == 'B') {
+				(void)snprintf(buf, size,
+				    "'\\%c' is not POSIX ERE (there is no word boundary in ERE)",
+				    p[i]);
+				return buf;
+			}
+			for (k = 0;
+			     k < sizeof(rx_classes) / sizeof(rx_classes[0]);
+			     k++) {
+				if (p[i] != rx_classes[k].c)
+					continue;
+				(void)snprintf(buf, size,
+				    "'\\%c' is not POSIX ERE; write '%s'", p[i],
+				    rx_classes[k].outside);
+				return buf;
+			}
+			continue; /* an escaped character, '\\' too */
+		}
+		if ((p[i] == '*' || p[i] == '+' || p[i] == '?' ||
+			p[i] == '}') &&
+		    i + 1 < len && p[i + 1] == '?') {
+			(void)snprintf(buf, size,
+			    "non-greedy '%c?' is not POSIX ERE (repetition is always greedy)",
+			    p[i]);
+			return buf;
+		}
+	}
+	return NULL;
+}

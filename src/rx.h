@@ -39,4 +39,13 @@ int rx_compile(regex_t *re, const char *p, size_t len, uint64_t *ret_cost,
 int rx_compile_flags(regex_t *re, const char *p, size_t len, int cflags,
     uint64_t *ret_cost, char *err, size_t errsz);
 
+/*
+ * NULL when p (len bytes) has none of the Perl spellings that POSIX ERE
+ * lacks but people write: \d \w \s \D \W \S (outside brackets or
+ * in them, where a backslash is itself), \b \B, and the non-greedy *? +?
+ * ?? }?; else why, with the ERE spelling, in buf (size bytes). An escaped
+ * backslash ("\\d") is a backslash and a 'd'.
+ */
+const char *rx_perlism(const char *p, size_t len, char *buf, size_t size);
+
 #endif

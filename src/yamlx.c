@@ -381,6 +381,14 @@ yamlx_syntax_error(struct yamlx *y, const yaml_parser_t *p)
 	}
 	line = yamlx_mark_num(p->problem_mark.line);
 	col = yamlx_mark_num(p->problem_mark.column);
+	/* libyaml says "found character that cannot start any token" of a
+	 * tab that indents: say what is wrong instead. */
+	if (p->error == YAML_SCANNER_ERROR && p->problem_mark.index < y->len &&
+	    y->text[p->problem_mark.index] == '\t') {
+		yamlx_err_at(y, line, col,
+		    "YAML syntax error: tabs are not allowed in YAML indentation");
+		return;
+	}
 	if (p->context != NULL)
 		yamlx_err_at(y, line, col,
 		    "YAML syntax error: %s (%s started at line %u)", problem,

@@ -470,13 +470,13 @@ test_condition_errors(void)
 	    "rules.yaml:4:19: unknown operator 'exist' (did you mean 'exists'?)",
 	    "unknown operator 'exist'");
 	load_err(
-	    "rules:\n  - id: a\n    match: {requestParameters.x: {prefix: a, suffix: b}}\n",
+	    "rules:\n  - id: a\n    match: {edgeDeviceDetails.x: {prefix: a, suffix: b}}\n",
 	    "rules.yaml:3:46: more than one operator in a condition ('prefix' and 'suffix'); combine them with 'all'",
 	    "two operators in one mapping");
-	load_err("rules:\n  - id: a\n    match: {requestParameters.x: {}}\n",
+	load_err("rules:\n  - id: a\n    match: {edgeDeviceDetails.x: {}}\n",
 	    "rules.yaml:3:34: empty condition (expected an operator such as 'prefix' or 'regex')",
 	    "empty condition mapping");
-	load_err("rules:\n  - id: a\n    match: {requestParameters.x: []}\n",
+	load_err("rules:\n  - id: a\n    match: {edgeDeviceDetails.x: []}\n",
 	    "rules.yaml:3:34: empty list of conditions", "empty list");
 	load_err("rules:\n  - id: a\n    match: {}\n",
 	    "rules.yaml:3:12: empty 'match' (expected at least one condition)",
@@ -487,15 +487,15 @@ test_condition_errors(void)
 	load_err("rules:\n"
 		 "  - id: a\n"
 		 "    match:\n"
-		 "      requestParameters.p: {prefix: [x]}\n"
-		 "      requestParameters.e: {exists: yes}\n"
-		 "      requestParameters.g: {gt: abc}\n"
-		 "      requestParameters.n: {any: x}\n"
-		 "      requestParameters.c: {cidr: ~}\n"
-		 "      requestParameters.s: {suffix: {a: b}}\n"
-		 "      requestParameters.t: {exists: \"true\"}\n"
-		 "      requestParameters.u: {le: [1]}\n"
-		 "      requestParameters.v: {all: {a: b}}\n",
+		 "      edgeDeviceDetails.p: {prefix: [x]}\n"
+		 "      edgeDeviceDetails.e: {exists: yes}\n"
+		 "      edgeDeviceDetails.g: {gt: abc}\n"
+		 "      edgeDeviceDetails.n: {any: x}\n"
+		 "      edgeDeviceDetails.c: {cidr: ~}\n"
+		 "      edgeDeviceDetails.s: {suffix: {a: b}}\n"
+		 "      edgeDeviceDetails.t: {exists: \"true\"}\n"
+		 "      edgeDeviceDetails.u: {le: [1]}\n"
+		 "      edgeDeviceDetails.v: {all: {a: b}}\n",
 	    "rules.yaml:4:37: expected a string for 'prefix'\n"
 	    "rules.yaml:5:37: expected true or false for 'exists'\n"
 	    "rules.yaml:6:33: expected a number for 'gt'\n"
@@ -533,26 +533,26 @@ test_condition_errors(void)
 	(void)snprintf(want, sizeof(want), "rules.yaml:3:42: bad regex: %s",
 	    re_err);
 	load_err(
-	    "rules:\n  - id: a\n    match: {requestParameters.x: {regex: \"a(\"}}\n",
+	    "rules:\n  - id: a\n    match: {edgeDeviceDetails.x: {regex: \"a(\"}}\n",
 	    want, "bad regex");
 	load_err(
-	    "rules:\n  - id: a\n    match: {requestParameters.x: {regex: \"(a)\\\\1\"}}\n",
+	    "rules:\n  - id: a\n    match: {edgeDeviceDetails.x: {regex: \"(a)\\\\1\"}}\n",
 	    "rules.yaml:3:42: bad regex: back-references are not supported",
 	    "regex back-reference");
 	load_err(
-	    "rules:\n  - id: a\n    match: {requestParameters.x: {regex: \"((a{1,100}){1,100}){1,100}\"}}\n",
+	    "rules:\n  - id: a\n    match: {edgeDeviceDetails.x: {regex: \"((a{1,100}){1,100}){1,100}\"}}\n",
 	    "rules.yaml:3:42: bad regex: too complex (counted repetitions expand too far)",
 	    "regex blow-up");
 	load_err(
-	    "rules:\n  - id: a\n    match: {requestParameters.x: {regex: \"(a{1,100}){,100}\"}}\n",
+	    "rules:\n  - id: a\n    match: {edgeDeviceDetails.x: {regex: \"(a{1,100}){,100}\"}}\n",
 	    "rules.yaml:3:42: bad regex: too complex (counted repetitions expand too far)",
 	    "regex blow-up with {,n}");
 	load_err(
-	    "rules:\n  - id: a\n    match: {requestParameters.x: {regex: \"a{1,30000}\"}}\n",
+	    "rules:\n  - id: a\n    match: {edgeDeviceDetails.x: {regex: \"a{1,30000}\"}}\n",
 	    "rules.yaml:3:42: bad regex: repetition count above 255",
 	    "regex repetition too large");
 	load_err(
-	    "rules:\n  - id: a\n    match: {requestParameters.x: {regex: \"a{256}\"}}\n",
+	    "rules:\n  - id: a\n    match: {edgeDeviceDetails.x: {regex: \"a{256}\"}}\n",
 	    "rules.yaml:3:42: bad regex: repetition count above 255",
 	    "regex repetition 256");
 	o = (size_t)snprintf(text, sizeof(text), "rules:\n");
@@ -565,19 +565,19 @@ test_condition_errors(void)
 	    "rules.yaml:19:42: bad regex: the file's regexes are too complex together",
 	    "regex budget for the whole file");
 	load_err(
-	    "rules:\n  - id: a\n    match: {requestParameters.x: {regex: \"[a-z]{2}(x+|y{3,5})+\"}}\n"
+	    "rules:\n  - id: a\n    match: {edgeDeviceDetails.x: {regex: \"[a-z]{2}(x+|y{3,5})+\"}}\n"
 	    "    title: ok\n    enabled: 1\n",
 	    "rules.yaml:5:14: expected true or false for 'enabled'",
 	    "a reasonable regex passes");
 	o = (size_t)snprintf(text, sizeof(text),
-	    "rules:\n  - id: a\n    match: {requestParameters.x: {regex: ");
+	    "rules:\n  - id: a\n    match: {edgeDeviceDetails.x: {regex: ");
 	for (i = 0; i < 1025; i++)
 		text[o++] = 'a';
 	(void)snprintf(text + o, sizeof(text) - o, "}}\n");
 	load_err(text, "rules.yaml:3:42: bad regex: longer than 1024 bytes",
 	    "regex too long");
 	load_err(
-	    "rules:\n  - id: a\n    match: {requestParameters.x: {glob: \"a\\0b\"}}\n",
+	    "rules:\n  - id: a\n    match: {edgeDeviceDetails.x: {glob: \"a\\0b\"}}\n",
 	    "rules.yaml:3:41: NUL byte in pattern for 'glob'", "glob with NUL");
 
 	/* CIDR. */
@@ -1878,8 +1878,9 @@ test_kinds(void)
 	    "(its alert stands for its window already)",
 	    "group_wait with a kind");
 
-	rs = load_ok(KIND("distinct: {field: 'requestParameters.a.*', count: "
-			  "5, within: 10m}\n    readers: true"),
+	rs = load_ok(
+	    KIND("distinct: {field: 'requestParameters.secretIdList.*', count: "
+		 "5, within: 10m}\n    readers: true"),
 	    "distinct");
 	r = rs != NULL ? rules_find(rs, "a") : NULL;
 	ok(r != NULL && r->kind == RULES_KIND_DISTINCT && r->count == 5 &&
@@ -1891,15 +1892,16 @@ test_kinds(void)
 	rs = load_ok(
 	    "# a comment\nrules:\n  - id: a\n    match:\n"
 	    "      eventName: DeleteSecret\n    distinct:\n      field: "
-	    "'requestParameters.a.*'\n      count: 5\n      within: "
+	    "'requestParameters.secretIdList.*'\n      count: 5\n      within: "
 	    "10m\n    readers: true\n",
 	    "distinct, spelled otherwise");
 	r = rs != NULL ? rules_find(rs, "a") : NULL;
 	ok(r != NULL && r->fingerprint == fp,
 	    "the fingerprint: what the rule says, not how it is spaced");
 	rules_free(rs);
-	rs = load_ok(KIND("distinct: {field: 'requestParameters.a.*', count: "
-			  "6, within: 10m}\n    readers: true"),
+	rs = load_ok(
+	    KIND("distinct: {field: 'requestParameters.secretIdList.*', count: "
+		 "6, within: 10m}\n    readers: true"),
 	    "distinct, changed");
 	r = rs != NULL ? rules_find(rs, "a") : NULL;
 	ok(r != NULL && r->fingerprint != fp, "a changed rule: another one");
@@ -1918,6 +1920,209 @@ test_kinds(void)
 		r->learn_us == 7 * 86400 * US_PER_S,
 	    "first_seen: compiled");
 	rules_free(rs);
+}
+
+/* ---- stricter checks (issue 14) ----------------------------------- */
+
+/* Loads text non-strict: exactly want as warnings (no error). */
+static void
+load_warns(const char *text, const char *want, const char *name)
+{
+	struct rules *rs = NULL;
+
+	is_int(load(text, false, &rs), 0, "%s: loads", name);
+	is_int(dl.errors, 0, "%s: no errors", name);
+	is_str(diags(), want, "%s: warnings", name);
+	rules_free(rs);
+	rs = (struct rules *)&dl;
+	is_int(load(text, true, &rs), -EINVAL, "%s: strict: -EINVAL", name);
+	is_int(dl.warnings, 0, "%s: strict: errors only", name);
+	is_str(diags(), want, "%s: strict: the same", name);
+}
+
+static void
+test_regex_perlisms(void)
+{
+	static const struct {
+		const char *re; /* as written in double quotes */
+		const char *want;
+	} bad[] = {
+	    {"^prod/\\\\d+$", "'\\d' is not POSIX ERE; write '[0-9]'"},
+	    {"\\\\D", "'\\D' is not POSIX ERE; write '[^0-9]'"},
+	    {"\\\\w+", "'\\w' is not POSIX ERE; write '[[:alnum:]_]'"},
+	    {"\\\\W", "'\\W' is not POSIX ERE; write '[^[:alnum:]_]'"},
+	    {"a\\\\sb", "'\\s' is not POSIX ERE; write '[[:space:]]'"},
+	    {"\\\\S", "'\\S' is not POSIX ERE; write '[^[:space:]]'"},
+	    {"\\\\bprod",
+		"'\\b' is not POSIX ERE (there is no word boundary in ERE)"},
+	    {"a.*?b",
+		"non-greedy '*?' is not POSIX ERE (repetition is always greedy)"},
+	    {"a+?",
+		"non-greedy '+?' is not POSIX ERE (repetition is always greedy)"},
+	    {"a?\?",
+		"non-greedy '?\?' is not POSIX ERE (repetition is always greedy)"},
+	    {"[\\\\d]+",
+		"'\\d' inside brackets is a backslash or 'd' in POSIX ERE; write '[:digit:]' inside them"},
+	    {"[^\\\\S]",
+		"'\\S' inside brackets is a backslash or 'S' in POSIX ERE; write '[^[:space:]]' outside them"},
+	};
+	static const char *const good[] = {
+	    "^prod/[0-9]+$",    /* the POSIX spelling */
+	    "\\\\\\\\d",        /* an escaped backslash, then 'd' */
+	    "\\\\*?",           /* an escaped '*', optional */
+	    "[[:digit:]]+[]d]", /* classes, and ']' first in brackets */
+	    "[a\\\\]",          /* a backslash in brackets */
+	};
+	char text[512];
+	char want[512];
+	struct rules *rs;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		(void)snprintf(text, sizeof(text),
+		    "rules:\n  - id: a\n    match:\n"
+		    "      secretId: {regex: \"%s\"}\n",
+		    bad[i].re);
+		(void)snprintf(want, sizeof(want),
+		    "rules.yaml:4:25: bad regex: %s", bad[i].want);
+		load_err(text, want, bad[i].re);
+	}
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		(void)snprintf(text, sizeof(text),
+		    "rules:\n  - id: a\n    match:\n"
+		    "      secretId: {regex: \"%s\"}\n",
+		    good[i]);
+		rs = load_ok(text, good[i]);
+		rules_free(rs);
+	}
+	/* The issue's example: refused, and the POSIX spelling matches. */
+	is_int(match("{requestParameters.secretId: {regex: '^prod/[0-9]+$'}}",
+		   "{\"requestParameters\":{\"secretId\":\"prod/123\"}}"),
+	    1, "[0-9]+ matches prod/123");
+}
+
+static void
+test_path_schema(void)
+{
+	struct rules *rs;
+
+	load_warns(
+	    "rules:\n"
+	    "  - id: a\n"
+	    "    match:\n"
+	    "      eventName: DeleteSecret\n"
+	    "      userIdentity.ar: {not: {glob: 'arn:aws:iam::*:role/ops'}}\n"
+	    "      userIdentity.sessionContext.sessionIsuer.arn: x\n"
+	    "      requestParameters.forceDeleteWithoutRecover: true\n"
+	    "      requestParameters.secretID: x\n"
+	    "      responseElements.naem: x\n"
+	    "      resources.ARN: x\n"
+	    "      resources.*.ARM: x\n"
+	    "      eventName.x: y\n"
+	    "      tlsDetails.tlsversion: x\n"
+	    "    group_by: [userIdentity.sessionContext.attributes.mfa]\n"
+	    "    summary: '{{userIdentity.userNme}}'\n",
+	    "rules.yaml:5:7: unknown CloudTrail field 'userIdentity.ar' (did you mean 'userIdentity.arn'?)\n"
+	    "rules.yaml:6:7: unknown CloudTrail field 'userIdentity.sessionContext.sessionIsuer' (did you mean 'userIdentity.sessionContext.sessionIssuer'?)\n"
+	    "rules.yaml:7:7: unknown CloudTrail field 'requestParameters.forceDeleteWithoutRecover' (did you mean 'requestParameters.forceDeleteWithoutRecovery'?)\n"
+	    "rules.yaml:8:7: unknown CloudTrail field 'requestParameters.secretID' (did you mean 'requestParameters.secretId'?)\n"
+	    "rules.yaml:9:7: unknown CloudTrail field 'responseElements.naem' (did you mean 'responseElements.name'?)\n"
+	    "rules.yaml:10:7: unknown CloudTrail field 'resources.ARN' ('resources' is a list: write 'resources.*.ARN')\n"
+	    "rules.yaml:11:7: unknown CloudTrail field 'resources.*.ARM' (did you mean 'resources.*.ARN'?)\n"
+	    "rules.yaml:12:7: unknown CloudTrail field 'eventName.x' ('eventName' has no fields)\n"
+	    "rules.yaml:13:7: unknown CloudTrail field 'tlsDetails.tlsversion' (did you mean 'tlsDetails.tlsVersion'?)\n"
+	    "rules.yaml:14:16: unknown CloudTrail field 'userIdentity.sessionContext.attributes.mfa'\n"
+	    "rules.yaml:15:14: unknown CloudTrail field 'userIdentity.userNme' (did you mean 'userIdentity.userName'?)",
+	    "unknown segments");
+
+	/* Every segment known, at any depth; open documents below. */
+	rs = load_ok(
+	    "rules:\n"
+	    "  - id: a\n"
+	    "    match:\n"
+	    "      userIdentity.sessionContext.sessionIssuer.arn: x\n"
+	    "      userIdentity.sessionContext.attributes.mfaAuthenticated: 'false'\n"
+	    "      userIdentity.onBehalfOf.userId: x\n"
+	    "      tlsDetails.clientProvidedHostHeader: x\n"
+	    "      resources.0.ARN: x\n"
+	    "      requestParameters.forceDeleteWithoutRecovery: true\n"
+	    "      requestParameters.recoveryWindowInDays: {lt: 7}\n"
+	    "      requestParameters.filters.*.values.*: x\n"
+	    "      requestParameters.rotationRules.automaticallyAfterDays: {gt: 1}\n"
+	    "      requestParameters.addReplicaRegions.*.region: x\n"
+	    "      requestParameters.resourcePolicy.Statement.*.Effect: Allow\n"
+	    "      responseElements.aRN: x\n"
+	    "      responseElements.arn: x\n"
+	    "      additionalEventData.SecretId: x\n"
+	    "      serviceEventDetails.anything.at.all: x\n"
+	    "      requestParameters.*.x: y\n"
+	    "      principal: x\n"
+	    "      isServiceEvent: false\n",
+	    "known paths");
+	rules_free(rs);
+
+	/* A mapping where an operator was expected, its key a field. */
+	load_err("rules:\n"
+		 "  - id: a\n"
+		 "    match:\n"
+		 "      requestParameters:\n"
+		 "        forceDeleteWithoutRecovery: true\n",
+	    "rules.yaml:5:9: unknown operator 'forceDeleteWithoutRecovery' (write `requestParameters.forceDeleteWithoutRecovery: …`)",
+	    "nested path");
+	load_err(
+	    "rules:\n"
+	    "  - id: a\n"
+	    "    match:\n"
+	    "      userIdentity: {sessionContext: {sessionIssuer: {arn: x}}, type: Root}\n",
+	    "rules.yaml:4:22: unknown operator 'sessionContext' (write `userIdentity.sessionContext: …`)",
+	    "nested paths, two keys");
+	load_err("rules:\n"
+		 "  - id: a\n"
+		 "    match:\n"
+		 "      requestParameters: {frobnicate: true}\n",
+	    "rules.yaml:4:27: unknown operator 'frobnicate'",
+	    "not a field: the plain message");
+}
+
+static void
+test_value_checks(void)
+{
+	struct rules *rs;
+
+	load_warns(
+	    "rules:\n"
+	    "  - id: a\n"
+	    "    match:\n"
+	    "      eventSource: secretmanager.amazonaws.com\n"
+	    "      eventName: [GetSecret, secretsmanager:DeleteSecret, RotationFail]\n"
+	    "  - id: b\n"
+	    "    match:\n"
+	    "      eventSource: {not: [kms.amazonaws.com, sts.amazonaws.co]}\n"
+	    "      eventName: SecretsManager:batchGetSecretValue\n",
+	    "rules.yaml:4:20: unknown event source 'secretmanager.amazonaws.com' (did you mean 'secretsmanager.amazonaws.com'?)\n"
+	    "rules.yaml:5:19: unknown event name 'GetSecret' (did you mean 'GetSecretValue'?)\n"
+	    "rules.yaml:5:30: unknown event name 'secretsmanager:DeleteSecret' (did you mean 'DeleteSecret'?)\n"
+	    "rules.yaml:5:59: unknown event name 'RotationFail' (did you mean 'RotationFailed'?)\n"
+	    "rules.yaml:8:46: unknown event source 'sts.amazonaws.co' (did you mean 'sts.amazonaws.com'?)\n"
+	    "rules.yaml:9:18: unknown event name 'SecretsManager:batchGetSecretValue' (did you mean 'BatchGetSecretValue'?)",
+	    "values");
+	rs = load_ok(
+	    "rules:\n"
+	    "  - id: a\n"
+	    "    match:\n"
+	    "      eventSource: [secretsmanager.amazonaws.com, kms.amazonaws.com, iam.amazonaws.com,\n"
+	    "        cloudtrail.amazonaws.com, s3.amazonaws.com, lambda.amazonaws.com, sts.amazonaws.com]\n",
+	    "known event sources");
+	rules_free(rs);
+
+	/* A tab in indentation, in place of libyaml's words. */
+	load_err("rules:\n  - id: a\n    match:\n\teventName: DeleteSecret\n",
+	    "rules.yaml:4:1: YAML syntax error: tabs are not allowed in YAML indentation",
+	    "tab");
+	load_err(
+	    "rules:\n  - id: a\n    match:\n     \teventName: DeleteSecret\n",
+	    "rules.yaml:4:6: YAML syntax error: tabs are not allowed in YAML indentation",
+	    "tab after spaces");
 }
 
 int
@@ -1939,5 +2144,8 @@ main(void)
 	test_kinds();
 	test_render();
 	test_default_pack();
+	test_regex_perlisms();
+	test_path_schema();
+	test_value_checks();
 	return done_testing();
 }
