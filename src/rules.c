@@ -233,12 +233,24 @@ struct rules {
 	size_t cap;
 };
 
+/*
+ * The event names a match mapping is about (its eventName, or an
+ * enclosing mapping's): its requestParameters and responseElements are
+ * those events' (schema_event()). n == 0: any event's.
+ */
+#define RULES_MAX_SCOPE 8
+struct rules_scope {
+	const char *ev[RULES_MAX_SCOPE];
+	size_t n;
+};
+
 struct rules_ctx {
 	struct yamlx y;          /* the file, its diagnostics, errors, oom */
 	bool cond_top;           /* the next condition is a field's whole one */
 	uint64_t regex_cost;     /* spent of RULES_MAX_REGEX_TOTAL */
 	struct json_object *ids; /* rule id -> line, for duplicates */
 	const char *field;       /* the path whose condition is compiled */
+	struct rules_scope scope;
 	struct rules *rs;
 };
 
@@ -267,6 +279,66 @@ rules_suggest_member(struct rules_ctx *c, const struct schema_field *f,
 }
 
 /*
+ * A requestParameters or responseElements path known for some event but
+ * not for those of the mapping (c->scope): warns, naming them.
+ */
+static void
+rules_check_scoped(struct rules_ctx *c, const struct yamlx_node *n,
+    const char *path, size_t len)
+{
+	static const char req[] = "requestParameters.";
+	static const char resp[] = "responseElements.";
+	const struct schema_field *parent = NULL;
+	const struct schema_field *f;
+	const char *best = NULL;
+	const char *rest;
+	char q[YAMLX_Q_SIZE];
+	char hint[RULES_MAX_PATH + 64];
+	char evs[160];
+	size_t pre;
+	size_t off = 0;
+	size_t slen = 0;
+	size_t i;
+	bool response;
+
+	if (c->scope.n == 0)
+		return;
+	if (len > sizeof(req) - 1 && memcmp(path, req, sizeof(req) - 1) == 0)
+		pre = sizeof(req) - 1;
+	else if (len > sizeof(resp) - 1 &&
+	    memcmp(path, resp, sizeof(resp) - 1) == 0)
+		pre = sizeof(resp) - 1;
+	else
+		return;
+	response = pre == sizeof(resp) - 1;
+	rest = path + pre;
+	evs[0] = '\0';
+	for (i = 0; i < c->scope.n; i++) {
+		f = schema_event(c->scope.ev[i], response);
+		if (f != NULL &&
+		    schema_walk(f, rest, len - pre, &off, &slen, &parent) == 0)
+			return;
+		(void)snprintf(evs + strlen(evs), sizeof(evs) - strlen(evs),
+		    "%s%s", i > 0 ? ", " : "", c->scope.ev[i]);
+	}
+	/* The first event's closest member, where its walk stopped. */
+	f = schema_event(c->scope.ev[0], response);
+	if (f == NULL) {
+		off = 0;
+		slen = strcspn(rest, ".");
+	} else if (schema_walk(f, rest, len - pre, &off, &slen, &parent) < 0 &&
+	    (parent->kind == SCHEMA_OBJECT || parent->kind == SCHEMA_ARRAY)) {
+		best = rules_suggest_member(c, parent, rest + off, slen);
+	}
+	hint[0] = '\0';
+	if (best != NULL)
+		(void)snprintf(hint, sizeof(hint), " (did you mean '%.*s%s'?)",
+		    (int)(pre + off), path, best);
+	yamlx_warn(&c->y, n, "unknown CloudTrail field '%s' for eventName %s%s",
+	    yamlx_q(q, sizeof(q), path, pre + off + slen), evs, hint);
+}
+
+/*
  * Warns when a path leaves the record's schema (schema.h): an unknown
  * segment at any depth most likely is a typo ("userIdentity.ar") that
  * would silently never match.
@@ -283,8 +355,11 @@ rules_check_field(struct rules_ctx *c, const struct yamlx_node *n,
 	size_t off;
 	size_t slen;
 
-	if (schema_walk(schema_record(), path, len, &off, &slen, &parent) == 0)
+	if (schema_walk(schema_record(), path, len, &off, &slen, &parent) ==
+	    0) {
+		rules_check_scoped(c, n, path, len);
 		return;
+	}
 	hint[0] = '\0';
 	/* An ARRAY's members follow its index ('*' or digits; no array's
 	 * name ends in either). */
@@ -1424,10 +1499,57 @@ rules_match_entry(struct rules_ctx *c, const struct yamlx_node *k,
 	return m;
 }
 
+/* Whether s names a Secrets Manager API call (schema_event()). */
+static bool
+rules_is_api_event(const struct yamlx_node *v)
+{
+	return v->type == YAMLX_NODE_SCALAR && strlen(v->s) == v->len &&
+	    (schema_event(v->s, false) != NULL ||
+		schema_event(v->s, true) != NULL);
+}
+
+/*
+ * The scope of match mapping map: its eventName's names when they are all
+ * API calls (one, or a list), none (any event) for another condition on
+ * eventName, the enclosing mapping's when it has no eventName.
+ */
+static void
+rules_scope_set(struct rules_ctx *c, const struct yamlx_node *map)
+{
+	const struct yamlx_node *k;
+	const struct yamlx_node *v;
+	size_t i;
+	size_t j;
+
+	for (i = 0; i + 1 < map->n; i += 2) {
+		k = map->kid[i];
+		v = map->kid[i + 1];
+		if (k->type != YAMLX_NODE_SCALAR ||
+		    strcmp(k->s, "eventName") != 0)
+			continue;
+		c->scope.n = 0;
+		if (rules_is_api_event(v)) {
+			c->scope.ev[0] = v->s;
+			c->scope.n = 1;
+			return;
+		}
+		if (v->type != YAMLX_NODE_SEQ || v->n > RULES_MAX_SCOPE)
+			return;
+		for (j = 0; j < v->n; j++)
+			if (!rules_is_api_event(v->kid[j]))
+				return;
+		for (j = 0; j < v->n; j++)
+			c->scope.ev[j] = v->kid[j]->s;
+		c->scope.n = v->n;
+		return;
+	}
+}
+
 static struct rules_match *
 rules_match_compile(struct rules_ctx *c, const struct yamlx_node *n,
     unsigned depth, const char *what)
 {
+	struct rules_scope saved;
 	struct rules_match *m;
 	struct rules_match *one;
 	size_t i;
@@ -1450,6 +1572,8 @@ rules_match_compile(struct rules_ctx *c, const struct yamlx_node *n,
 	m = rules_match_new(c, RULES_M_ALL, n->n / 2);
 	if (m == NULL)
 		return NULL;
+	saved = c->scope;
+	rules_scope_set(c, n);
 	for (i = 0; i + 1 < n->n; i += 2) {
 		m->sub[m->n] =
 		    rules_match_entry(c, n->kid[i], n->kid[i + 1], depth);
@@ -1458,6 +1582,7 @@ rules_match_compile(struct rules_ctx *c, const struct yamlx_node *n,
 		else
 			m->n++;
 	}
+	c->scope = saved;
 	if (!ok) {
 		rules_match_free(m);
 		return NULL;

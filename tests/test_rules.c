@@ -19,6 +19,7 @@
 #include "bounds.h"
 #include "record.h"
 #include "rules.h"
+#include "schema.h"
 #include "tap.h"
 #include "testlib.h"
 
@@ -2061,6 +2062,37 @@ test_path_schema(void)
 	    "known paths");
 	rules_free(rs);
 
+	/* Per event name: the parameters of the events the mapping is
+	 * about (its eventName, or an enclosing mapping's). */
+	load_warns(
+	    "rules:\n"
+	    "  - id: a\n"
+	    "    match:\n"
+	    "      eventName: DeleteSecret\n"
+	    "      requestParameters.versionStage: AWSCURRENT\n"
+	    "      any:\n"
+	    "        - {eventName: [GetSecretValue, PutSecretValue], requestParameters.forceDeleteWithoutRecovery: true}\n"
+	    "        - {requestParameters.recoveryWindowInDays: 7}\n"
+	    "    resolve_on:\n"
+	    "      eventName: TagResource\n"
+	    "      responseElements.arn: x\n",
+	    "rules.yaml:5:7: unknown CloudTrail field 'requestParameters.versionStage' for eventName DeleteSecret\n"
+	    "rules.yaml:7:57: unknown CloudTrail field 'requestParameters.forceDeleteWithoutRecovery' for eventName GetSecretValue, PutSecretValue\n"
+	    "rules.yaml:11:7: unknown CloudTrail field 'responseElements.arn' for eventName TagResource",
+	    "per event name");
+	rs = load_ok(
+	    "rules:\n"
+	    "  - id: a\n"
+	    "    match:\n"
+	    "      eventName: {prefix: Delete}\n"
+	    "      requestParameters.versionStage: AWSCURRENT\n"
+	    "      any:\n"
+	    "        - {eventName: GetSecretValue, requestParameters.versionStage: AWSCURRENT}\n"
+	    "        - {eventName: [RotationFailed, DeleteSecret], requestParameters.versionId: x}\n"
+	    "    summary: '{{requestParameters.versionStage}}'\n",
+	    "per event name: only when every name is an API call");
+	rules_free(rs);
+
 	/* A mapping where an operator was expected, its key a field. */
 	load_err("rules:\n"
 		 "  - id: a\n"
@@ -2125,6 +2157,96 @@ test_value_checks(void)
 	    "tab after spaces");
 }
 
+/*
+ * Appends to out (one per line, once) every path below v unknown to f;
+ * path holds plen bytes, the first skip of them a label not walked.
+ */
+static void
+schema_unknown(const struct schema_field *f, struct json_object *v, char *path,
+    size_t plen, size_t skip, char *out, size_t outsz)
+{
+	const struct schema_field *parent;
+	size_t cap = 1024;
+	size_t off;
+	size_t slen;
+	size_t i;
+	int n;
+
+	if (plen > skip &&
+	    schema_walk(f, path + skip, plen - skip, &off, &slen, &parent) <
+		0) {
+		if (strstr(out, path) == NULL)
+			(void)snprintf(out + strlen(out), outsz - strlen(out),
+			    "%s\n", path);
+		return;
+	}
+	if (json_object_is_type(v, json_type_object)) {
+		json_object_object_foreach(v, k, kid)
+		{
+			n = snprintf(path + plen, cap - plen, "%s%s",
+			    plen > skip ? "." : "", k);
+			if (n > 0 && (size_t)n < cap - plen)
+				schema_unknown(f, kid, path, plen + (size_t)n,
+				    skip, out, outsz);
+		}
+	} else if (json_object_is_type(v, json_type_array)) {
+		for (i = 0; i < json_object_array_length(v); i++) {
+			n = snprintf(path + plen, cap - plen, "%s*",
+			    plen > skip ? "." : "");
+			if (n > 0 && (size_t)n < cap - plen)
+				schema_unknown(f,
+				    json_object_array_get_idx(v, i), path,
+				    plen + (size_t)n, skip, out, outsz);
+		}
+	}
+	path[plen] = '\0';
+}
+
+/* Every field of the real Secrets Manager records is in the schema, the
+ * request parameters per event name too. */
+static void
+test_schema_corpus(void)
+{
+	struct json_object *doc;
+	struct json_object *recs;
+	struct json_object *rec;
+	struct json_object *v;
+	const struct schema_field *f;
+	const char *ev;
+	char path[1024];
+	char out[8192] = "";
+	size_t i;
+	int k;
+
+	doc = read_records(
+	    "cloudtrail/secretsmanager/combined_secretsmanager.json");
+	if (doc == NULL)
+		return;
+	(void)json_object_object_get_ex(doc, "Records", &recs);
+	for (i = 0; i < json_object_array_length(recs); i++) {
+		rec = json_object_array_get_idx(recs, i);
+		path[0] = '\0';
+		schema_unknown(schema_record(), rec, path, 0, 0, out,
+		    sizeof(out));
+		ev = record_string(rec, "eventName");
+		for (k = 0; k < 2 && ev != NULL; k++) {
+			f = schema_event(ev, k == 1);
+			if (f == NULL ||
+			    !json_object_object_get_ex(rec,
+				k == 1 ? "responseElements"
+				       : "requestParameters",
+				&v))
+				continue;
+			(void)snprintf(path, sizeof(path), "%s:", ev);
+			schema_unknown(f, v, path, strlen(path), strlen(path),
+			    out, sizeof(out));
+		}
+	}
+	is_str(out, "", "corpus: every field of %zu records in the schema",
+	    json_object_array_length(recs));
+	json_object_put(doc);
+}
+
 int
 main(void)
 {
@@ -2147,5 +2269,6 @@ main(void)
 	test_regex_perlisms();
 	test_path_schema();
 	test_value_checks();
+	test_schema_corpus();
 	return done_testing();
 }
