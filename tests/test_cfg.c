@@ -138,6 +138,9 @@ test_syntax(void)
 		 "  \"unterminated: [\n",
 	    "smtrail.yaml:4:1: YAML syntax error: found unexpected end of stream (while scanning a quoted scalar started at line 3)",
 	    "syntax error after a secret");
+	load_err("sqs:\n\twait_time: 20s\n",
+	    "smtrail.yaml:2:1: YAML syntax error: tabs are not allowed in YAML indentation",
+	    "a tab in indentation");
 	load_err("rules: \xff\n",
 	    "smtrail.yaml:1:8: YAML syntax error: invalid leading UTF-8 octet (byte 0xff)",
 	    "bad UTF-8");
