@@ -193,4 +193,35 @@ else
 		skip "not root: cannot make root's or others' files ($t)"
 	done
 fi
+# ---- the mistakes of issue 14: each gets a clear message ----------------------
+cat >"$T_TMP/mistakes.yaml" <<'EOF2'
+rules:
+  - id: prod-secret-read
+    match:
+      eventName: [GetSecret, secretsmanager:DeleteSecret]
+      eventSource: secretmanager.amazonaws.com
+      requestParameters.secretId: {regex: '^prod/\d+$'}
+      userIdentity.ar: {not: {glob: 'arn:aws:iam::*:role/ops'}}
+  - id: forced-delete
+    match:
+      eventName: DeleteSecret
+      requestParameters:
+        forceDeleteWithoutRecovery: true
+EOF2
+printf 'rules:\n  - id: a\n    match:\n\teventName: DeleteSecret\n' >"$T_TMP/tab.yaml"
+st --config "$C" --rules "$T_TMP/mistakes.yaml" check --rules-only
+is "$RC" 1 "mistakes: exit 1 (the regex and the nested path are errors)"
+is "$ERR" "warning: $T_TMP/mistakes.yaml:4:19: unknown event name 'GetSecret' (did you mean 'GetSecretValue'?)
+warning: $T_TMP/mistakes.yaml:4:30: unknown event name 'secretsmanager:DeleteSecret' (did you mean 'DeleteSecret'?)
+warning: $T_TMP/mistakes.yaml:5:20: unknown event source 'secretmanager.amazonaws.com' (did you mean 'secretsmanager.amazonaws.com'?)
+$T_TMP/mistakes.yaml:6:43: bad regex: '\d' is not POSIX ERE; write '[0-9]'
+warning: $T_TMP/mistakes.yaml:7:7: unknown CloudTrail field 'userIdentity.ar' (did you mean 'userIdentity.arn'?)
+$T_TMP/mistakes.yaml:12:9: unknown operator 'forceDeleteWithoutRecovery' (write \`requestParameters.forceDeleteWithoutRecovery: …\`)" \
+    "mistakes: every one, at file:line:col"
+st --config "$C" --rules "$T_TMP/mistakes.yaml" check --rules-only --strict
+is "$(printf '%s\n' "$ERR" | grep -c '^warning')" 0 "mistakes: --strict: all errors"
+is "$(printf '%s\n' "$ERR" | grep -c "mistakes.yaml:")" 6 "mistakes: --strict: the same six"
+st --config "$C" --rules "$T_TMP/tab.yaml" check --rules-only
+is "$ERR" "$T_TMP/tab.yaml:4:1: YAML syntax error: tabs are not allowed in YAML indentation" \
+    "a tab in indentation: said so"
 done_testing
