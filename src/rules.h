@@ -5,10 +5,12 @@
  * rules_load() reads and validates the whole file, collecting every problem
  * (file:line:col and what was expected) into diags; if any is an error it
  * installs nothing and returns -EINVAL (or -ENOENT/-EACCES when the file
- * cannot be read, -ENOMEM). Unknown event names are warnings with "did you
- * mean", errors when strict. A loaded set is immutable and can be shared
- * until rules_free(). Matching allocates nothing; rendering appends to a
- * caller's buffer. Never prints.
+ * cannot be read, -ENOMEM). Unknown event names and event sources, and
+ * paths that leave the record's schema (schema.h) at any segment, are
+ * warnings with "did you mean", errors when strict; regexes with Perl
+ * spellings POSIX ERE lacks (rx_perlism()) are errors. A loaded set is
+ * immutable and can be shared until rules_free(). Matching allocates
+ * nothing; rendering appends to a caller's buffer. Never prints.
  */
 #ifndef SMTRAIL_RULES_H
 #define SMTRAIL_RULES_H

@@ -128,6 +128,44 @@ test_costs(void)
 	}
 }
 
+/* Perl spellings POSIX ERE lacks: named, with the ERE one. */
+static void
+test_perlisms(void)
+{
+	static const struct {
+		const char *p;
+		const char *want; /* NULL: none */
+	} v[] = {
+	    {"^prod/\\d+$", "'\\d' is not POSIX ERE; write '[0-9]'"},
+	    {"\\W", "'\\W' is not POSIX ERE; write '[^[:alnum:]_]'"},
+	    {"\\B",
+		"'\\B' is not POSIX ERE (there is no word boundary in ERE)"},
+	    {"a{1,3}?",
+		"non-greedy '}?' is not POSIX ERE (repetition is always greedy)"},
+	    {"[[:alpha:]\\s]",
+		"'\\s' inside brackets is a backslash or 's' in POSIX ERE; write '[:space:]' inside them"},
+	    {"\\\\d", NULL}, /* a backslash, then d */
+	    {"\\\\\\d", "'\\d' is not POSIX ERE; write '[0-9]'"},
+	    {"\\.\\*?\\+", NULL}, /* escaped operators */
+	    {"[]\\d]",
+		"'\\d' inside brackets is a backslash or 'd' in POSIX ERE; write '[:digit:]' inside them"},
+	    {"[[:digit:]]+(a|b)?c*", NULL},
+	    {"\\", NULL}, /* a lone backslash: regcomp()'s to refuse */
+	    {"[\\", NULL},
+	};
+	char buf[200];
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		why = rx_perlism(v[i].p, strlen(v[i].p), buf, sizeof(buf));
+		if (v[i].want == NULL)
+			ok(why == NULL, "perlism: '%s' is ERE", v[i].p);
+		else
+			is_str(why, v[i].want, "perlism: '%s'", v[i].p);
+	}
+}
+
 int
 main(void)
 {
@@ -135,5 +173,6 @@ main(void)
 	test_refuses();
 	test_limits();
 	test_costs();
+	test_perlisms();
 	return done_testing();
 }
