@@ -5,6 +5,7 @@
  * matching what it printed against the expectations.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,8 @@
 #define RT_MAX_CASES 10000
 #define RT_MAX_EVENTS 100000
 #define RT_MAX_LINE 1024
+/* Nesting of a printed alert (no "record"). */
+#define RT_ALERT_DEPTH 16
 /* Alerts one case may produce before it is cut short. */
 #define RT_MAX_ALERTS 100000
 
@@ -674,6 +677,7 @@ struct rt_seen {
 };
 
 struct rt_run {
+	struct json_tokener *tok;
 	struct rt_seen *v;
 	size_t n, cap;
 	int err;
@@ -710,8 +714,10 @@ rt_collect(const char *line, size_t len, void *arg)
 		run->v = nv;
 		run->cap = cap;
 	}
-	o = json_tokener_parse(line);
-	UNUSED(len);
+	if (len > INT_MAX)
+		return run->err = -E2BIG;
+	o = json_tokener_parse_ex(run->tok, line, (int)len);
+	json_tokener_reset(run->tok);
 	if (o == NULL)
 		return run->err = -EBADMSG;
 	s = &run->v[run->n++];
@@ -743,6 +749,8 @@ rt_run_done(struct rt_run *run)
 		free(run->v[i].secret);
 	}
 	free(run->v);
+	if (run->tok != NULL)
+		json_tokener_free(run->tok);
 }
 
 static bool
@@ -925,9 +933,16 @@ ruletest_run(struct ruletest *t, struct rules *rs,
 		bool fatal = false;
 
 		memset(&run, 0, sizeof(run));
+		/* Alert lines are one object a few levels deep ("readers"). */
+		run.tok = json_tokener_new_ex(RT_ALERT_DEPTH);
 		was = calloc(c->n_enable + 1, sizeof(*was));
-		if (was == NULL)
+		if (was == NULL || run.tok == NULL) {
+			free(was);
+			rt_run_done(&run);
+			(void)snprintf(reterr_msg, size, "%s",
+			    strerror(ENOMEM));
 			return -ENOMEM;
+		}
 		for (j = 0; j < c->n_enable; j++) {
 			was[j] = rules_get(rs, c->enable[j].idx)->enabled;
 			rules_set_enabled(rs, c->enable[j].idx, true);
@@ -959,5 +974,5 @@ ruletest_run(struct ruletest *t, struct rules *rs,
 		}
 		rt_run_done(&run);
 	}
-	return r;
+	return r < 0 ? r : 0;
 }
