@@ -42,17 +42,21 @@ open(sys.argv[2], "w").write(s)
 EOF
 st test --rules "$T_TMP/broken.yaml" "$TESTS"
 is "$RC" 1 "broken secret-deleted: exit 1"
-is "$(printf '%s\n' "$OUT" | grep -A3 '^not ok 13 ')" \
-"not ok 13 - secret-deleted: fires on DeleteSecret with a recovery window, resolved by RestoreSecret
+# num NAME-PREFIX: the number of the case of that name in $OUT.
+num() { printf '%s\n' "$OUT" | sed -n "s/^\(not \)\{0,1\}ok \([0-9]*\) - $1.*/\2/p"; }
+f=$(num "secret-deleted: fires on DeleteSecret")
+q=$(num "secret-deleted: quiet when the delete was refused")
+is "$(printf '%s\n' "$OUT" | grep -A3 "^not ok $f ")" \
+"not ok $f - secret-deleted: fires on DeleteSecret with a recovery window, resolved by RestoreSecret
 # expected (-) and seen (+) alerts:
 # - secret-deleted firing  (expected, not seen)
 # - secret-deleted resolved  (expected, not seen)" \
     "broken secret-deleted: the firing case shows the missing alerts"
-is "$(printf '%s\n' "$OUT" | grep -A3 '^not ok 15 ')" \
-"not ok 15 - secret-deleted: quiet when the delete was refused (write-denied instead)
+is "$(printf '%s\n' "$OUT" | grep -A3 "^not ok $q ")" \
+"not ok $q - secret-deleted: quiet when the delete was refused (write-denied instead)
 # expected (-) and seen (+) alerts:
 #   write-denied firing
-# + secret-deleted firing count=1 event=case15-event1 secret=prod/db  (must stay quiet)" \
+# + secret-deleted firing count=1 event=case$q-event1 secret=prod/db  (must stay quiet)" \
     "broken secret-deleted: the near miss shows the alert that must stay quiet"
 is "$(printf '%s\n' "$OUT" | tail -n 1)" "$((n - 4)) passed, 4 failed" \
     "broken secret-deleted: the summary counts the failures"
@@ -62,9 +66,10 @@ is "$(printf '%s\n' "$OUT" | tail -n 1)" "$((n - 4)) passed, 4 failed" \
 grep -v 'forceDeleteWithoutRecovery: {not: true}' "$PACK" >"$T_TMP/loose.yaml"
 st test -r "$T_TMP/loose.yaml" "$TESTS"
 is "$RC" 1 "a dropped condition: exit 1"
-like "$OUT" "not ok 14 - secret-deleted: quiet on a force delete" \
+q=$(num "secret-deleted: quiet on a force delete")
+like "$OUT" "not ok $q - secret-deleted: quiet on a force delete" \
     "a dropped condition: the near miss fails"
-like "$OUT" "# \+ secret-deleted firing count=1 event=case14-event1 secret=prod/db  \(must stay quiet\)" \
+like "$OUT" "# \+ secret-deleted firing count=1 event=case$q-event1 secret=prod/db  \(must stay quiet\)" \
     "a dropped condition: the diff names the alert"
 
 # ---- 3. the format: files, offsets, counts, exact, enable ----------------------
