@@ -32,6 +32,7 @@
 #include "bounds.h"
 #include "log.h"
 #include "rules.h"
+#include "ruletest.h"
 #include "secret.h"
 #include "sink.h"
 #include "sink_kind.h"
@@ -86,6 +87,8 @@ usage(FILE *f)
 	    "                      run will use them\n"
 	    "  replay PATH...      scan CloudTrail log files or directories and\n"
 	    "                      print one JSON alert per line\n"
+	    "  test [--rules FILE] TESTFILE...\n"
+	    "                      run rule test cases (smtrail-test(5))\n"
 	    "  aws-check           show regions, endpoints and credentials, and\n"
 	    "                      test the queue and buckets as run uses them\n"
 	    "  test-destination NAME\n"
@@ -126,7 +129,7 @@ usage(FILE *f)
 	    "  -h, --help          this text\n"
 	    "  -V, --version       same as the version command\n"
 	    "\n"
-	    "See smtrail(8) and smtrail-rules(5).\n",
+	    "See smtrail(8), smtrail-rules(5) and smtrail-test(5).\n",
 	    SMTRAIL_DEFAULT_CONFIG, SMTRAIL_DEFAULT_RULES);
 }
 
@@ -698,6 +701,84 @@ cmd_spool(int argc, char **argv)
 	return r == -EINVAL ? EXIT_USAGE : r != 0 ? EXIT_FILE_ERROR : 0;
 }
 
+/* ---- test ------------------------------------------------------------ */
+
+static int
+test_report_line(const char *s, void *arg)
+{
+	UNUSED(arg);
+	return puts(s) == EOF ? -EIO : 0;
+}
+
+/*
+ * One test file: loaded, its rules (--rules, else its "rules:", else
+ * the default) loaded and bound, its cases run. 0 ran (failures counted),
+ * EXIT_USAGE: the test file or the rules are wrong, EXIT_FILE_ERROR: the
+ * run broke.
+ */
+static int
+test_file(const char *path, size_t *number, struct ruletest_stats *st)
+{
+	struct ruletest_hooks h = {.line = test_report_line};
+	struct ruletest *t = NULL;
+	struct rules *rs = NULL;
+	struct diag_list dl;
+	const char *rules;
+	char msg[800] = "";
+	int r;
+
+	memset(&dl, 0, sizeof(dl));
+	r = ruletest_load(path, &t, &dl);
+	print_diags(&dl);
+	if (r < 0) {
+		if (dl.n == 0)
+			(void)fprintf(stderr, "%s: %s\n", path, strerror(-r));
+		return EXIT_USAGE;
+	}
+	rules = arg_rules_given || ruletest_rules(t) == NULL
+	    ? arg_rules
+	    : ruletest_rules(t);
+	memset(&dl, 0, sizeof(dl));
+	r = rules_load(rules, false, &rs, &dl);
+	print_diags(&dl);
+	if (r < 0 && dl.n == 0)
+		(void)fprintf(stderr, "%s: %s\n", rules, strerror(-r));
+	if (r == 0) {
+		memset(&dl, 0, sizeof(dl));
+		r = ruletest_bind(t, rs, &dl);
+		print_diags(&dl);
+	}
+	if (r < 0) {
+		rules_free(rs);
+		ruletest_free(t);
+		return EXIT_USAGE;
+	}
+	printf("# %s (rules %s)\n", path, rules);
+	r = ruletest_run(t, rs, &h, number, st, msg, sizeof(msg));
+	if (r < 0)
+		(void)fprintf(stderr, "smtrail: %s\n", msg);
+	rules_free(rs);
+	ruletest_free(t);
+	return r < 0 ? EXIT_FILE_ERROR : 0;
+}
+
+static int
+cmd_test(int argc, char **argv)
+{
+	struct ruletest_stats st = {0};
+	size_t number = 0;
+	int i, r = 0;
+
+	for (i = 0; i < argc && r == 0; i++)
+		r = test_file(argv[i], &number, &st);
+	if (r != 0)
+		return r;
+	printf("%zu passed, %zu failed\n", st.passed, st.failed);
+	if (fflush(stdout) == EOF)
+		return EXIT_FILE_ERROR;
+	return st.failed != 0 ? EXIT_FILE_ERROR : 0;
+}
+
 static const struct command commands[] = {
     {"run", cmd_run, 0, 0},
     {"check", cmd_check, 0, 0},
@@ -706,6 +787,7 @@ static const struct command commands[] = {
     {"aws-check", cmd_aws_check, 0, 0},
     {"test-destination", cmd_test_destination, 1, 1},
     {"spool", cmd_spool, 1, -1},
+    {"test", cmd_test, 1, -1},
 };
 
 enum {

@@ -2069,6 +2069,13 @@ rules_find(const struct rules *rs, const char *id)
 	return NULL;
 }
 
+void
+rules_set_enabled(struct rules *rs, size_t i, bool on)
+{
+	if (rs != NULL && i < rs->n)
+		rs->v[i].enabled = on;
+}
+
 /* ---- rendering -------------------------------------------------------- */
 
 int

@@ -9,8 +9,9 @@
  * paths that leave the record's schema (schema.h) at any segment, are
  * warnings with "did you mean", errors when strict; regexes with Perl
  * spellings POSIX ERE lacks (rx_perlism()) are errors. A loaded set is
- * immutable and can be shared until rules_free(). Matching allocates
- * nothing; rendering appends to a caller's buffer. Never prints.
+ * immutable (but for rules_set_enabled(), for smtrail test) and can be
+ * shared until rules_free(). Matching allocates nothing; rendering appends
+ * to a caller's buffer. Never prints.
  */
 #ifndef SMTRAIL_RULES_H
 #define SMTRAIL_RULES_H
@@ -98,6 +99,9 @@ void rules_free(struct rules *rs); /* NULL ok */
 size_t rules_count(const struct rules *rs);
 const struct rule *rules_get(const struct rules *rs, size_t i);
 const struct rule *rules_find(const struct rules *rs, const char *id);
+/* Turns rule i on or off (smtrail test runs a rule the file ships
+ * disabled); not while an engine uses the set. */
+void rules_set_enabled(struct rules *rs, size_t i, bool on);
 
 /* True when every condition of m holds for rec. */
 bool rules_match_eval(const struct rules_match *m, struct json_object *rec);

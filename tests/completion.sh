@@ -31,9 +31,10 @@ words() { printf '%s\n' "$@" | sort; }
 
 is "$(bash -c '. "$1"; complete -p smtrail' sh "$comp")" "complete -F _smtrail smtrail" \
     "complete -p smtrail: the function is registered"
-is "$(comp '')" "$(words aws-check check help replay run spool test-destination version)" \
+is "$(comp '')" "$(words aws-check check help replay run spool test test-destination version)" \
     "the commands"
-is "$(comp te)" "test-destination" "a command's prefix"
+is "$(comp te)" "$(words test test-destination)" "a command's prefix"
+is "$(comp test-)" "test-destination" "a longer prefix"
 is "$(comp check --)" "$(words --as-user --config --credentials-dir --help --log-level \
     --rules --rules-only --strict --version)" "check's options and the global ones"
 is "$(comp replay --s)" "$(words --stats --state)" "replay's options"

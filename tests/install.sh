@@ -1,7 +1,7 @@
 #!/bin/sh
 # make install / make uninstall with DESTDIR: the shipped configuration is
 # installed as samples in $(pkgdatadir) (always the new pack, to diff
-# against) and copied to $(confdir) only where absent; an edited file
+# against; the pack's tests beside it) and copied to $(confdir) only where absent; an edited file
 # survives both a second install and the uninstall, an unedited one is
 # removed. The unit goes where systemd looks for the prefix, with
 # ExecStart and Documentation= naming the installed paths.
@@ -42,6 +42,13 @@ for f in rules.yaml smtrail.yaml; do
 	cmp -s "$TOP_SRCDIR/etc/smtrail/$f" "$root$confdir/$f"
 	t_ok $? "$confdir/$f copied from it"
 done
+# The pack's tests beside the sample, passing against it there.
+cmp -s "$TOP_SRCDIR/etc/smtrail/rules.test.yaml" "$root$pkgdatadir/rules.test.yaml"
+t_ok $? "$pkgdatadir/rules.test.yaml installed beside the sample"
+test ! -e "$root$confdir/rules.test.yaml"
+t_ok $? "rules.test.yaml is not copied to $confdir (not configuration)"
+"$SMTRAIL" test "$root$pkgdatadir/rules.test.yaml" >"$T_TMP/test.out" 2>&1
+is "$?" 0 "smtrail test passes on the installed tests and sample"
 u=$root$unitdir/smtrail.service
 test -f "$u"
 t_ok $? "unit in $unitdir"
