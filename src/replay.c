@@ -320,12 +320,22 @@ replay_free(struct replay *rp)
 /* ---- input --------------------------------------------------------------- */
 
 static int
+replay_feed(struct replay *rp, struct json_object *rec)
+{
+	int r = engine_feed(rp->engine, rec, NULL);
+
+	if (r == 0 && rp->o.fed != NULL)
+		r = rp->o.fed(rec, rp->o.arg);
+	return r;
+}
+
+static int
 replay_scan_cb(struct json_object *rec, struct span raw, void *arg)
 {
 	struct replay *rp = arg;
 
 	UNUSED(raw);
-	return engine_feed(rp->engine, rec, NULL);
+	return replay_feed(rp, rec);
 }
 
 int
@@ -350,7 +360,7 @@ replay_file(struct replay *rp, const char *path, struct trail_stats *st,
 int
 replay_record(struct replay *rp, struct json_object *rec)
 {
-	int r = engine_feed(rp->engine, rec, NULL);
+	int r = replay_feed(rp, rec);
 
 	if (r == 0 && rp->spool != NULL)
 		r = replay_pump(rp, REPLAY_MAX_QUEUED);
