@@ -121,6 +121,14 @@ replay_seen(const char *rule_id, const char *event_id, void *arg)
 }
 
 static int
+replay_fed(struct json_object *rec, void *arg)
+{
+	struct replay *rp = arg;
+
+	return rp->o.fed(rec, rp->o.arg);
+}
+
+static int
 replay_sync_spool(void *arg)
 {
 	struct replay *rp = arg;
@@ -290,6 +298,7 @@ replay_new(const struct replay_opts *o, struct replay **ret,
 	eh = (struct engine_hooks){.alert = replay_keep,
 	    .seen = replay_seen,
 	    .sync = replay_sync_spool,
+	    .fed = o->fed != NULL ? replay_fed : NULL,
 	    .arg = rp};
 	r = engine_open(o->rules, &eo, &eh, &rp->engine, reterr);
 	if (r < 0)
@@ -320,22 +329,12 @@ replay_free(struct replay *rp)
 /* ---- input --------------------------------------------------------------- */
 
 static int
-replay_feed(struct replay *rp, struct json_object *rec)
-{
-	int r = engine_feed(rp->engine, rec, NULL);
-
-	if (r == 0 && rp->o.fed != NULL)
-		r = rp->o.fed(rec, rp->o.arg);
-	return r;
-}
-
-static int
 replay_scan_cb(struct json_object *rec, struct span raw, void *arg)
 {
 	struct replay *rp = arg;
 
 	UNUSED(raw);
-	return replay_feed(rp, rec);
+	return engine_feed(rp->engine, rec, NULL);
 }
 
 int
@@ -360,7 +359,7 @@ replay_file(struct replay *rp, const char *path, struct trail_stats *st,
 int
 replay_record(struct replay *rp, struct json_object *rec)
 {
-	int r = replay_feed(rp, rec);
+	int r = engine_feed(rp->engine, rec, NULL);
 
 	if (r == 0 && rp->spool != NULL)
 		r = replay_pump(rp, REPLAY_MAX_QUEUED);

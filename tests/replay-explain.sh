@@ -89,7 +89,66 @@ is "$OUT" "h1 2026-11-25T09:00:00Z GetSecretValue: no match: $R:12:18: userAgent
 h2 2026-11-25T09:00:00Z GetSecretValue: no match: $R:12:18: userAgent: want prefix 'aws-cli/', got '$(printf 'x%.0s' $(seq 1 120))...'" \
     "hostile values: escaped, cut at 120 bytes"
 
-# 6. The default pack over the shared sample: one line per Secrets Manager
+# 6. The other kinds and words: expect's follow-up, resolve_on, distinct,
+# first_seen; a derived field the caller attaches (accountAlias) is read
+# as the engine read it.
+cat >"$T_TMP/kinds.yaml" <<'YAML'
+rules:
+  - id: stuck
+    match: {eventName: RotationStarted}
+    expect: {match: {eventName: RotationSucceeded}, within: 1h}
+  - id: denied
+    match: {eventName: GetSecretValue, errorCode: {exists: true}}
+    resolve_on: {eventName: GetSecretValue, errorCode: null}
+  - id: many
+    match: {eventName: GetSecretValue}
+    group_by: [principal]
+    distinct: {field: secretId, count: 2, within: 1h}
+  - id: new-reader
+    match: {eventName: GetSecretValue}
+    group_by: [principal]
+    first_seen: {learn: 1h}
+  - id: prod-delete
+    match: {eventName: DeleteSecret, accountAlias: prod}
+YAML
+cat >"$T_TMP/alias.yaml" <<'YAML'
+accounts:
+  "123456789012": prod
+YAML
+mk "$T_TMP/kinds.json" \
+    "n=RotationStarted,id=k1,s=a,t=09:00:00" \
+    "n=RotationSucceeded,id=k2,s=a,t=09:10:00" \
+    "n=GetSecretValue,id=k3,s=a,p=ann,e=AccessDenied,t=09:11:00" \
+    "n=GetSecretValue,id=k4,s=b,p=ann,t=09:12:00" \
+    "n=DeleteSecret,id=k5,s=a,t=11:00:00" \
+    "n=DeleteSecret,id=k6,s=a,a=999999999999,t=11:01:00" \
+    "n=GetSecretValue,id=k7,s=a,p=zed,t=11:02:00"
+kind() { st -c "$T_TMP/alias.yaml" replay -r "$T_TMP/kinds.yaml" --explain "$1" "$T_TMP/kinds.json"; }
+kind stuck
+is "$(printf '%s\n' "$OUT" | sed -n 1,3p)" "k1 2026-11-25T09:00:00Z RotationStarted: match (expect: waiting for expect.match)
+k2 2026-11-25T09:10:00Z RotationSucceeded: no match: $T_TMP/kinds.yaml:3:24: eventName: want 'RotationStarted', got 'RotationSucceeded' (but expect.match: met)
+k3 2026-11-25T09:11:00Z GetSecretValue: no match: $T_TMP/kinds.yaml:3:24: eventName: want 'RotationStarted', got 'GetSecretValue'" \
+    "expect: waiting, then the follow-up"
+kind denied
+is "$(printf '%s\n' "$OUT" | sed -n 3,4p)" "k3 2026-11-25T09:11:00Z GetSecretValue: match
+k4 2026-11-25T09:12:00Z GetSecretValue: no match: $T_TMP/kinds.yaml:6:51: errorCode: field absent (but resolve_on: matched)" \
+    "resolve_on: the resolve said"
+kind many
+is "$(printf '%s\n' "$OUT" | grep -E '^k[347]')" "k3 2026-11-25T09:11:00Z GetSecretValue: match (distinct: counted)
+k4 2026-11-25T09:12:00Z GetSecretValue: match (distinct: fired)
+k7 2026-11-25T11:02:00Z GetSecretValue: match (distinct: counted)" \
+    "distinct: counted, fired"
+kind new-reader
+is "$(printf '%s\n' "$OUT" | grep -E '^k[347]')" "k3 2026-11-25T09:11:00Z GetSecretValue: match (first_seen: learning, or seen before)
+k4 2026-11-25T09:12:00Z GetSecretValue: match (first_seen: learning, or seen before)
+k7 2026-11-25T11:02:00Z GetSecretValue: match (first_seen: fired)" \
+    "first_seen: learning, then a new key fired"
+kind prod-delete
+is "$(printf '%s\n' "$OUT" | grep -E '^k[56]')" "k5 2026-11-25T11:00:00Z DeleteSecret: match
+k6 2026-11-25T11:01:00Z DeleteSecret: no match: $T_TMP/kinds.yaml:17:52: accountAlias: field absent" \
+    "accountAlias: read as the engine read it"
+
+# 7. The default pack over the shared sample: one line per Secrets Manager
 # event (52), the one DeleteSecret shown with its absent flag.
 P="$TOP_SRCDIR/etc/smtrail/rules.yaml"
 st replay -r "$P" --explain secret-force-deleted "$SM/combined_secretsmanager.json"
