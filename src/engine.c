@@ -562,6 +562,8 @@ engine_feed(struct engine *e, struct json_object *rec,
 		log_ctx_err(&e->ctx, "rule window state: %s", strerror(-r));
 	else
 		r = rules_eval(e->rules, rec, engine_hit, e);
+	if (r == 0 && e->hooks.fed != NULL)
+		r = e->hooks.fed(rec, e->hooks.arg);
 	record_env_set(rec, NULL);
 	e->rec = NULL;
 	return r;

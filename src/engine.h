@@ -76,6 +76,10 @@ struct engine_hooks {
 	/* Makes what alert() kept durable (before held groups close);
 	 * NULL: alert() did. */
 	int (*sync)(void *arg);
+	/* The rules have seen rec (engine_feed()), its alerts are out; its
+	 * derived fields (accountAlias) still read as the rules read them.
+	 * < 0 is returned by engine_feed(). NULL: none. */
+	int (*fed)(struct json_object *rec, void *arg);
 	void *arg;
 };
 

@@ -31,6 +31,8 @@
 #include "replay.h"
 #include "bounds.h"
 #include "log.h"
+#include "quote.h"
+#include "record.h"
 #include "rules.h"
 #include "ruletest.h"
 #include "secret.h"
@@ -52,6 +54,7 @@ static bool arg_stats;
 static bool arg_deliver;
 static const char *arg_state;
 static bool arg_no_state;
+static const char *arg_explain;
 /* test-destination: report every outcome (replay: only failures). */
 static bool arg_verbose_delivery;
 static enum log_level arg_log_level = LOG_LEVEL_NOTICE;
@@ -123,6 +126,9 @@ usage(FILE *f)
 	    "                      directory)\n"
 	    "      --no-state      replay: print every match as it is (no\n"
 	    "                      throttle, grouping, resolves or dedup)\n"
+	    "      --explain RULE  replay: for each event, whether RULE\n"
+	    "                      matched and, if not, the first condition\n"
+	    "                      that failed and the value found\n"
 	    "      --failed, --pending, --json, --all-failed, --older-than D\n"
 	    "                      spool commands: see smtrail(8)\n"
 	    "  -l, --log-level L   err, warning, notice, info or debug\n"
@@ -384,6 +390,22 @@ cli_delivered(const char *dest, const struct sink_outcome *o, void *arg)
 	    o->detail[0] ? ")" : "");
 }
 
+static int
+replay_open_opts(const struct replay_opts *ro, struct replay **ret)
+{
+	struct diag d;
+	char msg[600];
+	int r;
+
+	memset(&d, 0, sizeof(d));
+	r = replay_new(ro, ret, &d);
+	if (r < 0)
+		(void)fprintf(stderr, "smtrail: %s\n",
+		    d.msg[0] != '\0' ? diag_format(&d, msg, sizeof(msg))
+				     : strerror(-r));
+	return r;
+}
+
 /* replay's print hook: an alert line on standard output. */
 static int
 cli_print(const char *line, size_t len, void *arg)
@@ -399,9 +421,6 @@ replay_open(const struct cfg *cfg, const struct rules *rs, bool deliver,
     struct replay **ret)
 {
 	struct replay_opts ro;
-	struct diag d;
-	char msg[600];
-	int r;
 
 	ro = (struct replay_opts){.cfg = cfg,
 	    .rules = rs,
@@ -411,13 +430,194 @@ replay_open(const struct cfg *cfg, const struct rules *rs, bool deliver,
 	    .print = deliver && arg_verbose_delivery ? NULL : cli_print,
 	    .delivered = cli_delivered,
 	    .arg = (void *)cfg};
-	memset(&d, 0, sizeof(d));
-	r = replay_new(&ro, ret, &d);
-	if (r < 0)
-		(void)fprintf(stderr, "smtrail: %s\n",
-		    d.msg[0] != '\0' ? diag_format(&d, msg, sizeof(msg))
-				     : strerror(-r));
+	return replay_open_opts(&ro, ret);
+}
+
+/* ---- replay --explain ---------------------------------------------------- */
+
+/* What --explain knows while the engine takes one record. */
+struct explain {
+	const struct rule *rule;
+	const char *file;   /* the rules file */
+	struct buf alerted; /* eventIDs the rule alerted on, "\n"-ended */
+	bool alerted_other; /* an alert without eventID */
+};
+
+/* replay's print hook with --explain: notes the rule's alerts. */
+static int
+explain_print(const char *line, size_t len, void *arg)
+{
+	struct explain *ex = arg;
+	struct json_object *o;
+	struct json_object *v;
+	const char *id;
+	int r = 0;
+
+	/* Our own one-line JSON; if it could not be read, the line would
+	 * only miss its state's word: not worth stopping the replay. */
+	o = json_tokener_parse(line);
+	UNUSED(len);
+	if (o == NULL)
+		return 0;
+	if (json_object_object_get_ex(o, "rule", &v) &&
+	    strcmp(json_object_get_string(v), ex->rule->id) == 0) {
+		id = json_object_object_get_ex(o, "eventID", &v)
+		    ? json_object_get_string(v)
+		    : NULL;
+		if (id == NULL)
+			ex->alerted_other = true;
+		else
+			r = buf_printf(&ex->alerted, "%s\n", id);
+	}
+	json_object_put(o);
 	return r;
+}
+
+/* Whether the rule alerted on the event id during the last feed. */
+static bool
+explain_alerted(const struct explain *ex, const char *id)
+{
+	const char *p = ex->alerted.data;
+	size_t n = strlen(id);
+
+	if (id[0] == '\0' || p == NULL)
+		return ex->alerted_other;
+	while (p < ex->alerted.data + ex->alerted.len) {
+		const char *nl = strchr(p, '\n');
+
+		if (nl == NULL)
+			break;
+		if ((size_t)(nl - p) == n && memcmp(p, id, n) == 0)
+			return true;
+		p = nl + 1;
+	}
+	return false;
+}
+
+/* What the rule's state did with a match (smtrail(8), --explain). */
+static const char *
+explain_state(const struct rule *ru, bool alerted)
+{
+	if (!ru->enabled)
+		return " (disabled: no alert)";
+	if (arg_no_state)
+		return "";
+	switch (ru->kind) {
+	case RULES_KIND_EVENT:
+		return alerted ? ""
+			       : " (no alert now: throttled, held for "
+				 "group_wait, or a duplicate)";
+	case RULES_KIND_THRESHOLD:
+		return alerted ? " (threshold: fired)"
+			       : " (threshold: counted)";
+	case RULES_KIND_DISTINCT:
+		return alerted ? " (distinct: fired)" : " (distinct: counted)";
+	case RULES_KIND_FIRST_SEEN:
+		return alerted ? " (first_seen: fired)"
+			       : " (first_seen: learning, or seen before)";
+	case RULES_KIND_EXPECT:
+		return " (expect: waiting for expect.match)";
+	case RULES_KIND_COUNT:
+		break;
+	}
+	return "";
+}
+
+/* replay's hook after each record: one line on standard output. */
+static int
+explain_fed(struct json_object *rec, void *arg)
+{
+	struct explain *ex = arg;
+	char id[QUOTE_SIZE(RULES_WHY_VALUE)];
+	char when[QUOTE_SIZE(64)];
+	char name[QUOTE_SIZE(64)];
+	char text[2048];
+	struct rules_why why;
+	const char *s;
+	const char *extra = "";
+	int m;
+
+	s = record_string(rec, "eventID");
+	quote_bytes(id, sizeof(id), s != NULL ? s : "-",
+	    strlen(s != NULL ? s : "-"), RULES_WHY_VALUE);
+	s = record_string(rec, "eventTime");
+	quote_bytes(when, sizeof(when), s != NULL ? s : "-",
+	    strlen(s != NULL ? s : "-"), 64);
+	s = record_string(rec, "eventName");
+	quote_bytes(name, sizeof(name), s != NULL ? s : "-",
+	    strlen(s != NULL ? s : "-"), 64);
+	m = rules_explain(ex->rule, rec, &why);
+	if (m == 1) {
+		s = record_string(rec, "eventID");
+		printf("%s %s %s: match%s\n", id, when, name,
+		    explain_state(ex->rule,
+			explain_alerted(ex, s != NULL ? s : "")));
+	} else {
+		if (ex->rule->expected != NULL &&
+		    rules_match_eval(ex->rule->expected, rec))
+			extra = " (but expect.match: met)";
+		else if (ex->rule->resolve_on != NULL &&
+		    rules_match_eval(ex->rule->resolve_on, rec))
+			extra = " (but resolve_on: matched)";
+		printf("%s %s %s: no match: %s%s\n", id, when, name,
+		    rules_why_format(&why, ex->file, text, sizeof(text)),
+		    extra);
+	}
+	buf_reset(&ex->alerted);
+	ex->alerted_other = false;
+	return ferror(stdout) ? -EIO : 0;
+}
+
+/* --explain RULE: the rule, or a usage error naming the closest id. */
+static int
+explain_init(struct explain *ex, const struct rules *rs, const char *file)
+{
+	char hint[200];
+	const char *best;
+
+	memset(ex, 0, sizeof(*ex));
+	ex->file = file;
+	ex->rule = rules_find(rs, arg_explain);
+	if (ex->rule == NULL) {
+		best = rules_suggest_id(rs, arg_explain);
+		if (best != NULL)
+			(void)snprintf(hint, sizeof(hint),
+			    " (did you mean '%s'?)", best);
+		else
+			hint[0] = '\0';
+		(void)fprintf(stderr,
+		    "smtrail: --explain: no rule '%s' in %s%s\n", arg_explain,
+		    file, hint);
+		return -EINVAL;
+	}
+	if (arg_deliver) {
+		(void)fprintf(stderr,
+		    "smtrail: --explain does not deliver (--deliver given)\n");
+		return -EINVAL;
+	}
+	if (!ex->rule->enabled)
+		(void)fprintf(stderr,
+		    "smtrail: warning: rule '%s' is disabled: it never "
+		    "alerts\n",
+		    ex->rule->id);
+	buf_init(&ex->alerted, 1u << 20);
+	return 0;
+}
+
+static int
+replay_open_explain(const struct cfg *cfg, const struct rules *rs,
+    struct explain *ex, struct replay **ret)
+{
+	struct replay_opts ro;
+
+	ro = (struct replay_opts){.cfg = cfg,
+	    .rules = rs,
+	    .state_dir = arg_state,
+	    .no_state = arg_no_state,
+	    .print = explain_print,
+	    .fed = explain_fed,
+	    .arg = ex};
+	return replay_open_opts(&ro, ret);
 }
 
 static int
@@ -429,11 +629,13 @@ cmd_replay(int argc, char **argv)
 	struct replay *rp = NULL;
 	struct rules *rs = NULL;
 	struct cfg *cfg = NULL;
+	struct explain ex;
 	bool present;
 	double start;
 	size_t i;
 	int r;
 
+	memset(&ex, 0, sizeof(ex));
 	if (load_config(&cfg, &present) < 0)
 		return EXIT_USAGE;
 	r = load_rules(cfg, false, &rs);
@@ -446,11 +648,16 @@ cmd_replay(int argc, char **argv)
 		    "smtrail: --deliver needs the state (--no-state given)\n");
 		r = -EINVAL;
 	}
+	if (r == 0 && arg_explain != NULL)
+		r = explain_init(&ex, rs, rules_path(cfg));
 	if (r == 0)
 		r = files_expand(argv, (size_t)argc, &fl);
-	if (r == 0)
+	if (r == 0 && arg_explain != NULL)
+		r = replay_open_explain(cfg, rs, &ex, &rp);
+	else if (r == 0)
 		r = replay_open(cfg, rs, arg_deliver, &rp);
 	if (r < 0) {
+		buf_done(&ex.alerted);
 		files_list_done(&fl);
 		rules_free(rs);
 		cfg_free(cfg);
@@ -497,6 +704,7 @@ cmd_replay(int argc, char **argv)
 	if (arg_stats)
 		replay_print_stats(&tot, rs_st.alerts, now_s() - start);
 	replay_free(rp);
+	buf_done(&ex.alerted);
 	cfg_free(cfg);
 	files_list_done(&fl);
 	rules_free(rs);
@@ -804,6 +1012,7 @@ enum {
 	OPT_JSON,
 	OPT_ALL_FAILED,
 	OPT_OLDER_THAN,
+	OPT_EXPLAIN,
 };
 
 static int
@@ -826,6 +1035,7 @@ parse_options(int argc, char **argv)
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"all-failed", no_argument, NULL, OPT_ALL_FAILED},
 	    {"older-than", required_argument, NULL, OPT_OLDER_THAN},
+	    {"explain", required_argument, NULL, OPT_EXPLAIN},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -889,6 +1099,9 @@ parse_options(int argc, char **argv)
 			break;
 		case OPT_OLDER_THAN:
 			arg_older_than = optarg;
+			break;
+		case OPT_EXPLAIN:
+			arg_explain = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -121,6 +121,14 @@ replay_seen(const char *rule_id, const char *event_id, void *arg)
 }
 
 static int
+replay_fed(struct json_object *rec, void *arg)
+{
+	struct replay *rp = arg;
+
+	return rp->o.fed(rec, rp->o.arg);
+}
+
+static int
 replay_sync_spool(void *arg)
 {
 	struct replay *rp = arg;
@@ -290,6 +298,7 @@ replay_new(const struct replay_opts *o, struct replay **ret,
 	eh = (struct engine_hooks){.alert = replay_keep,
 	    .seen = replay_seen,
 	    .sync = replay_sync_spool,
+	    .fed = o->fed != NULL ? replay_fed : NULL,
 	    .arg = rp};
 	r = engine_open(o->rules, &eo, &eh, &rp->engine, reterr);
 	if (r < 0)

@@ -49,6 +49,9 @@ struct replay_opts {
 	/* Each delivery that ended (delivered or given up); NULL: none. */
 	void (*delivered)(const char *dest, const struct sink_outcome *o,
 	    void *arg);
+	/* Each record once the engine has taken it (its alerts printed);
+	 * borrowed for the call; < 0 stops the replay. NULL: none. */
+	int (*fed)(struct json_object *rec, void *arg);
 	void *arg;
 };
 

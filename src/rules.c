@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <regex.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 
 #include "buf.h"
 #include "diag.h"
+#include "quote.h"
 #include "bounds.h"
 #include "record.h"
 #include "rules.h"
@@ -213,7 +215,8 @@ struct rules_cond {
 	unsigned bits;
 	struct rules_cond **sub; /* NOT, EVERY (one), ANY, ALL */
 	size_t n;
-	bool icase; /* EQ string, PREFIX..REGEX: ASCII case ignored */
+	bool icase;         /* EQ string, PREFIX..REGEX: ASCII case ignored */
+	unsigned line, col; /* where it is written (rules_explain()) */
 };
 
 enum rules_mkind { RULES_M_FIELD, RULES_M_ALL, RULES_M_ANY, RULES_M_NOT };
@@ -225,6 +228,7 @@ struct rules_match {
 	struct rules_cond *cond;  /* FIELD */
 	struct rules_match **sub; /* ALL, ANY, NOT (one) */
 	size_t n;
+	unsigned line, col; /* ANY, NOT: the key's (rules_explain()) */
 };
 
 struct rules {
@@ -1058,21 +1062,52 @@ rules_cond_op(struct rules_ctx *c, const struct yamlx_node *map, unsigned depth,
 	return cd;
 }
 
+/* A regex's text, kept for rules_explain() (the pattern is compiled). */
+static void
+rules_cond_source(struct rules_ctx *c, const struct yamlx_node *map,
+    struct rules_cond *cd)
+{
+	const struct yamlx_node *v;
+	size_t i;
+
+	for (i = 0; i + 1 < map->n; i += 2) {
+		v = map->kid[i + 1];
+		if (map->kid[i]->type == YAMLX_NODE_SCALAR &&
+		    strcmp(map->kid[i]->s, "regex") == 0 &&
+		    v->type == YAMLX_NODE_SCALAR) {
+			cd->s = yamlx_strdup(&c->y, v->s, v->len);
+			cd->len = v->len;
+			return;
+		}
+	}
+}
+
 static struct rules_cond *
 rules_cond_compile(struct rules_ctx *c, const struct yamlx_node *n,
     unsigned depth, enum rules_vcheck vcheck)
 {
+	struct rules_cond *cd = NULL;
+
 	switch (n->type) {
 	case YAMLX_NODE_SCALAR:
-		return rules_cond_scalar(c, n, vcheck);
+		cd = rules_cond_scalar(c, n, vcheck);
+		break;
 	case YAMLX_NODE_SEQ:
-		return rules_cond_list(c, n, n, RULES_OP_ANY, depth, vcheck);
+		cd = rules_cond_list(c, n, n, RULES_OP_ANY, depth, vcheck);
+		break;
 	case YAMLX_NODE_MAP:
-		return rules_cond_op(c, n, depth, vcheck);
+		cd = rules_cond_op(c, n, depth, vcheck);
+		break;
 	case YAMLX_NODE_BAD:
 		break;
 	}
-	return NULL;
+	if (cd != NULL && cd->line == 0) {
+		cd->line = n->line;
+		cd->col = n->col;
+	}
+	if (cd != NULL && cd->op == RULES_OP_REGEX && cd->s == NULL)
+		rules_cond_source(c, n, cd);
+	return cd;
 }
 
 /* ---- matching --------------------------------------------------------- */
@@ -1397,6 +1432,324 @@ rules_eval(const struct rules *rs, struct json_object *rec, rules_hit_cb *cb,
 	return 0;
 }
 
+/* ---- explaining ------------------------------------------------------- */
+
+/*
+ * rules_explain() redoes what rules_match_eval() decided, on the cold
+ * path: at each step it asks rules_match_eval() or rules_cond_eval()
+ * (never a second matcher) which part failed first and goes into it.
+ */
+
+/* Appends to dst (size bytes, NUL-terminated), cut if it has no room. */
+static void PRINTF_LIKE(3, 4)
+    rules_why_cat(char *dst, size_t size, const char *fmt, ...)
+{
+	size_t used = strnlen(dst, size);
+	va_list ap;
+
+	if (used + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(dst + used, size - used, fmt, ap);
+	va_end(ap);
+}
+
+/* A record's value as explain shows it: strings quoted, the rest as JSON,
+ * escaped and cut either way. */
+static void
+rules_why_value(char *dst, size_t size, struct json_object *v)
+{
+	char q[QUOTE_SIZE(RULES_WHY_VALUE)];
+	const char *s;
+	size_t len = 0;
+
+	dst[0] = '\0';
+	if (v == NULL) {
+		rules_why_cat(dst, size, "null");
+		return;
+	}
+	s = rules_jstr(v, &len);
+	if (s != NULL) {
+		rules_why_cat(dst, size, "'%s'",
+		    quote_bytes(q, sizeof(q), s, len, RULES_WHY_VALUE));
+		return;
+	}
+	s = json_object_to_json_string_ext(v,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (s == NULL)
+		s = "?";
+	rules_why_cat(dst, size, "%s",
+	    quote_bytes(q, sizeof(q), s, strlen(s), RULES_WHY_VALUE));
+}
+
+/* What cd wants, as its operator and operand ("prefix 'prod/'"). */
+static void
+rules_cond_want(const struct rules_cond *cd, char *dst, size_t size)
+{
+	char q[QUOTE_SIZE(RULES_WHY_VALUE)];
+	char text[INET6_ADDRSTRLEN];
+	const char *name = rules_op_names[cd->op];
+	size_t i;
+
+	switch (cd->op) {
+	case RULES_OP_EQ:
+		switch (cd->type) {
+		case YAMLX_SCALAR_NULL:
+			rules_why_cat(dst, size, "null");
+			break;
+		case YAMLX_SCALAR_BOOL:
+			rules_why_cat(dst, size, "%s",
+			    cd->b ? "true" : "false");
+			break;
+		case YAMLX_SCALAR_INT:
+			rules_why_cat(dst, size, "%lld", (long long)cd->i);
+			break;
+		case YAMLX_SCALAR_FLOAT:
+			rules_why_cat(dst, size, "%g", cd->d);
+			break;
+		case YAMLX_SCALAR_STRING:
+			rules_why_cat(dst, size, "'%s'",
+			    quote_bytes(q, sizeof(q), cd->s, cd->len,
+				RULES_WHY_VALUE));
+			break;
+		}
+		break;
+	case RULES_OP_EXISTS:
+		rules_why_cat(dst, size, "%s %s", name,
+		    cd->b ? "true" : "false");
+		break;
+	case RULES_OP_PREFIX:
+	case RULES_OP_SUFFIX:
+	case RULES_OP_CONTAINS:
+	case RULES_OP_GLOB:
+	case RULES_OP_REGEX:
+		rules_why_cat(dst, size, "%s '%s'", name,
+		    cd->s != NULL ? quote_bytes(q, sizeof(q), cd->s,
+					strlen(cd->s), RULES_WHY_VALUE)
+				  : "");
+		break;
+	case RULES_OP_CIDR:
+		if (inet_ntop(cd->af, cd->net, text, sizeof(text)) == NULL)
+			text[0] = '\0';
+		rules_why_cat(dst, size, "%s %s/%u", name, text, cd->bits);
+		break;
+	case RULES_OP_GT:
+	case RULES_OP_GE:
+	case RULES_OP_LT:
+	case RULES_OP_LE:
+		rules_why_cat(dst, size, "%s %g", name, cd->d);
+		break;
+	case RULES_OP_NOT:
+	case RULES_OP_EVERY:
+		rules_why_cat(dst, size, "%s ", name);
+		rules_cond_want(cd->sub[0], dst, size);
+		break;
+	case RULES_OP_ANY:
+	case RULES_OP_ALL:
+		rules_why_cat(dst, size, "%s [", name);
+		for (i = 0; i < cd->n; i++) {
+			if (i > 0)
+				rules_why_cat(dst, size, ", ");
+			rules_cond_want(cd->sub[i], dst, size);
+		}
+		rules_why_cat(dst, size, "]");
+		break;
+	case RULES_OP_COUNT:
+		break;
+	}
+	if (cd->icase)
+		rules_why_cat(dst, size, " (icase)");
+}
+
+/* The first part of cd that fails for v (cd fails for v). */
+static const struct rules_cond *
+rules_cond_first_fail(const struct rules_cond *cd, struct json_object *v,
+    bool present)
+{
+	size_t i;
+
+	while (
+	    cd->op == RULES_OP_ALL || (cd->op == RULES_OP_ANY && cd->n == 1)) {
+		for (i = 0; i < cd->n; i++)
+			if (!rules_cond_eval(cd->sub[i], v, present))
+				break;
+		if (i == cd->n)
+			break;
+		cd = cd->sub[i];
+	}
+	return cd;
+}
+
+/* record_visit(): the first value the condition fails for. */
+struct rules_why_visit {
+	const struct rules_cond *cd;
+	struct json_object *v;
+};
+
+static bool
+rules_why_fails_cb(struct json_object *v, void *arg)
+{
+	struct rules_why_visit *wv = arg;
+
+	if (rules_cond_eval(wv->cd, v, true))
+		return false;
+	wv->v = v;
+	return true;
+}
+
+static bool
+rules_why_none_cb(struct json_object *v, void *arg)
+{
+	UNUSED(v);
+	UNUSED(arg);
+	return false;
+}
+
+/* A field's condition that does not hold (rules_field_eval()). */
+static void
+rules_field_why(const struct rules_match *m, struct json_object *rec,
+    struct rules_why *w)
+{
+	const struct rules_cond *cd = m->cond;
+	struct rules_why_visit wv = {NULL, NULL};
+	struct json_object *v = NULL;
+	bool present = false;
+	size_t n = 0;
+
+	rules_why_cat(w->path, sizeof(w->path), "%s", record_path_str(m->path));
+	if (cd->op == RULES_OP_EVERY) {
+		wv.cd = cd->sub[0];
+		if (record_visit(rec, m->path, rules_why_fails_cb, &wv, &n)) {
+			v = wv.v;
+			present = true;
+			cd = cd->sub[0];
+		}
+	} else {
+		v = record_get(rec, m->path, &present);
+		if (record_path_wild(m->path)) {
+			(void)record_visit(rec, m->path, rules_why_none_cb,
+			    NULL, &n);
+			present = n > 0;
+		}
+	}
+	cd = rules_cond_first_fail(cd, v, present);
+	w->line = cd->line;
+	w->col = cd->col;
+	rules_cond_want(cd, w->want, sizeof(w->want));
+	if (!present) {
+		w->absent = true;
+		return;
+	}
+	rules_why_value(w->got, sizeof(w->got), v);
+	if (n > 1 && m->cond->op != RULES_OP_EVERY)
+		rules_why_cat(w->got, sizeof(w->got), " (the first of %zu)", n);
+	else if (n > 1)
+		rules_why_cat(w->got, sizeof(w->got), " (one of %zu)", n);
+}
+
+static void
+rules_match_why(const struct rules_match *m, struct json_object *rec,
+    struct rules_why *w)
+{
+	struct rules_why first;
+	char text[sizeof(first.path) + sizeof(first.want) + sizeof(first.got) +
+	    64];
+	size_t i;
+
+	for (;;) {
+		switch (m->kind) {
+		case RULES_M_FIELD:
+			rules_field_why(m, rec, w);
+			return;
+		case RULES_M_ALL:
+			for (i = 0; i < m->n; i++)
+				if (!rules_match_eval(m->sub[i], rec))
+					break;
+			if (i == m->n)
+				return; /* it holds: nothing to say */
+			m = m->sub[i];
+			continue;
+		case RULES_M_ANY:
+			w->line = m->line;
+			w->col = m->col;
+			rules_why_cat(w->path, sizeof(w->path), "any");
+			rules_why_cat(w->want, sizeof(w->want),
+			    "one of %zu alternatives", m->n);
+			memset(&first, 0, sizeof(first));
+			rules_match_why(m->sub[0], rec, &first);
+			rules_why_cat(w->got, sizeof(w->got),
+			    "none (the first: %s)",
+			    rules_why_format(&first, NULL, text, sizeof(text)));
+			return;
+		case RULES_M_NOT:
+			w->line = m->line;
+			w->col = m->col;
+			rules_why_cat(w->path, sizeof(w->path), "not");
+			rules_why_cat(w->want, sizeof(w->want), "no match");
+			rules_why_cat(w->got, sizeof(w->got), "a match");
+			return;
+		}
+		return;
+	}
+}
+
+int
+rules_explain(const struct rule *r, struct json_object *rec,
+    struct rules_why *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (rules_match_eval(r->match, rec)) {
+		ret->matched = true;
+		return 1;
+	}
+	if (r->match != NULL)
+		rules_match_why(r->match, rec, ret);
+	return 0;
+}
+
+const char *
+rules_why_format(const struct rules_why *w, const char *file, char *buf,
+    size_t size)
+{
+	buf[0] = '\0';
+	if (w->matched) {
+		rules_why_cat(buf, size, "match");
+		return buf;
+	}
+	if (file != NULL)
+		rules_why_cat(buf, size, "%s:", file);
+	rules_why_cat(buf, size, "%u:%u: %s: ", w->line, w->col, w->path);
+	if (w->absent)
+		rules_why_cat(buf, size, "field absent");
+	else
+		rules_why_cat(buf, size, "want %s, got %s", w->want, w->got);
+	return buf;
+}
+
+const char *
+rules_suggest_id(const struct rules *rs, const char *id)
+{
+	struct diag_list dl;
+	struct yamlx y;
+	const char **ids;
+	const char *best;
+	size_t i;
+
+	if (rules_count(rs) == 0)
+		return NULL;
+	ids = calloc(rs->n, sizeof(*ids));
+	if (ids == NULL)
+		return NULL;
+	for (i = 0; i < rs->n; i++)
+		ids[i] = rs->v[i].id;
+	memset(&dl, 0, sizeof(dl));
+	memset(&y, 0, sizeof(y));
+	y.diags = &dl; /* yamlx_suggest() works only for a live list */
+	best = yamlx_suggest(&y, id, ids, rs->n, true);
+	free(ids);
+	return best;
+}
+
 /* ---- match mappings --------------------------------------------------- */
 
 static struct rules_match *
@@ -1422,6 +1775,15 @@ rules_match_new(struct rules_ctx *c, enum rules_mkind kind, size_t nsub)
 
 static struct rules_match *rules_match_compile(struct rules_ctx *c,
     const struct yamlx_node *n, unsigned depth, const char *what);
+
+/* m, positioned at its key k (for rules_explain()). */
+static struct rules_match *
+rules_match_at(struct rules_match *m, const struct yamlx_node *k)
+{
+	m->line = k->line;
+	m->col = k->col;
+	return m;
+}
 
 /* One entry of a match mapping: a field's condition or a combinator. */
 static struct rules_match *
@@ -1462,7 +1824,7 @@ rules_match_entry(struct rules_ctx *c, const struct yamlx_node *k,
 			rules_match_free(m);
 			return NULL;
 		}
-		return m;
+		return rules_match_at(m, k);
 	}
 	if (k->type == YAMLX_NODE_SCALAR && strcmp(k->s, "not") == 0) {
 		if (!rules_depth_ok(c, k, depth))
@@ -1476,7 +1838,7 @@ rules_match_entry(struct rules_ctx *c, const struct yamlx_node *k,
 			return NULL;
 		}
 		m->n = 1;
-		return m;
+		return rules_match_at(m, k);
 	}
 	m = rules_match_new(c, RULES_M_FIELD, 0);
 	if (m == NULL)
@@ -1496,7 +1858,7 @@ rules_match_entry(struct rules_ctx *c, const struct yamlx_node *k,
 		rules_match_free(m);
 		return NULL;
 	}
-	return m;
+	return rules_match_at(m, k);
 }
 
 /* Whether s names a Secrets Manager API call (schema_event()). */

@@ -127,6 +127,35 @@ typedef int rules_hit_cb(const struct rule *r, enum rules_hit hit, void *arg);
 int rules_eval(const struct rules *rs, struct json_object *rec,
     rules_hit_cb *cb, void *arg) MUST_CHECK;
 
+/*
+ * Why a record does or does not match a rule's "match" (smtrail replay
+ * --explain, smtrail test on a failure): the first condition that failed
+ * in the order rules_eval() tries them, where it is written in the rules
+ * file, and the value the record has there. The decision is rules_eval()'s
+ * own (the same evaluation, redone step by step on the cold path); the
+ * normal path does not change. Values are quoted (control characters and
+ * quotes escaped) and cut at RULES_WHY_VALUE bytes.
+ */
+#define RULES_WHY_VALUE 120
+struct rules_why {
+	bool matched;
+	unsigned line; /* of the failing condition; 0: none (matched) */
+	unsigned col;
+	char path[512]; /* its field path; "any", "not": a combinator's */
+	char want[320]; /* what it wants: "true", "prefix 'prod/'" */
+	char got[512];  /* the value found: "'x'", "false", "null" */
+	bool absent;    /* the field is absent (got is empty) */
+};
+/* 1: r's "match" holds for rec, 0: it does not (ret says why). */
+int rules_explain(const struct rule *r, struct json_object *rec,
+    struct rules_why *ret);
+/* "file:line:col: path: want W, got G" or "file:line:col: path: field
+ * absent" into buf (size bytes). Returns buf. */
+const char *rules_why_format(const struct rules_why *w, const char *file,
+    char *buf, size_t size);
+/* The closest rule id to id ("did you mean"), or NULL. */
+const char *rules_suggest_id(const struct rules *rs, const char *id);
+
 /* Renders the rule's summary template ({{field.path}}; missing: empty). */
 int rules_render_summary(const struct rule *r, struct json_object *rec,
     struct buf *out) MUST_CHECK;

@@ -61,6 +61,13 @@ test "$(printf "%s\n" "$ids" | grep -c .)" -ge 20
 t_ok $? "rule ids: the whole pack (20 or more)"
 mkdir -p "$T_TMP/dir/sub"
 : >"$T_TMP/dir/a.yaml"
+is "$(comp replay --ex)" "--explain" "replay --explain"
+is "$(comp -c "$T_TMP/smtrail.yaml" replay --explain secret-force)" "secret-force-deleted" \
+    "replay --explain: a rule id's prefix"
+is "$(comp -r "$TOP_SRCDIR/etc/smtrail/rules.yaml" replay --explain '' | grep -c .)" \
+    "$(printf '%s\n' "$ids" | grep -c .)" "replay --explain: every rule id (-r)"
+is "$(comp -c "$T_TMP/smtrail.yaml" replay --explain secret-force-deleted "$T_TMP/dir/a")" \
+    "$T_TMP/dir/a.yaml" "replay --explain RULE: then file names"
 is "$(comp -c "$T_TMP/dir/a")" "$T_TMP/dir/a.yaml" "-c: file names"
 is "$(comp replay --state "$T_TMP/dir/s")" "$T_TMP/dir/sub" "--state: directories"
 done_testing

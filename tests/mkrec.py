@@ -15,6 +15,7 @@ Each SPEC is one event, fields separated by ',' as key=value:
   ua  userAgent (default aws-cli/2.15)
   k   requestParameters.kmsKeyId     b  BatchGetSecretValue secretIdList
       (names joined by '+')
+  fd  requestParameters.forceDeleteWithoutRecovery (true or false)
 The events are written in the order given (out of order on purpose when
 the times say so). OUT ending in .gz is gzipped.
 """
@@ -58,6 +59,8 @@ def record(spec):
         rp["secretId"] = s
     if "k" in f:
         rp["kmsKeyId"] = f["k"]
+    if "fd" in f:
+        rp["forceDeleteWithoutRecovery"] = f["fd"] == "true"
     if "b" in f:
         rp["secretIdList"] = f["b"].split("+")
     r = {"eventVersion": "1.09", "userIdentity": ident,

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Style robots: clang-format (KNF settings in .clang-format) and checksrc.
+# Style robots: clang-format (KNF settings in .clang-format), checksrc, and
+# no merge conflict left behind in any source, page, test or document.
 . "$(dirname "$0")/lib.sh"
 cd "$TOP_SRCDIR" || exit 1
 files=$(ls src/*.c src/*.h src/aws/*.c src/aws/*.h tests/*.c tests/*.h \
@@ -12,4 +13,9 @@ else
 fi
 out=$(scripts/checksrc . 2>&1)
 is "$out" "" "checksrc: no banned calls, no printing below main.c"
+# A conflict marker in a man page still renders (mandoc -T lint passes it).
+out=$(grep -rnE '^(<<<<<<< |>>>>>>> |=======$)' src tests man etc docs contrib \
+    systemd debian scripts tools bench Makefile.am configure.ac README.md \
+    CHANGELOG.md 2>/dev/null | grep -v '^tests/data/' | head -5)
+is "$out" "" "no merge conflict markers"
 done_testing
