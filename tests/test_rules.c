@@ -2245,269 +2245,251 @@ test_schema_corpus(void)
 	is_str(out, "", "corpus: every field of %zu records in the schema",
 	    json_object_array_length(recs));
 	json_object_put(doc);
-	/* ---- explaining
-	 * --------------------------------------------------------- */
+}
 
-	/*
-	 * rules_explain() for the rule "match:" + body (block lines, from line
-	 * 4 of rules.yaml) on the JSON record, formatted; it must agree with
-	 * rules_match_eval(). "LOAD" / "JSON" / "DISAGREE" when something else
-	 * went wrong.
-	 */
-	static const char *explain(const char *body, const char *json)
-	{
-		static char out[2048];
-		char text[8192];
-		struct rules *rs = NULL;
-		struct json_object *rec;
-		struct rules_why w;
-		const struct rule *r;
-		int m;
+/* ---- explaining --------------------------------------------------------- */
 
-		(void)snprintf(text, sizeof(text),
-		    "rules:\n  - id: t\n    match:\n%s", body);
-		if (load(text, false, &rs) < 0) {
-			diag_note("%s", diags());
-			return "LOAD";
-		}
-		rec = json_tokener_parse(json);
-		if (rec == NULL) {
-			rules_free(rs);
-			return "JSON";
-		}
-		r = rules_get(rs, 0);
-		m = rules_explain(r, rec, &w);
-		if (m != (int)rules_match_eval(r->match, rec) ||
-		    (m == 1) != w.matched)
-			(void)snprintf(out, sizeof(out), "DISAGREE");
-		else
-			(void)rules_why_format(&w, "rules.yaml", out,
-			    sizeof(out));
-		json_object_put(rec);
-		rules_free(rs);
-		return out;
+/*
+ * rules_explain() for the rule "match:" + body (block lines, from line 4
+ * of rules.yaml) on the JSON record, formatted; it must agree with
+ * rules_match_eval(). "LOAD" / "JSON" / "DISAGREE" when something else
+ * went wrong.
+ */
+static const char *
+explain(const char *body, const char *json)
+{
+	static char out[2048];
+	char text[8192];
+	struct rules *rs = NULL;
+	struct json_object *rec;
+	struct rules_why w;
+	const struct rule *r;
+	int m;
+
+	(void)snprintf(text, sizeof(text), "rules:\n  - id: t\n    match:\n%s",
+	    body);
+	if (load(text, false, &rs) < 0) {
+		diag_note("%s", diags());
+		return "LOAD";
 	}
+	rec = json_tokener_parse(json);
+	if (rec == NULL) {
+		rules_free(rs);
+		return "JSON";
+	}
+	r = rules_get(rs, 0);
+	m = rules_explain(r, rec, &w);
+	if (m != (int)rules_match_eval(r->match, rec) || (m == 1) != w.matched)
+		(void)snprintf(out, sizeof(out), "DISAGREE");
+	else
+		(void)rules_why_format(&w, "rules.yaml", out, sizeof(out));
+	json_object_put(rec);
+	rules_free(rs);
+	return out;
+}
 
 #define DEL_REC(rp)                                                            \
 	"{\"eventName\":\"DeleteSecret\",\"requestParameters\":{" rp "}}"
 
-	static void test_explain(void)
-	{
-		char json[4096];
-		char want[4096];
-		char big[400];
+static void
+test_explain(void)
+{
+	char json[4096];
+	char want[4096];
+	char big[400];
 
-		/* eq: a string, then a bool after a condition that holds. */
-		is_str(explain("      eventName: DeleteSecret\n",
-			   "{\"eventName\":\"GetSecretValue\"}"),
-		    "rules.yaml:4:18: eventName: want 'DeleteSecret', got "
-		    "'GetSecretValue'",
-		    "explain: eq string");
-		is_str(
-		    explain(
-			"      eventName: DeleteSecret\n"
-			"      requestParameters.forceDeleteWithoutRecovery: "
-			"true\n",
-			DEL_REC("\"forceDeleteWithoutRecovery\":false")),
-		    "rules.yaml:5:53: requestParameters.forceDeleteWithoutRecovery: "
-		    "want true, got false",
-		    "explain: the first failing condition, a bool");
-		is_str(
-		    explain(
-			"      eventName: DeleteSecret\n"
-			"      requestParameters.forceDeleteWithoutRecovery: "
-			"true\n",
-			DEL_REC("\"secretId\":\"x\"")),
-		    "rules.yaml:5:53: requestParameters.forceDeleteWithoutRecovery: "
-		    "field absent",
-		    "explain: an absent field");
-		is_str(explain("      eventName: DeleteSecret\n"
-			       "      errorCode: null\n",
-			   "{\"eventName\":\"DeleteSecret\",\"errorCode\":"
-			   "\"AccessDenied\"}"),
-		    "rules.yaml:5:18: errorCode: want null, got 'AccessDenied'",
-		    "explain: eq null");
-		is_str(
-		    explain("      requestParameters.recoveryWindowInDays: 7\n",
-			DEL_REC("\"recoveryWindowInDays\":30")),
-		    "rules.yaml:4:47: requestParameters.recoveryWindowInDays: want "
-		    "7, got 30",
-		    "explain: eq int");
-		is_str(
-		    explain(
-			"      eventName: DeleteSecret\n"
-			"      requestParameters.forceDeleteWithoutRecovery: "
-			"true\n",
-			DEL_REC("\"forceDeleteWithoutRecovery\":true")),
-		    "match", "explain: a match");
-		/* glob, regex, icase, prefix, suffix, contains, cidr. */
-		is_str(
-		    explain("      userIdentity.arn: {glob: '*:role/ops-*'}\n",
-			"{\"userIdentity\":{\"arn\":\"arn:aws:iam::1:user/bob\"}}"),
-		    "rules.yaml:4:25: userIdentity.arn: want glob '*:role/ops-*', got "
-		    "'arn:aws:iam::1:user/bob'",
-		    "explain: glob");
-		is_str(explain("      requestParameters.secretId:\n"
-			       "        regex: '^prod/[0-9]+$'\n"
-			       "        icase: true\n",
-			   DEL_REC("\"secretId\":\"PROD/x1\"")),
-		    "rules.yaml:5:9: requestParameters.secretId: want regex "
-		    "'^prod/[0-9]+$' (icase), got 'PROD/x1'",
-		    "explain: regex, icase, a block mapping");
-		is_str(
-		    explain("      eventName: {eq: deletesecret, icase: true}\n"
-			    "      userAgent: {contains: terraform}\n",
-			"{\"eventName\":\"DeleteSecret\",\"userAgent\":"
-			"\"aws-cli/2\"}"),
-		    "rules.yaml:5:18: userAgent: want contains 'terraform', got "
-		    "'aws-cli/2'",
-		    "explain: eq icase holds, then contains");
-		is_str(explain("      sourceIPAddress: {cidr: 10.0.0.0/8}\n",
-			   "{\"sourceIPAddress\":\"192.0.2.1\"}"),
-		    "rules.yaml:4:24: sourceIPAddress: want cidr 10.0.0.0/8, got "
-		    "'192.0.2.1'",
-		    "explain: cidr");
-		/* in (a plain list), exists, not, all of a field. */
-		is_str(
-		    explain("      eventName: [DeleteSecret, RestoreSecret]\n",
-			"{\"eventName\":\"GetSecretValue\"}"),
-		    "rules.yaml:4:18: eventName: want any ['DeleteSecret', "
-		    "'RestoreSecret'], got 'GetSecretValue'",
-		    "explain: a list (in)");
-		is_str(explain("      errorCode: {exists: true}\n",
-			   "{\"eventName\":\"x\"}"),
-		    "rules.yaml:4:18: errorCode: field absent",
-		    "explain: exists true");
-		is_str(explain("      errorCode: {exists: false}\n",
-			   "{\"errorCode\":\"AccessDenied\"}"),
-		    "rules.yaml:4:18: errorCode: want exists false, got "
-		    "'AccessDenied'",
-		    "explain: exists false");
-		is_str(explain("      userAgent: {not: {contains: Mozilla}}\n",
-			   "{\"userAgent\":\"Mozilla/5.0\"}"),
-		    "rules.yaml:4:18: userAgent: want not contains 'Mozilla', got "
-		    "'Mozilla/5.0'",
-		    "explain: not of a field");
-		is_str(explain("      requestParameters.secretId:\n"
-			       "        all:\n"
-			       "          - {prefix: prod/}\n"
-			       "          - {suffix: -db}\n",
-			   DEL_REC("\"secretId\":\"prod/api\"")),
-		    "rules.yaml:7:13: requestParameters.secretId: want suffix '-db', "
-		    "got 'prod/api'",
-		    "explain: all of a field: its first failing part");
-		/* numeric. */
-		is_str(
-		    explain(
-			"      requestParameters.recoveryWindowInDays: {lt: 7}\n",
-			DEL_REC("\"recoveryWindowInDays\":\"30\"")),
-		    "rules.yaml:4:47: requestParameters.recoveryWindowInDays: want lt "
-		    "7, got '30'",
-		    "explain: numeric");
-		/* any, not of mappings. */
-		is_str(explain("      any:\n"
-			       "        - eventName: DeleteSecret\n"
-			       "        - eventName: RestoreSecret\n",
-			   "{\"eventName\":\"GetSecretValue\"}"),
-		    "rules.yaml:4:7: any: want one of 2 alternatives, got none (the "
-		    "first: 5:22: eventName: want 'DeleteSecret', got "
-		    "'GetSecretValue')",
-		    "explain: any of mappings");
-		is_str(
-		    explain("      eventName: GetSecretValue\n"
-			    "      not: {userIdentity.type: AWSService}\n",
-			"{\"eventName\":\"GetSecretValue\",\"userIdentity\":{"
-			"\"type\":\"AWSService\"}}"),
-		    "rules.yaml:5:7: not: want no match, got a match",
-		    "explain: not of a mapping");
-		/* "*" paths and every. */
-		is_str(
-		    explain("      resources.*.ARN: {prefix: 'arn:aws:kms:'}\n",
-			"{\"resources\":[{\"ARN\":\"arn:aws:s3:::b\"},{\"ARN\":"
-			"\"arn:aws:sm:x\"}]}"),
-		    "rules.yaml:4:24: resources.*.ARN: want prefix 'arn:aws:kms:', "
-		    "got 'arn:aws:s3:::b' (the first of 2)",
-		    "explain: a '*' path: the first value");
-		is_str(
-		    explain("      resources.*.ARN: {prefix: 'arn:aws:kms:'}\n",
-			"{\"resources\":[]}"),
-		    "rules.yaml:4:24: resources.*.ARN: field absent",
-		    "explain: a '*' path reaching nothing");
-		is_str(
-		    explain(
-			"      resources.*.ARN: {every: {prefix: 'arn:aws:'}}\n",
-			"{\"resources\":[{\"ARN\":\"arn:aws:s3:::b\"},{\"ARN\":"
-			"\"bogus\"}]}"),
-		    "rules.yaml:4:32: resources.*.ARN: want prefix 'arn:aws:', got "
-		    "'bogus' (one of 2)",
-		    "explain: every: the value that fails");
-		is_str(
-		    explain(
-			"      resources.*.ARN: {every: {prefix: 'arn:aws:'}}\n",
-			"{\"eventName\":\"x\"}"),
-		    "rules.yaml:4:24: resources.*.ARN: field absent",
-		    "explain: every with nothing reached");
-		/* Derived fields. */
-		is_str(
-		    explain("      principal: {suffix: ':role/admin'}\n",
-			"{\"userIdentity\":{\"type\":\"AssumedRole\",\"arn\":"
-			"\"arn:aws:sts::1:assumed-role/ops/s\",\"sessionContext\":{"
-			"\"sessionIssuer\":{\"arn\":\"arn:aws:iam::1:role/ops\"}}}}"),
-		    "rules.yaml:4:18: principal: want suffix ':role/admin', got "
-		    "'arn:aws:iam::1:role/ops'",
-		    "explain: principal (derived)");
-		is_str(explain("      secretId: {prefix: prod/}\n",
-			   DEL_REC("\"secretId\":\"dev/db\"")),
-		    "rules.yaml:4:17: secretId: want prefix 'prod/', got 'dev/db'",
-		    "explain: secretId (derived)");
-		is_str(explain("      isServiceEvent: true\n",
-			   "{\"eventType\":\"AwsApiCall\"}"),
-		    "rules.yaml:4:23: isServiceEvent: want true, got false",
-		    "explain: isServiceEvent (derived)");
-		/* Hostile values: escaped, cut; an object as JSON. */
-		is_str(explain("      userAgent: x\n",
-			   "{\"userAgent\":\"a\\nb'c\\\\d\\u0000e\"}"),
-		    "rules.yaml:4:18: userAgent: want 'x', got "
-		    "'a\\x0ab\\x27c\\x5cd\\x00e'",
-		    "explain: control characters, quotes, backslash, NUL escaped");
-		memset(big, 'v', sizeof(big) - 1);
-		big[sizeof(big) - 1] = '\0';
-		(void)snprintf(json, sizeof(json), "{\"userAgent\":\"%s\"}",
-		    big);
-		(void)snprintf(want, sizeof(want),
-		    "rules.yaml:4:18: userAgent: want 'x', got '%.*s...'",
-		    RULES_WHY_VALUE, big);
-		is_str(explain("      userAgent: x\n", json), want,
-		    "explain: a long value cut at RULES_WHY_VALUE bytes");
-		is_str(explain("      requestParameters: x\n",
-			   DEL_REC("\"a\":[1,true]")),
-		    "rules.yaml:4:26: requestParameters: want 'x', got "
-		    "{\"a\":[1,true]}",
-		    "explain: an object's value as JSON");
-	}
+	/* eq: a string, then a bool after a condition that holds. */
+	is_str(explain("      eventName: DeleteSecret\n",
+		   "{\"eventName\":\"GetSecretValue\"}"),
+	    "rules.yaml:4:18: eventName: want 'DeleteSecret', got "
+	    "'GetSecretValue'",
+	    "explain: eq string");
+	is_str(explain("      eventName: DeleteSecret\n"
+		       "      requestParameters.forceDeleteWithoutRecovery: "
+		       "true\n",
+		   DEL_REC("\"forceDeleteWithoutRecovery\":false")),
+	    "rules.yaml:5:53: requestParameters.forceDeleteWithoutRecovery: "
+	    "want true, got false",
+	    "explain: the first failing condition, a bool");
+	is_str(explain("      eventName: DeleteSecret\n"
+		       "      requestParameters.forceDeleteWithoutRecovery: "
+		       "true\n",
+		   DEL_REC("\"secretId\":\"x\"")),
+	    "rules.yaml:5:53: requestParameters.forceDeleteWithoutRecovery: "
+	    "field absent",
+	    "explain: an absent field");
+	is_str(explain("      eventName: DeleteSecret\n"
+		       "      errorCode: null\n",
+		   "{\"eventName\":\"DeleteSecret\",\"errorCode\":"
+		   "\"AccessDenied\"}"),
+	    "rules.yaml:5:18: errorCode: want null, got 'AccessDenied'",
+	    "explain: eq null");
+	is_str(explain("      requestParameters.recoveryWindowInDays: 7\n",
+		   DEL_REC("\"recoveryWindowInDays\":30")),
+	    "rules.yaml:4:47: requestParameters.recoveryWindowInDays: want "
+	    "7, got 30",
+	    "explain: eq int");
+	is_str(explain("      eventName: DeleteSecret\n"
+		       "      requestParameters.forceDeleteWithoutRecovery: "
+		       "true\n",
+		   DEL_REC("\"forceDeleteWithoutRecovery\":true")),
+	    "match", "explain: a match");
+	/* glob, regex, icase, prefix, suffix, contains, cidr. */
+	is_str(explain("      userIdentity.arn: {glob: '*:role/ops-*'}\n",
+		   "{\"userIdentity\":{\"arn\":\"arn:aws:iam::1:user/bob\"}}"),
+	    "rules.yaml:4:25: userIdentity.arn: want glob '*:role/ops-*', got "
+	    "'arn:aws:iam::1:user/bob'",
+	    "explain: glob");
+	is_str(explain("      requestParameters.secretId:\n"
+		       "        regex: '^prod/[0-9]+$'\n"
+		       "        icase: true\n",
+		   DEL_REC("\"secretId\":\"PROD/x1\"")),
+	    "rules.yaml:5:9: requestParameters.secretId: want regex "
+	    "'^prod/[0-9]+$' (icase), got 'PROD/x1'",
+	    "explain: regex, icase, a block mapping");
+	is_str(explain("      eventName: {eq: deletesecret, icase: true}\n"
+		       "      userAgent: {contains: terraform}\n",
+		   "{\"eventName\":\"DeleteSecret\",\"userAgent\":"
+		   "\"aws-cli/2\"}"),
+	    "rules.yaml:5:18: userAgent: want contains 'terraform', got "
+	    "'aws-cli/2'",
+	    "explain: eq icase holds, then contains");
+	is_str(explain("      sourceIPAddress: {cidr: 10.0.0.0/8}\n",
+		   "{\"sourceIPAddress\":\"192.0.2.1\"}"),
+	    "rules.yaml:4:24: sourceIPAddress: want cidr 10.0.0.0/8, got "
+	    "'192.0.2.1'",
+	    "explain: cidr");
+	/* in (a plain list), exists, not, all of a field. */
+	is_str(explain("      eventName: [DeleteSecret, RestoreSecret]\n",
+		   "{\"eventName\":\"GetSecretValue\"}"),
+	    "rules.yaml:4:18: eventName: want any ['DeleteSecret', "
+	    "'RestoreSecret'], got 'GetSecretValue'",
+	    "explain: a list (in)");
+	is_str(explain("      errorCode: {exists: true}\n",
+		   "{\"eventName\":\"x\"}"),
+	    "rules.yaml:4:18: errorCode: field absent", "explain: exists true");
+	is_str(explain("      errorCode: {exists: false}\n",
+		   "{\"errorCode\":\"AccessDenied\"}"),
+	    "rules.yaml:4:18: errorCode: want exists false, got "
+	    "'AccessDenied'",
+	    "explain: exists false");
+	is_str(explain("      userAgent: {not: {contains: Mozilla}}\n",
+		   "{\"userAgent\":\"Mozilla/5.0\"}"),
+	    "rules.yaml:4:18: userAgent: want not contains 'Mozilla', got "
+	    "'Mozilla/5.0'",
+	    "explain: not of a field");
+	is_str(explain("      requestParameters.secretId:\n"
+		       "        all:\n"
+		       "          - {prefix: prod/}\n"
+		       "          - {suffix: -db}\n",
+		   DEL_REC("\"secretId\":\"prod/api\"")),
+	    "rules.yaml:7:13: requestParameters.secretId: want suffix '-db', "
+	    "got 'prod/api'",
+	    "explain: all of a field: its first failing part");
+	/* numeric. */
+	is_str(
+	    explain("      requestParameters.recoveryWindowInDays: {lt: 7}\n",
+		DEL_REC("\"recoveryWindowInDays\":\"30\"")),
+	    "rules.yaml:4:47: requestParameters.recoveryWindowInDays: want lt "
+	    "7, got '30'",
+	    "explain: numeric");
+	/* any, not of mappings. */
+	is_str(explain("      any:\n"
+		       "        - eventName: DeleteSecret\n"
+		       "        - eventName: RestoreSecret\n",
+		   "{\"eventName\":\"GetSecretValue\"}"),
+	    "rules.yaml:4:7: any: want one of 2 alternatives, got none (the "
+	    "first: 5:22: eventName: want 'DeleteSecret', got "
+	    "'GetSecretValue')",
+	    "explain: any of mappings");
+	is_str(explain("      eventName: GetSecretValue\n"
+		       "      not: {userIdentity.type: AWSService}\n",
+		   "{\"eventName\":\"GetSecretValue\",\"userIdentity\":{"
+		   "\"type\":\"AWSService\"}}"),
+	    "rules.yaml:5:7: not: want no match, got a match",
+	    "explain: not of a mapping");
+	/* "*" paths and every. */
+	is_str(explain("      resources.*.ARN: {prefix: 'arn:aws:kms:'}\n",
+		   "{\"resources\":[{\"ARN\":\"arn:aws:s3:::b\"},{\"ARN\":"
+		   "\"arn:aws:sm:x\"}]}"),
+	    "rules.yaml:4:24: resources.*.ARN: want prefix 'arn:aws:kms:', "
+	    "got 'arn:aws:s3:::b' (the first of 2)",
+	    "explain: a '*' path: the first value");
+	is_str(explain("      resources.*.ARN: {prefix: 'arn:aws:kms:'}\n",
+		   "{\"resources\":[]}"),
+	    "rules.yaml:4:24: resources.*.ARN: field absent",
+	    "explain: a '*' path reaching nothing");
+	is_str(explain("      resources.*.ARN: {every: {prefix: 'arn:aws:'}}\n",
+		   "{\"resources\":[{\"ARN\":\"arn:aws:s3:::b\"},{\"ARN\":"
+		   "\"bogus\"}]}"),
+	    "rules.yaml:4:32: resources.*.ARN: want prefix 'arn:aws:', got "
+	    "'bogus' (one of 2)",
+	    "explain: every: the value that fails");
+	is_str(explain("      resources.*.ARN: {every: {prefix: 'arn:aws:'}}\n",
+		   "{\"eventName\":\"x\"}"),
+	    "rules.yaml:4:24: resources.*.ARN: field absent",
+	    "explain: every with nothing reached");
+	/* Derived fields. */
+	is_str(
+	    explain("      principal: {suffix: ':role/admin'}\n",
+		"{\"userIdentity\":{\"type\":\"AssumedRole\",\"arn\":"
+		"\"arn:aws:sts::1:assumed-role/ops/s\",\"sessionContext\":{"
+		"\"sessionIssuer\":{\"arn\":\"arn:aws:iam::1:role/ops\"}}}}"),
+	    "rules.yaml:4:18: principal: want suffix ':role/admin', got "
+	    "'arn:aws:iam::1:role/ops'",
+	    "explain: principal (derived)");
+	is_str(explain("      secretId: {prefix: prod/}\n",
+		   DEL_REC("\"secretId\":\"dev/db\"")),
+	    "rules.yaml:4:17: secretId: want prefix 'prod/', got 'dev/db'",
+	    "explain: secretId (derived)");
+	is_str(explain("      isServiceEvent: true\n",
+		   "{\"eventType\":\"AwsApiCall\"}"),
+	    "rules.yaml:4:23: isServiceEvent: want true, got false",
+	    "explain: isServiceEvent (derived)");
+	/* Hostile values: escaped, cut; an object as JSON. */
+	is_str(explain("      userAgent: x\n",
+		   "{\"userAgent\":\"a\\nb'c\\\\d\\u0000e\"}"),
+	    "rules.yaml:4:18: userAgent: want 'x', got "
+	    "'a\\x0ab\\x27c\\x5cd\\x00e'",
+	    "explain: control characters, quotes, backslash, NUL escaped");
+	memset(big, 'v', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	(void)snprintf(json, sizeof(json), "{\"userAgent\":\"%s\"}", big);
+	(void)snprintf(want, sizeof(want),
+	    "rules.yaml:4:18: userAgent: want 'x', got '%.*s...'",
+	    RULES_WHY_VALUE, big);
+	is_str(explain("      userAgent: x\n", json), want,
+	    "explain: a long value cut at RULES_WHY_VALUE bytes");
+	is_str(
+	    explain("      requestParameters: x\n", DEL_REC("\"a\":[1,true]")),
+	    "rules.yaml:4:26: requestParameters: want 'x', got "
+	    "{\"a\":[1,true]}",
+	    "explain: an object's value as JSON");
+}
 
-	int main(void)
-	{
-		test_yaml_hostile();
-		test_file_hostile();
-		test_structure_errors();
-		test_condition_errors();
-		test_nesting();
-		test_warnings();
-		test_settings();
-		test_match_scalars();
-		test_match_secret_id();
-		test_match_operators();
-		test_match_combinators();
-		test_match_arrays();
-		test_match_derived();
-		test_kinds();
-		test_render();
-		test_default_pack();
-		test_regex_perlisms();
-		test_path_schema();
-		test_value_checks();
-		test_schema_corpus();
-		test_explain();
-		return done_testing();
-	}
+int
+main(void)
+{
+	test_yaml_hostile();
+	test_file_hostile();
+	test_structure_errors();
+	test_condition_errors();
+	test_nesting();
+	test_warnings();
+	test_settings();
+	test_match_scalars();
+	test_match_secret_id();
+	test_match_operators();
+	test_match_combinators();
+	test_match_arrays();
+	test_match_derived();
+	test_kinds();
+	test_render();
+	test_default_pack();
+	test_regex_perlisms();
+	test_path_schema();
+	test_value_checks();
+	test_schema_corpus();
+	test_explain();
+	return done_testing();
+}
