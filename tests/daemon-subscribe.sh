@@ -67,7 +67,7 @@ like "$line" "notice" "off: at notice level"
 like "$line" "topic '$OURS'" "off: the line names the topic"
 like "$line" "SubscribeURL '$CONFIRM\?Action=ConfirmSubscription&TopicArn=$OURS&Token=tok-off-0001'" \
     "off: the line holds the whole SubscribeURL"
-wait_until 15 at_least 1 deleted
+wait_until 30 at_least 1 deleted
 is "$(deleted)" 1 "off: the message is deleted"
 is "$(n_confirms)" 0 "off: the SubscribeURL was never fetched"
 is "$(metric 'smtrail_sns_subscriptions_total{result="logged"}')" 1 "off: metric logged"
