@@ -37,6 +37,7 @@
 #include "ruletest.h"
 #include "secret.h"
 #include "sink.h"
+#include "sigma.h"
 #include "sink_kind.h"
 #include "spoolcmd.h"
 #include "trail.h"
@@ -103,6 +104,9 @@ usage(FILE *f)
 	    "                      deliver failed alerts again\n"
 	    "  spool purge [--older-than D] [ID...]\n"
 	    "                      drop failed alerts\n"
+	    "  sigma-import FILE...\n"
+	    "                      translate Sigma rules for AWS CloudTrail\n"
+	    "                      into smtrail rules, on standard output\n"
 	    "  version             print the version and build features\n"
 	    "\n"
 	    "Options (before or after the command):\n"
@@ -987,6 +991,58 @@ cmd_test(int argc, char **argv)
 	return st.failed != 0 ? EXIT_FILE_ERROR : 0;
 }
 
+/* ---- sigma-import ------------------------------------------------------- */
+
+static void
+sigma_diag_print(const struct diag *d, void *arg)
+{
+	char line[600];
+
+	UNUSED(arg);
+	(void)fprintf(stderr, "%s\n", diag_format(d, line, sizeof(line)));
+}
+
+/* 0: every rule translated; 1: some refused or a file unreadable (the
+ * rest still printed). */
+static int
+cmd_sigma_import(int argc, char **argv)
+{
+	struct sigma_stats st;
+	struct sigma *s;
+	struct buf out;
+	int i;
+	int r = 0;
+
+	s = sigma_new(sigma_diag_print, NULL);
+	if (s == NULL) {
+		(void)fprintf(stderr, "smtrail: sigma-import: %s\n",
+		    strerror(ENOMEM));
+		return EXIT_FILE_ERROR;
+	}
+	for (i = 0; i < argc && r != -ENOMEM; i++)
+		r = sigma_add_file(s, argv[i]);
+	buf_init(&out, 64u << 20);
+	memset(&st, 0, sizeof(st));
+	if (r != -ENOMEM)
+		r = sigma_emit(s, &out, &st);
+	if (r == -ENOMEM) {
+		(void)fprintf(stderr, "smtrail: sigma-import: %s\n",
+		    strerror(ENOMEM));
+		buf_done(&out);
+		sigma_free(s);
+		return EXIT_FILE_ERROR;
+	}
+	(void)fwrite(out.data, 1, out.len, stdout);
+	(void)fflush(stdout);
+	(void)fprintf(stderr,
+	    "smtrail: sigma-import: %u translated, %u refused, %u unreadable"
+	    "\n",
+	    st.translated, st.refused, st.errors);
+	buf_done(&out);
+	sigma_free(s);
+	return st.refused != 0 || st.errors != 0 ? EXIT_FILE_ERROR : 0;
+}
+
 static const struct command commands[] = {
     {"run", cmd_run, 0, 0},
     {"check", cmd_check, 0, 0},
@@ -996,6 +1052,7 @@ static const struct command commands[] = {
     {"test-destination", cmd_test_destination, 1, 1},
     {"spool", cmd_spool, 1, -1},
     {"test", cmd_test, 1, -1},
+    {"sigma-import", cmd_sigma_import, 1, -1},
 };
 
 enum {

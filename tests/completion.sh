@@ -31,8 +31,10 @@ words() { printf '%s\n' "$@" | sort; }
 
 is "$(bash -c '. "$1"; complete -p smtrail' sh "$comp")" "complete -F _smtrail smtrail" \
     "complete -p smtrail: the function is registered"
-is "$(comp '')" "$(words aws-check check help replay run spool test test-destination version)" \
-    "the commands"
+is "$(comp '')" "$(words aws-check check help replay run sigma-import spool test \
+    test-destination version)" "the commands"
+is "$(comp sigma-import "$TOP_SRCDIR/tests/data/sigma/local/sm_f")" \
+    "$TOP_SRCDIR/tests/data/sigma/local/sm_features.yml" "sigma-import: file names"
 is "$(comp te)" "$(words test test-destination)" "a command's prefix"
 is "$(comp test-)" "test-destination" "a longer prefix"
 is "$(comp check --)" "$(words --as-user --config --credentials-dir --help --log-level \
