@@ -950,6 +950,7 @@ test_file(const char *path, size_t *number, struct ruletest_stats *st)
 	rules = arg_rules_given || ruletest_rules(t) == NULL
 	    ? arg_rules
 	    : ruletest_rules(t);
+	h.rules_file = rules;
 	memset(&dl, 0, sizeof(dl));
 	r = rules_load(rules, false, &rs, &dl);
 	print_diags(&dl);

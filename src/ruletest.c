@@ -676,11 +676,22 @@ struct rt_seen {
 	bool claimed;
 };
 
+/* Why an expected rule did not match: the first few events it missed,
+ * as replay --explain says it (rules_explain()), kept while the case is
+ * fed (the records' derived fields are there then). */
+#define RT_WHY_LINES 3
+#define RT_WHY_SIZE 700
+
 struct rt_run {
 	struct json_tokener *tok;
 	struct rt_seen *v;
 	size_t n, cap;
 	int err;
+	const struct rt_case *c;
+	const struct rules *rs;
+	const char *rules_file;
+	char (*why)[RT_WHY_LINES][RT_WHY_SIZE]; /* per expectation */
+	unsigned *n_why;
 };
 
 static char *
@@ -749,8 +760,40 @@ rt_run_done(struct rt_run *run)
 		free(run->v[i].secret);
 	}
 	free(run->v);
+	free(run->why);
+	free(run->n_why);
 	if (run->tok != NULL)
 		json_tokener_free(run->tok);
+}
+
+/* replay's "fed" hook: each expected rule explained on the record. */
+static int
+rt_explain(struct json_object *rec, void *arg)
+{
+	struct rt_run *run = arg;
+	struct json_object *v;
+	struct rules_why w;
+	const char *id;
+	char text[RT_WHY_SIZE - 80];
+	size_t i;
+
+	id = json_object_object_get_ex(rec, "eventID", &v)
+	    ? json_object_get_string(v)
+	    : NULL;
+	for (i = 0; i < run->c->n_ex; i++) {
+		const struct rule *rule =
+		    rules_get(run->rs, run->c->ex[i].rule.idx);
+
+		if (run->n_why[i] >= RT_WHY_LINES ||
+		    rules_explain(rule, rec, &w) != 0)
+			continue;
+		(void)snprintf(run->why[i][run->n_why[i]++], RT_WHY_SIZE,
+		    "%.64s: %s", id != NULL ? id : "(no eventID)",
+		    rules_why_format(&w,
+			run->rules_file != NULL ? run->rules_file : "rules",
+			text, sizeof(text)));
+	}
+	return 0;
 }
 
 static bool
@@ -833,7 +876,10 @@ rt_feed(const struct rt_case *c, const struct rules *rs, struct rt_run *run,
 	size_t i;
 	int r;
 
-	ro = (struct replay_opts){.rules = rs, .print = rt_collect, .arg = run};
+	ro = (struct replay_opts){.rules = rs,
+	    .print = rt_collect,
+	    .fed = rt_explain,
+	    .arg = run};
 	memset(&d, 0, sizeof(d));
 	r = replay_new(&ro, &rp, &d);
 	*ret_fatal = r < 0;
@@ -902,6 +948,8 @@ rt_judge(const struct rt_case *c, struct rt_run *run,
 		rt_describe_ex(&c->ex[i], text, sizeof(text));
 		r = rt_say(h, "# %c %s%s", met[i] ? ' ' : '-', text,
 		    met[i] ? "" : "  (expected, not seen)");
+		for (j = 0; r >= 0 && !met[i] && j < run->n_why[i]; j++)
+			r = rt_say(h, "#     no match: %s", run->why[i][j]);
 	}
 	for (j = 0; r >= 0 && j < run->n; j++) {
 		const struct rt_seen *s = &run->v[j];
@@ -935,8 +983,14 @@ ruletest_run(struct ruletest *t, struct rules *rs,
 		memset(&run, 0, sizeof(run));
 		/* Alert lines are one object a few levels deep ("readers"). */
 		run.tok = json_tokener_new_ex(RT_ALERT_DEPTH);
+		run.c = c;
+		run.rs = rs;
+		run.rules_file = h->rules_file;
+		run.why = calloc(c->n_ex + 1, sizeof(*run.why));
+		run.n_why = calloc(c->n_ex + 1, sizeof(*run.n_why));
 		was = calloc(c->n_enable + 1, sizeof(*was));
-		if (was == NULL || run.tok == NULL) {
+		if (was == NULL || run.tok == NULL || run.why == NULL ||
+		    run.n_why == NULL) {
 			free(was);
 			rt_run_done(&run);
 			(void)snprintf(reterr_msg, size, "%s",

@@ -47,6 +47,9 @@ int ruletest_bind(struct ruletest *t, const struct rules *rs,
 struct ruletest_hooks {
 	/* One line of the report, without a newline; < 0 stops. */
 	int (*line)(const char *s, void *arg);
+	/* The rules file, as explanations name it (replay --explain's
+	 * "file:line:col"); NULL: "rules". */
+	const char *rules_file;
 	void *arg;
 };
 

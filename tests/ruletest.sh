@@ -46,12 +46,17 @@ is "$RC" 1 "broken secret-deleted: exit 1"
 num() { printf '%s\n' "$OUT" | sed -n "s/^\(not \)\{0,1\}ok \([0-9]*\) - $1.*/\2/p"; }
 f=$(num "secret-deleted: fires on DeleteSecret")
 q=$(num "secret-deleted: quiet when the delete was refused")
-is "$(printf '%s\n' "$OUT" | grep -A3 "^not ok $f ")" \
+is "$(printf '%s\n' "$OUT" | grep -A7 "^not ok $f " | grep -v '^#     no match: ')" \
 "not ok $f - secret-deleted: fires on DeleteSecret with a recovery window, resolved by RestoreSecret
 # expected (-) and seen (+) alerts:
 # - secret-deleted firing  (expected, not seen)
 # - secret-deleted resolved  (expected, not seen)" \
     "broken secret-deleted: the firing case shows the missing alerts"
+# Under each, why the rule did not match each event, as replay --explain.
+is "$(printf '%s\n' "$OUT" | grep -A3 "^not ok $f " | tail -n 1 |
+    sed "s|$T_TMP/broken.yaml:[0-9]*:[0-9]*:|broken.yaml:L:C:|")" \
+"#     no match: case$f-event1: broken.yaml:L:C: errorCode: field absent" \
+    "broken secret-deleted: the failed case says why the rule did not match (explain)"
 is "$(printf '%s\n' "$OUT" | grep -A3 "^not ok $q ")" \
 "not ok $q - secret-deleted: quiet when the delete was refused (write-denied instead)
 # expected (-) and seen (+) alerts:
