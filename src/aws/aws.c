@@ -29,6 +29,7 @@ enum aws_svc {
 	AWS_SVC_SQS,
 	AWS_SVC_S3,
 	AWS_SVC_STS,
+	AWS_SVC_CLOUDTRAIL,
 	AWS_SVC_OTHER,
 	AWS_SVC_COUNT
 };
@@ -92,6 +93,8 @@ aws_svc(const char *service)
 		return AWS_SVC_S3;
 	if (strcmp(service, "sts") == 0)
 		return AWS_SVC_STS;
+	if (strcmp(service, "cloudtrail") == 0)
+		return AWS_SVC_CLOUDTRAIL;
 	return AWS_SVC_OTHER;
 }
 
@@ -105,6 +108,8 @@ aws_svc_env(enum aws_svc s)
 		return "AWS_ENDPOINT_URL_S3";
 	case AWS_SVC_STS:
 		return "AWS_ENDPOINT_URL_STS";
+	case AWS_SVC_CLOUDTRAIL:
+		return "AWS_ENDPOINT_URL_CLOUDTRAIL";
 	case AWS_SVC_OTHER:
 	case AWS_SVC_COUNT:
 		break;
@@ -122,6 +127,8 @@ aws_svc_name(enum aws_svc s)
 		return "s3";
 	case AWS_SVC_STS:
 		return "sts";
+	case AWS_SVC_CLOUDTRAIL:
+		return "cloudtrail";
 	case AWS_SVC_OTHER:
 	case AWS_SVC_COUNT:
 		break;
@@ -232,7 +239,8 @@ aws_resolve_endpoints(struct aws *a, const struct aws_opts *o)
 			} else {
 				if (region == NULL && s == AWS_SVC_S3)
 					region = "us-east-1";
-				if (region == NULL || s == AWS_SVC_OTHER)
+				if (region == NULL || s == AWS_SVC_OTHER ||
+				    s == AWS_SVC_CLOUDTRAIL)
 					continue; /* depends on the call */
 				if (aws_public_host(
 					aws_svc_name((enum aws_svc)s), region,
