@@ -828,7 +828,8 @@ aws_schedule_retry(struct aws_op *op, uint64_t delay_ms)
 {
 	struct timeval tv;
 
-	if (op->attempt + 1 >= op->a->max_attempts)
+	if (op->attempt + 1 >= (op->c.max_attempts != 0 ? op->c.max_attempts
+							: op->a->max_attempts))
 		return false;
 	if (op->timer == NULL)
 		op->timer = evtimer_new(op->a->base, aws_retry_cb, op);

@@ -103,6 +103,8 @@ struct aws_call {
 	bool s3;               /* S3 signing rules: no normalisation, single
 				  encoding, x-amz-content-sha256 */
 	long timeout_ms;       /* per attempt; 0: 60 s */
+	unsigned max_attempts; /* 0: aws_opts'; 1: no retry (the caller
+				  paces its own, as lookup does) */
 	size_t max_body;       /* 0: 16 MiB */
 	http_data_cb *on_data; /* stream a 2xx body */
 	aws_restart_cb *on_restart;

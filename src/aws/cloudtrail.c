@@ -294,6 +294,7 @@ cloudtrail_lookup_events(struct aws *a, const struct cloudtrail_lookup *q,
 	c.body = body;
 	c.body_len = strlen(body);
 	c.max_body = CLOUDTRAIL_MAX_REPLY;
+	c.max_attempts = q->max_attempts;
 	c.on_done = cloudtrail_done;
 	c.on_cancel = free;
 	c.arg = cc;

@@ -23,8 +23,8 @@
  * with a non-numeric EventTime, fails the page: no partial pages);
  * -ERANGE, InvalidTimeRangeException (the start is past the region's 90
  * days, or after the end); -ESTALE, InvalidNextTokenException (start the
- * query again without a token); -EAGAIN, ThrottlingException after aws.h's
- * last retry. Never prints.
+ * query again without a token); -EAGAIN, ThrottlingException (or a 5xx)
+ * after the last attempt. Never prints.
  */
 #ifndef SMTRAIL_CLOUDTRAIL_H
 #define SMTRAIL_CLOUDTRAIL_H
@@ -62,6 +62,9 @@ struct cloudtrail_lookup {
 	uint64_t end_s;           /* inclusive */
 	unsigned max_results;     /* 1-50; 0: 50 */
 	const char *next_token;   /* NULL: the first page */
+	/* 0: aws.h's retries; 1: none, the caller retries (through its own
+	 * rate limit: aws.h's retries would not wait for it). */
+	unsigned max_attempts;
 };
 
 /* page is the callback's (cloudtrail_page_done), empty unless res->error is
