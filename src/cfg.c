@@ -25,6 +25,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "aws/aws.h"
 #include "aws/creds.h"
 #include "aws/s3.h"
 #include "buf.h"
@@ -63,6 +64,7 @@
 enum cfg_key {
 	CFG_KEY_AWS,
 	CFG_KEY_SQS,
+	CFG_KEY_LOOKUP,
 	CFG_KEY_S3,
 	CFG_KEY_SNS,
 	CFG_KEY_HTTP,
@@ -82,6 +84,7 @@ enum cfg_key {
 static const char *const cfg_key_names[CFG_KEY_COUNT] = {
     [CFG_KEY_AWS] = "aws",
     [CFG_KEY_SQS] = "sqs",
+    [CFG_KEY_LOOKUP] = "lookup",
     [CFG_KEY_S3] = "s3",
     [CFG_KEY_SNS] = "sns",
     [CFG_KEY_HTTP] = "http",
@@ -117,6 +120,15 @@ enum cfg_sqs_key {
 };
 static const char *const cfg_sqs_names[] = {"queue_url", "wait_time",
     "visibility_timeout", "max_messages", "max_receive_count"};
+
+enum cfg_lookup_key {
+	CFG_LOOKUP_REGIONS,
+	CFG_LOOKUP_INTERVAL,
+	CFG_LOOKUP_SINCE,
+	CFG_LOOKUP_OVERLAP
+};
+static const char *const cfg_lookup_names[] = {"regions", "interval", "since",
+    "overlap"};
 
 enum cfg_s3_key { CFG_S3_ALLOWED_BUCKETS, CFG_S3_MAX_OBJECT_SIZE };
 static const char *const cfg_s3_names[] = {"allowed_buckets",
@@ -250,6 +262,7 @@ cfg_free(struct cfg *cfg)
 	free(cfg->aws.external_id);
 	free(cfg->aws.role_session_name);
 	free(cfg->sqs.queue_url);
+	cfg_strv_free(cfg->lookup.regions, cfg->lookup.n_regions);
 	cfg_strv_free(cfg->s3.allowed_buckets, cfg->s3.n_allowed_buckets);
 	cfg_strv_free(cfg->sns.topic_arns, cfg->sns.n_topic_arns);
 	free(cfg->sns.cert_url_pattern);
@@ -351,6 +364,9 @@ cfg_new(struct cfg **ret)
 	cfg->sqs.visibility_timeout_s = 300;
 	cfg->sqs.max_messages = 10;
 	cfg->sqs.max_receive_count = 0;
+	cfg->lookup.interval_s = 60;
+	cfg->lookup.since_s = 86400;
+	cfg->lookup.overlap_s = 900;
 	cfg->s3.max_object_size = 512ull << 20;
 	cfg->spool.max_pending = CFG_DEFAULT_SPOOL_MAX_PENDING;
 	cfg->spool.pause_at = CFG_DEFAULT_SPOOL_PAUSE_AT;
@@ -828,6 +844,86 @@ cfg_sqs(struct cfg_ctx *c, const struct yamlx_node *n)
 	if (v[CFG_SQS_MAX_RECEIVE_COUNT] != NULL)
 		(void)cfg_uint(c, v[CFG_SQS_MAX_RECEIVE_COUNT],
 		    "max_receive_count", 0, 1000, &s->max_receive_count);
+}
+
+/*
+ * lookup: the regions to poll (AWS's spelling, each once, at least one),
+ * how often, how far back the first poll goes (LookupEvents keeps 90 days)
+ * and how far before its checkpoint each later one starts.
+ */
+static void
+cfg_lookup(struct cfg_ctx *c, const struct yamlx_node *n)
+{
+	const struct yamlx_node *v[ARRAY_SIZE(cfg_lookup_names)];
+	struct cfg_lookup *l = &c->cfg->lookup;
+	const struct yamlx_node *const *items;
+	const struct yamlx_node *b;
+	char q[YAMLX_Q_SIZE];
+	char **names = NULL;
+	size_t count = 0;
+	size_t ni;
+	size_t i;
+	size_t j;
+	bool ok = true;
+	uint64_t us;
+
+	if (!cfg_section(c, n, "lookup", cfg_lookup_names, ARRAY_SIZE(v), v))
+		return;
+	b = v[CFG_LOOKUP_REGIONS];
+	if (b == NULL || yamlx_is_null(b)) {
+		yamlx_err(&c->y, b != NULL ? b : n,
+		    "lookup.regions is not set (list the regions to poll, e.g. [us-east-1])");
+		ok = false;
+	} else {
+		ni = yamlx_items(&b, &items);
+		for (i = 0; i < ni; i++) {
+			const struct yamlx_node *it = items[i];
+
+			if (it->type != YAMLX_NODE_SCALAR ||
+			    strlen(it->s) != it->len)
+				continue; /* yamlx_str_list says so */
+			if (!aws_region_name_ok(it->s)) {
+				yamlx_err(&c->y, it,
+				    "bad region '%s' (expected an AWS region such as us-east-1)",
+				    YAMLX_QN(q, it));
+				ok = false;
+				continue;
+			}
+			for (j = 0; j < i; j++)
+				if (items[j]->type == YAMLX_NODE_SCALAR &&
+				    strcmp(items[j]->s, it->s) == 0)
+					break;
+			if (j < i) {
+				yamlx_err(&c->y, it,
+				    "region '%s' is listed twice",
+				    YAMLX_QN(q, it));
+				ok = false;
+			}
+		}
+		if (yamlx_str_list(&c->y, b, "regions", &names, &count)) {
+			if (count == 0) {
+				yamlx_err(&c->y, b,
+				    "lookup.regions is empty (list the regions to poll, or remove the lookup section)");
+				ok = false;
+			}
+			if (ok) {
+				l->regions = names;
+				l->n_regions = count;
+			} else {
+				cfg_strv_free(names, count);
+			}
+		}
+	}
+	if (v[CFG_LOOKUP_INTERVAL] != NULL &&
+	    cfg_duration(c, v[CFG_LOOKUP_INTERVAL], "interval", 1, 86400, &us))
+		l->interval_s = (unsigned)(us / US_PER_S);
+	/* LookupEvents answers for the last 90 days only. */
+	if (v[CFG_LOOKUP_SINCE] != NULL &&
+	    cfg_duration(c, v[CFG_LOOKUP_SINCE], "since", 0, 90 * 86400, &us))
+		l->since_s = us / US_PER_S;
+	if (v[CFG_LOOKUP_OVERLAP] != NULL &&
+	    cfg_duration(c, v[CFG_LOOKUP_OVERLAP], "overlap", 0, 86400, &us))
+		l->overlap_s = us / US_PER_S;
 }
 
 /* The i-th item of a list that may be written as one scalar. */
@@ -1819,7 +1915,8 @@ cfg_account_alias(const struct cfg *cfg, const char *id)
 /* ---- the file ---------------------------------------------------------- */
 
 #define CFG_MSG_NO_SOURCE                                                      \
-	"no source configured for run: sqs.queue_url is not set"
+	"no source configured for run: neither sqs.queue_url nor lookup is "   \
+	"set"
 
 /* The key node of key in map, or NULL. */
 static const struct yamlx_node *
@@ -1869,7 +1966,9 @@ cfg_run_checks(struct cfg_ctx *c, const struct yamlx_node *root)
 	unsigned line;
 	unsigned col;
 
-	if (c->o->run && cfg->sqs.queue_url == NULL) {
+	if (c->o->run && cfg->sqs.queue_url == NULL &&
+	    cfg->lookup.n_regions == 0 &&
+	    cfg_key_node(root, "lookup") == NULL) {
 		cfg_unset_at(root, "sqs", "queue_url", &line, &col);
 		yamlx_err_at(&c->y, line, col, CFG_MSG_NO_SOURCE);
 	}
@@ -1904,6 +2003,8 @@ cfg_top(const struct yamlx_node *root, void *arg)
 		cfg_aws(c, v[CFG_KEY_AWS]);
 	if (v[CFG_KEY_SQS] != NULL)
 		cfg_sqs(c, v[CFG_KEY_SQS]);
+	if (v[CFG_KEY_LOOKUP] != NULL && !yamlx_is_null(v[CFG_KEY_LOOKUP]))
+		cfg_lookup(c, v[CFG_KEY_LOOKUP]);
 	if (v[CFG_KEY_S3] != NULL)
 		cfg_s3(c, v[CFG_KEY_S3]);
 	if (v[CFG_KEY_SNS] != NULL)
@@ -2032,7 +2133,7 @@ cfg_load_opts(const char *path, const struct cfg_opts *o, struct cfg **ret,
 int
 cfg_check_run(const struct cfg *cfg, const char *file, struct diag_list *diags)
 {
-	if (cfg->sqs.queue_url == NULL)
+	if (cfg->sqs.queue_url == NULL && cfg->lookup.n_regions == 0)
 		return diag_list_add(diags, -EINVAL, file, 0, 0, "%s",
 		    CFG_MSG_NO_SOURCE);
 	return 0;
@@ -2215,6 +2316,19 @@ cfg_summary(const struct cfg *cfg, struct buf *out)
 			t2, sizeof(t2)),
 		    cfg->sqs.max_messages, cfg->sqs.max_receive_count,
 		    cfg->sqs.max_receive_count == 0 ? " (off)" : "");
+	if (r >= 0)
+		r = cfg_put_list(out, "lookup.regions", cfg->lookup.regions,
+		    cfg->lookup.n_regions, "(none: no lookup)");
+	if (r >= 0 && cfg->lookup.n_regions > 0)
+		r = buf_printf(out,
+		    "lookup.interval: %s\nlookup.since: %s\n"
+		    "lookup.overlap: %s\n",
+		    cfg_fmt_duration(cfg->lookup.interval_s * US_PER_S, t1,
+			sizeof(t1)),
+		    cfg_fmt_duration(cfg->lookup.since_s * US_PER_S, t2,
+			sizeof(t2)),
+		    cfg_fmt_duration(cfg->lookup.overlap_s * US_PER_S, t3,
+			sizeof(t3)));
 	if (r >= 0)
 		r = cfg_put_list(out, "s3.allowed_buckets",
 		    cfg->s3.allowed_buckets, cfg->s3.n_allowed_buckets,

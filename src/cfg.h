@@ -106,6 +106,16 @@ struct cfg_sqs {
 	unsigned max_receive_count;    /* 0 (off)-1000, default 0 */
 };
 
+/* lookup: CloudTrail LookupEvents polling (lookup.h), per region. */
+struct cfg_lookup {
+	char **regions; /* none: no lookup source */
+	size_t n_regions;
+	unsigned interval_s; /* between polls of a region, default 1m */
+	uint64_t since_s;    /* first start: this far back, default 24h */
+	uint64_t overlap_s;  /* polls start this before the checkpoint
+				(events show up late), default 15m */
+};
+
 struct cfg_s3 {
 	char **allowed_buckets; /* none by default: any bucket */
 	size_t n_allowed_buckets;
@@ -163,6 +173,7 @@ struct cfg {
 	char *file; /* what was loaded, NULL for cfg_default() */
 	struct cfg_aws aws;
 	struct cfg_sqs sqs;
+	struct cfg_lookup lookup;
 	struct cfg_s3 s3;
 	struct cfg_sns sns;
 	struct cfg_http http;
@@ -207,7 +218,7 @@ struct cfg_opts {
 	 * as root without --as-user: the service does not run as root). */
 	bool warn_root_only;
 	/* What run needs beyond a valid file (an error each): a source
-	 * (sqs.queue_url). */
+	 * (sqs.queue_url, lookup, or both). */
 	bool run;
 	/* Advice (a warning each): http:// to a network destination (but to
 	 * a loopback host), the kinds' advise hooks, s3.allowed_buckets and

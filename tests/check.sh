@@ -33,13 +33,13 @@ printf '%s\n' "$RUNNABLE" | sed 1d >"$C.nosrc"
 printf 'destinations:\n  console: {type: stdout}\n' >>"$C.nosrc"
 st --config "$C.nosrc" --rules "$R" check
 is "$RC" 1 "no queue_url: exit 1"
-is "$ERR" "$C.nosrc: no source configured for run: sqs.queue_url is not set" \
+is "$ERR" "$C.nosrc: no source configured for run: neither sqs.queue_url nor lookup is set" \
     "no queue_url: the error, for the file as a whole"
 unlike "$OUT" "configuration OK" "no queue_url: not OK"
 printf 'sqs:\n  wait_time: 5s\n' >"$C.nosrc2"
 cat "$C.nosrc" >>"$C.nosrc2"
 st --config "$C.nosrc2" --rules "$R" check
-is "$ERR" "$C.nosrc2:1:1: no source configured for run: sqs.queue_url is not set" \
+is "$ERR" "$C.nosrc2:1:1: no source configured for run: neither sqs.queue_url nor lookup is set" \
     "no queue_url in an sqs section: at the section"
 st --config "$C.nosrc" --rules "$R" check --rules-only
 is "$RC" 0 "--rules-only: no source needed"
@@ -51,7 +51,7 @@ is "$RC" 0 "replay needs no queue"
 S="$TOP_SRCDIR/etc/smtrail/smtrail.yaml"
 st --config "$S" --rules "$R" check
 is "$RC" 1 "shipped smtrail.yaml: exit 1 until queue_url is set"
-is "$(errs 'no source')" "$S:39:1: no source configured for run: sqs.queue_url is not set" \
+is "$(errs 'no source')" "$S:39:1: no source configured for run: neither sqs.queue_url nor lookup is set" \
     "shipped: no source, at the sqs section"
 is "$(errs allowed_buckets)" "warning: $S:56:1: s3.allowed_buckets is not set: objects are fetched from any bucket a notification names (list the trail's buckets)" \
     "shipped: allowed_buckets unset, at the s3 section"

@@ -50,7 +50,7 @@ if [ -e "$DEFCONF" ]; then
 	done
 else
 	is "$RC" 1 "check, no configuration file: exit 1"
-	is "$ERR" "$DEFCONF: no source configured for run: sqs.queue_url is not set" \
+	is "$ERR" "$DEFCONF: no source configured for run: neither sqs.queue_url nor lookup is set" \
 	    "check, no configuration file: no source for run"
 	like "$OUT" "^$DEFCONF: absent, defaults apply\$" "check: says the file is absent"
 fi
@@ -120,7 +120,7 @@ is "$ERR" "$T_TMP/sev.yaml:5: rule 'dropped' has no destination: name some in th
 # Without --rules-only, the file is checked as run would take it first.
 st --config "$T_TMP/nodest.yaml" --rules "$T_TMP/sev.yaml" check
 is "$RC" 1 "check: this file has no source either"
-like "$ERR" "^$T_TMP/nodest.yaml: no source configured for run: sqs.queue_url is not set$" \
+like "$ERR" "^$T_TMP/nodest.yaml: no source configured for run: neither sqs.queue_url nor lookup is set$" \
     "check: says so, for the file as a whole"
 st --config "$T_TMP/nodest.yaml" --rules "$T_TMP/sev.yaml" run
 is "$RC" 2 "run: refuses it too (exit 2)"

@@ -826,11 +826,64 @@ check_is(const char *text, const struct cfg_opts *o, int want_r,
 }
 
 #define HTTP_WHY "(the alert and the URL travel in clear text)"
-#define NO_SOURCE "no source configured for run: sqs.queue_url is not set"
+#define NO_SOURCE                                                              \
+	"no source configured for run: neither sqs.queue_url nor lookup is set"
 #define NO_BUCKETS                                                             \
 	"s3.allowed_buckets is not set: objects are fetched from any bucket a notification names (list the trail's buckets)"
 #define NO_TOPICS                                                              \
 	"sns.topic_arns is not set: notifications from any SNS topic are accepted (list the trail's topics)"
+
+/* lookup: regions, durations, and a source for run. */
+static void
+test_lookup(void)
+{
+	const struct cfg_opts run = {.run = true};
+	struct cfg *cfg;
+
+	load_err("lookup: {interval: 1m}\n",
+	    "smtrail.yaml:1:9: lookup.regions is not set (list the regions to poll, e.g. [us-east-1])",
+	    "lookup without regions");
+	load_err("lookup: {regions: []}\n",
+	    "smtrail.yaml:1:19: lookup.regions is empty (list the regions to poll, or remove the lookup section)",
+	    "lookup with no regions");
+	load_err("lookup:\n  regions: [us-east-1, EU-West-1, us-east-1, 7]\n",
+	    "smtrail.yaml:2:24: bad region 'EU-West-1' (expected an AWS region such as us-east-1)\n"
+	    "smtrail.yaml:2:35: region 'us-east-1' is listed twice\n"
+	    "smtrail.yaml:2:46: bad region '7' (expected an AWS region such as us-east-1)",
+	    "bad and repeated regions");
+	load_err("lookup: {regions: [us-east-1], since: 91d, interval: 0, "
+		 "overlap: 2d, every: 1m}\n",
+	    "smtrail.yaml:1:39: bad value '91d' for 'since' (expected 0s to 90d)\n"
+	    "smtrail.yaml:1:54: bad value '0' for 'interval' (expected 1s to 1d)\n"
+	    "smtrail.yaml:1:66: bad value '2d' for 'overlap' (expected 0s to 1d)\n"
+	    "smtrail.yaml:1:70: unknown lookup key 'every'",
+	    "lookup ranges and keys");
+	cfg = load_ok("lookup: {regions: [eu-west-1, us-east-1]}\n",
+	    "lookup defaults");
+	if (cfg != NULL) {
+		is_int((long long)cfg->lookup.n_regions, 2, "two regions");
+		is_str(cfg->lookup.regions[1], "us-east-1", "in file order");
+		is_int(cfg->lookup.interval_s, 60, "interval 1m");
+		is_int((long long)cfg->lookup.since_s, 86400, "since 24h");
+		is_int((long long)cfg->lookup.overlap_s, 900, "overlap 15m");
+	}
+	cfg_free(cfg);
+	cfg = load_ok("lookup: {regions: us-west-2, interval: 30s, since: 7d, "
+		      "overlap: 0}\n",
+	    "lookup set");
+	if (cfg != NULL) {
+		is_str(cfg->lookup.regions[0], "us-west-2", "one region");
+		is_int(cfg->lookup.interval_s, 30, "interval 30s");
+		is_int((long long)cfg->lookup.since_s, 7 * 86400, "since 7d");
+		is_int((long long)cfg->lookup.overlap_s, 0, "overlap 0");
+	}
+	cfg_free(cfg);
+	cfg_free(check_is("lookup: {regions: [us-east-1]}\n", &run, 0, "",
+	    "run: lookup alone is a source"));
+	cfg_free(check_is("lookup: {regions: [US]}\n", &run, -EINVAL,
+	    "smtrail.yaml:1:20: bad region 'US' (expected an AWS region such as us-east-1)",
+	    "run: a bad lookup section says why, not 'no source'"));
+}
 
 /* What run needs (a source), and the advice on s3 and sns. */
 static void
@@ -1305,6 +1358,7 @@ test_default(void)
 	       "sqs.visibility_timeout: 5m\n"
 	       "sqs.max_messages: 10\n"
 	       "sqs.max_receive_count: 0 (off)\n"
+	       "lookup.regions: (none: no lookup)\n"
 	       "s3.allowed_buckets: (any bucket)\n"
 	       "s3.max_object_size: 512MiB\n"
 	       "sns.verify_signatures: true\n"
@@ -1571,6 +1625,7 @@ test_full(void)
 	    "sqs.visibility_timeout: 2h\n"
 	    "sqs.max_messages: 5\n"
 	    "sqs.max_receive_count: 7\n"
+	    "lookup.regions: (none: no lookup)\n"
 	    "s3.allowed_buckets: my-trail-bucket, other.bucket\n"
 	    "s3.max_object_size: 1000000000\n"
 	    "sns.verify_signatures: false\n"
@@ -1833,6 +1888,7 @@ main(void)
 	test_secret_files();
 	test_secret();
 	test_check_run();
+	test_lookup();
 	test_check_queue_arn();
 	test_check_dests();
 	test_check_credentials();
