@@ -9,6 +9,7 @@
  * LC_NUMERIC: the daemon never calls setlocale(), so that is "C".
  */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -258,7 +259,13 @@ metrics_check_args(enum metrics_type type, const char *name, const char *help,
 		return -EINVAL;
 	if ((label_name == NULL) != (label_value == NULL))
 		return -EINVAL;
-	if (label_name != NULL) {
+	if (label_name != NULL && strchr(label_name, METRICS_PAIR) != NULL) {
+		/* metrics_counter_pair(): both names checked there. */
+		if (strlen(label_value) > 2 * METRICS_MAX_LABEL_VALUE + 1)
+			return -E2BIG;
+		if (!metrics_utf8_valid(label_value))
+			return -EINVAL;
+	} else if (label_name != NULL) {
 		if (!metrics_name_valid(label_name, false) ||
 		    strncmp(label_name, "__", 2) == 0)
 			return -EINVAL;
@@ -581,6 +588,40 @@ metrics_counter(struct metrics *m, const char *name, const char *help,
 	    METRICS_TYPE_COUNTER, name, help, label_name, label_value, NULL, 0);
 }
 
+struct metrics_counter *
+metrics_counter_pair(struct metrics *m, const char *name, const char *help,
+    const char *const labels[4])
+{
+	char ln[2 * METRICS_MAX_LABEL_VALUE + 2];
+	char lv[2 * METRICS_MAX_LABEL_VALUE + 2];
+	int i;
+
+	for (i = 0; i < 4; i += 2) {
+		if (labels[i] == NULL || labels[i + 1] == NULL ||
+		    !metrics_name_valid(labels[i], false) ||
+		    strncmp(labels[i], "__", 2) == 0 ||
+		    strlen(labels[i]) > METRICS_MAX_LABEL_VALUE ||
+		    strchr(labels[i + 1], METRICS_PAIR) != NULL) {
+			(void)metrics_fail(m, -EINVAL);
+			return NULL;
+		}
+		if (strlen(labels[i + 1]) > METRICS_MAX_LABEL_VALUE) {
+			(void)metrics_fail(m, -E2BIG);
+			return NULL;
+		}
+	}
+	if (strcmp(labels[0], labels[2]) == 0) {
+		(void)metrics_fail(m, -EINVAL);
+		return NULL;
+	}
+	(void)snprintf(ln, sizeof(ln), "%s%c%s", labels[0], METRICS_PAIR,
+	    labels[2]);
+	(void)snprintf(lv, sizeof(lv), "%s%c%s", labels[1], METRICS_PAIR,
+	    labels[3]);
+	return (struct metrics_counter *)metrics_register(m,
+	    METRICS_TYPE_COUNTER, name, help, ln, lv, NULL, 0);
+}
+
 struct metrics_gauge *
 metrics_gauge(struct metrics *m, const char *name, const char *help,
     const char *label_name, const char *label_value)
@@ -793,6 +834,30 @@ metrics_put_u64(struct metrics_out *o, uint64_t v)
 	metrics_put(o, tmp);
 }
 
+/* A pair's names and values, "a\x1fb": a="x",b="y". */
+static void
+metrics_put_pair(struct metrics_out *o, const char *names, const char *values)
+{
+	char buf[2 * METRICS_MAX_LABEL_VALUE + 2];
+	const char *nsep = strchr(names, METRICS_PAIR);
+	const char *vsep = strchr(values, METRICS_PAIR);
+	size_t nl = (size_t)(nsep - names);
+	size_t vl;
+
+	assert(nsep != NULL && vsep != NULL);
+	vl = (size_t)(vsep - values);
+	(void)snprintf(buf, sizeof(buf), "%.*s", (int)nl, names);
+	metrics_put(o, buf);
+	metrics_put(o, "=\"");
+	(void)snprintf(buf, sizeof(buf), "%.*s", (int)vl, values);
+	metrics_put_escaped(o, buf, true);
+	metrics_put(o, "\",");
+	metrics_put(o, nsep + 1);
+	metrics_put(o, "=\"");
+	metrics_put_escaped(o, vsep + 1, true);
+	metrics_put(o, "\"");
+}
+
 /* name[suffix][{label="value"[,le="bound"]}] then a space. */
 static void
 metrics_put_sample_name(struct metrics_out *o, const struct metrics_series *s,
@@ -808,7 +873,9 @@ metrics_put_sample_name(struct metrics_out *o, const struct metrics_series *s,
 		metrics_put(o, "{");
 	if (f->fixed != NULL)
 		metrics_put(o, f->fixed);
-	if (f->label_name != NULL) {
+	if (f->label_name != NULL && strchr(f->label_name, METRICS_PAIR)) {
+		metrics_put_pair(o, f->label_name, s->label_value);
+	} else if (f->label_name != NULL) {
 		metrics_put(o, f->label_name);
 		metrics_put(o, "=\"");
 		metrics_put_escaped(o, s->label_value, true);

@@ -14,7 +14,8 @@
  * type, help text, label name or bucket list; -E2BIG past METRICS_MAX_SERIES
  * or METRICS_MAX_LABEL_VALUE.
  *
- * Each series has at most one label (name="value"), but for an info
+ * Each series has at most one label (name="value"), but for a pair
+ * counter (metrics_counter_pair(): two) and an info
  * gauge (metrics_info(): one series, value 1, several fixed labels, like
  * smtrail_build_info). Families render sorted by name, series within a
  * family by label value (the unlabelled series first), so the output is
@@ -101,6 +102,14 @@ struct metrics_gauge *metrics_gauge(struct metrics *m, const char *name,
 struct metrics_histogram *metrics_histogram(struct metrics *m, const char *name,
     const char *help, const char *label_name, const char *label_value,
     const double *buckets, size_t n_buckets);
+
+/* A counter with two labels: labels is {name1, value1, name2, value2}
+ * (the names distinct); its series sort by value1, then value2. The
+ * values must not hold the byte 0x1f (METRICS_PAIR), which joins them
+ * inside. Used for smtrail_lookup_requests_total{region,result}. */
+#define METRICS_PAIR '\x1f'
+struct metrics_counter *metrics_counter_pair(struct metrics *m,
+    const char *name, const char *help, const char *const labels[4]);
 
 /* An info gauge: value 1, the n_labels (name, value) pairs in labels
  * (2 * n_labels strings, copied, names distinct) on its one series.

@@ -386,6 +386,52 @@ test_render(void)
 	metrics_free(m);
 }
 
+/* A counter with two labels: rendered as both, sorted, checked. */
+static void
+test_pair(void)
+{
+	const char *h = "LookupEvents calls.";
+	const char *a[4] = {"region", "us-east-1", "result", "ok"};
+	const char *b[4] = {"region", "eu-west-1", "result", "thr\"x"};
+	const char *bad[4] = {"region", "a\x1f", "result", "ok"};
+	const char *same[4] = {"region", "a", "region", "b"};
+	struct metrics *m = NULL;
+	struct buf out;
+
+	if (metrics_new(&m) < 0)
+		return;
+	metrics_inc(
+	    metrics_counter_pair(m, "smtrail_lookup_requests_total", h, a), 2);
+	metrics_inc(
+	    metrics_counter_pair(m, "smtrail_lookup_requests_total", h, b), 1);
+	ok(metrics_counter_pair(m, "smtrail_lookup_requests_total", h, a) ==
+		metrics_counter_pair(m, "smtrail_lookup_requests_total", h, a),
+	    "pair: same labels, same handle");
+	is_int(metrics_status(m), 0, "pair: registered");
+	buf_init(&out, 1 << 16);
+	is_int(metrics_render(m, &out), 0, "pair: render");
+	is_str(out.data,
+	    "# HELP smtrail_lookup_requests_total LookupEvents calls.\n"
+	    "# TYPE smtrail_lookup_requests_total counter\n"
+	    "smtrail_lookup_requests_total{region=\"eu-west-1\","
+	    "result=\"thr\\\"x\"} 1\n"
+	    "smtrail_lookup_requests_total{region=\"us-east-1\","
+	    "result=\"ok\"} 2\n",
+	    "pair: both labels, escaped, sorted");
+	ok(metrics_counter_pair(m, "smtrail_lookup_requests_total", h, bad) ==
+		NULL,
+	    "pair: a value with 0x1f refused");
+	is_int(metrics_status(m), -EINVAL, "pair: -EINVAL recorded");
+	metrics_free(m);
+	m = NULL;
+	if (metrics_new(&m) < 0)
+		return;
+	ok(metrics_counter_pair(m, "smtrail_x_total", h, same) == NULL,
+	    "pair: the same name twice refused");
+	buf_done(&out);
+	metrics_free(m);
+}
+
 /* A sample of the daemon's series (smtrail(8), METRICS, lists them all:
  * tests/daemon-metrics.sh holds the running daemon to it), as it will. */
 static void
@@ -827,6 +873,7 @@ main(void)
 	test_render();
 	test_daemon_names();
 	test_info();
+	test_pair();
 	base = event_base_new();
 	ok(base != NULL, "event base");
 	test_listen_errors(base);
