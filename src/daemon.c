@@ -4,6 +4,8 @@
  *
  *   intake.c   SQS messages -> records (receive, notification, SNS check,
  *              S3 objects, scan), its message state machine, backpressure
+ *   lookup.c   CloudTrail LookupEvents -> records, per region (with, or
+ *              instead of, the intake: d->intake is NULL without a queue)
  *   engine.c   records -> alerts (rules, throttle, groups, resolves);
  *              daemon_keep routes each alert and spools it
  *   sync_*     group commit: one fsync per loop pass, then the intake
@@ -48,6 +50,7 @@
 #include "engine.h"
 #include "intake.h"
 #include "log.h"
+#include "lookup.h"
 #include "metrics.h"
 #include "rules.h"
 #include "secret.h"
@@ -91,7 +94,9 @@ struct daemon {
 	struct engine *engine;
 	struct event *engine_timer;
 	struct metrics *metrics;
-	struct intake *intake;
+	struct intake *intake; /* NULL: no queue (lookup only) */
+	struct lookup *lookup; /* NULL: no lookup section */
+	bool lookup_ready;     /* a lookup window was read */
 	struct deliver *deliver;
 	bool received;       /* a ReceiveMessage succeeded */
 	uint64_t started_us; /* when this process began receiving */
@@ -480,11 +485,13 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 		d->exit_status = 1;
 		d->draining = true;
 		intake_stop(d->intake);
+		lookup_stop(d->lookup);
 		deliver_stop(d->deliver);
 		daemon_check_idle(d);
 		return;
 	}
 	intake_synced(d->intake);
+	lookup_synced(d->lookup);
 	if (d->first_new_job > 0) {
 		r = deliver_queue(d->deliver, d->first_new_job);
 		if (r < 0)
@@ -555,6 +562,33 @@ static void
 intake_scanned(void *arg)
 {
 	sync_request(arg);
+}
+
+/* A lookup window is checkpointed. Without a queue, the lookup says when
+ * the daemon has caught up (every region read up to the present). */
+static void
+lookup_polled(bool caught_up, void *arg)
+{
+	struct daemon *d = arg;
+	const struct aws_creds *cr = creds_current(d->creds);
+	size_t i;
+	char regions[256] = "";
+
+	if (caught_up && d->intake == NULL) {
+		engine_caught_up(d->engine);
+		engine_schedule(d);
+	}
+	if (d->lookup_ready)
+		return;
+	d->lookup_ready = true;
+	daemon_status(d);
+	for (i = 0; i < d->cfg->lookup.n_regions; i++)
+		(void)snprintf(regions + strlen(regions),
+		    sizeof(regions) - strlen(regions), "%s%s",
+		    i > 0 ? ", " : "", d->cfg->lookup.regions[i]);
+	log_notice("ready: receiving from CloudTrail LookupEvents in %s with "
+		   "credentials from %s",
+	    regions, cr != NULL ? cr->provider : "(none)");
 }
 
 static void
@@ -714,7 +748,7 @@ queue_schedule(struct daemon *d)
 	struct timeval tv;
 
 	if (d->draining || d->cfg->metrics.queue_interval_s == 0 ||
-	    evtimer_pending(d->queue_timer, NULL))
+	    d->intake == NULL || evtimer_pending(d->queue_timer, NULL))
 		return;
 	tv = clock_tv_ms((uint64_t)d->cfg->metrics.queue_interval_s * MS_PER_S);
 	(void)evtimer_add(d->queue_timer, &tv);
@@ -786,27 +820,38 @@ static void
 daemon_status(struct daemon *d)
 {
 	struct intake_stats is;
+	struct lookup_stats ls;
 	struct spool_stats st;
 
 	char why[200] = "";
+	char lk[200] = "";
 
 	spool_stats(d->spool, &st);
 	intake_stats(d->intake, &is);
+	lookup_stats(d->lookup, &ls);
+	if (ls.failing > 0)
+		(void)snprintf(lk, sizeof(lk),
+		    "; lookup: %zu region(s), %zu failing: %s", ls.regions,
+		    ls.failing, ls.last_error);
+	else if (ls.regions > 0)
+		(void)snprintf(lk, sizeof(lk), "; lookup: %zu region(s)%s",
+		    ls.regions,
+		    d->lookup_ready ? "" : ", first window in flight");
 	/* Started but not receiving: this line is where an operator sees
 	 * why (the unit is active since the start, see daemon_run). */
 	if (is.recv_errors > 0)
 		(void)snprintf(why, sizeof(why),
 		    " (receive failing, %u in a row: %s)", is.recv_errors,
 		    is.last_error);
-	else if (!d->received)
+	else if (!d->received && d->intake != NULL)
 		(void)snprintf(why, sizeof(why), " (first receive in flight)");
 	(void)sd_notifyf(0,
-	    "STATUS=%s%s; %zu message(s) in work, alerts %llu spooled, %llu "
+	    "STATUS=%s%s; %zu message(s) in work%s, alerts %llu spooled, %llu "
 	    "pending%s%s",
 	    d->draining     ? "stopping"
 		: is.paused ? "receiving paused"
 			    : "receiving",
-	    why, is.in_work,
+	    why, is.in_work, lk,
 	    (unsigned long long)metrics_counter_value(d->m_spooled),
 	    (unsigned long long)st.pending,
 	    d->last_error[0] ? "; last error: " : "", d->last_error);
@@ -827,6 +872,19 @@ watchdog_cb(evutil_socket_t fd, short what, void *arg)
 	UNUSED(what);
 	UNUSED(arg);
 	(void)sd_notify(0, "WATCHDOG=1");
+}
+
+static bool
+daemon_same_regions(const struct cfg *a, const struct cfg *b)
+{
+	size_t i;
+
+	if (a->lookup.n_regions != b->lookup.n_regions)
+		return false;
+	for (i = 0; i < a->lookup.n_regions; i++)
+		if (strcmp(a->lookup.regions[i], b->lookup.regions[i]) != 0)
+			return false;
+	return true;
 }
 
 static void
@@ -862,12 +920,15 @@ daemon_reload(struct daemon *d)
 	if (strcmp(c->sqs.queue_url ? c->sqs.queue_url : "",
 		d->cfg->sqs.queue_url ? d->cfg->sqs.queue_url : "") != 0 ||
 	    strcmp(c->state_dir, d->cfg->state_dir) != 0 ||
-	    memcmp(&c->windows, &d->cfg->windows, sizeof(c->windows)) != 0)
-		log_notice("sqs.queue_url, state_dir and windows changes take "
-			   "effect on restart");
+	    memcmp(&c->windows, &d->cfg->windows, sizeof(c->windows)) != 0 ||
+	    !daemon_same_regions(c, d->cfg))
+		log_notice(
+		    "sqs.queue_url, lookup.regions, state_dir and windows "
+		    "changes take effect on restart");
 	/* Queued deliveries finish on the sink they were queued for. */
 	requests_reloaded(d, d->cfg, c);
 	intake_set_cfg(d->intake, c);
+	lookup_set_cfg(d->lookup, c);
 	if (engine_set_rules(d->engine, rs, c->accounts, c->n_accounts) < 0)
 		log_err("reload: out of memory for the account aliases; "
 			"alerts go without them");
@@ -896,7 +957,8 @@ daemon_check_idle(struct daemon *d)
 	if (!d->draining)
 		return;
 	deliver_stats(d->deliver, &ds);
-	if (ds.in_flight > 0 || !intake_idle(d->intake))
+	if (ds.in_flight > 0 || !intake_idle(d->intake) ||
+	    !lookup_idle(d->lookup))
 		return;
 	(void)event_base_loopexit(d->base, NULL);
 }
@@ -932,6 +994,7 @@ daemon_stop(struct daemon *d, const char *why)
 	(void)sd_notify(0, "STOPPING=1\nSTATUS=stopping");
 	d->draining = true;
 	intake_stop(d->intake);
+	lookup_stop(d->lookup);
 	deliver_stop(d->deliver);
 	queue_stop(d);
 	(void)evtimer_add(d->drain_timer, &tv);
@@ -1087,7 +1150,9 @@ daemon_health(struct buf *out, void *arg)
 		    ? -ENOMEM
 		    : -EIO;
 	r = intake_health(d->intake, out);
-	return r;
+	if (r < 0)
+		return r;
+	return lookup_health(d->lookup, out);
 }
 
 static int
@@ -1099,6 +1164,7 @@ daemon_setup(struct daemon *d)
 	struct sqs_endpoint se;
 	struct spool_opts so;
 	struct intake_hooks ih;
+	struct lookup_hooks lh;
 	struct deliver_hooks dh;
 	struct engine_opts eo;
 	struct engine_hooks eh;
@@ -1107,8 +1173,9 @@ daemon_setup(struct daemon *d)
 	int r;
 
 	memset(&dg, 0, sizeof(dg));
-	if (d->cfg->sqs.queue_url == NULL) {
-		log_err("%s: sqs.queue_url is not set: nothing to receive from",
+	if (d->cfg->sqs.queue_url == NULL && d->cfg->lookup.n_regions == 0) {
+		log_err("%s: neither sqs.queue_url nor lookup is set: nothing "
+			"to receive from",
 		    d->opts->config_path);
 		return -EINVAL;
 	}
@@ -1129,14 +1196,16 @@ daemon_setup(struct daemon *d)
 	ao = (struct aws_opts){.region = d->cfg->aws.region,
 	    .profile = d->cfg->aws.profile,
 	    .endpoint_url = d->cfg->aws.endpoint_url};
+	memset(&se, 0, sizeof(se));
 	r = aws_new(d->base, d->http, d->creds, &ao, &d->aws, &dg);
-	if (r == 0)
+	if (r == 0 && d->cfg->sqs.queue_url != NULL)
 		r = sqs_queue_endpoint(d->aws, d->cfg->sqs.queue_url, &se, &dg);
 	if (r < 0) {
 		log_err("%s", dg.msg);
 		return r;
 	}
-	if (aws_region(d->aws) != NULL && se.url_region[0] != '\0' &&
+	if (d->cfg->sqs.queue_url != NULL && aws_region(d->aws) != NULL &&
+	    se.url_region[0] != '\0' &&
 	    strcmp(aws_region(d->aws), se.url_region) != 0)
 		log_warn("the region configured, %s, is not the queue's, %s: "
 			 "SQS calls are signed for %s (the queue URL's)",
@@ -1204,10 +1273,28 @@ daemon_setup(struct daemon *d)
 	    .pause = daemon_pause,
 	    .received = notify_ready,
 	    .arg = d};
-	r = intake_new(d->base, d->aws, d->sns, d->http, d->metrics, d->cfg,
-	    &ih, &d->intake);
+	r = d->cfg->sqs.queue_url == NULL
+	    ? 0
+	    : intake_new(d->base, d->aws, d->sns, d->http, d->metrics, d->cfg,
+		  &ih, &d->intake);
 	if (r < 0)
 		return log_err_errno(r, "cannot set up the intake");
+	lh = (struct lookup_hooks){.record = daemon_record,
+	    .fed = intake_scanned,
+	    .pause = daemon_pause,
+	    .polled = lookup_polled,
+	    .arg = d};
+	if (d->cfg->lookup.n_regions > 0) {
+		r = lookup_new(d->base, d->aws, d->metrics, d->cfg, &lh,
+		    &d->lookup, &dg);
+		if (r < 0) {
+			char line[600];
+
+			log_err("lookup: %s",
+			    diag_format(&dg, line, sizeof(line)));
+			return r;
+		}
+	}
 	r = metrics_status(d->metrics);
 	if (r < 0)
 		return log_err_errno(r, "metrics");
@@ -1226,8 +1313,9 @@ daemon_setup(struct daemon *d)
 		    metrics_port(d->metrics));
 	}
 	log_notice("region %s, SQS %s (%s), S3 %s%s",
-	    aws_region(d->aws) != NULL ? aws_region(d->aws) : "none", se.url,
-	    se.region, aws_endpoint(d->aws, "s3"),
+	    aws_region(d->aws) != NULL ? aws_region(d->aws) : "none",
+	    se.url[0] != '\0' ? se.url : "(none)",
+	    se.region[0] != '\0' ? se.region : "-", aws_endpoint(d->aws, "s3"),
 	    aws_s3_path_style(d->aws) ? " (path-style)"
 				      : " (bucket regions learnt)");
 	d->sync_ev = event_new(d->base, -1, 0, sync_cb, d);
@@ -1243,7 +1331,8 @@ daemon_setup(struct daemon *d)
 	d->health_timer =
 	    event_new(d->base, -1, EV_PERSIST, health_timer_cb, d);
 	d->queue_timer = evtimer_new(d->base, queue_timer_cb, d);
-	d->queue_url = strdup(d->cfg->sqs.queue_url);
+	d->queue_url =
+	    strdup(d->cfg->sqs.queue_url != NULL ? d->cfg->sqs.queue_url : "");
 	if (d->sync_ev == NULL || d->engine_timer == NULL ||
 	    d->spool_timer == NULL || d->drain_timer == NULL ||
 	    d->sig_term == NULL || d->sig_int == NULL || d->sig_hup == NULL ||
@@ -1269,7 +1358,7 @@ daemon_setup(struct daemon *d)
 		    "%s: a test write failed; /healthz says the spool cannot "
 		    "be written until one works",
 		    d->cfg->state_dir);
-	if (d->cfg->metrics.queue_interval_s > 0)
+	if (d->cfg->metrics.queue_interval_s > 0 && d->intake != NULL)
 		event_active(d->queue_timer, 0, 0); /* the first read now */
 	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
 		struct timeval tv = clock_tv_us(wd_usec / 2);
@@ -1312,6 +1401,7 @@ daemon_teardown(struct daemon *d)
 	queue_stop(d);
 	free(d->queue_url);
 	intake_free(d->intake);
+	lookup_free(d->lookup);
 	deliver_free(d->deliver);
 	if (d->spool != NULL) {
 		struct spool_stats st;
@@ -1407,6 +1497,7 @@ daemon_run(const struct daemon_opts *o)
 	 * and receiving retries with backoff. */
 	(void)sd_notify(0, "READY=1");
 	intake_start(d.intake);
+	lookup_start(d.lookup);
 	daemon_status(&d);
 	(void)event_base_dispatch(d.base);
 	log_notice("stopped");

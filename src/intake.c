@@ -425,6 +425,8 @@ intake_error(struct intake *in, const char *fmt, ...)
 void
 intake_kick(struct intake *in)
 {
+	if (in == NULL)
+		return;
 	event_active(in->pump_ev, 0, 0);
 }
 
@@ -1303,6 +1305,8 @@ intake_synced(struct intake *in)
 {
 	struct msg *m;
 
+	if (in == NULL)
+		return;
 	TAILQ_FOREACH(m, &in->msgs, entry)
 	{
 		if (m->state == MSG_SCANNED) {
@@ -1639,6 +1643,8 @@ intake_free(struct intake *in)
 void
 intake_set_cfg(struct intake *in, const struct cfg *cfg)
 {
+	if (in == NULL)
+		return;
 	in->cfg = cfg;
 	intake_kick(in);
 }
@@ -1646,6 +1652,8 @@ intake_set_cfg(struct intake *in, const struct cfg *cfg)
 void
 intake_start(struct intake *in)
 {
+	if (in == NULL)
+		return;
 	in->started = true;
 	recv_kick(in);
 }
@@ -1653,6 +1661,8 @@ intake_start(struct intake *in)
 void
 intake_stop(struct intake *in)
 {
+	if (in == NULL)
+		return;
 	in->stopped = true;
 	if (in->recv_op != NULL) {
 		aws_call_cancel(in->recv_op);
@@ -1667,6 +1677,8 @@ intake_idle(const struct intake *in)
 {
 	const struct msg *m;
 
+	if (in == NULL)
+		return true;
 	if (in->recv_op != NULL || in->fetching > 0 ||
 	    in->deletes_in_flight > 0 || in->verifying > 0 ||
 	    in->confirming > 0)
@@ -1683,6 +1695,9 @@ void
 intake_stats(const struct intake *in, struct intake_stats *ret)
 {
 	memset(ret, 0, sizeof(*ret));
+	ret->last_error = "";
+	if (in == NULL)
+		return;
 	ret->in_work = intake_in_work(in);
 	ret->fetching = in->fetching;
 	ret->recv_errors = in->recv_errors;
@@ -1693,12 +1708,16 @@ intake_stats(const struct intake *in, struct intake_stats *ret)
 int
 intake_health(const struct intake *in, struct buf *out)
 {
-	unsigned vis = in->cfg->sqs.visibility_timeout_s;
-	uint64_t bound =
-	    2ull * (vis != 0 ? vis : INTAKE_DEFAULT_BOUND_S) * US_PER_S;
+	unsigned vis;
+	uint64_t bound;
 	uint64_t now = now_us();
 	const struct msg *m;
 	int r;
+
+	if (in == NULL)
+		return 0;
+	vis = in->cfg->sqs.visibility_timeout_s;
+	bound = 2ull * (vis != 0 ? vis : INTAKE_DEFAULT_BOUND_S) * US_PER_S;
 
 	if (in->recv_errors > 3)
 		return buf_printf(out,

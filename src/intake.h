@@ -49,7 +49,9 @@
  *
  * Part of the daemon: it logs (one line per message and object) and
  * counts in metrics. Loop thread only; hooks are never called from inside
- * an intake_*() call.
+ * an intake_*() call. Without a queue (a lookup-only configuration) the
+ * daemon has no intake: every call below takes NULL as a no-op (idle,
+ * healthy, zero stats).
  */
 #ifndef SMTRAIL_INTAKE_H
 #define SMTRAIL_INTAKE_H
