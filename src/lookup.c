@@ -342,7 +342,8 @@ lookup_feed(struct lookup_region *rg)
 	size_t i;
 	int r;
 
-	qsort(rg->evs, rg->n_evs, sizeof(*rg->evs), lookup_ev_cmp);
+	if (rg->n_evs > 1) /* evs is NULL before the first event */
+		qsort(rg->evs, rg->n_evs, sizeof(*rg->evs), lookup_ev_cmp);
 	for (i = 0; i < rg->n_evs; i++) {
 		struct lookup_ev *ev = &rg->evs[i];
 		struct log_ctx ctx = {.event_id = ev->id};
