@@ -108,6 +108,13 @@ is "$(awk -v t="$ok_ts" -v n="$NOW" 'BEGIN { print (t >= n) ? "ok" : t }')" ok \
     "metrics: the last success time"
 test -s "$S/lookup-us-east-1.json" && test -s "$S/lookup-eu-west-1.json"
 t_ok $? "a checkpoint per region in state_dir"
+_mp=$(sed -n 's/.*metrics on http:\/\/127.0.0.1:\([0-9]*\)\/metrics.*/\1/p' "$T_TMP/daemon.log" | tail -1)
+page=$(curl -s "http://127.0.0.1:$_mp/metrics" |
+    sed -n -E 's/^# TYPE (smtrail_lookup_[a-z_]+) ([a-z]+)$/\1 \2/p' | sort)
+man=$(sed -n '/^\.Sh METRICS/,/^\.Sh /p' "$TOP_SRCDIR/man/smtrail.8" |
+    sed -n -E 's/^\.It Li (smtrail_lookup_[a-z_]+)( Ns Li \{([a-z,]+)\})? Pq ([a-z]+)$/\1 \4/p' | sort)
+is "$page" "$man" "metrics: the lookup series are smtrail(8)'s"
+is "$(printf '%s\n' "$page" | grep -c .)" 3 "... all 3 of them"
 
 # ---- 2. late events (inside the overlap) and throttling ---------------------
 echo 4 >"$L/throttle"

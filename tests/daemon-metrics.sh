@@ -114,7 +114,8 @@ PY
 }
 man_fams() {
 	sed -n '/^\.Sh METRICS/,/^\.Sh /p' "$TOP_SRCDIR/man/smtrail.8" |
-	    sed -n -E 's/^\.It Li (smtrail_[a-z_]+)( Ns Li \{([a-z,]+)\})? Pq ([a-z]+)$/\1 \4 \3/p' | sort
+	    sed -n -E 's/^\.It Li (smtrail_[a-z_]+)( Ns Li \{([a-z,]+)\})? Pq ([a-z]+)$/\1 \4 \3/p' |
+	    grep -v '^smtrail_lookup_' | sort # (with lookup only: daemon-lookup.sh)
 }
 fams "$T_TMP/page0" >"$T_TMP/fams.page"
 man_fams >"$T_TMP/fams.man"
