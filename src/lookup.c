@@ -78,6 +78,7 @@ struct lookup_region {
 	/* The window. */
 	bool in_window;
 	bool complete; /* every page read: feed next */
+	bool halved;   /* the window ends before the present */
 	uint64_t start_s;
 	uint64_t end_s;
 	uint64_t began_us;
@@ -314,6 +315,7 @@ lookup_window_begin(struct lookup_region *rg)
 	if (start > now)
 		start = now;
 	lookup_window_drop(rg);
+	rg->halved = false;
 	rg->in_window = true;
 	rg->start_s = start;
 	rg->end_s = now;
@@ -456,6 +458,7 @@ lookup_page_cb(const struct aws_result *res, struct cloudtrail_page *page,
 		    (unsigned long long)rg->end_s, (unsigned long long)end);
 		lookup_window_drop(rg);
 		rg->end_s = end;
+		rg->halved = true;
 		lookup_arm(rg, 0);
 		return;
 	}
@@ -633,7 +636,8 @@ lookup_synced(struct lookup *lk)
 		rg->have_checkpoint = true;
 		rg->until_s = rg->end_s;
 		rg->newest_s = newest;
-		rg->caught_up = true;
+		if (!rg->halved)
+			rg->caught_up = true;
 		metrics_gauge_set(rg->m_checkpoint, (double)rg->until_s);
 		lookup_window_drop(rg);
 		rg->in_window = false;
@@ -641,7 +645,7 @@ lookup_synced(struct lookup *lk)
 		interval_us = (uint64_t)lk->cfg->lookup.interval_s * US_PER_S;
 		spent = now_us() - rg->began_us;
 		lookup_arm(rg,
-		    spent >= interval_us
+		    spent >= interval_us || rg->halved /* behind: at once */
 			? 0
 			: (interval_us - spent) / (US_PER_S / MS_PER_S));
 		if (lk->hooks.polled != NULL)
