@@ -40,6 +40,8 @@
 #define LOOKUP_PAUSE_MS 1000
 #define LOOKUP_MAX_RECORD_DEPTH 64
 #define LOOKUP_FILE_MAX 4096
+/* Records fed per loop turn (bounded work per callback). */
+#define LOOKUP_FEED_BUDGET 256
 
 enum lookup_state {
 	LOOKUP_WAIT,    /* the timer says when to go on */
@@ -87,6 +89,7 @@ struct lookup_region {
 	size_t n_evs;
 	size_t cap_evs;
 	size_t seq;
+	size_t fed; /* records handed over so far */
 
 	uint64_t last_send_us;
 	unsigned attempt; /* failures in a row */
@@ -163,6 +166,7 @@ lookup_window_drop(struct lookup_region *rg)
 	}
 	rg->n_evs = 0;
 	rg->seq = 0;
+	rg->fed = 0;
 	free(rg->token);
 	rg->token = NULL;
 	rg->complete = false;
@@ -334,19 +338,24 @@ lookup_ev_cmp(const void *a, const void *b)
 	return x->seq > y->seq ? -1 : x->seq < y->seq;
 }
 
-/* The window's records, oldest first, to hooks.record; < 0: a record hook
- * failed (the window is read again later). */
+/* The window's next LOOKUP_FEED_BUDGET records, oldest first, to
+ * hooks.record: 1 when more remain, 0 when all are in, < 0 when a record
+ * hook failed (the window is read again later). */
 static int
 lookup_feed(struct lookup_region *rg)
 {
 	struct lookup *lk = rg->lk;
+	size_t end = rg->fed + LOOKUP_FEED_BUDGET;
 	size_t bad = 0;
 	size_t i;
 	int r;
 
-	if (rg->n_evs > 1) /* evs is NULL before the first event */
+	/* evs is NULL before the first event */
+	if (rg->fed == 0 && rg->n_evs > 1)
 		qsort(rg->evs, rg->n_evs, sizeof(*rg->evs), lookup_ev_cmp);
-	for (i = 0; i < rg->n_evs; i++) {
+	if (end > rg->n_evs)
+		end = rg->n_evs;
+	for (i = rg->fed; i < end; i++) {
 		struct lookup_ev *ev = &rg->evs[i];
 		struct log_ctx ctx = {.event_id = ev->id};
 		struct json_tokener *tok =
@@ -374,7 +383,8 @@ lookup_feed(struct lookup_region *rg)
 		if (r < 0 && r != -EEXIST)
 			return r;
 	}
-	return 0;
+	rg->fed = end;
+	return end < rg->n_evs ? 1 : 0;
 }
 
 /* Failed requests: logged at the first and then once a minute. */
@@ -534,6 +544,10 @@ lookup_fed_all(struct lookup_region *rg)
 	int r;
 
 	r = lookup_feed(rg);
+	if (r > 0) {
+		lookup_arm(rg, 0); /* the rest at the next turn */
+		return;
+	}
 	if (r < 0) {
 		struct aws_result res;
 

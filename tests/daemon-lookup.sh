@@ -81,11 +81,11 @@ destinations:
 YAML
 
 # ---- 1. a backlog: pages, two regions, the time range ------------------------
-add us-east-1 useast 120 $((NOW - 3600)) 20   # 3 pages
+add us-east-1 useast 300 $((NOW - 3600)) 10   # 6 pages, 2 feeds
 add eu-west-1 euwest 30 $((NOW - 1800)) 30
 add us-east-1 tooold 2 $((NOW - 3 * 3600)) 1  # before lookup.since
 want=$(replay_of useast euwest)
-is "$(printf '%s\n' "$want" | wc -l)" 150 "replay finds 150 alerts in the records"
+is "$(printf '%s\n' "$want" | wc -l)" 330 "replay finds 330 alerts in the records"
 
 "$SMTRAIL" --config "$T_TMP/smtrail.yaml" check >"$T_TMP/check.out" 2>&1
 is "$?" 0 "check: a lookup-only configuration is runnable"
@@ -95,7 +95,7 @@ is "$?" 0 "check: a lookup-only configuration is runnable"
 DAEMON_PID=$!
 wait_log "ready: receiving from CloudTrail LookupEvents in us-east-1, eu-west-1" 30
 t_ok $? "ready: the lookup says so"
-wait_until 60 at_least 150 received_full
+wait_until 60 at_least 330 received_full
 is "$(received_full)" "$want" "backlog: the alerts replay finds, each once"
 is "$(grep -c '"forbidden"' "$L/requests.jsonl")" 0 \
     "every request's signature checked out (botocore)"
@@ -121,7 +121,7 @@ echo 4 >"$L/throttle"
 add us-east-1 late 3 $(($(date -u +%s) - 300)) 1   # visible 5 min late
 add eu-west-1 fresh 5 $(($(date -u +%s) - 10)) 1
 want=$(replay_of useast euwest late fresh)
-wait_until 60 at_least 158 received_full
+wait_until 60 at_least 338 received_full
 is "$(received_full)" "$want" "late and throttled: every alert, each once"
 is "$(jq -r 'select(.result == "throttled") | .result' "$L/requests.jsonl" | wc -l | tr -d ' ')" \
     4 "the server throttled 4 requests"
@@ -139,7 +139,7 @@ want=$(replay_of useast euwest late fresh gap gaplate)
 "$SMTRAIL_WRAP" "$SMTRAIL" --config "$T_TMP/smtrail.yaml" --log-level info \
     run >>"$T_TMP/daemon.log" 2>&1 &
 DAEMON_PID=$!
-wait_until 60 at_least 164 received_full
+wait_until 60 at_least 344 received_full
 sleep 5 # a few more windows: anything repeated would show
 is "$(received_full)" "$want" "restart: the events of the gap, nothing again"
 is "$(dups)" "" "restart: no alert twice"
