@@ -91,6 +91,9 @@ struct lookup_region {
 	size_t seq;
 	size_t fed; /* records handed over so far */
 
+	/* When the last request was sent or answered, whichever is later:
+	 * the next goes LOOKUP_SPACING_MS after it, so requests reach the
+	 * server at least that far apart whatever the network's delays. */
 	uint64_t last_send_us;
 	unsigned attempt; /* failures in a row */
 	uint64_t failing_since_us;
@@ -429,6 +432,7 @@ lookup_page_cb(const struct aws_result *res, struct cloudtrail_page *page,
 	size_t i;
 
 	rg->op = NULL;
+	rg->last_send_us = now_us();
 	lookup_set_state(rg, LOOKUP_WAIT);
 	if (res->error == -EAGAIN && res->status == 400) {
 		lookup_count(rg, LOOKUP_RESULT_THROTTLED);
@@ -771,6 +775,8 @@ lookup_start(struct lookup *lk)
 		return;
 	lk->started = true;
 	for (i = 0; i < lk->n_regions; i++) {
+		/* A previous process may have just sent one. */
+		lk->regions[i].last_send_us = now_us();
 		log_info("lookup %s: reading from %s", lk->regions[i].name,
 		    lk->regions[i].have_checkpoint
 			? "the checkpoint less lookup.overlap"

@@ -20,9 +20,11 @@
  * the overlap's events come again and the spool's (rule, eventID)
  * identity and the windows' eventIDs drop the repeats.
  *
- * Rate: a region sends at most one request every LOOKUP_SPACING_MS (under
- * LookupEvents' 2 per second per account and region, whatever the network
- * does to their spacing), retries included: aws.h does not retry these
+ * Rate: a region has one request in flight at most, and sends the next
+ * LOOKUP_SPACING_MS after the last was answered (and after the start, in
+ * case a previous process has just sent one): under LookupEvents' 2 per
+ * second per account and region whatever the network does to their
+ * spacing, retries included: aws.h does not retry these
  * calls, this module does, through the same spacing, with backoff
  * (ThrottlingException, 5xx, network: the same page again; an
  * InvalidNextTokenException: the window from its first page;
