@@ -422,11 +422,12 @@ backfill_discover(struct backfill *bf, struct diag *reterr)
 
 /* ---- the checkpoint ------------------------------------------------------ */
 
-/* Reads the finished objects (one key a line; a torn last line, from a
- * crash mid-write, is ignored and ended) and opens the file to append. */
+/* Reads the finished objects ("bucket/key" a line; a torn last line, from
+ * a crash mid-write, is ignored and ended) and opens the file to append. */
 static int
 backfill_ckpt_open(struct backfill *bf, const char *path, struct diag *reterr)
 {
+	size_t blen = strlen(bf->o->bucket);
 	struct buf b;
 	char chunk[65536];
 	size_t start = 0;
@@ -448,8 +449,11 @@ backfill_ckpt_open(struct backfill *bf, const char *path, struct diag *reterr)
 		if (b.data[i] != '\n')
 			continue;
 		b.data[i] = '\0';
-		if (i > start)
-			r = backfill_strv_add(&bf->finished, b.data + start);
+		/* Another bucket's objects are not this one's. */
+		if (strncmp(b.data + start, bf->o->bucket, blen) == 0 &&
+		    b.data[start + blen] == '/' && i > start + blen + 1)
+			r = backfill_strv_add(&bf->finished,
+			    b.data + start + blen + 1);
 		start = i + 1;
 	}
 	if (r == 0 && start < b.len && write(bf->ckpt_fd, "\n", 1) != 1)
@@ -617,7 +621,7 @@ backfill_reap(struct backfill *bf)
 			continue;
 		}
 		bf->st.done++;
-		r = buf_puts(&line, key);
+		r = buf_printf(&line, "%s/%s", bf->o->bucket, key);
 		if (r == 0)
 			r = buf_putc(&line, '\n');
 		if (r < 0)

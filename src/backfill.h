@@ -17,10 +17,10 @@
  * they arrive. Each alert is spooled (the spool's dedup on rule id and
  * eventID drops repeats), printed, then marked printed in the spool.
  * Whenever objects finish, what was fed is made durable (replay_sync), and
- * then the finished objects are appended to the checkpoint file and
- * fsync'd. After a crash or kill -9, the same command first prints the
- * alerts spooled but not marked printed (replay_resume), skips the objects
- * the checkpoint names and scans the others again; the spool drops the
+ * then the finished objects ("bucket/key" lines) are appended to the
+ * checkpoint file and fsync'd. After a crash or kill -9, the same command first
+ * prints the alerts spooled but not marked printed (replay_resume), skips the
+ * objects the checkpoint names and scans the others again; the spool drops the
  * alerts already spooled, so none repeats (except one printed in the
  * instant between its line and its mark). Delivering, a killed run's
  * undelivered alerts are delivered by the next run (or the daemon).

@@ -143,6 +143,8 @@ grep '^time:' "$T_TMP/err" | sed 's/^/# bench: /'
 unlike "$OUT" "digest-|junk-|decoy-|out-" "no digest, non-account, out-of-prefix or out-of-range event"
 is "$(grep -c 'continuation-token=' "$P/requests.jsonl")" 1 "the 1001-object day took a second page"
 is "$(wc -l <"$T_TMP/dry1/backfill.checkpoint")" 1301 "every object in the checkpoint"
+is "$(grep -cv "^$B/$PFX/AWSLogs/" "$T_TMP/dry1/backfill.checkpoint")" 0 \
+    "the checkpoint names bucket/key"
 is "$(received | wc -l)" 0 "dry run: nothing delivered"
 
 # The same command again: everything resumed, nothing printed.
