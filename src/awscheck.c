@@ -491,7 +491,7 @@ awscheck_list(struct awscheck *ac, const char *bucket, const char *prefix,
 	int r;
 
 	awscheck_reset(ac);
-	r = s3_list_objects(ac->aws, bucket, prefix, delimiter, max_keys,
+	r = s3_list_objects(ac->aws, bucket, prefix, delimiter, max_keys, NULL,
 	    awscheck_list_cb, ac, NULL);
 	if (r < 0) {
 		ac->res.error = r;

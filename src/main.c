@@ -22,8 +22,10 @@
 
 #include "alert.h"
 #include "awscheck.h"
+#include "backfill.h"
 #include "buf.h"
 #include "cfg.h"
+#include "clock.h"
 #include "daemon.h"
 #include "diag.h"
 #include "http.h"
@@ -69,6 +71,14 @@ static bool arg_pending;
 static bool arg_json;
 static bool arg_all_failed;
 static const char *arg_older_than;
+/* backfill */
+static const char *arg_bucket;
+static const char *arg_prefix;
+static const char *arg_since;
+static const char *arg_until;
+static bool arg_dry_run;
+static const char *arg_jobs;
+static const char *arg_checkpoint;
 
 struct command {
 	const char *name;
@@ -107,6 +117,10 @@ usage(FILE *f)
 	    "  sigma-import FILE...\n"
 	    "                      translate Sigma rules for AWS CloudTrail\n"
 	    "                      into smtrail rules, on standard output\n"
+	    "  backfill --bucket B [--prefix P] --since T [--until T]\n"
+	    "           [--dry-run] [--jobs N] [--checkpoint FILE]\n"
+	    "                      scan a trail's bucket over past days and\n"
+	    "                      deliver (or print) the alerts, resumably\n"
 	    "  version             print the version and build features\n"
 	    "\n"
 	    "Options (before or after the command):\n"
@@ -1044,6 +1058,182 @@ cmd_sigma_import(int argc, char **argv)
 	return st.refused != 0 || st.errors != 0 ? EXIT_FILE_ERROR : 0;
 }
 
+/* ---- backfill ------------------------------------------------------------ */
+
+/* "2026-11-01", "2026-11-01T12:00:00Z", or a duration ago ("7d", "36h"). */
+static int
+backfill_time(const char *s, int64_t *ret)
+{
+	uint64_t ago;
+	time_t t;
+	int y;
+	int mo;
+	int d;
+	int n = 0;
+
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 && s[n] == '\0') {
+		if (clock_make_time(y, mo, d, 0, 0, 0, &t) < 0)
+			return -EINVAL;
+	} else if (clock_parse_iso8601(s, &t) < 0) {
+		if (spoolcmd_duration(s, &ago) < 0 ||
+		    ago > (uint64_t)time(NULL))
+			return -EINVAL;
+		t = time(NULL) - (time_t)ago;
+	}
+	*ret = (int64_t)t;
+	return 0;
+}
+
+/* backfill's print hook: the line is out (flushed) when it returns, since
+ * the checkpoint that follows says it was printed. */
+static int
+backfill_print_line(const char *line, size_t len, void *arg)
+{
+	int r = cli_print(line, len, arg);
+
+	if (r == 0 && fflush(stdout) == EOF)
+		r = -EIO;
+	return r;
+}
+
+/* On a terminal one line, rewritten; otherwise a log line each 10 s. */
+static void
+backfill_progress_line(const struct backfill_stats *st, bool final, void *arg)
+{
+	static double last_log;
+	uint64_t todo = st->objects - st->resumed;
+	uint64_t seen = st->done + st->failed;
+	double eta = seen > 0 && todo > seen
+	    ? st->elapsed_s * (double)(todo - seen) / (double)seen
+	    : 0;
+	double eps =
+	    st->elapsed_s > 0 ? (double)st->records / st->elapsed_s : 0;
+	char line[256];
+
+	UNUSED(arg);
+	(void)snprintf(line, sizeof(line),
+	    "objects %llu/%llu, %.1f MB, %.0f events/s, %llu alerts, ETA %.0fs",
+	    (unsigned long long)(seen + st->resumed),
+	    (unsigned long long)st->objects, (double)st->bytes / 1e6, eps,
+	    (unsigned long long)st->alerts, eta);
+	if (isatty(STDERR_FILENO)) {
+		(void)fprintf(stderr, "\r\033[K%s", final ? "" : line);
+		(void)fflush(stderr);
+		return;
+	}
+	if (!final && st->elapsed_s - last_log >= 10) {
+		last_log = st->elapsed_s;
+		log_notice("backfill: %s", line);
+	}
+}
+
+static int
+cmd_backfill(int argc, char **argv)
+{
+	struct backfill_opts bo;
+	struct backfill_stats st;
+	struct rules *rs = NULL;
+	struct cfg *cfg = NULL;
+	struct diag d;
+	char msg[600];
+	bool present;
+	char *end;
+	int r;
+
+	UNUSED(argc);
+	UNUSED(argv);
+	memset(&bo, 0, sizeof(bo));
+	bo.until_s = (int64_t)time(NULL);
+	if (arg_bucket == NULL || arg_since == NULL) {
+		(void)fprintf(stderr,
+		    "smtrail: backfill: --bucket and --since are required\n");
+		return EXIT_USAGE;
+	}
+	if (backfill_time(arg_since, &bo.since_s) < 0 ||
+	    (arg_until != NULL && backfill_time(arg_until, &bo.until_s) < 0)) {
+		(void)fprintf(stderr,
+		    "smtrail: backfill: '%s' is not a time (2026-11-01, "
+		    "2026-11-01T12:00:00Z or a duration ago such as 7d)\n",
+		    arg_until != NULL &&
+			    backfill_time(arg_since, &bo.since_s) == 0
+			? arg_until
+			: arg_since);
+		return EXIT_USAGE;
+	}
+	if (arg_jobs != NULL) {
+		unsigned long j = strtoul(arg_jobs, &end, 10);
+
+		if (*arg_jobs == '\0' || *end != '\0' || j == 0 ||
+		    j > BACKFILL_MAX_JOBS) {
+			(void)fprintf(stderr,
+			    "smtrail: backfill: --jobs takes 1 to %d\n",
+			    BACKFILL_MAX_JOBS);
+			return EXIT_USAGE;
+		}
+		bo.jobs = (unsigned)j;
+	}
+	if (load_config(&cfg, &present) < 0)
+		return EXIT_USAGE;
+	if (load_rules(cfg, false, &rs) < 0) {
+		cfg_free(cfg);
+		return EXIT_USAGE;
+	}
+	bo.cfg = cfg;
+	bo.rules = rs;
+	bo.bucket = arg_bucket;
+	bo.prefix = arg_prefix;
+	bo.dry_run = arg_dry_run;
+	bo.state_dir = arg_state;
+	bo.checkpoint = arg_checkpoint;
+	bo.print = backfill_print_line;
+	bo.delivered = cli_delivered;
+	bo.progress = backfill_progress_line;
+	bo.arg = cfg;
+	memset(&d, 0, sizeof(d));
+	memset(&st, 0, sizeof(st));
+	r = backfill_run(&bo, &st, &d);
+	(void)fflush(stdout);
+	if (r == -EBUSY)
+		(void)fprintf(stderr,
+		    "smtrail: backfill: the state directory %s is held by "
+		    "another process (the daemon?): stop it first, or use "
+		    "--dry-run\n",
+		    arg_state != NULL ? arg_state : cfg->state_dir);
+	else if (r < 0)
+		(void)fprintf(stderr, "smtrail: backfill: %s\n",
+		    d.msg[0] != '\0' ? diag_format(&d, msg, sizeof(msg))
+				     : strerror(-r));
+	(void)fprintf(stderr,
+	    "backfill: %llu accounts, %llu regions, %llu listings\n"
+	    "objects: %llu in range, %llu scanned, %llu resumed (checkpoint), "
+	    "%llu failed\n"
+	    "bytes: %llu fetched, %llu JSON\n"
+	    "records: %llu scanned, %llu Secrets Manager\n"
+	    "alerts: %llu\n",
+	    (unsigned long long)st.accounts, (unsigned long long)st.regions,
+	    (unsigned long long)st.listings, (unsigned long long)st.objects,
+	    (unsigned long long)st.done, (unsigned long long)st.resumed,
+	    (unsigned long long)st.failed, (unsigned long long)st.bytes,
+	    (unsigned long long)st.bytes_json, (unsigned long long)st.records,
+	    (unsigned long long)st.matched, (unsigned long long)st.alerts);
+	if (!arg_dry_run)
+		(void)fprintf(stderr,
+		    "deliveries: %llu delivered, %llu failed\n",
+		    (unsigned long long)st.delivered,
+		    (unsigned long long)st.delivery_failed);
+	(void)fprintf(stderr,
+	    "time: %.3f s, %.1f objects/s, %.2f MB/s, %.0f events/s\n",
+	    st.elapsed_s, st.elapsed_s > 0 ? (double)st.done / st.elapsed_s : 0,
+	    st.elapsed_s > 0 ? (double)st.bytes / 1e6 / st.elapsed_s : 0,
+	    st.elapsed_s > 0 ? (double)st.records / st.elapsed_s : 0);
+	rules_free(rs);
+	cfg_free(cfg);
+	if (r < 0)
+		return r == -EINVAL && d.msg[0] == '\0' ? EXIT_USAGE
+							: EXIT_FILE_ERROR;
+	return r > 0 || st.delivery_failed > 0 ? EXIT_FILE_ERROR : 0;
+}
+
 static const struct command commands[] = {
     {"run", cmd_run, 0, 0},
     {"check", cmd_check, 0, 0},
@@ -1054,6 +1244,7 @@ static const struct command commands[] = {
     {"spool", cmd_spool, 1, -1},
     {"test", cmd_test, 1, -1},
     {"sigma-import", cmd_sigma_import, 1, -1},
+    {"backfill", cmd_backfill, 0, 0},
 };
 
 enum {
@@ -1071,6 +1262,13 @@ enum {
 	OPT_ALL_FAILED,
 	OPT_OLDER_THAN,
 	OPT_EXPLAIN,
+	OPT_BUCKET,
+	OPT_PREFIX,
+	OPT_SINCE,
+	OPT_UNTIL,
+	OPT_DRY_RUN,
+	OPT_JOBS,
+	OPT_CHECKPOINT,
 };
 
 static int
@@ -1094,6 +1292,13 @@ parse_options(int argc, char **argv)
 	    {"all-failed", no_argument, NULL, OPT_ALL_FAILED},
 	    {"older-than", required_argument, NULL, OPT_OLDER_THAN},
 	    {"explain", required_argument, NULL, OPT_EXPLAIN},
+	    {"bucket", required_argument, NULL, OPT_BUCKET},
+	    {"prefix", required_argument, NULL, OPT_PREFIX},
+	    {"since", required_argument, NULL, OPT_SINCE},
+	    {"until", required_argument, NULL, OPT_UNTIL},
+	    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	    {"jobs", required_argument, NULL, OPT_JOBS},
+	    {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -1160,6 +1365,27 @@ parse_options(int argc, char **argv)
 			break;
 		case OPT_EXPLAIN:
 			arg_explain = optarg;
+			break;
+		case OPT_BUCKET:
+			arg_bucket = optarg;
+			break;
+		case OPT_PREFIX:
+			arg_prefix = optarg;
+			break;
+		case OPT_SINCE:
+			arg_since = optarg;
+			break;
+		case OPT_UNTIL:
+			arg_until = optarg;
+			break;
+		case OPT_DRY_RUN:
+			arg_dry_run = true;
+			break;
+		case OPT_JOBS:
+			arg_jobs = optarg;
+			break;
+		case OPT_CHECKPOINT:
+			arg_checkpoint = optarg;
 			break;
 		case 'h':
 			usage(stdout);

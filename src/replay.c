@@ -357,6 +357,47 @@ replay_file(struct replay *rp, const char *path, struct trail_stats *st,
 }
 
 int
+replay_feed(struct replay *rp, struct json_object *rec)
+{
+	return engine_feed(rp->engine, rec, NULL);
+}
+
+int
+replay_sync(struct replay *rp)
+{
+	return rp->spool != NULL ? replay_pump(rp, REPLAY_MAX_QUEUED) : 0;
+}
+
+static int
+replay_resume_cb(int64_t job, const char *dest, const char *json, size_t len,
+    void *arg)
+{
+	struct replay *rp = arg;
+	int r;
+
+	if (strcmp(dest, REPLAY_DEST) != 0)
+		return 0;
+	r = replay_print(rp, json, len);
+	if (r == 0 &&
+	    spool_mark(rp->spool, job, REPLAY_DEST, SPOOL_DELIVERED) < 0)
+		r = -EIO;
+	return r;
+}
+
+int
+replay_resume(struct replay *rp)
+{
+	int r;
+
+	if (rp->spool == NULL)
+		return 0;
+	r = spool_foreach_pending(rp->spool, replay_resume_cb, rp);
+	if (r >= 0 && rp->deliver != NULL)
+		r = deliver_queue(rp->deliver, 1);
+	return r < 0 ? r : 0;
+}
+
+int
 replay_record(struct replay *rp, struct json_object *rec)
 {
 	int r = engine_feed(rp->engine, rec, NULL);

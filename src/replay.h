@@ -73,6 +73,17 @@ void replay_free(struct replay *rp);
  * damage were taken), or the state failed. st (may be NULL): the scan's. */
 int replay_file(struct replay *rp, const char *path, struct trail_stats *st,
     struct diag *reterr) MUST_CHECK;
+/* One record (borrowed) as a scan takes it (backfill's objects): through
+ * the engine, its alerts spooled and printed, but not yet durable nor
+ * delivered: replay_sync() makes everything fed so far durable. */
+int replay_feed(struct replay *rp, struct json_object *rec) MUST_CHECK;
+/* What was fed is durable (spool and state synced) and its deliveries
+ * queued; waits while too many are queued. */
+int replay_sync(struct replay *rp) MUST_CHECK;
+/* Finishes what a run killed mid-way left in the state: alerts spooled
+ * but not printed are printed now (print only), pending deliveries are
+ * queued (deliver). Call once, before feeding. */
+int replay_resume(struct replay *rp) MUST_CHECK;
 /* One record (borrowed), e.g. from a test case. */
 int replay_record(struct replay *rp, struct json_object *rec) MUST_CHECK;
 /* One alert already rendered (test-destination): spooled for dest and

@@ -31,7 +31,7 @@ words() { printf '%s\n' "$@" | sort; }
 
 is "$(bash -c '. "$1"; complete -p smtrail' sh "$comp")" "complete -F _smtrail smtrail" \
     "complete -p smtrail: the function is registered"
-is "$(comp '')" "$(words aws-check check help replay run sigma-import spool test \
+is "$(comp '')" "$(words aws-check backfill check help replay run sigma-import spool test \
     test-destination version)" "the commands"
 is "$(comp sigma-import "$TOP_SRCDIR/tests/data/sigma/local/sm_f")" \
     "$TOP_SRCDIR/tests/data/sigma/local/sm_features.yml" "sigma-import: file names"
@@ -40,6 +40,10 @@ is "$(comp test-)" "test-destination" "a longer prefix"
 is "$(comp check --)" "$(words --as-user --config --credentials-dir --help --log-level \
     --rules --rules-only --strict --version)" "check's options and the global ones"
 is "$(comp replay --s)" "$(words --stats --state)" "replay's options"
+is "$(comp backfill --bucket b --)" "$(words --bucket --checkpoint --config --dry-run --help \
+    --jobs --log-level --prefix --rules --since --state --until --version)" \
+    "backfill's options and the global ones"
+is "$(comp backfill --since '')" "$(words 1d 7d 30d 90d)" "backfill --since: durations"
 is "$(comp --log-level '')" "$(words debug err info notice warning)" "--log-level's values"
 is "$(comp spool '')" "$(words list purge retry)" "spool's subcommands"
 is "$(comp spool list --)" "$(words --config --failed --help --json --log-level --pending \

@@ -624,6 +624,22 @@ test_list_parse(void)
 	is_str(l.n_prefixes ? l.prefixes[0] : NULL, "AWSLogs/o-1/",
 	    "list: the prefix");
 	ok(l.truncated, "list: truncated flag");
+	ok(l.next_token == NULL, "list: no token sent, none kept");
+	s3_list_done(&l);
+	is_int(s3_list_parse("<ListBucketResult><IsTruncated>true</IsTruncated>"
+			     "<NextContinuationToken>1/a+b=&amp;"
+			     "</NextContinuationToken></ListBucketResult>",
+		   &l),
+	    0, "list: a page with a token");
+	is_str(l.next_token, "1/a+b=&", "list: the next page's token");
+	s3_list_done(&l);
+	is_int(
+	    s3_list_parse("<ListBucketResult><IsTruncated>false</IsTruncated>"
+			  "<NextContinuationToken>x</NextContinuationToken>"
+			  "</ListBucketResult>",
+		&l),
+	    0, "list: the last page");
+	ok(l.next_token == NULL, "list: no token on the last page");
 	s3_list_done(&l);
 }
 

@@ -211,8 +211,8 @@ s3_list_call_done(const struct aws_result *res, void *arg)
 
 int
 s3_list_objects(struct aws *a, const char *bucket, const char *prefix,
-    const char *delimiter, unsigned max_keys, s3_list_cb *cb, void *arg,
-    struct aws_op **ret)
+    const char *delimiter, unsigned max_keys, const char *token, s3_list_cb *cb,
+    void *arg, struct aws_op **ret)
 {
 	bool path_style;
 	struct s3_lister *ls;
@@ -235,6 +235,13 @@ s3_list_objects(struct aws *a, const char *bucket, const char *prefix,
 	if (r == 0 && path_style)
 		r = sigv4_uri_encode(bucket, strlen(bucket), true, &path);
 	/* Query parameters in sorted order, as S3 signs them. */
+	if (r == 0 && token != NULL) {
+		r = buf_printf(&q, "continuation-token=");
+		if (r == 0)
+			r = sigv4_uri_encode(token, strlen(token), true, &q);
+		if (r == 0)
+			r = buf_putc(&q, '&');
+	}
 	if (r == 0 && delimiter != NULL) {
 		r = buf_printf(&q, "delimiter=");
 		if (r == 0)
@@ -353,6 +360,25 @@ s3_xml_collect(const char *xml, const char *outer, const char *inner, char ***v,
 	return 0;
 }
 
+/* <NextContinuationToken> of a truncated page; absent: NULL. */
+static int
+s3_list_token(const char *xml, char **ret)
+{
+	static const char open_t[] = "<NextContinuationToken>";
+	const char *a = strstr(xml, open_t);
+	const char *b;
+
+	*ret = NULL;
+	if (a == NULL)
+		return 0;
+	a += strlen(open_t);
+	b = strstr(a, "</NextContinuationToken>");
+	if (b == NULL)
+		return -EBADMSG;
+	*ret = s3_xml_text(a, (size_t)(b - a));
+	return *ret == NULL ? -ENOMEM : 0;
+}
+
 int
 s3_list_parse(const char *xml, struct s3_list *l)
 {
@@ -366,6 +392,8 @@ s3_list_parse(const char *xml, struct s3_list *l)
 		r = s3_xml_collect(xml, "CommonPrefixes", "Prefix",
 		    &l->prefixes, &l->n_prefixes);
 	l->truncated = strstr(xml, "<IsTruncated>true</IsTruncated>") != NULL;
+	if (r == 0 && l->truncated)
+		r = s3_list_token(xml, &l->next_token);
 	if (r < 0)
 		s3_list_done(l);
 	return r;
@@ -382,6 +410,7 @@ s3_list_done(struct s3_list *l)
 		free(l->prefixes[i]);
 	free(l->keys);
 	free(l->prefixes);
+	free(l->next_token);
 	memset(l, 0, sizeof(*l));
 }
 

@@ -31,7 +31,9 @@ struct s3_get_opts {
 };
 
 /* ListObjectsV2's answer, parsed: keys and common prefixes in S3's order,
- * XML entities decoded, the first S3_MAX_LIST of each. */
+ * XML entities decoded, the first S3_MAX_LIST of each (a page holds at most
+ * max_keys of both together). When truncated, next_token (NextContinuation
+ * Token, NULL if S3 sent none) asks for the next page. */
 #define S3_MAX_LIST 1000
 struct s3_list {
 	char **keys;
@@ -39,6 +41,7 @@ struct s3_list {
 	char **prefixes;
 	size_t n_prefixes;
 	bool truncated;
+	char *next_token;
 };
 
 /* l is borrowed for the call (NULL on error). */
@@ -56,11 +59,12 @@ int s3_get_object(struct aws *a, const char *bucket, const char *key,
 int s3_head_object(struct aws *a, const char *bucket, const char *key,
     aws_done_cb *cb, void *arg, struct aws_op **ret) MUST_CHECK;
 
-/* ListObjectsV2 under prefix ("" all), delimiter NULL or "/", at most
- * max_keys (1-1000). */
+/* One page of ListObjectsV2 under prefix ("" all), delimiter NULL or "/",
+ * at most max_keys (1-1000); token: the previous page's next_token with the
+ * same other arguments, NULL for the first page. */
 int s3_list_objects(struct aws *a, const char *bucket, const char *prefix,
-    const char *delimiter, unsigned max_keys, s3_list_cb *cb, void *arg,
-    struct aws_op **ret) MUST_CHECK;
+    const char *delimiter, unsigned max_keys, const char *token, s3_list_cb *cb,
+    void *arg, struct aws_op **ret) MUST_CHECK;
 /* Parses a ListObjectsV2 XML body into l (s3_list_done frees it). */
 int s3_list_parse(const char *xml, struct s3_list *l) MUST_CHECK;
 void s3_list_done(struct s3_list *l);
